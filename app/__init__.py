@@ -1,0 +1,3 @@
+"""Hearth: multimodal AI on your own computer, offline."""
+
+__version__ = "0.1.0"

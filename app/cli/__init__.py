@@ -1,0 +1,42 @@
+"""The command line: `python -m app COMMAND`. It drives the same engines as the GUI."""
+
+from __future__ import annotations
+
+import argparse
+
+from app import __version__
+from app.cli import doctor, models
+
+PENDING = {
+    "chat": "chat with a local GGUF model",
+    "search": "index photo folders and search them",
+    "transcribe": "transcribe audio and video files",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hearth",
+        description="Hearth: local, offline chat, photo search and transcription. Without a command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"Hearth {__version__}")
+    parser.add_argument(
+        "--self-test", action="store_true", help="open the window, wait for the first paint, check the panes, exit"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    doctor.add_parser(sub)
+    models.add_parser(sub)
+    for name, text in PENDING.items():
+        p = sub.add_parser(name, help=f"{text} (not in this build yet)")
+        p.add_argument("args", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_pending, pending=name)
+    return parser
+
+
+def _pending(args) -> int:
+    print(f"hearth {args.pending}: not available in this build yet")
+    return 2
+
+
+def run(args) -> int:
+    return int(args.func(args) or 0)

@@ -1,0 +1,28 @@
+"""`hearth doctor`: what hardware Hearth sees and which device each runtime will use."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("doctor", help="show the hardware report and device choices")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from app.core import hardware, paths
+
+    report = hardware.detect()
+    if args.json:
+        data = report.to_dict()
+        data["paths"] = {k: str(v) for k, v in paths.all_dirs().items()}
+        print(json.dumps(data, indent=2))
+    else:
+        print(report.to_text())
+        print()
+        print("Folders:")
+        for name, path in paths.all_dirs().items():
+            print(f"  {name:<11} {path}")
+    return 0

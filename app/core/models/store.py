@@ -1,0 +1,197 @@
+"""The registry of installed models, kept as versioned JSON in the models folder.
+
+Paths inside the models folder are stored relative to it, so moving the folder
+keeps the store consistent. Every import is validated before it is accepted,
+and nothing reaches the registry until its files are in place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from app.core import paths
+from app.core.fileio import atomic_write_json, sha256_tree, tree_size
+from app.core.jobs import ModelError
+from app.core.models.validate import validate
+
+log = logging.getLogger(__name__)
+
+KINDS = ("chat", "images", "speech")
+MODES = ("copy", "move", "link")
+REGISTRY = "registry.json"
+SCHEMA_VERSION = 1
+_ID_RX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+
+
+@dataclass
+class ModelEntry:
+    id: str
+    kind: str
+    path: str  # relative to the models folder when inside it
+    size: int
+    sha256: str
+    source: str  # "import", "starter:<package>", a catalog id, or a URL
+    format: str  # "gguf", "ctranslate2", "open_clip"
+    verified: bool = True  # False: no published hash to check against
+    architecture: str = ""  # open_clip model name, GGUF general.architecture
+    added: float = 0.0
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")
+    return slug[:100] or "model"
+
+
+class ModelStore:
+    _lock = threading.Lock()  # one writer per process; writes are atomic renames
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else paths.models_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # --- registry file -----------------------------------------------------------
+    @property
+    def registry_path(self) -> Path:
+        return self.root / REGISTRY
+
+    def _read(self) -> dict[str, ModelEntry]:
+        if not self.registry_path.exists():
+            return {}
+        try:
+            data = json.loads(self.registry_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"the model registry {self.registry_path} is unreadable: {exc}") from exc
+        if data.get("schema_version", 1) > SCHEMA_VERSION:
+            raise ModelError("the model registry was written by a newer Hearth")
+        known = {f.name for f in fields(ModelEntry)}
+        return {m["id"]: ModelEntry(**{k: v for k, v in m.items() if k in known}) for m in data.get("models", [])}
+
+    def _write(self, entries: dict[str, ModelEntry]) -> None:
+        data = {"schema_version": SCHEMA_VERSION, "models": [asdict(e) for e in entries.values()]}
+        atomic_write_json(self.registry_path, data)
+
+    # --- queries -----------------------------------------------------------------
+    def list(self, kind: str | None = None) -> list[ModelEntry]:
+        entries = sorted(self._read().values(), key=lambda e: (e.kind, e.id))
+        return [e for e in entries if kind is None or e.kind == kind]
+
+    def get(self, model_id: str) -> ModelEntry | None:
+        return self._read().get(model_id)
+
+    def path_of(self, entry: ModelEntry) -> Path:
+        path = Path(entry.path)
+        return path if path.is_absolute() else self.root / path
+
+    def resolve(self, id_or_path: str, kind: str) -> tuple[Path, ModelEntry | None]:
+        """A model id from the store, or a path given directly (CLI and tests)."""
+        entry = self.get(id_or_path)
+        if entry is not None:
+            if entry.kind != kind:
+                raise ModelError(f"{id_or_path} is a {entry.kind} model, not a {kind} model")
+            path = self.path_of(entry)
+            if not path.exists():
+                raise ModelError(f"the files of {id_or_path} are missing from {path}")
+            return path, entry
+        path = Path(id_or_path).expanduser()
+        if path.exists():
+            return path, None
+        raise ModelError(f"no installed {kind} model '{id_or_path}' (see: python -m app models list)")
+
+    # --- changes -----------------------------------------------------------------
+    def import_path(
+        self,
+        src: Path,
+        kind: str,
+        model_id: str | None = None,
+        mode: str = "copy",
+        source: str = "import",
+        architecture: str = "",
+        expected_sha256: str | None = None,
+    ) -> ModelEntry:
+        src = Path(src).expanduser().resolve()
+        if kind not in KINDS:
+            raise ModelError(f"unknown model kind '{kind}' (one of {', '.join(KINDS)})")
+        if mode not in MODES:
+            raise ModelError(f"unknown import mode '{mode}' (one of {', '.join(MODES)})")
+        if not src.exists():
+            raise ModelError(f"{src} does not exist")
+        model_id = model_id or slugify(src.stem if src.is_file() else src.name)
+        if not _ID_RX.match(model_id):
+            raise ModelError(f"'{model_id}' is not a valid model id (lower-case letters, digits, . _ -)")
+        if self.get(model_id) is not None:
+            raise ModelError(f"a model with id '{model_id}' is already installed")
+        fmt, arch = validate(src, kind, architecture)
+
+        digest = sha256_tree(src)
+        if expected_sha256 and digest != expected_sha256:
+            raise ModelError(f"{src.name}: sha256 {digest[:12]}… does not match the expected {expected_sha256[:12]}…")
+        size = tree_size(src)
+
+        if mode == "link":
+            stored: Path = src  # used in place, by absolute path
+        else:
+            folder = self.root / kind / model_id
+            if folder.exists():
+                shutil.rmtree(folder)  # leftovers of an interrupted import; not registered
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = self.root / kind / f".{model_id}.importing"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            target = staging / src.name
+            try:
+                if mode == "move":
+                    shutil.move(str(src), target)
+                elif src.is_dir():
+                    shutil.copytree(src, target)
+                else:
+                    shutil.copy2(src, target)
+                os.replace(staging, folder)
+            except OSError as exc:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise ModelError(f"could not store {src.name}: {exc.strerror or exc}") from exc
+            stored = (folder / src.name).relative_to(self.root)
+
+        entry = ModelEntry(
+            id=model_id,
+            kind=kind,
+            path=str(stored),
+            size=size,
+            sha256=digest,
+            source=source,
+            format=fmt,
+            verified=True,
+            architecture=arch,
+            added=time.time(),
+        )
+        with self._lock:
+            entries = self._read()
+            entries[model_id] = entry
+            self._write(entries)
+        log.info("model %s (%s) imported from %s by %s", model_id, kind, src, mode)
+        return entry
+
+    def remove(self, model_id: str) -> None:
+        with self._lock:
+            entries = self._read()
+            entry = entries.pop(model_id, None)
+            if entry is None:
+                raise ModelError(f"no installed model '{model_id}'")
+            self._write(entries)
+        if not Path(entry.path).is_absolute():  # linked models belong to the user
+            shutil.rmtree(self.root / entry.kind / model_id, ignore_errors=True)
+        log.info("model %s removed", model_id)
+
+    def verify(self, model_id: str) -> bool:
+        entry = self.get(model_id)
+        if entry is None:
+            raise ModelError(f"no installed model '{model_id}'")
+        path = self.path_of(entry)
+        return path.exists() and sha256_tree(path) == entry.sha256

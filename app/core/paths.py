@@ -1,0 +1,97 @@
+"""Every directory Hearth uses, and nothing else builds one.
+
+Directories come from platformdirs; ``HEARTH_HOME`` overrides all of them with
+one root (tests, portable installs).  Each accessor creates its folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+APP_NAME = "Hearth"
+APP_AUTHOR = "Hearth"
+
+
+def home_override() -> Path | None:
+    value = os.environ.get("HEARTH_HOME")
+    return Path(value).expanduser().resolve() if value else None
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _platform_dirs():
+    from platformdirs import PlatformDirs
+
+    return PlatformDirs(APP_NAME, APP_AUTHOR, roaming=False)
+
+
+def data_dir() -> Path:
+    root = home_override()
+    return _ensure(root / "data" if root else Path(_platform_dirs().user_data_dir))
+
+
+def config_dir() -> Path:
+    root = home_override()
+    return _ensure(root / "config" if root else Path(_platform_dirs().user_config_dir))
+
+
+def cache_dir() -> Path:
+    root = home_override()
+    return _ensure(root / "cache" if root else Path(_platform_dirs().user_cache_dir))
+
+
+def log_dir() -> Path:
+    root = home_override()
+    return _ensure(root / "logs" if root else Path(_platform_dirs().user_log_dir))
+
+
+def default_models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def models_dir() -> Path:
+    """The models folder; the user may move it (a setting), so ask settings first."""
+    from app.core.settings import load_settings
+
+    custom = load_settings().models_dir
+    return _ensure(Path(custom) if custom else default_models_dir())
+
+
+def db_dir() -> Path:
+    return _ensure(data_dir() / "db")
+
+
+def thumbnails_dir() -> Path:
+    return _ensure(cache_dir() / "thumbnails")
+
+
+def settings_file() -> Path:
+    return config_dir() / "settings.json"
+
+
+def log_file() -> Path:
+    return log_dir() / "hearth.log"
+
+
+def crash_file() -> Path:
+    return log_dir() / "crash.log"
+
+
+def previous_crash_file() -> Path:
+    return log_dir() / "crash-previous.log"
+
+
+def all_dirs() -> dict[str, Path]:
+    return {
+        "data": data_dir(),
+        "config": config_dir(),
+        "cache": cache_dir(),
+        "logs": log_dir(),
+        "models": models_dir(),
+        "databases": db_dir(),
+        "thumbnails": thumbnails_dir(),
+    }

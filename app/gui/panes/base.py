@@ -1,0 +1,104 @@
+"""What every model pane shares: a header with the model it will use and a picker."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.jobs import HearthError
+from app.core.models.store import ModelStore
+from app.core.settings import Settings
+
+
+class ModelPicker(QWidget):
+    """Lists the store's models of one kind; the choice becomes the pane's default."""
+
+    changed = Signal(str)
+    manage_requested = Signal()
+
+    def __init__(self, kind: str, settings: Settings, parent=None):
+        super().__init__(parent)
+        self.kind, self.settings = kind, settings
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        label = QLabel("&Model:")
+        self.combo = QComboBox()
+        self.combo.setObjectName(f"{kind}ModelPicker")
+        self.combo.setAccessibleName(f"{kind.capitalize()} model")
+        self.combo.setMinimumContentsLength(24)
+        label.setBuddy(self.combo)
+        self.status = QLabel()
+        self.status.setObjectName(f"{kind}ModelStatus")
+        self.manage = QPushButton("Manage models…")
+        self.manage.setAccessibleName("Manage models")
+        self.manage.clicked.connect(self.manage_requested)
+        layout.addWidget(label)
+        layout.addWidget(self.combo, 1)
+        layout.addWidget(self.manage)
+        self.combo.currentIndexChanged.connect(self._on_index)
+        self.refresh()
+
+    def refresh(self) -> None:
+        try:
+            entries = ModelStore().list(self.kind)
+            error = ""
+        except HearthError as exc:
+            entries, error = [], str(exc)
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for e in entries:
+            self.combo.addItem(f"{e.id}  ({e.size / 2**20:.0f} MB)", e.id)
+        chosen = self.settings.default_models.get(self.kind)
+        index = self.combo.findData(chosen) if chosen else -1
+        self.combo.setCurrentIndex(index if index >= 0 else (0 if entries else -1))
+        self.combo.setEnabled(bool(entries))
+        self.combo.blockSignals(False)
+        if error:
+            self.status.setText(error)
+        elif not entries:
+            self.status.setText(f"No {self.kind} model installed yet: open Models to import or download one.")
+        else:
+            self.status.setText(f"Will use {self.current()}.")
+
+    def current(self) -> str | None:
+        return self.combo.currentData()
+
+    def _on_index(self, _index: int) -> None:
+        model_id = self.current()
+        if model_id:
+            self.settings.default_models[self.kind] = model_id
+            self.status.setText(f"Will use {model_id}.")
+            self.changed.emit(model_id)
+
+
+class ModelPane(QWidget):
+    """A pane backed by one kind of model. Subclasses add their workspace below."""
+
+    kind = ""
+    title = ""
+    blurb = ""
+
+    def __init__(self, settings: Settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.setObjectName(f"{self.kind}Pane")
+        self.setAccessibleName(f"{self.title} pane")
+        layout = QVBoxLayout(self)
+        heading = QLabel(f"<h2>{self.title}</h2>")
+        heading.setAccessibleName(self.title)
+        layout.addWidget(heading)
+        intro = QLabel(self.blurb)
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+        self.picker = ModelPicker(self.kind, settings)
+        layout.addWidget(self.picker)
+        layout.addWidget(self.picker.status)
+        self.body = QVBoxLayout()
+        layout.addLayout(self.body, 1)

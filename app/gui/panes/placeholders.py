@@ -1,0 +1,38 @@
+"""The Chat, Images and Speech panes as they stand before their engines land."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
+
+from app.gui.panes.base import ModelPane
+
+
+class _Placeholder(ModelPane):
+    coming = ""
+
+    def __init__(self, settings, parent=None):
+        super().__init__(settings, parent)
+        note = QLabel(self.coming)
+        note.setWordWrap(True)
+        note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        note.setEnabled(False)
+        self.body.addWidget(note, 1)
+
+
+class ChatPane(_Placeholder):
+    kind, title = "chat", "Chat"
+    blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
+    coming = "Streaming chat with saved conversations arrives with the chat engine."
+
+
+class ImagesPane(_Placeholder):
+    kind, title = "images", "Images"
+    blurb = "Search your photo folders by describing what is in them, or by dropping in a picture."
+    coming = "Folder indexing and the thumbnail grid arrive with the image search engine."
+
+
+class SpeechPane(_Placeholder):
+    kind, title = "speech", "Speech"
+    blurb = "Transcribe recordings and dictate into the chat, all on this computer."
+    coming = "File transcription and live dictation arrive with the speech engine."

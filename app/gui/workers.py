@@ -1,0 +1,123 @@
+"""The one way work leaves the GUI thread.
+
+A ``SerialWorker`` owns one QThread and runs its jobs one at a time (design
+rule 3: one worker per loaded model). A job is a plain function
+``fn(token, report, *args)``; ``report(value)`` sends progress, coalesced to
+about one signal per frame. Results, typed errors and cancellation come back
+as signals on the ``Job``, which lives on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.core.jobs import CancelToken, Cancelled, HearthError
+
+log = logging.getLogger(__name__)
+FRAME_S = 1 / 60
+
+
+class Job(QObject):
+    progress = Signal(object)
+    succeeded = Signal(object)
+    failed = Signal(object)  # the exception
+    cancelled = Signal()
+    finished = Signal()  # after any of the three outcomes
+
+    def __init__(self, fn: Callable, args: tuple, name: str):
+        super().__init__()
+        self.fn, self.args, self.name = fn, args, name
+        self.token = CancelToken()
+        self._last_progress = 0.0
+        self.done = False
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def _report(self, value, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_progress >= FRAME_S:
+            self._last_progress = now
+            self.progress.emit(value)
+
+
+class _Runner(QObject):
+    run_job = Signal(object)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.run_job.connect(self._run)
+
+    @Slot(object)
+    def _run(self, job: Job) -> None:
+        if job.token.cancelled:
+            job.cancelled.emit()
+            job.finished.emit()
+            return
+        try:
+            result = job.fn(job.token, job._report, *job.args)
+        except Cancelled:
+            job.cancelled.emit()
+        except HearthError as exc:
+            log.warning("job %s failed: %s", job.name, exc)
+            job.failed.emit(exc)
+        except Exception as exc:  # unexpected: logged with its traceback, reported
+            log.exception("job %s raised", job.name)
+            job.failed.emit(exc)
+        else:
+            job.succeeded.emit(result)
+        job.done = True
+        job.finished.emit()
+
+
+class SerialWorker(QObject):
+    """One thread, jobs in order. ``stop()`` cancels what is queued and joins."""
+
+    def __init__(self, name: str, parent: QObject | None = None):
+        super().__init__(parent)
+        self.name = name
+        self._thread = QThread()
+        self._thread.setObjectName(name)
+        self._runner = _Runner()
+        self._runner.moveToThread(self._thread)
+        self._jobs: list[Job] = []
+        self._thread.start()
+
+    def submit(
+        self,
+        fn: Callable,
+        *args,
+        on_result: Callable | None = None,
+        on_error: Callable | None = None,
+        on_progress: Callable | None = None,
+        name: str | None = None,
+    ) -> Job:
+        job = Job(fn, args, name or getattr(fn, "__name__", "job"))
+        if on_result:
+            job.succeeded.connect(on_result)
+        if on_progress:
+            job.progress.connect(on_progress)
+        job.failed.connect(on_error or _report_unexpected)
+        self._jobs.append(job)
+        job.finished.connect(lambda: self._jobs.remove(job) if job in self._jobs else None)
+        self._runner.run_job.emit(job)
+        return job
+
+    def busy(self) -> bool:
+        return any(not j.done for j in self._jobs)
+
+    def stop(self, timeout_ms: int = 3000) -> bool:
+        for job in self._jobs:
+            job.cancel()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
+
+
+def _report_unexpected(exc: BaseException) -> None:
+    from app.gui.errors import reporter
+
+    reporter().report(exc)

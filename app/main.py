@@ -1,0 +1,38 @@
+"""Entry point: early init (offline switches, logging, crash capture), then CLI or GUI."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    multiprocessing.freeze_support()  # first: a frozen child process must not re-run main
+
+    from app.core import offline
+
+    offline.apply()
+
+    from app.cli import build_parser, run
+    from app.core.logs import setup_logging
+
+    args = build_parser().parse_args(argv)
+    setup_logging(console=args.command is not None)
+    log = logging.getLogger("app")
+    if args.command:
+        try:
+            return run(args)
+        except KeyboardInterrupt:
+            return 130
+        except Exception:
+            log.exception("command %s failed", args.command)
+            raise
+
+    from app.gui.application import run_gui
+
+    return run_gui(self_test=args.self_test)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
