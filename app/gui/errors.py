@@ -91,7 +91,13 @@ class ErrorReporter(QObject):
         from PySide6.QtWidgets import QApplication
 
         self.dialog = ErrorDialog(message, details, QApplication.activeWindow())
+        self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.dialog.destroyed.connect(self._forget_dialog)
         self.dialog.show()
+
+    @Slot()
+    def _forget_dialog(self) -> None:
+        self.dialog = None
 
 
 _reporter: ErrorReporter | None = None

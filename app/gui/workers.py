@@ -15,18 +15,22 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.core.jobs import CancelToken, Cancelled, HearthError
+from app.core.jobs import Cancelled, CancelToken, HearthError
 
 log = logging.getLogger(__name__)
 FRAME_S = 1 / 60
 
 
 class Job(QObject):
+    """A submitted job. Its outcome signals fire on the GUI thread, and ``done``
+    turns true only after every handler of the outcome has run."""
+
     progress = Signal(object)
     succeeded = Signal(object)
     failed = Signal(object)  # the exception
     cancelled = Signal()
     finished = Signal()  # after any of the three outcomes
+    _outcome = Signal(str, object)  # from the worker thread, queued to ours
 
     def __init__(self, fn: Callable, args: tuple, name: str):
         super().__init__()
@@ -34,6 +38,20 @@ class Job(QObject):
         self.token = CancelToken()
         self._last_progress = 0.0
         self.done = False
+        self.outcome: str | None = None
+        self._outcome.connect(self._deliver)
+
+    @Slot(str, object)
+    def _deliver(self, outcome: str, value) -> None:
+        self.outcome = outcome
+        if outcome == "succeeded":
+            self.succeeded.emit(value)
+        elif outcome == "failed":
+            self.failed.emit(value)
+        else:
+            self.cancelled.emit()
+        self.done = True
+        self.finished.emit()
 
     def cancel(self) -> None:
         self.token.cancel()
@@ -55,23 +73,20 @@ class _Runner(QObject):
     @Slot(object)
     def _run(self, job: Job) -> None:
         if job.token.cancelled:
-            job.cancelled.emit()
-            job.finished.emit()
+            job._outcome.emit("cancelled", None)
             return
         try:
             result = job.fn(job.token, job._report, *job.args)
         except Cancelled:
-            job.cancelled.emit()
+            job._outcome.emit("cancelled", None)
         except HearthError as exc:
             log.warning("job %s failed: %s", job.name, exc)
-            job.failed.emit(exc)
+            job._outcome.emit("failed", exc)
         except Exception as exc:  # unexpected: logged with its traceback, reported
             log.exception("job %s raised", job.name)
-            job.failed.emit(exc)
+            job._outcome.emit("failed", exc)
         else:
-            job.succeeded.emit(result)
-        job.done = True
-        job.finished.emit()
+            job._outcome.emit("succeeded", result)
 
 
 class SerialWorker(QObject):

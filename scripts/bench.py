@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Hearth benchmarks: our code against the raw library, side by side in one run.
+
+    python scripts/bench.py startup [--runs N] [--json]
+
+Each suite prints a table of measurements and ratios; --json prints the same
+as machine-readable JSON. Later suites (download, chat, images, speech) join
+the SUITES table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MINIMAL_WINDOW = """
+import sys
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+
+class Watch(QObject):
+    def eventFilter(self, obj, event):
+        if event.type() == QEvent.Type.Paint:
+            QTimer.singleShot(0, lambda: (print("first paint", flush=True), app.exit(0)))
+            obj.removeEventFilter(self)
+        return False
+
+app = QApplication(sys.argv[:1])
+w = QMainWindow()
+w.setCentralWidget(QLabel("hello"))
+w.resize(1100, 720)
+watch = Watch()
+w.installEventFilter(watch)
+w.show()
+sys.exit(app.exec())
+"""
+
+
+def _time_to_line(cmd: list[str], env: dict, marker: str) -> float:
+    """Seconds from spawning the process to the line that reports its first paint."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    elapsed = None
+    for line in proc.stdout:
+        if marker in line:
+            elapsed = time.perf_counter() - start
+            break
+    proc.wait(timeout=60)
+    if elapsed is None:
+        raise RuntimeError(f"{cmd} never reported its first paint")
+    return elapsed
+
+
+def bench_startup(args) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"), HEARTH_HOME=home)
+        minimal = Path(home) / "minimal_window.py"
+        minimal.write_text(MINIMAL_WINDOW)
+        hearth_cmd = [sys.executable, "-m", "app", "--self-test"]
+        minimal_cmd = [sys.executable, str(minimal)]
+        _time_to_line(hearth_cmd, env, "first paint")  # warm the OS file cache for both
+        _time_to_line(minimal_cmd, env, "first paint")
+        hearth, bare = [], []
+        for _ in range(args.runs):  # alternate, so drift on a noisy machine hits both alike
+            hearth.append(_time_to_line(hearth_cmd, env, "first paint"))
+            bare.append(_time_to_line(minimal_cmd, env, "first paint"))
+    h, b = statistics.median(hearth), statistics.median(bare)
+    return {
+        "suite": "startup",
+        "runs": args.runs,
+        "hearth_first_paint_ms": round(h * 1000, 1),
+        "minimal_pyside6_first_paint_ms": round(b * 1000, 1),
+        "ratio": round(h / b, 3),
+        "goal": "ratio <= 1.5",
+        "met": h / b <= 1.5,
+    }
+
+
+SUITES = {"startup": bench_startup}
+
+
+def print_table(result: dict) -> None:
+    width = max(len(k) for k in result)
+    print(f"== {result['suite']}")
+    for key, value in result.items():
+        if key != "suite":
+            print(f"  {key:<{width}}  {value}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("suite", nargs="*", choices=[*SUITES, []], help="suites to run (default: all)")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    args = parser.parse_args(argv)
+    results = [SUITES[name](args) for name in (args.suite or list(SUITES))]
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        for r in results:
+            print_table(r)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

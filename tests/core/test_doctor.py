@@ -1,0 +1,45 @@
+import json
+import os
+from pathlib import Path
+
+from tests.conftest import run_app
+
+
+def _meminfo_total() -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no MemTotal")
+
+
+def test_doctor_json_matches_this_machine(hearth_home):
+    result = run_app("doctor", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["cpu"]["logical_cores"] == os.cpu_count()
+    assert 1 <= report["cpu"]["physical_cores"] <= os.cpu_count()
+    assert abs(report["ram_bytes"] - _meminfo_total()) <= 0.05 * _meminfo_total()
+    assert report["gpus"] == []  # this machine has none
+    runtimes = {r["runtime"]: r for r in report["runtimes"]}
+    assert set(runtimes) == {"llama.cpp", "ctranslate2", "torch"}
+    assert all(r["device"] == "cpu" and r["reason"] for r in runtimes.values())
+    assert runtimes["ctranslate2"]["detail"] == "int8"
+    assert report["paths"]["data"].startswith(str(hearth_home))
+
+
+def test_doctor_text_names_devices_and_reasons(hearth_home):
+    result = run_app("doctor")
+    assert result.returncode == 0, result.stderr
+    assert "llama.cpp" in result.stdout and "→ cpu" in result.stdout
+    assert "Cores:" in result.stdout and str(hearth_home) in result.stdout
+
+
+def test_runtime_choice_with_a_gpu_but_cpu_only_llama():
+    from app.core import hardware
+
+    gpu = hardware.GPUInfo("nvidia", "Test GPU", 8 << 30, "550.1")
+    choice = hardware.choose_llama([gpu])
+    # The installed llama-cpp-python here has no CUDA library, so it must say so.
+    assert choice.device == "cpu"
+    assert "without GPU offload" in choice.reason
+    assert hardware.choose_ctranslate2([gpu]).device == "cuda"

@@ -1,0 +1,29 @@
+import subprocess
+import sys
+
+from tests.conftest import ROOT
+
+HEAVY = ("torch", "open_clip", "faster_whisper", "llama_cpp", "ctranslate2", "torchvision")
+PROBE = f"""
+import sys
+from app.main import main
+code = main(['--self-test'])
+print('HEAVY', [m for m in {HEAVY!r} if m in sys.modules])
+sys.exit(code)
+"""
+
+
+def test_self_test_paints_without_heavy_imports(hearth_home):
+    result = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "first paint:" in result.stdout
+    ms = int(result.stdout.split("first paint:")[1].split("ms")[0])
+    assert ms > 0
+    assert "HEAVY []" in result.stdout, result.stdout
+
+
+def test_python_m_app_self_test(hearth_home):
+    result = subprocess.run([sys.executable, "-m", "app", "--self-test"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().startswith("first paint:")

@@ -1,0 +1,113 @@
+import pytest
+from PySide6.QtCore import Qt
+
+from app.core.settings import PANES, load_settings
+from app.gui.main_window import MainWindow
+
+
+def _click_nav(qtbot, win, row):
+    item = win.nav.item(row)
+    rect = win.nav.visualItemRect(item)
+    qtbot.mouseClick(win.nav.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+
+
+def test_every_pane_is_reachable_by_click(qtbot, window):
+    for row, name in reversed(list(enumerate(PANES))):
+        _click_nav(qtbot, window, row)
+        assert window.current_pane() == name
+        assert window.stack.currentWidget() is window.panes[name]
+        assert window.stack.currentWidget().isVisible()
+
+
+@pytest.mark.parametrize("key, name", [(Qt.Key.Key_1, "chat"), (Qt.Key.Key_2, "images"),
+                                       (Qt.Key.Key_3, "speech"), (Qt.Key.Key_4, "models")])
+def test_every_pane_is_reachable_by_shortcut(qtbot, window, key, name):
+    window.show_pane("models" if name != "models" else "chat")
+    qtbot.keyClick(window, key, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_pane() == name
+
+
+def test_settings_survive_a_restart(qtbot, hearth_home):
+    first = MainWindow(load_settings())
+    qtbot.addWidget(first)
+    first.show()
+    first.activateWindow()
+    qtbot.waitActive(first)
+    qtbot.wait(50)
+    qtbot.keyClick(first, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+    assert first.current_pane() == "speech"
+    first.resize(700, 500)
+    first.close()
+    assert load_settings().last_pane == "speech"
+
+    second = MainWindow(load_settings())
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitExposed(second)
+    assert second.current_pane() == "speech"
+    assert (second.width(), second.height()) == (700, 500)
+    second.close()
+
+
+def test_status_bar_names_the_hardware(qtbot, window):
+    qtbot.waitUntil(lambda: window.report is not None, timeout=15000)
+    text = window.hw_label.text()
+    assert f"{window.report.cpu.physical_cores}-core" in text
+    assert "GB RAM" in text and "no GPU" in text
+
+
+def test_hardware_dialog_from_the_help_menu(qtbot, window):
+    qtbot.waitUntil(lambda: window.report is not None, timeout=15000)
+    window.hardware_action.trigger()
+    dialog = window._hardware_dialog
+    assert dialog.isVisible()
+    assert "Runtimes:" in dialog.text.toPlainText() and "llama.cpp" in dialog.text.toPlainText()
+
+
+def test_panes_say_which_model_they_will_use(qtbot, starter_store, hearth_home):
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    chat, speech, images = win.panes["chat"], win.panes["speech"], win.panes["images"]
+    assert chat.picker.current() == "gemma-3-270m-q4_k_m"
+    assert "gemma-3-270m-q4_k_m" in chat.picker.status.text()
+    assert speech.picker.current() == "whisper-base"
+    assert images.picker.current() is None and "No images model" in images.picker.status.text()
+    # "Manage models…" leads to the Models pane, which lists both starters.
+    win.show()
+    qtbot.mouseClick(images.picker.manage, Qt.MouseButton.LeftButton)
+    assert win.current_pane() == "models"
+    ids = {win.panes["models"].table.item(r, 0).text() for r in range(win.panes["models"].table.rowCount())}
+    assert ids == {"gemma-3-270m-q4_k_m", "whisper-base"}
+    win.close()
+
+
+def test_widgets_carry_accessible_names(window):
+    from PySide6.QtWidgets import QComboBox, QListWidget, QPushButton, QTableWidget
+
+    unnamed = [
+        w.objectName() or type(w).__name__
+        for kind in (QComboBox, QListWidget, QTableWidget)
+        for w in window.findChildren(kind)
+        if not w.accessibleName()
+    ]
+    unnamed += [b.text() for b in window.findChildren(QPushButton) if not (b.accessibleName() or b.text())]
+    assert unnamed == []
+
+
+def test_models_pane_imports_in_the_background(qtbot, window, tmp_path):
+    from tests.helpers import make_gguf
+
+    pane = window.panes["models"]
+    window.show_pane("models")
+    job = pane.start_import(str(make_gguf(tmp_path / "tiny.gguf")), "chat")
+    qtbot.waitUntil(lambda: job.done, timeout=10000)
+    assert "Imported tiny" in pane.message.text()
+    assert pane.table.rowCount() == 1
+    assert window.panes["chat"].picker.current() == "tiny"
+
+    bad = tmp_path / "bad.gguf"
+    bad.write_text("not a model")
+    job = pane.start_import(str(bad), "chat")
+    qtbot.waitUntil(lambda: job.done, timeout=10000)
+    assert "not a GGUF" in pane.message.text()
+    assert pane.table.rowCount() == 1
