@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import sys
+
+# Arguments that open the window; they skip argparse so the window shows sooner.
+GUI_ONLY = ([], ["--self-test"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    multiprocessing.freeze_support()  # first: a frozen child process must not re-run main
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        multiprocessing.freeze_support()  # first: a frozen child process must not re-run main
 
     from app.core import offline
 
     offline.apply()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    from app.core.logs import setup_logging
+
+    if argv in GUI_ONLY:
+        setup_logging()
+        from app.gui.application import run_gui
+
+        return run_gui(self_test=bool(argv))
 
     from app.cli import build_parser, run
-    from app.core.logs import setup_logging
 
     args = build_parser().parse_args(argv)
     setup_logging(console=args.command is not None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -31,6 +30,8 @@ def atomic_write_json(path: Path, data: object) -> None:
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib  # not on the start-up path
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
@@ -48,6 +49,8 @@ def sha256_tree(path: Path) -> str:
     """Hash of a file, or of a folder as sorted (relative name, file hash) pairs."""
     if path.is_file():
         return sha256_file(path)
+    import hashlib
+
     digest = hashlib.sha256()
     for item in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(item.relative_to(path).as_posix().encode() + b"\0")

@@ -7,11 +7,11 @@ import sys
 import time
 
 from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from app import __version__
 from app.core.logs import disable_crash_capture, enable_crash_capture
-from app.core.settings import load_settings
+from app.core.settings import PANES, load_settings
 
 log = logging.getLogger(__name__)
 SELF_TEST_TIMEOUT_MS = 60_000
@@ -19,16 +19,25 @@ SELF_TEST_TIMEOUT_MS = 60_000
 
 def process_start_time() -> float:
     """Wall-clock time this process started, so first paint counts interpreter start-up."""
+    try:  # Linux, without importing psutil on the start-up path
+        import os
+
+        fields = open("/proc/self/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+        ticks = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        boot = next(float(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))  # noqa: SIM115
+        return boot + ticks
+    except (OSError, ValueError, IndexError, StopIteration, AttributeError):
+        pass
     try:
         import psutil
 
         return psutil.Process().create_time()
-    except Exception:  # noqa: BLE001 - a missing psutil only costs accuracy
+    except Exception:  # noqa: BLE001 - only costs accuracy
         return time.time()
 
 
 class FirstPaint(QObject):
-    """Calls back once, after the watched widget's first paint event."""
+    """Calls back once, right after the watched widget's first paint event."""
 
     def __init__(self, widget, callback):
         super().__init__(widget)
@@ -53,6 +62,8 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 
 def offer_crash_report(window, report_path) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
     box = QMessageBox(window)
     box.setWindowTitle("Hearth closed unexpectedly")
     box.setText("Hearth closed unexpectedly last time. Do you want to see the crash report?")
@@ -61,7 +72,7 @@ def offer_crash_report(window, report_path) -> None:
 
     def answered(button):
         if box.standardButton(button) == QMessageBox.StandardButton.Yes:
-            from app.gui.errors import ErrorDialog
+            from app.gui.dialogs.error import ErrorDialog
 
             text = report_path.read_text(encoding="utf-8", errors="replace")
             dialog = ErrorDialog(f"Crash report from the last run ({report_path})", text, window)
@@ -87,17 +98,19 @@ def run_gui(self_test: bool = False) -> int:
     if self_test:
         state = {"code": 1}
 
-        def done():
-            ms = (time.time() - started) * 1000
-            missing = [n for n, p in window.panes.items() if p is None or not p.isWidgetType()]
-            if window.stack.count() != 4 or missing:
+        def painted():
+            print(f"first paint: {(time.time() - started) * 1000:.0f} ms", flush=True)
+
+        def check_panes():
+            missing = [n for n in PANES if n not in window.panes or not window.panes[n].isWidgetType()]
+            if window.stack.count() != len(PANES) or missing:
                 print(f"self-test: panes missing: {missing}", file=sys.stderr)
             else:
                 state["code"] = 0
-            print(f"first paint: {ms:.0f} ms", flush=True)
             app.exit(state["code"])
 
-        window._first_paint = FirstPaint(window, done)
+        window._first_paint = FirstPaint(window, painted)
+        window.panes_ready.connect(lambda: QTimer.singleShot(0, check_panes))
         QTimer.singleShot(SELF_TEST_TIMEOUT_MS, lambda: (print("self-test: no paint", file=sys.stderr), app.exit(1)))
     elif previous_crash is not None:
         QTimer.singleShot(0, lambda: offer_crash_report(window, previous_crash))
@@ -105,8 +118,7 @@ def run_gui(self_test: bool = False) -> int:
     window.show()
     code = app.exec()
     if self_test:
-        window.worker.stop()
-        window.panes["models"].worker.stop()
+        window.stop_workers()
     log.info("exit with code %s", code)
     disable_crash_capture()
     return code

@@ -12,55 +12,16 @@ import logging
 import sys
 import threading
 import traceback
+from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QLabel,
-    QPlainTextEdit,
-    QPushButton,
-    QVBoxLayout,
-)
+from PySide6.QtCore import QObject, Signal, Slot
 
-from app.core import paths
 from app.core.jobs import HearthError
 
+if TYPE_CHECKING:
+    from app.gui.dialogs.error import ErrorDialog
+
 log = logging.getLogger("app.errors")
-
-
-class ErrorDialog(QDialog):
-    def __init__(self, message: str, details: str, parent=None):
-        super().__init__(parent)
-        self.setWindowTitle("Hearth: something went wrong")
-        self.setObjectName("errorDialog")
-        self.setAccessibleName("Error")
-        layout = QVBoxLayout(self)
-        self.message = QLabel(message)
-        self.message.setWordWrap(True)
-        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.message)
-        hint = QLabel(f"Hearth is still running. The details are also in the log:\n{paths.log_file()}")
-        hint.setWordWrap(True)
-        hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(hint)
-        self.details = QPlainTextEdit(details)
-        self.details.setReadOnly(True)
-        self.details.setAccessibleName("Error details")
-        layout.addWidget(self.details)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        copy = QPushButton("&Copy details")
-        copy.setAccessibleName("Copy details")
-        copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(f"{message}\n\n{details}"))
-        buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
-        buttons.rejected.connect(self.close)
-        layout.addWidget(buttons)
-        self.resize(640, 420)
-
-    def add(self, message: str, details: str) -> None:
-        self.message.setText(message)
-        self.details.appendPlainText("\n" + "-" * 40 + "\n" + details)
 
 
 class ErrorReporter(QObject):
@@ -70,7 +31,7 @@ class ErrorReporter(QObject):
         super().__init__()
         self.dialog: ErrorDialog | None = None
         self.count = 0
-        self._reported.connect(self._show, Qt.ConnectionType.QueuedConnection)
+        self._reported.connect(self._show)  # queued when reported from another thread
 
     def report(self, exc: BaseException, where: str = "") -> None:
         details = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -88,7 +49,10 @@ class ErrorReporter(QObject):
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.add(message, details)
             return
+        from PySide6.QtCore import Qt
         from PySide6.QtWidgets import QApplication
+
+        from app.gui.dialogs.error import ErrorDialog  # built on first use: start-up stays lean
 
         self.dialog = ErrorDialog(message, details, QApplication.activeWindow())
         self.dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QByteArray, QUrl, Signal
+from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -17,11 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from app import __version__
-from app.core import hardware, paths
+from app.core import paths
 from app.core.settings import PANES, Settings, save_settings
-from app.gui.dialogs.hardware import HardwareDialog
-from app.gui.panes.models import ModelsPane
-from app.gui.panes.placeholders import ChatPane, ImagesPane, SpeechPane
 from app.gui.workers import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -29,16 +26,22 @@ TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech", "models": "Mod
 
 
 def _detect_hardware(token, report):
+    from app.core import hardware
+
     return hardware.detect()
 
 
 class MainWindow(QMainWindow):
+    """The frame (pane list, status bar, menus) paints first; the panes are built
+    right after the first paint, so the window appears at once."""
+
     hardware_ready = Signal(object)
+    panes_ready = Signal()
 
     def __init__(self, settings: Settings):
         super().__init__()
         self.settings = settings
-        self.report: hardware.HardwareReport | None = None
+        self.report = None  # app.core.hardware.HardwareReport, once detected
         self.setWindowTitle("Hearth")
         self.setObjectName("mainWindow")
         self.setAccessibleName("Hearth")
@@ -49,19 +52,11 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(150)
         self.stack = QStackedWidget()
         self.stack.setObjectName("paneStack")
-        self.panes: dict[str, QWidget] = {
-            "chat": ChatPane(settings),
-            "images": ImagesPane(settings),
-            "speech": SpeechPane(settings),
-            "models": ModelsPane(settings),
-        }
+        self.panes: dict[str, QWidget] = {}
         for name in PANES:
             self.nav.addItem(TITLES[name])
-            self.stack.addWidget(self.panes[name])
+        self.nav.setCurrentRow(PANES.index(settings.last_pane) if settings.last_pane in PANES else 0)
         self.nav.currentRowChanged.connect(self._on_row)
-        for name in ("chat", "images", "speech"):
-            self.panes[name].picker.manage_requested.connect(lambda: self.show_pane("models"))
-        self.panes["models"].store_changed.connect(self._refresh_pickers)
 
         central = QWidget()
         row = QHBoxLayout(central)
@@ -79,10 +74,38 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
         else:
             self.resize(1100, 720)
-        self.show_pane(settings.last_pane)
-
         self.worker = SerialWorker("hardware-worker", self)
+        self._painted = False
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self.build_panes)
+
+    def build_panes(self) -> None:
+        """Idempotent; runs after the first paint (or on demand)."""
+        if self.panes:
+            return
+        from app.gui.panes.models import ModelsPane
+        from app.gui.panes.placeholders import ChatPane, ImagesPane, SpeechPane
+
+        settings = self.settings
+        self.panes = {
+            "chat": ChatPane(settings),
+            "images": ImagesPane(settings),
+            "speech": SpeechPane(settings),
+            "models": ModelsPane(settings),
+        }
+        for name in PANES:
+            self.stack.addWidget(self.panes[name])
+        for name in ("chat", "images", "speech"):
+            self.panes[name].picker.manage_requested.connect(lambda: self.show_pane("models"))
+        self.panes["models"].store_changed.connect(self._refresh_pickers)
+        self._on_row(self.nav.currentRow())
+        # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")
+        self.panes_ready.emit()
 
     # --- menus and shortcuts --------------------------------------------------------
     def _build_menus(self) -> None:
@@ -117,28 +140,31 @@ class MainWindow(QMainWindow):
 
     # --- panes ------------------------------------------------------------------------
     def current_pane(self) -> str:
-        return PANES[self.stack.currentIndex()]
+        return PANES[self.nav.currentRow()]
 
     def show_pane(self, name: str) -> None:
         self.nav.setCurrentRow(PANES.index(name) if name in PANES else 0)
 
     def _on_row(self, row: int) -> None:
         if 0 <= row < len(PANES):
-            self.stack.setCurrentIndex(row)
             self.settings.last_pane = PANES[row]
+            if self.panes:
+                self.stack.setCurrentIndex(row)
 
     def _refresh_pickers(self) -> None:
         for name in ("chat", "images", "speech"):
             self.panes[name].picker.refresh()
 
     # --- hardware ---------------------------------------------------------------------
-    def _on_hardware(self, report: hardware.HardwareReport) -> None:
+    def _on_hardware(self, report) -> None:
         self.report = report
         self.hw_label.setText(report.summary())
         self.hw_label.setToolTip(report.to_text())
         self.hardware_ready.emit(report)
 
     def show_hardware(self) -> None:
+        from app.gui.dialogs.hardware import HardwareDialog
+
         dialog = HardwareDialog(self.report, self)
         dialog.show()
         self._hardware_dialog = dialog
@@ -150,6 +176,10 @@ class MainWindow(QMainWindow):
             save_settings(self.settings)
         except OSError as exc:
             log.error("could not save settings: %s", exc)
-        self.worker.stop()
-        self.panes["models"].worker.stop()
+        self.stop_workers()
         super().closeEvent(event)
+
+    def stop_workers(self) -> None:
+        self.worker.stop()
+        if self.panes:
+            self.panes["models"].worker.stop()

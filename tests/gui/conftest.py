@@ -13,7 +13,7 @@ def window(qtbot, hearth_home):
     win.show()
     win.activateWindow()
     qtbot.waitActive(win)
+    qtbot.waitUntil(lambda: bool(win.panes))
     qtbot.wait(50)  # the shortcut map settles after activation
     yield win
-    win.worker.stop()
-    win.panes["models"].worker.stop()
+    win.stop_workers()

@@ -45,6 +45,7 @@ def test_settings_survive_a_restart(qtbot, hearth_home):
     second.show()
     qtbot.waitExposed(second)
     assert second.current_pane() == "speech"
+    qtbot.waitUntil(lambda: second.stack.currentWidget() is second.panes.get("speech"))
     assert (second.width(), second.height()) == (700, 500)
     second.close()
 
@@ -67,13 +68,15 @@ def test_hardware_dialog_from_the_help_menu(qtbot, window):
 def test_panes_say_which_model_they_will_use(qtbot, starter_store, hearth_home):
     win = MainWindow(load_settings())
     qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.panes_ready, timeout=10000):
+        pass
     chat, speech, images = win.panes["chat"], win.panes["speech"], win.panes["images"]
     assert chat.picker.current() == "gemma-3-270m-q4_k_m"
     assert "gemma-3-270m-q4_k_m" in chat.picker.status.text()
     assert speech.picker.current() == "whisper-base"
     assert images.picker.current() is None and "No images model" in images.picker.status.text()
     # "Manage models…" leads to the Models pane, which lists both starters.
-    win.show()
     qtbot.mouseClick(images.picker.manage, Qt.MouseButton.LeftButton)
     assert win.current_pane() == "models"
     ids = {win.panes["models"].table.item(r, 0).text() for r in range(win.panes["models"].table.rowCount())}

@@ -8,7 +8,6 @@ safetensors (header parsed) or a torch zip without pickled code objects.
 from __future__ import annotations
 
 import json
-import pickletools
 import struct
 import zipfile
 from pathlib import Path
@@ -102,6 +101,8 @@ _SAFE_GLOBALS = {
 
 def check_pickle_is_plain(src: Path) -> None:
     """Reads the pickle opcodes (never executes them) and refuses foreign globals."""
+    import pickletools
+
     with zipfile.ZipFile(src) as zf:
         pickles = [n for n in zf.namelist() if n.endswith(".pkl")]
         if not pickles:
