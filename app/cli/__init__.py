@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import doctor, models
+from app.cli import chat, doctor, models
 
 PENDING = {
-    "chat": "chat with a local GGUF model",
     "search": "index photo folders and search them",
     "transcribe": "transcribe audio and video files",
 }
@@ -26,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     doctor.add_parser(sub)
     models.add_parser(sub)
+    chat.add_parser(sub)
     for name, text in PENDING.items():
         p = sub.add_parser(name, help=f"{text} (not in this build yet)")
         p.add_argument("args", nargs=argparse.REMAINDER)

@@ -102,9 +102,10 @@ def run_gui(self_test: bool = False) -> int:
             print(f"first paint: {(time.time() - started) * 1000:.0f} ms", flush=True)
 
         def check_panes():
-            missing = [n for n in PANES if n not in window.panes or not window.panes[n].isWidgetType()]
-            if window.stack.count() != len(PANES) or missing:
-                print(f"self-test: panes missing: {missing}", file=sys.stderr)
+            missing = [n for n in PANES if n not in window.panes]
+            broken = {n: str(e) for n, e in window.broken_panes.items()}
+            if window.stack.count() != len(PANES) or missing or broken:
+                print(f"self-test: panes missing: {missing}, broken: {broken}", file=sys.stderr)
             else:
                 state["code"] = 0
             app.exit(state["code"])

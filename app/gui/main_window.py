@@ -87,21 +87,28 @@ class MainWindow(QMainWindow):
         """Idempotent; runs after the first paint (or on demand)."""
         if self.panes:
             return
+        from app.gui.chat.pane import ChatPane
         from app.gui.panes.models import ModelsPane
-        from app.gui.panes.placeholders import ChatPane, ImagesPane, SpeechPane
+        from app.gui.panes.placeholders import ImagesPane, SpeechPane
 
-        settings = self.settings
-        self.panes = {
-            "chat": ChatPane(settings),
-            "images": ImagesPane(settings),
-            "speech": SpeechPane(settings),
-            "models": ModelsPane(settings),
-        }
+        classes = {"chat": ChatPane, "images": ImagesPane, "speech": SpeechPane, "models": ModelsPane}
+        self.broken_panes: dict[str, BaseException] = {}
         for name in PANES:
-            self.stack.addWidget(self.panes[name])
+            try:
+                pane = classes[name](self.settings)
+            except Exception as exc:  # one broken pane must not take the window down
+                log.exception("the %s pane could not be built", name)
+                self.broken_panes[name] = exc
+                pane = QLabel(f"The {TITLES[name]} pane could not start: {exc}\nSee the log for details.")
+                pane.setWordWrap(True)
+                pane.setObjectName(f"{name}PaneBroken")
+            self.panes[name] = pane
+            self.stack.addWidget(pane)
         for name in ("chat", "images", "speech"):
-            self.panes[name].picker.manage_requested.connect(lambda: self.show_pane("models"))
-        self.panes["models"].store_changed.connect(self._refresh_pickers)
+            if hasattr(self.panes[name], "picker"):
+                self.panes[name].picker.manage_requested.connect(lambda: self.show_pane("models"))
+        if hasattr(self.panes["models"], "store_changed"):
+            self.panes["models"].store_changed.connect(self._refresh_pickers)
         self._on_row(self.nav.currentRow())
         # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")
@@ -153,7 +160,8 @@ class MainWindow(QMainWindow):
 
     def _refresh_pickers(self) -> None:
         for name in ("chat", "images", "speech"):
-            self.panes[name].picker.refresh()
+            if hasattr(self.panes[name], "picker"):
+                self.panes[name].picker.refresh()
 
     # --- hardware ---------------------------------------------------------------------
     def _on_hardware(self, report) -> None:
@@ -181,5 +189,6 @@ class MainWindow(QMainWindow):
 
     def stop_workers(self) -> None:
         self.worker.stop()
-        if self.panes:
-            self.panes["models"].worker.stop()
+        for pane in self.panes.values():
+            if hasattr(pane, "shutdown"):
+                pane.shutdown()

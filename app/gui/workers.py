@@ -2,15 +2,17 @@
 
 A ``SerialWorker`` owns one QThread and runs its jobs one at a time (design
 rule 3: one worker per loaded model). A job is a plain function
-``fn(token, report, *args)``; ``report(value)`` sends progress, coalesced to
-about one signal per frame. Results, typed errors and cancellation come back
-as signals on the ``Job``, which lives on the GUI thread.
+``fn(token, report, *args)``; ``report(value)`` sends progress, coalesced so
+that at most one update waits for the GUI at a time and the latest value
+always arrives (tokens, progress: one repaint per frame, never one per item).
+Results, typed errors and cancellation come back as signals on the ``Job``,
+which lives on the GUI thread.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -18,7 +20,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from app.core.jobs import Cancelled, CancelToken, HearthError
 
 log = logging.getLogger(__name__)
-FRAME_S = 1 / 60
 
 
 class Job(QObject):
@@ -31,15 +32,19 @@ class Job(QObject):
     cancelled = Signal()
     finished = Signal()  # after any of the three outcomes
     _outcome = Signal(str, object)  # from the worker thread, queued to ours
+    _progress_ready = Signal()
 
     def __init__(self, fn: Callable, args: tuple, name: str):
         super().__init__()
         self.fn, self.args, self.name = fn, args, name
         self.token = CancelToken()
-        self._last_progress = 0.0
         self.done = False
         self.outcome: str | None = None
+        self._plock = threading.Lock()
+        self._latest = None
+        self._pending = False
         self._outcome.connect(self._deliver)
+        self._progress_ready.connect(self._flush_progress)
 
     @Slot(str, object)
     def _deliver(self, outcome: str, value) -> None:
@@ -56,11 +61,20 @@ class Job(QObject):
     def cancel(self) -> None:
         self.token.cancel()
 
-    def _report(self, value, force: bool = False) -> None:
-        now = time.monotonic()
-        if force or now - self._last_progress >= FRAME_S:
-            self._last_progress = now
-            self.progress.emit(value)
+    def _report(self, value) -> None:
+        """Called on the worker thread: keeps the latest value, wakes the GUI once."""
+        with self._plock:
+            self._latest = value
+            wake = not self._pending
+            self._pending = True
+        if wake:
+            self._progress_ready.emit()
+
+    @Slot()
+    def _flush_progress(self) -> None:
+        with self._plock:
+            value, self._pending = self._latest, False
+        self.progress.emit(value)
 
 
 class _Runner(QObject):

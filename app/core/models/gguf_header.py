@@ -27,6 +27,7 @@ class GGUFInfo:
     version: int
     tensor_count: int
     metadata: dict = field(default_factory=dict)
+    data_end: int = 0  # the file must be at least this long (start of the last tensor's data)
 
     @property
     def architecture(self) -> str:
@@ -113,8 +114,18 @@ def read_gguf(path: Path) -> GGUFInfo:
             for _ in range(kv_count):
                 key = r.string()
                 metadata[key] = r.value(r.unpack("<I"))
+            last_offset = 0
+            for _ in range(tensors):
+                r.string(keep=False)
+                n_dims = r.unpack("<I")
+                if n_dims > 8:
+                    raise ModelError(f"{path.name}: the GGUF tensor table is corrupt")
+                fh.seek(8 * n_dims + 4, 1)  # dims, type
+                last_offset = max(last_offset, r.unpack("<Q"))
+            align = int(metadata.get("general.alignment", 32) or 32)
+            data_start = -(-fh.tell() // align) * align
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (struct.error, UnicodeDecodeError) as exc:
         raise ModelError(f"{path.name}: the GGUF header is corrupt") from exc
-    return GGUFInfo(version, tensors, metadata)
+    return GGUFInfo(version, tensors, metadata, data_start + last_offset + (1 if tensors else 0))

@@ -115,6 +115,9 @@ class ModelsPane(QWidget):
     def _failed(self, exc) -> None:
         self.message.setText(f"Could not import: {exc}")
 
+    def shutdown(self) -> None:
+        self.worker.stop()
+
     def _remove_selected(self) -> None:
         items = self.table.selectedItems()
         if not items:

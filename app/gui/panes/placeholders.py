@@ -1,4 +1,4 @@
-"""The Chat, Images and Speech panes as they stand before their engines land."""
+"""The Images and Speech panes as they stand before their engines land."""
 
 from __future__ import annotations
 
@@ -18,12 +18,6 @@ class _Placeholder(ModelPane):
         note.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         note.setEnabled(False)
         self.body.addWidget(note, 1)
-
-
-class ChatPane(_Placeholder):
-    kind, title = "chat", "Chat"
-    blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
-    coming = "Streaming chat with saved conversations arrives with the chat engine."
 
 
 class ImagesPane(_Placeholder):

@@ -1,0 +1,72 @@
+"""`hearth chat`: one prompt, the answer streamed to stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("chat", help="chat with a local GGUF model")
+    p.add_argument("prompt", help="the message to send")
+    p.add_argument("--model", help="a chat model id from the store, or a .gguf path (default: the pane's default)")
+    p.add_argument("--system", default="", help="system prompt")
+    p.add_argument("--max-tokens", type=int, default=256)
+    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--ctx", type=int, default=4096, help="context length (capped at the model's)")
+    p.add_argument("--format", dest="chat_format", help="override the chat format (gemma, chatml, llama3, ...)")
+    p.add_argument("--json", action="store_true", help="print the text and the stats as JSON at the end")
+    p.set_defaults(func=run)
+
+
+def _default_model(store) -> str:
+    from app.core.jobs import ModelError
+    from app.core.settings import load_settings
+
+    chosen = load_settings().default_models.get("chat")
+    if chosen and store.get(chosen):
+        return chosen
+    models = store.list("chat")
+    if not models:
+        raise ModelError("no chat model installed (python -m app models provision, or models import)")
+    return models[0].id
+
+
+def run(args) -> int:
+    from app.core.chat.engine import LoadOptions, SamplingParams, load_chat_model
+    from app.core.chat.templates import Message
+    from app.core.jobs import CancelToken, HearthError
+    from app.core.models.store import ModelStore
+
+    try:
+        store = ModelStore()
+        path, entry = store.resolve(args.model or _default_model(store), "chat")
+        engine = load_chat_model(path, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format),
+                                 entry.id if entry else path.stem)
+        for notice in engine.notices:
+            print(f"note: {notice}", file=sys.stderr)
+        messages = [Message("system", args.system)] if args.system else []
+        messages.append(Message("user", args.prompt))
+        params = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
+        text, stats = "", None
+        cancel = CancelToken()
+        try:
+            for piece in engine.stream(messages, params, cancel):
+                if isinstance(piece, str):
+                    text += piece
+                    if not args.json:
+                        sys.stdout.write(piece)
+                        sys.stdout.flush()
+                else:
+                    stats = piece
+        except KeyboardInterrupt:
+            cancel.cancel()
+        if args.json:
+            print(json.dumps({"text": text, "stats": stats.to_dict() if stats else None}, indent=2))
+        else:
+            print()
+        return 0
+    except HearthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

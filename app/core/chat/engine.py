@@ -1,0 +1,317 @@
+"""The chat engine: a GGUF model through llama-cpp-python, streamed token by token.
+
+Plain Python, no Qt. ``load_chat_model`` validates and sizes the model before
+llama.cpp sees it; ``ChatEngine.stream`` yields text pieces and finishes with
+``ChatStats``. The prompt is evaluated in small batches so a cancel is honoured
+within one batch, and a follow-up turn only evaluates what is new (the
+already-evaluated prefix stays in the KV cache).
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from app.core.chat.templates import Message, PromptFormat, choose_format
+from app.core.jobs import Cancelled, CancelToken, InputError, ModelError
+from app.core.models.fit import estimate_chat_fit
+from app.core.models.gguf_header import GGUFInfo, read_gguf
+
+log = logging.getLogger(__name__)
+PREFILL_BATCH = 64  # tokens per decode call while reading the prompt: bounds cancel latency
+
+
+@dataclass
+class SamplingParams:
+    temperature: float = 0.7
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.1
+    max_tokens: int = 512
+    seed: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict | None) -> SamplingParams:
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ChatStats:
+    model: str = ""
+    prompt_tokens: int = 0
+    reused_tokens: int = 0  # prompt tokens already in the KV cache
+    completion_tokens: int = 0
+    time_to_first_token_s: float = 0.0
+    tokens_per_second: float = 0.0
+    total_s: float = 0.0
+    dropped_messages: int = 0  # old turns left out because the context is full
+    stop_reason: str = ""  # "eos" | "stop" | "length" | "cancelled"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class LoadOptions:
+    n_ctx: int = 4096
+    n_threads: int | None = None  # default: physical cores
+    gpu: str = "auto"  # "auto" | "cpu"
+    chat_format: str | None = None  # override: a built-in format name, or "template"
+
+
+@dataclass
+class PromptPlan:
+    tokens: list[int]
+    dropped: int = 0
+    messages: list[Message] = field(default_factory=list)
+
+
+def _physical_cores() -> int:
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:
+        return os.cpu_count() or 1
+
+
+def choose_gpu_layers(info: GGUFInfo, path: Path, options: LoadOptions) -> tuple[int, str]:
+    """Layers to offload, and why, from the hardware report and the fit estimate."""
+    if options.gpu == "cpu":
+        return 0, "CPU chosen in settings"
+    from app.core import hardware
+
+    report = hardware.detect()
+    choice = report.runtime("llama.cpp")
+    if choice.device == "cpu":
+        return 0, choice.reason
+    fit = estimate_chat_fit(path.stat().st_size, info, options.n_ctx, report)
+    if fit.gpu_layers == 0:
+        return 0, fit.message
+    return fit.gpu_layers, fit.message
+
+
+class ChatEngine:
+    def __init__(self, llm, path: Path, info: GGUFInfo, fmt: PromptFormat, model_id: str, notices: list[str]):
+        self.llm, self.path, self.info, self.format = llm, path, info, fmt
+        self.model_id = model_id
+        self.notices = notices
+        self.n_ctx = llm.n_ctx()
+        self._eos = llm.token_eos()
+        self._vocab = llm._model.vocab if hasattr(llm, "_model") else None
+
+    # --- prompt --------------------------------------------------------------------
+    def render(self, messages: list[Message]) -> str:
+        text = self.format.render(messages)
+        bos = self.format.bos or _token_text(self.llm, self.llm.token_bos())
+        if bos and text.startswith(bos):
+            text = text[len(bos) :]  # the tokenizer adds BOS itself
+        return text
+
+    def tokenize(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    def plan(self, messages: list[Message], max_tokens: int) -> PromptPlan:
+        """Leaves out the oldest turns (never the system prompt or the last message)
+        until the prompt plus the reply fits the context."""
+        if not messages or not any(m.content.strip() for m in messages if m.role == "user"):
+            raise InputError("the message is empty")
+        budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
+        system = [m for m in messages if m.role == "system"]
+        rest = [m for m in messages if m.role != "system"]
+        dropped = 0
+        while True:
+            kept = system + rest[dropped:]
+            tokens = self.tokenize(self.render(kept))
+            if len(tokens) <= budget:
+                return PromptPlan(tokens, dropped, kept)
+            if len(rest) - dropped <= 1:
+                raise InputError(
+                    f"the message is too long for the model's context: {len(tokens)} tokens, "
+                    f"{budget} fit (context {self.n_ctx}, {self.n_ctx - budget} kept for the reply)"
+                )
+            dropped += 1
+
+    # --- generation ----------------------------------------------------------------
+    def _prefill(self, tokens: list[int], cancel: CancelToken) -> int:
+        """Evaluates the prompt in small batches; returns how many tokens were reused."""
+        llm = self.llm
+        cached = list(llm._input_ids)
+        prefix = 0
+        for a, b in zip(cached, tokens, strict=False):
+            if a != b:
+                break
+            prefix += 1
+        prefix = min(prefix, len(tokens) - 1)  # at least one token is decoded, for fresh logits
+        if prefix > 0 and llm._ctx.kv_cache_seq_rm(-1, prefix, -1):
+            llm.n_tokens = prefix
+        else:
+            llm.reset()
+            prefix = 0
+        for i in range(prefix, len(tokens), PREFILL_BATCH):
+            cancel.raise_if_cancelled()
+            llm.eval(tokens[i : i + PREFILL_BATCH])
+        return prefix
+
+    def stream(
+        self, messages: list[Message], params: SamplingParams, cancel: CancelToken | None = None
+    ) -> Iterator[str | ChatStats]:
+        """Yields text pieces as they are decoded, then one ChatStats."""
+        cancel = cancel or CancelToken()
+        start = time.perf_counter()
+        plan = self.plan(messages, params.max_tokens)
+        stats = ChatStats(model=self.model_id, prompt_tokens=len(plan.tokens), dropped_messages=plan.dropped)
+        llm = self.llm
+        llm.set_seed(params.seed if params.seed is not None else int(time.time_ns() & 0x7FFFFFFF))
+        try:
+            stats.reused_tokens = self._prefill(plan.tokens, cancel)
+        except Cancelled:
+            stats.stop_reason = "cancelled"
+            stats.total_s = time.perf_counter() - start
+            yield stats
+            return
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        stops = self.format.stop
+        hold = max((len(s) for s in stops), default=0)
+        text, emitted = "", 0  # emitted: chars of text already yielded
+        first_at = None
+        stats.stop_reason = "length"
+        room = self.n_ctx - len(plan.tokens)
+        max_tokens = max(1, min(params.max_tokens, room))
+        gen = llm.generate(
+            plan.tokens,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            min_p=params.min_p,
+            temp=params.temperature,
+            repeat_penalty=params.repeat_penalty,
+        )
+        try:
+            for token in gen:
+                if first_at is None:
+                    first_at = time.perf_counter()
+                if self._is_end(token):
+                    stats.stop_reason = "eos"
+                    break
+                stats.completion_tokens += 1
+                text += decoder.decode(llm.detokenize([token], special=False))
+                cut = _find_stop(text, stops)
+                if cut is not None:
+                    text = text[:cut]
+                    stats.stop_reason = "stop"
+                    break
+                safe = len(text) - hold if hold else len(text)  # a stop string may be arriving
+                if safe > emitted:
+                    yield text[emitted:safe]
+                    emitted = safe
+                if cancel.cancelled:
+                    stats.stop_reason = "cancelled"
+                    break
+                if stats.completion_tokens >= max_tokens:
+                    break
+        finally:
+            gen.close()
+        text += decoder.decode(b"", final=True)
+        if stats.stop_reason != "stop":
+            cut = _find_stop(text, stops)
+            text = text[:cut] if cut is not None else text
+        if len(text) > emitted:
+            yield text[emitted:]
+        end = time.perf_counter()
+        stats.total_s = end - start
+        if first_at is not None:
+            stats.time_to_first_token_s = first_at - start
+            decode_s = end - first_at
+            if stats.completion_tokens > 1 and decode_s > 0:
+                stats.tokens_per_second = (stats.completion_tokens - 1) / decode_s
+        yield stats
+
+    def _is_end(self, token: int) -> bool:
+        if token == self._eos:
+            return True
+        try:
+            import llama_cpp
+
+            return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)) if self._vocab is not None else False
+        except (AttributeError, TypeError):
+            return False
+
+    def close(self) -> None:
+        try:
+            self.llm.close()
+        except AttributeError:
+            pass
+
+
+def _token_text(llm, token: int) -> str:
+    if token < 0:
+        return ""
+    return llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+
+def _find_stop(text: str, stops: tuple[str, ...]) -> int | None:
+    hits = [i for i in (text.find(s) for s in stops) if i >= 0]
+    return min(hits) if hits else None
+
+
+def load_chat_model(path: Path, options: LoadOptions | None = None, model_id: str = "") -> ChatEngine:
+    """Validates the GGUF, refuses what cannot fit, then loads it (GPU first, CPU on failure)."""
+    options = options or LoadOptions()
+    path = Path(path)
+    info = read_gguf(path)  # ModelError for non-GGUF, truncated or corrupt headers
+    size = path.stat().st_size
+    if info.data_end and size < info.data_end:
+        raise ModelError(f"{path.name} is truncated: {size} of at least {info.data_end} bytes")
+    from app.core.models.fit import check_fits_in_memory
+
+    check_fits_in_memory(size, info, options.n_ctx)
+    trained = info.context_length or options.n_ctx
+    n_ctx = max(256, min(options.n_ctx, trained))
+    threads = options.n_threads or _physical_cores()
+    layers, reason = choose_gpu_layers(info, path, options)
+    notices: list[str] = []
+    try:
+        import llama_cpp
+    except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
+        raise ModelError(f"llama-cpp-python is not installed: {exc}") from exc
+
+    def build(gpu_layers: int):
+        return llama_cpp.Llama(
+            str(path),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            n_gpu_layers=gpu_layers,
+            n_batch=512,
+            swa_full=True,  # lets sliding-window models (Gemma 3) reuse a prompt prefix
+            verbose=False,
+        )
+
+    try:
+        llm = build(layers)
+    except (ValueError, RuntimeError, OSError) as exc:
+        if layers == 0:
+            raise ModelError(f"{path.name} could not be loaded by llama.cpp: {exc}") from exc
+        notices.append(f"GPU load failed ({exc}); running on the CPU instead")
+        log.warning("GPU load of %s failed: %s; falling back to CPU", path, exc)
+        try:
+            llm = build(0)
+        except (ValueError, RuntimeError, OSError) as exc2:
+            raise ModelError(f"{path.name} could not be loaded by llama.cpp: {exc2}") from exc2
+    log.info("loaded %s: ctx %d, %d threads, %d GPU layers (%s)", path.name, n_ctx, threads, layers, reason)
+    bos = _token_text(llm, llm.token_bos())
+    eos = _token_text(llm, llm.token_eos())
+    fmt = choose_format(info.chat_template, info.architecture, bos, eos, options.chat_format)
+    if fmt.name != "template" and not options.chat_format:
+        notices.append(f"the model has no chat template; using the {fmt.name} format for {info.architecture}")
+    return ChatEngine(llm, path, info, fmt, model_id or path.stem, notices)

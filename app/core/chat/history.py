@@ -1,0 +1,281 @@
+"""Conversations in SQLite: WAL mode, a schema version, never half-written.
+
+Every user message is committed when sent. An assistant reply is created as
+``incomplete`` when generation starts, updated as it streams (the caller
+commits at least every second) and marked complete when it ends; a reply cut
+short by a crash or a kill stays, marked incomplete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.core import paths
+from app.core.jobs import HearthError
+
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+EXPORT_FORMAT = "hearth-conversation/1"
+
+
+class HistoryError(HearthError):
+    pass
+
+
+@dataclass
+class StoredMessage:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    created: float
+    incomplete: bool = False
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass
+class Conversation:
+    id: int
+    title: str
+    system_prompt: str
+    created: float
+    updated: float
+    model: str = ""
+    params: dict = field(default_factory=dict)
+
+
+def _v0_to_v1(db: sqlite3.Connection) -> None:
+    # One statement at a time: executescript() would commit the migration's transaction.
+    schema = """
+        CREATE TABLE conversations (
+            id INTEGER PRIMARY KEY,
+            title TEXT NOT NULL,
+            system_prompt TEXT NOT NULL DEFAULT '',
+            model TEXT NOT NULL DEFAULT '',
+            params TEXT NOT NULL DEFAULT '{}',
+            created REAL NOT NULL,
+            updated REAL NOT NULL
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant')),
+            content TEXT NOT NULL,
+            incomplete INTEGER NOT NULL DEFAULT 0,
+            stats TEXT NOT NULL DEFAULT '{}',
+            created REAL NOT NULL
+        );
+        CREATE INDEX messages_by_conversation ON messages(conversation_id, id)
+    """
+    for statement in schema.split(";"):
+        db.execute(statement)
+
+
+MIGRATIONS = {0: _v0_to_v1}
+
+
+def default_path() -> Path:
+    return paths.db_dir() / "chat.sqlite3"
+
+
+class ChatHistory:
+    """One connection per instance; use one instance per thread."""
+
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path else default_path()
+        self.read_only = False
+        self.notice = ""
+        self._lock = threading.Lock()
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self.db.close()
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+                self.read_only = True
+                self.notice = (
+                    f"The chat history was written by a newer Hearth (schema {version}); "
+                    "it is open read-only so nothing is lost. Update Hearth to add to it."
+                )
+                log.warning(self.notice)
+                return
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate(version)
+        except sqlite3.DatabaseError as exc:
+            raise HistoryError(f"the chat history {self.path} cannot be opened: {exc}") from exc
+
+    def _migrate(self, version: int) -> None:
+        while version < SCHEMA_VERSION:
+            with self._tx():
+                MIGRATIONS[version](self.db)
+                version += 1
+                self.db.execute(f"PRAGMA user_version = {version}")
+            log.info("chat history migrated to schema %d", version)
+
+    def _tx(self):
+        db, lock = self.db, self._lock
+
+        class _Tx:
+            def __enter__(self):
+                lock.acquire()
+                db.execute("BEGIN IMMEDIATE")
+
+            def __exit__(self, exc_type, exc, tb):
+                try:
+                    db.execute("ROLLBACK" if exc_type else "COMMIT")
+                finally:
+                    lock.release()
+                return False
+
+        return _Tx()
+
+    def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        if self.read_only:
+            raise HistoryError(self.notice)
+        with self._tx():
+            return self.db.execute(sql, args)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- conversations ---------------------------------------------------------------
+    def create(self, title: str = "New chat", system_prompt: str = "", model: str = "", params=None) -> Conversation:
+        now = time.time()
+        cur = self._write(
+            "INSERT INTO conversations (title, system_prompt, model, params, created, updated) VALUES (?,?,?,?,?,?)",
+            (title, system_prompt, model, json.dumps(params or {}), now, now),
+        )
+        return self.conversation(cur.lastrowid)
+
+    def conversation(self, conversation_id: int) -> Conversation:
+        row = self.db.execute(
+            "SELECT id, title, system_prompt, created, updated, model, params FROM conversations WHERE id = ?",
+            (conversation_id,),
+        ).fetchone()
+        if row is None:
+            raise HistoryError(f"no conversation {conversation_id}")
+        return Conversation(*row[:6], params=json.loads(row[6] or "{}"))
+
+    def conversations(self, search: str = "") -> list[Conversation]:
+        sql = "SELECT id, title, system_prompt, created, updated, model, params FROM conversations"
+        args: tuple = ()
+        if search:
+            like = f"%{search.replace('%', '').replace('_', '')}%"
+            sql += (
+                " WHERE title LIKE ? OR id IN (SELECT conversation_id FROM messages WHERE content LIKE ?)"
+            )
+            args = (like, like)
+        rows = self.db.execute(sql + " ORDER BY updated DESC, id DESC", args).fetchall()
+        return [Conversation(*r[:6], params=json.loads(r[6] or "{}")) for r in rows]
+
+    def update(self, conversation_id: int, **changes) -> None:
+        allowed = {"title", "system_prompt", "model", "params"}
+        sets, args = [], []
+        for key, value in changes.items():
+            if key not in allowed:
+                raise ValueError(key)
+            sets.append(f"{key} = ?")
+            args.append(json.dumps(value) if key == "params" else value)
+        sets.append("updated = ?")
+        args.append(time.time())
+        self._write(f"UPDATE conversations SET {', '.join(sets)} WHERE id = ?", (*args, conversation_id))
+
+    def delete(self, conversation_id: int) -> None:
+        self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    # --- messages ----------------------------------------------------------------------
+    def messages(self, conversation_id: int) -> list[StoredMessage]:
+        rows = self.db.execute(
+            "SELECT id, conversation_id, role, content, created, incomplete, stats FROM messages "
+            "WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ).fetchall()
+        return [StoredMessage(*r[:5], incomplete=bool(r[5]), stats=json.loads(r[6] or "{}")) for r in rows]
+
+    def add_message(self, conversation_id: int, role: str, content: str, incomplete: bool = False) -> StoredMessage:
+        now = time.time()
+        with self._tx_checked():
+            cur = self.db.execute(
+                "INSERT INTO messages (conversation_id, role, content, incomplete, created) VALUES (?,?,?,?,?)",
+                (conversation_id, role, content, int(incomplete), now),
+            )
+            self.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+        return StoredMessage(cur.lastrowid, conversation_id, role, content, now, incomplete)
+
+    def start_reply(self, conversation_id: int) -> StoredMessage:
+        return self.add_message(conversation_id, "assistant", "", incomplete=True)
+
+    def update_reply(self, message_id: int, content: str) -> None:
+        self._write("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
+
+    def finish_reply(self, message_id: int, content: str, stats: dict | None = None, incomplete=False) -> None:
+        self._write(
+            "UPDATE messages SET content = ?, incomplete = ?, stats = ? WHERE id = ?",
+            (content, int(incomplete), json.dumps(stats or {}), message_id),
+        )
+
+    def edit_message(self, message_id: int, content: str) -> None:
+        self._write("UPDATE messages SET content = ? WHERE id = ?", (content, message_id))
+
+    def truncate_after(self, conversation_id: int, message_id: int, inclusive: bool = False) -> None:
+        """Removes the messages after one (for regenerate and edit-and-resend)."""
+        op = ">=" if inclusive else ">"
+        self._write(f"DELETE FROM messages WHERE conversation_id = ? AND id {op} ?", (conversation_id, message_id))
+
+    def _tx_checked(self):
+        if self.read_only:
+            raise HistoryError(self.notice)
+        return self._tx()
+
+    # --- export / import ----------------------------------------------------------------
+    def export_json(self, conversation_id: int) -> str:
+        c = self.conversation(conversation_id)
+        data = {
+            "format": EXPORT_FORMAT,
+            "title": c.title,
+            "system_prompt": c.system_prompt,
+            "model": c.model,
+            "params": c.params,
+            "created": c.created,
+            "messages": [
+                {"role": m.role, "content": m.content, "incomplete": m.incomplete, "stats": m.stats,
+                 "created": m.created}
+                for m in self.messages(conversation_id)
+            ],
+        }
+        return json.dumps(data, indent=2, ensure_ascii=False)
+
+    def import_json(self, text: str) -> Conversation:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise HistoryError(f"not a Hearth conversation export: {exc}") from exc
+        if data.get("format") != EXPORT_FORMAT:
+            raise HistoryError("not a Hearth conversation export (unknown format)")
+        c = self.create(data.get("title", "Imported chat"), data.get("system_prompt", ""), data.get("model", ""),
+                        data.get("params", {}))
+        for m in data.get("messages", []):
+            msg = self.add_message(c.id, m["role"], m["content"], bool(m.get("incomplete")))
+            if m.get("stats"):
+                self.finish_reply(msg.id, m["content"], m["stats"], bool(m.get("incomplete")))
+        return self.conversation(c.id)
+
+    def export_markdown(self, conversation_id: int) -> str:
+        c = self.conversation(conversation_id)
+        lines = [f"# {c.title}", ""]
+        if c.system_prompt:
+            lines += ["> **System:** " + c.system_prompt.replace("\n", "\n> "), ""]
+        names = {"user": "You", "assistant": "Assistant", "system": "System"}
+        for m in self.messages(conversation_id):
+            suffix = " *(incomplete)*" if m.incomplete else ""
+            lines += [f"## {names.get(m.role, m.role)}{suffix}", "", m.content, ""]
+        return "\n".join(lines)

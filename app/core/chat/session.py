@@ -1,0 +1,60 @@
+"""One chat turn end to end: history in, streamed reply out, saved as it grows."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.core.chat.engine import ChatEngine, ChatStats, SamplingParams
+from app.core.chat.history import ChatHistory
+from app.core.chat.templates import Message
+from app.core.jobs import CancelToken
+
+COMMIT_EVERY_S = 0.5  # a crash loses at most this much of a reply
+
+
+@dataclass
+class TurnResult:
+    message_id: int
+    text: str
+    stats: ChatStats
+
+
+def conversation_messages(history: ChatHistory, conversation_id: int) -> list[Message]:
+    conv = history.conversation(conversation_id)
+    out = [Message("system", conv.system_prompt)] if conv.system_prompt.strip() else []
+    out += [Message(m.role, m.content) for m in history.messages(conversation_id) if m.content or m.role == "user"]
+    return out
+
+
+def run_turn(
+    engine: ChatEngine,
+    history: ChatHistory,
+    conversation_id: int,
+    params: SamplingParams,
+    cancel: CancelToken,
+    on_text: Callable[[str], None] | None = None,
+) -> TurnResult:
+    """Generates the assistant's reply to the conversation as stored."""
+    messages = conversation_messages(history, conversation_id)
+    reply = history.start_reply(conversation_id)
+    text, stats, last_commit = "", None, time.monotonic()
+    try:
+        for piece in engine.stream(messages, params, cancel):
+            if isinstance(piece, ChatStats):
+                stats = piece
+                break
+            text += piece
+            if on_text:
+                on_text(text)
+            now = time.monotonic()
+            if now - last_commit >= COMMIT_EVERY_S:
+                history.update_reply(reply.id, text)
+                last_commit = now
+    except BaseException:
+        history.finish_reply(reply.id, text, {}, incomplete=True)
+        raise
+    stats = stats or ChatStats(model=engine.model_id, stop_reason="cancelled")
+    history.finish_reply(reply.id, text, stats.to_dict(), incomplete=stats.stop_reason == "cancelled")
+    return TurnResult(reply.id, text, stats)

@@ -1,0 +1,344 @@
+"""The Chat pane: conversations, streaming replies, and the controls around them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.chat.history import ChatHistory
+from app.core.jobs import HearthError
+from app.gui.chat.message_view import ConversationView, MessageWidget
+from app.gui.chat.settings_panel import ChatSettingsPanel
+from app.gui.chat.sidebar import ConversationList
+from app.gui.chat.worker import ChatWorker
+from app.gui.panes.base import ModelPane
+
+log = logging.getLogger(__name__)
+
+
+class ChatInput(QPlainTextEdit):
+    """Enter sends; Shift+Enter starts a new line."""
+
+    submitted = Signal()
+
+    def keyPressEvent(self, event):  # noqa: N802 - Qt override
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
+            event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+        ):
+            self.submitted.emit()
+            return
+        super().keyPressEvent(event)
+
+
+class ChatPane(ModelPane):
+    kind, title = "chat", "Chat"
+    blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
+
+    reply_finished = Signal(object)  # TurnResult, or the exception
+
+    def __init__(self, settings, parent=None):
+        super().__init__(settings, parent)
+        self.history = ChatHistory()
+        self.chat = ChatWorker(self)
+        self.conversation_id: int | None = None
+        self.job = None
+        self.loaded_model: str | None = None
+        self.loaded_format: str | None = None
+        self.streaming: MessageWidget | None = None
+        self.editing_id: int | None = None
+
+        self.sidebar = ConversationList(self.history)
+        self.view = ConversationView()
+        self.settings_panel = ChatSettingsPanel()
+        self.notice = QLabel()
+        self.notice.setObjectName("chatNotice")
+        self.notice.setWordWrap(True)
+        self.input = ChatInput()
+        self.input.setObjectName("chatInput")
+        self.input.setAccessibleName("Message")
+        self.input.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
+        self.input.setMaximumHeight(110)
+        self.send_button = QPushButton("&Send")
+        self.send_button.setAccessibleName("Send")
+        self.stop_button = QPushButton("S&top")
+        self.stop_button.setAccessibleName("Stop")
+        self.stop_button.setEnabled(False)
+        self.export_md = QPushButton("Export Markdown…")
+        self.export_md.setAccessibleName("Export as Markdown")
+        self.export_json = QPushButton("Export JSON…")
+        self.export_json.setAccessibleName("Export as JSON")
+
+        centre = QWidget()
+        col = QVBoxLayout(centre)
+        col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self.view, 1)
+        col.addWidget(self.notice)
+        row = QHBoxLayout()
+        row.addWidget(self.input, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        row.addLayout(buttons)
+        col.addLayout(row)
+        exports = QHBoxLayout()
+        exports.addStretch(1)
+        exports.addWidget(self.export_md)
+        exports.addWidget(self.export_json)
+        col.addLayout(exports)
+        split = QSplitter()
+        split.addWidget(self.sidebar)
+        split.addWidget(centre)
+        split.addWidget(self.settings_panel)
+        split.setStretchFactor(1, 1)
+        split.setSizes([200, 600, 240])
+        self.body.addWidget(split, 1)
+
+        self.send_button.clicked.connect(self.send)
+        self.input.submitted.connect(self.send)
+        self.stop_button.clicked.connect(self.stop)
+        self.sidebar.selected.connect(self.open_conversation)
+        self.sidebar.new_requested.connect(self.new_conversation)
+        self.sidebar.rename_requested.connect(self._rename)
+        self.sidebar.delete_requested.connect(self._delete)
+        self.settings_panel.changed.connect(self._save_conversation_settings)
+        self.picker.changed.connect(lambda _id: self.ensure_model())
+        self.export_md.clicked.connect(lambda: self._export("md"))
+        self.export_json.clicked.connect(lambda: self._export("json"))
+        if self.history.notice:
+            self.notice.setText(self.history.notice)
+        self.sidebar.refresh()
+        convs = self.history.conversations()
+        if convs:
+            self.sidebar.refresh(select=convs[0].id)
+            self.open_conversation(convs[0].id)
+
+    # --- conversations ---------------------------------------------------------------
+    def new_conversation(self) -> None:
+        self.conversation_id = None
+        self.view.clear()
+        self.settings_panel.load("", {})
+        self.sidebar.list.clearSelection()
+        self.input.setFocus()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        if self.job is not None and not self.job.done:
+            return  # switching away mid-reply would hide the stream; the list follows after
+        self.conversation_id = conversation_id
+        conv = self.history.conversation(conversation_id)
+        self.settings_panel.load(conv.system_prompt, conv.params)
+        self.view.clear()
+        for m in self.history.messages(conversation_id):
+            w = self._add_widget(m.id, m.role, m.content)
+            if m.role == "assistant":
+                w.set_stats(m.stats, m.incomplete)
+
+    def _ensure_conversation(self, first_message: str) -> int:
+        if self.conversation_id is None:
+            title = " ".join(first_message.split())[:48] or "New chat"
+            conv = self.history.create(
+                title, self.settings_panel.system.toPlainText(), self.picker.current() or "",
+                self.settings_panel.params().to_dict(),
+            )
+            self.conversation_id = conv.id
+            self.sidebar.refresh(select=conv.id)
+        return self.conversation_id
+
+    def _save_conversation_settings(self) -> None:
+        if self.conversation_id is not None and not self.history.read_only:
+            self.history.update(
+                self.conversation_id,
+                system_prompt=self.settings_panel.system.toPlainText(),
+                params=self.settings_panel.params().to_dict(),
+            )
+
+    def _rename(self, conversation_id: int) -> None:
+        conv = self.history.conversation(conversation_id)
+        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=conv.title)
+        if ok and title.strip():
+            self.history.update(conversation_id, title=title.strip())
+            self.sidebar.refresh()
+
+    def _delete(self, conversation_id: int) -> None:
+        conv = self.history.conversation(conversation_id)
+        answer = QMessageBox.question(self, "Delete chat", f"Delete “{conv.title}” and all its messages?")
+        if answer == QMessageBox.StandardButton.Yes:
+            self.history.delete(conversation_id)
+            if conversation_id == self.conversation_id:
+                self.new_conversation()
+            self.sidebar.refresh()
+
+    # --- model -------------------------------------------------------------------------
+    def ensure_model(self) -> bool:
+        model_id = self.picker.current()
+        if not model_id:
+            self.notice.setText("No chat model installed: open Models to add one.")
+            return False
+        fmt = self.settings_panel.chat_format()
+        if model_id == self.loaded_model and fmt == self.loaded_format:
+            return True
+        self.loaded_model, self.loaded_format = model_id, fmt
+        self.notice.setText(f"Loading {model_id}…")
+        self.chat.load(
+            model_id, self.settings.chat_context, fmt, on_result=self._loaded, on_error=self._load_failed
+        )
+        return True
+
+    def _loaded(self, result) -> None:
+        model_id, notices, n_ctx = result
+        text = f"{model_id} is ready (context {n_ctx} tokens)."
+        if notices:
+            text += " " + " ".join(n[0].upper() + n[1:] + "." for n in notices)
+        self.notice.setText(text)
+
+    def _load_failed(self, exc) -> None:
+        self.loaded_model = None
+        self.notice.setText(f"Could not load the model: {exc}")
+        log.warning("chat model load failed: %s", exc)
+
+    # --- sending -----------------------------------------------------------------------
+    def send(self) -> None:
+        text = self.input.toPlainText().strip()
+        if self.job is not None and not self.job.done:
+            return
+        if not text:
+            self.notice.setText("Type a message first.")
+            return
+        if self.history.read_only:
+            self.notice.setText(self.history.notice)
+            return
+        if not self.ensure_model():
+            return
+        if self.editing_id is not None:
+            self.history.edit_message(self.editing_id, text)
+            self.history.truncate_after(self.conversation_id, self.editing_id)
+            self.editing_id = None
+            self.open_conversation(self.conversation_id)
+        else:
+            cid = self._ensure_conversation(text)
+            msg = self.history.add_message(cid, "user", text)
+            self._add_widget(msg.id, "user", text)
+        self.input.clear()
+        self._start_reply()
+
+    def _start_reply(self) -> None:
+        self.streaming = self._add_widget(-1, "assistant", "")
+        self.streaming.set_stats({}, False)
+        self.streaming.stats.setText("thinking…")
+        self.send_button.setEnabled(False)
+        self.stop_button.setEnabled(True)
+        self.job = self.chat.generate(
+            self.conversation_id,
+            self.settings_panel.params(),
+            on_progress=self._on_text,
+            on_result=self._on_done,
+            on_error=self._on_failed,
+        )
+        self.job.cancelled.connect(lambda: self._finish_ui(None))
+
+    def stop(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def _on_text(self, text: str) -> None:
+        if self.streaming is not None:
+            self.streaming.set_text(text)
+
+    def _on_done(self, result) -> None:
+        widget = self.streaming
+        if widget is not None:
+            widget.message_id = result.message_id
+            widget.set_text(result.text)
+            widget.set_stats(result.stats.to_dict(), result.stats.stop_reason == "cancelled")
+        if result.stats.dropped_messages:
+            self.notice.setText(
+                f"{result.stats.dropped_messages} older message(s) no longer fit the model's context and were "
+                "left out of the prompt. They are still saved here."
+            )
+        self._finish_ui(result)
+
+    def _on_failed(self, exc) -> None:
+        if self.streaming is not None:
+            self.streaming.stats.setText("failed")
+        self.notice.setText(f"The reply failed: {exc}" if isinstance(exc, HearthError) else f"Error: {exc!r}")
+        if not isinstance(exc, HearthError):
+            from app.gui.errors import reporter
+
+            reporter().report(exc, where="chat")
+        self._finish_ui(exc)
+
+    def _finish_ui(self, outcome) -> None:
+        self.send_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
+        widget = self.streaming
+        if widget is not None and widget.message_id < 0 and self.conversation_id is not None:
+            # Stopped before any stats, or failed: show what was saved, marked incomplete.
+            saved = [m for m in self.history.messages(self.conversation_id) if m.role == "assistant"]
+            if saved:
+                widget.message_id = saved[-1].id
+                widget.set_text(saved[-1].content)
+                widget.set_stats(saved[-1].stats, saved[-1].incomplete)
+        self.streaming = None
+        self.sidebar.refresh()
+        self.reply_finished.emit(outcome)
+
+    # --- message actions ---------------------------------------------------------------
+    def _add_widget(self, message_id: int, role: str, text: str) -> MessageWidget:
+        w = MessageWidget(message_id, role, text)
+        w.copy_requested.connect(lambda _id, w=w: QGuiApplication.clipboard().setText(w.text))
+        w.edit_requested.connect(lambda _id, w=w: self._edit(w))
+        w.regenerate_requested.connect(lambda _id, w=w: self.regenerate(w))
+        return self.view.add(w)
+
+    def _edit(self, widget: MessageWidget) -> None:
+        self.editing_id = widget.message_id
+        self.input.setPlainText(widget.text)
+        self.input.setFocus()
+        self.notice.setText("Editing a sent message: Send replaces it and the replies after it.")
+
+    def regenerate(self, widget: MessageWidget) -> None:
+        if (self.job is not None and not self.job.done) or widget.message_id < 0:
+            return
+        if not self.ensure_model():
+            return
+        self.history.truncate_after(self.conversation_id, widget.message_id, inclusive=True)
+        self.open_conversation(self.conversation_id)
+        self._start_reply()
+
+    def _export(self, kind: str) -> None:
+        if self.conversation_id is None:
+            self.notice.setText("Open a chat to export it.")
+            return
+        conv = self.history.conversation(self.conversation_id)
+        suffix = ".md" if kind == "md" else ".json"
+        path, _ = QFileDialog.getSaveFileName(self, "Export chat", conv.title + suffix)
+        if path:
+            self.export_to(Path(path), kind)
+
+    def export_to(self, path: Path, kind: str) -> None:
+        text = (self.history.export_markdown if kind == "md" else self.history.export_json)(self.conversation_id)
+        try:
+            path.write_text(text, encoding="utf-8")
+            self.notice.setText(f"Exported to {path}.")
+        except OSError as exc:
+            self.notice.setText(f"Could not export: {exc.strerror or exc}")
+
+    def shutdown(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+        self.chat.stop()
+        self.history.close()

@@ -1,0 +1,77 @@
+"""The conversation list: new, rename, delete, search titles and text."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class ConversationList(QWidget):
+    selected = Signal(int)
+    new_requested = Signal()
+    rename_requested = Signal(int)
+    delete_requested = Signal(int)
+
+    def __init__(self, history, parent=None):
+        super().__init__(parent)
+        self.history = history
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search chats…")
+        self.search.setAccessibleName("Search conversations")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.refresh)
+        layout.addWidget(self.search)
+        self.list = QListWidget()
+        self.list.setObjectName("conversationList")
+        self.list.setAccessibleName("Conversations")
+        self.list.currentItemChanged.connect(self._on_current)
+        layout.addWidget(self.list, 1)
+        row = QHBoxLayout()
+        self.new_button = QPushButton("&New chat")
+        self.new_button.setAccessibleName("New chat")
+        self.rename_button = QPushButton("Rename")
+        self.rename_button.setAccessibleName("Rename chat")
+        self.delete_button = QPushButton("Delete")
+        self.delete_button.setAccessibleName("Delete chat")
+        for b in (self.new_button, self.rename_button, self.delete_button):
+            row.addWidget(b)
+        layout.addLayout(row)
+        self.new_button.clicked.connect(self.new_requested)
+        self.rename_button.clicked.connect(lambda: self._with_current(self.rename_requested))
+        self.delete_button.clicked.connect(lambda: self._with_current(self.delete_requested))
+        self.setMinimumWidth(180)
+
+    def refresh(self, *_args, select: int | None = None) -> None:
+        current = select if select is not None else self.current_id()
+        self.list.blockSignals(True)
+        self.list.clear()
+        for c in self.history.conversations(self.search.text().strip()):
+            item = QListWidgetItem(c.title or "Untitled")
+            item.setData(Qt.ItemDataRole.UserRole, c.id)
+            self.list.addItem(item)
+            if c.id == current:
+                self.list.setCurrentItem(item)
+        self.list.blockSignals(False)
+
+    def current_id(self) -> int | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item else None
+
+    def _on_current(self, item, _previous) -> None:
+        if item is not None:
+            self.selected.emit(item.data(Qt.ItemDataRole.UserRole))
+
+    def _with_current(self, signal) -> None:
+        cid = self.current_id()
+        if cid is not None:
+            signal.emit(cid)

@@ -1,0 +1,67 @@
+"""The chat worker: one thread that owns the loaded model (design rule 3)."""
+
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import QObject
+
+from app.gui.workers import Job, SerialWorker
+
+
+class ChatWorker(QObject):
+    """Loads a model and runs turns, one at a time, on its own thread.
+
+    The engine and the worker's own history connection are touched only from
+    that thread; the GUI keeps a separate connection for reads and user edits.
+    """
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.worker = SerialWorker("chat-worker", self)
+        self._engine = None
+        self._history = None
+        self.model_id: str | None = None
+        self._lock = threading.Lock()
+
+    def load(self, model_id: str, n_ctx: int, chat_format: str | None = None, **callbacks) -> Job:
+        def job(token, report):
+            from app.core.chat.engine import LoadOptions, load_chat_model
+            from app.core.models.store import ModelStore
+
+            report(f"Loading {model_id}…")
+            path, entry = ModelStore().resolve(model_id, "chat")
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+            engine = load_chat_model(path, LoadOptions(n_ctx=n_ctx, chat_format=chat_format),
+                                     entry.id if entry else path.stem)
+            self._engine = engine
+            self.model_id = model_id
+            return engine.model_id, list(engine.notices), engine.n_ctx
+
+        return self.worker.submit(job, name="load-model", **callbacks)
+
+    def generate(self, conversation_id: int, params, **callbacks) -> Job:
+        def job(token, report):
+            from app.core.chat.history import ChatHistory
+            from app.core.chat.session import run_turn
+            from app.core.jobs import ModelError
+
+            if self._engine is None:
+                raise ModelError("no chat model is loaded: pick one above")
+            if self._history is None:
+                self._history = ChatHistory()
+            return run_turn(self._engine, self._history, conversation_id, params, token, on_text=report)
+
+        return self.worker.submit(job, name="generate", **callbacks)
+
+    def stop(self) -> None:
+        def close(token, report):
+            if self._engine is not None:
+                self._engine.close()
+            if self._history is not None:
+                self._history.close()
+
+        self.worker.submit(close, name="close", on_error=lambda exc: None)
+        self.worker.stop(timeout_ms=5000)
