@@ -64,7 +64,7 @@ def hearth_home(tmp_path, monkeypatch) -> Path:
 @pytest.fixture(scope="session")
 def starter_home() -> Path:
     """The starter models, provisioned once (scripts/test does it before the suite)."""
-    home = Path(os.environ.get("HEARTH_STARTER_HOME", ROOT / ".cache" / "starter-home"))
+    home = Path(os.environ.get("HEARTH_STARTER_HOME", ROOT / ".cache" / "starter-home")).resolve()
     saved = os.environ.get("HEARTH_HOME")
     os.environ["HEARTH_HOME"] = str(home)
     try:
@@ -108,3 +108,18 @@ def run_app(*args: str, env: dict | None = None, timeout: float = 120):
         text=True,
         timeout=timeout,
     )
+
+
+@pytest.fixture(scope="session")
+def gemma_path(starter_home) -> Path:
+    return starter_home / "data" / "models" / "chat" / "gemma-3-270m-q4_k_m" / "gemma-3-270m-q4_k_m.gguf"
+
+
+@pytest.fixture(scope="session")
+def gemma(gemma_path):
+    """One loaded starter model for the engine tests (loading takes about a second)."""
+    from app.core.chat.engine import LoadOptions, load_chat_model
+
+    engine = load_chat_model(gemma_path, LoadOptions(n_ctx=2048), "gemma-3-270m-q4_k_m")
+    yield engine
+    engine.close()

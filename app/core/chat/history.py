@@ -201,8 +201,10 @@ class ChatHistory:
         ).fetchall()
         return [StoredMessage(*r[:5], incomplete=bool(r[5]), stats=json.loads(r[6] or "{}")) for r in rows]
 
-    def add_message(self, conversation_id: int, role: str, content: str, incomplete: bool = False) -> StoredMessage:
-        now = time.time()
+    def add_message(
+        self, conversation_id: int, role: str, content: str, incomplete: bool = False, created: float | None = None
+    ) -> StoredMessage:
+        now = created if created is not None else time.time()
         with self._tx_checked():
             cur = self.db.execute(
                 "INSERT INTO messages (conversation_id, role, content, incomplete, created) VALUES (?,?,?,?,?)",
@@ -264,7 +266,7 @@ class ChatHistory:
         c = self.create(data.get("title", "Imported chat"), data.get("system_prompt", ""), data.get("model", ""),
                         data.get("params", {}))
         for m in data.get("messages", []):
-            msg = self.add_message(c.id, m["role"], m["content"], bool(m.get("incomplete")))
+            msg = self.add_message(c.id, m["role"], m["content"], bool(m.get("incomplete")), m.get("created"))
             if m.get("stats"):
                 self.finish_reply(msg.id, m["content"], m["stats"], bool(m.get("incomplete")))
         return self.conversation(c.id)

@@ -41,6 +41,8 @@ def _validate_gguf(src: Path) -> str:
             raise ModelError(f"{src.name}: a chat model is one .gguf file")
         src = ggufs[0]
     info = read_gguf(src)
+    if info.data_end and src.stat().st_size < info.data_end:
+        raise ModelError(f"{src.name} is truncated: {src.stat().st_size} of at least {info.data_end} bytes")
     if not info.architecture:
         raise ModelError(f"{src.name}: the GGUF names no architecture")
     if info.tensor_count == 0:

@@ -96,6 +96,10 @@ class ChatPane(ModelPane):
         row.addLayout(buttons)
         col.addLayout(row)
         exports = QHBoxLayout()
+        self.settings_toggle = QPushButton("Chat settings")
+        self.settings_toggle.setAccessibleName("Show chat settings")
+        self.settings_toggle.setCheckable(True)
+        exports.addWidget(self.settings_toggle)
         exports.addStretch(1)
         exports.addWidget(self.export_md)
         exports.addWidget(self.export_json)
@@ -106,6 +110,8 @@ class ChatPane(ModelPane):
         split.addWidget(self.settings_panel)
         split.setStretchFactor(1, 1)
         split.setSizes([200, 600, 240])
+        self.settings_panel.hide()  # shown on demand, so the pane fits small screens
+        self.settings_toggle.toggled.connect(self.settings_panel.setVisible)
         self.body.addWidget(split, 1)
 
         self.send_button.clicked.connect(self.send)

@@ -49,7 +49,7 @@ class ConversationList(QWidget):
         self.new_button.clicked.connect(self.new_requested)
         self.rename_button.clicked.connect(lambda: self._with_current(self.rename_requested))
         self.delete_button.clicked.connect(lambda: self._with_current(self.delete_requested))
-        self.setMinimumWidth(180)
+        self.setMinimumWidth(160)
 
     def refresh(self, *_args, select: int | None = None) -> None:
         current = select if select is not None else self.current_id()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from PySide6.QtCore import QObject
 
 from app.gui.workers import Job, SerialWorker
@@ -22,7 +20,7 @@ class ChatWorker(QObject):
         self._engine = None
         self._history = None
         self.model_id: str | None = None
-        self._lock = threading.Lock()
+        self._load_error: Exception | None = None
 
     def load(self, model_id: str, n_ctx: int, chat_format: str | None = None, **callbacks) -> Job:
         def job(token, report):
@@ -30,12 +28,17 @@ class ChatWorker(QObject):
             from app.core.models.store import ModelStore
 
             report(f"Loading {model_id}…")
-            path, entry = ModelStore().resolve(model_id, "chat")
             if self._engine is not None:
                 self._engine.close()
                 self._engine = None
-            engine = load_chat_model(path, LoadOptions(n_ctx=n_ctx, chat_format=chat_format),
-                                     entry.id if entry else path.stem)
+            try:
+                path, entry = ModelStore().resolve(model_id, "chat")
+                engine = load_chat_model(path, LoadOptions(n_ctx=n_ctx, chat_format=chat_format),
+                                         entry.id if entry else path.stem)
+            except Exception as exc:
+                self._load_error = exc
+                raise
+            self._load_error = None
             self._engine = engine
             self.model_id = model_id
             return engine.model_id, list(engine.notices), engine.n_ctx
@@ -49,6 +52,8 @@ class ChatWorker(QObject):
             from app.core.jobs import ModelError
 
             if self._engine is None:
+                if self._load_error is not None:
+                    raise ModelError(f"the model could not be loaded: {self._load_error}")
                 raise ModelError("no chat model is loaded: pick one above")
             if self._history is None:
                 self._history = ChatHistory()

@@ -1,0 +1,81 @@
+import subprocess
+import sys
+
+import pytest
+
+from app.core.chat.engine import ChatStats, SamplingParams, load_chat_model
+from app.core.chat.templates import JinjaTemplate, Message, TemplateError, choose_format
+from app.core.models.gguf_header import read_gguf
+from tests.conftest import ROOT
+from tests.helpers import gguf_with_template, make_gguf
+
+
+def hostile_templates(marker):
+    cmd = f"touch {marker}"
+    return {
+        "mro": "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "lipsum": "{{ lipsum.__globals__['os'].system('" + cmd + "') }}",
+        "cycler": "{{ cycler.__init__.__globals__.os.popen('" + cmd + "').read() }}",
+        "attr": "{{ (''|attr('__class__')|attr('__base__')|attr('__subclasses__'))() }}",
+        "joiner": "{% set x = joiner.__init__.__globals__ %}{{ x.os.system('" + cmd + "') }}",
+        "format": "{{ '{0.__class__.__init__.__globals__}'.format(namespace) }}",
+    }
+
+
+@pytest.mark.parametrize("name", list(hostile_templates("x")))
+def test_hostile_gguf_templates_run_nothing_and_say_so(tmp_path, name):
+    marker = tmp_path / "pwned"
+    template = hostile_templates(marker)[name]
+    path = make_gguf(tmp_path / "hostile.gguf", arch="llama", chat_template=template)
+    info = read_gguf(path)
+    assert info.chat_template == template
+    fmt = choose_format(info.chat_template, info.architecture)
+    with pytest.raises(TemplateError, match="unsafe|failed"):
+        fmt.render([Message("user", "hi")])
+    assert not marker.exists()
+
+
+def test_a_template_that_raises_gives_a_clear_error():
+    t = JinjaTemplate("{{ raise_exception('Only user and assistant roles are supported!') }}")
+    with pytest.raises(TemplateError, match="refused the conversation: Only user"):
+        t.render([Message("user", "hi")])
+    with pytest.raises(TemplateError, match="does not parse"):
+        JinjaTemplate("{% for %}")
+
+
+def test_a_good_template_renders_and_adds_its_stop_string():
+    src = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    fmt = choose_format(src, "qwen2")
+    assert fmt.name == "template" and "<|im_end|>" in fmt.stop
+    assert fmt.render([Message("user", "hi")]) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
+
+
+def test_hostile_template_in_a_real_model_fails_the_reply_not_the_app(tmp_path, gemma_path):
+    marker = tmp_path / "pwned"
+    path = gguf_with_template(gemma_path, tmp_path / "hostile-gemma.gguf", hostile_templates(marker)["cycler"])
+    engine = load_chat_model(path)
+    try:
+        with pytest.raises(TemplateError):
+            list(engine.stream([Message("user", "hi")], SamplingParams(max_tokens=4)))
+        assert not marker.exists()
+        # The same model with a built-in format override still answers.
+        engine.format = choose_format(None, "gemma3", override="gemma")
+        out = list(engine.stream([Message("user", "hi")], SamplingParams(max_tokens=4, seed=1)))
+        assert isinstance(out[-1], ChatStats) and out[-1].completion_tokens > 0
+    finally:
+        engine.close()
+
+
+def test_cli_chat_reports_a_hostile_template_in_one_line(tmp_path, gemma_path):
+    marker = tmp_path / "pwned"
+    path = gguf_with_template(gemma_path, tmp_path / "hostile-gemma.gguf", hostile_templates(marker)["lipsum"])
+    result = subprocess.run(
+        [sys.executable, "-m", "app", "chat", "--model", str(path), "--max-tokens", "4", "hi"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1
+    assert "error:" in result.stderr and "unsafe" in result.stderr
+    assert not marker.exists()

@@ -1,0 +1,213 @@
+import http.server
+import shutil
+import threading
+import time
+
+import pytest
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QTextCursor
+
+from app.core.chat.history import ChatHistory
+from app.core.models.store import ModelStore
+from app.core.settings import load_settings
+from app.gui.chat.message_view import MessageWidget
+from app.gui.main_window import MainWindow
+from tests.helpers import gguf_with_template
+
+
+@pytest.fixture
+def chat(qtbot, starter_store, window):
+    window.show_pane("chat")
+    pane = window.panes["chat"]
+    qtbot.mouseClick(pane.settings_toggle, Qt.MouseButton.LeftButton)
+    assert pane.settings_panel.isVisible()
+    pane.settings_panel.seed.setText("11")
+    pane.settings_panel.max_tokens.setValue(1500)
+    return pane
+
+
+def _send(qtbot, pane, text):
+    pane.input.setFocus()
+    qtbot.keyClicks(pane.input, text)
+    qtbot.keyClick(pane.input, Qt.Key.Key_Return)
+
+
+def test_tokens_stream_in_order_and_stop_keeps_the_partial_reply(qtbot, chat):
+    _send(qtbot, chat, "Write a very long story about a lighthouse keeper.")
+    assert chat.input.toPlainText() == ""
+    job = chat.job
+    seen = []
+    job.progress.connect(seen.append)
+    qtbot.waitUntil(lambda: len(seen) >= 5 and len(seen[-1]) > 40, timeout=60000)
+    assert all(b.startswith(a) for a, b in zip(seen, seen[1:], strict=False)), "tokens arrive in order"
+    assert chat.view.widgets[-1].text == seen[-1]
+    clicked = time.perf_counter()
+    qtbot.mouseClick(chat.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: job.done, timeout=5000)
+    assert time.perf_counter() - clicked < 0.5
+    history = ChatHistory()
+    msgs = history.messages(chat.conversation_id)
+    assert [m.role for m in msgs] == ["user", "assistant"]
+    assert msgs[1].incomplete and msgs[1].content.startswith(seen[-1][:40])
+    assert chat.view.widgets[-1].text == msgs[1].content
+    assert "incomplete" in chat.view.widgets[-1].stats.text()
+    assert chat.send_button.isEnabled() and not chat.stop_button.isEnabled()
+
+
+def test_enter_sends_shift_enter_adds_a_line_and_empty_is_refused(qtbot, chat):
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    assert "Type a message first" in chat.notice.text() and chat.job is None
+    chat.settings_panel.max_tokens.setValue(8)
+    qtbot.keyClicks(chat.input, "first line")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClicks(chat.input, "second line")
+    assert chat.input.toPlainText() == "first line\nsecond line"
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
+    user = ChatHistory().messages(chat.conversation_id)[0]
+    assert user.content == "first line\nsecond line"
+    assert "tokens" in chat.view.widgets[-1].stats.text()
+
+
+def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, window):
+    chat.settings_panel.max_tokens.setValue(12)
+    _send(qtbot, chat, "Hello there")
+    qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
+    cid = chat.conversation_id
+    first_reply = chat.view.widgets[-1]
+    qtbot.mouseClick(first_reply.regen_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: chat.job.done, timeout=60000)
+    msgs = ChatHistory().messages(cid)
+    assert [m.role for m in msgs] == ["user", "assistant"], "regenerate replaces the reply"
+    window.close()
+
+    again = MainWindow(load_settings())
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: bool(again.panes), timeout=10000)
+    pane = again.panes["chat"]
+    assert pane.sidebar.list.count() == 1 and pane.sidebar.current_id() == cid
+    assert [w.role for w in pane.view.widgets] == ["user", "assistant"]
+    assert pane.view.widgets[1].text == msgs[1].content
+    again.close()
+
+
+def test_export_round_trips_through_the_pane(qtbot, chat, tmp_path):
+    chat.settings_panel.max_tokens.setValue(6)
+    _send(qtbot, chat, "Export this")
+    qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
+    chat.export_to(tmp_path / "chat.json", "json")
+    chat.export_to(tmp_path / "chat.md", "md")
+    history = ChatHistory()
+    imported = history.import_json((tmp_path / "chat.json").read_text())
+    a = [(m.role, m.content) for m in history.messages(chat.conversation_id)]
+    b = [(m.role, m.content) for m in history.messages(imported.id)]
+    assert a == b and a[0] == ("user", "Export this")
+    assert "Export this" in (tmp_path / "chat.md").read_text()
+
+
+def test_a_hostile_template_shows_an_error_and_the_app_lives(qtbot, chat, tmp_path, gemma_path):
+    marker = tmp_path / "pwned"
+    bad = gguf_with_template(gemma_path, tmp_path / "evil.gguf",
+                             "{{ cycler.__init__.__globals__.os.popen('touch " + str(marker) + "').read() }}")
+    ModelStore().import_path(bad, "chat", "evil", mode="link")
+    chat.picker.refresh()
+    chat.picker.combo.setCurrentIndex(chat.picker.combo.findData("evil"))
+    _send(qtbot, chat, "hi")
+    qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
+    assert "unsafe" in chat.notice.text()
+    assert not marker.exists()
+    assert chat.send_button.isEnabled()
+
+
+def test_a_damaged_model_file_gives_a_message(qtbot, chat, tmp_path, gemma_path):
+    copy = tmp_path / "damaged.gguf"
+    shutil.copy(gemma_path, copy)
+    ModelStore().import_path(copy, "chat", "damaged", mode="link")
+    with open(copy, "r+b") as fh:  # damaged after import (a failing disk, a bad sync)
+        fh.truncate(10_000_000)
+    chat.picker.refresh()
+    chat.picker.combo.setCurrentIndex(chat.picker.combo.findData("damaged"))
+    assert chat.picker.current() == "damaged"
+    _send(qtbot, chat, "hi")
+    qtbot.waitUntil(lambda: chat.job.done, timeout=30000)
+    assert "could not be loaded" in chat.notice.text() and "truncated" in chat.notice.text()
+    assert chat.send_button.isEnabled()
+    assert [m.content for m in ChatHistory().messages(chat.conversation_id)] == ["hi"], "the message is kept"
+
+
+class _Recorder(QObject):
+    def __init__(self):
+        super().__init__()
+        self.urls = []
+
+    @Slot(QUrl)
+    def open(self, url):
+        self.urls.append(url.toString())
+
+
+def _anchor_points(browser):
+    doc, points = browser.document(), []
+    block = doc.begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            frag = it.fragment()
+            if frag.charFormat().isAnchor():
+                cursor = QTextCursor(doc)
+                cursor.setPosition(frag.position() + 1)
+                points.append((frag.charFormat().anchorHref(), browser.cursorRect(cursor).center()))
+            it += 1
+        block = block.next()
+    return points
+
+
+def test_model_output_can_fetch_nothing_and_opens_only_clicked_http_links(qtbot, window):
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    recorder = _Recorder()
+    for scheme in ("http", "https", "file"):
+        QDesktopServices.setUrlHandler(scheme, recorder, "open")
+    try:
+        text = (
+            f'Look: <img src="http://127.0.0.1:{port}/leak"> and <b>bold</b>\n\n'
+            f"![cat](http://127.0.0.1:{port}/cat.png)\n\n"
+            "[secrets](file:///etc/passwd) and [site](http://127.0.0.1:{port}/page)\n\n"
+            "```\ncode()\n```\n"
+        ).replace("{port}", str(port))
+        widget = MessageWidget(1, "assistant", text)
+        window.panes["chat"].view.add(widget)
+        window.show_pane("chat")
+        qtbot.waitExposed(widget)
+        qtbot.wait(200)
+        plain = widget.body.toPlainText()
+        assert f'<img src="http://127.0.0.1:{port}/leak">' in plain, "raw HTML is shown as text"
+        assert "<b>bold</b>" in plain
+        assert "[image: cat]" in plain
+        anchors = _anchor_points(widget.body)
+        hrefs = [h for h, _ in anchors]
+        assert f"http://127.0.0.1:{port}/page" in hrefs
+        assert not any(h.startswith("file:") for h in hrefs)
+        assert recorder.urls == [], "nothing opens by itself"
+        for href, point in anchors:
+            if href.startswith("http"):
+                qtbot.mouseClick(widget.body.viewport(), Qt.MouseButton.LeftButton, pos=point)
+        qtbot.wait(200)
+        assert recorder.urls == [f"http://127.0.0.1:{port}/page"]
+        assert hits == [], "the view made no request"
+    finally:
+        for scheme in ("http", "https", "file"):
+            QDesktopServices.unsetUrlHandler(scheme)
+        server.shutdown()
