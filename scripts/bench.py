@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the app package, when run as scripts/bench.py
 
 MINIMAL_WINDOW = """
 import sys
@@ -85,7 +86,13 @@ def bench_startup(args) -> dict:
     }
 
 
-SUITES = {"startup": bench_startup}
+def bench_chat(args) -> dict:
+    from bench_chat import bench_chat as run
+
+    return run(args)
+
+
+SUITES = {"startup": bench_startup, "chat": bench_chat}
 
 
 def print_table(result: dict) -> None:

@@ -139,9 +139,14 @@ class SerialWorker(QObject):
     def busy(self) -> bool:
         return any(not j.done for j in self._jobs)
 
-    def stop(self, timeout_ms: int = 3000) -> bool:
-        for job in self._jobs:
+    def cancel_all(self) -> None:
+        for job in list(self._jobs):
             job.cancel()
+
+    def stop(self, timeout_ms: int = 3000, cancel: bool = True) -> bool:
+        """Cancels what is queued (unless told not to), lets the thread finish, joins it."""
+        if cancel:
+            self.cancel_all()
         self._thread.quit()
         return self._thread.wait(timeout_ms)
 

@@ -62,11 +62,16 @@ class ChatWorker(QObject):
         return self.worker.submit(job, name="generate", **callbacks)
 
     def stop(self) -> None:
+        """Cancels the reply in progress, then frees the model on its own thread."""
+
         def close(token, report):
             if self._engine is not None:
                 self._engine.close()
+                self._engine = None
             if self._history is not None:
                 self._history.close()
+                self._history = None
 
+        self.worker.cancel_all()
         self.worker.submit(close, name="close", on_error=lambda exc: None)
-        self.worker.stop(timeout_ms=5000)
+        self.worker.stop(timeout_ms=10000, cancel=False)
