@@ -123,3 +123,12 @@ def gemma(gemma_path):
     engine = load_chat_model(gemma_path, LoadOptions(n_ctx=2048), "gemma-3-270m-q4_k_m")
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def hub():
+    from tests.hub_server import Hub
+
+    server = Hub()
+    yield server
+    server.close()

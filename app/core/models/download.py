@@ -1,0 +1,399 @@
+"""Downloads that never corrupt and always resume. Plain Python, no Qt.
+
+The bytes go to ``<target>.part`` beside the target. A restart resumes with
+``Range`` and trusts only a ``206`` whose ``Content-Range`` starts where the
+part ends; a ``200`` restarts from byte 0. The file is hashed as it is
+written, checked against the catalog's pin or the server's published LFS hash
+(``X-Linked-Etag``/``ETag``) and only then renamed into place, so the target
+path never holds a bad file. One process owns a target at a time (a lock file).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app import __version__
+from app.core.jobs import Cancelled, CancelToken, DownloadError
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+SPACE_MARGIN = 64 << 20  # free space kept beyond the file itself
+PROGRESS_EVERY_S = 0.25
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def hub_url(endpoint: str, repo: str, revision: str, filename: str) -> str:
+    quoted = "/".join(urllib.parse.quote(p) for p in filename.split("/"))
+    return f"{endpoint.rstrip('/')}/{repo}/resolve/{urllib.parse.quote(revision, safe='')}/{quoted}"
+
+
+@dataclass
+class DownloadProgress:
+    done: int
+    total: int | None
+    rate: float  # bytes per second, smoothed
+    eta_s: float | None
+    resumed_from: int = 0
+
+
+@dataclass
+class DownloadResult:
+    path: Path
+    size: int
+    sha256: str
+    verified: bool  # False: no pinned or published hash was available
+    resumed_from: int = 0
+    attempts: int = 1
+
+
+class PauseToken(CancelToken):
+    """Cancel keeps the .part when ``paused`` is set (pause), deletes it otherwise."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paused = False
+
+    def pause(self) -> None:
+        self.paused = True
+        self.cancel()
+
+
+class _Retry(Exception):  # noqa: N818 - internal control flow
+    pass
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+class _SameHostAuth(urllib.request.HTTPRedirectHandler):
+    """Follows redirects, but never sends the access token to another host (a CDN)."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+            new.remove_header("Authorization")
+        return new
+
+
+def _lock(path: Path, token: CancelToken):
+    """An exclusive lock on ``path``; waits (cancellably) while another process holds it."""
+    fh = open(path, "a+b")  # noqa: SIM115 - kept open while the lock is held
+    while True:
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fh
+        except OSError:
+            if token.wait(0.2):
+                fh.close()
+                raise Cancelled() from None
+
+
+def _unlock(fh) -> None:
+    try:
+        if os.name == "nt":
+            import msvcrt
+
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+def _replace_with_retry(src: Path, dst: Path, tries: int = 10) -> None:
+    """os.replace, retried: on Windows a virus scanner may hold the new file briefly."""
+    for i in range(tries):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if i == tries - 1:
+                raise
+            time.sleep(0.1 * (i + 1))
+
+
+def _published_hash(headers) -> str | None:
+    for key in ("X-Linked-Etag", "ETag"):
+        value = (headers.get(key) or "").strip().strip('"')
+        if value.startswith("W/"):
+            value = value[2:].strip('"')
+        if _SHA256.match(value.lower()):
+            return value.lower()
+    return None
+
+
+class Downloader:
+    def __init__(
+        self,
+        token: str | None = None,
+        timeout: float = 30.0,
+        retries: int = 6,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        disk_free: Callable[[Path], int] | None = None,
+    ):
+        self.auth_token = token if token is not None else os.environ.get("HF_TOKEN") or None
+        self.timeout, self.retries = timeout, retries
+        self.backoff, self.max_backoff = backoff, max_backoff
+        self.disk_free = disk_free or (lambda p: shutil.disk_usage(p).free)
+        # Proxies come from the environment (http_proxy, https_proxy, no_proxy).
+        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler(), _SameHostAuth())
+        self._probe_opener = urllib.request.build_opener(urllib.request.ProxyHandler(), _NoRedirect())
+
+    def _request(self, url: str, method: str = "GET", headers: dict | None = None) -> urllib.request.Request:
+        req = urllib.request.Request(url, method=method, headers=headers or {})
+        req.add_header("User-Agent", f"Hearth/{__version__}")
+        req.add_header("Accept-Encoding", "identity")
+        if self.auth_token:
+            req.add_header("Authorization", f"Bearer {self.auth_token}")
+        return req
+
+    # --- probing -------------------------------------------------------------------
+    def probe(self, url: str) -> tuple[int | None, str | None]:
+        """(size, published sha256) from the first answer, before any redirect is followed."""
+        try:
+            resp = self._probe_opener.open(self._request(url, "HEAD"), timeout=self.timeout)
+            headers, status = resp.headers, resp.status
+            resp.close()
+        except urllib.error.HTTPError as exc:  # a 3xx lands here with the no-redirect handler
+            headers, status = exc.headers, exc.code
+            if status not in (301, 302, 303, 307, 308):
+                self._raise_for_status(status, url)
+        size = headers.get("X-Linked-Size") or (headers.get("Content-Length") if status == 200 else None)
+        return (int(size) if size and size.isdigit() else None), _published_hash(headers)
+
+    @staticmethod
+    def _raise_for_status(status: int, url: str) -> None:
+        if status in (401, 403):
+            raise DownloadError(
+                f"the server refused access ({status}): this is a gated or private model. "
+                "Accept its licence on the hub and add an access token in Settings (or HF_TOKEN)."
+            )
+        if status == 404:
+            raise DownloadError(f"not found on the server (404): {url}")
+        if status == 416:
+            raise _Retry("range not satisfiable")
+        if status >= 500 or status == 429:
+            raise _Retry(f"server error {status}")
+        raise DownloadError(f"the server answered {status} for {url}")
+
+    # --- the download --------------------------------------------------------------
+    def download(
+        self,
+        url: str,
+        target: Path,
+        expected_sha256: str | None = None,
+        expected_size: int | None = None,
+        cancel: CancelToken | None = None,
+        progress: Callable[[DownloadProgress], None] | None = None,
+    ) -> DownloadResult:
+        cancel = cancel or CancelToken()
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(target.name + ".part")
+        lock = _lock(target.with_name(target.name + ".lock"), cancel)
+        try:
+            return self._download_locked(url, target, part, expected_sha256, expected_size, cancel, progress)
+        except Cancelled:
+            if not getattr(cancel, "paused", False):
+                part.unlink(missing_ok=True)
+            raise
+        finally:
+            _unlock(lock)
+            target.with_name(target.name + ".lock").unlink(missing_ok=True)
+
+    def _download_locked(self, url, target, part, expected_sha256, expected_size, cancel, progress):
+        expected_sha256 = expected_sha256.lower() if expected_sha256 else None
+        attempt, delay = 0, self.backoff
+        size, published = None, None
+        while True:
+            attempt += 1
+            try:
+                if size is None and published is None:
+                    size, published = self.probe(url)
+                    size = size or expected_size
+                want = expected_sha256 or published
+                if target.exists():  # another owner finished it while we waited for the lock
+                    digest = _hash_file(target)
+                    if want is None or digest == want:
+                        return DownloadResult(target, target.stat().st_size, digest, want is not None, 0, attempt)
+                    target.unlink()
+                result = self._fetch(url, part, size, cancel, progress)
+                digest, total, resumed = result
+                if size is not None and total != size:
+                    raise _Retry(f"size mismatch: got {total} bytes, expected {size}")
+                if want is not None and digest != want:
+                    part.unlink(missing_ok=True)
+                    raise DownloadError(
+                        f"the download is corrupt: sha256 {digest[:12]}… does not match the expected {want[:12]}…; "
+                        "the file was deleted"
+                    )
+                _replace_with_retry(part, target)
+                log.info("downloaded %s (%d bytes, resumed from %d)", target.name, total, resumed)
+                return DownloadResult(target, total, digest, want is not None, resumed, attempt)
+            except (_Retry, urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+                if isinstance(exc, urllib.error.HTTPError):
+                    try:
+                        self._raise_for_status(exc.code, url)
+                    except _Retry:
+                        pass
+                if attempt > self.retries:
+                    raise DownloadError(f"the download failed after {attempt} attempts: {exc}") from exc
+                log.warning("download of %s: %s; retrying in %.1fs", url, exc, delay)
+                if cancel.wait(delay):
+                    raise Cancelled() from None
+                delay = min(delay * 2, self.max_backoff)
+
+    def _fetch(self, url, part: Path, size: int | None, cancel: CancelToken, progress) -> tuple[str, int, int]:
+        """One attempt: resume the part, stream to it while hashing. Returns (sha256, size, resumed_from)."""
+        have = part.stat().st_size if part.exists() else 0
+        if size is not None and have > size:
+            part.unlink()
+            have = 0
+        free = self.disk_free(part.parent)
+        remaining = (size - have) if size is not None else 0
+        if remaining + SPACE_MARGIN > free:
+            raise DownloadError(
+                f"not enough disk space: {remaining / 2**20:.0f} MB more needed (plus a margin), "
+                f"{free / 2**20:.0f} MB free in {part.parent}"
+            )
+        cancel.raise_if_cancelled()
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        try:
+            resp = self._opener.open(self._request(url, headers=headers), timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416 and size is not None and have == size:
+                resp = None  # the part is already whole
+            else:
+                self._raise_for_status(exc.code, url)
+        digest = hashlib.sha256()
+        resumed = 0
+        if resp is None:
+            _hash_into(part, digest)
+            return digest.hexdigest(), have, have
+        with resp, _CancelWatch(resp, cancel):
+            if have and resp.status == 206:
+                start = _content_range_start(resp.headers.get("Content-Range"))
+                if start != have:
+                    raise _Retry(f"server resumed at byte {start}, not {have}")
+                _hash_into(part, digest)
+                mode, resumed = "ab", have
+            else:
+                if have:
+                    log.info("server ignored Range (answered %s); restarting %s from byte 0", resp.status, part.name)
+                mode, have = "wb", 0
+            total = size
+            if total is None:
+                length = resp.headers.get("Content-Length")
+                total = (have + int(length)) if length and length.isdigit() else None
+            done, started, last_emit = have, time.monotonic(), 0.0
+            rate = 0.0
+            try:
+                with open(part, mode) as out:
+                    while True:
+                        if cancel.cancelled:
+                            out.flush()
+                            raise Cancelled()
+                        try:
+                            chunk = resp.read1(CHUNK)  # what has arrived: a slow server never delays a cancel
+                        except (OSError, ValueError):
+                            if cancel.cancelled:
+                                out.flush()
+                                raise Cancelled() from None
+                            raise
+                        if not chunk:
+                            if cancel.cancelled:
+                                raise Cancelled()
+                            break
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        now = time.monotonic()
+                        if progress and now - last_emit >= PROGRESS_EVERY_S:
+                            elapsed = max(now - started, 1e-6)
+                            rate = (done - have) / elapsed
+                            eta = (total - done) / rate if total and rate > 0 else None
+                            progress(DownloadProgress(done, total, rate, eta, resumed))
+                            last_emit = now
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise DownloadError(
+                        f"the disk filled up while downloading; {done / 2**20:.0f} MB are kept and the "
+                        "download resumes once there is space"
+                    ) from exc
+                raise
+        if progress:
+            progress(DownloadProgress(done, total or done, rate, 0.0, resumed))
+        return digest.hexdigest(), done, resumed
+
+
+class _CancelWatch:
+    """Unblocks a read stuck on a stalled server when the download is cancelled."""
+
+    def __init__(self, resp, cancel: CancelToken):
+        self.resp, self.cancel = resp, cancel
+        self.finished = threading.Event()
+
+    def __enter__(self):
+        threading.Thread(target=self._watch, daemon=True, name="download-cancel-watch").start()
+        return self
+
+    def _watch(self) -> None:
+        while not self.finished.is_set():
+            if self.cancel.wait(0.1):
+                sock = getattr(getattr(getattr(self.resp, "fp", None), "raw", None), "_sock", None)
+                if sock is not None and not self.finished.is_set():
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                return
+
+    def __exit__(self, *exc):
+        self.finished.set()
+        return False
+
+
+def _content_range_start(value: str | None) -> int | None:
+    m = re.match(r"bytes (\d+)-\d+/(\d+|\*)", value or "")
+    return int(m.group(1)) if m else None
+
+
+def _hash_into(path: Path, digest) -> None:
+    with open(path, "rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+
+
+def _hash_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    _hash_into(path, digest)
+    return digest.hexdigest()
