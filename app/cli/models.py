@@ -16,6 +16,7 @@ def add_parser(sub) -> None:
     ls = msub.add_parser("list", help="list installed models")
     ls.add_argument("--kind", choices=("chat", "images", "speech"))
     ls.add_argument("--json", action="store_true")
+    ls.add_argument("--available", action="store_true", help="the catalog, with whether each fits this machine")
     ls.set_defaults(func=_list)
 
     imp = msub.add_parser("import", help="import a local model file or folder")
@@ -37,9 +38,12 @@ def add_parser(sub) -> None:
     prov = msub.add_parser("provision", help="install the offline starter models (idempotent)")
     prov.set_defaults(func=_provision)
 
-    dl = msub.add_parser("download", help="download a model (not in this build yet)")
-    dl.add_argument("what")
-    dl.add_argument("--kind", choices=("chat", "images", "speech"))
+    dl = msub.add_parser("download", help="download a catalog model by id, or a model file by https URL")
+    dl.add_argument("what", help="a catalog id (see: models list --available) or a URL")
+    dl.add_argument("--kind", choices=("chat", "images", "speech"), help="the kind, for a URL")
+    dl.add_argument("--id", dest="model_id", help="the id to register a URL download under")
+    dl.add_argument("--arch", default="", help="OpenCLIP architecture, for an images URL")
+    dl.add_argument("--endpoint", help="the hub to download from (default: settings, or HF_ENDPOINT)")
     dl.set_defaults(func=_download)
 
 
@@ -60,8 +64,34 @@ def _store():
     return ModelStore()
 
 
+def _list_available(args) -> int:
+    from app.core import hardware
+    from app.core.models.catalog import load_catalog
+    from app.core.models.fit import estimate_entry_fit
+
+    report = hardware.detect()
+    store = _store()
+    rows = []
+    for e in load_catalog():
+        if args.kind and e.kind != args.kind:
+            continue
+        fit = estimate_entry_fit(e, report)
+        rows.append({"id": e.id, "kind": e.kind, "name": e.name, "size": e.size, "licence": e.licence,
+                     "fit": fit.verdict, "fit_message": fit.message, "installed": store.get(e.id) is not None})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        mark = "installed" if r["installed"] else ""
+        size = f"{r['size'] / 1e9:6.2f} GB"
+        print(f"{r['id']:<32} {r['kind']:<7} {size}  {r['licence']:<14} {r['fit_message']:<34} {mark}")
+    return 0
+
+
 @_guard
 def _list(args) -> int:
+    if args.available:
+        return _list_available(args)
     store = _store()
     entries = store.list(args.kind)
     if args.json:
@@ -108,6 +138,47 @@ def _provision(args) -> int:
     return 0
 
 
+class _Printer:
+    """A one-line progress display on stderr, a few times a second."""
+
+    def __init__(self):
+        self.last = 0.0
+
+    def __call__(self, p) -> None:
+        import time
+
+        now = time.monotonic()
+        if now - self.last < 0.5 and p.eta_s != 0.0:
+            return
+        self.last = now
+        total = f"/{p.total / 2**20:.0f}" if p.total else ""
+        eta = f", {p.eta_s:.0f}s left" if p.eta_s else ""
+        print(f"\r  {p.done / 2**20:.0f}{total} MB at {p.rate / 2**20:.1f} MB/s{eta}   ", end="", file=sys.stderr)
+
+
+@_guard
 def _download(args) -> int:
-    print("error: downloads are not in this build yet", file=sys.stderr)
-    return 2
+    import os
+
+    from app.core.models.catalog import find
+    from app.core.models.installer import install_entry, install_url
+    from app.core.settings import load_settings
+
+    store = _store()
+    printer = _Printer()
+    if "://" in args.what:
+        if not args.kind:
+            print("error: --kind is needed for a URL (chat, images or speech)", file=sys.stderr)
+            return 1
+        entry = install_url(args.what, args.kind, store, args.model_id, args.arch, progress=printer)
+    else:
+        item = find(args.what)
+        if item is None:
+            print(f"error: no catalog model '{args.what}' (see: models list --available)", file=sys.stderr)
+            return 1
+        endpoint = args.endpoint or os.environ.get("HF_ENDPOINT") or load_settings().hf_endpoint
+        entry = install_entry(item, store, endpoint, progress=printer)
+    print(file=sys.stderr)
+    note = "" if entry.verified else " (unverified: the server published no hash)"
+    print(f"installed {entry.id} ({entry.size / 2**20:.1f} MB){note}")
+    return 0

@@ -69,3 +69,26 @@ def estimate_chat_fit(file_size: int, info, n_ctx: int, report) -> Fit:
     if need <= report.ram_bytes * RAM_USABLE:
         return Fit("ram", "fits in RAM", 0, need)
     return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {report.ram_bytes / GB:.1f} GB", 0, need)
+
+
+def estimate_entry_fit(entry, report) -> Fit:
+    """Before download, from the catalog's numbers (the GGUF header is not here yet)."""
+    if entry.kind == "chat":
+        need = int(entry.size * 1.1 + 0.5 * GB)  # weights, a 4k-token cache, buffers
+        layers = 32
+        gpus = [g for g in report.gpus if g.vendor in ("nvidia", "apple")]
+        if gpus:
+            vram = max(g.vram_bytes for g in gpus) * (0.65 if gpus[0].vendor == "apple" else 1.0)
+            if need <= vram * 0.9:
+                return Fit("gpu", "fits on GPU", layers + 1, need)
+            n = int(layers * (vram * 0.9 - 0.5 * GB) / entry.size) if entry.size else 0
+            if n > 0:
+                return Fit("partial", f"partial GPU offload: {min(n, layers)} layers", min(n, layers), need)
+    else:
+        need = int(entry.ram_gb * GB)
+        gpus = [g for g in report.gpus if g.vendor == "nvidia"]
+        if gpus and entry.vram_gb * GB <= max(g.vram_bytes for g in gpus) * 0.9:
+            return Fit("gpu", "fits on GPU", 0, need)
+    if need <= report.ram_bytes * RAM_USABLE:
+        return Fit("ram", "fits in RAM", 0, need)
+    return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {report.ram_bytes / GB:.1f} GB", 0, need)

@@ -178,6 +178,16 @@ class ModelStore:
         log.info("model %s (%s) imported from %s by %s", model_id, kind, src, mode)
         return entry
 
+    def set_verified(self, model_id: str, verified: bool) -> ModelEntry:
+        with self._lock:
+            entries = self._read()
+            entries[model_id].verified = verified
+            self._write(entries)
+            return entries[model_id]
+
+    def disk_use(self) -> int:
+        return sum(e.size for e in self.list() if not Path(e.path).is_absolute())
+
     def remove(self, model_id: str) -> None:
         with self._lock:
             entries = self._read()
