@@ -88,7 +88,7 @@ class MainWindow(QMainWindow):
         if self.panes:
             return
         from app.gui.chat.pane import ChatPane
-        from app.gui.panes.models import ModelsPane
+        from app.gui.models.page import ModelsPane
         from app.gui.panes.placeholders import ImagesPane, SpeechPane
 
         classes = {"chat": ChatPane, "images": ImagesPane, "speech": SpeechPane, "models": ModelsPane}
@@ -168,6 +168,8 @@ class MainWindow(QMainWindow):
         self.report = report
         self.hw_label.setText(report.summary())
         self.hw_label.setToolTip(report.to_text())
+        if hasattr(self.panes.get("models"), "set_hardware"):
+            self.panes["models"].set_hardware(report)
         self.hardware_ready.emit(report)
 
     def show_hardware(self) -> None:

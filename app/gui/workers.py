@@ -34,10 +34,10 @@ class Job(QObject):
     _outcome = Signal(str, object)  # from the worker thread, queued to ours
     _progress_ready = Signal()
 
-    def __init__(self, fn: Callable, args: tuple, name: str):
+    def __init__(self, fn: Callable, args: tuple, name: str, token: CancelToken | None = None):
         super().__init__()
         self.fn, self.args, self.name = fn, args, name
-        self.token = CancelToken()
+        self.token = token or CancelToken()
         self.done = False
         self.outcome: str | None = None
         self._plock = threading.Lock()
@@ -124,8 +124,9 @@ class SerialWorker(QObject):
         on_error: Callable | None = None,
         on_progress: Callable | None = None,
         name: str | None = None,
+        token: CancelToken | None = None,
     ) -> Job:
-        job = Job(fn, args, name or getattr(fn, "__name__", "job"))
+        job = Job(fn, args, name or getattr(fn, "__name__", "job"), token)
         if on_result:
             job.succeeded.connect(on_result)
         if on_progress:

@@ -41,13 +41,15 @@ def install_entry(
     staging.mkdir(parents=True, exist_ok=True)
     verified = True
     done_before = 0
-    for f in entry.files:
+    for i, f in enumerate(entry.files):
         url = hub_url(endpoint, entry.repo, entry.revision, f.path)
+        later = sum(x.size for x in entry.files[i + 1 :])  # the catalog's sizes, until the server tells
 
-        def forward(p: DownloadProgress, base=done_before):
+        def forward(p: DownloadProgress, base=done_before, later=later, size=f.size):
             if progress:
-                eta = (entry.size - base - p.done) / p.rate if p.rate > 0 else None
-                progress(DownloadProgress(base + p.done, entry.size, p.rate, eta, p.resumed_from))
+                total = base + (p.total or size) + later
+                eta = (total - base - p.done) / p.rate if p.rate > 0 else None
+                progress(DownloadProgress(base + p.done, total, p.rate, eta, p.resumed_from))
 
         result = downloader.download(url, staging / f.path, f.sha256, cancel=cancel, progress=forward)
         # Small non-LFS files (configs) publish no sha256; the weights always do on the hub.

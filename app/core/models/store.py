@@ -185,6 +185,32 @@ class ModelStore:
             self._write(entries)
             return entries[model_id]
 
+    def move_to(self, new_root: Path, progress=None) -> None:
+        """Moves every stored model and the registry; linked models stay where they are."""
+        new_root = Path(new_root).expanduser().resolve()
+        if new_root == self.root.resolve():
+            return
+        if new_root.exists() and any(new_root.iterdir()):
+            raise ModelError(f"{new_root} is not empty; choose an empty folder")
+        new_root.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            moved = []
+            try:
+                for kind in KINDS:
+                    if (self.root / kind).exists():
+                        shutil.move(str(self.root / kind), str(new_root / kind))
+                        moved.append(kind)
+                        if progress:
+                            progress(kind)
+                if self.registry_path.exists():
+                    shutil.copy2(self.registry_path, new_root / REGISTRY)
+            except OSError as exc:
+                for kind in moved:  # put back what moved, so the store stays whole
+                    shutil.move(str(new_root / kind), str(self.root / kind))
+                raise ModelError(f"could not move the models: {exc.strerror or exc}") from exc
+            self.registry_path.unlink(missing_ok=True)
+            self.root = new_root
+
     def disk_use(self) -> int:
         return sum(e.size for e in self.list() if not Path(e.path).is_absolute())
 

@@ -1,0 +1,383 @@
+"""The Models page: what can be had, what is installed, downloads and imports."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.jobs import HearthError
+from app.core.models.store import KINDS, ModelStore
+from app.core.settings import save_settings
+from app.gui.models.downloads import DownloadManager
+from app.gui.models.table import ModelTable, Row, human
+from app.gui.workers import SerialWorker
+
+log = logging.getLogger(__name__)
+TAB_TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech"}
+
+
+def _import_job(token, report, path: str, kind: str, mode: str, arch: str):
+    return ModelStore().import_path(path, kind, mode=mode, architecture=arch)
+
+
+def _move_job(token, report, new_root: str):
+    store = ModelStore()
+    store.move_to(Path(new_root), progress=report)
+    return str(store.root)
+
+
+class ModelsPane(QWidget):
+    kind, title = "models", "Models"
+    store_changed = Signal()
+
+    def __init__(self, settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.setObjectName("modelsPane")
+        self.setAccessibleName("Models pane")
+        self.worker = SerialWorker("models-worker", self)
+        self.downloads = DownloadManager(settings, self)
+        self.report = None
+        self._catalog = None
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("<h2>Models</h2>"))
+        self.summary = QLabel()
+        self.summary.setObjectName("modelsSummary")
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
+
+        self.tabs = QTabWidget()
+        self.tabs.setAccessibleName("Model kinds")
+        self.tables: dict[str, ModelTable] = {}
+        for kind in KINDS:
+            table = ModelTable(kind)
+            table.itemSelectionChanged.connect(self._update_buttons)
+            self.tables[kind] = table
+            self.tabs.addTab(table, TAB_TITLES[kind])
+        self.tabs.currentChanged.connect(self._update_buttons)
+        layout.addWidget(self.tabs, 1)
+
+        row, row2 = QHBoxLayout(), QHBoxLayout()
+        self.buttons = {}
+        for key, text, name in (
+            ("download", "&Download", "Download model"),
+            ("pause", "&Pause", "Pause download"),
+            ("resume", "Res&ume", "Resume download"),
+            ("cancel", "&Cancel", "Cancel download"),
+            ("delete", "De&lete", "Delete model"),
+            ("default", "Use by de&fault", "Use this model by default"),
+            ("folder", "Show in fol&der", "Show in folder"),
+        ):
+            b = QPushButton(text)
+            b.setAccessibleName(name)
+            (row2 if key in ("default", "folder") else row).addWidget(b)
+            self.buttons[key] = b
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.buttons["download"].clicked.connect(self.download_selected)
+        self.buttons["pause"].clicked.connect(lambda: self._with_selected(self.downloads.pause))
+        self.buttons["resume"].clicked.connect(self.download_selected)
+        self.buttons["cancel"].clicked.connect(lambda: self._with_selected(self.downloads.cancel))
+        self.buttons["delete"].clicked.connect(self._delete_selected)
+        self.buttons["default"].clicked.connect(self._make_default)
+        self.buttons["folder"].clicked.connect(self._show_in_folder)
+
+        imports = QHBoxLayout()
+        self.import_file = QPushButton("Import &file…")
+        self.import_file.setAccessibleName("Import model file")
+        self.import_folder = QPushButton("Import f&older…")
+        self.import_folder.setAccessibleName("Import model folder")
+        self.download_url = QPushButton("Download from &URL…")
+        self.download_url.setAccessibleName("Download from URL")
+        self.move_folder = QPushButton("&Move models folder…")
+        self.move_folder.setAccessibleName("Move models folder")
+        for b in (self.import_file, self.import_folder):
+            row2.addWidget(b)
+        row2.addStretch(1)
+        layout.addLayout(row2)
+        for b in (self.download_url, self.move_folder):
+            imports.addWidget(b)
+        imports.addStretch(1)
+        layout.addLayout(imports)
+        self.import_file.clicked.connect(lambda: self._ask_import(folder=False))
+        self.import_folder.clicked.connect(lambda: self._ask_import(folder=True))
+        self.download_url.clicked.connect(self._ask_url)
+        self.move_folder.clicked.connect(self._ask_move)
+
+        hub_row = QHBoxLayout()
+        hub_row.addWidget(QLabel("Hub:"))
+        self.endpoint = QLineEdit(settings.hf_endpoint)
+        self.endpoint.setAccessibleName("Hub address")
+        self.token = QLineEdit(settings.hf_token)
+        self.token.setAccessibleName("Access token")
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setPlaceholderText("access token, for gated models")
+        hub_row.addWidget(self.endpoint, 2)
+        hub_row.addWidget(self.token, 1)
+        layout.addLayout(hub_row)
+        self.endpoint.editingFinished.connect(self._save_hub)
+        self.token.editingFinished.connect(self._save_hub)
+
+        layout.addWidget(QLabel("Found in the Hugging Face cache (used in place, nothing copied):"))
+        self.found = QListWidget()
+        self.found.setAccessibleName("Models found on this computer")
+        self.found.setMaximumHeight(90)
+        self.found.itemActivated.connect(self._use_found)
+        layout.addWidget(self.found)
+
+        self.message = QLabel()
+        self.message.setObjectName("modelsMessage")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+
+        self.downloads.progress.connect(self._on_progress)
+        self.downloads.state_changed.connect(self._on_state)
+        self.downloads.installed.connect(self._on_installed)
+        self.refresh()
+        self._discover()
+        self.downloads.recover()
+
+    # --- data ---------------------------------------------------------------------------
+    def catalog(self):
+        if self._catalog is None:
+            from app.core.models.catalog import load_catalog
+
+            try:
+                self._catalog = load_catalog()
+            except HearthError as exc:
+                self.message.setText(str(exc))
+                self._catalog = []
+        return self._catalog
+
+    def set_hardware(self, report) -> None:
+        self.report = report
+        self.refresh()
+
+    def refresh(self) -> None:
+        from app.core.models.fit import estimate_entry_fit
+
+        try:
+            store = ModelStore()
+            installed = {e.id: e for e in store.list()}
+        except HearthError as exc:
+            self.message.setText(str(exc))
+            return
+        states = self.downloads.states()
+        for kind, table in self.tables.items():
+            rows = []
+            for c in (e for e in self.catalog() if e.kind == kind):
+                fit = estimate_entry_fit(c, self.report).message if self.report else "…"
+                status, note = "available", ""
+                if c.id in installed:
+                    status = "installed"
+                    note = "" if installed[c.id].verified else "unverified"
+                elif c.id in states:
+                    status, note = states[c.id].state, states[c.id].error
+                rows.append(Row(c.id, c.name, c.size, c.licence, fit, status, note))
+            known = {r.id for r in rows}
+            for e in installed.values():
+                if e.kind == kind and e.id not in known:
+                    note = "imported" if e.verified else "unverified"
+                    rows.append(Row(e.id, e.id, e.size, "—", "", "installed", note, catalog=False))
+            table.set_rows(rows)
+        used = sum(e.size for e in installed.values())
+        self.summary.setText(
+            f"{len(installed)} installed, {human(used)} in {store.root}. "
+            "Downloads resume where they stopped and are checked before use."
+        )
+        self._update_buttons()
+
+    def _discover(self) -> None:
+        from app.core.models.hf_cache import discover
+
+        self.found.clear()
+        for d in discover():
+            item = QListWidgetItem(f"{d.repo} · {d.kind} · {human(d.size)} · {d.path.name}")
+            item.setData(256, (str(d.path), d.kind))
+            self.found.addItem(item)
+
+    # --- selection ------------------------------------------------------------------------
+    def current_table(self) -> ModelTable:
+        return self.tables[KINDS[self.tabs.currentIndex()]]
+
+    def selected(self) -> Row | None:
+        table = self.current_table()
+        model_id = table.selected_id()
+        return table.row_of(model_id) if model_id else None
+
+    def select(self, model_id: str) -> None:
+        for i, kind in enumerate(KINDS):
+            if self.tables[kind].row_of(model_id):
+                self.tabs.setCurrentIndex(i)
+                self.tables[kind].select(model_id)
+
+    def _with_selected(self, fn) -> None:
+        row = self.selected()
+        if row:
+            fn(row.id)
+
+    def _update_buttons(self) -> None:
+        row = self.selected()
+        status = row.status if row else None
+        self.buttons["download"].setEnabled(status in ("available", "failed") and bool(row and row.catalog))
+        self.buttons["pause"].setEnabled(status == "running")
+        self.buttons["resume"].setEnabled(status == "paused")
+        self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed"))
+        self.buttons["delete"].setEnabled(status == "installed")
+        self.buttons["default"].setEnabled(status == "installed")
+        self.buttons["folder"].setEnabled(status == "installed")
+
+    # --- actions --------------------------------------------------------------------------
+    def download_selected(self) -> None:
+        row = self.selected()
+        if row is None:
+            self.message.setText("Select a model to download.")
+            return
+        self.downloads.start(row.id, self.current_table().kind)
+
+    def _on_progress(self, model_id: str, p) -> None:
+        for table in self.tables.values():
+            table.show_progress(model_id, p)
+
+    def _on_state(self, model_id: str, state: str, message: str) -> None:
+        if message:
+            self.message.setText(f"{model_id}: {message}")
+        self.refresh()
+
+    def _on_installed(self, model_id: str) -> None:
+        self.refresh()
+        self.store_changed.emit()
+
+    def _delete_selected(self) -> None:
+        row = self.selected()
+        if row is None:
+            return
+        answer = QMessageBox.question(self, "Delete model", f"Delete {row.id} and its files?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.delete(row.id)
+
+    def delete(self, model_id: str) -> None:
+        try:
+            ModelStore().remove(model_id)
+        except HearthError as exc:
+            self.message.setText(str(exc))
+            return
+        for kind, chosen in list(self.settings.default_models.items()):
+            if chosen == model_id:
+                del self.settings.default_models[kind]
+        self.message.setText(f"Deleted {model_id}.")
+        self.refresh()
+        self.store_changed.emit()
+
+    def _make_default(self) -> None:
+        row = self.selected()
+        if row:
+            self.settings.default_models[self.current_table().kind] = row.id
+            self.message.setText(f"{row.id} is now the default {self.current_table().kind} model.")
+            self.store_changed.emit()
+
+    def _show_in_folder(self) -> None:
+        row = self.selected()
+        if row:
+            store = ModelStore()
+            entry = store.get(row.id)
+            if entry:
+                path = store.path_of(entry)
+                QDesktopServices.openUrl(QUrl.fromLocalFile(str(path if path.is_dir() else path.parent)))
+
+    def _save_hub(self) -> None:
+        self.settings.hf_endpoint = self.endpoint.text().strip() or "https://huggingface.co"
+        self.settings.hf_token = self.token.text().strip()
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.message.setText(f"Could not save settings: {exc}")
+
+    # --- imports --------------------------------------------------------------------------
+    def start_import(self, path: str, kind: str, mode: str = "copy", arch: str = ""):
+        self.message.setText(f"Importing {path}…")
+        return self.worker.submit(
+            _import_job, path, kind, mode, arch, on_result=self._imported, on_error=self._failed, name="import"
+        )
+
+    def _ask_import(self, folder: bool) -> None:
+        if folder:
+            path = QFileDialog.getExistingDirectory(self, "Import a faster-whisper model folder")
+        else:
+            path, _ = QFileDialog.getOpenFileName(self, "Import a model", "", "Models (*.gguf *.safetensors *.pt)")
+        if not path:
+            return
+        kind = "speech" if folder else ("chat" if path.endswith(".gguf") else "images")
+        arch = ""
+        if kind == "images":
+            arch, ok = QInputDialog.getText(self, "OpenCLIP architecture", "Architecture (for example ViT-B-32):")
+            if not ok:
+                return
+        modes = ["copy", "move", "link"]
+        mode, ok = QInputDialog.getItem(self, "Import", "Copy it, move it, or use it where it is (link)?",
+                                        modes, 0, False)
+        if ok:
+            self.start_import(path, kind, mode, arch)
+
+    def _ask_url(self) -> None:
+        url, ok = QInputDialog.getText(self, "Download from URL", "https URL of a .gguf or CLIP checkpoint:")
+        if not ok or not url.strip():
+            return
+        kind = "chat" if url.strip().lower().split("?")[0].endswith(".gguf") else "images"
+        from app.core.models.store import slugify
+
+        name = slugify(Path(url.split("?")[0]).stem)
+        self.downloads.start(name, kind, url.strip())
+
+    def _use_found(self, item) -> None:
+        path, kind = item.data(256)
+        self.start_import(path, kind, "link")
+
+    def _imported(self, entry) -> None:
+        note = "" if entry.verified else " (unverified)"
+        self.message.setText(f"Imported {entry.id}{note}.")
+        self.refresh()
+        self.store_changed.emit()
+
+    def _failed(self, exc) -> None:
+        self.message.setText(f"Could not import: {exc}")
+
+    def _ask_move(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Move the models folder to an empty folder")
+        if path:
+            self.move_models(path)
+
+    def move_models(self, new_root: str):
+        self.message.setText(f"Moving models to {new_root}…")
+
+        def moved(root: str) -> None:
+            self.settings.models_dir = root
+            save_settings(self.settings)
+            self.message.setText(f"Models now live in {root}.")
+            self.refresh()
+            self.store_changed.emit()
+
+        return self.worker.submit(_move_job, new_root, on_result=moved, on_error=self._failed, name="move-models")
+
+    def shutdown(self) -> None:
+        self.downloads.shutdown()
+        self.worker.stop()

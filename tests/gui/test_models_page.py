@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from app.core.models.queue import DownloadQueue, QueuedDownload
+from app.core.models.store import ModelStore
+from app.core.settings import load_settings, save_settings
+from app.gui.main_window import MainWindow
+
+REPO = "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
+FILE = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
+MODEL = "qwen2.5-0.5b-instruct-q4_k_m"
+
+
+def _gguf_bytes(tmp_path, mb=4) -> bytes:
+    import gguf
+
+    path = tmp_path / "served.gguf"
+    w = gguf.GGUFWriter(str(path), "qwen2")
+    w.add_context_length(2048)
+    w.add_block_count(1)
+    w.add_tensor("token_embd.weight", np.random.default_rng(0).random((mb * 256, 1024), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return path.read_bytes()
+
+
+@pytest.fixture
+def models_window(qtbot, hub, hearth_home):
+    settings = load_settings()
+    settings.hf_endpoint = hub.endpoint
+    save_settings(settings)
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    win.show_pane("models")
+    yield win
+    win.close()
+
+
+def test_clicking_download_moves_the_bar_to_completion_and_installs(qtbot, hub, tmp_path, models_window):
+    data = _gguf_bytes(tmp_path)
+    hub.add(REPO, FILE, data)
+    hub.faults.bytes_per_s = 6_000_000
+    pane = models_window.panes["models"]
+    pane.tabs.setCurrentIndex(0)
+    pane.select(MODEL)
+    assert pane.selected().status == "available"
+    values = []
+    qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: MODEL in pane.tables["chat"].bars, timeout=5000)
+    pane.tables["chat"].bars[MODEL].valueChanged.connect(values.append)
+    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "installed", timeout=30000)
+    assert len(values) >= 2 and values == sorted(values) and values[-1] == 1000
+    assert ModelStore().get(MODEL).verified
+    # The chat pane can pick it now.
+    assert models_window.panes["chat"].picker.combo.findData(MODEL) >= 0
+    assert DownloadQueue().items() == []
+
+
+def test_pause_resume_and_cancel_from_the_page(qtbot, hub, tmp_path, models_window):
+    data = _gguf_bytes(tmp_path)
+    hub.add(REPO, FILE, data)
+    hub.faults.bytes_per_s = 2_000_000
+    pane = models_window.panes["models"]
+    pane.select(MODEL)
+    qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.buttons["pause"].isEnabled(), timeout=5000)
+    qtbot.wait(600)
+    qtbot.mouseClick(pane.buttons["pause"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "paused", timeout=5000)
+    part = ModelStore().root / ".downloads" / MODEL / (FILE + ".part")
+    kept = part.stat().st_size
+    assert 0 < kept < len(data)
+    hub.faults.bytes_per_s = None
+    pane.select(MODEL)
+    qtbot.mouseClick(pane.buttons["resume"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "installed", timeout=30000)
+    assert f"bytes={kept}-" in hub.ranges()
+    # Delete it, then download and cancel: nothing stays behind.
+    pane.delete(MODEL)
+    assert ModelStore().get(MODEL) is None
+    hub.faults.bytes_per_s = 1_000_000
+    pane.select(MODEL)
+    qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.buttons["cancel"].isEnabled(), timeout=5000)
+    qtbot.wait(300)
+    qtbot.mouseClick(pane.buttons["cancel"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "available", timeout=5000)
+    assert not (ModelStore().root / ".downloads" / MODEL).exists()
+
+
+def test_an_interrupted_download_resumes_when_the_app_starts(qtbot, hub, tmp_path, hearth_home):
+    data = _gguf_bytes(tmp_path)
+    hub.add(REPO, FILE, data)
+    staging = ModelStore().root / ".downloads" / MODEL
+    staging.mkdir(parents=True)
+    (staging / (FILE + ".part")).write_bytes(data[:1_000_000])  # what a killed app left
+    DownloadQueue().put(QueuedDownload(MODEL, "chat", state="running"))
+    settings = load_settings()
+    settings.hf_endpoint = hub.endpoint
+    save_settings(settings)
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: ModelStore().get(MODEL) is not None, timeout=30000)
+    assert hub.ranges() == ["bytes=1000000-"]
+    win.close()
+
+
+def test_a_gated_model_says_so(qtbot, hub, models_window):
+    hub.faults.status = 401
+    pane = models_window.panes["models"]
+    pane.select(MODEL)
+    qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "failed", timeout=10000)
+    assert "token" in pane.message.text()
+    assert pane.buttons["download"].isEnabled(), "it can be tried again"
