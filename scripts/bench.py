@@ -92,7 +92,13 @@ def bench_chat(args) -> dict:
     return run(args)
 
 
-SUITES = {"startup": bench_startup, "chat": bench_chat}
+def bench_download(args) -> dict:
+    from bench_download import bench_download as run
+
+    return run(args)
+
+
+SUITES = {"startup": bench_startup, "download": bench_download, "chat": bench_chat}
 
 
 def print_table(result: dict) -> None:
