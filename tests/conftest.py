@@ -132,3 +132,22 @@ def hub():
     server = Hub()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def whisper_dir(starter_home) -> Path:
+    return starter_home / "data" / "models" / "speech" / "whisper-base" / "whisper-base"
+
+
+@pytest.fixture(scope="session")
+def transcriber(whisper_dir):
+    from app.core.speech.transcriber import Transcriber
+
+    return Transcriber(whisper_dir, model_id="whisper-base")
+
+
+@pytest.fixture(scope="session")
+def speech_wav(tmp_path_factory) -> Path:
+    from tests.helpers import SPEECH_TEXT, speak
+
+    return speak(SPEECH_TEXT, tmp_path_factory.mktemp("speech") / "speech.wav")

@@ -74,3 +74,81 @@ def gguf_with_template(src: Path, dst: Path, template: str) -> Path:
             while chunk := fh.read(1 << 22):
                 out.write(chunk)
     return dst
+
+
+SPEECH_TEXT = (
+    "The weather today is sunny and warm. Please remember to buy milk and bread on the way home. "
+    "We will meet at the library at seven in the evening."
+)
+
+
+def speak(text: str, path: Path, rate: int = 150) -> Path:
+    """Real speech from espeak-ng (a WAV at 22.05 kHz)."""
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-s", str(rate), "-w", str(path), text], check=True)
+    return path
+
+
+def encode_audio(wav: Path, out: Path, codec: str, container: str | None = None, video: bool = False) -> Path:
+    """Re-encodes a WAV into another container with PyAV (mp3, ogg/vorbis, mp4/aac, ...)."""
+    import av
+
+    with av.open(str(wav)) as src, av.open(str(out), "w", format=container) as dst:
+        astream = dst.add_stream(codec, rate=22050 if codec != "libopus" else 48000)
+        astream.layout = "mono"
+        astream.bit_rate = 128000  # a usual podcast rate; PyAV's default is far lower
+        vstream = None
+        if video:
+            vstream = dst.add_stream("mpeg4", rate=10)
+            vstream.width, vstream.height, vstream.pix_fmt = 64, 48, "yuv420p"
+        resampler = av.AudioResampler(format=astream.codec_context.format.name, layout="mono",
+                                      rate=astream.codec_context.sample_rate)
+        seconds = 0.0
+        for frame in src.decode(audio=0):
+            frame.pts = None
+            for f in resampler.resample(frame):
+                for packet in astream.encode(f):
+                    dst.mux(packet)
+            seconds = max(seconds, float(frame.time or 0))
+        for f in resampler.resample(None):
+            for packet in astream.encode(f):
+                dst.mux(packet)
+        for packet in astream.encode(None):
+            dst.mux(packet)
+        if vstream is not None:
+            for i in range(int(seconds * 10) + 1):
+                img = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i % 255, dtype=np.uint8), format="rgb24")
+                for packet in vstream.encode(img):
+                    dst.mux(packet)
+            for packet in vstream.encode(None):
+                dst.mux(packet)
+    return out
+
+
+def video_without_audio(out: Path) -> Path:
+    import av
+
+    with av.open(str(out), "w") as dst:
+        v = dst.add_stream("mpeg4", rate=10)
+        v.width, v.height, v.pix_fmt = 64, 48, "yuv420p"
+        for i in range(20):
+            img = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i, dtype=np.uint8), format="rgb24")
+            for packet in v.encode(img):
+                dst.mux(packet)
+        for packet in v.encode(None):
+            dst.mux(packet)
+    return out
+
+
+def word_error_rate(reference: str, hypothesis: str) -> float:
+    import re
+
+    ref = re.findall(r"[a-z0-9']+", reference.lower())
+    hyp = re.findall(r"[a-z0-9']+", hypothesis.lower())
+    d = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, d[0] = d[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
+    return d[len(hyp)] / max(1, len(ref))

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import chat, doctor, models
+from app.cli import chat, doctor, models, transcribe
 
 PENDING = {
     "search": "index photo folders and search them",
-    "transcribe": "transcribe audio and video files",
 }
 
 
@@ -26,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_parser(sub)
     models.add_parser(sub)
     chat.add_parser(sub)
+    transcribe.add_parser(sub)
     for name, text in PENDING.items():
         p = sub.add_parser(name, help=f"{text} (not in this build yet)")
         p.add_argument("args", nargs=argparse.REMAINDER)

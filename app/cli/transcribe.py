@@ -1,0 +1,69 @@
+"""`hearth transcribe FILE...`: transcripts to stdout or files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("transcribe", help="transcribe audio and video files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--model", help="a speech model id from the store, or a model folder (default: the default)")
+    p.add_argument("--language", help="language code, e.g. en (default: detect)")
+    p.add_argument("--translate", action="store_true", help="translate to English")
+    p.add_argument("--format", default="txt", choices=("txt", "srt", "vtt", "json"))
+    p.add_argument("--output", help="a file (one input) or a folder (several inputs); default: stdout")
+    p.add_argument("--beam-size", type=int, default=5)
+    p.add_argument("--word-timestamps", action="store_true")
+    p.set_defaults(func=run)
+
+
+def _default_model(store) -> str:
+    from app.core.jobs import ModelError
+    from app.core.settings import load_settings
+
+    chosen = load_settings().default_models.get("speech")
+    if chosen and store.get(chosen):
+        return chosen
+    models = store.list("speech")
+    if not models:
+        raise ModelError("no speech model installed (python -m app models provision, or models download)")
+    return models[0].id
+
+
+def run(args) -> int:
+    from app.core.jobs import HearthError
+    from app.core.models.store import ModelStore
+    from app.core.speech import subtitles
+    from app.core.speech.transcriber import Segment, TranscribeOptions, Transcriber
+
+    try:
+        store = ModelStore()
+        path, entry = store.resolve(args.model or _default_model(store), "speech")
+        transcriber = Transcriber(path, model_id=entry.id if entry else path.name)
+    except HearthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    options = TranscribeOptions(language=args.language, task="translate" if args.translate else "transcribe",
+                                beam_size=args.beam_size, word_timestamps=args.word_timestamps)
+    out = Path(args.output) if args.output else None
+    if out and len(args.files) > 1:
+        out.mkdir(parents=True, exist_ok=True)
+    failed = 0
+    for name in args.files:
+        src = Path(name)
+        try:
+            segments = [s for s in transcriber.transcribe(src, options) if isinstance(s, Segment)]
+        except HearthError as exc:
+            print(f"error: {src.name}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        text = subtitles.render(segments, args.format, source=str(src), model=transcriber.model_id)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            target = out / f"{src.stem}.{args.format}" if out.is_dir() else out
+            target.write_text(text, encoding="utf-8")
+            print(f"{src.name} → {target}", file=sys.stderr)
+    return 1 if failed else 0
