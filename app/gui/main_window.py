@@ -7,11 +7,13 @@ import logging
 from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QStackedWidget,
     QWidget,
 )
@@ -89,7 +91,8 @@ class MainWindow(QMainWindow):
             return
         from app.gui.chat.pane import ChatPane
         from app.gui.models.page import ModelsPane
-        from app.gui.panes.placeholders import ImagesPane, SpeechPane
+        from app.gui.panes.placeholders import ImagesPane
+        from app.gui.speech.pane import SpeechPane
 
         classes = {"chat": ChatPane, "images": ImagesPane, "speech": SpeechPane, "models": ModelsPane}
         self.broken_panes: dict[str, BaseException] = {}
@@ -103,12 +106,21 @@ class MainWindow(QMainWindow):
                 pane.setWordWrap(True)
                 pane.setObjectName(f"{name}PaneBroken")
             self.panes[name] = pane
-            self.stack.addWidget(pane)
+            # A scroll area lets the window shrink below a pane's natural width (small screens).
+            holder = QScrollArea()
+            holder.setWidgetResizable(True)
+            holder.setFrameShape(QFrame.Shape.NoFrame)
+            holder.setWidget(pane)
+            self.stack.addWidget(holder)
         for name in ("chat", "images", "speech"):
             if hasattr(self.panes[name], "picker"):
                 self.panes[name].picker.manage_requested.connect(lambda: self.show_pane("models"))
         if hasattr(self.panes["models"], "store_changed"):
             self.panes["models"].store_changed.connect(self._refresh_pickers)
+        chat, speech = self.panes["chat"], self.panes["speech"]
+        if hasattr(chat, "receive_text") and hasattr(speech, "send_to_chat"):
+            speech.send_to_chat.connect(self._send_to_chat)
+            chat.set_dictation(speech.dictation)
         self._on_row(self.nav.currentRow())
         # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")
@@ -146,6 +158,10 @@ class MainWindow(QMainWindow):
         help_menu.addAction(about)
 
     # --- panes ------------------------------------------------------------------------
+    def current_widget(self):
+        holder = self.stack.currentWidget()
+        return holder.widget() if holder is not None else None
+
     def current_pane(self) -> str:
         return PANES[self.nav.currentRow()]
 
@@ -157,6 +173,10 @@ class MainWindow(QMainWindow):
             self.settings.last_pane = PANES[row]
             if self.panes:
                 self.stack.setCurrentIndex(row)
+
+    def _send_to_chat(self, text: str) -> None:
+        self.panes["chat"].receive_text(text)
+        self.show_pane("chat")
 
     def _refresh_pickers(self) -> None:
         for name in ("chat", "images", "speech"):

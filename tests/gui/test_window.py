@@ -15,8 +15,8 @@ def test_every_pane_is_reachable_by_click(qtbot, window):
     for row, name in reversed(list(enumerate(PANES))):
         _click_nav(qtbot, window, row)
         assert window.current_pane() == name
-        assert window.stack.currentWidget() is window.panes[name]
-        assert window.stack.currentWidget().isVisible()
+        assert window.current_widget() is window.panes[name]
+        assert window.current_widget().isVisible()
 
 
 @pytest.mark.parametrize("key, name", [(Qt.Key.Key_1, "chat"), (Qt.Key.Key_2, "images"),
@@ -45,7 +45,7 @@ def test_settings_survive_a_restart(qtbot, hearth_home):
     second.show()
     qtbot.waitExposed(second)
     assert second.current_pane() == "speech"
-    qtbot.waitUntil(lambda: second.stack.currentWidget() is second.panes.get("speech"))
+    qtbot.waitUntil(lambda: second.current_widget() is second.panes.get("speech"))
     assert (second.width(), second.height()) == (700, 500)
     second.close()
 

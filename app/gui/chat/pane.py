@@ -61,6 +61,7 @@ class ChatPane(ModelPane):
         self.loaded_format: str | None = None
         self.streaming: MessageWidget | None = None
         self.editing_id: int | None = None
+        self.dictation = None
 
         self.sidebar = ConversationList(self.history)
         self.view = ConversationView()
@@ -90,9 +91,14 @@ class ChatPane(ModelPane):
         col.addWidget(self.notice)
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
+        self.mic_button = QPushButton("🎤 Dictate")
+        self.mic_button.setCheckable(True)
+        self.mic_button.setAccessibleName("Dictate into the message")
+        self.mic_button.setEnabled(False)  # until a speech pane lends its dictation
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.mic_button)
         row.addLayout(buttons)
         col.addLayout(row)
         exports = QHBoxLayout()
@@ -132,6 +138,45 @@ class ChatPane(ModelPane):
         if convs:
             self.sidebar.refresh(select=convs[0].id)
             self.open_conversation(convs[0].id)
+
+    # --- dictation and text from elsewhere ---------------------------------------------
+    def set_dictation(self, dictation) -> None:
+        self.dictation = dictation
+        has_mic = dictation.recorder.default_device() is not None
+        self.mic_button.setEnabled(has_mic)
+        self.mic_button.setToolTip("" if has_mic else "No microphone found")
+        self.mic_button.toggled.connect(self._toggle_mic)
+        dictation.final.connect(self._dictated)
+        dictation.failed.connect(self._dictation_failed)
+        dictation.finished.connect(lambda: setattr(self, "dictating", self.mic_button.isChecked()))
+
+    def _toggle_mic(self, on: bool) -> None:
+        if on:
+            if not self.dictation.start():
+                self.mic_button.setChecked(False)
+                return
+            self.dictating = True
+            self.notice.setText("Listening… press Dictate again to stop.")
+        else:
+            self.dictation.stop()  # words spoken just before still arrive, then dictating ends
+
+    def _dictated(self, text: str) -> None:
+        if getattr(self, "dictating", False):
+            self.receive_text(text)
+
+    def _dictation_failed(self, message: str) -> None:
+        if self.mic_button.isChecked():
+            self.mic_button.setChecked(False)
+            self.notice.setText(message)
+
+    def receive_text(self, text: str) -> None:
+        """Text from dictation or the Speech pane joins whatever is in the input."""
+        current = self.input.toPlainText().rstrip()
+        self.input.setPlainText(f"{current} {text}".strip() if current else text)
+        cursor = self.input.textCursor()
+        cursor.movePosition(cursor.MoveOperation.End)
+        self.input.setTextCursor(cursor)
+        self.input.setFocus()
 
     # --- conversations ---------------------------------------------------------------
     def new_conversation(self) -> None:

@@ -1,4 +1,4 @@
-"""The Images and Speech panes as they stand before their engines land."""
+"""The Images pane as it stands before its engine lands."""
 
 from __future__ import annotations
 
@@ -24,9 +24,3 @@ class ImagesPane(_Placeholder):
     kind, title = "images", "Images"
     blurb = "Search your photo folders by describing what is in them, or by dropping in a picture."
     coming = "Folder indexing and the thumbnail grid arrive with the image search engine."
-
-
-class SpeechPane(_Placeholder):
-    kind, title = "speech", "Speech"
-    blurb = "Transcribe recordings and dictate into the chat, all on this computer."
-    coming = "File transcription and live dictation arrive with the speech engine."

@@ -1,0 +1,333 @@
+"""The Speech pane: a queue of files to transcribe, live dictation, exports."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+)
+
+from app.core.jobs import HearthError
+from app.gui.panes.base import ModelPane
+from app.gui.speech.dictation import Dictation
+from app.gui.speech.worker import SpeechWorker
+
+log = logging.getLogger(__name__)
+LANGUAGES = ("auto", "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "hi", "ja", "ko", "zh")
+MEDIA = "Audio and video (*.wav *.mp3 *.m4a *.flac *.ogg *.opus *.mp4 *.mkv *.webm *.mov);;All files (*)"
+
+
+def stamp(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m):02d}:{s:04.1f}"
+
+
+class SpeechPane(ModelPane):
+    kind, title = "speech", "Speech"
+    blurb = "Transcribe recordings and dictate into the chat, all on this computer."
+    send_to_chat = Signal(str)
+    transcript_done = Signal(str)  # the file's path
+
+    def __init__(self, settings, parent=None):
+        super().__init__(settings, parent)
+        self.setAcceptDrops(True)
+        self.speech = SpeechWorker(self)
+        self.dictation = Dictation(self.speech, self.picker.current, self)
+        self.segments: list = []  # of the transcript shown
+        self.queue: list[str] = []
+        self.job = None
+
+        files_row = QHBoxLayout()
+        self.add_button = QPushButton("&Add files…")
+        self.add_button.setAccessibleName("Add files to transcribe")
+        self.transcribe_button = QPushButton("&Transcribe")
+        self.transcribe_button.setAccessibleName("Transcribe")
+        self.cancel_button = QPushButton("&Cancel")
+        self.cancel_button.setAccessibleName("Cancel transcription")
+        self.cancel_button.setEnabled(False)
+        self.language = QComboBox()
+        self.language.addItems(LANGUAGES)
+        self.language.setAccessibleName("Language")
+        self.task = QComboBox()
+        self.task.addItems(("Transcribe", "Translate to English"))
+        self.task.setAccessibleName("Task")
+        for w in (self.add_button, self.transcribe_button, self.cancel_button, QLabel("Language"), self.language,
+                  self.task):
+            files_row.addWidget(w)
+        files_row.addStretch(1)
+        self.body.addLayout(files_row)
+
+        self.file_list = QListWidget()
+        self.file_list.setObjectName("speechQueue")
+        self.file_list.setAccessibleName("Files to transcribe")
+        self.file_list.setMaximumHeight(80)
+        self.body.addWidget(self.file_list)
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Transcription progress")
+        self.progress.setRange(0, 1000)
+        self.body.addWidget(self.progress)
+
+        live_row = QHBoxLayout()
+        self.device = QComboBox()
+        self.device.setAccessibleName("Microphone")
+        self.record_button = QPushButton("● &Record")
+        self.record_button.setCheckable(True)
+        self.record_button.setAccessibleName("Record from the microphone")
+        self.talk_button = QPushButton("Hold to talk")
+        self.talk_button.setAccessibleName("Hold to talk")
+        self.meter = QProgressBar()
+        self.meter.setRange(0, 100)
+        self.meter.setTextVisible(False)
+        self.meter.setMaximumWidth(120)
+        self.meter.setAccessibleName("Input level")
+        for w in (QLabel("Microphone"), self.device, self.record_button, self.talk_button, self.meter):
+            live_row.addWidget(w)
+        live_row.addStretch(1)
+        self.body.addLayout(live_row)
+        self.mic_status = QLabel()
+        self.mic_status.setObjectName("micStatus")
+        self.body.addWidget(self.mic_status)
+        self.partial = QLabel()
+        self.partial.setObjectName("livePartial")
+        self.partial.setWordWrap(True)
+        self.body.addWidget(self.partial)
+
+        self.transcript = QListWidget()
+        self.transcript.setObjectName("transcript")
+        self.transcript.setAccessibleName("Transcript (click a line to copy it)")
+        self.transcript.setWordWrap(True)
+        self.body.addWidget(self.transcript, 1)
+
+        out_row = QHBoxLayout()
+        self.export_buttons = {}
+        for fmt in ("txt", "srt", "vtt", "json"):
+            b = QPushButton(f"Export {fmt.upper()}…")
+            b.setAccessibleName(f"Export as {fmt.upper()}")
+            b.clicked.connect(lambda _=False, f=fmt: self._export(f))
+            out_row.addWidget(b)
+            self.export_buttons[fmt] = b
+        self.send_button = QPushButton("Send to &chat")
+        self.send_button.setAccessibleName("Send transcript to chat")
+        out_row.addStretch(1)
+        out_row.addWidget(self.send_button)
+        self.body.addLayout(out_row)
+        self.message = QLabel()
+        self.message.setObjectName("speechMessage")
+        self.message.setWordWrap(True)
+        self.body.addWidget(self.message)
+
+        self.add_button.clicked.connect(self._ask_files)
+        self.transcribe_button.clicked.connect(self.start_queue)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.transcript.itemClicked.connect(self._copy_item)
+        self.send_button.clicked.connect(self._send)
+        self.record_button.toggled.connect(self._toggle_record)
+        self.talk_button.pressed.connect(lambda: self._start_live())
+        self.talk_button.released.connect(self.dictation.stop)
+        self.dictation.partial.connect(self.partial.setText)
+        self.dictation.final.connect(self._live_final)
+        self.dictation.level.connect(lambda v: self.meter.setValue(int(v * 100)))
+        self.dictation.failed.connect(self._live_failed)
+        self.dictation.stopped.connect(lambda: self.record_button.setChecked(False))
+        self.dictation.finished.connect(lambda: setattr(self, "listening", False))
+        self.refresh_devices()
+
+    # --- devices ---------------------------------------------------------------------
+    def refresh_devices(self) -> None:
+        from app.gui.speech.recorder import Recorder
+
+        self.device.clear()
+        devices = Recorder.devices()
+        for d in devices:
+            self.device.addItem(d.description(), d)
+        has = bool(devices)
+        for w in (self.device, self.record_button, self.talk_button):
+            w.setEnabled(has)
+        self.mic_status.setText(
+            "" if has else "No microphone found: connect one, or check the system's sound settings. "
+            "File transcription still works."
+        )
+
+    def _start_live(self) -> bool:
+        self.dictation.language = None if self.language.currentText() == "auto" else self.language.currentText()
+        self.listening = self.dictation.start(self.device.currentData())
+        return self.listening
+
+    def _toggle_record(self, on: bool) -> None:
+        if on:
+            if not self._start_live():
+                self.record_button.setChecked(False)
+            else:
+                self.mic_status.setText("Listening…")
+        else:
+            self.dictation.stop()
+            self.mic_status.setText("")
+
+    def _live_final(self, text: str) -> None:
+        from app.core.speech.transcriber import Segment
+
+        if not getattr(self, "listening", False):
+            return  # dictation into another pane
+        self.partial.setText("")
+        start = self.segments[-1].end if self.segments else 0.0
+        seg = Segment(start, start, text)
+        self.segments.append(seg)
+        self._add_line(seg, live=True)
+
+    def _live_failed(self, message: str) -> None:
+        self.record_button.setChecked(False)
+        self.mic_status.setText(message)
+
+    # --- files -----------------------------------------------------------------------
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt override
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.add_files(paths)
+            self.start_queue()
+
+    def _ask_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Transcribe files", "", MEDIA)
+        if paths:
+            self.add_files(paths)
+
+    def add_files(self, paths) -> None:
+        for p in paths:
+            self.queue.append(p)
+            self.file_list.addItem(QListWidgetItem(Path(p).name))
+
+    def options(self):
+        from app.core.speech.transcriber import TranscribeOptions
+
+        lang = self.language.currentText()
+        return TranscribeOptions(
+            language=None if lang == "auto" else lang,
+            task="translate" if self.task.currentIndex() == 1 else "transcribe",
+        )
+
+    def start_queue(self) -> None:
+        if self.job is not None and not self.job.done:
+            return
+        if not self.queue:
+            self.message.setText("Add a file first (or drop one here).")
+            return
+        model_id = self.picker.current()
+        if not model_id:
+            self.message.setText("No speech model installed: open Models to add one.")
+            return
+        path = self.queue.pop(0)
+        self.file_list.takeItem(0)
+        self.current_file = path
+        self.segments = []
+        self.transcript.clear()
+        self.progress.setValue(0)
+        self.message.setText(f"Transcribing {Path(path).name}…")
+        self.cancel_button.setEnabled(True)
+        self.job = self.speech.transcribe(
+            model_id, path, self.options(),
+            on_progress=self._on_progress, on_result=self._on_done, on_error=self._on_failed,
+        )
+        self.job.cancelled.connect(self._on_cancelled)
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.job.cancel()
+
+    def _add_line(self, seg, live: bool = False) -> None:
+        label = "live" if live else f"{stamp(seg.start)} → {stamp(seg.end)}"
+        item = QListWidgetItem(f"[{label}]  {seg.text}")
+        item.setData(Qt.ItemDataRole.UserRole, seg.text)
+        self.transcript.addItem(item)
+        self.transcript.scrollToBottom()
+
+    def _on_progress(self, value) -> None:
+        segments, fraction = value
+        for seg in segments[len(self.segments):]:
+            self._add_line(seg)
+        self.segments = list(segments)
+        self.progress.setValue(int(fraction * 1000))
+
+    def _on_done(self, segments) -> None:
+        self._on_progress((segments, 1.0))
+        name = Path(self.current_file).name
+        self.message.setText(
+            f"{name}: {len(segments)} segments." if segments else f"{name}: no speech was found in it."
+        )
+        self._next()
+        self.transcript_done.emit(self.current_file)
+
+    def _on_failed(self, exc) -> None:
+        name = Path(self.current_file).name
+        self.message.setText(f"{name}: {exc}" if isinstance(exc, HearthError) else f"{name}: error: {exc!r}")
+        if not isinstance(exc, HearthError):
+            from app.gui.errors import reporter
+
+            reporter().report(exc, where="transcription")
+        self._next()
+        self.transcript_done.emit(self.current_file)
+
+    def _on_cancelled(self) -> None:
+        self.message.setText(f"{Path(self.current_file).name}: cancelled.")
+        self.queue.clear()
+        self.file_list.clear()
+        self.cancel_button.setEnabled(False)
+
+    def _next(self) -> None:
+        self.cancel_button.setEnabled(False)
+        if self.queue:
+            from PySide6.QtCore import QTimer
+
+            QTimer.singleShot(0, self.start_queue)
+
+    # --- output ----------------------------------------------------------------------
+    def transcript_text(self) -> str:
+        return " ".join(s.text for s in self.segments if s.text).strip()
+
+    def _copy_item(self, item) -> None:
+        QGuiApplication.clipboard().setText(item.data(Qt.ItemDataRole.UserRole))
+        self.message.setText("Copied.")
+
+    def _send(self) -> None:
+        text = self.transcript_text()
+        if not text:
+            self.message.setText("There is no transcript to send yet.")
+            return
+        self.send_to_chat.emit(text)
+
+    def _export(self, fmt: str) -> None:
+        if not self.segments:
+            self.message.setText("There is no transcript to export yet.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export transcript", f"transcript.{fmt}")
+        if path:
+            self.export_to(Path(path), fmt)
+
+    def export_to(self, path: Path, fmt: str) -> None:
+        from app.core.speech import subtitles
+
+        try:
+            path.write_text(subtitles.render(self.segments, fmt, model=self.picker.current()), encoding="utf-8")
+            self.message.setText(f"Exported to {path}.")
+        except OSError as exc:
+            self.message.setText(f"Could not export: {exc.strerror or exc}")
+
+    def shutdown(self) -> None:
+        self.dictation.stop()
+        if self.job is not None:
+            self.job.cancel()
+        self.speech.stop()
