@@ -119,7 +119,7 @@ class LiveDictation:
         from app.core.speech.transcriber import TranscribeOptions
 
         self.transcriber = transcriber
-        self.chunker = UtteranceChunker(partial_every_s=1.5 if partials else None)
+        self.chunker = UtteranceChunker(max_utterance_s=12.0, partial_every_s=2.0 if partials else None)
         # Greedy decoding and no VAD pass: the chunker already cut the speech out.
         self.final_options = TranscribeOptions(language=language, beam_size=1, vad_filter=False)
         self.partial_options = TranscribeOptions(language=language, beam_size=1, vad_filter=False)
@@ -131,14 +131,13 @@ class LiveDictation:
         return " ".join(p for p in parts if p).strip()
 
     def feed(self, samples: np.ndarray) -> list[LiveEvent]:
-        events = []
+        """Transcribes every utterance that ended, and at most one partial: the newest,
+        if speech is still going on after the last end."""
         utterances = self.chunker.feed(samples)
-        finals = [u for u in utterances if u.final]
-        for u in utterances:
-            if not u.final and finals:
-                continue  # a final is coming in this batch: skip the stale snapshot
-            events.append(self._event(u))
-        return [e for e in events if e.text]
+        keep = [u for u in utterances if u.final]
+        if utterances and not utterances[-1].final:
+            keep.append(utterances[-1])
+        return [e for e in (self._event(u) for u in keep) if e.text]
 
     def flush(self) -> list[LiveEvent]:
         u = self.chunker.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -32,6 +34,8 @@ class Dictation(QObject):
         self._timer.setInterval(FEED_EVERY_MS)
         self._timer.timeout.connect(self._feed)
         self.language: str | None = None
+        self._job = None
+        self._last_audio = 0.0
 
     @property
     def active(self) -> bool:
@@ -46,6 +50,7 @@ class Dictation(QObject):
             return False
         if not self.recorder.start(device):
             return False
+        self._last_audio = time.monotonic()
         self.speech.live_start(model_id, self.language, on_error=lambda exc: self._failed(str(exc)))
         self._timer.start()
         self.started.emit()
@@ -56,7 +61,10 @@ class Dictation(QObject):
             return
         self.recorder.stop()
         self._timer.stop()
-        self._feed()
+        if self._buffer:  # the last words, queued behind whatever is running
+            samples = np.concatenate(self._buffer)
+            self._buffer = []
+            self.speech.live_feed(samples, on_result=self._events)
         self.speech.live_stop(on_result=self._last_events, on_error=lambda exc: self._failed(str(exc)))
         self.stopped.emit()
 
@@ -66,13 +74,23 @@ class Dictation(QObject):
 
     def _collect(self, pcm) -> None:
         self._buffer.append(pcm)
+        self._last_audio = time.monotonic()
 
     def _feed(self) -> None:
-        if not self._buffer:
+        # Some inputs (an idle virtual device, a muted USB microphone) deliver
+        # nothing rather than silence: count a gap in delivery as silence, so an
+        # utterance still ends on time.
+        now = time.monotonic()
+        if self.active and now - self._last_audio > 0.25:
+            self._buffer.append(np.zeros(int(16000 * FEED_EVERY_MS / 1000), dtype=np.float32))
+        # Back-pressure: while the worker is still transcribing, audio gathers here
+        # and goes over as one batch, so a slow machine never builds a backlog.
+        if not self._buffer or (self._job is not None and not self._job.done):
             return
         samples = np.concatenate(self._buffer)
         self._buffer = []
-        self.speech.live_feed(samples, on_result=self._events, on_error=lambda exc: self._failed(str(exc)))
+        self._job = self.speech.live_feed(samples, on_result=self._events,
+                                          on_error=lambda exc: self._failed(str(exc)))
 
     def _events(self, events) -> None:
         for e in events:

@@ -38,7 +38,7 @@ class Recorder(QObject):
         return self.source is not None
 
     def start(self, device=None) -> bool:
-        from PySide6.QtMultimedia import QAudio, QAudioFormat, QAudioSource
+        from PySide6.QtMultimedia import QAudioFormat, QAudioSource
 
         if self.source is not None:
             return True
@@ -53,8 +53,8 @@ class Recorder(QObject):
         self.source = QAudioSource(device, fmt, self)
         self.source.setBufferSize(16000 * 2 // 5)  # 200 ms
         self.io = self.source.start()
-        if self.io is None or self.source.error() != QAudio.Error.NoError:
-            error = self.source.error()
+        error = self.source.error()
+        if self.io is None or error != type(error).NoError:  # QAudio vs QtAudio across Qt versions
             self.stop()
             self.failed.emit(f"The microphone could not be opened ({error}).")
             return False

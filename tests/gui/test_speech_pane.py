@@ -1,0 +1,148 @@
+import subprocess
+import sys
+import time
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from tests.conftest import ROOT
+from tests.helpers import SPEECH_TEXT, speak, word_error_rate
+
+
+@pytest.fixture
+def speech(qtbot, starter_store, window):
+    window.show_pane("speech")
+    pane = window.panes["speech"]
+    assert pane.picker.current() == "whisper-base"
+    pane.language.setCurrentText("en")
+    return pane
+
+
+def _drop(qtbot, widget, paths):
+    """What a file manager's drag does: enter, then drop, with file URLs."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    centre = widget.rect().center()
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    assert QApplication.sendEvent(widget, enter) and enter.isAccepted()
+    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    assert QApplication.sendEvent(widget, drop) and drop.isAccepted()
+
+
+def _play(pulse, wav):
+    return subprocess.Popen(["paplay", "--server", pulse, "-d", "vsink", str(wav)])
+
+
+def test_a_dropped_file_is_transcribed_and_sent_to_chat(qtbot, speech, speech_wav, window):
+    _drop(qtbot, speech, [speech_wav])
+    qtbot.waitUntil(lambda: speech.job is not None and speech.job.done, timeout=60000)
+    assert word_error_rate(SPEECH_TEXT, speech.transcript_text()) <= 0.15
+    assert speech.transcript.count() >= 2 and speech.progress.value() == 1000
+    first = speech.transcript.item(0)
+    assert first.text().startswith("[00:0")
+    qtbot.mouseClick(speech.transcript.viewport(), Qt.MouseButton.LeftButton,
+                     pos=speech.transcript.visualItemRect(first).center())
+    assert QApplication.clipboard().text() == first.data(Qt.ItemDataRole.UserRole)
+    qtbot.mouseClick(speech.send_button, Qt.MouseButton.LeftButton)
+    assert window.current_pane() == "chat"
+    assert window.panes["chat"].input.toPlainText() == speech.transcript_text()
+
+
+def test_exports_from_the_pane_parse_back(qtbot, speech, speech_wav, tmp_path):
+    from app.core.speech.subtitles import parse_cues
+
+    speech.add_files([speech_wav])
+    qtbot.mouseClick(speech.transcribe_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: speech.job is not None and speech.job.done, timeout=60000)
+    for fmt in ("srt", "vtt", "txt", "json"):
+        speech.export_to(tmp_path / f"t.{fmt}", fmt)
+    cues = parse_cues((tmp_path / "t.srt").read_text())
+    assert len(cues) == len(speech.segments) and all(a[1] <= b[0] for a, b in zip(cues, cues[1:], strict=False))
+    assert (tmp_path / "t.vtt").read_text().startswith("WEBVTT")
+
+
+def test_bad_files_give_messages_and_the_queue_goes_on(qtbot, speech, speech_wav, tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    notes = tmp_path / "notes.mp3"
+    notes.write_text("not audio at all")
+    messages = []
+    speech.transcript_done.connect(lambda p: messages.append(speech.message.text()))
+    speech.add_files([empty, notes, speech_wav])
+    qtbot.mouseClick(speech.transcribe_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(messages) == 3, timeout=60000)
+    assert "is empty" in messages[0]
+    assert "not an audio" in messages[1] or "could not be decoded" in messages[1]
+    assert "segments" in messages[2] and speech.transcript_text()
+
+
+def test_cancel_stops_within_a_second(qtbot, speech, tmp_path):
+    long = speak((SPEECH_TEXT + " ") * 8, tmp_path / "long.wav")
+    speech.add_files([long])
+    qtbot.mouseClick(speech.transcribe_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(1000)
+    asked = time.monotonic()
+    qtbot.mouseClick(speech.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: speech.job.done, timeout=5000)
+    assert time.monotonic() - asked < 1.0
+    assert speech.job.outcome == "cancelled" and "cancelled" in speech.message.text()
+
+
+def test_live_dictation_through_the_microphone(qtbot, speech, pulse, tmp_path):
+    assert speech.record_button.isEnabled(), speech.mic_status.text()
+    assert "vmic" in speech.device.currentText() or speech.device.count() >= 1
+    wav = speak(SPEECH_TEXT, tmp_path / "say.wav")
+    qtbot.mouseClick(speech.record_button, Qt.MouseButton.LeftButton)
+    assert speech.dictation.active, (speech.mic_status.text(), speech.record_button.isChecked())
+    player = _play(pulse, wav)
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=30000)  # the event loop keeps running
+    qtbot.wait(1500)  # the last utterance ends in silence
+    qtbot.mouseClick(speech.record_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not speech.listening, timeout=30000)
+    live = [speech.transcript.item(i).text() for i in range(speech.transcript.count())]
+    assert live and all(line.startswith("[live]") for line in live)
+    assert word_error_rate(SPEECH_TEXT, speech.transcript_text()) <= 0.35, speech.transcript_text()
+
+
+def test_the_chat_microphone_dictates_into_the_input(qtbot, speech, pulse, window, tmp_path):
+    chat = window.panes["chat"]
+    window.show_pane("chat")
+    assert chat.mic_button.isEnabled()
+    wav = speak("Please summarise the meeting notes for me.", tmp_path / "ask.wav")
+    qtbot.mouseClick(chat.mic_button, Qt.MouseButton.LeftButton)
+    player = _play(pulse, wav)
+    qtbot.waitUntil(lambda: player.poll() is not None, timeout=30000)
+    qtbot.wait(1200)
+    qtbot.mouseClick(chat.mic_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "meeting" in chat.input.toPlainText().lower(), timeout=30000)
+    assert word_error_rate("Please summarise the meeting notes for me.", chat.input.toPlainText()) <= 0.35
+    assert speech.transcript.count() == 0, "dictation into the chat stays out of the Speech pane"
+
+
+NO_MIC = """
+import os
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from app.core.settings import load_settings
+from app.gui.speech.pane import SpeechPane
+pane = SpeechPane(load_settings())
+print("ENABLED", pane.record_button.isEnabled())
+print("STATUS", pane.mic_status.text())
+pane.shutdown()
+"""
+
+
+def test_without_a_microphone_the_pane_says_so(hearth_home):
+    import os
+
+    env = dict(os.environ, PULSE_SERVER="unix:/nonexistent/pulse", QT_QPA_PLATFORM="offscreen")
+    result = subprocess.run([sys.executable, "-c", NO_MIC], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert "ENABLED False" in result.stdout, result.stdout + result.stderr
+    assert "No microphone found" in result.stdout
+
+
