@@ -98,7 +98,13 @@ def bench_download(args) -> dict:
     return run(args)
 
 
-SUITES = {"startup": bench_startup, "download": bench_download, "chat": bench_chat}
+def bench_speech(args) -> dict:
+    from bench_speech import bench_speech as run
+
+    return run(args)
+
+
+SUITES = {"startup": bench_startup, "download": bench_download, "chat": bench_chat, "speech": bench_speech}
 
 
 def print_table(result: dict) -> None:
