@@ -151,3 +151,27 @@ def speech_wav(tmp_path_factory) -> Path:
     from tests.helpers import SPEECH_TEXT, speak
 
     return speak(SPEECH_TEXT, tmp_path_factory.mktemp("speech") / "speech.wav")
+
+
+TINY_CLIP = ROOT / "tests" / "fixtures" / "tiny-clip"
+
+
+@pytest.fixture
+def clip_store(hearth_home):
+    """The tiny CLIP, imported into this test's store as a hub-style folder (linked)."""
+    from app.core.models.store import ModelStore
+    from app.core.settings import load_settings, save_settings
+
+    store = ModelStore()
+    store.import_path(TINY_CLIP, "images", "tiny-clip", mode="link")
+    settings = load_settings()
+    settings.default_models["images"] = "tiny-clip"
+    save_settings(settings)
+    return store
+
+
+@pytest.fixture
+def clip_encoder(clip_store):
+    from app.core.images.encoder import ImageEncoder
+
+    return ImageEncoder(TINY_CLIP, model_id="tiny-clip")

@@ -152,3 +152,33 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
         for j, h in enumerate(hyp, 1):
             prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
     return d[len(hyp)] / max(1, len(ref))
+
+
+def shapes_module():
+    """The tiny-CLIP trainer's picture renderer (scripts/train_tiny_clip.py)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_tiny_clip.py"
+    spec = importlib.util.spec_from_file_location("train_tiny_clip", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def photo_library(root: Path, per_class: int = 4, seed: int = 7) -> dict[str, list[Path]]:
+    """Pictures of coloured shapes in nested folders and several formats; class -> paths."""
+    import random
+
+    shapes = shapes_module()
+    rng = random.Random(seed)
+    formats = [("jpg", "JPEG"), ("png", "PNG"), ("webp", "WEBP"), ("bmp", "BMP")]
+    out: dict[str, list[Path]] = {}
+    for i, (colour, shape) in enumerate(shapes.classes()):
+        folder = root / ("holiday 2024" if i % 2 else "Ünïcode fotos") / colour
+        folder.mkdir(parents=True, exist_ok=True)
+        for j in range(per_class):
+            ext, fmt = formats[(i + j) % len(formats)]
+            path = folder / f"{shape} {j}.{ext}"
+            shapes.render(colour, shape, rng, size=96).save(path, fmt)
+            out.setdefault(f"{colour} {shape}", []).append(path)
+    return out

@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 
 from app import __version__
-from app.cli import chat, doctor, models, transcribe
+from app.cli import chat, doctor, models, search, transcribe
 
-PENDING = {
-    "search": "index photo folders and search them",
-}
+PENDING: dict[str, str] = {}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_parser(sub)
     chat.add_parser(sub)
     transcribe.add_parser(sub)
+    search.add_parser(sub)
     for name, text in PENDING.items():
         p = sub.add_parser(name, help=f"{text} (not in this build yet)")
         p.add_argument("args", nargs=argparse.REMAINDER)

@@ -90,8 +90,8 @@ class MainWindow(QMainWindow):
         if self.panes:
             return
         from app.gui.chat.pane import ChatPane
+        from app.gui.images.pane import ImagesPane
         from app.gui.models.page import ModelsPane
-        from app.gui.panes.placeholders import ImagesPane
         from app.gui.speech.pane import SpeechPane
 
         classes = {"chat": ChatPane, "images": ImagesPane, "speech": SpeechPane, "models": ModelsPane}

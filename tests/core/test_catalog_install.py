@@ -18,7 +18,8 @@ def test_the_shipped_catalog_is_valid_and_complete():
     assert {"whisper-tiny", "whisper-base", "whisper-small", "whisper-medium", "whisper-large-v3",
             "whisper-large-v3-turbo"} <= {e.id for e in by_kind["speech"]}
     assert all(e.quantization == "Q4_K_M" for e in by_kind["chat"])
-    assert all(e.files[0].path.endswith(".safetensors") for e in by_kind["images"])
+    assert all(e.files[-1].path.endswith(".safetensors") and e.files[0].path == "open_clip_config.json"
+               for e in by_kind["images"])
     for e in entries:
         assert e.licence and e.languages and e.description and e.ram_gb > 0 and e.vram_gb > 0
 

@@ -62,7 +62,7 @@ def validate_entry(raw: dict) -> CatalogEntry:
         raise ModelError(f"catalog entry {where}: a chat model needs a .gguf file")
     if raw["kind"] == "images" and not raw.get("architecture"):
         raise ModelError(f"catalog entry {where}: an images model needs its OpenCLIP architecture")
-    if raw["kind"] == "images" and not all(f.path.endswith((".safetensors", ".bin", ".pt")) for f in files):
+    if raw["kind"] == "images" and not all(f.path.endswith((".safetensors", ".bin", ".pt", ".json")) for f in files):
         raise ModelError(f"catalog entry {where}: unexpected checkpoint file type")
     if raw["kind"] == "speech" and not {"model.bin", "config.json"} <= {f.path for f in files}:
         raise ModelError(f"catalog entry {where}: a faster-whisper model needs model.bin and config.json")

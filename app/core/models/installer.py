@@ -56,7 +56,8 @@ def install_entry(
         if not result.verified and f.size > 10 * 1024 * 1024:
             verified = False
         done_before += result.size
-    src = staging / entry.files[0].path if entry.kind in ("chat", "images") else staging
+    single = entry.kind == "chat" or (entry.kind == "images" and len(entry.files) == 1)
+    src = staging / entry.files[0].path if single else staging
     installed = store.import_path(
         src, entry.kind, entry.id, mode="move", source=f"catalog:{entry.id}", architecture=entry.architecture
     )

@@ -27,6 +27,8 @@ def validate(src: Path, kind: str, architecture: str = "") -> tuple[str, str]:
         _validate_whisper(src)
         return "ctranslate2", "whisper"
     if kind == "images":
+        if src.is_dir():  # as published on the hub: open_clip_config.json beside the weights
+            return "open_clip", architecture or _validate_clip_folder(src)
         _validate_clip(src)
         if not architecture:
             raise ModelError("an OpenCLIP checkpoint needs its architecture name (for example ViT-B-32)")
@@ -66,6 +68,25 @@ def _validate_whisper(src: Path) -> None:
         header = fh.read(4)
     if len(header) < 4 or (src / "model.bin").stat().st_size < 1024:
         raise ModelError(f"{src.name}: model.bin is truncated")
+
+
+CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors", "model.safetensors",
+                "open_clip_pytorch_model.bin", "pytorch_model.bin")
+
+
+def _validate_clip_folder(src: Path) -> str:
+    config = src / "open_clip_config.json"
+    try:
+        data = json.loads(config.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{src.name}: not an OpenCLIP model folder (open_clip_config.json missing or bad)") from exc
+    if "model_cfg" not in data:
+        raise ModelError(f"{src.name}: open_clip_config.json has no model_cfg")
+    weights = [src / n for n in CLIP_WEIGHTS if (src / n).is_file()]
+    if not weights:
+        raise ModelError(f"{src.name}: no OpenCLIP weights (open_clip_model.safetensors) in the folder")
+    _validate_clip(weights[0])
+    return "local-dir"
 
 
 def _validate_clip(src: Path) -> None:

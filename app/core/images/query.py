@@ -1,0 +1,65 @@
+"""Search queries: text, images, and +/- terms that add or subtract concepts.
+
+"red car -night +snow" means: like "red car", more like "snow", less like
+"night". An image (a dropped file, a result's "find similar") adds its own
+embedding. The parts are summed as unit vectors, and the sum normalised.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from app.core.jobs import InputError
+
+
+@dataclass
+class Query:
+    plus: list[str] = field(default_factory=list)
+    minus: list[str] = field(default_factory=list)
+    images: list[str] = field(default_factory=list)  # paths
+    vectors: list[np.ndarray] = field(default_factory=list)  # e.g. a pasted picture, already embedded
+
+    @property
+    def empty(self) -> bool:
+        return not (self.plus or self.minus or self.images or self.vectors)
+
+
+def parse(text: str) -> Query:
+    """Splits on +term / -term; the text before the first sign is one positive phrase."""
+    q = Query()
+    parts = re.split(r"\s+(?=[+-]\S)|^(?=[+-]\S)", text.strip())
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if part[0] == "-" and len(part) > 1:
+            q.minus.append(part[1:].strip())
+        elif part[0] == "+" and len(part) > 1:
+            q.plus.append(part[1:].strip())
+        else:
+            q.plus.append(part)
+    return q
+
+
+def query_vector(query: Query, encoder, image_vectors: list[np.ndarray] | None = None,
+                 minus_weight: float = 0.5) -> np.ndarray:
+    if query.empty and not image_vectors:
+        raise InputError("type something to search for, or drop a picture here")
+    total = None
+    texts = query.plus + query.minus
+    if texts:
+        vecs = encoder.embed_text(texts)
+        for i, v in enumerate(vecs):
+            w = 1.0 if i < len(query.plus) else -minus_weight
+            total = w * v if total is None else total + w * v
+    for v in list(image_vectors or []) + list(query.vectors):
+        v = np.asarray(v, dtype=np.float32)
+        v = v / (np.linalg.norm(v) or 1.0)
+        total = v if total is None else total + v
+    norm = float(np.linalg.norm(total))
+    if norm == 0:
+        raise InputError("the query cancels itself out")
+    return (total / norm).astype(np.float32)

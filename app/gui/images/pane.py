@@ -1,0 +1,330 @@
+"""The Images pane: photo folders, indexing, and search by words or by picture."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QFileSystemWatcher, QMimeData, QSize, Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+)
+
+from app.core.jobs import HearthError
+from app.gui.images.results import THUMB, ResultsModel
+from app.gui.images.worker import ImagesWorker
+from app.gui.panes.base import ModelPane
+
+log = logging.getLogger(__name__)
+
+
+class ImagesPane(ModelPane):
+    kind, title = "images", "Images"
+    blurb = "Search your photo folders by describing what is in them, or by dropping in a picture."
+    results_ready = Signal(int)
+    index_finished = Signal(object)
+
+    def __init__(self, settings, parent=None):
+        super().__init__(settings, parent)
+        self.setAcceptDrops(True)
+        self.images = ImagesWorker(self)
+        self.index_job = None
+        self.search_job = None
+        self.last_summary = None
+
+        row = QHBoxLayout()
+        left = QVBoxLayout()
+        self.folder_list = QListWidget()
+        self.folder_list.setObjectName("folderList")
+        self.folder_list.setAccessibleName("Photo folders")
+        self.folder_list.setMaximumWidth(280)
+        left.addWidget(QLabel("Folders"))
+        left.addWidget(self.folder_list, 1)
+        buttons = QHBoxLayout()
+        self.add_folder = QPushButton("&Add…")
+        self.add_folder.setAccessibleName("Add a photo folder")
+        self.remove_folder = QPushButton("Remove")
+        self.remove_folder.setAccessibleName("Remove the photo folder")
+        buttons.addWidget(self.add_folder)
+        buttons.addWidget(self.remove_folder)
+        left.addLayout(buttons)
+        index_buttons = QHBoxLayout()
+        self.index_button = QPushButton("&Index")
+        self.index_button.setAccessibleName("Index the folders")
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setAccessibleName("Pause indexing")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel indexing")
+        for b in (self.index_button, self.pause_button, self.cancel_button):
+            index_buttons.addWidget(b)
+        left.addLayout(index_buttons)
+        self.index_progress = QProgressBar()
+        self.index_progress.setAccessibleName("Indexing progress")
+        left.addWidget(self.index_progress)
+        self.index_status = QLabel()
+        self.index_status.setObjectName("indexStatus")
+        self.index_status.setWordWrap(True)
+        left.addWidget(self.index_status)
+        row.addLayout(left)
+
+        right = QVBoxLayout()
+        search_row = QHBoxLayout()
+        self.query = QLineEdit()
+        self.query.setObjectName("imageQuery")
+        self.query.setAccessibleName("Search photos")
+        self.query.setPlaceholderText('Describe a picture ("a dog on a beach -night +snow"), or drop one here')
+        self.search_button = QPushButton("&Search")
+        self.search_button.setAccessibleName("Search")
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setRange(0, 100)
+        self.threshold.setValue(0)
+        self.threshold.setMaximumWidth(120)
+        self.threshold.setAccessibleName("Similarity threshold")
+        self.threshold.setToolTip("Hide results less similar than this")
+        search_row.addWidget(self.query, 1)
+        search_row.addWidget(self.search_button)
+        search_row.addWidget(QLabel("Min."))
+        search_row.addWidget(self.threshold)
+        right.addLayout(search_row)
+        self.model = ResultsModel(self)
+        self.grid = QListView()
+        self.grid.setObjectName("resultsGrid")
+        self.grid.setAccessibleName("Results")
+        self.grid.setViewMode(QListView.ViewMode.IconMode)
+        self.grid.setResizeMode(QListView.ResizeMode.Adjust)
+        self.grid.setUniformItemSizes(True)
+        self.grid.setLayoutMode(QListView.LayoutMode.Batched)  # stays smooth with 10,000 results
+        self.grid.setBatchSize(200)
+        self.grid.setIconSize(QSize(THUMB, THUMB))
+        self.grid.setGridSize(QSize(THUMB + 16, THUMB + 28))
+        self.grid.setModel(self.model)
+        self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        right.addWidget(self.grid, 1)
+        self.message = QLabel()
+        self.message.setObjectName("imagesMessage")
+        self.message.setWordWrap(True)
+        right.addWidget(self.message)
+        row.addLayout(right, 1)
+        self.body.addLayout(row, 1)
+
+        self.watcher = QFileSystemWatcher(self)
+        self.reindex_timer = QTimer(self)
+        self.reindex_timer.setSingleShot(True)
+        self.reindex_timer.setInterval(2000)  # a burst of new files: one pass
+        self.reindex_timer.timeout.connect(lambda: self.start_index(quiet=True))
+        self.watcher.directoryChanged.connect(lambda _p: self.reindex_timer.start())
+
+        self.add_folder.clicked.connect(self._ask_folder)
+        self.remove_folder.clicked.connect(self._remove_selected)
+        self.index_button.clicked.connect(self.start_index)
+        self.pause_button.clicked.connect(self._pause)
+        self.cancel_button.clicked.connect(self._cancel)
+        self.search_button.clicked.connect(self.search)
+        self.query.returnPressed.connect(self.search)
+        self.grid.doubleClicked.connect(self._open)
+        self.grid.customContextMenuRequested.connect(self._menu)
+        QShortcut(QKeySequence.StandardKey.Paste, self.grid, self._paste)
+        self._set_indexing(False)
+        self.refresh_folders()
+
+    # --- folders and indexing ----------------------------------------------------------
+    def refresh_folders(self) -> None:
+        self.images.folders(on_result=self._show_folders)
+
+    def _show_folders(self, result) -> None:
+        folders, skipped = result
+        self.folder_list.clear()
+        for path, status, count in folders:
+            note = f"{count} photos" + (" · offline (kept)" if status == "offline" else "")
+            item = QListWidgetItem(f"{path}\n{note}")
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.folder_list.addItem(item)
+            if os.path.isdir(path) and path not in self.watcher.directories():
+                self.watcher.addPath(path)
+        if skipped:
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(skipped.items()))
+            self.index_status.setText(f"Skipped {sum(skipped.values())}: {reasons}")
+
+    def add_folders(self, paths) -> None:
+        for p in paths:
+            self.images.add_folder(str(p))
+        self.refresh_folders()
+        self.start_index()
+
+    def _ask_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        if path:
+            self.add_folders([path])
+
+    def _remove_selected(self) -> None:
+        item = self.folder_list.currentItem()
+        if item is not None:
+            path = item.data(Qt.ItemDataRole.UserRole)
+            self.images.remove_folder(path)
+            if path in self.watcher.directories():
+                self.watcher.removePath(path)
+            self.refresh_folders()
+
+    def start_index(self, quiet: bool = False) -> None:
+        if self.index_job is not None and not self.index_job.done:
+            return
+        model_id = self.picker.current()
+        if not model_id:
+            self.message.setText("No images model installed: open Models to download one.")
+            return
+        self._set_indexing(True)
+        if not quiet:
+            self.index_status.setText("Looking for new and changed pictures…")
+        self.index_job = self.images.index(model_id, on_progress=self._on_index_progress,
+                                           on_result=self._on_indexed, on_error=self._on_index_failed)
+        self.index_job.cancelled.connect(self._on_index_stopped)
+
+    def _set_indexing(self, on: bool) -> None:
+        self.index_button.setEnabled(not on)
+        self.pause_button.setEnabled(on)
+        self.cancel_button.setEnabled(on)
+
+    def _on_index_progress(self, p) -> None:
+        self.index_progress.setMaximum(max(1, p.total))
+        self.index_progress.setValue(p.done)
+        eta = f", about {int(p.eta_s)} s left" if p.eta_s else ""
+        self.index_status.setText(f"{p.done}/{p.total} pictures, {p.rate:.1f} per second{eta}")
+
+    def _on_indexed(self, summary) -> None:
+        self._set_indexing(False)
+        self.last_summary = summary
+        self.index_progress.setMaximum(1)
+        self.index_progress.setValue(1)
+        parts = [f"{summary.embedded} new or changed", f"{summary.unchanged} unchanged"]
+        if summary.removed:
+            parts.append(f"{summary.removed} gone")
+        if summary.skipped:
+            parts.append("skipped " + ", ".join(f"{n} {r}" for r, n in sorted(summary.skipped.items())))
+        if summary.offline_folders:
+            parts.append(f"{len(summary.offline_folders)} folder(s) offline, kept")
+        self.index_status.setText("Indexed: " + "; ".join(parts) + ".")
+        self.refresh_folders()
+        self.index_finished.emit(summary)
+
+    def _on_index_failed(self, exc) -> None:
+        self._set_indexing(False)
+        self.index_status.setText(f"Indexing failed: {exc}")
+        self.index_finished.emit(exc)
+
+    def _on_index_stopped(self) -> None:
+        self._set_indexing(False)
+        paused = getattr(self, "_pausing", False)
+        self._pausing = False
+        self.index_status.setText(
+            "Paused: press Index to go on where it stopped." if paused else "Cancelled; what was indexed is kept."
+        )
+        self.index_finished.emit(None)
+
+    def _pause(self) -> None:
+        self._pausing = True
+        if self.index_job is not None:
+            self.index_job.cancel()
+
+    def _cancel(self) -> None:
+        self._pausing = False
+        if self.index_job is not None:
+            self.index_job.cancel()
+
+    # --- search ------------------------------------------------------------------------
+    def search(self, images: list[str] | None = None, pil_images: list | None = None) -> None:
+        model_id = self.picker.current()
+        if not model_id:
+            self.message.setText("No images model installed: open Models to download one.")
+            return
+        threshold = self.threshold.value() / 100 if self.threshold.value() else None
+        self.message.setText("Searching…")
+        self.search_job = self.images.search(
+            model_id, self.query.text(), list(images or []), list(pil_images or []), 10_000, threshold,
+            on_result=self._show_results, on_error=self._search_failed,
+        )
+
+    def _show_results(self, hits) -> None:
+        self.model.set_hits(hits)
+        self.message.setText(f"{len(hits)} results." if hits else "No matches.")
+        self.results_ready.emit(len(hits))
+
+    def _search_failed(self, exc) -> None:
+        self.message.setText(str(exc) if isinstance(exc, HearthError) else f"Search failed: {exc!r}")
+        self.results_ready.emit(-1)
+
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt override
+        mime: QMimeData = event.mimeData()
+        files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()]
+        folders = [f for f in files if os.path.isdir(f)]
+        pictures = [f for f in files if os.path.isfile(f)]
+        event.acceptProposedAction()
+        if folders:
+            self.add_folders(folders)
+        if pictures:
+            self.search(images=pictures)
+        elif mime.hasImage():
+            self._search_qimage(QImage(mime.imageData()))
+
+    def _paste(self) -> None:
+        image = QGuiApplication.clipboard().image()
+        if image.isNull():
+            self.message.setText("The clipboard holds no picture.")
+            return
+        self._search_qimage(image)
+
+    def _search_qimage(self, image: QImage) -> None:
+        from PIL import Image
+
+        rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+        data = bytes(rgb.constBits())[: rgb.bytesPerLine() * rgb.height()]
+        pil = Image.frombuffer("RGB", (rgb.width(), rgb.height()), data, "raw", "RGB", rgb.bytesPerLine(), 1)
+        self.search(pil_images=[pil.copy()])
+
+    # --- results -----------------------------------------------------------------------
+    def _path_at(self, index) -> str | None:
+        return self.model.data(index, ResultsModel.PathRole) if index.isValid() else None
+
+    def _open(self, index) -> None:
+        path = self._path_at(index)
+        if path:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+
+    def _menu(self, pos) -> None:
+        path = self._path_at(self.grid.indexAt(pos))
+        if not path:
+            return
+        menu = QMenu(self)
+        menu.addAction("Find similar", lambda: self.find_similar(path))
+        menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))))
+        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
+        menu.addAction("Copy image", lambda: QGuiApplication.clipboard().setImage(QImage(path)))
+        menu.popup(self.grid.viewport().mapToGlobal(pos))
+        self._menu_ref = menu
+
+    def find_similar(self, path: str) -> None:
+        self.query.clear()
+        self.search(images=[path])
+
+    def shutdown(self) -> None:
+        if self.index_job is not None:
+            self.index_job.cancel()
+        self.model.pool.clear()
+        self.model.pool.waitForDone(3000)
+        self.images.stop()

@@ -1,0 +1,101 @@
+"""The results grid: a list model with thumbnails made off the GUI thread and cached on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from PySide6.QtCore import QAbstractListModel, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtGui import QImage, QImageReader, QPixmap
+
+from app.core import paths
+
+THUMB = 128
+
+
+def thumb_path(path: str) -> str:
+    try:
+        mtime = os.path.getmtime(path)
+    except OSError:
+        mtime = 0
+    key = hashlib.sha1(f"{path}|{mtime}|{THUMB}".encode()).hexdigest()
+    return str(paths.thumbnails_dir() / f"{key}.png")
+
+
+class _Signals(QObject):
+    done = Signal(str, QImage)
+
+
+class _ThumbJob(QRunnable):
+    def __init__(self, path: str, signals: _Signals):
+        super().__init__()
+        self.path, self.signals = path, signals
+
+    def run(self) -> None:
+        cached = thumb_path(self.path)
+        image = QImage(cached) if os.path.exists(cached) else QImage()
+        if image.isNull():
+            reader = QImageReader(self.path)
+            reader.setAutoTransform(True)  # EXIF orientation
+            size = reader.size()
+            if size.isValid():
+                reader.setScaledSize(size.scaled(QSize(THUMB, THUMB), Qt.AspectRatioMode.KeepAspectRatio))
+            image = reader.read()
+            if not image.isNull():
+                image.save(cached, "PNG")
+        self.signals.done.emit(self.path, image)
+
+
+class ResultsModel(QAbstractListModel):
+    PathRole = Qt.ItemDataRole.UserRole + 1
+    ScoreRole = Qt.ItemDataRole.UserRole + 2
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.hits: list = []
+        self.thumbs: dict[str, QPixmap] = {}
+        self._asked: set[str] = set()
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(2)
+        self.signals = _Signals()
+        self.signals.done.connect(self._thumb_ready)
+        self._row = {}
+
+    def set_hits(self, hits) -> None:
+        self.beginResetModel()
+        self.hits = list(hits)
+        self._row = {h.path: i for i, h in enumerate(self.hits)}
+        self.pool.clear()
+        self._asked = {p for p in self._asked if p in self.thumbs}
+        self.endResetModel()
+
+    def rowCount(self, parent=None) -> int:  # noqa: N802 - Qt override
+        return 0 if parent is not None and parent.isValid() else len(self.hits)
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        hit = self.hits[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{hit.score:.2f}" + ("  offline" if hit.offline else "")
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return hit.path
+        if role == Qt.ItemDataRole.DecorationRole:
+            pix = self.thumbs.get(hit.path)
+            if pix is None and hit.path not in self._asked:
+                self._asked.add(hit.path)  # only what the view paints is asked for: lazy
+                self.pool.start(_ThumbJob(hit.path, self.signals))
+            return pix
+        if role == self.PathRole:
+            return hit.path
+        if role == self.ScoreRole:
+            return hit.score
+        return None
+
+    def _thumb_ready(self, path: str, image: QImage) -> None:
+        if not image.isNull():
+            self.thumbs[path] = QPixmap.fromImage(image)
+        row = self._row.get(path)
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [Qt.ItemDataRole.DecorationRole])
