@@ -6,6 +6,7 @@ import fnmatch
 import hashlib
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
