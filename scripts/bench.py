@@ -104,15 +104,33 @@ def bench_speech(args) -> dict:
     return run(args)
 
 
-SUITES = {"startup": bench_startup, "download": bench_download, "chat": bench_chat, "speech": bench_speech}
+def bench_images(args) -> dict:
+    from bench_images import bench_images as run
+
+    return run(args)
 
 
-def print_table(result: dict) -> None:
+SUITES = {
+    "startup": bench_startup,
+    "download": bench_download,
+    "chat": bench_chat,
+    "images": bench_images,
+    "speech": bench_speech,
+}
+
+
+def print_table(result: dict, indent: str = "  ") -> None:
     width = max(len(k) for k in result)
-    print(f"== {result['suite']}")
+    if "suite" in result:
+        print(f"== {result['suite']}")
     for key, value in result.items():
-        if key != "suite":
-            print(f"  {key:<{width}}  {value}")
+        if key == "suite":
+            continue
+        if isinstance(value, dict):
+            print(f"{indent}{key}:")
+            print_table(value, indent + "    ")
+        else:
+            print(f"{indent}{key:<{width}}  {value}")
 
 
 def main(argv=None) -> int:

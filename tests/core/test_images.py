@@ -111,11 +111,18 @@ def test_bad_files_are_skipped_counted_and_indexing_finishes(clip_encoder, tmp_p
     assert again.embedded == 0 and sum(again.skipped.values()) == sum(reasons.values())
 
 
-def test_chunked_scores_match_a_plain_product():
+def test_scores_match_a_plain_product_on_both_paths():
     rng = np.random.default_rng(0)
-    mat = rng.standard_normal((150_000, 64)).astype(np.float16)
+    mat = rng.standard_normal((150_000, 64)).astype(np.float32)
+    mat /= np.linalg.norm(mat, axis=1, keepdims=True)  # unit vectors, as stored
+    mat = mat.astype(np.float16)
     q = rng.standard_normal(64).astype(np.float32)
-    assert np.allclose(score_matrix(mat, q), mat.astype(np.float32) @ q, atol=1e-3)
+    q /= np.linalg.norm(q)
+    exact = mat.astype(np.float32) @ q
+    assert np.allclose(score_matrix(mat, q), exact, atol=2e-3)  # torch, in place
+    frozen = mat.copy()
+    frozen.flags.writeable = False
+    assert np.allclose(score_matrix(frozen, q), exact, atol=1e-4)  # numpy, a chunk at a time
 
 
 def test_cli_index_and_query(clip_store, tmp_path):

@@ -28,7 +28,7 @@ from app.core.jobs import CancelToken, InputError
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 BATCH = 32
-SEARCH_CHUNK = 65536
+SEARCH_CHUNK = 4096  # rows: the float32 scratch stays a few MB whatever the library size
 
 
 @dataclass
@@ -159,17 +159,9 @@ class ImageIndex:
                     if old[4] == "skipped":
                         summary.skipped[self._reason(old[0])] += 1
                     continue
-                try:
-                    digest = quick_hash(f.path, f.size)
-                except OSError:
-                    summary.skipped["unreadable (permission denied)"] += 1
-                    self._skip(folder_id, f.path, f.size, f.mtime, "unreadable (permission denied)")
-                    continue
-                if old and old[3] == digest and self._has(old[0], model_key, digest):
-                    self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE id = ?", (f.size, f.mtime, old[0]))
-                    summary.unchanged += 1
-                    continue
-                todo.append((folder_id, f.path, f.size, f.mtime, digest))
+                # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed.
+                reusable = old[3] if old and old[3] and self._has(old[0], model_key, old[3]) else None
+                todo.append((folder_id, f.path, f.size, f.mtime, reusable))
             gone = [known[p][0] for p in known if p not in present]
             for file_id in gone:
                 self.db.execute("DELETE FROM files WHERE id = ?", (file_id,))
@@ -181,14 +173,22 @@ class ImageIndex:
         done = 0
 
         def decode(item):
+            folder_id, path, fsize, mtime, reusable = item
             try:
-                return item, encoder.preprocess(open_image(item[1], size)), None
+                digest = quick_hash(path, fsize)
+            except OSError:
+                return (folder_id, path, fsize, mtime, None), None, "unreadable (permission denied)"
+            item = (folder_id, path, fsize, mtime, digest)
+            if reusable == digest:
+                return item, None, "same"
+            try:
+                return item, encoder.preprocess(open_image(path, size)), None
             except SkipImage as exc:
                 return item, None, str(exc)
 
         with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
             # A bounded window of decodes runs ahead of the model: memory stays flat.
-            pending = [pool.submit(decode, t) for t in todo[: BATCH * 3]]
+            pending = [pool.submit(decode, t) for t in todo[: BATCH * 4]]
             next_i = len(pending)
             batch: list = []
             while pending or batch:
@@ -202,7 +202,11 @@ class ImageIndex:
                         pending.append(pool.submit(decode, todo[next_i]))
                         next_i += 1
                     done += 1
-                    if reason is not None:
+                    if reason == "same":
+                        self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?",
+                                        (item[2], item[3], item[1]))
+                        summary.unchanged += 1
+                    elif reason is not None:
                         summary.skipped[reason] += 1
                         self._skip(item[0], item[1], item[2], item[3], reason)
                     else:
@@ -268,7 +272,7 @@ class ImageIndex:
                 " WHERE e.model = ? AND f.status IN ('ok', 'offline') ORDER BY e.file_id", (model_key,)
             ).fetchall()
             if rows:
-                mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), -1)
+                mat = np.frombuffer(bytearray(b"".join(r[1] for r in rows)), dtype=np.float16).reshape(len(rows), -1)
             else:
                 mat = np.zeros((0, 1), dtype=np.float16)
             self._matrix[model_key] = (mat, [r[0] for r in rows])
@@ -304,6 +308,13 @@ def score_matrix(mat: np.ndarray, query: np.ndarray) -> np.ndarray:
     """Cosine scores of a float16 matrix against one vector, a chunk at a time: the
     float32 copy numpy needs for a fast product never exceeds one chunk."""
     q = np.asarray(query, dtype=np.float32).reshape(-1)
+    try:  # torch multiplies float16 in place, ~7x faster than numpy's chunked path, no copy
+        import torch
+
+        if mat.flags.writeable:
+            return torch.mv(torch.from_numpy(mat), torch.from_numpy(q).half()).float().numpy()
+    except ImportError:
+        pass
     out = np.empty(mat.shape[0], dtype=np.float32)
     for start in range(0, mat.shape[0], SEARCH_CHUNK):
         chunk = mat[start : start + SEARCH_CHUNK].astype(np.float32)
