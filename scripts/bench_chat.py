@@ -108,12 +108,13 @@ def bench_chat(args) -> dict:
     with tempfile.TemporaryDirectory() as home:
         os.environ["HEARTH_HOME"] = home
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from app.core.chat.engine import LoadOptions, _physical_cores, load_chat_model
+        from app.core.chat.engine import LoadOptions, load_chat_model
         from app.core.chat.templates import Message
+        from app.core.hardware import physical_cores
 
         path = _starter_gguf()
         n_ctx, max_tokens = 4096, 160
-        threads = LoadOptions().n_threads or _physical_cores()  # what the app uses
+        threads = LoadOptions().n_threads or physical_cores()  # what the app uses
         engine = load_chat_model(path, LoadOptions(n_ctx=n_ctx, n_threads=threads), "gemma")
         messages = [Message("user", STORY)]
         prompt = engine.render(messages)
@@ -180,7 +181,7 @@ def _ttft(engine, messages, params) -> float:
 
 def _gui_lag(path: Path, n_ctx: int) -> dict:
     """Streams a long reply into the real Chat pane while a 5 ms timer measures its own lateness."""
-    from PySide6.QtCore import QElapsedTimer, QTimer
+    from bench_common import LagProbe
     from PySide6.QtWidgets import QApplication
 
     from app.core.models.store import ModelStore
@@ -202,27 +203,11 @@ def _gui_lag(path: Path, n_ctx: int) -> dict:
     pane.settings_panel.max_tokens.setValue(400)
     pane.settings_panel.seed.setText("5")
     pane.ensure_model()
-    lateness: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        lateness.append(max(0.0, (now - last[0]) / 1e6 - 5.0))
-        last[0] = now
-
-    probe = QTimer()
-    probe.setInterval(5)
-    probe.timeout.connect(tick)
+    probe = LagProbe()
     pane.input.setPlainText("Write a long story about a storm at sea. " * 3)
     pane.send()  # queued behind the model load on the chat worker
     probe.start()
     _wait(pane.job)
-    probe.stop()
+    lag = probe.stop()
     window.close()
-    lateness.sort()
-    return {
-        "p99": round(lateness[int(len(lateness) * 0.99) - 1], 2) if lateness else None,
-        "max": round(lateness[-1], 2) if lateness else None,
-    }
+    return lag

@@ -147,7 +147,7 @@ def bench_images(args) -> dict:
 
 
 def _gui_lag(photos: Path) -> dict:
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+    from bench_common import LagProbe, wait_for
     from PySide6.QtWidgets import QApplication
 
     from app.core.models.store import ModelStore
@@ -165,26 +165,11 @@ def _gui_lag(photos: Path) -> dict:
         app.processEvents()
     pane = window.panes["images"]
     window.show_pane("images")
-    lateness: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        lateness.append(max(0.0, (now - last[0]) / 1e6 - 5.0))
-        last[0] = now
-
-    probe = QTimer()
-    probe.setInterval(5)
-    probe.timeout.connect(tick)
-    loop = QEventLoop()
-    pane.index_finished.connect(loop.quit)
+    probe = LagProbe()
     probe.start()
     pane.images.add_folder(str(photos))
     pane.start_index()
-    loop.exec()
-    probe.stop()
+    wait_for(pane.index_finished)
+    lag = probe.stop()
     window.close()
-    lateness.sort()
-    return {"p99": round(lateness[int(len(lateness) * 0.99) - 1], 2), "max": round(lateness[-1], 2)}
+    return lag

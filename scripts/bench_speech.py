@@ -102,7 +102,7 @@ def _live_latency(model_dir: Path, tmp: Path) -> list[float]:
 
 
 def _gui_lag(wav: Path) -> dict:
-    from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
+    from bench_common import LagProbe, wait_for
     from PySide6.QtWidgets import QApplication
 
     from app.core.settings import load_settings
@@ -115,43 +115,28 @@ def _gui_lag(wav: Path) -> dict:
         app.processEvents()
     pane = window.panes["speech"]
     window.show_pane("speech")
-    lateness: list[float] = []
-    clock = QElapsedTimer()
-    clock.start()
-    last = [clock.nsecsElapsed()]
-
-    def tick():
-        now = clock.nsecsElapsed()
-        lateness.append(max(0.0, (now - last[0]) / 1e6 - 5.0))
-        last[0] = now
-
-    probe = QTimer()
-    probe.setInterval(5)
-    probe.timeout.connect(tick)
+    probe = LagProbe()
     pane.add_files([str(wav)])
     pane.start_queue()
     probe.start()
-    loop = QEventLoop()
-    pane.job.finished.connect(loop.quit)
-    loop.exec()
-    probe.stop()
+    wait_for(pane.job.finished)
+    lag = probe.stop()
     window.close()
-    lateness.sort()
-    return {"p99": round(lateness[int(len(lateness) * 0.99) - 1], 2), "max": round(lateness[-1], 2)}
+    return lag
 
 
 def bench_speech(args) -> dict:
     with tempfile.TemporaryDirectory() as home:
         os.environ["HEARTH_HOME"] = home
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from app.core.hardware import physical_cores
         from app.core.speech.audio import probe
-        from app.core.speech.transcriber import _physical_cores
 
         tmp = Path(home)
         wav = _speak(TEXT * 2, tmp / "long.wav")
         duration = probe(wav).duration_s
         model_dir = _model_dir()
-        threads = _physical_cores()
+        threads = physical_cores()
         ours, bare = [], []
         for _ in range(min(args.runs, 2)):  # alternate; each on a fresh thread
             box: dict = {}

@@ -182,3 +182,21 @@ def photo_library(root: Path, per_class: int = 4, seed: int = 7) -> dict[str, li
             shapes.render(colour, shape, rng, size=96).save(path, fmt)
             out.setdefault(f"{colour} {shape}", []).append(path)
     return out
+
+
+def drop_files(widget, paths) -> bool:
+    """What a file manager's drag does: enter, then drop, with file URLs. True if the drop was taken."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    centre = widget.rect().center()
+    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    if not (QApplication.sendEvent(widget, enter) and enter.isAccepted()):
+        return False
+    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    return QApplication.sendEvent(widget, drop) and drop.isAccepted()

@@ -20,19 +20,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _default_model(store) -> str:
-    from app.core.jobs import ModelError
-    from app.core.settings import load_settings
-
-    chosen = load_settings().default_models.get("chat")
-    if chosen and store.get(chosen):
-        return chosen
-    models = store.list("chat")
-    if not models:
-        raise ModelError("no chat model installed (python -m app models provision, or models import)")
-    return models[0].id
-
-
 def run(args) -> int:
     from app.core.chat.engine import LoadOptions, SamplingParams, load_chat_model
     from app.core.chat.templates import Message
@@ -41,7 +28,7 @@ def run(args) -> int:
 
     try:
         store = ModelStore()
-        path, entry = store.resolve(args.model or _default_model(store), "chat")
+        path, entry = store.resolve(args.model or store.default_for("chat"), "chat")
         engine = load_chat_model(path, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format),
                                  entry.id if entry else path.stem)
         for notice in engine.notices:

@@ -29,17 +29,10 @@ def add_parser(sub) -> None:
 def load_encoder(model: str | None, arch: str = ""):
     """(encoder, model_key) from a store id, a folder or a checkpoint path."""
     from app.core.images.encoder import ImageEncoder
-    from app.core.jobs import ModelError
     from app.core.models.store import ModelStore
-    from app.core.settings import load_settings
 
     store = ModelStore()
-    if not model:
-        model = load_settings().default_models.get("images") or next(
-            (e.id for e in store.list("images")), None)
-        if not model:
-            raise ModelError("no images model installed (python -m app models download clip-vit-b-32-laion2b)")
-    path, entry = store.resolve(model, "images")
+    path, entry = store.resolve(model or store.default_for("images"), "images")
     key = f"{entry.id}:{entry.sha256[:12]}" if entry else f"path:{path.resolve()}"
     return ImageEncoder(path, entry.architecture if entry and entry.architecture != "open_clip" else arch,
                         model_id=entry.id if entry else path.name), key

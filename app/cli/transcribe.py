@@ -19,19 +19,6 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def _default_model(store) -> str:
-    from app.core.jobs import ModelError
-    from app.core.settings import load_settings
-
-    chosen = load_settings().default_models.get("speech")
-    if chosen and store.get(chosen):
-        return chosen
-    models = store.list("speech")
-    if not models:
-        raise ModelError("no speech model installed (python -m app models provision, or models download)")
-    return models[0].id
-
-
 def run(args) -> int:
     from app.core.jobs import HearthError
     from app.core.models.store import ModelStore
@@ -40,7 +27,7 @@ def run(args) -> int:
 
     try:
         store = ModelStore()
-        path, entry = store.resolve(args.model or _default_model(store), "speech")
+        path, entry = store.resolve(args.model or store.default_for("speech"), "speech")
         transcriber = Transcriber(path, model_id=entry.id if entry else path.name)
     except HearthError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -164,6 +164,16 @@ def detect_cpu() -> CPUInfo:
     return CPUInfo(model or platform.processor() or "unknown", platform.machine(), physical, logical, features)
 
 
+def physical_cores() -> int:
+    """The thread count the runtimes use: physical cores (hyper-threads only contend)."""
+    try:
+        import psutil
+
+        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
+    except ImportError:
+        return os.cpu_count() or 1
+
+
 # --- GPUs --------------------------------------------------------------------------
 
 

@@ -1,21 +1,7 @@
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
 
-from tests.helpers import photo_library
-
-
-def _drop(widget, paths):
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    centre = widget.rect().center()
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    assert QApplication.sendEvent(widget, enter) and enter.isAccepted()
-    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, drop)
+from tests.helpers import drop_files, photo_library
 
 
 @pytest.fixture
@@ -25,7 +11,7 @@ def images(qtbot, clip_store, window, tmp_path):
     assert pane.picker.current() == "tiny-clip"
     lib = photo_library(tmp_path / "photos", per_class=3)
     with qtbot.waitSignal(pane.index_finished, timeout=60000):
-        _drop(pane, [tmp_path / "photos"])  # dropping a folder adds it to the library
+        assert drop_files(pane, [tmp_path / "photos"])  # dropping a folder adds it to the library
     assert pane.last_summary.embedded == 60
     qtbot.waitUntil(lambda: pane.folder_list.count() == 1 and "60 photos" in pane.folder_list.item(0).text())
     return pane, lib
@@ -35,7 +21,7 @@ def test_a_dropped_picture_runs_an_image_query_and_fills_the_grid(qtbot, images)
     pane, lib = images
     target = lib["green circle"][1]
     with qtbot.waitSignal(pane.results_ready, timeout=30000) as blocker:
-        _drop(pane, [target])
+        assert drop_files(pane, [target])
     assert blocker.args[0] == 60
     first = pane.model.index(0)
     assert pane.model.data(first, pane.model.PathRole) == str(target)

@@ -3,12 +3,11 @@ import sys
 import time
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.conftest import ROOT
-from tests.helpers import SPEECH_TEXT, speak, word_error_rate
+from tests.helpers import SPEECH_TEXT, drop_files, speak, word_error_rate
 
 
 @pytest.fixture
@@ -20,25 +19,12 @@ def speech(qtbot, starter_store, window):
     return pane
 
 
-def _drop(qtbot, widget, paths):
-    """What a file manager's drag does: enter, then drop, with file URLs."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    centre = widget.rect().center()
-    enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
-    assert QApplication.sendEvent(widget, enter) and enter.isAccepted()
-    drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
-    assert QApplication.sendEvent(widget, drop) and drop.isAccepted()
-
-
 def _play(pulse, wav):
     return subprocess.Popen(["paplay", "--server", pulse, "-d", "vsink", str(wav)])
 
 
 def test_a_dropped_file_is_transcribed_and_sent_to_chat(qtbot, speech, speech_wav, window):
-    _drop(qtbot, speech, [speech_wav])
+    assert drop_files(speech, [speech_wav])
     qtbot.waitUntil(lambda: speech.job is not None and speech.job.done, timeout=60000)
     assert word_error_rate(SPEECH_TEXT, speech.transcript_text()) <= 0.15
     assert speech.transcript.count() >= 2 and speech.progress.value() == 1000

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import codecs
 import logging
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from app.core.chat.templates import Message, PromptFormat, choose_format
+from app.core.hardware import physical_cores
 from app.core.jobs import Cancelled, CancelToken, InputError, ModelError
 from app.core.models.fit import estimate_chat_fit
 from app.core.models.gguf_header import GGUFInfo, read_gguf
@@ -74,15 +74,6 @@ class PromptPlan:
     tokens: list[int]
     dropped: int = 0
     messages: list[Message] = field(default_factory=list)
-
-
-def _physical_cores() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1
 
 
 def choose_gpu_layers(info: GGUFInfo, path: Path, options: LoadOptions) -> tuple[int, str]:
@@ -277,7 +268,7 @@ def load_chat_model(path: Path, options: LoadOptions | None = None, model_id: st
     check_fits_in_memory(size, info, options.n_ctx)
     trained = info.context_length or options.n_ctx
     n_ctx = max(256, min(options.n_ctx, trained))
-    threads = options.n_threads or _physical_cores()
+    threads = options.n_threads or physical_cores()
     layers, reason = choose_gpu_layers(info, path, options)
     notices: list[str] = []
     try:

@@ -9,12 +9,12 @@ safetensors or with ``weights_only=True``: nothing is unpickled.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from app.core.hardware import physical_cores
 from app.core.jobs import ModelError
 
 log = logging.getLogger(__name__)
@@ -40,15 +40,6 @@ def choose_device(prefer: str = "auto") -> EncoderDevice:
     return EncoderDevice("cpu", "fp32", choice.reason)
 
 
-def _threads() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1
-
-
 class ImageEncoder:
     def __init__(self, path: Path, architecture: str = "", device: str = "auto", model_id: str = ""):
         import open_clip
@@ -57,7 +48,7 @@ class ImageEncoder:
         path = Path(path)
         self.model_id = model_id or path.stem
         self.choice = choose_device(device)
-        torch.set_num_threads(_threads())
+        torch.set_num_threads(physical_cores())
         try:
             if path.is_dir():
                 name = "local-dir:" + str(path)

@@ -86,6 +86,20 @@ class ModelStore:
     def get(self, model_id: str) -> ModelEntry | None:
         return self._read().get(model_id)
 
+    def default_for(self, kind: str) -> str:
+        """The model a pane or command uses when none is named: the chosen default, else the first."""
+        from app.core.settings import load_settings
+
+        chosen = load_settings().default_models.get(kind)
+        if chosen and self.get(chosen) is not None:
+            return chosen
+        models = self.list(kind)
+        if not models:
+            hint = {"chat": "models provision", "speech": "models provision",
+                    "images": "models download clip-vit-b-32-laion2b"}[kind]
+            raise ModelError(f"no {kind} model installed (python -m app {hint})")
+        return models[0].id
+
     def path_of(self, entry: ModelEntry) -> Path:
         path = Path(entry.path)
         return path if path.is_absolute() else self.root / path

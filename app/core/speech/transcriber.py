@@ -10,7 +10,6 @@ and stops on its own.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.hardware import physical_cores
 from app.core.jobs import Cancelled, CancelToken, InputError, ModelError
 from app.core.speech.audio import SAMPLE_RATE, iter_chunks, probe
 
@@ -81,15 +81,6 @@ def choose_device(prefer: str = "auto") -> DeviceChoice:
     return DeviceChoice("cpu", "int8", choice.reason)
 
 
-def _physical_cores() -> int:
-    try:
-        import psutil
-
-        return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-    except ImportError:
-        return os.cpu_count() or 1
-
-
 class Transcriber:
     def __init__(self, model_dir: Path, device: str = "auto", threads: int | None = None, model_id: str = ""):
         from app.core.models.validate import validate
@@ -99,7 +90,7 @@ class Transcriber:
         self.model_id = model_id or model_dir.name
         self.choice = choose_device(device)
         self.notices: list[str] = []
-        threads = threads or _physical_cores()
+        threads = threads or physical_cores()
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:  # pragma: no cover - an install problem
