@@ -7,8 +7,6 @@ import argparse
 from app import __version__
 from app.cli import chat, doctor, models, search, transcribe
 
-PENDING: dict[str, str] = {}
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -25,16 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_parser(sub)
     transcribe.add_parser(sub)
     search.add_parser(sub)
-    for name, text in PENDING.items():
-        p = sub.add_parser(name, help=f"{text} (not in this build yet)")
-        p.add_argument("args", nargs=argparse.REMAINDER)
-        p.set_defaults(func=_pending, pending=name)
     return parser
-
-
-def _pending(args) -> int:
-    print(f"hearth {args.pending}: not available in this build yet")
-    return 2
 
 
 def run(args) -> int:
