@@ -58,6 +58,11 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationVersion(__version__)
     app.setOrganizationName("Hearth")
     app.setDesktopFileName("hearth")
+    from PySide6.QtGui import QIcon
+
+    from app.core.resources import resources_dir
+
+    app.setWindowIcon(QIcon(str(resources_dir() / "icons" / "hearth.png")))
     return app
 
 

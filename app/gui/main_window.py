@@ -43,6 +43,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings):
         super().__init__()
         self.settings = settings
+        self.first_run = not paths.settings_file().exists()
         self.report = None  # app.core.hardware.HardwareReport, once detected
         self.setWindowTitle("Hearth")
         self.setObjectName("mainWindow")
@@ -121,6 +122,14 @@ class MainWindow(QMainWindow):
         if hasattr(chat, "receive_text") and hasattr(speech, "send_to_chat"):
             speech.send_to_chat.connect(self._send_to_chat)
             chat.set_dictation(speech.dictation)
+        if self.first_run:
+            try:
+                from app.core.models.store import ModelStore
+
+                if not ModelStore().list():  # a new install with nothing in it: start where models come from
+                    self.show_pane("models")
+            except Exception:  # noqa: BLE001 - a broken store is reported by the Models pane itself
+                pass
         self._on_row(self.nav.currentRow())
         # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")

@@ -44,7 +44,7 @@ def models_window(qtbot, hub, hearth_home):
 def test_clicking_download_moves_the_bar_to_completion_and_installs(qtbot, hub, tmp_path, models_window):
     data = _gguf_bytes(tmp_path)
     hub.add(REPO, FILE, data)
-    hub.faults.bytes_per_s = 6_000_000
+    hub.faults.bytes_per_s = 3_000_000  # long enough for several progress updates
     pane = models_window.panes["models"]
     pane.tabs.setCurrentIndex(0)
     pane.select(MODEL)
@@ -119,3 +119,17 @@ def test_a_gated_model_says_so(qtbot, hub, models_window):
     qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "failed", timeout=10000)
     assert "token" in pane.message.text()
     assert pane.buttons["download"].isEnabled(), "it can be tried again"
+
+
+def test_a_first_run_with_no_models_opens_the_models_page_with_a_recommendation(qtbot, hearth_home):
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    assert win.current_pane() == "models"
+    pane = win.panes["models"]
+    qtbot.waitUntil(lambda: "Recommended for this computer" in pane.message.text(), timeout=15000)
+    chosen = pane.selected()
+    assert chosen is not None and chosen.status == "available" and "fits" in pane.message.text()
+    assert chosen.size < win.report.ram_bytes * 0.35
+    win.close()

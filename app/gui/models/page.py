@@ -170,6 +170,30 @@ class ModelsPane(QWidget):
     def set_hardware(self, report) -> None:
         self.report = report
         self.refresh()
+        try:
+            empty = not ModelStore().list()
+        except HearthError:
+            empty = False
+        if empty:
+            self.recommend(report)
+
+    def recommend(self, report) -> str | None:
+        """With nothing installed: the largest chat model that fits this machine comfortably."""
+        from app.core.models.fit import estimate_entry_fit
+
+        fitting = [e for e in self.catalog() if e.kind == "chat"
+                   and estimate_entry_fit(e, report).verdict in ("gpu", "ram")
+                   and e.size < report.ram_bytes * 0.35]  # leave room for the rest of the machine
+        if not fitting:
+            return None
+        best = max(fitting, key=lambda e: e.size)
+        self.tabs.setCurrentIndex(0)
+        self.select(best.id)
+        self.message.setText(
+            f"No models yet. Recommended for this computer: {best.name} ({human(best.size)}, "
+            f"{estimate_entry_fit(best, report).message}). Select it and press Download."
+        )
+        return best.id
 
     def refresh(self) -> None:
         from app.core.models.fit import estimate_entry_fit
