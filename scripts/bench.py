@@ -92,6 +92,26 @@ def bench_chat(args) -> dict:
     return run(args)
 
 
+def bench_frozen(args) -> dict:
+    """First paint of the frozen build (scripts/build-installer) against the source tree."""
+    frozen = ROOT / "dist" / "pyinstaller" / "hearth" / "hearth"
+    if not frozen.exists():
+        raise SystemExit("bench.py frozen: build first (scripts/build-installer)")
+    with tempfile.TemporaryDirectory() as home:
+        env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"), HEARTH_HOME=home)
+        source_cmd = [sys.executable, "-m", "app", "--self-test"]
+        frozen_cmd = [str(frozen), "--self-test"]
+        _time_to_line(frozen_cmd, env, "first paint")  # warm the file cache for both
+        _time_to_line(source_cmd, env, "first paint")
+        f, src = [], []
+        for _ in range(args.runs):
+            f.append(_time_to_line(frozen_cmd, env, "first paint"))
+            src.append(_time_to_line(source_cmd, env, "first paint"))
+    a, b = statistics.median(f), statistics.median(src)
+    return {"suite": "frozen", "runs": args.runs, "frozen_first_paint_ms": round(a * 1000, 1),
+            "source_first_paint_ms": round(b * 1000, 1), "ratio": round(a / b, 3), "goal": "ratio <= 1.5"}
+
+
 def bench_download(args) -> dict:
     from bench_download import bench_download as run
 
@@ -116,6 +136,7 @@ SUITES = {
     "chat": bench_chat,
     "images": bench_images,
     "speech": bench_speech,
+    "frozen": bench_frozen,
 }
 
 
@@ -139,7 +160,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     args = parser.parse_args(argv)
-    results = [SUITES[name](args) for name in (args.suite or list(SUITES))]
+    default = [name for name in SUITES if name != "frozen"]  # frozen needs a build first
+    results = [SUITES[name](args) for name in (args.suite or default)]
     if args.json:
         print(json.dumps(results, indent=2))
     else:
