@@ -44,6 +44,9 @@ class ModelTable(QTableWidget):
         self.bars: dict[str, QProgressBar] = {}
 
     def set_rows(self, rows: list[Row]) -> None:
+        if [r.id for r in rows] == [r.id for r in self.rows]:
+            self._update_rows(rows)  # the common refresh: keep the widgets, so a progress bar never resets
+            return
         selected = self.selected_id()
         self.rows = rows
         self.bars.clear()
@@ -60,6 +63,19 @@ class ModelTable(QTableWidget):
                 self._bar(r, row.id)
             if row.id == selected:
                 self.selectRow(r)
+
+    def _update_rows(self, rows: list[Row]) -> None:
+        self.rows = rows
+        for r, row in enumerate(rows):
+            cells = (row.name, human(row.size), row.licence, row.fit, self._status_text(row))
+            for c, text in enumerate(cells):
+                if self.item(r, c).text() != text:
+                    self.item(r, c).setText(text)
+            if row.status == "running" and row.id not in self.bars:
+                self._bar(r, row.id)
+            elif row.status != "running" and row.id in self.bars:
+                self.removeCellWidget(r, len(COLUMNS) - 1)
+                del self.bars[row.id]
 
     @staticmethod
     def _status_text(row: Row) -> str:
