@@ -130,6 +130,12 @@ def bench_images(args) -> dict:
     return run(args)
 
 
+def bench_gpu(args) -> dict:
+    from bench_gpu import bench_gpu as run
+
+    return run(args)
+
+
 SUITES = {
     "startup": bench_startup,
     "download": bench_download,
@@ -137,6 +143,7 @@ SUITES = {
     "images": bench_images,
     "speech": bench_speech,
     "frozen": bench_frozen,
+    "gpu": bench_gpu,
 }
 
 
@@ -160,7 +167,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     args = parser.parse_args(argv)
-    default = [name for name in SUITES if name != "frozen"]  # frozen needs a build first
+    default = [name for name in SUITES if name not in ("frozen", "gpu")]  # a build first; a GPU box
     results = [SUITES[name](args) for name in (args.suite or default)]
     if args.json:
         print(json.dumps(results, indent=2))

@@ -91,7 +91,7 @@ def bench_images(args) -> dict:
         os.environ["HEARTH_HOME"] = home
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         from app.core.images.encoder import ImageEncoder
-        from app.core.images.index import BATCH, ImageIndex, IndexSummary
+        from app.core.images.index import ImageIndex, IndexSummary, decode_workers
         from app.core.images.scan import open_image
 
         photos = Path(home) / "photos"
@@ -100,15 +100,15 @@ def bench_images(args) -> dict:
         size = encoder.image_size
 
         # (b) decode and preprocess only, with the same pool the indexer uses
-        workers = max(1, min(4, os.cpu_count() or 1))
+        workers = decode_workers()
         t = time.perf_counter()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            tensors = list(pool.map(lambda p: encoder.preprocess(open_image(str(p), size)), paths))
+            tensors = list(pool.map(lambda p: encoder.prepare(open_image(str(p), size)), paths))
         decode_rate = len(paths) / (time.perf_counter() - t)
         # (a) the model only, on pre-decoded batches
         t = time.perf_counter()
-        for i in range(0, len(tensors), BATCH):
-            encoder.embed_images(tensors[i : i + BATCH])
+        for i in range(0, len(tensors), encoder.batch_size):
+            encoder.embed_images(tensors[i : i + encoder.batch_size])
         model_rate = len(paths) / (time.perf_counter() - t)
         del tensors
 

@@ -236,12 +236,38 @@ def choose_llama(gpus: list[GPUInfo]) -> RuntimeChoice:
     return RuntimeChoice("llama.cpp", "cpu", "threads = physical cores", reason)
 
 
+def _ct2_cublas_name() -> str:
+    """The cuBLAS CTranslate2's CUDA build opens at first use: 4.x is built for CUDA 12, 3.x for 11."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major = int(version("ctranslate2").split(".")[0])
+    except (PackageNotFoundError, ValueError):
+        major = 4
+    return "libcublas.so.12" if major >= 4 else "libcublas.so.11"
+
+
+def _ct2_cublas_loadable() -> bool:
+    """Its wheels do not ship cuBLAS; a driver with only another CUDA's libraries fails at the
+    first transcription ("libcublas.so.12 is not found"), so look before choosing CUDA."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(_ct2_cublas_name())
+        return True
+    except OSError:
+        return False
+
+
 def choose_ctranslate2(gpus: list[GPUInfo]) -> RuntimeChoice:
     pkg = _package_dir("ctranslate2")
     if pkg is None:
         return RuntimeChoice("ctranslate2", "cpu", "not installed", "ctranslate2 is not installed")
     nvidia = [g for g in gpus if g.vendor == "nvidia"]
     # The Linux and Windows wheels are built with CUDA; macOS wheels are CPU only.
+    if nvidia and platform.system() == "Linux" and not _ct2_cublas_loadable():
+        return RuntimeChoice("ctranslate2", "cpu", "int8",
+                             f"CTranslate2 needs {_ct2_cublas_name()} (CUDA 12 cuBLAS), which is not installed → CPU")
     if nvidia and platform.system() in ("Linux", "Windows"):
         return RuntimeChoice("ctranslate2", "cuda", "float16", f"CUDA-enabled CTranslate2 and {nvidia[0].name}")
     reason = "CTranslate2 has no Metal backend → CPU" if platform.system() == "Darwin" else "no NVIDIA GPU → CPU"

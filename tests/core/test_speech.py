@@ -109,3 +109,17 @@ def test_cancel_stops_a_long_transcription_within_a_second(transcriber, tmp_path
     token.cancel()
     t.join(5)
     assert outcome == ["cancelled"] and time.monotonic() - asked < 1.0
+
+
+def test_a_failing_gpu_falls_back_to_the_cpu_with_a_notice(whisper_dir, speech_wav, caplog):
+    """CUDA asked for on a machine whose CUDA cannot run it (here: no GPU at all): the model
+    still loads, on the CPU, says why, logs it, and transcribes."""
+    from app.core.speech.transcriber import Transcriber
+
+    with caplog.at_level("WARNING"):
+        t = Transcriber(whisper_dir, device="cuda", model_id="whisper-base")
+    assert t.choice.device == "cpu" and t.choice.compute_type == "int8"
+    assert t.notices and "running on the CPU instead" in t.notices[0]
+    assert any("falling back to CPU" in r.getMessage() for r in caplog.records)
+    text = " ".join(s.text for s in transcribe_all(t, speech_wav, TranscribeOptions(language="en")))
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15

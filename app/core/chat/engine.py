@@ -23,7 +23,11 @@ from app.core.models.fit import estimate_chat_fit
 from app.core.models.gguf_header import GGUFInfo, read_gguf
 
 log = logging.getLogger(__name__)
-PREFILL_BATCH = 64  # tokens per decode call while reading the prompt: bounds cancel latency
+# The prompt is read in steps so Stop is answered between them. Steps start small and
+# double while one takes under PREFILL_STEP_S: a GPU reaches llama.cpp's full batch at
+# once (64-token steps made its prefill 2.4x slower), a slow CPU keeps cancel prompt.
+PREFILL_MIN = 64
+PREFILL_STEP_S = 0.2
 
 
 @dataclass
@@ -98,6 +102,7 @@ class ChatEngine:
         self.model_id = model_id
         self.notices = notices
         self.n_ctx = llm.n_ctx()
+        self.gpu_layers, self.device_reason = 0, ""
         self._eos = llm.token_eos()
         self._vocab = llm._model.vocab if hasattr(llm, "_model") else None
 
@@ -149,9 +154,18 @@ class ChatEngine:
         else:
             llm.reset()
             prefix = 0
-        for i in range(prefix, len(tokens), PREFILL_BATCH):
+        i, step, most = prefix, PREFILL_MIN, max(PREFILL_MIN, llm.n_batch)
+        while i < len(tokens):
             cancel.raise_if_cancelled()
-            llm.eval(tokens[i : i + PREFILL_BATCH])
+            started = time.perf_counter()
+            chunk = tokens[i : i + step]
+            llm.eval(chunk)
+            i += len(chunk)
+            took = time.perf_counter() - started
+            if took < PREFILL_STEP_S and len(chunk) == step:
+                step = min(step * 2, most)
+            elif took > 2 * PREFILL_STEP_S:
+                step = max(PREFILL_MIN, step // 2)
         return prefix
 
     def stream(
@@ -299,10 +313,13 @@ def load_chat_model(path: Path, options: LoadOptions | None = None, model_id: st
             llm = build(0)
         except (ValueError, RuntimeError, OSError) as exc2:
             raise ModelError(f"{path.name} could not be loaded by llama.cpp: {exc2}") from exc2
+        layers, reason = 0, "GPU load failed"
     log.info("loaded %s: ctx %d, %d threads, %d GPU layers (%s)", path.name, n_ctx, threads, layers, reason)
     bos = _token_text(llm, llm.token_bos())
     eos = _token_text(llm, llm.token_eos())
     fmt = choose_format(info.chat_template, info.architecture, bos, eos, options.chat_format)
     if fmt.name != "template" and not options.chat_format:
         notices.append(f"the model has no chat template; using the {fmt.name} format for {info.architecture}")
-    return ChatEngine(llm, path, info, fmt, model_id or path.stem, notices)
+    engine = ChatEngine(llm, path, info, fmt, model_id or path.stem, notices)
+    engine.gpu_layers, engine.device_reason = layers, reason
+    return engine

@@ -73,16 +73,65 @@ class ImageEncoder:
         self.torch = torch
         size = getattr(model.visual, "image_size", 224)
         self.image_size = int(size[0] if isinstance(size, (tuple, list)) else size)
+        # A GPU needs bigger batches to be busy; on a CPU small ones keep progress and memory smooth.
+        self.batch_size = 128 if self.choice.device == "cuda" else 32
+        self._plan = _resize_plan(preprocess)
+        if self._plan is not None:
+            mean, std = self._plan[3], self._plan[4]
+            self._mean = torch.tensor(mean, device=self.choice.device).view(1, 3, 1, 1) * 255
+            self._std = torch.tensor(std, device=self.choice.device).view(1, 3, 1, 1) * 255
         log.info("image model %s on %s (%s)", self.model_id, self.choice.device, self.choice.reason)
 
+    def prepare(self, image):
+        """A decoded picture made ready for embed_images: the model's own resize and crop in
+        PIL, kept as uint8 pixels. Scaling to floats and normalising wait for the whole batch
+        (on the GPU where there is one): per picture they cost more than the decode, and they
+        hold the GIL that the decoding threads share."""
+        if self._plan is None:
+            return self.preprocess(image)
+        size, crop, resample = self._plan[:3]
+        if image.mode != "RGB":
+            image = image.convert("RGB")
+        if isinstance(size, int):  # shorter side to size, as torchvision's Resize(int) does
+            w, h = image.size
+            if w <= h:
+                new = (size, int(size * h / w))
+            else:
+                new = (int(size * w / h), size)
+        else:
+            new = (size[1], size[0])
+        if image.size != new:
+            image = image.resize(new, resample)
+        w, h = image.size
+        ch, cw = crop
+        if w < cw or h < ch:  # torchvision pads here; rare enough to take the reference path
+            return self.preprocess(image)
+        top, left = int(round((h - ch) / 2.0)), int(round((w - cw) / 2.0))
+        image = image.crop((left, top, left + cw, top + ch))
+        return np.asarray(image, dtype=np.uint8)
+
     def embed_images(self, batch) -> np.ndarray:
-        """batch: preprocessed tensors (a list or a stacked tensor)."""
+        """batch: what prepare() gave (uint8 pixels or tensors), as a list, or a stacked tensor."""
         torch = self.torch
-        x = batch if isinstance(batch, torch.Tensor) else torch.stack(list(batch))
         dtype = torch.float16 if self.choice.precision == "fp16" else torch.float32
+        if not isinstance(batch, torch.Tensor) and any(isinstance(b, np.ndarray) for b in batch):
+            tensors = [b for b in batch if not isinstance(b, np.ndarray)]
+            if tensors:  # mixed (a padded odd one): bring every item to the reference form
+                batch = [self._to_tensor(b) if isinstance(b, np.ndarray) else b for b in batch]
+            else:
+                pixels = torch.from_numpy(np.stack(batch)).to(self.choice.device, non_blocking=True)
+                x = (pixels.permute(0, 3, 1, 2).float() - self._mean) / self._std
+                with torch.inference_mode():
+                    feats = self.model.encode_image(x.to(dtype), normalize=True)
+                return feats.float().cpu().numpy()
+        x = batch if isinstance(batch, torch.Tensor) else torch.stack(list(batch))
         with torch.inference_mode():
             feats = self.model.encode_image(x.to(self.choice.device, dtype), normalize=True)
         return feats.float().cpu().numpy()
+
+    def _to_tensor(self, pixels: np.ndarray):
+        x = self.torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().unsqueeze(0)
+        return ((x - self._mean.cpu()) / self._std.cpu())[0]
 
     def embed_text(self, texts: list[str]) -> np.ndarray:
         torch = self.torch
@@ -91,4 +140,38 @@ class ImageEncoder:
         return feats.float().cpu().numpy()
 
     def embed_pil(self, images) -> np.ndarray:
-        return self.embed_images([self.preprocess(im) for im in images])
+        return self.embed_images([self.prepare(im) for im in images])
+
+
+def _resize_plan(preprocess):
+    """(size, crop, resample, mean, std) when the model's transform is the usual
+    resize, centre-crop, to-tensor, normalise chain; None for anything else, which
+    then runs the transform itself."""
+    from PIL import Image
+
+    steps = getattr(preprocess, "transforms", None)
+    if not steps:
+        return None
+    names = [getattr(t, "__name__", "") if type(t).__name__ == "function" else type(t).__name__ for t in steps]
+    resample = {"bicubic": Image.Resampling.BICUBIC, "bilinear": Image.Resampling.BILINEAR}
+    size = crop = mean = std = None
+    method = None
+    for t, name in zip(steps, names, strict=True):
+        if name == "Resize":
+            if getattr(t, "max_size", None) is not None or getattr(t, "antialias", True) is False:
+                return None
+            method = resample.get(str(getattr(t.interpolation, "value", t.interpolation)).lower())
+            size = t.size if isinstance(t.size, int) else tuple(t.size)
+            if isinstance(size, tuple) and len(size) == 1:
+                size = size[0]
+            if method is None:
+                return None
+        elif name == "CenterCrop":
+            crop = tuple(t.size)
+        elif name == "Normalize":
+            mean, std = tuple(float(v) for v in t.mean), tuple(float(v) for v in t.std)
+        elif name not in ("MaybeConvertMode", "MaybeToTensor", "ToTensor", "_convert_to_rgb"):
+            return None
+    if size is None or crop is None or mean is None or len(mean) != 3:
+        return None
+    return size, crop, method, mean, std

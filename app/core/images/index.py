@@ -60,6 +60,11 @@ class Hit:
     offline: bool = False
 
 
+def decode_workers() -> int:
+    """Threads for decoding: PIL releases the GIL, and a GPU model outruns a few threads."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
 def default_path() -> Path:
     return paths.db_dir() / "images.sqlite3"
 
@@ -170,6 +175,8 @@ class ImageIndex:
 
         total = len(todo)
         size = getattr(encoder, "image_size", 224)
+        batch_size = getattr(encoder, "batch_size", BATCH)
+        prepare = getattr(encoder, "prepare", None) or encoder.preprocess
         done = 0
 
         def decode(item):
@@ -182,13 +189,13 @@ class ImageIndex:
             if reusable == digest:
                 return item, None, "same"
             try:
-                return item, encoder.preprocess(open_image(path, size)), None
+                return item, prepare(open_image(path, size)), None
             except SkipImage as exc:
                 return item, None, str(exc)
 
-        with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+        with ThreadPoolExecutor(max_workers=decode_workers()) as pool:
             # A bounded window of decodes runs ahead of the model: memory stays flat.
-            pending = [pool.submit(decode, t) for t in todo[: BATCH * 4]]
+            pending = [pool.submit(decode, t) for t in todo[: batch_size * 4]]
             next_i = len(pending)
             batch: list = []
             while pending or batch:
@@ -211,7 +218,7 @@ class ImageIndex:
                         self._skip(item[0], item[1], item[2], item[3], reason)
                     else:
                         batch.append((item, tensor))
-                if len(batch) >= BATCH or (not pending and batch):
+                if len(batch) >= batch_size or (not pending and batch):
                     vecs = encoder.embed_images([t for _, t in batch])
                     self._store(batch, vecs, model_key)
                     summary.embedded += len(batch)

@@ -107,7 +107,9 @@ def open_image(path: str, target: int = 224):
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise SkipImage("too large (decompression bomb guard)")
-            im.draft("RGB", (target * 2, target * 2))  # JPEG: decode at a fraction of full size
+            # JPEG: decode at 1/2, 1/4 or 1/8 scale (DCT scaling, a proper low-pass), never below the
+            # model's input size: the cheapest large step of indexing a camera's photos.
+            im.draft("RGB", (target, target))
             im = ImageOps.exif_transpose(im)
             if max(im.size) > target * 4:  # huge panoramas: shrink before anything else
                 im.thumbnail((target * 4, target * 4))

@@ -72,6 +72,8 @@ class DeviceChoice:
 def choose_device(prefer: str = "auto") -> DeviceChoice:
     if prefer == "cpu":
         return DeviceChoice("cpu", "int8", "CPU chosen in settings")
+    if prefer == "cuda":
+        return DeviceChoice("cuda", "float16", "CUDA asked for")
     from app.core import hardware
 
     report = hardware.detect()
@@ -98,13 +100,23 @@ class Transcriber:
         try:
             self.model = WhisperModel(str(model_dir), device=self.choice.device,
                                       compute_type=self.choice.compute_type, cpu_threads=threads)
+            if self.choice.device == "cuda":
+                self._warm_up()
         except (RuntimeError, ValueError, OSError) as exc:
             if self.choice.device == "cpu":
                 raise ModelError(f"the speech model could not be loaded: {exc}") from exc
             self.notices.append(f"GPU load failed ({exc}); running on the CPU instead")
-            self.choice = DeviceChoice("cpu", "int8", "GPU load failed")
+            log.warning("speech model on CUDA failed: %s; falling back to CPU", exc)
+            self.choice = DeviceChoice("cpu", "int8", f"GPU load failed: {exc}")
             self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
         self._busy = threading.Lock()  # one decode at a time, also after an abandoned one
+
+    def _warm_up(self) -> None:
+        """One second of silence through the model. CTranslate2 opens cuBLAS and cuDNN on first
+        use, not at load: without this a missing CUDA 12 library fails the user's first file."""
+        segments, _ = self.model.transcribe(np.zeros(SAMPLE_RATE, np.float32), language="en", beam_size=1,
+                                            vad_filter=False, without_timestamps=True)
+        list(segments)
 
     # --- core ------------------------------------------------------------------------
     def transcribe_array(
