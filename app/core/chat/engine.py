@@ -154,7 +154,8 @@ class ChatEngine:
         else:
             llm.reset()
             prefix = 0
-        i, step, most = prefix, PREFILL_MIN, max(PREFILL_MIN, llm.n_batch)
+        most = max(PREFILL_MIN, llm.n_batch)
+        i, step = prefix, most if self.gpu_layers else PREFILL_MIN  # a GPU reads a full batch in ms
         while i < len(tokens):
             cancel.raise_if_cancelled()
             started = time.perf_counter()
