@@ -21,7 +21,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from app.core.chat.engine import LoadOptions, SamplingParams, load_chat_model
+    from app.core.chat.engine import LoadOptions, SamplingParams
+    from app.core.chat.remote import open_chat_engine
     from app.core.chat.templates import Message
     from app.core.jobs import CancelToken, HearthError
     from app.core.models.store import ModelStore
@@ -29,8 +30,8 @@ def run(args) -> int:
     try:
         store = ModelStore()
         path, entry = store.resolve(args.model or store.default_for("chat"), "chat")
-        engine = load_chat_model(path, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format),
-                                 entry.id if entry else path.stem)
+        engine = open_chat_engine(path, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format),
+                                  entry.id if entry else path.stem)
         for notice in engine.notices:
             print(f"note: {notice}", file=sys.stderr)
         messages = [Message("system", args.system)] if args.system else []
@@ -39,7 +40,8 @@ def run(args) -> int:
         text, stats = "", None
         cancel = CancelToken()
         try:
-            for piece in engine.stream(messages, params, cancel):
+            stream = engine.stream(messages, params, cancel)
+            for piece in stream:
                 if isinstance(piece, str):
                     text += piece
                     if not args.json:
@@ -49,6 +51,8 @@ def run(args) -> int:
                     stats = piece
         except KeyboardInterrupt:
             cancel.cancel()
+            stream.close()  # tells the model to stop and waits for it
+        engine.close()
         if args.json:
             print(json.dumps({"text": text, "stats": stats.to_dict() if stats else None}, indent=2))
         else:

@@ -136,6 +136,31 @@ def test_a_damaged_model_file_gives_a_message(qtbot, chat, tmp_path, gemma_path)
     assert [m.content for m in ChatHistory().messages(chat.conversation_id)] == ["hi"], "the message is kept"
 
 
+def test_a_crash_in_the_model_keeps_the_app_and_the_partial_reply(qtbot, chat):
+    import psutil
+
+    _send(qtbot, chat, "Write a very long story about a lighthouse keeper.")
+    job, seen = chat.job, []
+    job.progress.connect(seen.append)
+    qtbot.waitUntil(lambda: len(seen) >= 3, timeout=60000)
+    model_processes = [p for p in psutil.Process().children()
+                       if "multiprocessing.spawn" in " ".join(p.cmdline())]
+    assert len(model_processes) == 1, "the model runs in one process of its own"
+    model_processes[0].kill()  # what a native crash in llama.cpp looks like from the window
+    qtbot.waitUntil(lambda: job.done, timeout=10000)
+    assert "stopped unexpectedly" in chat.notice.text()
+    msgs = ChatHistory().messages(chat.conversation_id)
+    assert [m.role for m in msgs] == ["user", "assistant"]
+    assert msgs[1].incomplete and msgs[1].content, "the partial reply is kept"
+    chat.settings_panel.max_tokens.setValue(8)
+    _send(qtbot, chat, "Hello again")  # asking again restarts the model
+    qtbot.waitUntil(lambda: chat.job is not job and chat.job.done, timeout=60000)
+    msgs = ChatHistory().messages(chat.conversation_id)
+    assert [m.role for m in msgs] == ["user", "assistant", "user", "assistant"]
+    assert msgs[-1].content.strip() and not msgs[-1].incomplete
+    assert chat.send_button.isEnabled()
+
+
 class _Recorder(QObject):
     def __init__(self):
         super().__init__()

@@ -21,43 +21,61 @@ class ChatWorker(QObject):
         self._history = None
         self.model_id: str | None = None
         self._load_error: Exception | None = None
+        self._load_args: tuple | None = None
+        self._crashed = False
 
     def load(self, model_id: str, n_ctx: int, chat_format: str | None = None, **callbacks) -> Job:
         def job(token, report):
-            from app.core.chat.engine import LoadOptions, load_chat_model
-            from app.core.models.store import ModelStore
-
             report(f"Loading {model_id}…")
-            if self._engine is not None:
-                self._engine.close()
-                self._engine = None
-            try:
-                path, entry = ModelStore().resolve(model_id, "chat")
-                engine = load_chat_model(path, LoadOptions(n_ctx=n_ctx, chat_format=chat_format),
-                                         entry.id if entry else path.stem)
-            except Exception as exc:
-                self._load_error = exc
-                raise
-            self._load_error = None
-            self._engine = engine
-            self.model_id = model_id
+            engine = self._open(model_id, n_ctx, chat_format)
             return engine.model_id, list(engine.notices), engine.n_ctx
 
         return self.worker.submit(job, name="load-model", **callbacks)
 
+    def _open(self, model_id: str, n_ctx: int, chat_format: str | None):
+        from app.core.chat.engine import LoadOptions
+        from app.core.chat.remote import open_chat_engine
+        from app.core.models.store import ModelStore
+
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        self._load_args = (model_id, n_ctx, chat_format)
+        try:
+            path, entry = ModelStore().resolve(model_id, "chat")
+            # In its own process: a crash there is a message here (app.core.chat.remote).
+            engine = open_chat_engine(path, LoadOptions(n_ctx=n_ctx, chat_format=chat_format),
+                                      entry.id if entry else path.stem)
+        except Exception as exc:
+            self._load_error = exc
+            raise
+        self._load_error = None
+        self._engine = engine
+        self.model_id = model_id
+        return engine
+
     def generate(self, conversation_id: int, params, **callbacks) -> Job:
         def job(token, report):
             from app.core.chat.history import ChatHistory
+            from app.core.chat.remote import ChatProcessError
             from app.core.chat.session import run_turn
             from app.core.jobs import ModelError
 
+            if self._engine is None and self._crashed and self._load_args:
+                report("Restarting the model…")  # it crashed last time; the user asked again
+                self._open(*self._load_args)
+                self._crashed = False
             if self._engine is None:
                 if self._load_error is not None:
                     raise ModelError(f"the model could not be loaded: {self._load_error}")
                 raise ModelError("no chat model is loaded: pick one above")
             if self._history is None:
                 self._history = ChatHistory()
-            return run_turn(self._engine, self._history, conversation_id, params, token, on_text=report)
+            try:
+                return run_turn(self._engine, self._history, conversation_id, params, token, on_text=report)
+            except ChatProcessError:
+                self._engine, self._crashed = None, True
+                raise
 
         return self.worker.submit(job, name="generate", **callbacks)
 

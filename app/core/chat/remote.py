@@ -1,0 +1,230 @@
+"""The chat engine in a process of its own, behind ChatEngine's interface.
+
+llama.cpp's native code then runs apart from the window and from torch:
+- a model that crashes it (a corrupt file, a driver fault) ends that process, and the
+  app says so and carries on, with every conversation intact;
+- its CUDA and OpenMP runtimes never share a process with torch's. On an H100 a CUDA
+  build of llama-cpp-python crashed (SIGSEGV, "free(): invalid pointer") in any process
+  that had imported torch, with no Hearth code involved, and ran clean alone.
+
+Calls go over one pipe and are answered in order. While a reply streams, a reader
+thread in the child takes Stop at once, so cancel is as quick as in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.jobs import Cancelled, CancelToken, HearthError, InputError, ModelError
+
+log = logging.getLogger(__name__)
+_ERRORS = {"ModelError": ModelError, "InputError": InputError, "Cancelled": Cancelled}
+
+
+@dataclass(frozen=True)
+class FormatInfo:
+    name: str
+    stop: tuple[str, ...]
+
+
+class ChatProcessError(ModelError):
+    pass
+
+
+class RemoteChatEngine:
+    def __init__(self, path: Path, options=None, model_id: str = ""):
+        ctx = multiprocessing.get_context("spawn")  # fork would copy the GUI's threads and locks
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, str(path), options, model_id),
+                                 name="hearth-chat", daemon=True)
+        self._proc.start()
+        child.close()  # so a dead child reads as EOF here
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            meta = self._reply()
+        except BaseException:
+            self._proc.join(5)
+            raise
+        self.path = Path(path)
+        self.model_id = meta["model_id"]
+        self.notices = meta["notices"]
+        self.n_ctx = meta["n_ctx"]
+        self.gpu_layers = meta["gpu_layers"]
+        self.device_reason = meta["device_reason"]
+        self.format = FormatInfo(meta["format"], tuple(meta["stop"]))
+        self.architecture = meta["architecture"]
+        self.pid = self._proc.pid
+
+    # --- plumbing ------------------------------------------------------------------
+    def _died(self) -> ChatProcessError:
+        self._proc.join(2)
+        code = self._proc.exitcode
+        how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
+        log.error("the chat model's process (pid %s) stopped unexpectedly: %s", self._proc.pid, how)
+        self._closed = True
+        return ChatProcessError(f"the chat model stopped unexpectedly ({how}). Hearth and your conversations "
+                               "are fine: load the model again, or pick another one")
+
+    def _recv(self):
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError, ConnectionError):
+            raise self._died() from None
+
+    def _reply(self):
+        kind, payload = self._recv()
+        if kind == "error":
+            name, message = payload
+            raise _ERRORS.get(name, ModelError)(message if name in _ERRORS else f"{name}: {message}")
+        return payload
+
+    def _send(self, message) -> None:
+        if self._closed:
+            raise ModelError("the chat model is closed")
+        try:
+            self._conn.send(message)
+        except (OSError, ConnectionError, ValueError):
+            raise self._died() from None
+
+    def _call(self, method: str, *args):
+        with self._lock:
+            self._send((method, args))
+            return self._reply()
+
+    # --- ChatEngine's interface ----------------------------------------------------
+    def render(self, messages):
+        return self._call("render", messages)
+
+    def tokenize(self, text: str) -> list[int]:
+        return self._call("tokenize", text)
+
+    def plan(self, messages, max_tokens: int):
+        return self._call("plan", messages, max_tokens)
+
+    def stream(self, messages, params, cancel: CancelToken | None = None) -> Iterator:
+        cancel = cancel or CancelToken()
+        with self._lock:
+            self._send(("stream", (messages, params)))
+            told, ended = False, False
+            try:
+                while True:
+                    if cancel.cancelled and not told:
+                        self._send(("cancel", ()))
+                        told = True
+                    if not self._conn.poll(0.05):
+                        continue
+                    kind, payload = self._recv()
+                    if kind == "item":
+                        yield payload
+                    elif kind == "end":
+                        ended = True
+                        return
+                    elif kind == "error":
+                        ended = True
+                        name, message = payload
+                        raise _ERRORS.get(name, ModelError)(message)
+            finally:
+                if not ended and not self._closed:  # the consumer let go early: stop, then drain
+                    try:
+                        if not told:
+                            self._conn.send(("cancel", ()))
+                        while self._recv()[0] not in ("end", "error"):
+                            pass
+                    except HearthError:
+                        pass
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # A reply left suspended by its consumer still holds the pipe: then the process is ended.
+        if self._lock.acquire(timeout=2):
+            try:
+                self._conn.send(("close", ()))
+                self._proc.join(10)
+            except (OSError, ConnectionError, ValueError):
+                pass
+            finally:
+                self._lock.release()
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(5)
+        self._conn.close()
+
+
+def open_chat_engine(path: Path, options=None, model_id: str = "") -> RemoteChatEngine:
+    return RemoteChatEngine(path, options, model_id)
+
+
+# --- the child ------------------------------------------------------------------------
+
+
+def _describe(exc: BaseException) -> tuple[str, str]:
+    return type(exc).__name__, str(exc)
+
+
+def _serve(conn, path: str, options, model_id: str) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the app's to handle; Stop comes over the pipe
+    from app.core.chat.engine import load_chat_model
+
+    try:
+        engine = load_chat_model(Path(path), options, model_id)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back as a message
+        conn.send(("error", _describe(exc)))
+        return
+    conn.send(("ok", {
+        "model_id": engine.model_id, "notices": list(engine.notices), "n_ctx": engine.n_ctx,
+        "gpu_layers": engine.gpu_layers, "device_reason": engine.device_reason,
+        "format": engine.format.name, "stop": list(engine.format.stop), "architecture": engine.info.architecture,
+    }))
+    requests: queue.Queue = queue.Queue()
+    current: dict[str, CancelToken | None] = {"token": None}
+
+    def reader() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):  # the app is gone: free the model and leave
+                requests.put(("close", ()))
+                return
+            if message[0] == "cancel":
+                token = current["token"]
+                if token is not None:
+                    token.cancel()
+                continue
+            requests.put(message)
+            if message[0] == "close":
+                return
+
+    threading.Thread(target=reader, name="chat-pipe", daemon=True).start()
+    while True:
+        method, args = requests.get()
+        if method == "close":
+            engine.close()
+            return
+        try:
+            if method == "stream":
+                token = current["token"] = CancelToken()
+                for item in engine.stream(*args, token):
+                    conn.send(("item", item))
+                conn.send(("end", None))
+            elif method in ("render", "tokenize", "plan"):
+                conn.send(("ok", getattr(engine, method)(*args)))
+            else:
+                conn.send(("error", ("ModelError", f"unknown call {method}")))
+        except (OSError, EOFError):
+            engine.close()
+            return
+        except BaseException as exc:  # noqa: BLE001 - handed to the app
+            conn.send(("error", _describe(exc)))
+        finally:
+            current["token"] = None

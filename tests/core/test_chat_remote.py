@@ -1,0 +1,101 @@
+"""The chat engine in its own process: same replies, prompt cancel, and a crash that stays there."""
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+from app.core.chat.remote import ChatProcessError, RemoteChatEngine
+from app.core.chat.templates import Message
+from app.core.jobs import CancelToken, InputError, ModelError
+
+
+@pytest.fixture(scope="module")
+def remote(gemma_path):
+    engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=2048), "gemma-3-270m-q4_k_m")
+    yield engine
+    engine.close()
+
+
+def _text(items) -> str:
+    return "".join(i for i in items if isinstance(i, str))
+
+
+def test_replies_match_the_in_process_engine(remote, gemma):
+    messages = [Message("user", "Name three colours.")]
+    params = SamplingParams(temperature=0.0, max_tokens=24, seed=1)
+    ours = list(remote.stream(messages, params))
+    local = list(gemma.stream(messages, params))
+    assert isinstance(ours[-1], ChatStats) and ours[-1].completion_tokens > 0
+    assert _text(ours) == _text(local) and _text(ours).strip()
+    assert remote.render(messages) == gemma.render(messages)
+    assert remote.tokenize("hello world") == gemma.tokenize("hello world")
+    assert remote.format.name == "gemma" and remote.notices == gemma.notices and remote.n_ctx == gemma.n_ctx
+    assert remote.pid != os.getpid()
+
+
+def test_input_errors_come_back_as_themselves(remote):
+    with pytest.raises(InputError, match="empty"):
+        list(remote.stream([Message("user", "   ")], SamplingParams()))
+    assert isinstance(list(remote.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, seed=2)))[-1], ChatStats)
+
+
+def test_cancel_is_honoured_within_half_a_second(remote):
+    cancel = CancelToken()
+    seen = []
+
+    def consume():
+        for item in remote.stream([Message("user", "Write a very long story. " * 40)],
+                                  SamplingParams(temperature=1.0, max_tokens=1500, seed=3), cancel):
+            seen.append(item)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    while not any(isinstance(i, str) for i in seen) and t.is_alive():
+        time.sleep(0.01)
+    asked = time.perf_counter()
+    cancel.cancel()
+    t.join(5)
+    assert not t.is_alive() and time.perf_counter() - asked < 0.5
+    assert seen[-1].stop_reason in ("cancelled", "eos")
+
+
+def test_letting_go_of_a_stream_early_leaves_the_engine_usable(remote):
+    stream = remote.stream([Message("user", "Count to one hundred.")], SamplingParams(max_tokens=400, seed=4))
+    next(stream)
+    stream.close()
+    items = list(remote.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, seed=5)))
+    assert isinstance(items[-1], ChatStats)
+
+
+def test_a_crash_in_the_model_process_is_a_message_and_the_next_load_works(gemma_path, caplog):
+    engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
+    got = []
+
+    def kill_when_streaming():
+        while not got:
+            time.sleep(0.01)
+        os.kill(engine.pid, signal.SIGKILL)  # what a segfault in llama.cpp looks like from here
+
+    threading.Thread(target=kill_when_streaming, daemon=True).start()
+    with caplog.at_level("ERROR"), pytest.raises(ChatProcessError, match="stopped unexpectedly.*signal 9"):
+        for item in engine.stream([Message("user", "Tell a long story.")], SamplingParams(max_tokens=2000)):
+            got.append(item)
+    assert any("stopped unexpectedly" in r.getMessage() for r in caplog.records)
+    with pytest.raises(ModelError, match="closed"):
+        list(engine.stream([Message("user", "Hi")], SamplingParams(max_tokens=2)))
+    engine.close()
+    again = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
+    items = list(again.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, temperature=0)))
+    assert isinstance(items[-1], ChatStats) and items[-1].completion_tokens > 0
+    again.close()
+
+
+def test_a_bad_file_is_refused_with_the_same_message(tmp_path):
+    text = tmp_path / "notes.gguf"
+    text.write_text("hello")
+    with pytest.raises(ModelError, match="not a GGUF"):
+        RemoteChatEngine(text)
