@@ -24,10 +24,13 @@ def _text(items) -> str:
     return "".join(i for i in items if isinstance(i, str))
 
 
-def test_replies_match_the_in_process_engine(remote, gemma):
+def test_replies_match_the_in_process_engine(remote, gemma_path):
+    from app.core.chat.engine import load_chat_model
+
     messages = [Message("user", "Name three colours.")]
     params = SamplingParams(temperature=0.0, max_tokens=24, seed=1)
     ours = list(remote.stream(messages, params))
+    gemma = load_chat_model(gemma_path, LoadOptions(n_ctx=2048), "gemma-3-270m-q4_k_m")  # fresh, as the remote is
     local = list(gemma.stream(messages, params))
     assert isinstance(ours[-1], ChatStats) and ours[-1].completion_tokens > 0
     assert _text(ours) == _text(local) and _text(ours).strip()
@@ -35,6 +38,7 @@ def test_replies_match_the_in_process_engine(remote, gemma):
     assert remote.tokenize("hello world") == gemma.tokenize("hello world")
     assert remote.format.name == "gemma" and remote.notices == gemma.notices and remote.n_ctx == gemma.n_ctx
     assert remote.pid != os.getpid()
+    gemma.close()
 
 
 def test_input_errors_come_back_as_themselves(remote):
