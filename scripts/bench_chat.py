@@ -43,12 +43,14 @@ def _off_main(fn, *args):
     return box["value"]
 
 
-def _bare_decode(path: Path, prompt: str, threads: int, n_ctx: int, max_tokens: int) -> tuple[float, int]:
+def bare_generate(path: Path, prompt: str, threads: int, n_ctx: int, max_tokens: int, gpu_layers: int = 0) -> dict:
+    """A bare llama-cpp-python loop: decode speed, time to first token, tokens."""
     import llama_cpp
 
     llm = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, n_batch=512,
-                          swa_full=True, verbose=False)
+                          n_gpu_layers=gpu_layers, swa_full=True, verbose=False)
     tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
+    started = time.perf_counter()
     first, n = None, 0
     for tok in llm.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0):
         if first is None:
@@ -61,7 +63,12 @@ def _bare_decode(path: Path, prompt: str, threads: int, n_ctx: int, max_tokens: 
             break
     elapsed = time.perf_counter() - first
     llm.close()
-    return (n - 1) / elapsed, n
+    return {"tok_s": (n - 1) / elapsed, "ttft_s": first - started, "tokens": n}
+
+
+def _bare_decode(path: Path, prompt: str, threads: int, n_ctx: int, max_tokens: int) -> tuple[float, int]:
+    r = bare_generate(path, prompt, threads, n_ctx, max_tokens)
+    return r["tok_s"], r["tokens"]
 
 
 def _ours_decode(path: Path, messages, threads: int, n_ctx: int, max_tokens: int) -> tuple[float, int]:

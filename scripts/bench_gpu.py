@@ -35,34 +35,19 @@ def _starter(model_id: str) -> Path:
 
 
 def _bare_llama(path: Path, prompt: str, gpu_layers: int, n_ctx: int, max_tokens: int) -> dict:
-    import llama_cpp
+    from bench_chat import bare_generate
 
     from app.core.hardware import physical_cores
 
-    threads = physical_cores()  # as the app does; llama-cpp-python's default is half the logical CPUs
-    llm = llama_cpp.Llama(str(path), n_ctx=n_ctx, n_gpu_layers=gpu_layers, n_batch=512, swa_full=True,
-                          n_threads=threads, n_threads_batch=threads, verbose=False)
-    tokens = llm.tokenize(prompt.encode(), add_bos=True, special=True)
-    t0 = time.perf_counter()
-    first, n = None, 0
-    for tok in llm.generate(tokens, temp=0.0, top_k=40, top_p=0.95, min_p=0.05, repeat_penalty=1.0):
-        if first is None:
-            first = time.perf_counter()
-        if llm.token_eos() == tok:
-            break
-        llm.detokenize([tok])
-        n += 1
-        if n >= max_tokens:
-            break
-    rate = (n - 1) / (time.perf_counter() - first)
-    llm.close()
-    return {"tok_s": rate, "ttft_s": first - t0, "tokens": n}
+    # The app's thread count; llama-cpp-python's default is half the logical CPUs.
+    return bare_generate(path, prompt, physical_cores(), n_ctx, max_tokens, gpu_layers)
 
 
 def _ours_llama(path: Path, messages, n_ctx: int, max_tokens: int) -> dict:
-    from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams, load_chat_model
+    from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+    from app.core.chat.remote import open_chat_engine
 
-    engine = load_chat_model(path, LoadOptions(n_ctx=n_ctx), "bench")
+    engine = open_chat_engine(path, LoadOptions(n_ctx=n_ctx), "bench")  # in its own process, as in the app
     params = SamplingParams(temperature=0.0, repeat_penalty=1.0, max_tokens=max_tokens)
     stats = [x for x in engine.stream(messages, params) if isinstance(x, ChatStats)][0]
     out = {"tok_s": stats.tokens_per_second, "ttft_s": stats.time_to_first_token_s,
@@ -275,8 +260,10 @@ def bench_gpu(args) -> dict:
         report = hardware.detect()
         result: dict = {"suite": "gpu", "gpus": ", ".join(g.name for g in report.gpus) or "none",
                         "runtimes": {r.runtime: f"{r.device}: {r.reason}" for r in report.runtimes}}
-        parts = os.environ.get("HEARTH_BENCH_PARTS", "images,speech,chat").split(",")
-        for name, fn in (("images", bench_images_gpu), ("speech", bench_speech_gpu), ("chat", None)):
+        parts = os.environ.get("HEARTH_BENCH_PARTS", "chat,images,speech").split(",")
+        # Chat first: its bare in-process baseline must run before this process imports torch
+        # (a CUDA llama.cpp and torch in one process crashed on an H100; see app/core/chat/remote.py).
+        for name, fn in (("chat", None), ("images", bench_images_gpu), ("speech", bench_speech_gpu)):
             if name not in parts:
                 continue
             try:
