@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from app.core.jobs import ModelError
 from app.core.resources import resources_dir
 
 KINDS = ("chat", "images", "speech")
 REQUIRED = ("id", "kind", "name", "source", "size", "licence", "languages", "ram_gb", "vram_gb", "description")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+COMMIT = re.compile(r"^[0-9a-f]{40}$")  # a full commit hash: the only revision a pinned sha256 may name
+_BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,24 @@ class CatalogEntry:
     variants: tuple[dict, ...] = field(default_factory=tuple)
 
 
+def _file_path(where: str, path) -> str:
+    """A file name inside the model's folder: relative, no '..', no backslash (it becomes a local path)."""
+    parts = PurePosixPath(path).parts if isinstance(path, str) else ()
+    if (not parts or path.startswith("/") or "\\" in path or ":" in path
+            or any(p in (".", "..") for p in parts) or path != "/".join(parts)):
+        raise ModelError(f"catalog entry {where}: unsafe file path {path!r}")
+    return path
+
+
+def _sha(where: str, path: str, sha) -> str | None:
+    if sha is not None and (not isinstance(sha, str) or not _SHA256.match(sha)):
+        raise ModelError(f"catalog entry {where}: bad sha256 for {path}")
+    return sha
+
+
 def validate_entry(raw: dict) -> CatalogEntry:
+    if not isinstance(raw, dict):
+        raise ModelError("catalog entry: not an object")
     missing = [k for k in REQUIRED if k not in raw]
     where = raw.get("id", "?")
     if missing:
@@ -48,16 +69,36 @@ def validate_entry(raw: dict) -> CatalogEntry:
     if raw["kind"] not in KINDS:
         raise ModelError(f"catalog entry {where}: unknown kind {raw['kind']!r}")
     src = raw["source"]
-    if not isinstance(src, dict) or not src.get("repo") or not src.get("files"):
+    if not isinstance(src, dict) or not isinstance(src.get("repo"), str) or not src.get("repo") \
+            or not isinstance(src.get("files"), list) or not src["files"]:
         raise ModelError(f"catalog entry {where}: source needs repo and files")
+    revision = src.get("revision", "main")
+    if not isinstance(revision, str) or not (COMMIT.match(revision) or _BRANCH.match(revision)):
+        raise ModelError(f"catalog entry {where}: bad revision {revision!r}")
     files = []
     for f in src["files"]:
-        if not isinstance(f.get("path"), str) or not isinstance(f.get("size"), int) or f["size"] <= 0:
+        if not isinstance(f, dict) or not isinstance(f.get("size"), int) or isinstance(f["size"], bool) \
+                or f["size"] <= 0 or not isinstance(f.get("path"), str):
             raise ModelError(f"catalog entry {where}: each file needs a path and a size in bytes")
-        sha = f.get("sha256")
-        if sha is not None and (len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)):
-            raise ModelError(f"catalog entry {where}: bad sha256 for {f['path']}")
-        files.append(CatalogFile(f["path"], f["size"], sha))
+        path = _file_path(where, f["path"])
+        files.append(CatalogFile(path, f["size"], _sha(where, path, f.get("sha256"))))
+    variants = raw.get("variants", [])
+    if not isinstance(variants, list):
+        raise ModelError(f"catalog entry {where}: variants must be a list")
+    for v in variants:
+        if not isinstance(v, dict) or not isinstance(v.get("size"), int) or v["size"] <= 0:
+            raise ModelError(f"catalog entry {where}: each variant needs a path and a size in bytes")
+        _sha(where, _file_path(where, v.get("path")), v.get("sha256"))
+    # The hub's files change under a branch name (bartowski re-uploads GGUFs with new hashes),
+    # so a pinned hash is only true of the commit it was read from.
+    pinned = any(f.sha256 for f in files) or any(v.get("sha256") for v in variants)
+    if pinned and not COMMIT.match(revision):
+        raise ModelError(
+            f"catalog entry {where}: a pinned sha256 needs the revision it belongs to "
+            f"(a 40-character commit hash, not {revision!r})"
+        )
+    if len({f.path for f in files}) != len(files):
+        raise ModelError(f"catalog entry {where}: a file is listed twice")
     if raw["kind"] == "chat" and not any(f.path.endswith(".gguf") for f in files):
         raise ModelError(f"catalog entry {where}: a chat model needs a .gguf file")
     if raw["kind"] == "images" and not raw.get("architecture"):
@@ -69,11 +110,11 @@ def validate_entry(raw: dict) -> CatalogEntry:
     if not isinstance(raw["size"], int) or raw["size"] != sum(f.size for f in files):
         raise ModelError(f"catalog entry {where}: size must be the sum of its files' sizes")
     return CatalogEntry(
-        id=raw["id"], kind=raw["kind"], name=raw["name"], repo=src["repo"], revision=src.get("revision", "main"),
+        id=raw["id"], kind=raw["kind"], name=raw["name"], repo=src["repo"], revision=revision,
         files=tuple(files), size=raw["size"], licence=raw["licence"], languages=tuple(raw["languages"]),
         ram_gb=float(raw["ram_gb"]), vram_gb=float(raw["vram_gb"]), description=raw["description"],
         architecture=raw.get("architecture", ""), quantization=raw.get("quantization", ""),
-        context=int(raw.get("context", 0)), variants=tuple(raw.get("variants", ())),
+        context=int(raw.get("context", 0)), variants=tuple(variants),
     )
 
 
@@ -83,6 +124,8 @@ def load_catalog(path: Path | None = None) -> list[CatalogEntry]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise ModelError(f"the model catalog {path} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
+        raise ModelError(f"the model catalog {path} has the wrong shape (want an object with a models list)")
     entries = [validate_entry(raw) for raw in data.get("models", [])]
     ids = [e.id for e in entries]
     dupes = {i for i in ids if ids.count(i) > 1}
