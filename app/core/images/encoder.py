@@ -4,10 +4,15 @@ A model is either a folder as published on the hub (open_clip_config.json and
 open_clip_model.safetensors: loaded through open_clip's ``local-dir:`` path)
 or one checkpoint file plus its architecture name. Weights load from
 safetensors or with ``weights_only=True``: nothing is unpickled.
+
+A folder whose config names a Hugging Face tokenizer (SigLIP) gets its text
+tokenizer from the folder's own tokenizer.json: open_clip would otherwise ask
+transformers, which is not installed and would go to the network.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +60,7 @@ class ImageEncoder:
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     name, device=self.choice.device, precision=self.choice.precision, weights_only=True
                 )
-                tokenizer = open_clip.get_tokenizer(name)
+                tokenizer = folder_tokenizer(path) or open_clip.get_tokenizer(name)
             else:
                 if not architecture:
                     raise ModelError(f"{path.name}: an OpenCLIP checkpoint needs its architecture (e.g. ViT-B-32)")
@@ -141,6 +146,109 @@ class ImageEncoder:
 
     def embed_pil(self, images) -> np.ndarray:
         return self.embed_images([self.prepare(im) for im in images])
+
+
+MAX_TOKENIZER_BYTES = 64 << 20  # a real tokenizer.json is a few MB
+
+
+class MissingTokenizer:
+    """Stands in when a folder's config names a hub tokenizer whose files are not there: pictures
+    still index, and a text query says what is missing instead of reaching for the network."""
+
+    def __init__(self, folder: Path, why: str):
+        self.message = f"text search needs this model's tokenizer ({why} in {folder.name}); download the model again"
+
+    def fail(self):
+        raise ModelError(self.message)
+
+    def __call__(self, texts, context_length=None):
+        self.fail()
+
+
+class FolderTokenizer:
+    """open_clip's HFTokenizer for a model folder, read from its tokenizer.json with the tokenizers
+    library: the same cleaning, truncation and right padding to the context length, no network."""
+
+    def __init__(self, folder: Path, text_cfg: dict):
+        import torch
+        from open_clip.tokenizer import get_clean_fn
+        from tokenizers import Tokenizer
+
+        kwargs = text_cfg.get("tokenizer_kwargs") or {}
+        if not isinstance(kwargs, dict):
+            raise ModelError(f"{folder.name}: open_clip_config.json has bad tokenizer_kwargs")
+        self.torch = torch
+        self.clean_fn = get_clean_fn(str(kwargs.get("clean", "whitespace")))
+        self.strip_sep_token = bool(kwargs.get("strip_sep_token", False))
+        self.context_length = int(text_cfg.get("context_length", 77))
+        if not 0 < self.context_length <= 4096:
+            raise ModelError(f"{folder.name}: bad text context_length {self.context_length}")
+        source = folder / "tokenizer.json"
+        if source.stat().st_size > MAX_TOKENIZER_BYTES:
+            raise ModelError(f"{folder.name}: tokenizer.json is implausibly large")
+        self.tokenizer = Tokenizer.from_file(str(source))
+        special = _special_tokens(folder)
+        pad = special.get("pad_token")
+        self.pad_token_id = self.tokenizer.token_to_id(pad) if pad else None
+        if self.pad_token_id is None:
+            raise ModelError(f"{folder.name}: the tokenizer names no padding token that it knows")
+        sep = special.get("sep_token")
+        self.sep_token_id = self.tokenizer.token_to_id(sep) if sep else None
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+
+    def __call__(self, texts, context_length: int | None = None):
+        if isinstance(texts, str):
+            texts = [texts]
+        length = context_length or self.context_length
+        self.tokenizer.enable_truncation(max_length=length)
+        self.tokenizer.enable_padding(length=length, pad_id=self.pad_token_id,
+                                      pad_token=self.tokenizer.id_to_token(self.pad_token_id))
+        rows = [e.ids for e in self.tokenizer.encode_batch([self.clean_fn(t) for t in texts])]
+        ids = self.torch.tensor(rows, dtype=self.torch.long)
+        if self.strip_sep_token and self.sep_token_id is not None:
+            ids = self.torch.where(ids == self.sep_token_id, self.torch.full_like(ids, self.pad_token_id), ids)
+        return ids
+
+
+def _special_tokens(folder: Path) -> dict[str, str]:
+    """pad/sep/eos names as transformers reads them: special_tokens_map.json over tokenizer_config.json."""
+    found: dict[str, str] = {}
+    for name in ("tokenizer_config.json", "special_tokens_map.json"):
+        try:
+            data = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(data, dict):
+            continue
+        for key in ("pad_token", "sep_token", "eos_token"):
+            value = data.get(key)
+            if isinstance(value, dict):
+                value = value.get("content")
+            if isinstance(value, str) and value:
+                found[key] = value
+    return found
+
+
+def folder_tokenizer(folder: Path):
+    """The tokenizer for a hub-style folder whose config names a Hugging Face tokenizer; None when
+    open_clip's own (bundled, offline) tokenizers serve the model."""
+    try:
+        config = json.loads((folder / "open_clip_config.json").read_text(encoding="utf-8"))
+        text_cfg = config["model_cfg"].get("text_cfg") or {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None  # open_clip reports a bad config itself
+    if not isinstance(text_cfg, dict) or not text_cfg.get("hf_tokenizer_name"):
+        return None
+    if not (folder / "tokenizer.json").is_file():
+        log.warning("%s: tokenizer.json missing; text search is unavailable", folder)
+        return MissingTokenizer(folder, "tokenizer.json is missing")
+    try:
+        return FolderTokenizer(folder, text_cfg)
+    except ModelError:
+        raise
+    except Exception as exc:  # the tokenizers library raises its own kinds for a bad file
+        raise ModelError(f"{folder.name}: the text tokenizer could not be read: {exc}") from exc
 
 
 def _resize_plan(preprocess):
