@@ -59,9 +59,14 @@ def _guard(fn):
 
 
 def _store():
+    from app.core.models.records import take_notices
     from app.core.models.store import ModelStore
 
-    return ModelStore()
+    store = ModelStore()
+    store.list()  # reads the registry now: a file set aside is reported before the command's output
+    for notice in take_notices():
+        print(f"warning: {notice}", file=sys.stderr)
+    return store
 
 
 def _list_available(args) -> int:
