@@ -133,3 +133,20 @@ def test_a_newer_registry_is_refused_not_set_aside():
 
 
 # --- 12: a GGUF's alignment of the wrong type is a clear error ----------------------------
+@pytest.mark.parametrize("kind, value", [("float", 0.5), ("string", "thirty-two"), ("uint", 0), ("uint", 48)])
+def test_a_gguf_with_a_bad_alignment_is_refused_clearly(tmp_path, kind, value):
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "odd.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    {"float": writer.add_float32, "string": writer.add_string, "uint": writer.add_uint32}[kind](
+        "general.alignment", value)
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ModelError, match="general.alignment"):
+        ModelStore().import_path(path, "chat")
+    assert ModelStore().list() == []
