@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.core.jobs import ModelError
+from app.core.models.queue import DownloadQueue, QueuedDownload
 from app.core.models.records import take_notices
 from app.core.models.store import ModelStore
 from tests.conftest import run_app
@@ -128,8 +129,35 @@ def test_a_newer_registry_is_refused_not_set_aside():
 
 
 # --- 3: downloads.json is validated like the registry ------------------------------------
+def test_a_hostile_queue_entry_is_never_downloaded_at_start_up(hearth_home):
+    q = DownloadQueue()
+    good = {"model_id": "fine", "kind": "chat", "url": "https://example.org/fine.gguf", "state": "running",
+            "error": "", "architecture": ""}
+    bad = [
+        good | {"model_id": "../../../x"},
+        good | {"model_id": "k", "kind": "../x"},
+        good | {"model_id": "u", "url": "http://10.255.255.1/m.gguf"},
+        good | {"model_id": "s", "state": "exploding"},
+        good | {"model_id": "t", "url": 5},
+        ["not", "an", "object"],
+    ]
+    q.path.parent.mkdir(parents=True, exist_ok=True)
+    q.path.write_text(json.dumps({"schema_version": 1, "downloads": [good, *bad]}), encoding="utf-8")
+    assert [i.model_id for i in q.recover()] == ["fine"]
+    assert [i.model_id for i in DownloadQueue().items()] == ["fine"]
+    assert len(_set_aside(q.path.parent, "downloads.json")) == 1
+    assert len(take_notices()) == 1
 
 
+@pytest.mark.parametrize("content", ["[]", '{"downloads": {"a": 1}}', "nope"])
+def test_a_queue_of_the_wrong_shape_is_set_aside(hearth_home, content):
+    q = DownloadQueue()
+    q.path.parent.mkdir(parents=True, exist_ok=True)
+    q.path.write_text(content, encoding="utf-8")
+    assert q.recover() == []
+    assert [p.read_text() for p in _set_aside(q.path.parent, "downloads.json")] == [content]
+    q.put(QueuedDownload("a", "chat"))
+    assert [i.model_id for i in DownloadQueue().items()] == ["a"]
 
 
 # --- 12: a GGUF's alignment of the wrong type is a clear error ----------------------------
