@@ -3,7 +3,9 @@
 Speaks ``{repo}/resolve/{revision}/{file}`` with a redirect to a CDN path,
 HEAD with ``X-Linked-Etag``/``X-Linked-Size``, and ``Range``. Tests set
 ``faults`` to make it drop connections, flip a byte, ignore Range, answer
-errors, or crawl.
+errors, or crawl. Every request's headers are recorded (``headers``), any path
+can redirect anywhere (``redirects``), and the CDN can be another Hub
+(``cdn``): that is how a test sees where a token went.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Faults:
     bytes_per_s: int | None = None
     linked_size: int | None = None  # lie about the size
     publish_hash: bool = True
+    publish_size: bool = True  # False: the redirect carries no X-Linked-Size (the size is learnt later)
 
 
 class Hub:
@@ -32,6 +35,9 @@ class Hub:
         self.files: dict[str, bytes] = {}
         self.faults = Faults()
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range)
+        self.headers: list[tuple[str, str, dict[str, str]]] = []  # (method, path, every request header)
+        self.redirects: dict[str, str] = {}  # path -> Location, answered with a 302 before anything else
+        self.cdn: Hub | None = None  # where LFS files redirect to; None: this server's own /cdn
         self._lock = threading.Lock()
         hub = self
 
@@ -60,6 +66,10 @@ class Hub:
         self.files[f"/{repo}/resolve/{revision}/{filename}"] = data
         return f"{self.endpoint}/{repo}/resolve/{revision}/{filename}"
 
+    def authorizations(self) -> list[str | None]:
+        """The Authorization header of every request, in order (None where none was sent)."""
+        return [h.get("Authorization") for _m, _p, h in self.headers]
+
     def ranges(self) -> list[str | None]:
         return [r for m, p, r in self.requests if m == "GET" and p.startswith("/cdn/")]
 
@@ -71,12 +81,19 @@ class Hub:
         path, rng = h.path, h.headers.get("Range")
         with self._lock:
             self.requests.append(("HEAD" if head else "GET", path, rng))
+            self.headers.append(("HEAD" if head else "GET", path, dict(h.headers.items())))
             f = self.faults
             status = f.status
             if status is None and f.statuses and not head:
                 status = f.statuses.pop(0)
         if status is not None:
             h.send_response(status)
+            h.send_header("Content-Length", "0")
+            h.end_headers()
+            return
+        if path in self.redirects:
+            h.send_response(302)
+            h.send_header("Location", self.redirects[path])
             h.send_header("Content-Length", "0")
             h.end_headers()
             return
@@ -89,10 +106,13 @@ class Hub:
             h.end_headers()
             return
         h.send_response(302)  # like the hub: LFS files redirect to a CDN
-        h.send_header("Location", f"{self.endpoint}/cdn{path}")
+        if self.cdn is not None:
+            self.cdn.files.setdefault(path, data)
+        h.send_header("Location", f"{(self.cdn or self).endpoint}/cdn{path}")
         if f.publish_hash:
             h.send_header("X-Linked-Etag", f'"{hashlib.sha256(data).hexdigest()}"')
-        h.send_header("X-Linked-Size", str(f.linked_size or len(data)))
+        if f.publish_size:
+            h.send_header("X-Linked-Size", str(f.linked_size or len(data)))
         h.send_header("Content-Length", "0")
         h.end_headers()
 

@@ -59,9 +59,14 @@ def _guard(fn):
 
 
 def _store():
+    from app.core.models.records import take_notices
     from app.core.models.store import ModelStore
 
-    return ModelStore()
+    store = ModelStore()
+    store.list()  # reads the registry now: a file set aside is reported before the command's output
+    for notice in take_notices():
+        print(f"warning: {notice}", file=sys.stderr)
+    return store
 
 
 def _list_available(args) -> int:
@@ -166,17 +171,19 @@ def _download(args) -> int:
 
     store = _store()
     printer = _Printer()
+    endpoint = args.endpoint or os.environ.get("HF_ENDPOINT") or load_settings().hf_endpoint
     if "://" in args.what:
         if not args.kind:
             print("error: --kind is needed for a URL (chat, images or speech)", file=sys.stderr)
             return 1
-        entry = install_url(args.what, args.kind, store, args.model_id, args.arch, progress=printer)
+        # The token goes with a URL only when it points at the configured hub.
+        entry = install_url(args.what, args.kind, store, args.model_id, args.arch, progress=printer,
+                            endpoint=endpoint)
     else:
         item = find(args.what)
         if item is None:
             print(f"error: no catalog model '{args.what}' (see: models list --available)", file=sys.stderr)
             return 1
-        endpoint = args.endpoint or os.environ.get("HF_ENDPOINT") or load_settings().hf_endpoint
         entry = install_entry(item, store, endpoint, progress=printer)
     print(file=sys.stderr)
     note = "" if entry.verified else " (unverified: the server published no hash)"

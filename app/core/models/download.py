@@ -6,12 +6,19 @@ part ends; a ``200`` restarts from byte 0. The file is hashed as it is
 written, checked against the catalog's pin or the server's published LFS hash
 (``X-Linked-Etag``/``ETag``) and only then renamed into place, so the target
 path never holds a bad file. One process owns a target at a time (a lock file).
+
+Every hop, redirects included, must be https (or http to this computer), and
+the access token goes only to the configured hub's origin: never to a pasted
+URL's host, never to the host a redirect leads to.
 """
 
 from __future__ import annotations
 
+import copy
 import errno
 import hashlib
+import http.client
+import ipaddress
 import logging
 import os
 import re
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app import __version__
+from app.core.fileio import sha256_file
 from app.core.jobs import Cancelled, CancelToken, DownloadError
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,36 @@ CHUNK = 1 << 20
 SPACE_MARGIN = 64 << 20  # free space kept beyond the file itself
 PROGRESS_EVERY_S = 0.25
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]").split("%")[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> str:
+    """The one rule for every address Hearth fetches from: https, or http to this computer."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "https" and not (parts.scheme == "http" and _is_loopback(parts.hostname)):
+        raise DownloadError(f"only https URLs can be downloaded (or http on this computer), not {url}")
+    if not parts.hostname:
+        raise DownloadError(f"{url} names no host")
+    return url
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port
 
 
 def hub_url(endpoint: str, repo: str, revision: str, filename: str) -> str:
@@ -83,49 +121,32 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 class _SameHostAuth(urllib.request.HTTPRedirectHandler):
-    """Follows redirects, but never sends the access token to another host (a CDN)."""
+    """Follows a redirect only to an allowed address, and never with the token to another origin (a CDN)."""
 
     def redirect_request(self, req, fp, code, msg, headers, newurl):
+        newurl = urllib.parse.urljoin(req.full_url, newurl)
+        try:
+            check_url(newurl)
+        except DownloadError as exc:
+            raise DownloadError(f"refused a redirect from {req.full_url}: {exc}") from None
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+        if new is not None and _origin(newurl) != _origin(req.full_url):
             new.remove_header("Authorization")
         return new
 
 
-def _lock(path: Path, token: CancelToken):
-    """An exclusive lock on ``path``; waits (cancellably) while another process holds it."""
-    fh = open(path, "a+b")  # noqa: SIM115 - kept open while the lock is held
+def hold_lock(path: Path, cancel: CancelToken):
+    """An exclusive lock on ``path``; waits (cancellably) while another process or thread holds it."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(path), thread_local=False)
     while True:
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fh
-        except OSError:
-            if token.wait(0.2):
-                fh.close()
+            lock.acquire(timeout=0)
+            return lock
+        except Timeout:
+            if cancel.wait(0.2):
                 raise Cancelled() from None
-
-
-def _unlock(fh) -> None:
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            fh.seek(0)
-            msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-    finally:
-        fh.close()
 
 
 def _replace_with_retry(src: Path, dst: Path, tries: int = 10) -> None:
@@ -159,8 +180,10 @@ class Downloader:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         disk_free: Callable[[Path], int] | None = None,
+        hub: str | None = None,
     ):
         self.auth_token = token if token is not None else os.environ.get("HF_TOKEN") or None
+        self.hub = hub  # the configured hub's address: the only origin the token is sent to
         self.timeout, self.retries = timeout, retries
         self.backoff, self.max_backoff = backoff, max_backoff
         self.disk_free = disk_free or (lambda p: shutil.disk_usage(p).free)
@@ -168,11 +191,20 @@ class Downloader:
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler(), _SameHostAuth())
         self._probe_opener = urllib.request.build_opener(urllib.request.ProxyHandler(), _NoRedirect())
 
+    def for_hub(self, hub: str | None) -> Downloader:
+        """This downloader with ``hub`` as the one origin its token may go to (None: nowhere)."""
+        if hub == self.hub:
+            return self
+        twin = copy.copy(self)
+        twin.hub = hub
+        return twin
+
     def _request(self, url: str, method: str = "GET", headers: dict | None = None) -> urllib.request.Request:
+        check_url(url)
         req = urllib.request.Request(url, method=method, headers=headers or {})
         req.add_header("User-Agent", f"Hearth/{__version__}")
         req.add_header("Accept-Encoding", "identity")
-        if self.auth_token:
+        if self.auth_token and self.hub and _origin(url) == _origin(self.hub):
             req.add_header("Authorization", f"Bearer {self.auth_token}")
         return req
 
@@ -216,10 +248,11 @@ class Downloader:
         progress: Callable[[DownloadProgress], None] | None = None,
     ) -> DownloadResult:
         cancel = cancel or CancelToken()
+        check_url(url)
         target = Path(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         part = target.with_name(target.name + ".part")
-        lock = _lock(target.with_name(target.name + ".lock"), cancel)
+        lock = hold_lock(target.with_name(target.name + ".lock"), cancel)
         try:
             return self._download_locked(url, target, part, expected_sha256, expected_size, cancel, progress)
         except Cancelled:
@@ -227,7 +260,8 @@ class Downloader:
                 part.unlink(missing_ok=True)
             raise
         finally:
-            _unlock(lock)
+            lock.release()
+            # Not left beside the file (a speech model's folder is moved whole into the store).
             target.with_name(target.name + ".lock").unlink(missing_ok=True)
 
     def _download_locked(self, url, target, part, expected_sha256, expected_size, cancel, progress):
@@ -242,12 +276,12 @@ class Downloader:
                     size = size or expected_size
                 want = expected_sha256 or published
                 if target.exists():  # another owner finished it while we waited for the lock
-                    digest = _hash_file(target)
+                    digest = sha256_file(target)
                     if want is None or digest == want:
                         return DownloadResult(target, target.stat().st_size, digest, want is not None, 0, attempt)
                     target.unlink()
-                result = self._fetch(url, part, size, cancel, progress)
-                digest, total, resumed = result
+                digest, total, resumed, learned = self._fetch(url, part, size, cancel, progress)
+                size = size if size is not None else learned
                 if size is not None and total != size:
                     raise _Retry(f"size mismatch: got {total} bytes, expected {size}")
                 if want is not None and digest != want:
@@ -259,7 +293,7 @@ class Downloader:
                 _replace_with_retry(part, target)
                 log.info("downloaded %s (%d bytes, resumed from %d)", target.name, total, resumed)
                 return DownloadResult(target, total, digest, want is not None, resumed, attempt)
-            except (_Retry, urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            except (_Retry, urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
                 if isinstance(exc, urllib.error.HTTPError):
                     try:
                         self._raise_for_status(exc.code, url)
@@ -272,19 +306,25 @@ class Downloader:
                     raise Cancelled() from None
                 delay = min(delay * 2, self.max_backoff)
 
-    def _fetch(self, url, part: Path, size: int | None, cancel: CancelToken, progress) -> tuple[str, int, int]:
-        """One attempt: resume the part, stream to it while hashing. Returns (sha256, size, resumed_from)."""
-        have = part.stat().st_size if part.exists() else 0
-        if size is not None and have > size:
-            part.unlink()
-            have = 0
+    def _check_space(self, part: Path, remaining: int) -> None:
         free = self.disk_free(part.parent)
-        remaining = (size - have) if size is not None else 0
         if remaining + SPACE_MARGIN > free:
             raise DownloadError(
                 f"not enough disk space: {remaining / 2**20:.0f} MB more needed (plus a margin), "
                 f"{free / 2**20:.0f} MB free in {part.parent}"
             )
+
+    def _fetch(self, url, part: Path, size: int | None, cancel: CancelToken, progress):
+        """One attempt: resume the part, stream to it while hashing.
+
+        Returns (sha256, bytes in the part, resumed_from, the size the final response announced).
+        A body that ends before its announced length is a dropped connection (_Retry), never the end.
+        """
+        have = part.stat().st_size if part.exists() else 0
+        if size is not None and have > size:
+            part.unlink()
+            have = 0
+        self._check_space(part, (size - have) if size is not None else 0)
         cancel.raise_if_cancelled()
         headers = {"Range": f"bytes={have}-"} if have else {}
         try:
@@ -298,22 +338,24 @@ class Downloader:
         resumed = 0
         if resp is None:
             _hash_into(part, digest)
-            return digest.hexdigest(), have, have
+            return digest.hexdigest(), have, have, size
         with resp, _CancelWatch(resp, cancel):
+            length = _int_header(resp.headers.get("Content-Length"))
             if have and resp.status == 206:
-                start = _content_range_start(resp.headers.get("Content-Range"))
+                start, announced = _content_range(resp.headers.get("Content-Range"))
                 if start != have:
                     raise _Retry(f"server resumed at byte {start}, not {have}")
+                if announced is None and length is not None:
+                    announced = have + length
                 _hash_into(part, digest)
                 mode, resumed = "ab", have
             else:
                 if have:
                     log.info("server ignored Range (answered %s); restarting %s from byte 0", resp.status, part.name)
-                mode, have = "wb", 0
-            total = size
-            if total is None:
-                length = resp.headers.get("Content-Length")
-                total = (have + int(length)) if length and length.isdigit() else None
+                mode, have, announced = "wb", 0, length
+            total = size if size is not None else announced
+            if size is None and announced is not None:
+                self._check_space(part, announced - have)
             done, started, last_emit = have, time.monotonic(), 0.0
             rate = 0.0
             try:
@@ -350,9 +392,11 @@ class Downloader:
                         "download resumes once there is space"
                     ) from exc
                 raise
+        if length is not None and done - have < length:
+            raise _Retry(f"the connection closed early: {done} of {have + length} bytes; resuming")
         if progress:
             progress(DownloadProgress(done, total or done, rate, 0.0, resumed))
-        return digest.hexdigest(), done, resumed
+        return digest.hexdigest(), done, resumed, announced
 
 
 class _CancelWatch:
@@ -382,18 +426,20 @@ class _CancelWatch:
         return False
 
 
-def _content_range_start(value: str | None) -> int | None:
+def _int_header(value: str | None) -> int | None:
+    value = (value or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _content_range(value: str | None) -> tuple[int | None, int | None]:
+    """(first byte, whole size) of a Content-Range; None where it does not say."""
     m = re.match(r"bytes (\d+)-\d+/(\d+|\*)", value or "")
-    return int(m.group(1)) if m else None
+    if not m:
+        return None, None
+    return int(m.group(1)), (int(m.group(2)) if m.group(2).isdigit() else None)
 
 
 def _hash_into(path: Path, digest) -> None:
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
-
-
-def _hash_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    _hash_into(path, digest)
-    return digest.hexdigest()

@@ -122,7 +122,10 @@ def read_gguf(path: Path) -> GGUFInfo:
                     raise ModelError(f"{path.name}: the GGUF tensor table is corrupt")
                 fh.seek(8 * n_dims + 4, 1)  # dims, type
                 last_offset = max(last_offset, r.unpack("<Q"))
-            align = int(metadata.get("general.alignment", 32) or 32)
+            align = metadata.get("general.alignment", 32)
+            if not isinstance(align, int) or isinstance(align, bool) or align <= 0 or align & (align - 1):
+                raise ModelError(f"{path.name}: the GGUF header is corrupt (general.alignment is {align!r}, "
+                                 "not a power of two)")
             data_start = -(-fh.tell() // align) * align
     except OSError as exc:
         raise ModelError(f"cannot read {path}: {exc.strerror or exc}") from exc

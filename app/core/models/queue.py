@@ -1,13 +1,21 @@
-"""The download queue, persisted so downloads resume after a restart."""
+"""The download queue, persisted so downloads resume after a restart.
+
+``downloads.json`` is read like the registry: an entry whose id, kind, URL or
+state breaks the rule is dropped (never downloaded, never cancelled into a
+path) and the file as it was is set aside for the user.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from app.core import paths
 from app.core.fileio import atomic_write_json
+from app.core.jobs import DownloadError
+from app.core.models.download import check_url
+from app.core.models.records import KINDS, set_aside, valid_id
 
 SCHEMA_VERSION = 1
 STATES = ("queued", "running", "paused", "failed")
@@ -23,6 +31,28 @@ class QueuedDownload:
     architecture: str = ""
 
 
+def _item_from(record: object) -> QueuedDownload:
+    if not isinstance(record, dict):
+        raise ValueError(f"an entry is a {type(record).__name__}, not an object")
+    names = {f.name for f in fields(QueuedDownload)}
+    if not {"model_id", "kind"} <= record.keys() or not all(isinstance(record[k], str) for k in record
+                                                             if k in names):
+        raise ValueError("an entry lacks its id or kind, or holds a value that is not text")
+    item = QueuedDownload(**{k: v for k, v in record.items() if k in names})
+    if not valid_id(item.model_id):
+        raise ValueError(f"bad id {item.model_id!r}")
+    if item.kind not in KINDS:
+        raise ValueError(f"bad kind {item.kind!r}")
+    if item.state not in STATES:
+        raise ValueError(f"bad state {item.state!r}")
+    if item.url:
+        try:
+            check_url(item.url)
+        except DownloadError as exc:
+            raise ValueError(f"{item.model_id}: {exc}") from None
+    return item
+
+
 class DownloadQueue:
     _lock = threading.Lock()
 
@@ -31,10 +61,27 @@ class DownloadQueue:
 
     def items(self) -> list[QueuedDownload]:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            text = self.path.read_text(encoding="utf-8")
         except (OSError, ValueError):
             return []
-        return [QueuedDownload(**d) for d in data.get("downloads", [])]
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            set_aside(self.path, f"not JSON: {exc}")
+            return []
+        records = data.get("downloads") if isinstance(data, dict) else None
+        if not isinstance(records, list):
+            set_aside(self.path, "not an object with a list of downloads")
+            return []
+        items, problems = [], []
+        for record in records:
+            try:
+                items.append(_item_from(record))
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems and set_aside(self.path, "; ".join(problems[:3])) and items:
+            self._save(items)
+        return items
 
     def _save(self, items: list[QueuedDownload]) -> None:
         atomic_write_json(self.path, {"schema_version": SCHEMA_VERSION, "downloads": [asdict(i) for i in items]})

@@ -14,21 +14,20 @@ import re
 import shutil
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.core import paths
 from app.core.fileio import atomic_write_json, sha256_tree, tree_size
 from app.core.jobs import ModelError
+from app.core.models.records import KINDS, check_id, check_kind, inside, relative_path_ok, set_aside, valid_id
 from app.core.models.validate import validate
 
 log = logging.getLogger(__name__)
 
-KINDS = ("chat", "images", "speech")
 MODES = ("copy", "move", "link")
 REGISTRY = "registry.json"
 SCHEMA_VERSION = 1
-_ID_RX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 
 
 @dataclass
@@ -45,8 +44,33 @@ class ModelEntry:
     added: float = 0.0
 
 
+_REQUIRED = ("id", "kind", "path", "size", "sha256", "source", "format")
+_TYPES = {"id": str, "kind": str, "path": str, "size": int, "sha256": str, "source": str, "format": str,
+          "verified": bool, "architecture": str, "added": (int, float)}
+
+
+def _entry_from(record: object) -> ModelEntry:
+    """One registry record, checked field by field; ValueError says what is wrong."""
+    if not isinstance(record, dict):
+        raise ValueError(f"an entry is a {type(record).__name__}, not an object")
+    missing = [k for k in _REQUIRED if k not in record]
+    if missing:
+        raise ValueError(f"an entry lacks {', '.join(missing)}")
+    for key, kind in _TYPES.items():
+        value = record.get(key)
+        if key in record and (not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool)):
+            raise ValueError(f"an entry's {key} is a {type(value).__name__}")
+    if not valid_id(record["id"]):
+        raise ValueError(f"bad id {record['id']!r}")
+    if record["kind"] not in KINDS:
+        raise ValueError(f"bad kind {record['kind']!r}")
+    if not relative_path_ok(record["path"]):
+        raise ValueError(f"the path of {record['id']} leaves the models folder")
+    return ModelEntry(**{k: record[k] for k in _TYPES if k in record})
+
+
 def slugify(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-.")
+    slug = re.sub(r"[^a-z0-9._-]+", "-", name.lower()).strip("-._")
     return slug[:100] or "model"
 
 
@@ -63,16 +87,42 @@ class ModelStore:
         return self.root / REGISTRY
 
     def _read(self) -> dict[str, ModelEntry]:
-        if not self.registry_path.exists():
-            return {}
+        path = self.registry_path
         try:
-            data = json.loads(self.registry_path.read_text(encoding="utf-8"))
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
         except (OSError, ValueError) as exc:
-            raise ModelError(f"the model registry {self.registry_path} is unreadable: {exc}") from exc
-        if data.get("schema_version", 1) > SCHEMA_VERSION:
+            raise ModelError(f"the model registry {path} is unreadable: {exc}") from exc
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            set_aside(path, f"not JSON: {exc}")
+            return {}
+        if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
+            set_aside(path, "not an object with a list of models")
+            return {}
+        version = data.get("schema_version", 1)
+        if not isinstance(version, int) or isinstance(version, bool):
+            set_aside(path, "its schema_version is not a number")
+            return {}
+        if version > SCHEMA_VERSION:
             raise ModelError("the model registry was written by a newer Hearth")
-        known = {f.name for f in fields(ModelEntry)}
-        return {m["id"]: ModelEntry(**{k: v for k, v in m.items() if k in known}) for m in data.get("models", [])}
+        entries: dict[str, ModelEntry] = {}
+        problems = []
+        for record in data.get("models", []):
+            try:
+                entry = _entry_from(record)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if entry.id in entries:
+                problems.append(f"{entry.id} is listed twice")
+            entries[entry.id] = entry
+        # The good entries stay; the file as it was is kept for the user.
+        if problems and set_aside(path, "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")) and entries:
+            self._write(entries)
+        return entries
 
     def _write(self, entries: dict[str, ModelEntry]) -> None:
         data = {"schema_version": SCHEMA_VERSION, "models": [asdict(e) for e in entries.values()]}
@@ -131,15 +181,12 @@ class ModelStore:
         expected_sha256: str | None = None,
     ) -> ModelEntry:
         src = Path(src).expanduser().resolve()
-        if kind not in KINDS:
-            raise ModelError(f"unknown model kind '{kind}' (one of {', '.join(KINDS)})")
+        check_kind(kind)
         if mode not in MODES:
             raise ModelError(f"unknown import mode '{mode}' (one of {', '.join(MODES)})")
         if not src.exists():
             raise ModelError(f"{src} does not exist")
-        model_id = model_id or slugify(src.stem if src.is_file() else src.name)
-        if not _ID_RX.match(model_id):
-            raise ModelError(f"'{model_id}' is not a valid model id (lower-case letters, digits, . _ -)")
+        model_id = check_id(model_id or slugify(src.stem if src.is_file() else src.name))
         if self.get(model_id) is not None:
             raise ModelError(f"a model with id '{model_id}' is already installed")
         fmt, arch = validate(src, kind, architecture)
@@ -231,12 +278,17 @@ class ModelStore:
     def remove(self, model_id: str) -> None:
         with self._lock:
             entries = self._read()
-            entry = entries.pop(model_id, None)
+            entry = entries.get(model_id)
             if entry is None:
                 raise ModelError(f"no installed model '{model_id}'")
+            folder = self.root / entry.kind / entry.id
+            owned = not Path(entry.path).is_absolute()  # linked models belong to the user
+            if owned and folder.exists() and not inside(self.root, folder):
+                raise ModelError(f"refused: the files of {model_id} resolve outside the models folder ({folder})")
+            del entries[model_id]
             self._write(entries)
-        if not Path(entry.path).is_absolute():  # linked models belong to the user
-            shutil.rmtree(self.root / entry.kind / model_id, ignore_errors=True)
+        if owned:
+            shutil.rmtree(folder, ignore_errors=True)
         log.info("model %s removed", model_id)
 
     def verify(self, model_id: str) -> bool:

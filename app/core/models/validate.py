@@ -2,7 +2,8 @@
 
 No weights are loaded and nothing is unpickled: GGUF headers are parsed,
 CTranslate2 folders are checked for their files, CLIP checkpoints must be
-safetensors (header parsed) or a torch zip without pickled code objects.
+safetensors (header parsed) or a torch zip whose pickles pass an allow-list of
+opcodes and globals (the ones a plain tensor checkpoint uses).
 """
 
 from __future__ import annotations
@@ -110,39 +111,138 @@ def _validate_clip(src: Path) -> None:
     check_pickle_is_plain(src)
 
 
-# Globals a plain state dict needs; anything else could run code when unpickled.
-_SAFE_GLOBALS = {
+# What a plain tensor checkpoint (torch.save of a state dict) uses, and nothing more. The
+# check below reads the opcodes and follows the stack and memo symbolically: nothing is executed.
+_CALLABLE_GLOBALS = {
     "collections OrderedDict",
     "torch._utils _rebuild_tensor_v2",
     "torch._utils _rebuild_parameter",
-    "torch FloatStorage", "torch HalfStorage", "torch BFloat16Storage", "torch LongStorage",
-    "torch IntStorage", "torch ByteStorage", "torch BoolStorage", "torch DoubleStorage",
-    "torch float32", "torch float16", "torch bfloat16", "torch int64",
-    "torch._tensor _rebuild_from_type_v2", "torch Size",
+    "torch._utils _rebuild_parameter_with_state",
+    "torch._tensor _rebuild_from_type_v2",
+    "torch Size",
+    "torch device",
 }
+_DATA_GLOBALS = {
+    *(f"torch {t}Storage" for t in ("Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char",
+                                    "Byte", "Bool", "ComplexFloat", "ComplexDouble")),
+    *(f"torch {t}" for t in ("float32", "float16", "bfloat16", "float64", "int64", "int32", "int16", "int8",
+                             "uint8", "bool", "complex64", "complex128")),
+    "torch.nn.parameter Parameter",
+    "torch Tensor",
+}
+_SAFE_GLOBALS = _CALLABLE_GLOBALS | _DATA_GLOBALS
+_DATA_OPS = {
+    "PROTO", "FRAME", "STOP", "MARK", "POP", "POP_MARK", "DUP",
+    "EMPTY_DICT", "EMPTY_LIST", "EMPTY_TUPLE", "EMPTY_SET", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "LIST", "DICT",
+    "FROZENSET", "NONE", "NEWTRUE", "NEWFALSE", "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+    "FLOAT", "BINFLOAT", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE",
+    "SHORT_BINBYTES", "BINBYTES", "BINBYTES8",
+}
+_CONTAINER_OPS = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
+_MARK, _VALUE = object(), object()
+
+
+class _Global(str):
+    """A global the pickle names (already checked against the allow-list)."""
 
 
 def check_pickle_is_plain(src: Path) -> None:
-    """Reads the pickle opcodes (never executes them) and refuses foreign globals."""
+    """Refuses a checkpoint unless torch would read it as a zip whose pickles hold only plain tensors."""
+    with open(src, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # torch reads anything else as a legacy pickle
+            raise ModelError(f"{src.name}: not a torch zip checkpoint (a file that only ends in a zip is refused)")
+    try:
+        with zipfile.ZipFile(src) as zf:
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            if len(set(names)) != len(names):  # readers disagree on which copy of a name wins
+                raise ModelError(f"{src.name}: the checkpoint holds two files of one name; refused")
+            pickles = [i for i in infos if i.filename.endswith(".pkl")]
+            if not any(i.filename.endswith("data.pkl") for i in pickles):
+                raise ModelError(f"{src.name}: no state dict in the checkpoint")
+            for info in pickles:
+                _check_pickle(src, zf.read(info))
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise ModelError(f"{src.name}: corrupt checkpoint ({exc})") from exc
+
+
+def _check_pickle(src: Path, data: bytes) -> None:
     import pickletools
 
-    with zipfile.ZipFile(src) as zf:
-        pickles = [n for n in zf.namelist() if n.endswith(".pkl")]
-        if not pickles:
-            raise ModelError(f"{src.name}: no state dict in the checkpoint")
-        for name in pickles:
-            data = zf.read(name)
-            strings: list[str] = []
-            try:
-                for op, arg, _pos in pickletools.genops(data):
-                    if op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
-                        strings.append(str(arg))
-                    elif op.name == "GLOBAL":
-                        _check_global(src, str(arg).replace("\n", " "))
-                    elif op.name == "STACK_GLOBAL":
-                        _check_global(src, " ".join(strings[-2:]))
-            except ValueError as exc:
-                raise ModelError(f"{src.name}: corrupt pickle in checkpoint") from exc
+    stack: list = []
+    memo: dict = {}
+
+    def pop():
+        if not stack or stack[-1] is _MARK:
+            raise ModelError(f"{src.name}: corrupt pickle in checkpoint")
+        return stack.pop()
+
+    def pop_to_mark() -> list:
+        items = []
+        while stack and stack[-1] is not _MARK:
+            items.append(stack.pop())
+        if not stack:
+            raise ModelError(f"{src.name}: corrupt pickle in checkpoint")
+        stack.pop()
+        return items
+
+    try:
+        for op, arg, _pos in pickletools.genops(data):
+            name = op.name
+            if name in ("GLOBAL", "STACK_GLOBAL"):
+                if name == "GLOBAL":
+                    ref = str(arg).replace("\n", " ")
+                else:
+                    attr, module = pop(), pop()
+                    if not (type(attr) is str and type(module) is str):
+                        raise ModelError(f"{src.name} builds a global name at load time; refused")
+                    ref = f"{module} {attr}"
+                _check_global(src, ref)
+                stack.append(_Global(ref))
+            elif name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"):
+                stack.append(str(arg))
+            elif name == "MARK":
+                stack.append(_MARK)
+            elif name in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+                if not stack or stack[-1] is _MARK:
+                    raise ModelError(f"{src.name}: corrupt pickle in checkpoint")
+                memo[len(memo) if name == "MEMOIZE" else arg] = stack[-1]
+            elif name in ("GET", "BINGET", "LONG_BINGET"):
+                if arg not in memo:
+                    raise ModelError(f"{src.name}: corrupt pickle in checkpoint")
+                stack.append(memo[arg])
+            elif name == "REDUCE":
+                pop()
+                func = pop()
+                if not isinstance(func, _Global) or func not in _CALLABLE_GLOBALS:
+                    raise ModelError(f"{src.name} calls {func if isinstance(func, str) else 'an object'} in its "
+                                     "pickle; refused. Use a safetensors file.")
+                stack.append(_VALUE)
+            elif name == "BINPERSID":
+                pop()
+                stack.append(_VALUE)
+            elif name in _CONTAINER_OPS:
+                if op.stack_before and pickletools.markobject in op.stack_before:
+                    pop_to_mark()
+                else:
+                    for _ in range(len(op.stack_before) - 1):
+                        pop()
+                if isinstance(pop(), _Global):
+                    raise ModelError(f"{src.name} changes a global in its pickle; refused")
+                stack.append(_VALUE)
+            elif name in _DATA_OPS:
+                before = op.stack_before
+                if pickletools.markobject in before:
+                    pop_to_mark()
+                    before = before[: before.index(pickletools.markobject)]
+                for _ in before:
+                    pop()
+                stack.extend(_VALUE for _ in op.stack_after)
+            else:  # INST, OBJ, NEWOBJ, EXT*, PERSID, the byte-string opcodes, buffers …
+                raise ModelError(f"{src.name} uses the pickle opcode {name}, which a plain checkpoint never "
+                                 "needs; refused. Use a safetensors file.")
+    except ValueError as exc:
+        raise ModelError(f"{src.name}: corrupt pickle in checkpoint") from exc
 
 
 def _check_global(src: Path, name: str) -> None:

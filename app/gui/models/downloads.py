@@ -22,7 +22,9 @@ def _install(token, report, item: QueuedDownload, endpoint: str, hub_token: str 
     downloader = Downloader(token=hub_token)
     store = ModelStore()
     if item.url:
-        return install_url(item.url, item.kind, store, item.model_id, item.architecture, downloader, token, report)
+        # The token goes with a pasted URL only when it points at the configured hub.
+        return install_url(item.url, item.kind, store, item.model_id, item.architecture, downloader, token, report,
+                           endpoint=endpoint)
     entry = find(item.model_id)
     return install_entry(entry, store, endpoint, downloader, token, report)
 

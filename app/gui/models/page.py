@@ -197,6 +197,7 @@ class ModelsPane(QWidget):
 
     def refresh(self) -> None:
         from app.core.models.fit import estimate_entry_fit
+        from app.core.models.records import take_notices
 
         try:
             store = ModelStore()
@@ -204,6 +205,9 @@ class ModelsPane(QWidget):
         except HearthError as exc:
             self.message.setText(str(exc))
             return
+        notices = take_notices()  # a registry or queue file that was set aside, said once
+        if notices:
+            self.message.setText(" ".join(notices))
         states = self.downloads.states()
         for kind, table in self.tables.items():
             rows = []

@@ -1,0 +1,81 @@
+"""The one rule for what the models' files on disk may say, and what happens when they break it.
+
+``registry.json`` and ``downloads.json`` are read back as hostile input: ids and
+kinds pass :func:`check_id`/:func:`check_kind` (the rule new ids pass too), a
+folder is removed only when it resolves inside its root, and a file of the
+wrong shape is set aside (renamed, never deleted) with one notice for the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+
+from app.core.jobs import ModelError
+
+log = logging.getLogger(__name__)
+
+KINDS = ("chat", "images", "speech")
+ID_RX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
+
+_notices: list[str] = []
+_notices_lock = threading.Lock()
+
+
+def valid_id(model_id: object) -> bool:
+    return isinstance(model_id, str) and bool(ID_RX.match(model_id))
+
+
+def check_id(model_id: object) -> str:
+    if not valid_id(model_id):
+        raise ModelError(f"'{model_id}' is not a valid model id (lower-case letters, digits, . _ -)")
+    return model_id  # type: ignore[return-value]
+
+
+def check_kind(kind: object) -> str:
+    if kind not in KINDS:
+        raise ModelError(f"unknown model kind '{kind}' (one of {', '.join(KINDS)})")
+    return kind  # type: ignore[return-value]
+
+
+def inside(root: Path, path: Path) -> bool:
+    """True when ``path`` resolves (links followed) strictly inside ``root``."""
+    root, path = Path(root).resolve(), Path(path).resolve()
+    return path != root and path.is_relative_to(root)
+
+
+def relative_path_ok(value: str) -> bool:
+    """A stored relative path may not climb out of its folder."""
+    p = Path(value)
+    return p.is_absolute() or (bool(p.parts) and ".." not in p.parts)
+
+
+def set_aside(path: Path, problem: str) -> Path | None:
+    """Renames a bad file beside itself and reports it once (a log entry and a notice)."""
+    aside = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}")
+    n = 1
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
+        n += 1
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        return None  # another reader set it aside first; it reported
+    except OSError as exc:
+        raise ModelError(f"{path} is invalid ({problem}) and could not be set aside: {exc.strerror or exc}") from exc
+    message = f"{path.name} was invalid ({problem}); it was kept as {aside.name} and Hearth started without it."
+    log.warning("%s", message)
+    with _notices_lock:
+        _notices.append(message)
+    return aside
+
+
+def take_notices() -> list[str]:
+    """The messages not yet shown to the user (each is returned once)."""
+    with _notices_lock:
+        out = list(_notices)
+        _notices.clear()
+    return out
