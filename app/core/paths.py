@@ -53,12 +53,10 @@ def default_models_dir() -> Path:
     return data_dir() / "models"
 
 
-def models_dir() -> Path:
-    """The models folder; the user may move it (a setting), so ask settings first."""
-    from app.core.settings import load_settings
-
-    custom = load_settings().models_dir
-    return _ensure(Path(custom) if custom else default_models_dir())
+def models_dir(custom: str | Path = "") -> Path:
+    """The models folder: ``custom`` (the user's setting, passed in by whoever holds the settings), else
+    the platform default. This module reads no settings: it is the leaf everything else builds on."""
+    return _ensure(Path(custom).expanduser() if custom else default_models_dir())
 
 
 def db_dir() -> Path:
@@ -85,13 +83,13 @@ def previous_crash_file() -> Path:
     return log_dir() / "crash-previous.log"
 
 
-def all_dirs() -> dict[str, Path]:
+def all_dirs(custom_models_dir: str | Path = "") -> dict[str, Path]:
     return {
         "data": data_dir(),
         "config": config_dir(),
         "cache": cache_dir(),
         "logs": log_dir(),
-        "models": models_dir(),
+        "models": models_dir(custom_models_dir),
         "databases": db_dir(),
         "thumbnails": thumbnails_dir(),
     }
