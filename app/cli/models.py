@@ -6,8 +6,6 @@ import json
 import sys
 from dataclasses import asdict
 
-from app.core.jobs import HearthError
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="manage installed models")
@@ -47,17 +45,6 @@ def add_parser(sub) -> None:
     dl.set_defaults(func=_download)
 
 
-def _guard(fn):
-    def wrapper(args) -> int:
-        try:
-            return fn(args)
-        except HearthError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
-
-
 def _store():
     from app.core.models.store import ModelStore
 
@@ -88,7 +75,6 @@ def _list_available(args) -> int:
     return 0
 
 
-@_guard
 def _list(args) -> int:
     if args.available:
         return _list_available(args)
@@ -105,21 +91,18 @@ def _list(args) -> int:
     return 0
 
 
-@_guard
 def _import(args) -> int:
     entry = _store().import_path(args.path, args.kind, args.model_id, args.mode, architecture=args.arch)
     print(f"imported {entry.id} ({entry.kind}, {entry.size / 2**20:.1f} MB)")
     return 0
 
 
-@_guard
 def _remove(args) -> int:
     _store().remove(args.model_id)
     print(f"removed {args.model_id}")
     return 0
 
 
-@_guard
 def _verify(args) -> int:
     store = _store()
     ids = [args.model_id] if args.model_id else [e.id for e in store.list()]
@@ -129,7 +112,6 @@ def _verify(args) -> int:
     return 1 if bad else 0
 
 
-@_guard
 def _provision(args) -> int:
     from app.core.models.starter import provision
 
@@ -156,7 +138,6 @@ class _Printer:
         print(f"\r  {p.done / 2**20:.0f}{total} MB at {p.rate / 2**20:.1f} MB/s{eta}   ", end="", file=sys.stderr)
 
 
-@_guard
 def _download(args) -> int:
     import os
 
