@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", help="a chat model id from the store, or a .gguf path (default: the pane's default)")
     p.add_argument("--system", default="", help="system prompt")
     p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--temperature", type=float, help="default: the model's sampling default (0.7)")
     p.add_argument("--seed", type=int)
     p.add_argument("--ctx", type=int, default=4096, help="context length (capped at the model's)")
     p.add_argument("--format", dest="chat_format", help="override the chat format (gemma, chatml, llama3, ...)")
@@ -31,7 +31,9 @@ def run(args) -> int:
         print(f"note: {notice}", file=sys.stderr)
     messages = [Message("system", args.system)] if args.system else []
     messages.append(Message("user", args.prompt))
-    params = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
+    params = SamplingParams(max_tokens=args.max_tokens, seed=args.seed)
+    if args.temperature is not None:
+        params.temperature = args.temperature
     text, stats = "", None
     cancel = CancelToken()
     try:

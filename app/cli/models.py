@@ -6,20 +6,22 @@ import json
 import sys
 from dataclasses import asdict
 
+from app.core.models.kinds import KINDS
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("models", help="manage installed models")
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     ls = msub.add_parser("list", help="list installed models")
-    ls.add_argument("--kind", choices=("chat", "images", "speech"))
+    ls.add_argument("--kind", choices=KINDS)
     ls.add_argument("--json", action="store_true")
     ls.add_argument("--available", action="store_true", help="the catalog, with whether each fits this machine")
     ls.set_defaults(func=_list)
 
     imp = msub.add_parser("import", help="import a local model file or folder")
     imp.add_argument("path")
-    imp.add_argument("--kind", required=True, choices=("chat", "images", "speech"))
+    imp.add_argument("--kind", required=True, choices=KINDS)
     imp.add_argument("--id", dest="model_id", help="the id to register it under (default: from the name)")
     imp.add_argument("--mode", default="copy", choices=("copy", "move", "link"))
     imp.add_argument("--arch", default="", help="OpenCLIP architecture (images only), e.g. ViT-B-32")
@@ -38,7 +40,7 @@ def add_parser(sub) -> None:
 
     dl = msub.add_parser("download", help="download a catalog model by id, or a model file by https URL")
     dl.add_argument("what", help="a catalog id (see: models list --available) or a URL")
-    dl.add_argument("--kind", choices=("chat", "images", "speech"), help="the kind, for a URL")
+    dl.add_argument("--kind", choices=KINDS, help="the kind, for a URL")
     dl.add_argument("--id", dest="model_id", help="the id to register a URL download under")
     dl.add_argument("--arch", default="", help="OpenCLIP architecture, for an images URL")
     dl.add_argument("--endpoint", help="the hub to download from (default: settings, or HF_ENDPOINT)")

@@ -29,24 +29,25 @@ def _platform_dirs():
     return PlatformDirs(APP_NAME, APP_AUTHOR, roaming=False)
 
 
-def data_dir() -> Path:
+def _dir(name: str, platform_attr: str) -> Path:
     root = home_override()
-    return _ensure(root / "data" if root else Path(_platform_dirs().user_data_dir))
+    return _ensure(root / name if root else Path(getattr(_platform_dirs(), platform_attr)))
+
+
+def data_dir() -> Path:
+    return _dir("data", "user_data_dir")
 
 
 def config_dir() -> Path:
-    root = home_override()
-    return _ensure(root / "config" if root else Path(_platform_dirs().user_config_dir))
+    return _dir("config", "user_config_dir")
 
 
 def cache_dir() -> Path:
-    root = home_override()
-    return _ensure(root / "cache" if root else Path(_platform_dirs().user_cache_dir))
+    return _dir("cache", "user_cache_dir")
 
 
 def log_dir() -> Path:
-    root = home_override()
-    return _ensure(root / "logs" if root else Path(_platform_dirs().user_log_dir))
+    return _dir("logs", "user_log_dir")
 
 
 def default_models_dir() -> Path:

@@ -11,11 +11,12 @@ which lives on the GUI thread.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.core.jobs import Cancelled, CancelToken, HearthError
 
@@ -37,6 +38,9 @@ def join_all(timeout_ms: int = 10000) -> bool:
     with _live_lock:
         threads = list(_live_threads)
     return all(t.wait(timeout_ms) for t in threads)
+
+
+atexit.register(join_all)  # a thread still closing its model at exit ends first, not mid-teardown
 
 
 class Job(QObject):

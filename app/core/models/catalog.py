@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.jobs import ModelError
+from app.core.models.kinds import KINDS
 from app.core.resources import resources_dir
 
-KINDS = ("chat", "images", "speech")
 REQUIRED = ("id", "kind", "name", "source", "size", "licence", "languages", "ram_gb", "vram_gb", "description")
 
 

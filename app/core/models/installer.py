@@ -18,8 +18,7 @@ from app.core.jobs import CancelToken, DownloadError, ModelError
 from app.core.models.catalog import CatalogEntry
 from app.core.models.download import Downloader, DownloadProgress, hub_url
 from app.core.models.store import ModelEntry, ModelStore, slugify
-
-DEFAULT_ENDPOINT = "https://huggingface.co"
+from app.core.settings import HUB_ENDPOINT
 
 
 def staging_dir(store: ModelStore, model_id: str) -> Path:
@@ -29,7 +28,7 @@ def staging_dir(store: ModelStore, model_id: str) -> Path:
 def install_entry(
     entry: CatalogEntry,
     store: ModelStore,
-    endpoint: str = DEFAULT_ENDPOINT,
+    endpoint: str = HUB_ENDPOINT,
     downloader: Downloader | None = None,
     cancel: CancelToken | None = None,
     progress: Callable[[DownloadProgress], None] | None = None,

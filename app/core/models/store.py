@@ -20,12 +20,12 @@ from pathlib import Path
 from app.core import paths
 from app.core.fileio import atomic_write_json, sha256_tree, tree_size
 from app.core.jobs import ModelError
+from app.core.models.kinds import KINDS
 from app.core.models.validate import validate
 from app.core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
-KINDS = ("chat", "images", "speech")
 MODES = ("copy", "move", "link")
 REGISTRY = "registry.json"
 SCHEMA_VERSION = 1

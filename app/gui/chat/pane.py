@@ -26,7 +26,7 @@ from app.gui.chat.message_view import ConversationView, MessageWidget
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
 from app.gui.chat.worker import ChatWorker
-from app.gui.panes.base import ModelBackedPane
+from app.gui.panes.base import ModelBackedPane, button
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +101,8 @@ class ChatPane(ModelBackedPane):
         self.input.setAccessibleName("Message")
         self.input.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
         self.input.setMaximumHeight(110)
-        self.send_button = QPushButton("&Send")
-        self.send_button.setAccessibleName("Send")
-        self.stop_button = QPushButton("S&top")
-        self.stop_button.setAccessibleName("Stop")
+        self.send_button = button("&Send", "Send")
+        self.stop_button = button("S&top", "Stop")
         self.stop_button.setEnabled(False)
         self.mic_button = QPushButton("🎤 Dictate")
         self.mic_button.setCheckable(True)
@@ -120,13 +118,10 @@ class ChatPane(ModelBackedPane):
         return row
 
     def _build_exports(self) -> QHBoxLayout:
-        self.settings_toggle = QPushButton("Chat settings")
-        self.settings_toggle.setAccessibleName("Show chat settings")
+        self.settings_toggle = button("Chat settings", "Show chat settings")
         self.settings_toggle.setCheckable(True)
-        self.export_md = QPushButton("Export Markdown…")
-        self.export_md.setAccessibleName("Export as Markdown")
-        self.export_json = QPushButton("Export JSON…")
-        self.export_json.setAccessibleName("Export as JSON")
+        self.export_md = button("Export Markdown…", "Export as Markdown")
+        self.export_json = button("Export JSON…", "Export as JSON")
         exports = QHBoxLayout()
         exports.addWidget(self.settings_toggle)
         exports.addStretch(1)

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QProgressBar,
-    QPushButton,
     QSlider,
     QVBoxLayout,
 )
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
 from app.core.jobs import HearthError
 from app.gui.images.results import THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
-from app.gui.panes.base import ModelBackedPane, hbox
+from app.gui.panes.base import ModelBackedPane, button, hbox
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +66,12 @@ class ImagesPane(ModelBackedPane):
         left = QVBoxLayout()
         left.addWidget(QLabel("Folders"))
         left.addWidget(self.folder_list, 1)
-        self.add_folder = QPushButton("&Add…")
-        self.add_folder.setAccessibleName("Add a photo folder")
-        self.remove_folder = QPushButton("Remove")
-        self.remove_folder.setAccessibleName("Remove the photo folder")
+        self.add_folder = button("&Add…", "Add a photo folder")
+        self.remove_folder = button("Remove", "Remove the photo folder")
         left.addLayout(hbox(self.add_folder, self.remove_folder))
-        self.index_button = QPushButton("&Index")
-        self.index_button.setAccessibleName("Index the folders")
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setAccessibleName("Pause indexing")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel indexing")
+        self.index_button = button("&Index", "Index the folders")
+        self.pause_button = button("Pause", "Pause indexing")
+        self.cancel_button = button("Cancel", "Cancel indexing")
         left.addLayout(hbox(self.index_button, self.pause_button, self.cancel_button))
         self.index_progress = QProgressBar()
         self.index_progress.setAccessibleName("Indexing progress")
@@ -93,8 +87,7 @@ class ImagesPane(ModelBackedPane):
         self.query.setObjectName("imageQuery")
         self.query.setAccessibleName("Search photos")
         self.query.setPlaceholderText('Describe a picture ("a dog on a beach -night +snow"), or drop one here')
-        self.search_button = QPushButton("&Search")
-        self.search_button.setAccessibleName("Search")
+        self.search_button = button("&Search", "Search")
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, 100)
         self.threshold.setValue(0)

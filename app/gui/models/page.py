@@ -26,7 +26,7 @@ from app.core.models.store import KINDS, ModelStore
 from app.core.settings import HUB_ENDPOINT, save_settings
 from app.gui.models.downloads import DownloadManager
 from app.gui.models.table import ModelTable, Row, human
-from app.gui.panes.base import Pane, hbox
+from app.gui.panes.base import Pane, button, hbox
 from app.gui.workers import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -112,20 +112,16 @@ class ModelsPane(Pane):
             (row2 if key in ("default", "folder") else row).addWidget(b)
             self.buttons[key] = b
         row.addStretch(1)
-        self.import_file = QPushButton("Import &file…")
-        self.import_file.setAccessibleName("Import model file")
-        self.import_folder = QPushButton("Import f&older…")
-        self.import_folder.setAccessibleName("Import model folder")
+        self.import_file = button("Import &file…", "Import model file")
+        self.import_folder = button("Import f&older…", "Import model folder")
         row2.addWidget(self.import_file)
         row2.addWidget(self.import_folder)
         row2.addStretch(1)
         return row, row2
 
     def _build_import_row(self) -> QHBoxLayout:
-        self.download_url = QPushButton("Download from &URL…")
-        self.download_url.setAccessibleName("Download from URL")
-        self.move_folder = QPushButton("&Move models folder…")
-        self.move_folder.setAccessibleName("Move models folder")
+        self.download_url = button("Download from &URL…", "Download from URL")
+        self.move_folder = button("&Move models folder…", "Move models folder")
         return hbox(self.download_url, self.move_folder, stretch=True)
 
     def _build_hub_row(self) -> QHBoxLayout:

@@ -22,6 +22,13 @@ from app.gui.workers import SerialWorker
 log = logging.getLogger(__name__)
 
 
+def button(text: str, name: str) -> QPushButton:
+    """A push button with its screen-reader name."""
+    b = QPushButton(text)
+    b.setAccessibleName(name)
+    return b
+
+
 def hbox(*widgets: QWidget, stretch: bool = False) -> QHBoxLayout:
     """A row of widgets, optionally pushed left by a stretch."""
     row = QHBoxLayout()
@@ -62,7 +69,7 @@ class ModelPicker(QWidget):
 
     def refresh(self) -> None:
         try:
-            entries = ModelStore().list(self.kind)
+            entries = ModelStore(settings=self.settings).list(self.kind)
             error = ""
         except HearthError as exc:
             entries, error = [], str(exc)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import HearthError
-from app.gui.panes.base import ModelBackedPane, hbox
+from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.speech.dictation import Dictation
 from app.gui.speech.worker import SpeechWorker
 
@@ -64,12 +64,9 @@ class SpeechPane(ModelBackedPane):
 
     # --- building ------------------------------------------------------------------------
     def _build_files_row(self) -> QHBoxLayout:
-        self.add_button = QPushButton("&Add files…")
-        self.add_button.setAccessibleName("Add files to transcribe")
-        self.transcribe_button = QPushButton("&Transcribe")
-        self.transcribe_button.setAccessibleName("Transcribe")
-        self.cancel_button = QPushButton("&Cancel")
-        self.cancel_button.setAccessibleName("Cancel transcription")
+        self.add_button = button("&Add files…", "Add files to transcribe")
+        self.transcribe_button = button("&Transcribe", "Transcribe")
+        self.cancel_button = button("&Cancel", "Cancel transcription")
         self.cancel_button.setEnabled(False)
         self.language = QComboBox()
         self.language.addItems(LANGUAGES)
@@ -97,8 +94,7 @@ class SpeechPane(ModelBackedPane):
         self.record_button = QPushButton("● &Record")
         self.record_button.setCheckable(True)
         self.record_button.setAccessibleName("Record from the microphone")
-        self.talk_button = QPushButton("Hold to talk")
-        self.talk_button.setAccessibleName("Hold to talk")
+        self.talk_button = button("Hold to talk", "Hold to talk")
         self.meter = QProgressBar()
         self.meter.setRange(0, 100)
         self.meter.setTextVisible(False)
@@ -129,8 +125,7 @@ class SpeechPane(ModelBackedPane):
             b.clicked.connect(lambda _=False, f=fmt: self._export(f))
             out_row.addWidget(b)
             self.export_buttons[fmt] = b
-        self.send_button = QPushButton("Send to &chat")
-        self.send_button.setAccessibleName("Send transcript to chat")
+        self.send_button = button("Send to &chat", "Send transcript to chat")
         out_row.addStretch(1)
         out_row.addWidget(self.send_button)
         return out_row
