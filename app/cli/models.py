@@ -58,13 +58,13 @@ def _list_available(args) -> int:
     from app.core.models.catalog import load_catalog
     from app.core.models.fit import estimate_entry_fit
 
-    report = hardware.detect()
+    machine = hardware.detect()
     store = _store()
     rows = []
     for e in load_catalog():
         if args.kind and e.kind != args.kind:
             continue
-        fit = estimate_entry_fit(e, report)
+        fit = estimate_entry_fit(e, machine)
         rows.append({"id": e.id, "kind": e.kind, "name": e.name, "size": e.size, "licence": e.licence,
                      "fit": fit.verdict, "fit_message": fit.message, "installed": store.get(e.id) is not None})
     if args.json:

@@ -54,39 +54,39 @@ def check_fits_in_memory(file_size: int, info, n_ctx: int, ram_bytes: int | None
         raise ModelError(f"too large: needs {need / GB:.1f} GB, you have {ram / GB:.1f} GB of RAM")
 
 
-def _gpu_memory(report, vendors: tuple[str, ...]) -> int | None:
-    gpus = [g for g in report.gpus if g.vendor in vendors]
+def _gpu_memory(hardware, vendors: tuple[str, ...]) -> int | None:
+    gpus = [g for g in hardware.gpus if g.vendor in vendors]
     if not gpus:
         return None
     vram = max(g.vram_bytes for g in gpus)
     return int(vram * APPLE_WORKING_SET) if gpus[0].vendor == "apple" else vram
 
 
-def place(need: int, report, layers: int = 0, weights: int = 0, fixed: int = 0, gpu_need: int | None = None,
+def place(need: int, hardware, layers: int = 0, weights: int = 0, fixed: int = 0, gpu_need: int | None = None,
           vendors: tuple[str, ...] = ("nvidia", "apple")) -> Fit:
     """The one fit arithmetic: all on the GPU, else as many ``layers`` of ``weights`` as fit beside
     the ``fixed`` part (cache, buffers), else RAM, else too large."""
-    vram = _gpu_memory(report, vendors)
+    vram = _gpu_memory(hardware, vendors)
     if vram is not None:
         if (need if gpu_need is None else gpu_need) <= vram * GPU_USABLE:
             return Fit("gpu", "fits on GPU", layers + 1 if layers else 0, need)
         n = int((vram * GPU_USABLE - fixed) // (weights / layers)) if layers and weights else 0
         if n > 0:
             return Fit("partial", f"partial GPU offload: {min(n, layers)} layers", min(n, layers), need)
-    if need <= report.ram_bytes * RAM_USABLE:
+    if need <= hardware.ram_bytes * RAM_USABLE:
         return Fit("ram", "fits in RAM", 0, need)
-    return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {report.ram_bytes / GB:.1f} GB", 0, need)
+    return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {hardware.ram_bytes / GB:.1f} GB", 0, need)
 
 
-def estimate_chat_fit(file_size: int, info, n_ctx: int, report) -> Fit:
+def estimate_chat_fit(file_size: int, info, n_ctx: int, hardware) -> Fit:
     """From the GGUF header: the KV cache for ``n_ctx`` stays on the GPU beside the offloaded layers."""
-    return place(needed_bytes(file_size, info, n_ctx), report, info.block_count or 32, file_size,
+    return place(needed_bytes(file_size, info, n_ctx), hardware, info.block_count or 32, file_size,
                  kv_cache_bytes(info, n_ctx) + BUFFERS)
 
 
-def estimate_entry_fit(entry, report) -> Fit:
+def estimate_entry_fit(entry, hardware) -> Fit:
     """Before download, from the catalog's numbers (the GGUF header is not here yet)."""
     if entry.kind == "chat":
         # weights, a 4k-token cache and buffers; 32 layers is typical
-        return place(int(entry.size * 1.1 + 0.5 * GB), report, 32, entry.size, int(0.5 * GB))
-    return place(int(entry.ram_gb * GB), report, gpu_need=int(entry.vram_gb * GB), vendors=("nvidia",))
+        return place(int(entry.size * 1.1 + 0.5 * GB), hardware, 32, entry.size, int(0.5 * GB))
+    return place(int(entry.ram_gb * GB), hardware, gpu_need=int(entry.vram_gb * GB), vendors=("nvidia",))
