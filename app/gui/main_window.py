@@ -118,16 +118,7 @@ class MainWindow(QMainWindow):
             holder.setFrameShape(QFrame.Shape.NoFrame)
             holder.setWidget(pane)
             self.stack.addWidget(holder)
-        for pane in self.panes.values():
-            picker = pane.model_picker()
-            if picker is not None:
-                picker.manage_requested.connect(lambda: self.show_pane("models"))
-        models, chat, speech = self.panes["models"], self.panes["chat"], self.panes["speech"]
-        if isinstance(models, ModelsPane):
-            models.store_changed.connect(self._refresh_pickers)
-        if isinstance(chat, ChatPane) and isinstance(speech, SpeechPane):
-            speech.send_to_chat.connect(self._send_to_chat)
-            chat.set_dictation(speech.dictation)
+        self._connect_panes(ChatPane, SpeechPane, ModelsPane)
         if self.first_run:
             try:
                 from app.core.models.store import ModelStore
@@ -140,6 +131,19 @@ class MainWindow(QMainWindow):
         # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")
         self.panes_ready.emit()
+
+    def _connect_panes(self, chat_class, speech_class, models_class) -> None:
+        """Wires the panes to each other; a broken pane (BrokenPane) simply takes no part."""
+        for pane in self.panes.values():
+            picker = pane.model_picker()
+            if picker is not None:
+                picker.manage_requested.connect(lambda: self.show_pane("models"))
+        models, chat, speech = self.panes["models"], self.panes["chat"], self.panes["speech"]
+        if isinstance(models, models_class):
+            models.store_changed.connect(self._refresh_pickers)
+        if isinstance(chat, chat_class) and isinstance(speech, speech_class):
+            speech.send_to_chat.connect(self._send_to_chat)
+            chat.set_dictation(speech.dictation)
 
     # --- menus and shortcuts --------------------------------------------------------
     def _build_menus(self) -> None:

@@ -69,11 +69,7 @@ class ModelsPane(Pane):
         layout.addLayout(more)
         layout.addLayout(self._build_import_row())
         layout.addLayout(self._build_hub_row())
-        layout.addWidget(QLabel("Found in the Hugging Face cache (used in place, nothing copied):"))
-        self.found = QListWidget()
-        self.found.setAccessibleName("Models found on this computer")
-        self.found.setMaximumHeight(90)
-        layout.addWidget(self.found)
+        self._build_found(layout)
         self.message = QLabel()
         self.message.setObjectName("modelsMessage")
         self.message.setWordWrap(True)
@@ -136,6 +132,13 @@ class ModelsPane(Pane):
         hub_row.addWidget(self.endpoint, 2)
         hub_row.addWidget(self.access_token, 1)
         return hub_row
+
+    def _build_found(self, layout: QVBoxLayout) -> None:
+        layout.addWidget(QLabel("Found in the Hugging Face cache (used in place, nothing copied):"))
+        self.found = QListWidget()
+        self.found.setAccessibleName("Models found on this computer")
+        self.found.setMaximumHeight(90)
+        layout.addWidget(self.found)
 
     def _connect(self) -> None:
         for table in self.tables.values():
