@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 
 # Arguments that open the window; they skip argparse so the window shows sooner.
@@ -31,15 +30,8 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     setup_logging(console=args.command is not None)
-    log = logging.getLogger("app")
     if args.command:
-        try:
-            return run(args)
-        except KeyboardInterrupt:
-            return 130
-        except Exception:
-            log.exception("command %s failed", args.command)
-            raise
+        return run(args)  # its own guard: a message and an exit code, never a traceback
 
     from app.gui.application import run_gui
 

@@ -217,4 +217,5 @@ def _gui_lag(path: Path, n_ctx: int) -> dict:
     _wait(pane.job)
     lag = probe.stop()
     window.close()
+    window.stop_workers()  # close() does not wait for the workers; join them before exit
     return lag

@@ -120,7 +120,7 @@ def _embed_rates(folder: Path, arch: str, runs: int) -> tuple[dict, object]:
     from app.core.images.encoder import ImageEncoder
 
     ours = ImageEncoder(folder, model_id=arch)
-    dev, prec = ours.choice.device, ours.choice.precision
+    dev, prec = ours.choice.device, ours.choice.detail
     bare, _, preprocess = open_clip.create_model_and_transforms("local-dir:" + str(folder), device=dev,
                                                                 precision=prec)
     bare.eval()
@@ -230,7 +230,7 @@ def bench_speech_gpu(runs: int, tmp: Path) -> dict:
     ours = Transcriber(model_dir)
     load_s = time.perf_counter() - t
     opts = TranscribeOptions(beam_size=5, vad_filter=True)
-    bare = WhisperModel(str(model_dir), device=ours.choice.device, compute_type=ours.choice.compute_type)
+    bare = WhisperModel(str(model_dir), device=ours.choice.device, compute_type=ours.choice.detail)
 
     def run_bare():
         segments, info = bare.transcribe(wav, beam_size=5, vad_filter=True, condition_on_previous_text=False)
@@ -246,7 +246,7 @@ def bench_speech_gpu(runs: int, tmp: Path) -> dict:
         _, duration = run_bare()
         t_bare.append(time.perf_counter() - t)
     a, b = statistics.median(t_ours), statistics.median(t_bare)
-    return {"device": f"{ours.choice.device} {ours.choice.compute_type}", "why": ours.choice.reason,
+    return {"device": f"{ours.choice.device} {ours.choice.detail}", "why": ours.choice.reason,
             "notices": "; ".join(ours.notices) or "none", "load_s": round(load_s, 2),
             "audio_s": round(duration, 1), "ours_s": round(a, 3), "bare_s": round(b, 3), "ratio": round(a / b, 3),
             "real_time_factor": round(a / duration, 4), "words": len(words)}

@@ -172,4 +172,5 @@ def _gui_lag(photos: Path) -> dict:
     wait_for(pane.index_finished)
     lag = probe.stop()
     window.close()
+    window.stop_workers()  # close() does not wait for the workers; join them before exit
     return lag

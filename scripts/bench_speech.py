@@ -122,6 +122,7 @@ def _gui_lag(wav: Path) -> dict:
     wait_for(pane.job.finished)
     lag = probe.stop()
     window.close()
+    window.stop_workers()  # close() does not wait for the workers; join them before exit
     return lag
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 
 from app import __version__
 from app.cli import chat, doctor, models, search, transcribe
@@ -27,4 +29,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
-    return int(args.func(args) or 0)
+    """Runs one command. Every command's failures end here: one line on stderr, an exit code,
+    no traceback (an unexpected one goes to the log, whose path the line names)."""
+    from app.core.jobs import HearthError
+
+    try:
+        return int(args.func(args) or 0)
+    except HearthError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a full disk, a missing or unreadable file: the user can act on it
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        from app.core import paths
+
+        # INFO: the file log keeps the traceback; the console shows only the line below.
+        logging.getLogger("app").info("command %s failed", args.command, exc_info=True)
+        print(f"error: {type(exc).__name__}: {exc} (details in {paths.log_file()})", file=sys.stderr)
+        return 2

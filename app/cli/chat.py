@@ -12,7 +12,7 @@ def add_parser(sub) -> None:
     p.add_argument("--model", help="a chat model id from the store, or a .gguf path (default: the pane's default)")
     p.add_argument("--system", default="", help="system prompt")
     p.add_argument("--max-tokens", type=int, default=256)
-    p.add_argument("--temperature", type=float, default=0.7)
+    p.add_argument("--temperature", type=float, help="default: the model's sampling default (0.7)")
     p.add_argument("--seed", type=int)
     p.add_argument("--ctx", type=int, default=4096, help="context length (capped at the model's)")
     p.add_argument("--format", dest="chat_format", help="override the chat format (gemma, chatml, llama3, ...)")
@@ -22,42 +22,37 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from app.core.chat.engine import LoadOptions, SamplingParams
-    from app.core.chat.remote import open_chat_engine
     from app.core.chat.templates import Message
-    from app.core.jobs import CancelToken, HearthError
-    from app.core.models.store import ModelStore
+    from app.core.jobs import CancelToken
+    from app.core.models.opening import open_chat
 
+    engine = open_chat(args.model, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format))
+    for notice in engine.notices:
+        print(f"note: {notice}", file=sys.stderr)
+    messages = [Message("system", args.system)] if args.system else []
+    messages.append(Message("user", args.prompt))
+    params = SamplingParams(max_tokens=args.max_tokens, seed=args.seed)
+    if args.temperature is not None:
+        params.temperature = args.temperature
+    text, stats = "", None
+    cancel = CancelToken()
     try:
-        store = ModelStore()
-        path, entry = store.resolve(args.model or store.default_for("chat"), "chat")
-        engine = open_chat_engine(path, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format),
-                                  entry.id if entry else path.stem)
-        for notice in engine.notices:
-            print(f"note: {notice}", file=sys.stderr)
-        messages = [Message("system", args.system)] if args.system else []
-        messages.append(Message("user", args.prompt))
-        params = SamplingParams(temperature=args.temperature, max_tokens=args.max_tokens, seed=args.seed)
-        text, stats = "", None
-        cancel = CancelToken()
-        try:
-            stream = engine.stream(messages, params, cancel)
-            for piece in stream:
-                if isinstance(piece, str):
-                    text += piece
-                    if not args.json:
-                        sys.stdout.write(piece)
-                        sys.stdout.flush()
-                else:
-                    stats = piece
-        except KeyboardInterrupt:
-            cancel.cancel()
-            stream.close()  # tells the model to stop and waits for it
+        stream = engine.stream(messages, params, cancel)
+        for piece in stream:
+            if isinstance(piece, str):
+                text += piece
+                if not args.json:
+                    sys.stdout.write(piece)
+                    sys.stdout.flush()
+            else:
+                stats = piece
+    except KeyboardInterrupt:
+        cancel.cancel()
+        stream.close()  # tells the model to stop and waits for it
+    finally:
         engine.close()
-        if args.json:
-            print(json.dumps({"text": text, "stats": stats.to_dict() if stats else None}, indent=2))
-        else:
-            print()
-        return 0
-    except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    if args.json:
+        print(json.dumps({"text": text, "stats": stats.to_dict() if stats else None}, indent=2))
+    else:
+        print()
+    return 0

@@ -13,16 +13,18 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from app.core import hardware, paths
+    from app.core.settings import load_settings
 
-    report = hardware.detect()
+    machine = hardware.detect()
+    folders = paths.all_dirs(load_settings().models_dir)
     if args.json:
-        data = report.to_dict()
-        data["paths"] = {k: str(v) for k, v in paths.all_dirs().items()}
+        data = machine.to_dict()
+        data["paths"] = {k: str(v) for k, v in folders.items()}
         print(json.dumps(data, indent=2))
     else:
-        print(report.to_text())
+        print(machine.to_text())
         print()
         print("Folders:")
-        for name, path in paths.all_dirs().items():
+        for name, path in folders.items():
             print(f"  {name:<11} {path}")
     return 0

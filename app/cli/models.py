@@ -6,7 +6,7 @@ import json
 import sys
 from dataclasses import asdict
 
-from app.core.jobs import HearthError
+from app.core.models.kinds import KINDS
 
 
 def add_parser(sub) -> None:
@@ -14,14 +14,14 @@ def add_parser(sub) -> None:
     msub = p.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     ls = msub.add_parser("list", help="list installed models")
-    ls.add_argument("--kind", choices=("chat", "images", "speech"))
+    ls.add_argument("--kind", choices=KINDS)
     ls.add_argument("--json", action="store_true")
     ls.add_argument("--available", action="store_true", help="the catalog, with whether each fits this machine")
     ls.set_defaults(func=_list)
 
     imp = msub.add_parser("import", help="import a local model file or folder")
     imp.add_argument("path")
-    imp.add_argument("--kind", required=True, choices=("chat", "images", "speech"))
+    imp.add_argument("--kind", required=True, choices=KINDS)
     imp.add_argument("--id", dest="model_id", help="the id to register it under (default: from the name)")
     imp.add_argument("--mode", default="copy", choices=("copy", "move", "link"))
     imp.add_argument("--arch", default="", help="OpenCLIP architecture (images only), e.g. ViT-B-32")
@@ -40,22 +40,11 @@ def add_parser(sub) -> None:
 
     dl = msub.add_parser("download", help="download a catalog model by id, or a model file by https URL")
     dl.add_argument("what", help="a catalog id (see: models list --available) or a URL")
-    dl.add_argument("--kind", choices=("chat", "images", "speech"), help="the kind, for a URL")
+    dl.add_argument("--kind", choices=KINDS, help="the kind, for a URL")
     dl.add_argument("--id", dest="model_id", help="the id to register a URL download under")
     dl.add_argument("--arch", default="", help="OpenCLIP architecture, for an images URL")
     dl.add_argument("--endpoint", help="the hub to download from (default: settings, or HF_ENDPOINT)")
     dl.set_defaults(func=_download)
-
-
-def _guard(fn):
-    def wrapper(args) -> int:
-        try:
-            return fn(args)
-        except HearthError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-
-    return wrapper
 
 
 def _store():
@@ -74,13 +63,13 @@ def _list_available(args) -> int:
     from app.core.models.catalog import load_catalog
     from app.core.models.fit import estimate_entry_fit
 
-    report = hardware.detect()
+    machine = hardware.detect()
     store = _store()
     rows = []
     for e in load_catalog():
         if args.kind and e.kind != args.kind:
             continue
-        fit = estimate_entry_fit(e, report)
+        fit = estimate_entry_fit(e, machine)
         rows.append({"id": e.id, "kind": e.kind, "name": e.name, "size": e.size, "licence": e.licence,
                      "fit": fit.verdict, "fit_message": fit.message, "installed": store.get(e.id) is not None})
     if args.json:
@@ -93,7 +82,6 @@ def _list_available(args) -> int:
     return 0
 
 
-@_guard
 def _list(args) -> int:
     if args.available:
         return _list_available(args)
@@ -110,21 +98,18 @@ def _list(args) -> int:
     return 0
 
 
-@_guard
 def _import(args) -> int:
     entry = _store().import_path(args.path, args.kind, args.model_id, args.mode, architecture=args.arch)
     print(f"imported {entry.id} ({entry.kind}, {entry.size / 2**20:.1f} MB)")
     return 0
 
 
-@_guard
 def _remove(args) -> int:
     _store().remove(args.model_id)
     print(f"removed {args.model_id}")
     return 0
 
 
-@_guard
 def _verify(args) -> int:
     store = _store()
     ids = [args.model_id] if args.model_id else [e.id for e in store.list()]
@@ -134,7 +119,6 @@ def _verify(args) -> int:
     return 1 if bad else 0
 
 
-@_guard
 def _provision(args) -> int:
     from app.core.models.starter import provision
 
@@ -161,7 +145,6 @@ class _Printer:
         print(f"\r  {p.done / 2**20:.0f}{total} MB at {p.rate / 2**20:.1f} MB/s{eta}   ", end="", file=sys.stderr)
 
 
-@_guard
 def _download(args) -> int:
     import os
 

@@ -26,25 +26,13 @@ def add_parser(sub) -> None:
     q.set_defaults(func=run_query)
 
 
-def load_encoder(model: str | None, arch: str = ""):
-    """(encoder, model_key) from a store id, a folder or a checkpoint path."""
-    from app.core.images.encoder import ImageEncoder
-    from app.core.models.store import ModelStore
-
-    store = ModelStore()
-    path, entry = store.resolve(model or store.default_for("images"), "images")
-    key = f"{entry.id}:{entry.sha256[:12]}" if entry else f"path:{path.resolve()}"
-    return ImageEncoder(path, entry.architecture if entry and entry.architecture != "open_clip" else arch,
-                        model_id=entry.id if entry else path.name), key
-
-
 def run_index(args) -> int:
     from app.core.images.index import ImageIndex, IndexProgress, IndexSummary
-    from app.core.jobs import HearthError
+    from app.core.models.opening import open_encoder
 
+    encoder, key = open_encoder(args.model, args.arch)
+    index = ImageIndex()
     try:
-        encoder, key = load_encoder(args.model, args.arch)
-        index = ImageIndex()
         for d in args.dirs:
             index.add_folder(d, tuple(args.exclude))
         summary = None
@@ -53,9 +41,8 @@ def run_index(args) -> int:
                 print(f"\r  {item.done}/{item.total} images, {item.rate:.1f}/s   ", end="", file=sys.stderr)
             elif isinstance(item, IndexSummary):
                 summary = item
-    except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    finally:
+        index.close()
     print(file=sys.stderr)
     skipped = sum(summary.skipped.values())
     print(f"embedded {summary.embedded}, unchanged {summary.unchanged}, removed {summary.removed}, "
@@ -68,31 +55,17 @@ def run_index(args) -> int:
 
 
 def run_query(args) -> int:
-    from pathlib import Path
-
     from app.core.images.index import ImageIndex
-    from app.core.images.query import parse, query_vector
-    from app.core.images.scan import SkipImage, open_image
-    from app.core.jobs import HearthError, InputError
+    from app.core.images.query import search_vector
+    from app.core.models.opening import open_encoder
 
+    encoder, key = open_encoder(args.model, args.arch)
+    index = ImageIndex()
     try:
-        encoder, key = load_encoder(args.model, args.arch)
-        index = ImageIndex()
-        vectors = []
-        for p in args.image:
-            stored = index.vector_of(str(Path(p).resolve()), key)
-            if stored is not None:
-                vectors.append(stored)
-                continue
-            try:
-                vectors.append(encoder.embed_pil([open_image(p, encoder.image_size)])[0])
-            except SkipImage as exc:
-                raise InputError(f"{p}: {exc}") from exc
-        vec = query_vector(parse(args.text), encoder, vectors)
+        vec = search_vector(args.text, encoder, index, key, args.image)
         hits = index.search(vec, key, args.top, args.threshold)
-    except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    finally:
+        index.close()
     if args.json:
         print(json.dumps([{"path": h.path, "score": round(h.score, 4), "offline": h.offline} for h in hits], indent=2))
     else:

@@ -21,17 +21,11 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from app.core.jobs import HearthError
-    from app.core.models.store import ModelStore
+    from app.core.models.opening import open_transcriber
     from app.core.speech import subtitles
-    from app.core.speech.transcriber import Segment, TranscribeOptions, Transcriber
+    from app.core.speech.transcriber import Segment, TranscribeOptions
 
-    try:
-        store = ModelStore()
-        path, entry = store.resolve(args.model or store.default_for("speech"), "speech")
-        transcriber = Transcriber(path, model_id=entry.id if entry else path.name)
-    except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    transcriber = open_transcriber(args.model)
     options = TranscribeOptions(language=args.language, task="translate" if args.translate else "transcribe",
                                 beam_size=args.beam_size, word_timestamps=args.word_timestamps)
     out = Path(args.output) if args.output else None

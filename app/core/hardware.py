@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -36,10 +37,12 @@ class GPUInfo:
 
 
 @dataclass
-class RuntimeChoice:
+class DeviceChoice:
+    """Where one runtime runs, and why. The one type every engine and the report use."""
+
     runtime: str  # "llama.cpp" | "ctranslate2" | "torch"
     device: str  # "cpu" | "cuda" | "metal" | "mps"
-    detail: str  # compute type or the like
+    detail: str  # in the runtime's own words: open_clip precision (fp16), CTranslate2 compute type (int8)…
     reason: str
 
 
@@ -51,12 +54,12 @@ class HardwareReport:
     cpu: CPUInfo
     ram_bytes: int
     gpus: list[GPUInfo] = field(default_factory=list)
-    runtimes: list[RuntimeChoice] = field(default_factory=list)
+    runtimes: list[DeviceChoice] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def runtime(self, name: str) -> RuntimeChoice:
+    def runtime(self, name: str) -> DeviceChoice:
         return next(r for r in self.runtimes if r.runtime == name)
 
     def summary(self) -> str:
@@ -217,23 +220,23 @@ def _has_lib(folder: Path | None, pattern: str) -> bool:
     return any(rx.search(p.name) for p in folder.rglob("*") if p.is_file())
 
 
-def choose_llama(gpus: list[GPUInfo]) -> RuntimeChoice:
+def choose_llama(gpus: list[GPUInfo]) -> DeviceChoice:
     pkg = _package_dir("llama_cpp")
     if pkg is None:
-        return RuntimeChoice("llama.cpp", "cpu", "not installed", "llama-cpp-python is not installed")
+        return DeviceChoice("llama.cpp", "cpu", "not installed", "llama-cpp-python is not installed")
     nvidia = [g for g in gpus if g.vendor == "nvidia"]
     apple = [g for g in gpus if g.vendor == "apple"]
     if _has_lib(pkg, r"ggml-cuda") and nvidia:
-        return RuntimeChoice("llama.cpp", "cuda", "all layers that fit", f"CUDA build and {nvidia[0].name}")
+        return DeviceChoice("llama.cpp", "cuda", "all layers that fit", f"CUDA build and {nvidia[0].name}")
     if _has_lib(pkg, r"ggml-metal") and apple:
-        return RuntimeChoice("llama.cpp", "metal", "all layers", "Metal build on Apple Silicon")
+        return DeviceChoice("llama.cpp", "metal", "all layers", "Metal build on Apple Silicon")
     if nvidia:
         reason = "llama-cpp-python was built without GPU offload → CPU"
     elif apple:
         reason = "llama-cpp-python was built without Metal → CPU"
     else:
         reason = "no supported GPU → CPU"
-    return RuntimeChoice("llama.cpp", "cpu", "threads = physical cores", reason)
+    return DeviceChoice("llama.cpp", "cpu", "threads = physical cores", reason)
 
 
 def _ct2_cublas_name() -> str:
@@ -259,37 +262,37 @@ def _ct2_cublas_loadable() -> bool:
         return False
 
 
-def choose_ctranslate2(gpus: list[GPUInfo]) -> RuntimeChoice:
+def choose_ctranslate2(gpus: list[GPUInfo]) -> DeviceChoice:
     pkg = _package_dir("ctranslate2")
     if pkg is None:
-        return RuntimeChoice("ctranslate2", "cpu", "not installed", "ctranslate2 is not installed")
+        return DeviceChoice("ctranslate2", "cpu", "not installed", "ctranslate2 is not installed")
     nvidia = [g for g in gpus if g.vendor == "nvidia"]
     # The Linux and Windows wheels are built with CUDA; macOS wheels are CPU only.
     if nvidia and platform.system() == "Linux" and not _ct2_cublas_loadable():
-        return RuntimeChoice("ctranslate2", "cpu", "int8",
+        return DeviceChoice("ctranslate2", "cpu", "int8",
                              f"CTranslate2 needs {_ct2_cublas_name()} (CUDA 12 cuBLAS), which is not installed → CPU")
     if nvidia and platform.system() in ("Linux", "Windows"):
-        return RuntimeChoice("ctranslate2", "cuda", "float16", f"CUDA-enabled CTranslate2 and {nvidia[0].name}")
+        return DeviceChoice("ctranslate2", "cuda", "float16", f"CUDA-enabled CTranslate2 and {nvidia[0].name}")
     reason = "CTranslate2 has no Metal backend → CPU" if platform.system() == "Darwin" else "no NVIDIA GPU → CPU"
-    return RuntimeChoice("ctranslate2", "cpu", "int8", reason)
+    return DeviceChoice("ctranslate2", "cpu", "int8", reason)
 
 
-def choose_torch(gpus: list[GPUInfo]) -> RuntimeChoice:
+def choose_torch(gpus: list[GPUInfo]) -> DeviceChoice:
     pkg = _package_dir("torch")
     if pkg is None:
-        return RuntimeChoice("torch", "cpu", "not installed", "torch is not installed")
+        return DeviceChoice("torch", "cpu", "not installed", "torch is not installed")
     nvidia = [g for g in gpus if g.vendor == "nvidia"]
     cuda_build = _has_lib(pkg / "lib", r"torch_cuda")
     if nvidia and cuda_build:
-        return RuntimeChoice("torch", "cuda", "float16", f"CUDA build of torch and {nvidia[0].name}")
+        return DeviceChoice("torch", "cuda", "fp16", f"CUDA build of torch and {nvidia[0].name}")
     if any(g.vendor == "apple" for g in gpus):
-        return RuntimeChoice("torch", "mps", "float32", "Apple Silicon → Metal Performance Shaders")
+        return DeviceChoice("torch", "mps", "fp32", "Apple Silicon → Metal Performance Shaders")
     if nvidia:
-        return RuntimeChoice("torch", "cpu", "float32", "torch was installed without CUDA → CPU")
-    return RuntimeChoice("torch", "cpu", "float32", "no supported GPU → CPU")
+        return DeviceChoice("torch", "cpu", "fp32", "torch was installed without CUDA → CPU")
+    return DeviceChoice("torch", "cpu", "fp32", "no supported GPU → CPU")
 
 
-def detect() -> HardwareReport:
+def _detect() -> HardwareReport:
     import psutil
 
     ram = psutil.virtual_memory().total
@@ -304,3 +307,34 @@ def detect() -> HardwareReport:
     )
     report.runtimes = [choose_llama(gpus), choose_ctranslate2(gpus), choose_torch(gpus)]
     return report
+
+
+_cached: HardwareReport | None = None
+_cache_lock = threading.Lock()
+
+
+def detect(refresh: bool = False) -> HardwareReport:
+    """The hardware report, detected once per process (nvidia-smi, a package walk, a cuBLAS load);
+    ``refresh`` detects again, for the Hardware dialog after a driver or package change."""
+    global _cached
+    with _cache_lock:
+        if _cached is None or refresh:
+            _cached = _detect()
+        return _cached
+
+
+# What each runtime runs on the CPU with, when the user asks for the CPU.
+_CPU_DETAIL = {"llama.cpp": "threads = physical cores", "ctranslate2": "int8", "torch": "fp32"}
+_CUDA_DETAIL = {"llama.cpp": "all layers that fit", "ctranslate2": "float16", "torch": "fp16"}
+
+
+def choose_device(runtime: str, prefer: str = "auto", report: HardwareReport | None = None) -> DeviceChoice:
+    """The device ``runtime`` will use: the user's preference ("cpu", "cuda"), else the report's choice."""
+    if prefer == "cpu":
+        return DeviceChoice(runtime, "cpu", _CPU_DETAIL[runtime], "CPU chosen in settings")
+    if prefer == "cuda":
+        return DeviceChoice(runtime, "cuda", _CUDA_DETAIL[runtime], "CUDA asked for")
+    choice = (report or detect()).runtime(runtime)
+    if choice.detail == "not installed":  # the engine's own import says so; keep its arguments valid
+        return DeviceChoice(runtime, "cpu", _CPU_DETAIL[runtime], choice.reason)
+    return choice

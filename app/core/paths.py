@@ -29,36 +29,35 @@ def _platform_dirs():
     return PlatformDirs(APP_NAME, APP_AUTHOR, roaming=False)
 
 
-def data_dir() -> Path:
+def _dir(name: str, platform_attr: str) -> Path:
     root = home_override()
-    return _ensure(root / "data" if root else Path(_platform_dirs().user_data_dir))
+    return _ensure(root / name if root else Path(getattr(_platform_dirs(), platform_attr)))
+
+
+def data_dir() -> Path:
+    return _dir("data", "user_data_dir")
 
 
 def config_dir() -> Path:
-    root = home_override()
-    return _ensure(root / "config" if root else Path(_platform_dirs().user_config_dir))
+    return _dir("config", "user_config_dir")
 
 
 def cache_dir() -> Path:
-    root = home_override()
-    return _ensure(root / "cache" if root else Path(_platform_dirs().user_cache_dir))
+    return _dir("cache", "user_cache_dir")
 
 
 def log_dir() -> Path:
-    root = home_override()
-    return _ensure(root / "logs" if root else Path(_platform_dirs().user_log_dir))
+    return _dir("logs", "user_log_dir")
 
 
 def default_models_dir() -> Path:
     return data_dir() / "models"
 
 
-def models_dir() -> Path:
-    """The models folder; the user may move it (a setting), so ask settings first."""
-    from app.core.settings import load_settings
-
-    custom = load_settings().models_dir
-    return _ensure(Path(custom) if custom else default_models_dir())
+def models_dir(custom: str | Path = "") -> Path:
+    """The models folder: ``custom`` (the user's setting, passed in by whoever holds the settings), else
+    the platform default. This module reads no settings: it is the leaf everything else builds on."""
+    return _ensure(Path(custom).expanduser() if custom else default_models_dir())
 
 
 def db_dir() -> Path:
@@ -85,13 +84,13 @@ def previous_crash_file() -> Path:
     return log_dir() / "crash-previous.log"
 
 
-def all_dirs() -> dict[str, Path]:
+def all_dirs(custom_models_dir: str | Path = "") -> dict[str, Path]:
     return {
         "data": data_dir(),
         "config": config_dir(),
         "cache": cache_dir(),
         "logs": log_dir(),
-        "models": models_dir(),
+        "models": models_dir(custom_models_dir),
         "databases": db_dir(),
         "thumbnails": thumbnails_dir(),
     }

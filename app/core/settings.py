@@ -1,10 +1,18 @@
-"""Typed user settings, persisted as versioned JSON with migrations."""
+"""Typed user settings, persisted as versioned JSON with migrations.
+
+One owner per settings file and process (``SettingsFile``): it reads the file
+once, checks every value's type (a wrong one is logged and replaced by its
+default, never a crash), and writes atomically on each ``save``. Whoever needs
+settings is handed that one ``Settings`` object: the window, the store, the CLI.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from app.core import paths
 from app.core.fileio import atomic_write_json
@@ -13,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 PANES = ("chat", "images", "speech", "models")
+HUB_ENDPOINT = "https://huggingface.co"  # the hub the catalog's files come from, unless the user names another
 
 
 @dataclass
@@ -22,7 +31,7 @@ class Settings:
     last_pane: str = "chat"
     default_models: dict[str, str] = field(default_factory=dict)  # kind -> model id
     models_dir: str = ""  # empty: the platform default
-    hf_endpoint: str = "https://huggingface.co"
+    hf_endpoint: str = HUB_ENDPOINT
     hf_token: str = ""
     chat_context: int = 4096
 
@@ -30,7 +39,7 @@ class Settings:
 def _v1_to_v2(data: dict) -> dict:
     # v1 stored the pane as an index; v2 stores its name so panes can be reordered.
     index = data.pop("last_pane_index", 0)
-    data.setdefault("last_pane", PANES[index] if 0 <= index < len(PANES) else "chat")
+    data.setdefault("last_pane", PANES[index] if isinstance(index, int) and 0 <= index < len(PANES) else "chat")
     return data
 
 
@@ -38,7 +47,9 @@ MIGRATIONS = {1: _v1_to_v2}
 
 
 def migrate(data: dict) -> dict:
-    version = int(data.get("schema_version", 1))
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise ValueError(f"settings schema_version {version!r} is not a number")
     if version > SCHEMA_VERSION:
         raise ValueError(f"settings schema {version} is newer than this Hearth ({SCHEMA_VERSION})")
     while version < SCHEMA_VERSION:
@@ -48,22 +59,44 @@ def migrate(data: dict) -> dict:
     return data
 
 
+def _valid(value, default) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return type(value) is type(default)
+    if isinstance(default, dict):
+        return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+    return isinstance(value, type(default))
+
+
 def from_dict(data: dict) -> Settings:
-    known = {f.name for f in fields(Settings)}
-    settings = Settings(**{k: v for k, v in migrate(data).items() if k in known})
+    """Known keys whose values have the right type; anything else is logged and left at its default."""
+    if not isinstance(data, dict):
+        raise ValueError("settings are not a JSON object")
+    data = migrate(data)
+    defaults = Settings()
+    values = {}
+    for f in fields(Settings):
+        if f.name not in data:
+            continue
+        value, default = data[f.name], getattr(defaults, f.name)
+        if _valid(value, default):
+            values[f.name] = value
+        else:
+            log.warning("setting %s has the wrong type (%s: %r); using the default %r",
+                        f.name, type(value).__name__, value, default)
+    settings = Settings(**values)
     if settings.last_pane not in PANES:
+        log.warning("setting last_pane %r is not a pane; using %r", settings.last_pane, "chat")
         settings.last_pane = "chat"
     return settings
 
 
-def load_settings() -> Settings:
-    path = paths.settings_file()
+def read_settings(path: Path) -> Settings:
+    """The file's settings; an unreadable or newer file is kept aside as .json.bad and defaults used."""
     if not path.exists():
         return Settings()
     try:
         return from_dict(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, TypeError, OSError) as exc:
-        # Keep the unreadable file for the user; start from defaults.
         backup = path.with_suffix(".json.bad")
         log.error("settings unreadable (%s); kept as %s, using defaults", exc, backup)
         try:
@@ -73,6 +106,39 @@ def load_settings() -> Settings:
         return Settings()
 
 
+class SettingsFile:
+    """The owner of one settings file: loaded once, saved atomically on change."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.settings = read_settings(path)
+
+    def save(self, settings: Settings | None = None) -> None:
+        if settings is not None:
+            self.settings = settings
+        self.settings.schema_version = SCHEMA_VERSION
+        atomic_write_json(self.path, asdict(self.settings))
+
+
+_owners: dict[Path, SettingsFile] = {}
+_owners_lock = threading.Lock()  # stores are built on worker threads too
+
+
+def settings_file() -> SettingsFile:
+    """This process's owner of the settings file (one per HEARTH_HOME, so tests each get their own)."""
+    path = paths.settings_file()
+    with _owners_lock:
+        owner = _owners.get(path)
+        if owner is None:
+            owner = _owners[path] = SettingsFile(path)
+        return owner
+
+
+def load_settings() -> Settings:
+    """The process's one Settings object, read from disk the first time only."""
+    return settings_file().settings
+
+
 def save_settings(settings: Settings) -> None:
-    settings.schema_version = SCHEMA_VERSION
-    atomic_write_json(paths.settings_file(), asdict(settings))
+    """Makes ``settings`` the current ones and writes them atomically."""
+    settings_file().save(settings)

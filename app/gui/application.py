@@ -121,6 +121,7 @@ def run_gui(self_test: bool = False) -> int:
     elif previous_crash is not None:
         QTimer.singleShot(0, lambda: offer_crash_report(window, previous_crash))
 
+    window.closed.connect(app.quit)  # after the workers have closed their models (see closeEvent)
     window.show()
     code = app.exec()
     if self_test:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
@@ -23,14 +24,18 @@ from app.core import paths
 from app.core.settings import PANES, Settings, save_settings
 from app.gui.workers import SerialWorker
 
+if TYPE_CHECKING:
+    from app.gui.panes.base import Pane
+
 log = logging.getLogger(__name__)
 TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech", "models": "Models"}
+QUIT_WAIT_MS = 10_000  # longest a quit waits for the workers to close their models
 
 
-def _detect_hardware(token, report):
+def _detect_hardware(cancel, progress, refresh: bool = False):
     from app.core import hardware
 
-    return hardware.detect()
+    return hardware.detect(refresh)
 
 
 class MainWindow(QMainWindow):
@@ -39,12 +44,13 @@ class MainWindow(QMainWindow):
 
     hardware_ready = Signal(object)
     panes_ready = Signal()
+    closed = Signal()  # closing has finished: the workers have ended (a hidden window does not quit Qt)
 
     def __init__(self, settings: Settings):
         super().__init__()
         self.settings = settings
         self.first_run = not paths.settings_file().exists()
-        self.report = None  # app.core.hardware.HardwareReport, once detected
+        self.hardware = None  # app.core.hardware.HardwareReport, once detected
         self.setWindowTitle("Hearth")
         self.setObjectName("mainWindow")
         self.setAccessibleName("Hearth")
@@ -55,7 +61,7 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(150)
         self.stack = QStackedWidget()
         self.stack.setObjectName("paneStack")
-        self.panes: dict[str, QWidget] = {}
+        self.panes: dict[str, Pane] = {}
         for name in PANES:
             self.nav.addItem(TITLES[name])
         self.nav.setCurrentRow(PANES.index(settings.last_pane) if settings.last_pane in PANES else 0)
@@ -78,6 +84,8 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1100, 720)
         self.worker = SerialWorker("hardware-worker", self)
+        self._hardware_dialog = None
+        self._ending: list[SerialWorker] | None = None  # set once closing has begun
         self._painted = False
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -93,19 +101,16 @@ class MainWindow(QMainWindow):
         from app.gui.chat.pane import ChatPane
         from app.gui.images.pane import ImagesPane
         from app.gui.models.page import ModelsPane
+        from app.gui.panes.base import BrokenPane
         from app.gui.speech.pane import SpeechPane
 
         classes = {"chat": ChatPane, "images": ImagesPane, "speech": SpeechPane, "models": ModelsPane}
-        self.broken_panes: dict[str, BaseException] = {}
         for name in PANES:
             try:
                 pane = classes[name](self.settings)
             except Exception as exc:  # one broken pane must not take the window down
                 log.exception("the %s pane could not be built", name)
-                self.broken_panes[name] = exc
-                pane = QLabel(f"The {TITLES[name]} pane could not start: {exc}\nSee the log for details.")
-                pane.setWordWrap(True)
-                pane.setObjectName(f"{name}PaneBroken")
+                pane = BrokenPane(name, TITLES[name], exc)
             self.panes[name] = pane
             # A scroll area lets the window shrink below a pane's natural width (small screens).
             holder = QScrollArea()
@@ -113,15 +118,7 @@ class MainWindow(QMainWindow):
             holder.setFrameShape(QFrame.Shape.NoFrame)
             holder.setWidget(pane)
             self.stack.addWidget(holder)
-        for name in ("chat", "images", "speech"):
-            if hasattr(self.panes[name], "picker"):
-                self.panes[name].picker.manage_requested.connect(lambda: self.show_pane("models"))
-        if hasattr(self.panes["models"], "store_changed"):
-            self.panes["models"].store_changed.connect(self._refresh_pickers)
-        chat, speech = self.panes["chat"], self.panes["speech"]
-        if hasattr(chat, "receive_text") and hasattr(speech, "send_to_chat"):
-            speech.send_to_chat.connect(self._send_to_chat)
-            chat.set_dictation(speech.dictation)
+        self._connect_panes(ChatPane, SpeechPane, ModelsPane)
         if self.first_run:
             try:
                 from app.core.models.store import ModelStore
@@ -134,6 +131,19 @@ class MainWindow(QMainWindow):
         # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")
         self.panes_ready.emit()
+
+    def _connect_panes(self, chat_class, speech_class, models_class) -> None:
+        """Wires the panes to each other; a broken pane (BrokenPane) simply takes no part."""
+        for pane in self.panes.values():
+            picker = pane.model_picker()
+            if picker is not None:
+                picker.manage_requested.connect(lambda: self.show_pane("models"))
+        models, chat, speech = self.panes["models"], self.panes["chat"], self.panes["speech"]
+        if isinstance(models, models_class):
+            models.store_changed.connect(self._refresh_pickers)
+        if isinstance(chat, chat_class) and isinstance(speech, speech_class):
+            speech.send_to_chat.connect(self._send_to_chat)
+            chat.set_dictation(speech.dictation)
 
     # --- menus and shortcuts --------------------------------------------------------
     def _build_menus(self) -> None:
@@ -187,39 +197,84 @@ class MainWindow(QMainWindow):
         self.panes["chat"].receive_text(text)
         self.show_pane("chat")
 
+    @property
+    def broken_panes(self) -> dict[str, BaseException]:
+        from app.gui.panes.base import BrokenPane
+
+        return {name: pane.error for name, pane in self.panes.items() if isinstance(pane, BrokenPane)}
+
     def _refresh_pickers(self) -> None:
-        for name in ("chat", "images", "speech"):
-            if hasattr(self.panes[name], "picker"):
-                self.panes[name].picker.refresh()
+        for pane in self.panes.values():
+            picker = pane.model_picker()
+            if picker is not None:
+                picker.refresh()
 
     # --- hardware ---------------------------------------------------------------------
-    def _on_hardware(self, report) -> None:
-        self.report = report
-        self.hw_label.setText(report.summary())
-        self.hw_label.setToolTip(report.to_text())
-        if hasattr(self.panes.get("models"), "set_hardware"):
-            self.panes["models"].set_hardware(report)
-        self.hardware_ready.emit(report)
+    def _on_hardware(self, hardware) -> None:
+        self.hardware = hardware
+        self.hw_label.setText(hardware.summary())
+        self.hw_label.setToolTip(hardware.to_text())
+        for pane in self.panes.values():
+            pane.set_hardware(hardware)
+        if self._hardware_dialog is not None:
+            self._hardware_dialog.show_hardware(hardware)
+        self.hardware_ready.emit(hardware)
 
     def show_hardware(self) -> None:
         from app.gui.dialogs.hardware import HardwareDialog
 
-        dialog = HardwareDialog(self.report, self)
-        dialog.show()
-        self._hardware_dialog = dialog
+        if self._hardware_dialog is None:
+            self._hardware_dialog = HardwareDialog(self.hardware, self)
+            self._hardware_dialog.refresh_requested.connect(self.detect_hardware_again)
+        self._hardware_dialog.show()
+        self._hardware_dialog.raise_()
+
+    def detect_hardware_again(self) -> None:
+        """Detection is cached per process; the dialog asks for a fresh one (a new driver, a new package)."""
+        self.worker.submit(_detect_hardware, True, on_result=self._on_hardware, name="detect-hardware")
 
     # --- shutdown ---------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
-        try:
-            save_settings(self.settings)
-        except OSError as exc:
-            log.error("could not save settings: %s", exc)
-        self.stop_workers()
+        """Quitting never blocks the GUI thread: the window hides, each worker closes its model on its
+        own thread, and the window closes for real once all have ended (or after QUIT_WAIT_MS)."""
+        if self._ending is None:
+            self.settings.window_geometry = bytes(self.saveGeometry().toBase64()).decode()
+            try:
+                save_settings(self.settings)
+            except OSError as exc:
+                log.error("could not save settings: %s", exc)
+            self._ending = [w for w in self.finish_workers() if w.running()]
+            for worker in self._ending:
+                worker.ended.connect(self._worker_ended)
+            if self._ending:
+                QTimer.singleShot(QUIT_WAIT_MS, self._give_up_waiting)
+        if self._ending:
+            event.ignore()
+            self.hide()
+            return
         super().closeEvent(event)
+        self.closed.emit()
 
-    def stop_workers(self) -> None:
-        self.worker.stop()
+    def _worker_ended(self) -> None:
+        self._ending = [w for w in self._ending if w.running()]
+        if not self._ending:
+            self.close()
+
+    def _give_up_waiting(self) -> None:
+        if self._ending:
+            log.warning("quitting with workers still busy: %s", ", ".join(w.name for w in self._ending))
+            self._ending = []
+            self.close()
+
+    def finish_workers(self) -> list[SerialWorker]:
+        """Never blocks: asks every worker to end; returns them."""
+        self.worker.finish()
+        ending = [self.worker]
         for pane in self.panes.values():
-            if hasattr(pane, "shutdown"):
-                pane.shutdown()
+            ending += pane.finish_workers()
+        return ending
+
+    def stop_workers(self, timeout_ms: int = QUIT_WAIT_MS) -> None:
+        """Ends every worker and joins them (blocks): for tests and after the event loop has ended."""
+        for worker in self.finish_workers():
+            worker.wait(timeout_ms)

@@ -2,7 +2,7 @@
 
 A ``SerialWorker`` owns one QThread and runs its jobs one at a time (design
 rule 3: one worker per loaded model). A job is a plain function
-``fn(token, report, *args)``; ``report(value)`` sends progress, coalesced so
+``fn(cancel, progress, *args)``: ``cancel`` is its CancelToken, ``progress(value)`` sends progress, coalesced so
 that at most one update waits for the GUI at a time and the latest value
 always arrives (tokens, progress: one repaint per frame, never one per item).
 Results, typed errors and cancellation come back as signals on the ``Job``,
@@ -11,15 +11,36 @@ which lives on the GUI thread.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from app.core.jobs import Cancelled, CancelToken, HearthError
 
 log = logging.getLogger(__name__)
+
+# Every worker thread until it has finished: a window closes without waiting for its workers, so a
+# thread may outlive the objects that started it, and Qt aborts if a running QThread is destroyed.
+_live_threads: set[QThread] = set()
+_live_lock = threading.Lock()
+
+
+def _forget(thread: QThread) -> None:
+    with _live_lock:
+        _live_threads.discard(thread)
+
+
+def join_all(timeout_ms: int = 10000) -> bool:
+    """Waits for every worker thread still ending (tests, and after the event loop has ended)."""
+    with _live_lock:
+        threads = list(_live_threads)
+    return all(t.wait(timeout_ms) for t in threads)
+
+
+atexit.register(join_all)  # a thread still closing its model at exit ends first, not mid-teardown
 
 
 class Job(QObject):
@@ -34,10 +55,10 @@ class Job(QObject):
     _outcome = Signal(str, object)  # from the worker thread, queued to ours
     _progress_ready = Signal()
 
-    def __init__(self, fn: Callable, args: tuple, name: str, token: CancelToken | None = None):
+    def __init__(self, fn: Callable, args: tuple, name: str, cancel: CancelToken | None = None):
         super().__init__()
         self.fn, self.args, self.name = fn, args, name
-        self.token = token or CancelToken()
+        self.cancel_token = cancel or CancelToken()
         self.done = False
         self.outcome: str | None = None
         self._plock = threading.Lock()
@@ -59,9 +80,9 @@ class Job(QObject):
         self.finished.emit()
 
     def cancel(self) -> None:
-        self.token.cancel()
+        self.cancel_token.cancel()
 
-    def _report(self, value) -> None:
+    def _send_progress(self, value) -> None:
         """Called on the worker thread: keeps the latest value, wakes the GUI once."""
         with self._plock:
             self._latest = value
@@ -86,11 +107,11 @@ class _Runner(QObject):
 
     @Slot(object)
     def _run(self, job: Job) -> None:
-        if job.token.cancelled:
+        if job.cancel_token.cancelled:
             job._outcome.emit("cancelled", None)
             return
         try:
-            result = job.fn(job.token, job._report, *job.args)
+            result = job.fn(job.cancel_token, job._send_progress, *job.args)
         except Cancelled:
             job._outcome.emit("cancelled", None)
         except HearthError as exc:
@@ -104,17 +125,28 @@ class _Runner(QObject):
 
 
 class SerialWorker(QObject):
-    """One thread, jobs in order. ``stop()`` cancels what is queued and joins."""
+    """One thread, jobs in order. ``finish()`` ends it without blocking; ``stop()`` cancels and joins."""
+
+    ended = Signal()  # the thread has finished (after finish() or stop())
 
     def __init__(self, name: str, parent: QObject | None = None):
         super().__init__(parent)
         self.name = name
         self._thread = QThread()
         self._thread.setObjectName(name)
+        self._thread.finished.connect(self.ended)
+        self._thread.finished.connect(lambda t=self._thread: _forget(t), Qt.ConnectionType.DirectConnection)
         self._runner = _Runner()
         self._runner.moveToThread(self._thread)
         self._jobs: list[Job] = []
-        self._thread.start()
+        self._closed = False  # finish() or stop() was called: no new thread
+
+    def _start(self) -> None:
+        """The thread starts with the first job, so a pane that fails half-built leaves none behind."""
+        if not self._thread.isRunning() and not self._closed:
+            with _live_lock:
+                _live_threads.add(self._thread)
+            self._thread.start()
 
     def submit(
         self,
@@ -124,9 +156,9 @@ class SerialWorker(QObject):
         on_error: Callable | None = None,
         on_progress: Callable | None = None,
         name: str | None = None,
-        token: CancelToken | None = None,
+        cancel: CancelToken | None = None,
     ) -> Job:
-        job = Job(fn, args, name or getattr(fn, "__name__", "job"), token)
+        job = Job(fn, args, name or getattr(fn, "__name__", "job"), cancel)
         if on_result:
             job.succeeded.connect(on_result)
         if on_progress:
@@ -134,6 +166,7 @@ class SerialWorker(QObject):
         job.failed.connect(on_error or _report_unexpected)
         self._jobs.append(job)
         job.finished.connect(lambda: self._jobs.remove(job) if job in self._jobs else None)
+        self._start()
         self._runner.run_job.emit(job)
         return job
 
@@ -148,8 +181,86 @@ class SerialWorker(QObject):
         """Cancels what is queued (unless told not to), lets the thread finish, joins it."""
         if cancel:
             self.cancel_all()
+        self._closed = True
         self._thread.quit()
         return self._thread.wait(timeout_ms)
+
+    def finish(self, cleanup: Callable[[], None] | None = None, cancel: bool = True) -> None:
+        """Never blocks: cancels what is queued (unless told not to), runs ``cleanup`` on the worker
+        thread after the jobs before it, then ends the thread; ``ended`` fires when it has."""
+
+        def last(cancel_token, progress):
+            try:
+                if cleanup is not None:
+                    cleanup()
+            finally:
+                QThread.currentThread().quit()
+
+        if cancel:
+            self.cancel_all()
+        if self.running():
+            self.submit(last, name=f"{self.name}-finish", on_error=lambda exc: log.warning("cleanup: %s", exc))
+        self._closed = True
+
+    def running(self) -> bool:
+        return self._thread.isRunning()
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Joins the thread (blocks: for tests and after the event loop has ended, not for the GUI)."""
+        return self._thread.wait(timeout_ms)
+
+
+class ModelWorker(QObject):
+    """A serial worker that owns one model (design rule 9): it opens the model lazily on its own
+    thread, opens it again when the id changes, and closes it there at exit. Subclasses say how to
+    open (``open_model``) and add their jobs; the model is touched only on the worker thread."""
+
+    thread_name = "model-worker"
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = SerialWorker(self.thread_name, self)
+        self.model = None
+        self.model_id: str | None = None
+
+    def open_model(self, model_id: str):
+        raise NotImplementedError
+
+    def release(self) -> None:
+        """Closes what the subclass owns besides the model; runs on the worker thread at exit."""
+
+    def ensure(self, model_id: str):
+        """The open model for ``model_id``, opening (or switching to) it first. Worker thread only."""
+        if self.model is None or self.model_id != model_id:
+            self.close_model()
+            self.model = self.open_model(model_id)
+            self.model_id = model_id
+        return self.model
+
+    def close_model(self) -> None:
+        model, self.model, self.model_id = self.model, None, None
+        close = getattr(model, "close", None)  # engines with a process or handles to free
+        if close is not None:
+            close()
+
+    def submit(self, fn: Callable, *args, name: str, **callbacks) -> Job:
+        return self.worker.submit(fn, *args, name=name, **callbacks)
+
+    def finish(self) -> SerialWorker:
+        """Never blocks: cancels, closes the model and the rest on the worker thread, ends the thread."""
+
+        def cleanup() -> None:
+            try:
+                self.close_model()
+            finally:
+                self.release()
+
+        self.worker.finish(cleanup)
+        return self.worker
+
+    def stop(self, timeout_ms: int = 10000) -> bool:
+        """``finish`` and join: for tests and for after the event loop has ended."""
+        return self.finish().wait(timeout_ms)
 
 
 def _report_unexpected(exc: BaseException) -> None:

@@ -38,3 +38,28 @@ def test_import_linter_contracts_hold():
 def test_ruff_is_clean():
     result = subprocess.run([sys.executable, "-m", "ruff", "check", "."], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_gui_and_cli_contract_is_kept_and_catches_a_crossing(tmp_path):
+    """Design rule 9: what both need lives in app.core. The contract must also fail on a crossing,
+    shown on a throwaway package with this project's importlinter settings."""
+    import tomllib
+
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert "the GUI and the CLI never import each other KEPT" in result.stdout, result.stdout
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    contract = next(c for c in config["contracts"] if c["type"] == "independence")
+    for package in ("app", "app/gui", "app/cli"):
+        (tmp_path / package).mkdir()
+        (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / "app" / "gui" / "pane.py").write_text("from app.cli import command\n")
+    (tmp_path / "app" / "cli" / "command.py").write_text("")
+    (tmp_path / ".importlinter").write_text(
+        "[importlinter]\nroot_package = app\n\n[importlinter:contract:1]\n"
+        f"name = {contract['name']}\ntype = independence\nmodules =\n    app.gui\n    app.cli\n"
+    )
+    crossed = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                             env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
+    assert crossed.returncode != 0 and "BROKEN" in crossed.stdout, crossed.stdout + crossed.stderr

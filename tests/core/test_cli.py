@@ -57,3 +57,37 @@ def test_chat_cli_errors(starter_store, tmp_path):
     assert result.returncode == 1 and "no installed chat model 'nope'" in result.stderr
     result = run_app("chat", "--model", "gemma-3-270m-q4_k_m", "   ")
     assert result.returncode == 1 and "empty" in result.stderr
+
+
+def test_one_guard_for_every_command_message_and_exit_code_no_traceback(hearth_home, tmp_path):
+    from app.core.settings import Settings, save_settings
+
+    # A typed error from a command that had no guard of its own: one line, exit 1.
+    result = run_app("search", "query", "a cat")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: no images model installed")
+    # An OS error the user can act on (the models folder setting names a file): one line, exit 1.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    save_settings(Settings(models_dir=str(blocker)))
+    result = run_app("models", "list")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().startswith("error: ") and str(blocker) in result.stderr
+
+
+def test_the_guard_logs_an_unexpected_error_and_exits_2(hearth_home, capsys, caplog):
+    import argparse
+
+    from app.cli import run
+    from app.core import paths
+
+    def broken(args):
+        raise ZeroDivisionError("a bug")
+
+    with caplog.at_level("INFO", logger="app"):
+        assert run(argparse.Namespace(command="doctor", func=broken)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ZeroDivisionError: a bug") and "Traceback" not in err
+    assert str(paths.log_file()) in err, "the line says where the details are"
+    logged = [r for r in caplog.records if r.exc_info]
+    assert logged and logged[0].exc_info[0] is ZeroDivisionError, "the log keeps the traceback"

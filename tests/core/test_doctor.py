@@ -48,3 +48,27 @@ def test_runtime_choice_with_a_gpu_but_cpu_only_llama():
         assert ct2.device == "cuda"
     else:
         assert ct2.device == "cpu" and "libcublas.so.12" in ct2.reason
+
+
+def test_detect_runs_once_per_process_and_refreshes_on_demand(monkeypatch):
+    from app.core import hardware
+
+    calls = []
+    real = hardware._detect
+    monkeypatch.setattr(hardware, "_detect", lambda: calls.append(1) or real())
+    monkeypatch.setattr(hardware, "_cached", None)
+    first = hardware.detect()
+    assert hardware.detect() is first and hardware.choose_device("torch").device == first.runtime("torch").device
+    assert len(calls) == 1, "nvidia-smi, the package walk and the cuBLAS probe run once"
+    again = hardware.detect(refresh=True)
+    assert len(calls) == 2 and again is not first and hardware.detect() is again
+
+
+def test_one_device_choice_for_every_runtime():
+    from app.core import hardware
+
+    for runtime, cpu_detail in (("torch", "fp32"), ("ctranslate2", "int8")):
+        choice = hardware.choose_device(runtime, "cpu")
+        assert isinstance(choice, hardware.DeviceChoice)
+        assert (choice.runtime, choice.device, choice.detail) == (runtime, "cpu", cpu_detail)
+    assert hardware.choose_device("ctranslate2", "cuda").detail == "float16"

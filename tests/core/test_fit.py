@@ -23,3 +23,21 @@ def test_fit_verdicts_follow_the_hardware(gemma_path):
     assert fit.verdict == "partial" and 0 < fit.gpu_layers < info.block_count
     fit = estimate_chat_fit(40 * GB, info, 4096, _report(16))
     assert fit.verdict == "too_large" and "needs" in fit.message and "you have 16.0 GB" in fit.message
+
+
+def test_catalog_estimates_use_the_same_arithmetic(gemma_path):
+    from types import SimpleNamespace
+
+    from app.core.models.fit import estimate_entry_fit
+
+    chat = SimpleNamespace(kind="chat", size=7 * GB, ram_gb=8.0, vram_gb=8.0)
+    assert estimate_entry_fit(chat, _report(32)).verdict == "ram"
+    assert estimate_entry_fit(chat, _report(32, [GPUInfo("nvidia", "Big", 24 * GB)])).gpu_layers == 33
+    partial = estimate_entry_fit(chat, _report(32, [GPUInfo("nvidia", "Small", 6 * GB)]))
+    assert partial.verdict == "partial" and partial.gpu_layers == int((6 * GB * 0.9 - 0.5 * GB) // (7 * GB / 32))
+    # Apple's unified memory counts at Metal's working-set share: 8 GB of it cannot hold 8.2 GB.
+    assert estimate_entry_fit(chat, _report(64, [GPUInfo("apple", "M", 8 * GB)])).verdict == "partial"
+    speech = SimpleNamespace(kind="speech", size=GB, ram_gb=2.0, vram_gb=1.0)
+    assert estimate_entry_fit(speech, _report(8, [GPUInfo("nvidia", "Small", 4 * GB)])).verdict == "gpu"
+    assert estimate_entry_fit(speech, _report(8, [GPUInfo("apple", "M", 8 * GB)])).verdict == "ram"
+    assert estimate_entry_fit(speech, _report(2)).verdict == "too_large"

@@ -35,3 +35,56 @@ def test_unreadable_or_newer_settings_fall_back_and_keep_the_file(hearth_home, c
     s = load_settings()
     assert s == Settings()
     assert paths.settings_file().with_suffix(".json.bad").read_text() == content
+
+
+def test_wrong_types_are_a_message_and_the_default(hearth_home, caplog):
+    from app.core.settings import SettingsFile
+
+    paths.settings_file().write_text(json.dumps({
+        "schema_version": SCHEMA_VERSION, "chat_context": "lots", "last_pane": "images",
+        "default_models": {"chat": 5}, "hf_token": None, "models_dir": ["a"],
+    }))
+    with caplog.at_level("WARNING", logger="app.core.settings"):
+        s = SettingsFile(paths.settings_file()).settings
+    assert s.chat_context == Settings().chat_context and s.default_models == {} and s.hf_token == ""
+    assert s.models_dir == "" and s.last_pane == "images", "the well-typed value is kept"
+    logged = caplog.text
+    for name in ("chat_context", "default_models", "hf_token", "models_dir"):
+        assert f"setting {name} has the wrong type" in logged
+    assert not paths.settings_file().with_suffix(".json.bad").exists(), "a wrong value is not a broken file"
+
+
+def test_settings_load_once_per_process_and_stores_do_not_reread(hearth_home, tmp_path):
+    from app.core.models.store import ModelStore
+
+    custom = tmp_path / "elsewhere"
+    save_settings(Settings(models_dir=str(custom), default_models={"chat": "m1"}))
+    first = load_settings()
+    assert load_settings() is first
+    # Whatever lands on disk later, the process keeps the settings it owns: no re-read, no renaming
+    # of the file as a side effect of building a store.
+    paths.settings_file().write_text("{broken")
+    store = ModelStore()
+    assert store.root == custom and store.settings is first
+    assert not paths.settings_file().with_suffix(".json.bad").exists()
+
+
+def test_save_is_atomic_and_a_fresh_owner_reads_it_back(hearth_home):
+    from app.core.settings import SettingsFile
+
+    s = load_settings()
+    s.default_models["speech"] = "whisper-base"
+    save_settings(s)
+    assert not list(paths.config_dir().glob("*.tmp")), "no temp file left behind"
+    assert SettingsFile(paths.settings_file()).settings.default_models == {"speech": "whisper-base"}
+
+
+def test_paths_reads_no_settings():
+    import subprocess
+    import sys
+
+    code = "import sys, app.core.paths; print('app.core.settings' in sys.modules)"
+    from tests.conftest import ROOT
+
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

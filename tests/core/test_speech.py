@@ -126,7 +126,7 @@ logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 from app.core.speech.transcriber import Transcriber, TranscribeOptions, transcribe_all
 t = Transcriber(Path({str(whisper_dir)!r}), device="cuda", model_id="whisper-base")
 text = " ".join(s.text for s in transcribe_all(t, Path({str(speech_wav)!r}), TranscribeOptions(language="en")))
-print(json.dumps({{"device": t.choice.device, "compute": t.choice.compute_type, "notices": t.notices, "text": text}}))
+print(json.dumps({{"device": t.choice.device, "compute": t.choice.detail, "notices": t.notices, "text": text}}))
 """
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr

@@ -23,11 +23,11 @@ def test_a_dropped_picture_runs_an_image_query_and_fills_the_grid(qtbot, images)
     with qtbot.waitSignal(pane.results_ready, timeout=30000) as blocker:
         assert drop_files(pane, [target])
     assert blocker.args[0] == 60
-    first = pane.model.index(0)
-    assert pane.model.data(first, pane.model.PathRole) == str(target)
-    top3 = {pane.model.data(pane.model.index(i), pane.model.PathRole) for i in range(3)}
+    first = pane.results.index(0)
+    assert pane.results.data(first, pane.results.PathRole) == str(target)
+    top3 = {pane.results.data(pane.results.index(i), pane.results.PathRole) for i in range(3)}
     assert len(top3 & {str(p) for p in lib["green circle"]}) >= 2
-    qtbot.waitUntil(lambda: pane.model.data(first, Qt.ItemDataRole.DecorationRole) is not None, timeout=10000)
+    qtbot.waitUntil(lambda: pane.results.data(first, Qt.ItemDataRole.DecorationRole) is not None, timeout=10000)
 
 
 def test_typing_a_query_and_the_threshold(qtbot, images):
@@ -36,9 +36,9 @@ def test_typing_a_query_and_the_threshold(qtbot, images):
     qtbot.keyClicks(pane.query, "a red star")
     with qtbot.waitSignal(pane.results_ready, timeout=30000):
         qtbot.keyClick(pane.query, Qt.Key.Key_Return)
-    paths = [pane.model.data(pane.model.index(i), pane.model.PathRole) for i in range(3)]
+    paths = [pane.results.data(pane.results.index(i), pane.results.PathRole) for i in range(3)]
     assert sum(p in {str(x) for x in lib["red star"]} for p in paths) >= 2
-    scores = [pane.model.data(pane.model.index(i), pane.model.ScoreRole) for i in range(pane.model.rowCount())]
+    scores = [pane.results.data(pane.results.index(i), pane.results.ScoreRole) for i in range(pane.results.rowCount())]
     assert scores == sorted(scores, reverse=True)
     pane.threshold.setValue(int(scores[2] * 100) + 1)
     with qtbot.waitSignal(pane.results_ready, timeout=30000) as blocker:

@@ -131,5 +131,5 @@ def test_a_first_run_with_no_models_opens_the_models_page_with_a_recommendation(
     qtbot.waitUntil(lambda: "Recommended for this computer" in pane.message.text(), timeout=15000)
     chosen = pane.selected()
     assert chosen is not None and chosen.status == "available" and "fits" in pane.message.text()
-    assert chosen.size < win.report.ram_bytes * 0.35
+    assert chosen.size < win.hardware.ram_bytes * 0.35
     win.close()

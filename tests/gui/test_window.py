@@ -51,18 +51,23 @@ def test_settings_survive_a_restart(qtbot, hearth_home):
 
 
 def test_status_bar_names_the_hardware(qtbot, window):
-    qtbot.waitUntil(lambda: window.report is not None, timeout=15000)
+    qtbot.waitUntil(lambda: window.hardware is not None, timeout=15000)
     text = window.hw_label.text()
-    assert f"{window.report.cpu.physical_cores}-core" in text
+    assert f"{window.hardware.cpu.physical_cores}-core" in text
     assert "GB RAM" in text and "no GPU" in text
 
 
 def test_hardware_dialog_from_the_help_menu(qtbot, window):
-    qtbot.waitUntil(lambda: window.report is not None, timeout=15000)
+    qtbot.waitUntil(lambda: window.hardware is not None, timeout=15000)
     window.hardware_action.trigger()
     dialog = window._hardware_dialog
     assert dialog.isVisible()
     assert "Runtimes:" in dialog.text.toPlainText() and "llama.cpp" in dialog.text.toPlainText()
+    # Detection is cached per process; the dialog's button detects again, off the GUI thread.
+    first = window.hardware
+    qtbot.mouseClick(dialog.refresh, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.hardware is not first, timeout=15000)
+    assert "Runtimes:" in dialog.text.toPlainText() and dialog.refresh.isEnabled()
 
 
 def test_panes_say_which_model_they_will_use(qtbot, starter_store, hearth_home):
@@ -115,3 +120,48 @@ def test_models_pane_imports_in_the_background(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: job.done, timeout=10000)
     assert "not a GGUF" in pane.message.text()
     assert [r.id for r in pane.tables["chat"].rows if not r.catalog] == ["tiny"]
+
+
+def test_a_pane_that_fails_to_build_is_an_error_pane_and_the_rest_work(qtbot, hearth_home, monkeypatch):
+    from app.gui.images.pane import ImagesPane
+    from app.gui.panes.base import BrokenPane
+
+    def fail(self):
+        raise RuntimeError("no room for folders")
+
+    monkeypatch.setattr(ImagesPane, "_build_folders", fail)
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    broken = win.panes["images"]
+    assert isinstance(broken, BrokenPane) and set(win.broken_panes) == {"images"}
+    assert "could not start: no room for folders" in broken.message.text()
+    for row, name in enumerate(PANES):
+        _click_nav(qtbot, win, row)
+        assert win.current_widget() is win.panes[name]
+    win.panes["models"].store_changed.emit()  # refreshes every picker; the broken pane has none
+    qtbot.waitUntil(lambda: win.hardware is not None, timeout=15000)  # reaches every pane, the broken one too
+    win.stop_workers()
+
+
+def test_quitting_does_not_block_the_gui_thread_while_a_worker_finishes(qtbot, window):
+    import threading
+
+    release, started = threading.Event(), threading.Event()
+
+    def busy(cancel, progress):
+        started.set()
+        release.wait(20)
+
+    window.worker.submit(busy, name="busy")
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    ended = []
+    window.closed.connect(lambda: ended.append(True))
+    assert window.close() is False, "the close waits for the workers, without blocking"
+    assert not window.isVisible() and ended == []
+    qtbot.wait(50)  # the GUI thread keeps turning while the worker is busy
+    assert ended == []
+    with qtbot.waitSignal(window.closed, timeout=15000):
+        release.set()
+    assert ended == [True]

@@ -14,35 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from app.core.hardware import physical_cores
+from app.core.hardware import choose_device, physical_cores
 from app.core.jobs import ModelError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class EncoderDevice:
-    device: str
-    precision: str
-    reason: str
-
-
-def choose_device(prefer: str = "auto") -> EncoderDevice:
-    if prefer == "cpu":
-        return EncoderDevice("cpu", "fp32", "CPU chosen in settings")
-    from app.core import hardware
-
-    choice = hardware.detect().runtime("torch")
-    if choice.device == "cuda":
-        return EncoderDevice("cuda", "fp16", choice.reason)
-    if choice.device == "mps":
-        return EncoderDevice("mps", "fp32", choice.reason)
-    return EncoderDevice("cpu", "fp32", choice.reason)
 
 
 class ImageEncoder:
@@ -52,13 +31,13 @@ class ImageEncoder:
 
         path = Path(path)
         self.model_id = model_id or path.stem
-        self.choice = choose_device(device)
+        self.choice = choose_device("torch", device)
         torch.set_num_threads(physical_cores())
         try:
             if path.is_dir():
                 name = "local-dir:" + str(path)
                 model, _, preprocess = open_clip.create_model_and_transforms(
-                    name, device=self.choice.device, precision=self.choice.precision, weights_only=True
+                    name, device=self.choice.device, precision=self.choice.detail, weights_only=True
                 )
                 tokenizer = folder_tokenizer(path) or open_clip.get_tokenizer(name)
             else:
@@ -66,7 +45,7 @@ class ImageEncoder:
                     raise ModelError(f"{path.name}: an OpenCLIP checkpoint needs its architecture (e.g. ViT-B-32)")
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     architecture, pretrained=str(path), device=self.choice.device,
-                    precision=self.choice.precision, weights_only=True,
+                    precision=self.choice.detail, weights_only=True,
                 )
                 tokenizer = open_clip.get_tokenizer(architecture)
         except ModelError:
@@ -118,7 +97,7 @@ class ImageEncoder:
     def embed_images(self, batch) -> np.ndarray:
         """batch: what prepare() gave (uint8 pixels or tensors), as a list, or a stacked tensor."""
         torch = self.torch
-        dtype = torch.float16 if self.choice.precision == "fp16" else torch.float32
+        dtype = torch.float16 if self.choice.detail == "fp16" else torch.float32
         if not isinstance(batch, torch.Tensor) and any(isinstance(b, np.ndarray) for b in batch):
             tensors = [b for b in batch if not isinstance(b, np.ndarray)]
             if tensors:  # mixed (a padded odd one): bring every item to the reference form

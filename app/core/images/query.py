@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -63,3 +64,22 @@ def query_vector(query: Query, encoder, image_vectors: list[np.ndarray] | None =
     if norm == 0:
         raise InputError("the query cancels itself out")
     return (total / norm).astype(np.float32)
+
+
+def search_vector(text: str, encoder, index, key: str, image_paths=(), pictures=()) -> np.ndarray:
+    """The query vector for words, pictures by path and decoded pictures (PIL), as both the CLI
+    and the Images pane search. An indexed picture reuses its stored vector."""
+    from app.core.images.scan import SkipImage, open_image
+
+    vectors = []
+    for p in image_paths:
+        stored = index.vector_of(str(Path(p).resolve()), key)
+        if stored is None:
+            try:
+                stored = encoder.embed_pil([open_image(p, encoder.image_size)])[0]
+            except SkipImage as exc:
+                raise InputError(f"{Path(p).name}: {exc}") from exc
+        vectors.append(stored)
+    if pictures:
+        vectors.extend(encoder.embed_pil(list(pictures)))
+    return query_vector(parse(text), encoder, vectors)

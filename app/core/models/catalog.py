@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from app.core.jobs import ModelError
+from app.core.models.kinds import KINDS
 from app.core.resources import resources_dir
 
-KINDS = ("chat", "images", "speech")
 REQUIRED = ("id", "kind", "name", "source", "size", "licence", "languages", "ram_gb", "vram_gb", "description")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")  # a full commit hash: the only revision a pinned sha256 may name

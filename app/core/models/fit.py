@@ -12,6 +12,9 @@ from app.core.jobs import ModelError
 
 GB = 1024**3
 RAM_USABLE = 0.85  # of total RAM; the OS and the app need the rest
+GPU_USABLE = 0.9  # of VRAM; the driver and the display keep some
+APPLE_WORKING_SET = 0.65  # Metal's default working-set limit on unified memory
+BUFFERS = 256 * 1024**2  # compute buffers beside the weights and the cache
 
 
 @dataclass
@@ -34,7 +37,7 @@ def kv_cache_bytes(info, n_ctx: int) -> int:
 
 
 def needed_bytes(file_size: int, info, n_ctx: int) -> int:
-    return int(file_size + kv_cache_bytes(info, n_ctx) + 0.1 * file_size + 256 * 1024**2)
+    return int(file_size + kv_cache_bytes(info, n_ctx) + 0.1 * file_size + BUFFERS)
 
 
 def _total_ram() -> int:
@@ -51,44 +54,39 @@ def check_fits_in_memory(file_size: int, info, n_ctx: int, ram_bytes: int | None
         raise ModelError(f"too large: needs {need / GB:.1f} GB, you have {ram / GB:.1f} GB of RAM")
 
 
-def estimate_chat_fit(file_size: int, info, n_ctx: int, report) -> Fit:
-    need = needed_bytes(file_size, info, n_ctx)
-    layers = info.block_count or 32
-    gpus = [g for g in report.gpus if g.vendor in ("nvidia", "apple")]
-    if gpus:
-        vram = max(g.vram_bytes for g in gpus)
-        if gpus[0].vendor == "apple":
-            vram = int(vram * 0.65)  # Metal's default working-set limit on unified memory
-        if need <= vram * 0.9:
-            return Fit("gpu", "fits on GPU", layers + 1, need)
-        per_layer = file_size / layers
-        room = vram * 0.9 - kv_cache_bytes(info, n_ctx) - 256 * 1024**2
-        n = int(room // per_layer) if per_layer else 0
+def _gpu_memory(hardware, vendors: tuple[str, ...]) -> int | None:
+    gpus = [g for g in hardware.gpus if g.vendor in vendors]
+    if not gpus:
+        return None
+    vram = max(g.vram_bytes for g in gpus)
+    return int(vram * APPLE_WORKING_SET) if gpus[0].vendor == "apple" else vram
+
+
+def place(need: int, hardware, layers: int = 0, weights: int = 0, fixed: int = 0, gpu_need: int | None = None,
+          vendors: tuple[str, ...] = ("nvidia", "apple")) -> Fit:
+    """The one fit arithmetic: all on the GPU, else as many ``layers`` of ``weights`` as fit beside
+    the ``fixed`` part (cache, buffers), else RAM, else too large."""
+    vram = _gpu_memory(hardware, vendors)
+    if vram is not None:
+        if (need if gpu_need is None else gpu_need) <= vram * GPU_USABLE:
+            return Fit("gpu", "fits on GPU", layers + 1 if layers else 0, need)
+        n = int((vram * GPU_USABLE - fixed) // (weights / layers)) if layers and weights else 0
         if n > 0:
             return Fit("partial", f"partial GPU offload: {min(n, layers)} layers", min(n, layers), need)
-    if need <= report.ram_bytes * RAM_USABLE:
+    if need <= hardware.ram_bytes * RAM_USABLE:
         return Fit("ram", "fits in RAM", 0, need)
-    return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {report.ram_bytes / GB:.1f} GB", 0, need)
+    return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {hardware.ram_bytes / GB:.1f} GB", 0, need)
 
 
-def estimate_entry_fit(entry, report) -> Fit:
+def estimate_chat_fit(file_size: int, info, n_ctx: int, hardware) -> Fit:
+    """From the GGUF header: the KV cache for ``n_ctx`` stays on the GPU beside the offloaded layers."""
+    return place(needed_bytes(file_size, info, n_ctx), hardware, info.block_count or 32, file_size,
+                 kv_cache_bytes(info, n_ctx) + BUFFERS)
+
+
+def estimate_entry_fit(entry, hardware) -> Fit:
     """Before download, from the catalog's numbers (the GGUF header is not here yet)."""
     if entry.kind == "chat":
-        need = int(entry.size * 1.1 + 0.5 * GB)  # weights, a 4k-token cache, buffers
-        layers = 32
-        gpus = [g for g in report.gpus if g.vendor in ("nvidia", "apple")]
-        if gpus:
-            vram = max(g.vram_bytes for g in gpus) * (0.65 if gpus[0].vendor == "apple" else 1.0)
-            if need <= vram * 0.9:
-                return Fit("gpu", "fits on GPU", layers + 1, need)
-            n = int(layers * (vram * 0.9 - 0.5 * GB) / entry.size) if entry.size else 0
-            if n > 0:
-                return Fit("partial", f"partial GPU offload: {min(n, layers)} layers", min(n, layers), need)
-    else:
-        need = int(entry.ram_gb * GB)
-        gpus = [g for g in report.gpus if g.vendor == "nvidia"]
-        if gpus and entry.vram_gb * GB <= max(g.vram_bytes for g in gpus) * 0.9:
-            return Fit("gpu", "fits on GPU", 0, need)
-    if need <= report.ram_bytes * RAM_USABLE:
-        return Fit("ram", "fits in RAM", 0, need)
-    return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {report.ram_bytes / GB:.1f} GB", 0, need)
+        # weights, a 4k-token cache and buffers; 32 layers is typical
+        return place(int(entry.size * 1.1 + 0.5 * GB), hardware, 32, entry.size, int(0.5 * GB))
+    return place(int(entry.ram_gb * GB), hardware, gpu_need=int(entry.vram_gb * GB), vendors=("nvidia",))

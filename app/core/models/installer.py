@@ -21,8 +21,7 @@ from app.core.models.catalog import CatalogEntry
 from app.core.models.download import Downloader, DownloadProgress, check_url, hold_lock, hub_url
 from app.core.models.records import check_id, check_kind, inside
 from app.core.models.store import ModelEntry, ModelStore, slugify
-
-DEFAULT_ENDPOINT = "https://huggingface.co"
+from app.core.settings import HUB_ENDPOINT
 
 
 def staging_dir(store: ModelStore, model_id: str) -> Path:
@@ -58,7 +57,7 @@ def _import_or_clean(store: ModelStore, staging: Path, src: Path, kind: str, mod
 def install_entry(
     entry: CatalogEntry,
     store: ModelStore,
-    endpoint: str = DEFAULT_ENDPOINT,
+    endpoint: str = HUB_ENDPOINT,
     downloader: Downloader | None = None,
     cancel: CancelToken | None = None,
     progress: Callable[[DownloadProgress], None] | None = None,

@@ -15,7 +15,8 @@ from app.core import paths
 from app.core.fileio import atomic_write_json
 from app.core.jobs import DownloadError
 from app.core.models.download import check_url
-from app.core.models.records import KINDS, set_aside, valid_id
+from app.core.models.kinds import KINDS
+from app.core.models.records import set_aside, valid_id
 
 SCHEMA_VERSION = 1
 STATES = ("queued", "running", "paused", "failed")

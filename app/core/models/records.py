@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from app.core.jobs import ModelError
+from app.core.models.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
-KINDS = ("chat", "images", "speech")
 ID_RX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 
 _notices: list[str] = []

@@ -20,8 +20,10 @@ from pathlib import Path
 from app.core import paths
 from app.core.fileio import atomic_write_json, sha256_tree, tree_size
 from app.core.jobs import ModelError
-from app.core.models.records import KINDS, check_id, check_kind, inside, relative_path_ok, set_aside, valid_id
+from app.core.models.kinds import KINDS
+from app.core.models.records import check_id, check_kind, inside, relative_path_ok, set_aside, valid_id
 from app.core.models.validate import validate
+from app.core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +79,10 @@ def slugify(name: str) -> str:
 class ModelStore:
     _lock = threading.Lock()  # one writer per process; writes are atomic renames
 
-    def __init__(self, root: Path | None = None):
-        self.root = Path(root) if root else paths.models_dir()
+    def __init__(self, root: Path | None = None, settings: Settings | None = None):
+        # The process's settings unless handed others; read once per process, not per store.
+        self.settings = settings or load_settings()
+        self.root = Path(root) if root else paths.models_dir(self.settings.models_dir)
         self.root.mkdir(parents=True, exist_ok=True)
 
     # --- registry file -----------------------------------------------------------
@@ -138,9 +142,7 @@ class ModelStore:
 
     def default_for(self, kind: str) -> str:
         """The model a pane or command uses when none is named: the chosen default, else the first."""
-        from app.core.settings import load_settings
-
-        chosen = load_settings().default_models.get(kind)
+        chosen = self.settings.default_models.get(kind)
         if chosen and self.get(chosen) is not None:
             return chosen
         models = self.list(kind)

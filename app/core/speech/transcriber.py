@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.hardware import physical_cores
+from app.core.hardware import DeviceChoice, choose_device, physical_cores
 from app.core.jobs import Cancelled, CancelToken, InputError, ModelError
 from app.core.speech.audio import SAMPLE_RATE, iter_chunks, probe
 
@@ -62,27 +62,6 @@ class TranscriptProgress:
     language: str | None = None
 
 
-@dataclass
-class DeviceChoice:
-    device: str
-    compute_type: str
-    reason: str
-
-
-def choose_device(prefer: str = "auto") -> DeviceChoice:
-    if prefer == "cpu":
-        return DeviceChoice("cpu", "int8", "CPU chosen in settings")
-    if prefer == "cuda":
-        return DeviceChoice("cuda", "float16", "CUDA asked for")
-    from app.core import hardware
-
-    report = hardware.detect()
-    choice = report.runtime("ctranslate2")
-    if choice.device == "cuda":
-        return DeviceChoice("cuda", "float16", choice.reason)
-    return DeviceChoice("cpu", "int8", choice.reason)
-
-
 class Transcriber:
     def __init__(self, model_dir: Path, device: str = "auto", threads: int | None = None, model_id: str = ""):
         from app.core.models.validate import validate
@@ -90,7 +69,7 @@ class Transcriber:
         model_dir = Path(model_dir)
         validate(model_dir, "speech")  # a clear message before CTranslate2 sees it
         self.model_id = model_id or model_dir.name
-        self.choice = choose_device(device)
+        self.choice = choose_device("ctranslate2", device)
         self.notices: list[str] = []
         threads = threads or physical_cores()
         try:
@@ -99,7 +78,7 @@ class Transcriber:
             raise ModelError(f"faster-whisper is not installed: {exc}") from exc
         try:
             self.model = WhisperModel(str(model_dir), device=self.choice.device,
-                                      compute_type=self.choice.compute_type, cpu_threads=threads)
+                                      compute_type=self.choice.detail, cpu_threads=threads)
             if self.choice.device == "cuda":
                 self._warm_up()
         except (RuntimeError, ValueError, OSError) as exc:
@@ -107,7 +86,7 @@ class Transcriber:
                 raise ModelError(f"the speech model could not be loaded: {exc}") from exc
             self.notices.append(f"GPU load failed ({exc}); running on the CPU instead")
             log.warning("speech model on CUDA failed: %s; falling back to CPU", exc)
-            self.choice = DeviceChoice("cpu", "int8", f"GPU load failed: {exc}")
+            self.choice = DeviceChoice("ctranslate2", "cpu", "int8", f"GPU load failed: {exc}")
             self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
         self._busy = threading.Lock()  # one decode at a time, also after an abandoned one
 

@@ -26,7 +26,7 @@ from app.gui.chat.message_view import ConversationView, MessageWidget
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
 from app.gui.chat.worker import ChatWorker
-from app.gui.panes.base import ModelPane
+from app.gui.panes.base import ModelBackedPane, button
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class ChatInput(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
-class ChatPane(ModelPane):
+class ChatPane(ModelBackedPane):
     kind, title = "chat", "Chat"
     blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
 
@@ -61,36 +61,49 @@ class ChatPane(ModelPane):
         self.loaded_format: str | None = None
         self.streaming: MessageWidget | None = None
         self.editing_id: int | None = None
-        self.dictation = None
+        self.dictation = None  # the Speech pane's, lent by the window
+        self.dictating = False  # dictated words go into the input only while true
 
         self.sidebar = ConversationList(self.history)
         self.view = ConversationView()
         self.settings_panel = ChatSettingsPanel()
+        self.body.addWidget(self._build_split(), 1)
+        self._connect()
+        self._open_latest()
+
+    # --- building ------------------------------------------------------------------------
+    def _build_split(self) -> QSplitter:
+        split = QSplitter()
+        split.addWidget(self.sidebar)
+        split.addWidget(self._build_centre())
+        split.addWidget(self.settings_panel)
+        split.setStretchFactor(1, 1)
+        split.setSizes([200, 600, 240])
+        self.settings_panel.hide()  # shown on demand, so the pane fits small screens
+        return split
+
+    def _build_centre(self) -> QWidget:
         self.notice = QLabel()
         self.notice.setObjectName("chatNotice")
         self.notice.setWordWrap(True)
-        self.input = ChatInput()
-        self.input.setObjectName("chatInput")
-        self.input.setAccessibleName("Message")
-        self.input.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
-        self.input.setMaximumHeight(110)
-        self.send_button = QPushButton("&Send")
-        self.send_button.setAccessibleName("Send")
-        self.stop_button = QPushButton("S&top")
-        self.stop_button.setAccessibleName("Stop")
-        self.stop_button.setEnabled(False)
-        self.export_md = QPushButton("Export Markdown…")
-        self.export_md.setAccessibleName("Export as Markdown")
-        self.export_json = QPushButton("Export JSON…")
-        self.export_json.setAccessibleName("Export as JSON")
-
         centre = QWidget()
         col = QVBoxLayout(centre)
         col.setContentsMargins(0, 0, 0, 0)
         col.addWidget(self.view, 1)
         col.addWidget(self.notice)
-        row = QHBoxLayout()
-        row.addWidget(self.input, 1)
+        col.addLayout(self._build_input_row())
+        col.addLayout(self._build_exports())
+        return centre
+
+    def _build_input_row(self) -> QHBoxLayout:
+        self.input = ChatInput()
+        self.input.setObjectName("chatInput")
+        self.input.setAccessibleName("Message")
+        self.input.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
+        self.input.setMaximumHeight(110)
+        self.send_button = button("&Send", "Send")
+        self.stop_button = button("S&top", "Stop")
+        self.stop_button.setEnabled(False)
         self.mic_button = QPushButton("🎤 Dictate")
         self.mic_button.setCheckable(True)
         self.mic_button.setAccessibleName("Dictate into the message")
@@ -99,27 +112,25 @@ class ChatPane(ModelPane):
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.mic_button)
+        row = QHBoxLayout()
+        row.addWidget(self.input, 1)
         row.addLayout(buttons)
-        col.addLayout(row)
-        exports = QHBoxLayout()
-        self.settings_toggle = QPushButton("Chat settings")
-        self.settings_toggle.setAccessibleName("Show chat settings")
+        return row
+
+    def _build_exports(self) -> QHBoxLayout:
+        self.settings_toggle = button("Chat settings", "Show chat settings")
         self.settings_toggle.setCheckable(True)
+        self.export_md = button("Export Markdown…", "Export as Markdown")
+        self.export_json = button("Export JSON…", "Export as JSON")
+        exports = QHBoxLayout()
         exports.addWidget(self.settings_toggle)
         exports.addStretch(1)
         exports.addWidget(self.export_md)
         exports.addWidget(self.export_json)
-        col.addLayout(exports)
-        split = QSplitter()
-        split.addWidget(self.sidebar)
-        split.addWidget(centre)
-        split.addWidget(self.settings_panel)
-        split.setStretchFactor(1, 1)
-        split.setSizes([200, 600, 240])
-        self.settings_panel.hide()  # shown on demand, so the pane fits small screens
-        self.settings_toggle.toggled.connect(self.settings_panel.setVisible)
-        self.body.addWidget(split, 1)
+        return exports
 
+    def _connect(self) -> None:
+        self.settings_toggle.toggled.connect(self.settings_panel.setVisible)
         self.send_button.clicked.connect(self.send)
         self.input.submitted.connect(self.send)
         self.stop_button.clicked.connect(self.stop)
@@ -131,6 +142,8 @@ class ChatPane(ModelPane):
         self.picker.changed.connect(lambda _id: self.ensure_model())
         self.export_md.clicked.connect(lambda: self._export("md"))
         self.export_json.clicked.connect(lambda: self._export("json"))
+
+    def _open_latest(self) -> None:
         if self.history.notice:
             self.notice.setText(self.history.notice)
         self.sidebar.refresh()
@@ -148,7 +161,7 @@ class ChatPane(ModelPane):
         self.mic_button.toggled.connect(self._toggle_mic)
         dictation.final.connect(self._dictated)
         dictation.failed.connect(self._dictation_failed)
-        dictation.finished.connect(lambda: setattr(self, "dictating", self.mic_button.isChecked()))
+        dictation.finished.connect(self._dictation_finished)
 
     def _toggle_mic(self, on: bool) -> None:
         if on:
@@ -160,8 +173,11 @@ class ChatPane(ModelPane):
         else:
             self.dictation.stop()  # words spoken just before still arrive, then dictating ends
 
+    def _dictation_finished(self) -> None:
+        self.dictating = self.mic_button.isChecked()
+
     def _dictated(self, text: str) -> None:
-        if getattr(self, "dictating", False):
+        if self.dictating:
             self.receive_text(text)
 
     def _dictation_failed(self, message: str) -> None:
@@ -388,8 +404,9 @@ class ChatPane(ModelPane):
         except OSError as exc:
             self.notice.setText(f"Could not export: {exc.strerror or exc}")
 
-    def shutdown(self) -> None:
+    def finish_workers(self) -> list:
         if self.job is not None:
             self.job.cancel()
-        self.chat.stop()
+        ending = self.chat.finish()
         self.history.close()
+        return [ending]

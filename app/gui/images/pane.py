@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMenu,
     QProgressBar,
-    QPushButton,
     QSlider,
     QVBoxLayout,
 )
@@ -26,12 +25,13 @@ from PySide6.QtWidgets import (
 from app.core.jobs import HearthError
 from app.gui.images.results import THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
-from app.gui.panes.base import ModelPane
+from app.gui.panes.base import ModelBackedPane, button, hbox
 
 log = logging.getLogger(__name__)
 
 
-class ImagesPane(ModelPane):
+
+class ImagesPane(ModelBackedPane):
     kind, title = "images", "Images"
     blurb = "Search your photo folders by describing what is in them, or by dropping in a picture."
     results_ready = Signal(int)
@@ -44,33 +44,35 @@ class ImagesPane(ModelPane):
         self.index_job = None
         self.search_job = None
         self.last_summary = None
+        self.pausing = False  # the running index job was stopped by Pause, not Cancel
+        self.results = ResultsModel(self)  # the hits shown in the grid, with lazy thumbnails
+        self._menu_ref = None
 
         row = QHBoxLayout()
-        left = QVBoxLayout()
+        row.addLayout(self._build_folders())
+        row.addLayout(self._build_search(), 1)
+        self.body.addLayout(row, 1)
+        self._build_watcher()
+        self._connect()
+        self._set_indexing(False)
+        self.refresh_folders()
+
+    # --- building ------------------------------------------------------------------------
+    def _build_folders(self) -> QVBoxLayout:
         self.folder_list = QListWidget()
         self.folder_list.setObjectName("folderList")
         self.folder_list.setAccessibleName("Photo folders")
         self.folder_list.setMaximumWidth(280)
+        left = QVBoxLayout()
         left.addWidget(QLabel("Folders"))
         left.addWidget(self.folder_list, 1)
-        buttons = QHBoxLayout()
-        self.add_folder = QPushButton("&Add…")
-        self.add_folder.setAccessibleName("Add a photo folder")
-        self.remove_folder = QPushButton("Remove")
-        self.remove_folder.setAccessibleName("Remove the photo folder")
-        buttons.addWidget(self.add_folder)
-        buttons.addWidget(self.remove_folder)
-        left.addLayout(buttons)
-        index_buttons = QHBoxLayout()
-        self.index_button = QPushButton("&Index")
-        self.index_button.setAccessibleName("Index the folders")
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setAccessibleName("Pause indexing")
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel indexing")
-        for b in (self.index_button, self.pause_button, self.cancel_button):
-            index_buttons.addWidget(b)
-        left.addLayout(index_buttons)
+        self.add_folder = button("&Add…", "Add a photo folder")
+        self.remove_folder = button("Remove", "Remove the photo folder")
+        left.addLayout(hbox(self.add_folder, self.remove_folder))
+        self.index_button = button("&Index", "Index the folders")
+        self.pause_button = button("Pause", "Pause indexing")
+        self.cancel_button = button("Cancel", "Cancel indexing")
+        left.addLayout(hbox(self.index_button, self.pause_button, self.cancel_button))
         self.index_progress = QProgressBar()
         self.index_progress.setAccessibleName("Indexing progress")
         left.addWidget(self.index_progress)
@@ -78,28 +80,35 @@ class ImagesPane(ModelPane):
         self.index_status.setObjectName("indexStatus")
         self.index_status.setWordWrap(True)
         left.addWidget(self.index_status)
-        row.addLayout(left)
+        return left
 
-        right = QVBoxLayout()
-        search_row = QHBoxLayout()
+    def _build_search(self) -> QVBoxLayout:
         self.query = QLineEdit()
         self.query.setObjectName("imageQuery")
         self.query.setAccessibleName("Search photos")
         self.query.setPlaceholderText('Describe a picture ("a dog on a beach -night +snow"), or drop one here')
-        self.search_button = QPushButton("&Search")
-        self.search_button.setAccessibleName("Search")
+        self.search_button = button("&Search", "Search")
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, 100)
         self.threshold.setValue(0)
         self.threshold.setMaximumWidth(120)
         self.threshold.setAccessibleName("Similarity threshold")
         self.threshold.setToolTip("Hide results less similar than this")
+        search_row = QHBoxLayout()
         search_row.addWidget(self.query, 1)
         search_row.addWidget(self.search_button)
         search_row.addWidget(QLabel("Min."))
         search_row.addWidget(self.threshold)
+        right = QVBoxLayout()
         right.addLayout(search_row)
-        self.model = ResultsModel(self)
+        right.addWidget(self._build_grid(), 1)
+        self.message = QLabel()
+        self.message.setObjectName("imagesMessage")
+        self.message.setWordWrap(True)
+        right.addWidget(self.message)
+        return right
+
+    def _build_grid(self) -> QListView:
         self.grid = QListView()
         self.grid.setObjectName("resultsGrid")
         self.grid.setAccessibleName("Results")
@@ -110,16 +119,11 @@ class ImagesPane(ModelPane):
         self.grid.setBatchSize(200)
         self.grid.setIconSize(QSize(THUMB, THUMB))
         self.grid.setGridSize(QSize(THUMB + 16, THUMB + 28))
-        self.grid.setModel(self.model)
+        self.grid.setModel(self.results)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        right.addWidget(self.grid, 1)
-        self.message = QLabel()
-        self.message.setObjectName("imagesMessage")
-        self.message.setWordWrap(True)
-        right.addWidget(self.message)
-        row.addLayout(right, 1)
-        self.body.addLayout(row, 1)
+        return self.grid
 
+    def _build_watcher(self) -> None:
         self.watcher = QFileSystemWatcher(self)
         self.reindex_timer = QTimer(self)
         self.reindex_timer.setSingleShot(True)
@@ -127,6 +131,7 @@ class ImagesPane(ModelPane):
         self.reindex_timer.timeout.connect(lambda: self.start_index(quiet=True))
         self.watcher.directoryChanged.connect(lambda _p: self.reindex_timer.start())
 
+    def _connect(self) -> None:
         self.add_folder.clicked.connect(self._ask_folder)
         self.remove_folder.clicked.connect(self._remove_selected)
         self.index_button.clicked.connect(self.start_index)
@@ -137,8 +142,6 @@ class ImagesPane(ModelPane):
         self.grid.doubleClicked.connect(self._open)
         self.grid.customContextMenuRequested.connect(self._menu)
         QShortcut(QKeySequence.StandardKey.Paste, self.grid, self._paste)
-        self._set_indexing(False)
-        self.refresh_folders()
 
     # --- folders and indexing ----------------------------------------------------------
     def refresh_folders(self) -> None:
@@ -226,20 +229,19 @@ class ImagesPane(ModelPane):
 
     def _on_index_stopped(self) -> None:
         self._set_indexing(False)
-        paused = getattr(self, "_pausing", False)
-        self._pausing = False
+        paused, self.pausing = self.pausing, False
         self.index_status.setText(
             "Paused: press Index to go on where it stopped." if paused else "Cancelled; what was indexed is kept."
         )
         self.index_finished.emit(None)
 
     def _pause(self) -> None:
-        self._pausing = True
+        self.pausing = True
         if self.index_job is not None:
             self.index_job.cancel()
 
     def _cancel(self) -> None:
-        self._pausing = False
+        self.pausing = False
         if self.index_job is not None:
             self.index_job.cancel()
 
@@ -257,7 +259,7 @@ class ImagesPane(ModelPane):
         )
 
     def _show_results(self, hits) -> None:
-        self.model.set_hits(hits)
+        self.results.set_hits(hits)
         self.message.setText(f"{len(hits)} results." if hits else "No matches.")
         self.results_ready.emit(len(hits))
 
@@ -299,7 +301,7 @@ class ImagesPane(ModelPane):
 
     # --- results -----------------------------------------------------------------------
     def _path_at(self, index) -> str | None:
-        return self.model.data(index, ResultsModel.PathRole) if index.isValid() else None
+        return self.results.data(index, ResultsModel.PathRole) if index.isValid() else None
 
     def _open(self, index) -> None:
         path = self._path_at(index)
@@ -322,9 +324,12 @@ class ImagesPane(ModelPane):
         self.query.clear()
         self.search(images=[path])
 
-    def shutdown(self) -> None:
+    def finish_workers(self) -> list:
         if self.index_job is not None:
             self.index_job.cancel()
-        self.model.pool.clear()
-        self.model.pool.waitForDone(3000)
-        self.images.stop()
+        self.results.pool.clear()  # thumbnails not started yet; the running few end on their own
+        return [self.images.finish()]
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        super().shutdown(timeout_ms)
+        self.results.pool.waitForDone(timeout_ms)

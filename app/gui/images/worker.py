@@ -2,100 +2,81 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
-
-from app.gui.workers import Job, SerialWorker
+from app.gui.workers import Job, ModelWorker
 
 
-class ImagesWorker(QObject):
+class ImagesWorker(ModelWorker):
+    """The model is (encoder, index key). The index connection is opened on first use by any job
+    (listing, adding or removing a folder needs no model) and closed at exit, on this thread."""
+
+    thread_name = "images-worker"
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.worker = SerialWorker("images-worker", self)
-        self._encoder = None
-        self._key = None
-        self._model = None
-        self._index = None
+        self._index = None  # app.core.images.index.ImageIndex; worker thread only
 
-    def _ensure(self, model_id: str):
-        from app.cli.search import load_encoder
+    def open_model(self, model_id: str):
+        from app.core.models.opening import open_encoder
+
+        return open_encoder(model_id)
+
+    def library(self):
+        """The index connection, opened on first use. Worker thread only."""
         from app.core.images.index import ImageIndex
 
-        if self._encoder is None or self._model != model_id:
-            self._encoder, self._key = load_encoder(model_id)
-            self._model = model_id
         if self._index is None:
             self._index = ImageIndex()
-        return self._encoder, self._key, self._index
+        return self._index
+
+    def release(self) -> None:
+        if self._index is not None:
+            self._index.close()
+            self._index = None
 
     def folders(self, **callbacks) -> Job:
-        def job(token, report):
-            from app.core.images.index import ImageIndex
+        def job(cancel, progress):
+            index = self.library()
+            return index.folders(), index.skipped()
 
-            if self._index is None:
-                self._index = ImageIndex()
-            return self._index.folders(), self._index.skipped()
-
-        return self.worker.submit(job, name="folders", **callbacks)
+        return self.submit(job, name="folders", **callbacks)
 
     def add_folder(self, path: str, **callbacks) -> Job:
-        def job(token, report):
-            from app.core.images.index import ImageIndex
-
-            if self._index is None:
-                self._index = ImageIndex()
-            self._index.add_folder(path)
+        def job(cancel, progress):
+            self.library().add_folder(path)
             return path
 
-        return self.worker.submit(job, name="add-folder", **callbacks)
+        return self.submit(job, name="add-folder", **callbacks)
 
     def remove_folder(self, path: str, **callbacks) -> Job:
-        def job(token, report):
-            self._index.remove_folder(path)
+        def job(cancel, progress):
+            self.library().remove_folder(path)
             return path
 
-        return self.worker.submit(job, name="remove-folder", **callbacks)
+        return self.submit(job, name="remove-folder", **callbacks)
 
     def index(self, model_id: str, **callbacks) -> Job:
-        def job(token, report):
+        def job(cancel, progress):
             from app.core.images.index import IndexSummary
 
-            encoder, key, index = self._ensure(model_id)
+            encoder, key = self.ensure(model_id)
             summary = None
-            for item in index.index(encoder, key, token):
+            for item in self.library().index(encoder, key, cancel):
                 if isinstance(item, IndexSummary):
                     summary = item
                 else:
-                    report(item)
-            token.raise_if_cancelled()
+                    progress(item)
+            cancel.raise_if_cancelled()
             return summary
 
-        return self.worker.submit(job, name="index", **callbacks)
+        return self.submit(job, name="index", **callbacks)
 
     def search(self, model_id: str, text: str, images: list[str], pil_images: list, top: int,
                threshold: float | None, **callbacks) -> Job:
-        def job(token, report):
-            from pathlib import Path
+        def job(cancel, progress):
+            from app.core.images.query import search_vector
 
-            from app.core.images.query import parse, query_vector
-            from app.core.images.scan import SkipImage, open_image
-            from app.core.jobs import InputError
+            encoder, key = self.ensure(model_id)
+            index = self.library()
+            return index.search(search_vector(text, encoder, index, key, images, pil_images), key, top, threshold)
 
-            encoder, key, index = self._ensure(model_id)
-            vectors = []
-            for p in images:
-                stored = index.vector_of(str(Path(p).resolve()), key)
-                if stored is None:
-                    try:
-                        stored = encoder.embed_pil([open_image(p, encoder.image_size)])[0]
-                    except SkipImage as exc:
-                        raise InputError(f"{Path(p).name}: {exc}") from exc
-                vectors.append(stored)
-            if pil_images:
-                vectors.extend(encoder.embed_pil(pil_images))
-            vec = query_vector(parse(text), encoder, vectors)
-            return index.search(vec, key, top, threshold)
-
-        return self.worker.submit(job, name="search", **callbacks)
-
-    def stop(self) -> None:
-        self.worker.stop(timeout_ms=5000)
+        return self.submit(job, name="search", **callbacks)

@@ -19,31 +19,31 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTabWidget,
     QVBoxLayout,
-    QWidget,
 )
 
 from app.core.jobs import HearthError
 from app.core.models.store import KINDS, ModelStore
-from app.core.settings import save_settings
+from app.core.settings import HUB_ENDPOINT, save_settings
 from app.gui.models.downloads import DownloadManager
 from app.gui.models.table import ModelTable, Row, human
+from app.gui.panes.base import Pane, button, hbox
 from app.gui.workers import SerialWorker
 
 log = logging.getLogger(__name__)
 TAB_TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech"}
 
 
-def _import_job(token, report, path: str, kind: str, mode: str, arch: str):
+def _import_job(cancel, progress, path: str, kind: str, mode: str, arch: str):
     return ModelStore().import_path(path, kind, mode=mode, architecture=arch)
 
 
-def _move_job(token, report, new_root: str):
+def _move_job(cancel, progress, new_root: str):
     store = ModelStore()
-    store.move_to(Path(new_root), progress=report)
+    store.move_to(Path(new_root), progress=progress)
     return str(store.root)
 
 
-class ModelsPane(QWidget):
+class ModelsPane(Pane):
     kind, title = "models", "Models"
     store_changed = Signal()
 
@@ -54,7 +54,7 @@ class ModelsPane(QWidget):
         self.setAccessibleName("Models pane")
         self.worker = SerialWorker("models-worker", self)
         self.downloads = DownloadManager(settings, self)
-        self.report = None
+        self.hardware = None  # app.core.hardware.HardwareReport, once detected
         self._catalog = None
 
         layout = QVBoxLayout(self)
@@ -63,18 +63,35 @@ class ModelsPane(QWidget):
         self.summary.setObjectName("modelsSummary")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
+        layout.addWidget(self._build_tabs(), 1)
+        actions, more = self._build_action_rows()
+        layout.addLayout(actions)
+        layout.addLayout(more)
+        layout.addLayout(self._build_import_row())
+        layout.addLayout(self._build_hub_row())
+        self._build_found(layout)
+        self.message = QLabel()
+        self.message.setObjectName("modelsMessage")
+        self.message.setWordWrap(True)
+        layout.addWidget(self.message)
+        self._connect()
+        self.refresh()
+        self._discover()
+        self.downloads.recover()
 
+    # --- building ------------------------------------------------------------------------
+    def _build_tabs(self) -> QTabWidget:
         self.tabs = QTabWidget()
         self.tabs.setAccessibleName("Model kinds")
         self.tables: dict[str, ModelTable] = {}
         for kind in KINDS:
             table = ModelTable(kind)
-            table.itemSelectionChanged.connect(self._update_buttons)
             self.tables[kind] = table
             self.tabs.addTab(table, TAB_TITLES[kind])
-        self.tabs.currentChanged.connect(self._update_buttons)
-        layout.addWidget(self.tabs, 1)
+        return self.tabs
 
+    def _build_action_rows(self) -> tuple[QHBoxLayout, QHBoxLayout]:
+        """The buttons for the selected model, and (second row) the imports that follow them."""
         row, row2 = QHBoxLayout(), QHBoxLayout()
         self.buttons = {}
         for key, text, name in (
@@ -91,7 +108,42 @@ class ModelsPane(QWidget):
             (row2 if key in ("default", "folder") else row).addWidget(b)
             self.buttons[key] = b
         row.addStretch(1)
-        layout.addLayout(row)
+        self.import_file = button("Import &file…", "Import model file")
+        self.import_folder = button("Import f&older…", "Import model folder")
+        row2.addWidget(self.import_file)
+        row2.addWidget(self.import_folder)
+        row2.addStretch(1)
+        return row, row2
+
+    def _build_import_row(self) -> QHBoxLayout:
+        self.download_url = button("Download from &URL…", "Download from URL")
+        self.move_folder = button("&Move models folder…", "Move models folder")
+        return hbox(self.download_url, self.move_folder, stretch=True)
+
+    def _build_hub_row(self) -> QHBoxLayout:
+        self.endpoint = QLineEdit(self.settings.hf_endpoint)
+        self.endpoint.setAccessibleName("Hub address")
+        self.access_token = QLineEdit(self.settings.hf_token)
+        self.access_token.setAccessibleName("Access token")
+        self.access_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.access_token.setPlaceholderText("access token, for gated models")
+        hub_row = QHBoxLayout()
+        hub_row.addWidget(QLabel("Hub:"))
+        hub_row.addWidget(self.endpoint, 2)
+        hub_row.addWidget(self.access_token, 1)
+        return hub_row
+
+    def _build_found(self, layout: QVBoxLayout) -> None:
+        layout.addWidget(QLabel("Found in the Hugging Face cache (used in place, nothing copied):"))
+        self.found = QListWidget()
+        self.found.setAccessibleName("Models found on this computer")
+        self.found.setMaximumHeight(90)
+        layout.addWidget(self.found)
+
+    def _connect(self) -> None:
+        for table in self.tables.values():
+            table.itemSelectionChanged.connect(self._update_buttons)
+        self.tabs.currentChanged.connect(self._update_buttons)
         self.buttons["download"].clicked.connect(self.download_selected)
         self.buttons["pause"].clicked.connect(lambda: self._with_selected(self.downloads.pause))
         self.buttons["resume"].clicked.connect(self.download_selected)
@@ -99,61 +151,16 @@ class ModelsPane(QWidget):
         self.buttons["delete"].clicked.connect(self._delete_selected)
         self.buttons["default"].clicked.connect(self._make_default)
         self.buttons["folder"].clicked.connect(self._show_in_folder)
-
-        imports = QHBoxLayout()
-        self.import_file = QPushButton("Import &file…")
-        self.import_file.setAccessibleName("Import model file")
-        self.import_folder = QPushButton("Import f&older…")
-        self.import_folder.setAccessibleName("Import model folder")
-        self.download_url = QPushButton("Download from &URL…")
-        self.download_url.setAccessibleName("Download from URL")
-        self.move_folder = QPushButton("&Move models folder…")
-        self.move_folder.setAccessibleName("Move models folder")
-        for b in (self.import_file, self.import_folder):
-            row2.addWidget(b)
-        row2.addStretch(1)
-        layout.addLayout(row2)
-        for b in (self.download_url, self.move_folder):
-            imports.addWidget(b)
-        imports.addStretch(1)
-        layout.addLayout(imports)
         self.import_file.clicked.connect(lambda: self._ask_import(folder=False))
         self.import_folder.clicked.connect(lambda: self._ask_import(folder=True))
         self.download_url.clicked.connect(self._ask_url)
         self.move_folder.clicked.connect(self._ask_move)
-
-        hub_row = QHBoxLayout()
-        hub_row.addWidget(QLabel("Hub:"))
-        self.endpoint = QLineEdit(settings.hf_endpoint)
-        self.endpoint.setAccessibleName("Hub address")
-        self.token = QLineEdit(settings.hf_token)
-        self.token.setAccessibleName("Access token")
-        self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setPlaceholderText("access token, for gated models")
-        hub_row.addWidget(self.endpoint, 2)
-        hub_row.addWidget(self.token, 1)
-        layout.addLayout(hub_row)
         self.endpoint.editingFinished.connect(self._save_hub)
-        self.token.editingFinished.connect(self._save_hub)
-
-        layout.addWidget(QLabel("Found in the Hugging Face cache (used in place, nothing copied):"))
-        self.found = QListWidget()
-        self.found.setAccessibleName("Models found on this computer")
-        self.found.setMaximumHeight(90)
+        self.access_token.editingFinished.connect(self._save_hub)
         self.found.itemActivated.connect(self._use_found)
-        layout.addWidget(self.found)
-
-        self.message = QLabel()
-        self.message.setObjectName("modelsMessage")
-        self.message.setWordWrap(True)
-        layout.addWidget(self.message)
-
         self.downloads.progress.connect(self._on_progress)
         self.downloads.state_changed.connect(self._on_state)
         self.downloads.installed.connect(self._on_installed)
-        self.refresh()
-        self._discover()
-        self.downloads.recover()
 
     # --- data ---------------------------------------------------------------------------
     def catalog(self):
@@ -167,23 +174,23 @@ class ModelsPane(QWidget):
                 self._catalog = []
         return self._catalog
 
-    def set_hardware(self, report) -> None:
-        self.report = report
+    def set_hardware(self, hardware) -> None:
+        self.hardware = hardware
         self.refresh()
         try:
             empty = not ModelStore().list()
         except HearthError:
             empty = False
         if empty:
-            self.recommend(report)
+            self.recommend(hardware)
 
-    def recommend(self, report) -> str | None:
+    def recommend(self, hardware) -> str | None:
         """With nothing installed: the largest chat model that fits this machine comfortably."""
         from app.core.models.fit import estimate_entry_fit
 
         fitting = [e for e in self.catalog() if e.kind == "chat"
-                   and estimate_entry_fit(e, report).verdict in ("gpu", "ram")
-                   and e.size < report.ram_bytes * 0.35]  # leave room for the rest of the machine
+                   and estimate_entry_fit(e, hardware).verdict in ("gpu", "ram")
+                   and e.size < hardware.ram_bytes * 0.35]  # leave room for the rest of the machine
         if not fitting:
             return None
         best = max(fitting, key=lambda e: e.size)
@@ -191,7 +198,7 @@ class ModelsPane(QWidget):
         self.select(best.id)
         self.message.setText(
             f"No models yet. Recommended for this computer: {best.name} ({human(best.size)}, "
-            f"{estimate_entry_fit(best, report).message}). Select it and press Download."
+            f"{estimate_entry_fit(best, hardware).message}). Select it and press Download."
         )
         return best.id
 
@@ -212,7 +219,7 @@ class ModelsPane(QWidget):
         for kind, table in self.tables.items():
             rows = []
             for c in (e for e in self.catalog() if e.kind == kind):
-                fit = estimate_entry_fit(c, self.report).message if self.report else "…"
+                fit = estimate_entry_fit(c, self.hardware).message if self.hardware else "…"
                 status, note = "available", ""
                 if c.id in installed:
                     status = "installed"
@@ -333,8 +340,8 @@ class ModelsPane(QWidget):
                 QDesktopServices.openUrl(QUrl.fromLocalFile(str(path if path.is_dir() else path.parent)))
 
     def _save_hub(self) -> None:
-        self.settings.hf_endpoint = self.endpoint.text().strip() or "https://huggingface.co"
-        self.settings.hf_token = self.token.text().strip()
+        self.settings.hf_endpoint = self.endpoint.text().strip() or HUB_ENDPOINT
+        self.settings.hf_token = self.access_token.text().strip()
         try:
             save_settings(self.settings)
         except OSError as exc:
@@ -406,6 +413,6 @@ class ModelsPane(QWidget):
 
         return self.worker.submit(_move_job, new_root, on_result=moved, on_error=self._failed, name="move-models")
 
-    def shutdown(self) -> None:
-        self.downloads.shutdown()
-        self.worker.stop()
+    def finish_workers(self) -> list:
+        self.worker.finish()
+        return [self.worker, self.downloads.finish()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -14,7 +16,27 @@ from PySide6.QtWidgets import (
 
 from app.core.jobs import HearthError
 from app.core.models.store import ModelStore
-from app.core.settings import Settings
+from app.core.settings import Settings, save_settings
+from app.gui.workers import SerialWorker
+
+log = logging.getLogger(__name__)
+
+
+def button(text: str, name: str) -> QPushButton:
+    """A push button with its screen-reader name."""
+    b = QPushButton(text)
+    b.setAccessibleName(name)
+    return b
+
+
+def hbox(*widgets: QWidget, stretch: bool = False) -> QHBoxLayout:
+    """A row of widgets, optionally pushed left by a stretch."""
+    row = QHBoxLayout()
+    for w in widgets:
+        row.addWidget(w)
+    if stretch:
+        row.addStretch(1)
+    return row
 
 
 class ModelPicker(QWidget):
@@ -47,7 +69,7 @@ class ModelPicker(QWidget):
 
     def refresh(self) -> None:
         try:
-            entries = ModelStore().list(self.kind)
+            entries = ModelStore(settings=self.settings).list(self.kind)
             error = ""
         except HearthError as exc:
             entries, error = [], str(exc)
@@ -74,11 +96,48 @@ class ModelPicker(QWidget):
         model_id = self.current()
         if model_id:
             self.settings.default_models[self.kind] = model_id
+            try:
+                save_settings(self.settings)  # saved on change, not only at exit
+            except OSError as exc:
+                log.error("could not save settings: %s", exc)
             self.status.setText(f"Will use {model_id}.")
             self.changed.emit(model_id)
 
 
-class ModelPane(QWidget):
+class Pane(QWidget):
+    """What the window asks of every pane, a broken one included, so it needs no hasattr checks."""
+
+    def model_picker(self) -> ModelPicker | None:
+        return None
+
+    def set_hardware(self, hardware) -> None:
+        """``hardware``: the app.core.hardware.HardwareReport, once detected."""
+
+    def finish_workers(self) -> list[SerialWorker]:
+        """Never blocks: stops the pane's work and returns the workers that are still ending."""
+        return []
+
+    def shutdown(self, timeout_ms: int = 10000) -> None:
+        """Stops and joins (blocks): for tests and after the event loop has ended."""
+        for worker in self.finish_workers():
+            worker.wait(timeout_ms)
+
+
+class BrokenPane(Pane):
+    """Stands in for a pane whose construction failed: the reason, and the way to the log."""
+
+    def __init__(self, name: str, title: str, error: BaseException, parent=None):
+        super().__init__(parent)
+        self.error = error
+        self.setObjectName(f"{name}PaneBroken")
+        label = QLabel(f"The {title} pane could not start: {error}\nSee the log for details.")
+        label.setWordWrap(True)
+        label.setObjectName(f"{name}PaneBrokenMessage")
+        QVBoxLayout(self).addWidget(label)
+        self.message = label
+
+
+class ModelBackedPane(Pane):
     """A pane backed by one kind of model. Subclasses add their workspace below."""
 
     kind = ""
@@ -102,3 +161,6 @@ class ModelPane(QWidget):
         layout.addWidget(self.picker.status)
         self.body = QVBoxLayout()
         layout.addLayout(self.body, 1)
+
+    def model_picker(self) -> ModelPicker:
+        return self.picker

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import HearthError
-from app.gui.panes.base import ModelPane
+from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.speech.dictation import Dictation
 from app.gui.speech.worker import SpeechWorker
 
@@ -28,12 +28,13 @@ LANGUAGES = ("auto", "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk",
 MEDIA = "Audio and video (*.wav *.mp3 *.m4a *.flac *.ogg *.opus *.mp4 *.mkv *.webm *.mov);;All files (*)"
 
 
+
 def stamp(seconds: float) -> str:
     m, s = divmod(seconds, 60)
     return f"{int(m):02d}:{s:04.1f}"
 
 
-class SpeechPane(ModelPane):
+class SpeechPane(ModelBackedPane):
     kind, title = "speech", "Speech"
     blurb = "Transcribe recordings and dictate into the chat, all on this computer."
     send_to_chat = Signal(str)
@@ -47,14 +48,25 @@ class SpeechPane(ModelPane):
         self.segments: list = []  # of the transcript shown
         self.queue: list[str] = []
         self.job = None
+        self.listening = False  # dictation into this pane (not into the chat) is on
 
-        files_row = QHBoxLayout()
-        self.add_button = QPushButton("&Add files…")
-        self.add_button.setAccessibleName("Add files to transcribe")
-        self.transcribe_button = QPushButton("&Transcribe")
-        self.transcribe_button.setAccessibleName("Transcribe")
-        self.cancel_button = QPushButton("&Cancel")
-        self.cancel_button.setAccessibleName("Cancel transcription")
+        self.body.addLayout(self._build_files_row())
+        self._build_queue()
+        self.body.addLayout(self._build_live_row())
+        self._build_transcript()
+        self.body.addLayout(self._build_export_row())
+        self.message = QLabel()
+        self.message.setObjectName("speechMessage")
+        self.message.setWordWrap(True)
+        self.body.addWidget(self.message)
+        self._connect()
+        self.refresh_devices()
+
+    # --- building ------------------------------------------------------------------------
+    def _build_files_row(self) -> QHBoxLayout:
+        self.add_button = button("&Add files…", "Add files to transcribe")
+        self.transcribe_button = button("&Transcribe", "Transcribe")
+        self.cancel_button = button("&Cancel", "Cancel transcription")
         self.cancel_button.setEnabled(False)
         self.language = QComboBox()
         self.language.addItems(LANGUAGES)
@@ -62,12 +74,10 @@ class SpeechPane(ModelPane):
         self.task = QComboBox()
         self.task.addItems(("Transcribe", "Translate to English"))
         self.task.setAccessibleName("Task")
-        for w in (self.add_button, self.transcribe_button, self.cancel_button, QLabel("Language"), self.language,
-                  self.task):
-            files_row.addWidget(w)
-        files_row.addStretch(1)
-        self.body.addLayout(files_row)
+        return hbox(self.add_button, self.transcribe_button, self.cancel_button, QLabel("Language"), self.language,
+                    self.task, stretch=True)
 
+    def _build_queue(self) -> None:
         self.file_list = QListWidget()
         self.file_list.setObjectName("speechQueue")
         self.file_list.setAccessibleName("Files to transcribe")
@@ -78,23 +88,21 @@ class SpeechPane(ModelPane):
         self.progress.setRange(0, 1000)
         self.body.addWidget(self.progress)
 
-        live_row = QHBoxLayout()
+    def _build_live_row(self) -> QHBoxLayout:
         self.device = QComboBox()
         self.device.setAccessibleName("Microphone")
         self.record_button = QPushButton("● &Record")
         self.record_button.setCheckable(True)
         self.record_button.setAccessibleName("Record from the microphone")
-        self.talk_button = QPushButton("Hold to talk")
-        self.talk_button.setAccessibleName("Hold to talk")
+        self.talk_button = button("Hold to talk", "Hold to talk")
         self.meter = QProgressBar()
         self.meter.setRange(0, 100)
         self.meter.setTextVisible(False)
         self.meter.setMaximumWidth(120)
         self.meter.setAccessibleName("Input level")
-        for w in (QLabel("Microphone"), self.device, self.record_button, self.talk_button, self.meter):
-            live_row.addWidget(w)
-        live_row.addStretch(1)
-        self.body.addLayout(live_row)
+        return hbox(QLabel("Microphone"), self.device, self.record_button, self.talk_button, self.meter, stretch=True)
+
+    def _build_transcript(self) -> None:
         self.mic_status = QLabel()
         self.mic_status.setObjectName("micStatus")
         self.body.addWidget(self.mic_status)
@@ -102,13 +110,13 @@ class SpeechPane(ModelPane):
         self.partial.setObjectName("livePartial")
         self.partial.setWordWrap(True)
         self.body.addWidget(self.partial)
-
         self.transcript = QListWidget()
         self.transcript.setObjectName("transcript")
         self.transcript.setAccessibleName("Transcript (click a line to copy it)")
         self.transcript.setWordWrap(True)
         self.body.addWidget(self.transcript, 1)
 
+    def _build_export_row(self) -> QHBoxLayout:
         out_row = QHBoxLayout()
         self.export_buttons = {}
         for fmt in ("txt", "srt", "vtt", "json"):
@@ -117,16 +125,12 @@ class SpeechPane(ModelPane):
             b.clicked.connect(lambda _=False, f=fmt: self._export(f))
             out_row.addWidget(b)
             self.export_buttons[fmt] = b
-        self.send_button = QPushButton("Send to &chat")
-        self.send_button.setAccessibleName("Send transcript to chat")
+        self.send_button = button("Send to &chat", "Send transcript to chat")
         out_row.addStretch(1)
         out_row.addWidget(self.send_button)
-        self.body.addLayout(out_row)
-        self.message = QLabel()
-        self.message.setObjectName("speechMessage")
-        self.message.setWordWrap(True)
-        self.body.addWidget(self.message)
+        return out_row
 
+    def _connect(self) -> None:
         self.add_button.clicked.connect(self._ask_files)
         self.transcribe_button.clicked.connect(self.start_queue)
         self.cancel_button.clicked.connect(self.cancel)
@@ -140,8 +144,7 @@ class SpeechPane(ModelPane):
         self.dictation.level.connect(lambda v: self.meter.setValue(int(v * 100)))
         self.dictation.failed.connect(self._live_failed)
         self.dictation.stopped.connect(lambda: self.record_button.setChecked(False))
-        self.dictation.finished.connect(lambda: setattr(self, "listening", False))
-        self.refresh_devices()
+        self.dictation.finished.connect(self._live_finished)
 
     # --- devices ---------------------------------------------------------------------
     def refresh_devices(self) -> None:
@@ -177,13 +180,16 @@ class SpeechPane(ModelPane):
     def _live_final(self, text: str) -> None:
         from app.core.speech.transcriber import Segment
 
-        if not getattr(self, "listening", False):
+        if not self.listening:
             return  # dictation into another pane
         self.partial.setText("")
         start = self.segments[-1].end if self.segments else 0.0
         seg = Segment(start, start, text)
         self.segments.append(seg)
         self._add_line(seg, live=True)
+
+    def _live_finished(self) -> None:
+        self.listening = False
 
     def _live_failed(self, message: str) -> None:
         self.record_button.setChecked(False)
@@ -326,8 +332,8 @@ class SpeechPane(ModelPane):
         except OSError as exc:
             self.message.setText(f"Could not export: {exc.strerror or exc}")
 
-    def shutdown(self) -> None:
+    def finish_workers(self) -> list:
         self.dictation.stop()
         if self.job is not None:
             self.job.cancel()
-        self.speech.stop()
+        return [self.speech.finish()]

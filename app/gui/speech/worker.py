@@ -2,74 +2,66 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject
-
-from app.gui.workers import Job, SerialWorker
+from app.gui.workers import Job, ModelWorker
 
 
-class SpeechWorker(QObject):
+class SpeechWorker(ModelWorker):
+    thread_name = "speech-worker"
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.worker = SerialWorker("speech-worker", self)
-        self._transcriber = None
-        self._live = None
-        self.model_id: str | None = None
+        self._live = None  # the dictation in progress; worker thread only
 
-    def _ensure(self, model_id: str):
-        from app.core.models.store import ModelStore
-        from app.core.speech.transcriber import Transcriber
+    def open_model(self, model_id: str):
+        from app.core.models.opening import open_transcriber
 
-        if self._transcriber is None or self.model_id != model_id:
-            path, entry = ModelStore().resolve(model_id, "speech")
-            self._transcriber = Transcriber(path, model_id=entry.id if entry else path.name)
-            self.model_id = model_id
-        return self._transcriber
+        return open_transcriber(model_id)
 
     def load(self, model_id: str, **callbacks) -> Job:
-        def job(token, report):
-            t = self._ensure(model_id)
-            return t.model_id, t.choice.device, t.choice.compute_type
+        def job(cancel, progress):
+            t = self.ensure(model_id)
+            return t.model_id, t.choice.device, t.choice.detail
 
-        return self.worker.submit(job, name="load-speech", **callbacks)
+        return self.submit(job, name="load-speech", **callbacks)
 
     def transcribe(self, model_id: str, path: str, options, **callbacks) -> Job:
-        def job(token, report):
+        def job(cancel, progress):
             from app.core.speech.transcriber import Segment, TranscriptProgress
 
-            transcriber = self._ensure(model_id)
+            transcriber = self.ensure(model_id)
             segments, fraction = [], 0.0
-            for item in transcriber.transcribe(path, options, token):
+            for item in transcriber.transcribe(path, options, cancel):
                 if isinstance(item, Segment):
                     segments.append(item)
                 elif isinstance(item, TranscriptProgress):
                     fraction = item.fraction
-                report((list(segments), fraction))
+                progress((list(segments), fraction))
             return segments
 
-        return self.worker.submit(job, name="transcribe", **callbacks)
+        return self.submit(job, name="transcribe", **callbacks)
 
     def live_start(self, model_id: str, language: str | None, **callbacks) -> Job:
-        def job(token, report):
+        def job(cancel, progress):
             from app.core.speech.live import LiveDictation
 
-            self._live = LiveDictation(self._ensure(model_id), language)
+            self._live = LiveDictation(self.ensure(model_id), language)
             return True
 
-        return self.worker.submit(job, name="live-start", **callbacks)
+        return self.submit(job, name="live-start", **callbacks)
 
     def live_feed(self, samples, **callbacks) -> Job:
-        def job(token, report):
+        def job(cancel, progress):
             return self._live.feed(samples) if self._live is not None else []
 
-        return self.worker.submit(job, name="live-feed", **callbacks)
+        return self.submit(job, name="live-feed", **callbacks)
 
     def live_stop(self, **callbacks) -> Job:
-        def job(token, report):
+        def job(cancel, progress):
             events = self._live.flush() if self._live is not None else []
             self._live = None
             return events
 
-        return self.worker.submit(job, name="live-stop", **callbacks)
+        return self.submit(job, name="live-stop", **callbacks)
 
-    def stop(self) -> None:
-        self.worker.stop(timeout_ms=5000)
+    def release(self) -> None:
+        self._live = None

@@ -1,0 +1,61 @@
+"""Opening a model by id or path: the one way the GUI, the CLI and scripts get an engine.
+
+``resolve`` turns what the user named (a store id, a path, or nothing: the
+kind's default) into files on disk; ``open_chat``, ``open_transcriber`` and
+``open_encoder`` build the engine for that kind. Heavy imports stay inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.core.models.store import ModelEntry, ModelStore
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: Path
+    entry: ModelEntry | None  # None: a path given directly, not from the store
+
+    @property
+    def name(self) -> str:
+        """The id shown to the user: the store id, else the file or folder name."""
+        return self.entry.id if self.entry else self.path.name
+
+
+def resolve(kind: str, id_or_path: str | None = None, store: ModelStore | None = None) -> ResolvedModel:
+    """A store id, a path, or (None) the kind's default model."""
+    store = store or ModelStore()
+    path, entry = store.resolve(id_or_path or store.default_for(kind), kind)
+    return ResolvedModel(path, entry)
+
+
+def open_chat(id_or_path: str | None, options=None, store: ModelStore | None = None):
+    """A chat engine in a process of its own (app.core.chat.remote): a crash there is a message here."""
+    from app.core.chat.remote import open_chat_engine
+
+    model = resolve("chat", id_or_path, store)
+    return open_chat_engine(model.path, options, model.entry.id if model.entry else model.path.stem)
+
+
+def open_transcriber(id_or_path: str | None, store: ModelStore | None = None, device: str = "auto"):
+    from app.core.speech.transcriber import Transcriber
+
+    model = resolve("speech", id_or_path, store)
+    return Transcriber(model.path, device=device, model_id=model.name)
+
+
+def encoder_key(model: ResolvedModel) -> str:
+    """What the image index files vectors under: a model's embeddings are only comparable with its own."""
+    return f"{model.entry.id}:{model.entry.sha256[:12]}" if model.entry else f"path:{model.path.resolve()}"
+
+
+def open_encoder(id_or_path: str | None, arch: str = "", store: ModelStore | None = None):
+    """(encoder, index key) from a store id, a model folder or a checkpoint path (+ its architecture)."""
+    from app.core.images.encoder import ImageEncoder
+
+    model = resolve("images", id_or_path, store)
+    entry = model.entry
+    architecture = entry.architecture if entry and entry.architecture != "open_clip" else arch
+    return ImageEncoder(model.path, architecture, model_id=model.name), encoder_key(model)
