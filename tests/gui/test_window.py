@@ -1,5 +1,5 @@
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 
 from app.core.settings import PANES, load_settings
 from app.gui.main_window import MainWindow
@@ -121,3 +121,27 @@ def test_models_pane_imports_in_the_background(qtbot, window, tmp_path):
     qtbot.waitUntil(lambda: job.done, timeout=10000)
     assert "not a GGUF" in pane.message.text()
     assert [r.id for r in pane.tables["chat"].rows if not r.catalog] == ["tiny"]
+
+
+class _CloseOnFirstPaint(QObject):
+    """Queues the window's close as its first paint begins: ahead of the building of the panes
+    that the paint queues, as when the user quits at once."""
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, obj.close)
+        return False
+
+
+def test_a_window_closed_before_its_panes_are_built_starts_no_workers(qtbot, hearth_home):
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    closer = _CloseOnFirstPaint()
+    win.installEventFilter(closer)
+    win.show()
+    qtbot.waitUntil(lambda: win._painted and not win.isVisible())
+    ran = []
+    QTimer.singleShot(0, lambda: ran.append(True))  # queued after the building, so it runs after it
+    qtbot.waitUntil(lambda: bool(ran))
+    assert win.panes == {}, "the panes (and their worker threads) were built for a closed window"
