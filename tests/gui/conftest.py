@@ -96,7 +96,8 @@ def pulse(tmp_path_factory):
     import os
     import shutil
     import subprocess
-    import time
+
+    from tests.helpers import wait_until
 
     runtime = tmp_path_factory.mktemp("pulse")
     socket = runtime / "native"
@@ -109,9 +110,7 @@ def pulse(tmp_path_factory):
          "--load=module-virtual-source source_name=vmic master=vsink.monitor"],
         env=env, check=True, capture_output=True,
     )
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(socket.exists, timeout=30, what="PulseAudio's socket")  # the daemon may still be starting
     server = f"unix:{socket}"
     subprocess.run(["pactl", "--server", server, "set-default-source", "vmic"], check=True, env=env)
     os.environ["PULSE_SERVER"] = server
