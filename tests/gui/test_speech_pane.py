@@ -121,8 +121,9 @@ def test_the_chat_microphone_dictates_into_the_input(qtbot, speech, pulse, windo
     wav = speak("Please summarise the meeting notes for me.", tmp_path / "ask.wav")
     qtbot.mouseClick(chat.mic_button, Qt.MouseButton.LeftButton)
     _play_into_the_microphone(qtbot, chat.dictation.recorder, pulse, wav)
-    qtbot.mouseClick(chat.mic_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: "meeting" in chat.input.toPlainText().lower(), timeout=30000)
+    with qtbot.waitSignal(chat.dictation.finished, timeout=60000):  # the last words have been transcribed
+        qtbot.mouseClick(chat.mic_button, Qt.MouseButton.LeftButton)
+    assert "meeting" in chat.input.toPlainText().lower(), chat.input.toPlainText()
     assert word_error_rate("Please summarise the meeting notes for me.", chat.input.toPlainText()) <= 0.35
     assert speech.transcript.count() == 0, "dictation into the chat stays out of the Speech pane"
 
