@@ -51,13 +51,111 @@ socket.socket.connect = _guarded_connect
 socket.socket.connect_ex = _guarded_connect_ex
 
 
-# --- a private home for every test ------------------------------------------------------
+# --- a private home for every test, and a guard on the real one ----------------------------
+def _user_dirs() -> list[Path]:
+    """Where Hearth's folders would go without HEARTH_HOME, as platformdirs says now."""
+    from platformdirs import PlatformDirs
+
+    from app.core.paths import APP_AUTHOR, APP_NAME
+
+    dirs = PlatformDirs(APP_NAME, APP_AUTHOR, roaming=False)
+    return [Path(d) for d in (dirs.user_data_dir, dirs.user_config_dir, dirs.user_cache_dir,
+                              dirs.user_state_dir, dirs.user_log_dir)]
+
+
+REAL_USER_DIRS = _user_dirs()  # read before any test moves HOME
+
+
+class RealHomeWriteError(RuntimeError):
+    pass
+
+
+# An audit hook sees every write this process makes, whichever module built the path and
+# whenever (a path kept from import time escapes HOME's move). It refuses a write into Hearth's
+# real user folders and remembers it, so the test fails even where the app catches the error.
+# (A snapshot of those folders would also see other programs of this user, on a shared machine.)
+_REAL_DIRS = tuple(os.path.abspath(d) for d in REAL_USER_DIRS)
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+_WRITE_EVENTS = frozenset({
+    "open", "os.mkdir", "os.rename", "os.remove", "os.rmdir", "os.link", "os.symlink", "os.truncate",
+    "os.chmod", "os.chown", "os.utime", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move",
+    "sqlite3.connect",
+})
+real_home_writes: list[str] = []
+
+
+def _in_real_dirs(path) -> bool:
+    if path is None or isinstance(path, int):
+        return False
+    try:
+        full = os.path.abspath(os.fsdecode(path))
+    except (TypeError, ValueError):
+        return False
+    return any(full == d or full.startswith(d + os.sep) for d in _REAL_DIRS)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event not in _WRITE_EVENTS:
+        return
+    if event == "open":
+        path, mode, flags = (tuple(args) + (None, None, 0))[:3]
+        writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
+        targets = (path,) if writes else ()
+    elif event in ("os.rename", "os.link", "os.symlink", "shutil.copyfile", "shutil.copytree", "shutil.move"):
+        targets = tuple(args[:2])
+    else:
+        targets = tuple(args[:1])
+    hit = [os.fsdecode(t) for t in targets if _in_real_dirs(t)]
+    if hit:
+        real_home_writes.append(f"{event} {hit}")
+        raise RealHomeWriteError(f"a test tried to write to the real user folder: {event} {hit}")
+
+
+sys.addaudithook(_audit)
+
+
 @pytest.fixture(autouse=True)
-def hearth_home(tmp_path, monkeypatch) -> Path:
+def private_user_home(request, tmp_path, monkeypatch) -> Path:
+    """HOME (and so platformdirs) points at a temp folder during each test. The test fails if
+    it wrote into Hearth's folders in the real home (the audit hook above), or if anything it
+    ran, a child process too, ignored HEARTH_HOME and built Hearth's platformdirs folders under
+    the temp HOME. ``@pytest.mark.user_dirs`` marks a test that uses those folders on purpose."""
+    fake = tmp_path / "user-home"
+    fake.mkdir()
+    monkeypatch.setenv("HOME", str(fake))
+    for var in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    real_home_writes.clear()
+    yield fake
+    assert not real_home_writes, f"the test wrote to the real home folder: {real_home_writes[:10]}"
+    if request.node.get_closest_marker("user_dirs") is None:
+        bypassed = [str(d) for d in _user_dirs() if d.exists()]
+        assert not bypassed, f"something ignored HEARTH_HOME and wrote to the user folders: {bypassed}"
+
+
+@pytest.fixture(autouse=True)
+def hearth_home(private_user_home, tmp_path, monkeypatch) -> Path:
     home = tmp_path / "hearth-home"
     home.mkdir()
     monkeypatch.setenv("HEARTH_HOME", str(home))
     return home
+
+
+# --- no thread left behind --------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def no_thread_left_running():
+    """A non-daemon Python thread that a test started must have ended by its teardown
+    (a daemon thread cannot keep the process alive; session fixtures' threads came earlier).
+    Runs its check after the test's other fixtures are torn down."""
+    import threading
+
+    before = set(threading.enumerate())
+    yield
+    left = [t for t in threading.enumerate() if t not in before and not t.daemon]
+    for t in left:
+        t.join(timeout=5)  # one that is already on its way out may finish its last lines
+    running = [t.name for t in left if t.is_alive()]
+    assert not running, f"the test left non-daemon threads running: {running}"
 
 
 # --- starter models ---------------------------------------------------------------------

@@ -7,6 +7,35 @@ from pathlib import Path
 import numpy as np
 
 
+def wait_until(predicate, timeout: float = 30.0, what: str = "") -> None:
+    """Waits for a condition outside Qt (another process, a file): polls it, fails at the timeout.
+    Inside a Qt test use ``qtbot.waitUntil``; for this process's own threads, an Event."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        time.sleep(0.02)
+
+
+def nvidia_gpu_names() -> list[str]:
+    """The NVIDIA GPUs as ``nvidia-smi`` itself lists them: the suite's own view of this
+    machine, so tests hold with and without a GPU. Empty where it is absent or fails."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        run = subprocess.run([exe, "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True,
+                             timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [line.strip() for line in run.stdout.splitlines() if line.strip()] if run.returncode == 0 else []
+
+
 def make_gguf(path: Path, arch: str = "llama", chat_template: str | None = None, context: int = 2048) -> Path:
     """A tiny but well-formed GGUF file written with the gguf package."""
     import gguf
@@ -200,3 +229,32 @@ def drop_files(widget, paths) -> bool:
     drop = QDropEvent(QPointF(centre), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                       Qt.KeyboardModifier.NoModifier)
     return QApplication.sendEvent(widget, drop) and drop.isAccepted()
+
+
+def run_inner_pytest(tmp_path: Path, source: str, plugins: list[str], env: dict | None = None) -> dict[str, str]:
+    """Runs a small test file in a pytest of its own, with the suite's settings and the given
+    conftests as plugins. Returns, per test, "" where it passed, else what its failures and
+    errors said (a guard in a fixture fails a test as an error at its teardown)."""
+    import os
+    import subprocess
+    import sys
+    import xml.etree.ElementTree as ET
+
+    root = Path(__file__).resolve().parents[1]
+    test_file = tmp_path / "test_inner.py"
+    test_file.write_text(source)
+    report = tmp_path / "report.xml"
+    args = [sys.executable, "-m", "pytest", str(test_file), "-c", str(root / "pyproject.toml"),
+            "--rootdir", str(root), "-p", "no:cacheprovider", "-q", f"--junitxml={report}",
+            "--basetemp", str(tmp_path / "inner-tmp")]
+    for plugin in plugins:
+        args += ["-p", plugin]
+    full_env = dict(os.environ, PYTHONPATH=str(root), **(env or {}))
+    run = subprocess.run(args, cwd=root, env=full_env, capture_output=True, text=True, timeout=300)
+    assert report.exists(), run.stdout + run.stderr
+    said: dict[str, str] = {}
+    for case in ET.parse(report).getroot().iter("testcase"):
+        text = " ".join(f"{c.tag}: {c.get('message', '')} {c.text or ''}" for c in case
+                        if c.tag in ("failure", "error"))
+        said[case.get("name")] = (said.get(case.get("name"), "") + " " + text).strip()
+    return said

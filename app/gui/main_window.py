@@ -96,7 +96,7 @@ class MainWindow(QMainWindow):
 
     def build_panes(self) -> None:
         """Idempotent; runs after the first paint (or on demand)."""
-        if self.panes:
+        if self.panes or not self.isVisible():  # closed before this ran: start no workers nobody stops
             return
         from app.gui.chat.pane import ChatPane
         from app.gui.images.pane import ImagesPane

@@ -52,34 +52,52 @@ def test_follow_up_turn_reuses_the_evaluated_prefix(gemma):
     assert second.prompt_tokens > first.prompt_tokens
 
 
-def test_cancel_is_honoured_within_half_a_second(gemma):
+def test_cancel_stops_a_long_reply_midway(gemma):
     cancel = CancelToken()
-    params = SamplingParams(temperature=1.0, max_tokens=1500, seed=3)
-    seen = []
+    params = SamplingParams(temperature=1.0, max_tokens=1500, seed=3)  # far longer than the test runs
+    seen, first, asked = [], threading.Event(), threading.Event()
 
     def consume():
         for item in gemma.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
-            seen.append((time.perf_counter(), item))
+            seen.append(item)
+            if isinstance(item, str) and not first.is_set():
+                first.set()
+                asked.wait(60)  # the reply is mid-way here until the cancel has been asked for
 
     t = threading.Thread(target=consume)
     t.start()
-    while not any(isinstance(i, str) for _, i in seen) and t.is_alive():
-        time.sleep(0.01)
-    asked = time.perf_counter()
+    assert first.wait(120), "no token arrived"
+    asked_at = time.perf_counter()
     cancel.cancel()
-    t.join(5)
+    asked.set()
+    t.join(30)
     assert not t.is_alive()
-    assert time.perf_counter() - asked < 0.5
-    assert seen[-1][1].stop_reason in ("cancelled", "eos")
+    stats = seen[-1]
+    assert isinstance(stats, ChatStats) and stats.stop_reason == "cancelled", stats
+    assert 0 < stats.completion_tokens < params.max_tokens
+    assert time.perf_counter() - asked_at < 5.0  # generous for a loaded machine; 1500 tokens take far longer
 
 
-def test_cancel_during_a_long_prompt_is_prompt(gemma):
-    cancel = CancelToken()
-    threading.Timer(0.2, cancel.cancel).start()
-    start = time.perf_counter()
+class _CancelAfterFirstBatch(CancelToken):
+    """A cancel that arrives while the prompt is being evaluated: it is asked for at the
+    engine's second check, after the first prompt batch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks = 0
+
+    def raise_if_cancelled(self) -> None:
+        self.checks += 1
+        if self.checks == 2:
+            self.cancel()
+        super().raise_if_cancelled()
+
+
+def test_cancel_during_a_long_prompt_stops_the_prompt(gemma):
+    cancel = _CancelAfterFirstBatch()
     _, stats = _run(gemma, [Message("user", "word " * 1800)], SamplingParams(max_tokens=8), cancel)
-    assert stats.stop_reason == "cancelled"
-    assert time.perf_counter() - start < 0.2 + 0.5
+    assert cancel.checks == 2, "the prompt was evaluated in batches, with a check before each"
+    assert stats.stop_reason == "cancelled" and stats.completion_tokens == 0
 
 
 def test_empty_prompt_and_too_long_prompt(gemma):

@@ -4,12 +4,12 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 
 import pytest
 
 from app.core.chat.history import ChatHistory, HistoryError
 from tests.conftest import ROOT
+from tests.helpers import wait_until
 
 STREAMER = """
 import sys
@@ -37,14 +37,9 @@ def test_a_reply_killed_mid_stream_is_kept_and_marked_incomplete(gemma_path, hea
         assert line.startswith("READY"), line
         conv_id = int(line.split()[1])
         history = ChatHistory()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait for a reply that has been committed part-way
-            msgs = history.messages(conv_id)
-            if any(m.role == "assistant" and m.incomplete and len(m.content) > 20 for m in msgs):
-                break
-            time.sleep(0.05)
-        else:
-            pytest.fail("no partial reply was committed while streaming")
+        wait_until(lambda: any(m.role == "assistant" and m.incomplete and len(m.content) > 20
+                               for m in history.messages(conv_id)),
+                   timeout=60, what="a reply committed part-way while streaming")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
         history.close()

@@ -47,24 +47,30 @@ def test_input_errors_come_back_as_themselves(remote):
     assert isinstance(list(remote.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, seed=2)))[-1], ChatStats)
 
 
-def test_cancel_is_honoured_within_half_a_second(remote):
+def test_cancel_stops_a_long_reply_midway(remote):
     cancel = CancelToken()
-    seen = []
+    params = SamplingParams(temperature=1.0, max_tokens=1500, seed=3)  # far longer than the test runs
+    seen, first, asked = [], threading.Event(), threading.Event()
 
     def consume():
-        for item in remote.stream([Message("user", "Write a very long story. " * 40)],
-                                  SamplingParams(temperature=1.0, max_tokens=1500, seed=3), cancel):
+        for item in remote.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
             seen.append(item)
+            if isinstance(item, str) and not first.is_set():
+                first.set()
+                asked.wait(60)
 
     t = threading.Thread(target=consume)
     t.start()
-    while not any(isinstance(i, str) for i in seen) and t.is_alive():
-        time.sleep(0.01)
-    asked = time.perf_counter()
+    assert first.wait(120), "no token arrived"
+    asked_at = time.perf_counter()
     cancel.cancel()
-    t.join(5)
-    assert not t.is_alive() and time.perf_counter() - asked < 0.5
-    assert seen[-1].stop_reason in ("cancelled", "eos")
+    asked.set()
+    t.join(30)
+    assert not t.is_alive()
+    stats = seen[-1]
+    assert isinstance(stats, ChatStats) and stats.stop_reason == "cancelled", stats
+    assert 0 < stats.completion_tokens < params.max_tokens
+    assert time.perf_counter() - asked_at < 5.0  # generous for a loaded machine; 1500 tokens take far longer
 
 
 def test_letting_go_of_a_stream_early_leaves_the_engine_usable(remote):
@@ -78,15 +84,10 @@ def test_letting_go_of_a_stream_early_leaves_the_engine_usable(remote):
 def test_a_crash_in_the_model_process_is_a_message_and_the_next_load_works(gemma_path, caplog):
     engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
     got = []
-
-    def kill_when_streaming():
-        while not got:
-            time.sleep(0.01)
-        os.kill(engine.pid, signal.SIGKILL)  # what a segfault in llama.cpp looks like from here
-
-    threading.Thread(target=kill_when_streaming, daemon=True).start()
     with caplog.at_level("ERROR"), pytest.raises(ChatProcessError, match="stopped unexpectedly.*signal 9"):
         for item in engine.stream([Message("user", "Tell a long story.")], SamplingParams(max_tokens=2000)):
+            if not got:
+                os.kill(engine.pid, signal.SIGKILL)  # what a segfault in llama.cpp looks like from here
             got.append(item)
     assert any("stopped unexpectedly" in r.getMessage() for r in caplog.records)
     with pytest.raises(ModelError, match="closed"):

@@ -11,6 +11,7 @@ import pytest
 from app.core.jobs import Cancelled, DownloadError
 from app.core.models.download import Downloader, PauseToken, hub_url
 from tests.conftest import ROOT
+from tests.helpers import wait_until
 
 DATA = os.urandom(3 * 1024 * 1024 + 12345)
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -92,25 +93,39 @@ def test_persistent_5xx_gives_up_with_a_message(hub, tmp_path):
         Downloader(retries=2, backoff=0.01).download(url, tmp_path / "w.bin")
 
 
-def test_cancel_a_slow_download_within_a_second(hub, tmp_path):
-    url = hub.add("org/model", "weights.bin", DATA)
-    hub.faults.bytes_per_s = 200_000
-    token = PauseToken()
-    errors = []
+def _download_in_thread(url, target, token, started_at=1):
+    """Runs a download on a thread; returns (thread, outcome list, event set once
+    ``started_at`` bytes have arrived)."""
+    outcome, started = [], threading.Event()
+
+    def progress(p):
+        if p.done >= started_at:
+            started.set()
 
     def run():
         try:
-            fast().download(url, tmp_path / "w.bin", cancel=token)
-        except Cancelled as exc:
-            errors.append(exc)
+            outcome.append(fast().download(url, target, cancel=token, progress=progress))
+        except BaseException as exc:  # noqa: BLE001 - the test asserts on what came out
+            outcome.append(exc)
 
     t = threading.Thread(target=run)
     t.start()
-    time.sleep(0.6)
+    return t, outcome, started
+
+
+def test_cancel_a_slow_download_stops_it_midway(hub, tmp_path):
+    url = hub.add("org/model", "weights.bin", DATA)
+    hub.faults.bytes_per_s = 200_000  # the whole file would take 16 s
+    token = PauseToken()
+    t, outcome, started = _download_in_thread(url, tmp_path / "w.bin", token)
+    assert started.wait(30), "the download never started"
     asked = time.monotonic()
     token.cancel()
-    t.join(5)
-    assert time.monotonic() - asked < 1.0 and errors
+    t.join(30)
+    assert not t.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled), outcome
+    # A generous bound (a loaded machine may be slow): far less than the rest of the file would take.
+    assert time.monotonic() - asked < 5.0
     assert not (tmp_path / "w.bin.part").exists(), "cancel discards the partial file"
 
 
@@ -118,12 +133,12 @@ def test_pause_keeps_the_part_and_resume_continues(hub, tmp_path):
     url = hub.add("org/model", "weights.bin", DATA)
     hub.faults.bytes_per_s = 1_000_000
     token = PauseToken()
-    t = threading.Thread(target=lambda: pytest.raises(Cancelled, fast().download, url, tmp_path / "w.bin",
-                                                       cancel=token))
-    t.start()
-    time.sleep(0.8)
+    t, outcome, started = _download_in_thread(url, tmp_path / "w.bin", token, started_at=100_000)
+    assert started.wait(30), "the download never started"
     token.pause()
-    t.join(5)
+    t.join(30)
+    assert not t.is_alive()
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled), outcome
     part = tmp_path / "w.bin.part"
     kept = part.stat().st_size
     assert 0 < kept < len(DATA)
@@ -190,9 +205,7 @@ def test_a_killed_process_resumes_from_its_part(hub, tmp_path):
     target = tmp_path / "w.bin"
     proc = subprocess.Popen([sys.executable, "-c", KILLED, url, str(target)], cwd=ROOT)
     part = tmp_path / "w.bin.part"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and (not part.exists() or part.stat().st_size < 300_000):
-        time.sleep(0.05)
+    wait_until(lambda: part.exists() and part.stat().st_size >= 300_000, timeout=30)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(5)
     kept = part.stat().st_size

@@ -27,6 +27,12 @@ def _gguf_bytes(tmp_path, mb=4) -> bytes:
     return path.read_bytes()
 
 
+def _shown_progress(pane) -> int:
+    """The model's download bar as the page shows it (0..1000), or -1 while it has none."""
+    bar = pane.tables["chat"].bars.get(MODEL)
+    return bar.value() if bar is not None else -1
+
+
 @pytest.fixture
 def models_window(qtbot, hub, hearth_home):
     settings = load_settings()
@@ -69,7 +75,7 @@ def test_pause_resume_and_cancel_from_the_page(qtbot, hub, tmp_path, models_wind
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: pane.buttons["pause"].isEnabled(), timeout=5000)
-    qtbot.wait(600)
+    qtbot.waitUntil(lambda: _shown_progress(pane) > 0, timeout=10000)  # bytes have arrived
     qtbot.mouseClick(pane.buttons["pause"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "paused", timeout=5000)
     part = ModelStore().root / ".downloads" / MODEL / (FILE + ".part")
@@ -87,7 +93,7 @@ def test_pause_resume_and_cancel_from_the_page(qtbot, hub, tmp_path, models_wind
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: pane.buttons["cancel"].isEnabled(), timeout=5000)
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: _shown_progress(pane) > 0, timeout=10000)  # a part file exists to be cleaned up
     qtbot.mouseClick(pane.buttons["cancel"], Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "available", timeout=5000)
     assert not (ModelStore().root / ".downloads" / MODEL).exists()
