@@ -11,16 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core import paths
+from app.core.db import DatabaseError, open_db
 from app.core.jobs import HearthError
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
 EXPORT_FORMAT = "hearth-conversation/1"
 
 
@@ -77,7 +76,7 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = {0: _v0_to_v1}
+MIGRATIONS = [_v0_to_v1]
 
 
 def default_path() -> Path:
@@ -89,59 +88,16 @@ class ChatHistory:
 
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else default_path()
-        self.read_only = False
-        self.notice = ""
-        self._lock = threading.Lock()
         try:
-            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                self.db.close()
-                uri = self.path.resolve().as_uri() + "?mode=ro"
-                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-                self.read_only = True
-                self.notice = (
-                    f"The chat history was written by a newer Hearth (schema {version}); "
-                    "it is open read-only so nothing is lost. Update Hearth to add to it."
-                )
-                log.warning(self.notice)
-                return
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(version)
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"the chat history {self.path} cannot be opened: {exc}") from exc
-
-    def _migrate(self, version: int) -> None:
-        while version < SCHEMA_VERSION:
-            with self._tx():
-                MIGRATIONS[version](self.db)
-                version += 1
-                self.db.execute(f"PRAGMA user_version = {version}")
-            log.info("chat history migrated to schema %d", version)
-
-    def _tx(self):
-        db, lock = self.db, self._lock
-
-        class _Tx:
-            def __enter__(self):
-                lock.acquire()
-                db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, exc_type, exc, tb):
-                try:
-                    db.execute("ROLLBACK" if exc_type else "COMMIT")
-                finally:
-                    lock.release()
-                return False
-
-        return _Tx()
+            self.store = open_db(self.path, MIGRATIONS, "the chat history", newer="read-only")
+        except DatabaseError as exc:
+            raise HistoryError(str(exc)) from exc
+        self.db = self.store.conn
+        self.read_only = self.store.read_only
+        self.notice = self.store.notice
 
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        if self.read_only:
-            raise HistoryError(self.notice)
-        with self._tx():
+        with self._tx_checked():
             return self.db.execute(sql, args)
 
     def close(self) -> None:
@@ -236,7 +192,7 @@ class ChatHistory:
     def _tx_checked(self):
         if self.read_only:
             raise HistoryError(self.notice)
-        return self._tx()
+        return self.store.transaction()
 
     # --- export / import ----------------------------------------------------------------
     def export_json(self, conversation_id: int) -> str:

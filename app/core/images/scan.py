@@ -7,7 +7,8 @@ import hashlib
 import logging
 import os
 import warnings
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,60 @@ def scan_folder(root: Path, exclude: tuple[str, ...] = ()) -> ScanReport:
                 continue  # deleted while we looked, or a dangling link
             found.append(FoundFile(full, fst.st_size, fst.st_mtime))
     return ScanReport(found, unreadable)
+
+
+@dataclass
+class KnownFile:
+    """What the index holds for one file, and whether the current model has embedded it (and from what)."""
+
+    id: int
+    size: int | None
+    mtime: float | None
+    hash: str | None
+    status: str
+    reason: str
+    embedded_hash: str | None  # the hash the current model's vector was made from; None: no vector
+
+
+@dataclass
+class Todo:
+    """A file to hash and maybe decode and embed; reusable is a hash whose vector is still good."""
+
+    folder_id: int
+    path: str
+    size: int
+    mtime: float
+    reusable: str | None
+
+
+@dataclass
+class FolderPlan:
+    scanned: int = 0
+    unchanged: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reasons of files skipped before, still the same
+    todo: list[Todo] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)  # ids of indexed files no longer there
+
+
+def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFile]) -> FolderPlan:
+    """The diff between a folder on disk and the index: what is unchanged, what to (re)do, what is gone."""
+    plan = FolderPlan()
+    present = set()
+    for f in found:
+        plan.scanned += 1
+        present.add(f.path)
+        old = known.get(f.path)
+        same = old is not None and old.size == f.size and old.mtime == f.mtime
+        if same and (old.status == "skipped" or old.embedded_hash is not None):
+            plan.unchanged += 1
+            if old.status == "skipped":
+                plan.skipped[old.reason or "skipped"] += 1
+            continue
+        # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed.
+        reusable = old.hash if old is not None and old.hash and old.embedded_hash == old.hash else None
+        plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable))
+    plan.gone = [k.id for p, k in known.items() if p not in present]
+    return plan
 
 
 def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
