@@ -2,6 +2,7 @@
 """Hearth benchmarks: our code against the raw library, side by side in one run.
 
     python scripts/bench.py startup [--runs N] [--json]
+    python scripts/bench.py chat-search     # chat history search at 5,000 and 50,000 chats, no model
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join
@@ -92,6 +93,12 @@ def bench_chat(args) -> dict:
     return run(args)
 
 
+def bench_chat_search(args) -> dict:
+    from bench_chat_search import bench_chat_search as run
+
+    return run(args)
+
+
 def bench_frozen(args) -> dict:
     """First paint of the frozen build (scripts/build-installer) against the source tree."""
     frozen = ROOT / "dist" / "pyinstaller" / "hearth" / "hearth"
@@ -140,6 +147,7 @@ SUITES = {
     "startup": bench_startup,
     "download": bench_download,
     "chat": bench_chat,
+    "chat-search": bench_chat_search,  # the search figure of chat, on its own: no model loaded
     "images": bench_images,
     "speech": bench_speech,
     "frozen": bench_frozen,
@@ -167,7 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     args = parser.parse_args(argv)
-    default = [name for name in SUITES if name not in ("frozen", "gpu")]  # a build first; a GPU box
+    default = [name for name in SUITES if name not in ("frozen", "gpu", "chat-search")]  # a build; a GPU; in chat
     results = [SUITES[name](args) for name in (args.suite or default)]
     if args.json:
         print(json.dumps(results, indent=2))

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core import paths
+from app.core.chat import search_index
 from app.core.db import DatabaseError, open_db
 from app.core.jobs import HearthError
 
@@ -76,7 +77,8 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = [_v0_to_v1]
+MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2]
+SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
 
 
 def default_path() -> Path:
@@ -89,18 +91,34 @@ class ChatHistory:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else default_path()
         try:
-            self.store = open_db(self.path, MIGRATIONS, "the chat history", newer="read-only")
+            migrations = MIGRATIONS if search_index.trigram_fts5() else MIGRATIONS[:1]
+            self.store = open_db(self.path, migrations, "the chat history", newer="read-only")
         except DatabaseError as exc:
             raise HistoryError(str(exc)) from exc
         self.db = self.store.conn
         self.read_only = self.store.read_only
         self.notice = self.store.notice
+        # A newer schema's tables are not ours to trust, and a v1 file that could not be migrated has none.
+        self._index_ready = False
+        self.backfill = None
+        ours = self.store.version == SEARCH_INDEX_VERSION and not self.read_only
+        if ours and search_index.backfill_pending(self.db):
+            self.backfill = search_index.Backfill(self.path)
+
+    @property
+    def indexed_search(self) -> bool:
+        """Whether searches use the trigram index (schema 2, every message indexed)."""
+        if not self._index_ready and self.store.version == SEARCH_INDEX_VERSION:
+            self._index_ready = not search_index.backfill_pending(self.db)
+        return self._index_ready
 
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         with self._tx_checked():
             return self.db.execute(sql, args)
 
     def close(self) -> None:
+        if self.backfill is not None:
+            self.backfill.stop()
         self.db.close()
 
     # --- conversations ---------------------------------------------------------------
@@ -122,14 +140,15 @@ class ChatHistory:
         return Conversation(*row[:6], params=json.loads(row[6] or "{}"))
 
     def conversations(self, search: str = "") -> list[Conversation]:
+        """All conversations, newest first; with search, those whose title or messages contain it
+        (case-insensitive for ASCII, as SQL LIKE; % and _ are taken literally by dropping them)."""
         sql = "SELECT id, title, system_prompt, created, updated, model, params FROM conversations"
         args: tuple = ()
+        text = search.replace("%", "").replace("_", "")
         if search:
-            like = f"%{search.replace('%', '').replace('_', '')}%"
-            sql += (
-                " WHERE title LIKE ? OR id IN (SELECT conversation_id FROM messages WHERE content LIKE ?)"
-            )
-            args = (like, like)
+            args = (f"%{text}%", f"%{text}%")
+            indexed = self.indexed_search and search_index.use_index(self.db, text)
+            sql += search_index.INDEXED_WHERE if indexed else search_index.SCAN_WHERE
         rows = self.db.execute(sql + " ORDER BY updated DESC, id DESC", args).fetchall()
         return [Conversation(*r[:6], params=json.loads(r[6] or "{}")) for r in rows]
 
