@@ -14,6 +14,10 @@ def add_parser(sub) -> None:
     idx.add_argument("--model", help="an images model id, or a model folder / checkpoint path")
     idx.add_argument("--arch", default="", help="OpenCLIP architecture, for a bare checkpoint path")
     idx.add_argument("--exclude", action="append", default=[], help="a glob of paths to leave out (repeatable)")
+    idx.add_argument("--remove-missing", action="store_true",
+                     help="remove the entries of a folder that lost every picture (else kept as offline)")
+    idx.add_argument("--rebuild", action="store_true",
+                     help="set a damaged photo index aside (kept, not deleted) and build a new one")
     idx.set_defaults(func=run_index)
     q = ssub.add_parser("query", help="search the library by text and/or image")
     q.add_argument("text", nargs="?", default="", help='words; "+term" adds and "-term" subtracts a concept')
@@ -38,23 +42,30 @@ def load_encoder(model: str | None, arch: str = ""):
                         model_id=entry.id if entry else path.name), key
 
 
+REBUILD_HINT = ("  Run `hearth search index --rebuild DIR...` to build a new index; the damaged file is set aside "
+                "beside it (kept, not deleted).")
+
+
 def run_index(args) -> int:
-    from app.core.images.index import ImageIndex, IndexProgress, IndexSummary
+    from app.core.images.index import ImageIndex, IndexDamagedError, IndexProgress, IndexSummary
+    from app.core.images.scan import display_path
     from app.core.jobs import HearthError
 
     try:
         encoder, key = load_encoder(args.model, args.arch)
-        index = ImageIndex()
+        index = ImageIndex.rebuild() if args.rebuild else ImageIndex()
         for d in args.dirs:
             index.add_folder(d, tuple(args.exclude))
         summary = None
-        for item in index.index(encoder, key):
+        for item in index.index(encoder, key, remove_missing=args.remove_missing):
             if isinstance(item, IndexProgress):
                 print(f"\r  {item.done}/{item.total} images, {item.rate:.1f}/s   ", end="", file=sys.stderr)
             elif isinstance(item, IndexSummary):
                 summary = item
     except HearthError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, IndexDamagedError):
+            print(REBUILD_HINT, file=sys.stderr)
         return 1
     print(file=sys.stderr)
     skipped = sum(summary.skipped.values())
@@ -63,16 +74,20 @@ def run_index(args) -> int:
     for reason, n in sorted(summary.skipped.items()):
         print(f"  skipped {n}: {reason}")
     for folder in summary.offline_folders:
-        print(f"  offline (kept): {folder}")
+        if folder in summary.emptied_folders:
+            print(f"  empty or lost every picture, kept as offline: {display_path(folder)}"
+                  " (if it is not an unplugged drive, run again with --remove-missing to remove its entries)")
+        else:
+            print(f"  offline (kept): {display_path(folder)}")
     return 0
 
 
 def run_query(args) -> int:
     from pathlib import Path
 
-    from app.core.images.index import ImageIndex
+    from app.core.images.index import ImageIndex, IndexDamagedError
     from app.core.images.query import parse, query_vector
-    from app.core.images.scan import SkipImage, open_image
+    from app.core.images.scan import SkipImage, display_path, open_image
     from app.core.jobs import HearthError, InputError
 
     try:
@@ -92,10 +107,12 @@ def run_query(args) -> int:
         hits = index.search(vec, key, args.top, args.threshold)
     except HearthError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, IndexDamagedError):
+            print(REBUILD_HINT, file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps([{"path": h.path, "score": round(h.score, 4), "offline": h.offline} for h in hits], indent=2))
     else:
         for h in hits:
-            print(f"{h.score:6.3f}  {h.path}{'  (offline)' if h.offline else ''}")
+            print(f"{h.score:6.3f}  {display_path(h.path)}{'  (offline)' if h.offline else ''}")
     return 0

@@ -9,6 +9,8 @@ batches, so the two overlap.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import sqlite3
@@ -22,8 +24,18 @@ from pathlib import Path
 import numpy as np
 
 from app.core import paths
-from app.core.db import open_db
-from app.core.images.scan import KnownFile, SkipImage, Todo, open_image, plan_folder, quick_hash, scan_folder
+from app.core.db import DamagedDatabaseError, is_damage, open_db, set_aside
+from app.core.images.scan import (
+    DELETED,
+    KnownFile,
+    SkipImage,
+    Todo,
+    display_path,
+    open_image,
+    plan_folder,
+    quick_hash,
+    scan_folder,
+)
 from app.core.jobs import CancelToken
 
 log = logging.getLogger(__name__)
@@ -49,6 +61,9 @@ class IndexSummary:
     unchanged: int = 0
     removed: int = 0
     offline_folders: list[str] = field(default_factory=list)
+    # Folders that lost every indexed picture at once (an empty mount point looks so): kept as offline
+    # until the user confirms removing their entries (remove_missing, or forget_missing).
+    emptied_folders: list[str] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     seconds: float = 0.0
 
@@ -58,6 +73,38 @@ class Hit:
     path: str
     score: float
     offline: bool = False
+
+
+class IndexDamagedError(DamagedDatabaseError):
+    pass
+
+
+def _to_db(path: str) -> str | bytes:
+    """A path as stored: text, or for a name that is not UTF-8 its bytes (lossless; SQLite text must be UTF-8)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def _from_db(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+def _guarded(method):
+    """sqlite3's 'malformed' and 'not a database' become IndexDamagedError, whose message says what to do."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise IndexDamagedError(f"the photo index ({self.path}) is damaged: {exc}", self.path) from exc
+            raise
+
+    return call
 
 
 def decode_workers() -> int:
@@ -97,42 +144,89 @@ class _Decoded:
 class ImageIndex:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else default_path()
-        self.store = open_db(self.path, MIGRATIONS, "the photo index", newer="refuse")
+        try:
+            self.store = open_db(self.path, MIGRATIONS, "the photo index", newer="refuse")
+        except DamagedDatabaseError as exc:
+            raise IndexDamagedError(str(exc), self.path) from exc
         self.db = self.store.conn
         self._matrix: dict[str, tuple[np.ndarray, list[int]]] = {}
+
+    @classmethod
+    def rebuild(cls, path: Path | None = None) -> ImageIndex:
+        """Sets a damaged index aside (never deleted) and starts a new one with the same folders, where
+        the old file still names them."""
+        path = Path(path) if path else default_path()
+        folders: list[tuple] = []
+        try:
+            old = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                folders = old.execute("SELECT path, exclude FROM folders").fetchall()
+            finally:
+                old.close()
+        except sqlite3.Error as exc:
+            log.warning("no folder list could be read from the damaged index: %s", exc)
+        set_aside(path)
+        index = cls(path)
+        for folder, exclude in folders:
+            with contextlib.suppress(sqlite3.Error, TypeError, AttributeError):  # a damaged row
+                index.db.execute("INSERT OR IGNORE INTO folders (path, exclude) VALUES (?, ?)", (folder, exclude))
+        return index
 
     def close(self) -> None:
         self.store.close()
 
     # --- folders -----------------------------------------------------------------------
     def add_folder(self, folder: str | Path, exclude: tuple[str, ...] = ()) -> int:
-        path = str(Path(folder).expanduser().resolve())
+        path = _to_db(str(Path(folder).expanduser().resolve()))
         self.db.execute("INSERT OR IGNORE INTO folders (path, exclude) VALUES (?, ?)", (path, "\n".join(exclude)))
         return self.db.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()[0]
 
     def remove_folder(self, folder: str | Path) -> None:
-        self.db.execute("DELETE FROM folders WHERE path = ?", (str(Path(folder).expanduser().resolve()),))
+        self.db.execute("DELETE FROM folders WHERE path = ?", (_to_db(str(Path(folder).expanduser().resolve())),))
         self._matrix.clear()
 
+    def forget_missing(self, folder: str) -> int:
+        """Removes a folder's entries whose files are gone (what the user confirmed for an emptied folder)."""
+        row = self.db.execute("SELECT id FROM folders WHERE path = ?", (_to_db(folder),)).fetchone()
+        if row is None:
+            return 0
+        gone = [(i,) for i, p in self.db.execute("SELECT id, path FROM files WHERE folder_id = ?", (row[0],))
+                if not os.path.lexists(_from_db(p))]
+        with self.store.transaction():
+            self.db.executemany("DELETE FROM files WHERE id = ?", gone)
+            self.db.execute("UPDATE folders SET status = 'ok' WHERE id = ?", (row[0],))
+        self._matrix.clear()
+        return len(gone)
+
+    @_guarded
     def folders(self) -> list[tuple[str, str, int]]:
         """(path, status, number of indexed files) for each folder."""
         rows = self.db.execute(
             "SELECT f.path, f.status, (SELECT COUNT(*) FROM files WHERE folder_id = f.id AND status = 'ok')"
             " FROM folders f ORDER BY f.path"
         ).fetchall()
-        return [(p, s, n) for p, s, n in rows]
+        return [(_from_db(p), s, n) for p, s, n in rows]
 
+    @_guarded
     def skipped(self) -> Counter:
         return Counter(dict(self.db.execute(
             "SELECT reason, COUNT(*) FROM files WHERE status = 'skipped' GROUP BY reason").fetchall()))
 
     # --- indexing: plan, decode, embed and store ---------------------------------------
     def index(self, encoder, model_key: str, cancel: CancelToken | None = None,
-              folders: list[str] | None = None) -> Iterator[IndexProgress | IndexSummary]:
+              folders: list[str] | None = None, remove_missing: bool = False) -> Iterator[IndexProgress | IndexSummary]:
+        try:
+            yield from self._index(encoder, model_key, cancel, folders, remove_missing)
+        except sqlite3.DatabaseError as exc:
+            if is_damage(exc):
+                raise IndexDamagedError(f"the photo index ({self.path}) is damaged: {exc}", self.path) from exc
+            raise
+
+    def _index(self, encoder, model_key, cancel, folders, remove_missing) -> Iterator[IndexProgress | IndexSummary]:
         cancel = cancel or CancelToken()
         started = time.monotonic()
         summary = IndexSummary()
-        todo = self._plan(model_key, folders, summary)
+        todo = self._plan(model_key, folders, summary, remove_missing)
         self._matrix.pop(model_key, None)
         batch_size = getattr(encoder, "batch_size", BATCH)
         batch: list[_Decoded] = []
@@ -149,15 +243,17 @@ class ImageIndex:
                 rate = summary.embedded / elapsed if elapsed > 0 else 0.0
                 eta = (len(todo) - done) / rate if rate > 0 else None
                 yield IndexProgress(done, len(todo), summary.embedded, sum(summary.skipped.values()), rate, eta,
-                                    os.path.basename(item.todo.path))
+                                    display_path(os.path.basename(item.todo.path)))
         summary.seconds = time.monotonic() - started
         self._matrix.pop(model_key, None)
         yield summary
 
-    def _plan(self, model_key: str, only: list[str] | None, summary: IndexSummary) -> list[Todo]:
+    def _plan(self, model_key: str, only: list[str] | None, summary: IndexSummary,
+              remove_missing: bool = False) -> list[Todo]:
         """Scans each folder, records what went offline or away, and returns what to decode."""
         todo: list[Todo] = []
-        for folder_id, folder, exclude in self.db.execute("SELECT id, path, exclude FROM folders").fetchall():
+        for folder_id, stored, exclude in self.db.execute("SELECT id, path, exclude FROM folders").fetchall():
+            folder = _from_db(stored)
             if only is not None and folder not in only:
                 continue
             if not os.path.isdir(folder):
@@ -169,6 +265,13 @@ class ImageIndex:
                 summary.skipped["unreadable folder"] += 1
                 log.warning("could not list %s", bad)
             plan = plan_folder(folder_id, report.found, self._known(folder_id, model_key))
+            if plan.lost_all and not remove_missing:
+                log.warning("%s lost every indexed picture at once: kept as offline until removal is confirmed",
+                            display_path(folder))
+                self._set_offline(folder_id)
+                summary.offline_folders.append(folder)
+                summary.emptied_folders.append(folder)
+                continue
             with self.store.transaction():
                 self.db.execute("UPDATE folders SET status = 'ok' WHERE id = ?", (folder_id,))
                 self.db.execute("UPDATE files SET status = 'ok' WHERE folder_id = ? AND status = 'offline'",
@@ -186,7 +289,7 @@ class ImageIndex:
             "SELECT f.id, f.path, f.size, f.mtime, f.hash, f.status, f.reason, e.hash FROM files f"
             " LEFT JOIN embeddings e ON e.file_id = f.id AND e.model = ? WHERE f.folder_id = ?",
             (model_key, folder_id))
-        return {r[1]: KnownFile(r[0], *r[2:]) for r in rows}
+        return {_from_db(r[1]): KnownFile(r[0], *r[2:]) for r in rows}
 
     def _set_offline(self, folder_id: int) -> None:
         with self.store.transaction():
@@ -202,8 +305,12 @@ class ImageIndex:
         def decode(t: Todo) -> _Decoded:
             try:
                 digest = quick_hash(t.path, t.size)
-            except OSError:
+            except FileNotFoundError:
+                return _Decoded(t, None, reason=DELETED)
+            except PermissionError:
                 return _Decoded(t, None, reason="unreadable (permission denied)")
+            except OSError as exc:
+                return _Decoded(t, None, reason=f"unreadable ({exc.strerror or exc})")
             if t.reusable == digest:
                 return _Decoded(t, digest, reason="same")
             try:
@@ -228,10 +335,13 @@ class ImageIndex:
     def _record_unembedded(self, item: _Decoded, summary: IndexSummary) -> None:
         t = item.todo
         if item.reason == "same":
-            self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?", (t.size, t.mtime, t.path))
+            self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?", (t.size, t.mtime, _to_db(t.path)))
             summary.unchanged += 1
             return
         summary.skipped[item.reason] += 1
+        if item.reason == DELETED:  # gone between the scan and the decode: nothing to keep
+            self.db.execute("DELETE FROM files WHERE path = ?", (_to_db(t.path),))
+            return
         with self.store.transaction():
             file_id = self._upsert_file(t, None, "skipped", item.reason)
             self.db.execute("DELETE FROM embeddings WHERE file_id = ?", (file_id,))
@@ -251,9 +361,9 @@ class ImageIndex:
             "INSERT INTO files (path, folder_id, size, mtime, hash, status, reason) VALUES (?,?,?,?,?,?,?)"
             " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, hash=excluded.hash,"
             " status=excluded.status, reason=excluded.reason, folder_id=excluded.folder_id",
-            (t.path, t.folder_id, t.size, t.mtime, digest, status, reason),
+            (_to_db(t.path), t.folder_id, t.size, t.mtime, digest, status, reason),
         )
-        return self.db.execute("SELECT id FROM files WHERE path = ?", (t.path,)).fetchone()[0]
+        return self.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(t.path),)).fetchone()[0]
 
     # --- queries -----------------------------------------------------------------------
     def matrix(self, model_key: str) -> tuple[np.ndarray, list[int]]:
@@ -272,10 +382,11 @@ class ImageIndex:
     def vector_of(self, path: str, model_key: str) -> np.ndarray | None:
         row = self.db.execute(
             "SELECT e.vec FROM embeddings e JOIN files f ON f.id = e.file_id WHERE f.path = ? AND e.model = ?",
-            (str(path), model_key),
+            (_to_db(str(path)), model_key),
         ).fetchone()
         return np.frombuffer(row[0], dtype=np.float16).astype(np.float32) if row else None
 
+    @_guarded
     def search(self, query: np.ndarray, model_key: str, top: int = 50, threshold: float | None = None) -> list[Hit]:
         mat, ids = self.matrix(model_key)
         if mat.shape[0] == 0:
@@ -290,7 +401,7 @@ class ImageIndex:
         info = {}
         if chosen:
             marks = ",".join("?" * len(chosen))
-            info = {i: (p, s) for i, p, s in self.db.execute(
+            info = {i: (_from_db(p), s) for i, p, s in self.db.execute(
                 f"SELECT id, path, status FROM files WHERE id IN ({marks})", chosen)}
         return [Hit(info[ids[i]][0], float(scores[i]), info[ids[i]][1] == "offline") for i in best if ids[i] in info]
 

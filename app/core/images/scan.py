@@ -6,6 +6,7 @@ import fnmatch
 import hashlib
 import logging
 import os
+import threading
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,6 +17,37 @@ log = logging.getLogger(__name__)
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
 MAX_PIXELS = 120_000_000  # beyond this a file is treated as a decompression bomb
 HASH_SPAN = 256 * 1024
+DECODE_BUDGET = 512 * 1024 * 1024  # bytes of decoded pixels the decode pool may hold at once, whatever its size
+
+
+def display_path(path: str) -> str:
+    """A path fit to show: bytes that are not UTF-8 (kept losslessly as surrogates) become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace") if isinstance(path, str) else str(path)
+
+
+class MemoryBudget:
+    """Decodes take their picture's size from a shared budget and wait while it is spent: memory is
+    bounded by bytes, not by the number of threads. A picture larger than the budget runs alone."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
+            self.used += n
+            self.peak = max(self.peak, self.used)
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+_budget = MemoryBudget(DECODE_BUDGET)
 
 
 @dataclass
@@ -104,6 +136,7 @@ class FolderPlan:
     skipped: Counter = field(default_factory=Counter)  # reasons of files skipped before, still the same
     todo: list[Todo] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)  # ids of indexed files no longer there
+    lost_all: bool = False  # it had indexed pictures and none is there now: an empty mount point?
 
 
 def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFile]) -> FolderPlan:
@@ -124,6 +157,8 @@ def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFi
         reusable = old.hash if old is not None and old.hash and old.embedded_hash == old.hash else None
         plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable))
     plan.gone = [k.id for p, k in known.items() if p not in present]
+    indexed = [p for p, k in known.items() if k.status != "skipped"]
+    plan.lost_all = bool(indexed) and not any(p in present for p in indexed)
     return plan
 
 
@@ -147,7 +182,11 @@ class SkipImage(Exception):  # noqa: N818 - a reason to skip, not a failure
 
 
 def open_image(path: str, target: int = 224):
-    """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not."""
+    """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not.
+
+    JPEG decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) and other formats are reduced right after
+    decoding, before any copy (transpose, mode conversion) is made; the full-size pixels count
+    against a budget shared by every decode thread."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     _register_heif()
@@ -162,13 +201,16 @@ def open_image(path: str, target: int = 224):
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise SkipImage("too large (decompression bomb guard)")
-            # JPEG: decode at 1/2, 1/4 or 1/8 scale (DCT scaling, a proper low-pass), never below the
-            # model's input size: the cheapest large step of indexing a camera's photos.
-            im.draft("RGB", (target, target))
-            im = ImageOps.exif_transpose(im)
-            if max(im.size) > target * 4:  # huge panoramas: shrink before anything else
-                im.thumbnail((target * 4, target * 4))
-            return im.convert("RGB")
+            im.draft("RGB", (target, target))  # JPEG: never below the model's input size
+            cost = im.width * im.height * max(4, len(im.getbands()))
+            _budget.acquire(cost)
+            try:
+                im.load()
+                if max(im.size) > target * 4:  # huge: shrink (Image.reduce, then resample) before any copy
+                    im.thumbnail((target * 4, target * 4), reducing_gap=2.0)
+            finally:
+                _budget.release(cost)
+            return ImageOps.exif_transpose(im).convert("RGB")
     except SkipImage:
         raise
     except Image.DecompressionBombError as exc:
@@ -176,8 +218,11 @@ def open_image(path: str, target: int = 224):
     except UnidentifiedImageError as exc:
         raise SkipImage("not an image") from exc
     except FileNotFoundError as exc:
-        raise SkipImage("deleted while indexing") from exc
+        raise SkipImage(DELETED) from exc
     except PermissionError as exc:
         raise SkipImage("unreadable (permission denied)") from exc
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
         raise SkipImage(f"corrupt ({exc})") from exc
+
+
+DELETED = "deleted while indexing"
