@@ -167,6 +167,8 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     for q in QUERIES:  # including what FTS5 query syntax would choke on, and a word being typed
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
     assert [c.title for c in h.conversations("lisb")] == ["Recipes", "Trip to Lisbon"]
+    plans = {search_index.where_clause(h.db, q.replace("%", "").replace("_", ""))[0] for q in QUERIES}
+    assert plans == {search_index.SCAN_WHERE, search_index.INDEXED_WHERE, search_index.NARROWED_WHERE}
 
     # Kept in sync: new, streamed, edited, truncated and deleted messages, renamed and deleted chats.
     c = h.create("Weekend")

@@ -146,9 +146,11 @@ class ChatHistory:
         args: tuple = ()
         text = search.replace("%", "").replace("_", "")
         if search:
-            args = (f"%{text}%", f"%{text}%")
-            indexed = self.indexed_search and search_index.use_index(self.db, text)
-            sql += search_index.INDEXED_WHERE if indexed else search_index.SCAN_WHERE
+            if self.indexed_search:
+                where, args = search_index.where_clause(self.db, text)
+            else:
+                where, args = search_index.SCAN_WHERE, (f"%{text}%", f"%{text}%")
+            sql += where
         rows = self.db.execute(sql + " ORDER BY updated DESC, id DESC", args).fetchall()
         return [Conversation(*r[:6], params=json.loads(r[6] or "{}")) for r in rows]
 

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
-BACKFILL_CHUNK = 2000  # message ids per transaction: a writer waits at most one chunk
+BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
 COMMON_TRIGRAM = 0.2  # above this share of messages, a scan that stops at each chat's first hit is faster
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
@@ -126,23 +126,40 @@ def _trigrams(text: str) -> set[str]:
 
 
 def use_index(db: sqlite3.Connection, text: str) -> bool:
-    """Whether the trigram index is the faster way to find text: it has three characters, and its
-    rarest trigram is not in most messages (a common word is quicker to find by a scan that stops
-    at each chat's first hit)."""
+    """Whether the trigram index is the faster way to find text (see where_clause)."""
+    return where_clause(db, text)[0] is not SCAN_WHERE
+
+
+def where_clause(db: sqlite3.Connection, text: str) -> tuple[str, tuple]:
+    """The WHERE clause (and its arguments) that finds chats whose title or messages contain text.
+
+    Text under three characters, or whose rarest trigram is in a large share of messages (a common
+    word: a scan that stops at each chat's first hit is quicker), is scanned. Otherwise the index
+    finds candidates by the two rarest trigrams (ASCII ones, whose case folding is Python's too) and
+    LIKE checks each: a phrase with a common word in it does not walk that word's whole list."""
+    like = f"%{text}%"
     grams = _trigrams(text)
     if not grams:
-        return False
+        return SCAN_WHERE, (like, like)
     marks = ",".join("?" * len(grams))
-    counts = [r[0] for r in db.execute(f"SELECT doc FROM message_terms WHERE term IN ({marks})", tuple(grams))]
+    counts = dict(db.execute(f"SELECT term, doc FROM message_terms WHERE term IN ({marks})", tuple(grams)))
     if len(counts) < len(grams):
-        return True  # some trigram is in no message: the index answers at once
-    rarest = min(counts)
+        return INDEXED_WHERE, (like, like)  # some trigram is in no message (or folds otherwise): exact and quick
     total = db.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 1
-    return rarest < COMMON_TRIGRAM * total
+    if min(counts.values()) >= COMMON_TRIGRAM * total:
+        return SCAN_WHERE, (like, like)
+    rarest = sorted((n, t) for t, n in counts.items() if t.isascii())[:2]
+    if not rarest:
+        return INDEXED_WHERE, (like, like)
+    match = " AND ".join('"' + t.replace('"', '""') + '"' for _, t in rarest)
+    return NARROWED_WHERE, (like, match, like)
 
 
 INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
                  " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
                  " WHERE s.content LIKE ?)")
+NARROWED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
+                  " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
+                  " WHERE message_search MATCH ? AND m.content LIKE ?)")
 SCAN_WHERE = (" WHERE title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
               " WHERE m.conversation_id = conversations.id AND m.content LIKE ?)")
