@@ -92,17 +92,22 @@ def _from_db(value: str | bytes) -> str:
     return os.fsdecode(value) if isinstance(value, bytes) else value
 
 
-def _guarded(method):
-    """sqlite3's 'malformed' and 'not a database' become IndexDamagedError, whose message says what to do."""
+@contextlib.contextmanager
+def _damage_named(path: Path):
+    """sqlite3's 'malformed' and 'not a database' become IndexDamagedError, whose message says what is wrong."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            raise IndexDamagedError(f"the photo index ({path}) is damaged: {exc}", path) from exc
+        raise
 
+
+def _guarded(method):
     @functools.wraps(method)
     def call(self, *args, **kwargs):
-        try:
+        with _damage_named(self.path):
             return method(self, *args, **kwargs)
-        except sqlite3.DatabaseError as exc:
-            if is_damage(exc):
-                raise IndexDamagedError(f"the photo index ({self.path}) is damaged: {exc}", self.path) from exc
-            raise
 
     return call
 
@@ -215,12 +220,8 @@ class ImageIndex:
     # --- indexing: plan, decode, embed and store ---------------------------------------
     def index(self, encoder, model_key: str, cancel: CancelToken | None = None,
               folders: list[str] | None = None, remove_missing: bool = False) -> Iterator[IndexProgress | IndexSummary]:
-        try:
+        with _damage_named(self.path):
             yield from self._index(encoder, model_key, cancel, folders, remove_missing)
-        except sqlite3.DatabaseError as exc:
-            if is_damage(exc):
-                raise IndexDamagedError(f"the photo index ({self.path}) is damaged: {exc}", self.path) from exc
-            raise
 
     def _index(self, encoder, model_key, cancel, folders, remove_missing) -> Iterator[IndexProgress | IndexSummary]:
         cancel = cancel or CancelToken()
