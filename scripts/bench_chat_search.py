@@ -1,8 +1,9 @@
 """`bench.py chat-search` (and the search figure of `bench.py chat`): history search at 5,000 and 50,000 chats.
 
 Each size is a generated history of 20-message chats (about 700 bytes a message, as a real one measured),
-written as schema 1 (no search index), then opened by ChatHistory, which migrates it: the migration time is
-reported too. Queries are timed through ChatHistory.conversations, the call the sidebar makes on each
+written as schema 1 (no search index), then opened by ChatHistory, which migrates it (reported) and indexes
+the existing messages in the background (the backfill, reported; searches scan until it is done). Queries
+are timed through ChatHistory.conversations, the call the sidebar makes on each
 keystroke, against the old LIKE scan on the same file. No model is loaded.
 """
 
