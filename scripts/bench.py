@@ -2,6 +2,8 @@
 """Hearth benchmarks: our code against the raw library, side by side in one run.
 
     python scripts/bench.py startup [--runs N] [--json]
+    python scripts/bench.py chat-search     # chat history search at 5,000 and 50,000 chats, no model
+    python scripts/bench.py images-memory   # peak RSS indexing six 10,900 x 10,900 PNGs
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join
@@ -92,6 +94,12 @@ def bench_chat(args) -> dict:
     return run(args)
 
 
+def bench_chat_search(args) -> dict:
+    from bench_chat_search import bench_chat_search as run
+
+    return run(args)
+
+
 def bench_frozen(args) -> dict:
     """First paint of the frozen build (scripts/build-installer) against the source tree."""
     frozen = ROOT / "dist" / "pyinstaller" / "hearth" / "hearth"
@@ -130,6 +138,12 @@ def bench_images(args) -> dict:
     return run(args)
 
 
+def bench_images_memory(args) -> dict:
+    from bench_images import bench_images_memory as run
+
+    return run(args)
+
+
 def bench_gpu(args) -> dict:
     from bench_gpu import bench_gpu as run
 
@@ -140,7 +154,9 @@ SUITES = {
     "startup": bench_startup,
     "download": bench_download,
     "chat": bench_chat,
+    "chat-search": bench_chat_search,  # the search figure of chat, on its own: no model loaded
     "images": bench_images,
+    "images-memory": bench_images_memory,  # the huge-pictures peak RSS of images, on its own
     "speech": bench_speech,
     "frozen": bench_frozen,
     "gpu": bench_gpu,
@@ -167,7 +183,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     args = parser.parse_args(argv)
-    default = [name for name in SUITES if name not in ("frozen", "gpu")]  # a build first; a GPU box
+    # frozen needs a build, gpu a GPU box; chat-search and images-memory are parts of chat and images
+    default = [name for name in SUITES if name not in ("frozen", "gpu", "chat-search", "images-memory")]
     results = [SUITES[name](args) for name in (args.suite or default)]
     if args.json:
         print(json.dumps(results, indent=2))

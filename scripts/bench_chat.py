@@ -137,6 +137,9 @@ def bench_chat(args) -> dict:
 
         lag = _gui_lag(path, n_ctx)
         first, second, prompt_tokens = _off_main(_ttft_pair, path, n_ctx, threads)
+    from bench_chat_search import search_figures
+
+    search = search_figures()
     return {
         "suite": "chat",
         "threads": threads,
@@ -153,6 +156,7 @@ def bench_chat(args) -> dict:
         "gui_lag_p99_ms": lag["p99"],
         "gui_lag_max_ms": lag["max"],
         "gui_lag_goal": "p99 <= 16, max <= 50",
+        "search": search,
     }
 
 

@@ -37,6 +37,8 @@ def run(args) -> int:
         return int(args.func(args) or 0)
     except HearthError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if hint := getattr(exc, "cli_hint", ""):  # what to type next, added by the command that knows
+            print(hint, file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 
 
 def add_parser(sub) -> None:
@@ -14,6 +15,10 @@ def add_parser(sub) -> None:
     idx.add_argument("--model", help="an images model id, or a model folder / checkpoint path")
     idx.add_argument("--arch", default="", help="OpenCLIP architecture, for a bare checkpoint path")
     idx.add_argument("--exclude", action="append", default=[], help="a glob of paths to leave out (repeatable)")
+    idx.add_argument("--remove-missing", action="store_true",
+                     help="remove the entries of a folder that lost every picture (else kept as offline)")
+    idx.add_argument("--rebuild", action="store_true",
+                     help="set a damaged photo index aside (kept, not deleted) and build a new one")
     idx.set_defaults(func=run_index)
     q = ssub.add_parser("query", help="search the library by text and/or image")
     q.add_argument("text", nargs="?", default="", help='words; "+term" adds and "-term" subtracts a concept')
@@ -26,23 +31,41 @@ def add_parser(sub) -> None:
     q.set_defaults(func=run_query)
 
 
+REBUILD_HINT = ("  Run `hearth search index --rebuild DIR...` to build a new index; the damaged file is set aside "
+                "beside it (kept, not deleted).")
+
+
+@contextmanager
+def _rebuild_hint():
+    """A damaged index is the CLI guard's one-line error, followed by how to rebuild it."""
+    from app.core.images.index import IndexDamagedError
+
+    try:
+        yield
+    except IndexDamagedError as exc:
+        exc.cli_hint = REBUILD_HINT
+        raise
+
+
 def run_index(args) -> int:
     from app.core.images.index import ImageIndex, IndexProgress, IndexSummary
+    from app.core.images.scan import display_path
     from app.core.models.opening import open_encoder
 
     encoder, key = open_encoder(args.model, args.arch)
-    index = ImageIndex()
-    try:
-        for d in args.dirs:
-            index.add_folder(d, tuple(args.exclude))
-        summary = None
-        for item in index.index(encoder, key):
-            if isinstance(item, IndexProgress):
-                print(f"\r  {item.done}/{item.total} images, {item.rate:.1f}/s   ", end="", file=sys.stderr)
-            elif isinstance(item, IndexSummary):
-                summary = item
-    finally:
-        index.close()
+    with _rebuild_hint():
+        index = ImageIndex.rebuild() if args.rebuild else ImageIndex()
+        try:
+            for d in args.dirs:
+                index.add_folder(d, tuple(args.exclude))
+            summary = None
+            for item in index.index(encoder, key, remove_missing=args.remove_missing):
+                if isinstance(item, IndexProgress):
+                    print(f"\r  {item.done}/{item.total} images, {item.rate:.1f}/s   ", end="", file=sys.stderr)
+                elif isinstance(item, IndexSummary):
+                    summary = item
+        finally:
+            index.close()
     print(file=sys.stderr)
     skipped = sum(summary.skipped.values())
     print(f"embedded {summary.embedded}, unchanged {summary.unchanged}, removed {summary.removed}, "
@@ -50,25 +73,31 @@ def run_index(args) -> int:
     for reason, n in sorted(summary.skipped.items()):
         print(f"  skipped {n}: {reason}")
     for folder in summary.offline_folders:
-        print(f"  offline (kept): {folder}")
+        if folder in summary.emptied_folders:
+            print(f"  empty or lost every picture, kept as offline: {display_path(folder)}"
+                  " (if it is not an unplugged drive, run again with --remove-missing to remove its entries)")
+        else:
+            print(f"  offline (kept): {display_path(folder)}")
     return 0
 
 
 def run_query(args) -> int:
     from app.core.images.index import ImageIndex
     from app.core.images.query import search_vector
+    from app.core.images.scan import display_path
     from app.core.models.opening import open_encoder
 
     encoder, key = open_encoder(args.model, args.arch)
-    index = ImageIndex()
-    try:
-        vec = search_vector(args.text, encoder, index, key, args.image)
-        hits = index.search(vec, key, args.top, args.threshold)
-    finally:
-        index.close()
+    with _rebuild_hint():
+        index = ImageIndex()
+        try:
+            vec = search_vector(args.text, encoder, index, key, args.image)
+            hits = index.search(vec, key, args.top, args.threshold)
+        finally:
+            index.close()
     if args.json:
         print(json.dumps([{"path": h.path, "score": round(h.score, 4), "offline": h.offline} for h in hits], indent=2))
     else:
         for h in hits:
-            print(f"{h.score:6.3f}  {h.path}{'  (offline)' if h.offline else ''}")
+            print(f"{h.score:6.3f}  {display_path(h.path)}{'  (offline)' if h.offline else ''}")
     return 0

@@ -59,7 +59,7 @@ def test_a_reply_killed_mid_stream_is_kept_and_marked_incomplete(gemma_path, hea
 def test_schema_version_and_wal(hearth_home):
     h = ChatHistory()
     assert h.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert h.db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert h.db.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_a_newer_database_opens_read_only_with_a_message(hearth_home):
@@ -103,3 +103,124 @@ def test_export_round_trips(hearth_home):
     assert json.loads(h.export_json(again.id))["messages"] == json.loads(exported)["messages"]
     md = h.export_markdown(c.id)
     assert md.startswith("# Export me") and "## You" in md and "```python" in md
+
+
+OLD_SEARCH = ("SELECT id FROM conversations WHERE title LIKE ? OR id IN"
+              " (SELECT conversation_id FROM messages WHERE content LIKE ?) ORDER BY updated DESC, id DESC")
+TRICKY = [
+    ("Trip to Lisbon", ["Where should I eat in Lisbon?", "Try pastéis de nata at Belém."]),
+    ('He said "NEAR(a b)" AND -x', ["col:value ^start * OR NOT", "it's 100% done_ok (really)"]),
+    ("Ünïcödé straße", ["ÉCOLE école", "emoji 🎉 party", "tabs\tand\nnewlines"]),
+    ("Recipes", ["How do I make pastel de nata?", "Lisbon-style custard"]),
+    ("empty", []),
+]
+QUERIES = [
+    "l", "li", "lis", "lisb", "lisbo", "lisbon", "LISBON", "isbo", "nata", "pastel de", "de nata?",
+    '"', '"near', 'NEAR(a b)', "AND -x", "-x", "col:value", "^start", "*", "OR NOT", "it's", "100%", "%",
+    "done_ok", "_", "(really)", "école", "ÉCOLE", "straße", "🎉", "\t", "and\nnew", "'", "''", "a*", "xyz-none",
+]
+
+
+def _v1_history(path):
+    """A history as schema 1 wrote it: no search index."""
+    from app.core.chat.history import MIGRATIONS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    MIGRATIONS[0](conn)
+    conn.execute("PRAGMA user_version = 1")
+    for n, (title, messages) in enumerate(TRICKY):
+        cid = conn.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)",
+                           (title, n, n)).lastrowid
+        for i, text in enumerate(messages):
+            conn.execute("INSERT INTO messages (conversation_id, role, content, created) VALUES (?,?,?,?)",
+                         (cid, "user" if i % 2 == 0 else "assistant", text, n))
+    conn.close()
+
+
+def _old_results(h, query):
+    like = f"%{query.replace('%', '').replace('_', '')}%"
+    return [r[0] for r in h.db.execute(OLD_SEARCH, (like, like))]
+
+
+def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_path, monkeypatch):
+    from app.core.chat import search_index
+
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    h = ChatHistory(path)
+    assert h.store.version == 2 and not h.read_only
+    assert h.backfill is not None and h.backfill.done.wait(60), "existing messages are indexed in the background"
+    assert h.indexed_search
+    plan = " ".join(r[3] for r in h.db.execute(
+        "EXPLAIN QUERY PLAN SELECT rowid FROM message_search WHERE content LIKE '%lisbon%'"))
+    assert "VIRTUAL TABLE INDEX" in plan, plan  # answered by the index, not a scan
+    assert search_index.use_index(h.db, "Custard") and not search_index.use_index(h.db, "li")
+    assert search_index.use_index(h.db, "nowhere"), "a trigram in no message"
+    monkeypatch.setattr(search_index, "COMMON_TRIGRAM", 0.01)
+    assert not search_index.use_index(h.db, "Custard"), "a trigram in many messages: the scan is quicker"
+    monkeypatch.setattr(search_index, "COMMON_TRIGRAM", 2.0)  # below: every query of 3+ characters uses the index
+    for q in QUERIES:  # including what FTS5 query syntax would choke on, and a word being typed
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+    assert [c.title for c in h.conversations("lisb")] == ["Recipes", "Trip to Lisbon"]
+    plans = {search_index.where_clause(h.db, q.replace("%", "").replace("_", ""))[0] for q in QUERIES}
+    assert plans == {search_index.SCAN_WHERE, search_index.INDEXED_WHERE, search_index.NARROWED_WHERE}
+
+    # Kept in sync: new, streamed, edited, truncated and deleted messages, renamed and deleted chats.
+    c = h.create("Weekend")
+    reply = h.start_reply(c.id)
+    h.update_reply(reply.id, "Porto has a bridge")
+    h.finish_reply(reply.id, "Porto has a famous bridge by Eiffel's studio")
+    first = h.add_message(c.id, "user", "and the wine cellars?")
+    lisbon = h.conversations("trip to")[0].id
+    h.update(lisbon, title="Holiday")
+    h.edit_message(h.messages(lisbon)[0].id, "Where should I eat in Madrid?")
+    h.truncate_after(c.id, first.id, inclusive=True)
+    h.delete(h.conversations("recipes")[0].id)
+    for q in QUERIES + ["porto", "eiffel", "bridge by", "cellars", "madrid", "holiday", "trip", "famous"]:
+        assert [x.id for x in h.conversations(q)] == _old_results(h, q), q
+    assert [x.title for x in h.conversations("eiffel")] == ["Weekend"]
+    assert h.conversations("cellars") == [] and h.conversations("recipes") == []
+    h.close()
+    again = ChatHistory(path)
+    assert again.store.version == 2 and again.backfill is None and again.indexed_search
+
+
+def test_writes_during_the_backfill_keep_the_index_exact(tmp_path, monkeypatch):
+    """Edits to messages the backfill has not reached yet, and new ones, end up indexed as they are."""
+    from app.core.chat import search_index
+
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    monkeypatch.setattr(search_index.Backfill, "__init__", lambda self, p: setattr(self, "path", p))
+    monkeypatch.setattr(search_index, "COMMON_TRIGRAM", 2.0)
+    h = ChatHistory(path)  # migrated; no backfill thread: it is stepped by hand below
+    assert not h.indexed_search and search_index.backfill_pending(h.db)
+    for q in QUERIES:  # meanwhile search scans
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+    old = h.messages(h.conversations("trip to")[0].id)
+    h.edit_message(old[0].id, "Where should I eat in Oslo?")  # not indexed yet: no trigger runs
+    added = h.add_message(old[0].conversation_id, "user", "Bergen by train?")  # indexed by its trigger
+    conn = sqlite3.connect(path, isolation_level=None)
+    while search_index.backfill_step(conn, chunk=3):
+        pass
+    conn.close()
+    assert h.indexed_search
+    h.delete(h.conversations("recipes")[0].id)
+    for q in QUERIES + ["oslo", "bergen", "lisbon", "train", "belém"]:
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+    assert [c.id for c in h.conversations("bergen")] == [added.conversation_id]
+    h.db.execute("INSERT INTO message_search(message_search) VALUES ('integrity-check')")
+
+
+def test_a_history_that_cannot_be_migrated_keeps_the_old_search(tmp_path):
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA user_version = 9")  # a newer Hearth's history: opened read-only
+    conn.commit()
+    conn.close()
+    h = ChatHistory(path)
+    assert h.read_only and not h.indexed_search
+    for q in QUERIES:
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+    assert [c.title for c in h.conversations("NEAR(a b)")] == ['He said "NEAR(a b)" AND -x']

@@ -8,14 +8,18 @@ from tests.helpers import make_gguf, make_whisper_folder
 
 
 def _fake_hub_cache(root):
-    """The layout huggingface_hub writes: blobs, and snapshots that link to them."""
+    """The layout huggingface_hub writes: blobs, refs, and snapshots that link to them."""
     repo = root / "models--org--tiny-GGUF"
     (repo / "blobs").mkdir(parents=True)
     blob = make_gguf(repo / "blobs" / "abc123")
     snap = repo / "snapshots" / "0123abcd"
     snap.mkdir(parents=True)
     (snap / "tiny-q4.gguf").symlink_to(blob)
-    (snap / "broken.gguf").symlink_to(repo / "blobs" / "missing")  # unfinished download
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    broken = root / "models--org--half-GGUF" / "snapshots" / "77"
+    broken.mkdir(parents=True)
+    (broken / "broken.gguf").symlink_to(root / "models--org--half-GGUF" / "blobs" / "missing")  # blob gone
     whisper = root / "models--Systran--faster-whisper-tiny" / "snapshots" / "feed"
     make_whisper_folder(whisper)
     return root
@@ -30,6 +34,23 @@ def test_models_in_the_hugging_face_cache_are_found_and_used_in_place(tmp_path, 
     entry = ModelStore().import_path(chat.path, "chat", "tiny", mode="link")
     assert ModelStore().path_of(entry) == chat.path.resolve(), "used in place, not copied"
     assert not (ModelStore().root / "chat").exists()
+
+
+def test_the_hugging_face_cache_revision_is_the_one_refs_main_names(tmp_path):
+    """An older snapshot touched last must not win over the revision refs/main points to."""
+    import os
+
+    repo = tmp_path / "hub" / "models--org--two-GGUF"
+    (repo / "blobs").mkdir(parents=True)
+    for rev, name in (("aaaa", "current-q4.gguf"), ("bbbb", "stale-q4.gguf")):
+        (repo / "snapshots" / rev).mkdir(parents=True)
+        (repo / "snapshots" / rev / name).symlink_to(make_gguf(repo / "blobs" / rev))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("aaaa")
+    os.utime(repo / "snapshots" / "aaaa", (1, 1))  # the current revision is the older folder
+    os.utime(repo / "blobs" / "aaaa", (1, 1))
+    found = [(d.kind, d.path.name) for d in discover(tmp_path / "hub")]
+    assert found == [("chat", "current-q4.gguf")]
 
 
 def test_queue_recovers_running_downloads(hearth_home):

@@ -44,3 +44,54 @@ def test_typing_a_query_and_the_threshold(qtbot, images):
     with qtbot.waitSignal(pane.results_ready, timeout=30000) as blocker:
         qtbot.mouseClick(pane.search_button, Qt.MouseButton.LeftButton)
     assert 0 < blocker.args[0] < len(scores)
+
+
+def _empty(folder):
+    for p in sorted(folder.rglob("*"), reverse=True):
+        p.unlink() if p.is_file() else p.rmdir()
+
+
+def test_an_emptied_folder_is_kept_until_the_user_confirms_removal(qtbot, images, tmp_path):
+    pane, _lib = images
+    _empty(tmp_path / "photos")  # a drive's mount point, left empty
+    with qtbot.waitSignal(pane.index_finished, timeout=60000):
+        qtbot.mouseClick(pane.index_button, Qt.MouseButton.LeftButton)
+    assert pane.last_summary.removed == 0 and pane.last_summary.emptied_folders
+    qtbot.waitUntil(lambda: pane.removal_question.isVisible())
+    qtbot.waitUntil(lambda: "offline (kept)" in pane.folder_list.item(0).text())
+    buttons = {b.text(): b for b in pane.removal_question.buttons()}
+    qtbot.mouseClick(buttons["Remove entries"], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Removed 60 missing pictures" in pane.index_status.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "0 photos" in pane.folder_list.item(0).text()
+                    and "offline" not in pane.folder_list.item(0).text())
+
+
+def test_a_damaged_index_is_explained_and_rebuilt_on_request(qtbot, clip_store, hearth_home, tmp_path):
+    from app.core.images.index import default_path
+    from app.core.settings import load_settings
+    from app.gui.main_window import MainWindow
+
+    path = default_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"scrambled by a bad disk " * 300)
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: bool(win.panes))
+    try:
+        win.show_pane("images")
+        pane = win.panes["images"]
+        qtbot.waitUntil(lambda: getattr(pane, "rebuild_question", None) is not None
+                        and pane.rebuild_question.isVisible(), timeout=20000)
+        assert "photo index" in pane.rebuild_question.text() and "damaged" in pane.rebuild_question.text()
+        buttons = {b.text(): b for b in pane.rebuild_question.buttons()}
+        with qtbot.waitSignal(pane.index_finished, timeout=60000):
+            qtbot.mouseClick(buttons["Rebuild"], Qt.MouseButton.LeftButton)
+        aside = list(path.parent.glob("images.sqlite3.damaged-*"))
+        assert len(aside) == 1 and aside[0].read_bytes() == b"scrambled by a bad disk " * 300
+        photo_library(tmp_path / "photos", per_class=1)
+        with qtbot.waitSignal(pane.index_finished, timeout=60000):
+            assert drop_files(pane, [tmp_path / "photos"])
+        assert pane.last_summary.embedded == 20, "the new index works"
+    finally:
+        win.stop_workers()

@@ -11,16 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core import paths
+from app.core.chat import search_index
+from app.core.db import DatabaseError, open_db
 from app.core.jobs import HearthError
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
 EXPORT_FORMAT = "hearth-conversation/1"
 
 
@@ -77,7 +77,8 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = {0: _v0_to_v1}
+MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2]
+SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
 
 
 def default_path() -> Path:
@@ -89,62 +90,35 @@ class ChatHistory:
 
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else default_path()
-        self.read_only = False
-        self.notice = ""
-        self._lock = threading.Lock()
         try:
-            self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                self.db.close()
-                uri = self.path.resolve().as_uri() + "?mode=ro"
-                self.db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-                self.read_only = True
-                self.notice = (
-                    f"The chat history was written by a newer Hearth (schema {version}); "
-                    "it is open read-only so nothing is lost. Update Hearth to add to it."
-                )
-                log.warning(self.notice)
-                return
-            self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self._migrate(version)
-        except sqlite3.DatabaseError as exc:
-            raise HistoryError(f"the chat history {self.path} cannot be opened: {exc}") from exc
+            migrations = MIGRATIONS if search_index.trigram_fts5() else MIGRATIONS[:1]
+            self.store = open_db(self.path, migrations, "the chat history", newer="read-only")
+        except DatabaseError as exc:
+            raise HistoryError(str(exc)) from exc
+        self.db = self.store.conn
+        self.read_only = self.store.read_only
+        self.notice = self.store.notice
+        # A newer schema's tables are not ours to trust, and a v1 file that could not be migrated has none.
+        self._index_ready = False
+        self.backfill = None
+        ours = self.store.version == SEARCH_INDEX_VERSION and not self.read_only
+        if ours and search_index.backfill_pending(self.db):
+            self.backfill = search_index.Backfill(self.path)
 
-    def _migrate(self, version: int) -> None:
-        while version < SCHEMA_VERSION:
-            with self._tx():
-                MIGRATIONS[version](self.db)
-                version += 1
-                self.db.execute(f"PRAGMA user_version = {version}")
-            log.info("chat history migrated to schema %d", version)
-
-    def _tx(self):
-        db, lock = self.db, self._lock
-
-        class _Tx:
-            def __enter__(self):
-                lock.acquire()
-                db.execute("BEGIN IMMEDIATE")
-
-            def __exit__(self, exc_type, exc, tb):
-                try:
-                    db.execute("ROLLBACK" if exc_type else "COMMIT")
-                finally:
-                    lock.release()
-                return False
-
-        return _Tx()
+    @property
+    def indexed_search(self) -> bool:
+        """Whether searches use the trigram index (schema 2, every message indexed)."""
+        if not self._index_ready and self.store.version == SEARCH_INDEX_VERSION:
+            self._index_ready = not search_index.backfill_pending(self.db)
+        return self._index_ready
 
     def _write(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
-        if self.read_only:
-            raise HistoryError(self.notice)
-        with self._tx():
+        with self._tx_checked():
             return self.db.execute(sql, args)
 
     def close(self) -> None:
+        if self.backfill is not None:
+            self.backfill.stop()
         self.db.close()
 
     # --- conversations ---------------------------------------------------------------
@@ -166,14 +140,17 @@ class ChatHistory:
         return Conversation(*row[:6], params=json.loads(row[6] or "{}"))
 
     def conversations(self, search: str = "") -> list[Conversation]:
+        """All conversations, newest first; with search, those whose title or messages contain it
+        (case-insensitive for ASCII, as SQL LIKE; % and _ are taken literally by dropping them)."""
         sql = "SELECT id, title, system_prompt, created, updated, model, params FROM conversations"
         args: tuple = ()
+        text = search.replace("%", "").replace("_", "")
         if search:
-            like = f"%{search.replace('%', '').replace('_', '')}%"
-            sql += (
-                " WHERE title LIKE ? OR id IN (SELECT conversation_id FROM messages WHERE content LIKE ?)"
-            )
-            args = (like, like)
+            if self.indexed_search:
+                where, args = search_index.where_clause(self.db, text)
+            else:
+                where, args = search_index.SCAN_WHERE, (f"%{text}%", f"%{text}%")
+            sql += where
         rows = self.db.execute(sql + " ORDER BY updated DESC, id DESC", args).fetchall()
         return [Conversation(*r[:6], params=json.loads(r[6] or "{}")) for r in rows]
 
@@ -236,7 +213,7 @@ class ChatHistory:
     def _tx_checked(self):
         if self.read_only:
             raise HistoryError(self.notice)
-        return self._tx()
+        return self.store.transaction()
 
     # --- export / import ----------------------------------------------------------------
     def export_json(self, conversation_id: int) -> str:

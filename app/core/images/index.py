@@ -9,11 +9,13 @@ batches, so the two overlap.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import sqlite3
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,11 +24,21 @@ from pathlib import Path
 import numpy as np
 
 from app.core import paths
-from app.core.images.scan import SkipImage, open_image, quick_hash, scan_folder
-from app.core.jobs import CancelToken, InputError
+from app.core.db import DamagedDatabaseError, is_damage, open_db, set_aside
+from app.core.images.scan import (
+    DELETED,
+    KnownFile,
+    SkipImage,
+    Todo,
+    display_path,
+    open_image,
+    plan_folder,
+    quick_hash,
+    scan_folder,
+)
+from app.core.jobs import CancelToken
 
 log = logging.getLogger(__name__)
-SCHEMA_VERSION = 1
 BATCH = 32
 SEARCH_CHUNK = 4096  # rows: the float32 scratch stays a few MB whatever the library size
 
@@ -49,6 +61,9 @@ class IndexSummary:
     unchanged: int = 0
     removed: int = 0
     offline_folders: list[str] = field(default_factory=list)
+    # Folders that lost every indexed picture at once (an empty mount point looks so): kept as offline
+    # until the user confirms removing their entries (remove_missing, or forget_missing).
+    emptied_folders: list[str] = field(default_factory=list)
     skipped: Counter = field(default_factory=Counter)  # reason -> count
     seconds: float = 0.0
 
@@ -60,6 +75,43 @@ class Hit:
     offline: bool = False
 
 
+class IndexDamagedError(DamagedDatabaseError):
+    pass
+
+
+def _to_db(path: str) -> str | bytes:
+    """A path as stored: text, or for a name that is not UTF-8 its bytes (lossless; SQLite text must be UTF-8)."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def _from_db(value: str | bytes) -> str:
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
+
+@contextlib.contextmanager
+def _damage_named(path: Path):
+    """sqlite3's 'malformed' and 'not a database' become IndexDamagedError, whose message says what is wrong."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            raise IndexDamagedError(f"the photo index ({path}) is damaged: {exc}", path) from exc
+        raise
+
+
+def _guarded(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with _damage_named(self.path):
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 def decode_workers() -> int:
     """Threads for decoding: PIL releases the GIL, and a GPU model outruns a few threads."""
     return max(1, min(8, os.cpu_count() or 1))
@@ -69,7 +121,7 @@ def default_path() -> Path:
     return paths.db_dir() / "images.sqlite3"
 
 
-def _migrate_v0(db: sqlite3.Connection) -> None:
+def _v0_to_v1(db: sqlite3.Connection) -> None:
     for sql in (
         "CREATE TABLE folders (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, exclude TEXT NOT NULL DEFAULT '',"
         " status TEXT NOT NULL DEFAULT 'ok')",
@@ -83,193 +135,236 @@ def _migrate_v0(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
+MIGRATIONS = [_v0_to_v1]
+
+
+@dataclass
+class _Decoded:
+    todo: Todo
+    digest: str | None
+    tensor: object = None
+    reason: str | None = None  # None: embed it; "same": content unchanged; else why it was skipped
+
+
 class ImageIndex:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else default_path()
-        self.db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA foreign_keys = ON")
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise InputError("the photo index was written by a newer Hearth; update Hearth to use it")
-        self.db.execute("PRAGMA journal_mode = WAL")
-        if version < 1:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                _migrate_v0(self.db)
-                self.db.execute("PRAGMA user_version = 1")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+        try:
+            self.store = open_db(self.path, MIGRATIONS, "the photo index", newer="refuse")
+        except DamagedDatabaseError as exc:
+            raise IndexDamagedError(str(exc), self.path) from exc
+        self.db = self.store.conn
         self._matrix: dict[str, tuple[np.ndarray, list[int]]] = {}
 
+    @classmethod
+    def rebuild(cls, path: Path | None = None) -> ImageIndex:
+        """Sets a damaged index aside (never deleted) and starts a new one with the same folders, where
+        the old file still names them."""
+        path = Path(path) if path else default_path()
+        folders: list[tuple] = []
+        try:
+            old = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                folders = old.execute("SELECT path, exclude FROM folders").fetchall()
+            finally:
+                old.close()
+        except sqlite3.Error as exc:
+            log.warning("no folder list could be read from the damaged index: %s", exc)
+        set_aside(path)
+        index = cls(path)
+        for folder, exclude in folders:
+            with contextlib.suppress(sqlite3.Error, TypeError, AttributeError):  # a damaged row
+                index.db.execute("INSERT OR IGNORE INTO folders (path, exclude) VALUES (?, ?)", (folder, exclude))
+        return index
+
     def close(self) -> None:
-        self.db.close()
+        self.store.close()
 
     # --- folders -----------------------------------------------------------------------
     def add_folder(self, folder: str | Path, exclude: tuple[str, ...] = ()) -> int:
-        path = str(Path(folder).expanduser().resolve())
+        path = _to_db(str(Path(folder).expanduser().resolve()))
         self.db.execute("INSERT OR IGNORE INTO folders (path, exclude) VALUES (?, ?)", (path, "\n".join(exclude)))
         return self.db.execute("SELECT id FROM folders WHERE path = ?", (path,)).fetchone()[0]
 
     def remove_folder(self, folder: str | Path) -> None:
-        self.db.execute("DELETE FROM folders WHERE path = ?", (str(Path(folder).expanduser().resolve()),))
+        self.db.execute("DELETE FROM folders WHERE path = ?", (_to_db(str(Path(folder).expanduser().resolve())),))
         self._matrix.clear()
 
+    def forget_missing(self, folder: str) -> int:
+        """Removes a folder's entries whose files are gone (what the user confirmed for an emptied folder)."""
+        row = self.db.execute("SELECT id FROM folders WHERE path = ?", (_to_db(folder),)).fetchone()
+        if row is None:
+            return 0
+        gone = [(i,) for i, p in self.db.execute("SELECT id, path FROM files WHERE folder_id = ?", (row[0],))
+                if not os.path.lexists(_from_db(p))]
+        with self.store.transaction():
+            self.db.executemany("DELETE FROM files WHERE id = ?", gone)
+            self.db.execute("UPDATE folders SET status = 'ok' WHERE id = ?", (row[0],))
+        self._matrix.clear()
+        return len(gone)
+
+    @_guarded
     def folders(self) -> list[tuple[str, str, int]]:
         """(path, status, number of indexed files) for each folder."""
         rows = self.db.execute(
             "SELECT f.path, f.status, (SELECT COUNT(*) FROM files WHERE folder_id = f.id AND status = 'ok')"
             " FROM folders f ORDER BY f.path"
         ).fetchall()
-        return [(p, s, n) for p, s, n in rows]
+        return [(_from_db(p), s, n) for p, s, n in rows]
 
+    @_guarded
     def skipped(self) -> Counter:
         return Counter(dict(self.db.execute(
             "SELECT reason, COUNT(*) FROM files WHERE status = 'skipped' GROUP BY reason").fetchall()))
 
-    # --- indexing ----------------------------------------------------------------------
+    # --- indexing: plan, decode, embed and store ---------------------------------------
     def index(self, encoder, model_key: str, cancel: CancelToken | None = None,
-              folders: list[str] | None = None) -> Iterator[IndexProgress | IndexSummary]:
+              folders: list[str] | None = None, remove_missing: bool = False) -> Iterator[IndexProgress | IndexSummary]:
+        with _damage_named(self.path):
+            yield from self._index(encoder, model_key, cancel, folders, remove_missing)
+
+    def _index(self, encoder, model_key, cancel, folders, remove_missing) -> Iterator[IndexProgress | IndexSummary]:
         cancel = cancel or CancelToken()
         started = time.monotonic()
         summary = IndexSummary()
-        todo: list[tuple[int, str, int, float, str]] = []  # (folder id, path, size, mtime, hash)
-        rows = self.db.execute("SELECT id, path, exclude FROM folders").fetchall()
-        for folder_id, folder, exclude in rows:
-            if folders is not None and folder not in folders:
-                continue
-            if not os.path.isdir(folder):
-                self.db.execute("UPDATE folders SET status = 'offline' WHERE id = ?", (folder_id,))
-                self.db.execute("UPDATE files SET status = 'offline' WHERE folder_id = ? AND status = 'ok'",
-                                (folder_id,))
-                summary.offline_folders.append(folder)
-                continue
-            self.db.execute("UPDATE folders SET status = 'ok' WHERE id = ?", (folder_id,))
-            self.db.execute("UPDATE files SET status = 'ok' WHERE folder_id = ? AND status = 'offline'", (folder_id,))
-            report = scan_folder(Path(folder), tuple(p for p in exclude.split("\n") if p))
-            for bad in report.unreadable:
-                summary.skipped["unreadable folder"] += 1
-                log.warning("could not list %s", bad)
-            known = {p: (i, s, m, h, st) for i, p, s, m, h, st in self.db.execute(
-                "SELECT id, path, size, mtime, hash, status FROM files WHERE folder_id = ?", (folder_id,))}
-            present = set()
-            for f in report.found:
-                summary.scanned += 1
-                present.add(f.path)
-                old = known.get(f.path)
-                same = old and old[1] == f.size and old[2] == f.mtime
-                if same and (old[4] == "skipped" or self._has(old[0], model_key)):
-                    summary.unchanged += 1
-                    if old[4] == "skipped":
-                        summary.skipped[self._reason(old[0])] += 1
-                    continue
-                # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed.
-                reusable = old[3] if old and old[3] and self._has(old[0], model_key, old[3]) else None
-                todo.append((folder_id, f.path, f.size, f.mtime, reusable))
-            gone = [known[p][0] for p in known if p not in present]
-            for file_id in gone:
-                self.db.execute("DELETE FROM files WHERE id = ?", (file_id,))
-            summary.removed += len(gone)
+        todo = self._plan(model_key, folders, summary, remove_missing)
         self._matrix.pop(model_key, None)
-
-        total = len(todo)
-        size = getattr(encoder, "image_size", 224)
         batch_size = getattr(encoder, "batch_size", BATCH)
-        prepare = getattr(encoder, "prepare", None) or encoder.preprocess
-        done = 0
-
-        def decode(item):
-            folder_id, path, fsize, mtime, reusable = item
-            try:
-                digest = quick_hash(path, fsize)
-            except OSError:
-                return (folder_id, path, fsize, mtime, None), None, "unreadable (permission denied)"
-            item = (folder_id, path, fsize, mtime, digest)
-            if reusable == digest:
-                return item, None, "same"
-            try:
-                return item, prepare(open_image(path, size)), None
-            except SkipImage as exc:
-                return item, None, str(exc)
-
-        with ThreadPoolExecutor(max_workers=decode_workers()) as pool:
-            # A bounded window of decodes runs ahead of the model: memory stays flat.
-            pending = [pool.submit(decode, t) for t in todo[: batch_size * 4]]
-            next_i = len(pending)
-            batch: list = []
-            while pending or batch:
-                if cancel.cancelled:
-                    for p in pending:
-                        p.cancel()
-                    break
-                if pending:
-                    item, tensor, reason = pending.pop(0).result()
-                    if next_i < total:
-                        pending.append(pool.submit(decode, todo[next_i]))
-                        next_i += 1
-                    done += 1
-                    if reason == "same":
-                        self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?",
-                                        (item[2], item[3], item[1]))
-                        summary.unchanged += 1
-                    elif reason is not None:
-                        summary.skipped[reason] += 1
-                        self._skip(item[0], item[1], item[2], item[3], reason)
-                    else:
-                        batch.append((item, tensor))
-                if len(batch) >= batch_size or (not pending and batch):
-                    vecs = encoder.embed_images([t for _, t in batch])
-                    self._store(batch, vecs, model_key)
-                    summary.embedded += len(batch)
-                    batch = []
-                    elapsed = time.monotonic() - started
-                    rate = summary.embedded / elapsed if elapsed > 0 else 0.0
-                    eta = (total - done) / rate if rate > 0 else None
-                    yield IndexProgress(done, total, summary.embedded, sum(summary.skipped.values()), rate, eta,
-                                        os.path.basename(todo[done - 1][1]) if done else "")
+        batch: list[_Decoded] = []
+        for done, item in enumerate(self._decoded(todo, encoder, batch_size * 4, cancel), start=1):
+            if item.reason is None:
+                batch.append(item)
+            else:
+                self._record_unembedded(item, summary)
+            if len(batch) >= batch_size or (done == len(todo) and batch):
+                self._embed_and_store(batch, encoder, model_key)
+                summary.embedded += len(batch)
+                batch = []
+                elapsed = time.monotonic() - started
+                rate = summary.embedded / elapsed if elapsed > 0 else 0.0
+                eta = (len(todo) - done) / rate if rate > 0 else None
+                yield IndexProgress(done, len(todo), summary.embedded, sum(summary.skipped.values()), rate, eta,
+                                    display_path(os.path.basename(item.todo.path)))
         summary.seconds = time.monotonic() - started
         self._matrix.pop(model_key, None)
         yield summary
 
-    def _has(self, file_id: int, model_key: str, digest: str | None = None) -> bool:
-        sql = "SELECT 1 FROM embeddings WHERE file_id = ? AND model = ?"
-        args: tuple = (file_id, model_key)
-        if digest is not None:
-            sql += " AND hash = ?"
-            args += (digest,)
-        return self.db.execute(sql, args).fetchone() is not None
+    def _plan(self, model_key: str, only: list[str] | None, summary: IndexSummary,
+              remove_missing: bool = False) -> list[Todo]:
+        """Scans each folder, records what went offline or away, and returns what to decode."""
+        todo: list[Todo] = []
+        for folder_id, stored, exclude in self.db.execute("SELECT id, path, exclude FROM folders").fetchall():
+            folder = _from_db(stored)
+            if only is not None and folder not in only:
+                continue
+            if not os.path.isdir(folder):
+                self._set_offline(folder_id)
+                summary.offline_folders.append(folder)
+                continue
+            report = scan_folder(Path(folder), tuple(p for p in exclude.split("\n") if p))
+            for bad in report.unreadable:
+                summary.skipped["unreadable folder"] += 1
+                log.warning("could not list %s", bad)
+            plan = plan_folder(folder_id, report.found, self._known(folder_id, model_key))
+            if plan.lost_all and not remove_missing:
+                log.warning("%s lost every indexed picture at once: kept as offline until removal is confirmed",
+                            display_path(folder))
+                self._set_offline(folder_id)
+                summary.offline_folders.append(folder)
+                summary.emptied_folders.append(folder)
+                continue
+            with self.store.transaction():
+                self.db.execute("UPDATE folders SET status = 'ok' WHERE id = ?", (folder_id,))
+                self.db.execute("UPDATE files SET status = 'ok' WHERE folder_id = ? AND status = 'offline'",
+                                (folder_id,))
+                self.db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in plan.gone])
+            summary.scanned += plan.scanned
+            summary.unchanged += plan.unchanged
+            summary.skipped.update(plan.skipped)
+            summary.removed += len(plan.gone)
+            todo += plan.todo
+        return todo
 
-    def _reason(self, file_id: int) -> str:
-        row = self.db.execute("SELECT reason FROM files WHERE id = ?", (file_id,)).fetchone()
-        return row[0] if row else "skipped"
+    def _known(self, folder_id: int, model_key: str) -> dict[str, KnownFile]:
+        rows = self.db.execute(
+            "SELECT f.id, f.path, f.size, f.mtime, f.hash, f.status, f.reason, e.hash FROM files f"
+            " LEFT JOIN embeddings e ON e.file_id = f.id AND e.model = ? WHERE f.folder_id = ?",
+            (model_key, folder_id))
+        return {_from_db(r[1]): KnownFile(r[0], *r[2:]) for r in rows}
 
-    def _upsert_file(self, folder_id, path, size, mtime, digest, status, reason) -> int:
+    def _set_offline(self, folder_id: int) -> None:
+        with self.store.transaction():
+            self.db.execute("UPDATE folders SET status = 'offline' WHERE id = ?", (folder_id,))
+            self.db.execute("UPDATE files SET status = 'offline' WHERE folder_id = ? AND status = 'ok'",
+                            (folder_id,))
+
+    def _decoded(self, todo: list[Todo], encoder, window: int, cancel: CancelToken) -> Iterator[_Decoded]:
+        """Hashes and decodes in a pool, a bounded window ahead of the model; yields in order."""
+        size = getattr(encoder, "image_size", 224)
+        prepare = getattr(encoder, "prepare", None) or encoder.preprocess
+
+        def decode(t: Todo) -> _Decoded:
+            try:
+                digest = quick_hash(t.path, t.size)
+            except FileNotFoundError:
+                return _Decoded(t, None, reason=DELETED)
+            except PermissionError:
+                return _Decoded(t, None, reason="unreadable (permission denied)")
+            except OSError as exc:
+                return _Decoded(t, None, reason=f"unreadable ({exc.strerror or exc})")
+            if t.reusable == digest:
+                return _Decoded(t, digest, reason="same")
+            try:
+                return _Decoded(t, digest, prepare(open_image(t.path, size)))
+            except SkipImage as exc:
+                return _Decoded(t, digest, reason=str(exc))
+
+        with ThreadPoolExecutor(max_workers=decode_workers()) as pool:
+            pending = deque(pool.submit(decode, t) for t in todo[:window])
+            next_i = len(pending)
+            while pending:
+                if cancel.cancelled:
+                    for p in pending:
+                        p.cancel()
+                    return
+                result = pending.popleft().result()
+                if next_i < len(todo):
+                    pending.append(pool.submit(decode, todo[next_i]))
+                    next_i += 1
+                yield result
+
+    def _record_unembedded(self, item: _Decoded, summary: IndexSummary) -> None:
+        t = item.todo
+        if item.reason == "same":
+            self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?", (t.size, t.mtime, _to_db(t.path)))
+            summary.unchanged += 1
+            return
+        summary.skipped[item.reason] += 1
+        if item.reason == DELETED:  # gone between the scan and the decode: nothing to keep
+            self.db.execute("DELETE FROM files WHERE path = ?", (_to_db(t.path),))
+            return
+        with self.store.transaction():
+            file_id = self._upsert_file(t, None, "skipped", item.reason)
+            self.db.execute("DELETE FROM embeddings WHERE file_id = ?", (file_id,))
+
+    def _embed_and_store(self, batch: list[_Decoded], encoder, model_key: str) -> None:
+        vecs = encoder.embed_images([d.tensor for d in batch])
+        with self.store.transaction():
+            for d, vec in zip(batch, vecs, strict=True):
+                file_id = self._upsert_file(d.todo, d.digest, "ok", "")
+                self.db.execute(
+                    "INSERT OR REPLACE INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
+                    (file_id, model_key, d.digest, vec.astype(np.float16).tobytes()),
+                )
+
+    def _upsert_file(self, t: Todo, digest: str | None, status: str, reason: str) -> int:
         self.db.execute(
             "INSERT INTO files (path, folder_id, size, mtime, hash, status, reason) VALUES (?,?,?,?,?,?,?)"
             " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, hash=excluded.hash,"
             " status=excluded.status, reason=excluded.reason, folder_id=excluded.folder_id",
-            (path, folder_id, size, mtime, digest, status, reason),
+            (_to_db(t.path), t.folder_id, t.size, t.mtime, digest, status, reason),
         )
-        return self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
-
-    def _skip(self, folder_id, path, size, mtime, reason) -> None:
-        file_id = self._upsert_file(folder_id, path, size, mtime, None, "skipped", reason)
-        self.db.execute("DELETE FROM embeddings WHERE file_id = ?", (file_id,))
-
-    def _store(self, batch, vecs: np.ndarray, model_key: str) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            for ((folder_id, path, size, mtime, digest), _), vec in zip(batch, vecs, strict=True):
-                file_id = self._upsert_file(folder_id, path, size, mtime, digest, "ok", "")
-                self.db.execute(
-                    "INSERT OR REPLACE INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
-                    (file_id, model_key, digest, vec.astype(np.float16).tobytes()),
-                )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+        return self.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(t.path),)).fetchone()[0]
 
     # --- queries -----------------------------------------------------------------------
     def matrix(self, model_key: str) -> tuple[np.ndarray, list[int]]:
@@ -288,10 +383,11 @@ class ImageIndex:
     def vector_of(self, path: str, model_key: str) -> np.ndarray | None:
         row = self.db.execute(
             "SELECT e.vec FROM embeddings e JOIN files f ON f.id = e.file_id WHERE f.path = ? AND e.model = ?",
-            (str(path), model_key),
+            (_to_db(str(path)), model_key),
         ).fetchone()
         return np.frombuffer(row[0], dtype=np.float16).astype(np.float32) if row else None
 
+    @_guarded
     def search(self, query: np.ndarray, model_key: str, top: int = 50, threshold: float | None = None) -> list[Hit]:
         mat, ids = self.matrix(model_key)
         if mat.shape[0] == 0:
@@ -306,7 +402,7 @@ class ImageIndex:
         info = {}
         if chosen:
             marks = ",".join("?" * len(chosen))
-            info = {i: (p, s) for i, p, s in self.db.execute(
+            info = {i: (_from_db(p), s) for i, p, s in self.db.execute(
                 f"SELECT id, path, status FROM files WHERE id IN ({marks})", chosen)}
         return [Hit(info[ids[i]][0], float(scores[i]), info[ids[i]][1] == "offline") for i in best if ids[i] in info]
 

@@ -6,8 +6,10 @@ import fnmatch
 import hashlib
 import logging
 import os
+import threading
 import warnings
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -15,6 +17,37 @@ log = logging.getLogger(__name__)
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
 MAX_PIXELS = 120_000_000  # beyond this a file is treated as a decompression bomb
 HASH_SPAN = 256 * 1024
+DECODE_BUDGET = 512 * 1024 * 1024  # bytes of decoded pixels the decode pool may hold at once, whatever its size
+
+
+def display_path(path: str) -> str:
+    """A path fit to show: bytes that are not UTF-8 (kept losslessly as surrogates) become U+FFFD."""
+    return os.fsencode(path).decode("utf-8", "replace") if isinstance(path, str) else str(path)
+
+
+class MemoryBudget:
+    """Decodes take their picture's size from a shared budget and wait while it is spent: memory is
+    bounded by bytes, not by the number of threads. A picture larger than the budget runs alone."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, n: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self.used == 0 or self.used + n <= self.limit)
+            self.used += n
+            self.peak = max(self.peak, self.used)
+
+    def release(self, n: int) -> None:
+        with self._cond:
+            self.used -= n
+            self._cond.notify_all()
+
+
+_budget = MemoryBudget(DECODE_BUDGET)
 
 
 @dataclass
@@ -72,6 +105,63 @@ def scan_folder(root: Path, exclude: tuple[str, ...] = ()) -> ScanReport:
     return ScanReport(found, unreadable)
 
 
+@dataclass
+class KnownFile:
+    """What the index holds for one file, and whether the current model has embedded it (and from what)."""
+
+    id: int
+    size: int | None
+    mtime: float | None
+    hash: str | None
+    status: str
+    reason: str
+    embedded_hash: str | None  # the hash the current model's vector was made from; None: no vector
+
+
+@dataclass
+class Todo:
+    """A file to hash and maybe decode and embed; reusable is a hash whose vector is still good."""
+
+    folder_id: int
+    path: str
+    size: int
+    mtime: float
+    reusable: str | None
+
+
+@dataclass
+class FolderPlan:
+    scanned: int = 0
+    unchanged: int = 0
+    skipped: Counter = field(default_factory=Counter)  # reasons of files skipped before, still the same
+    todo: list[Todo] = field(default_factory=list)
+    gone: list[int] = field(default_factory=list)  # ids of indexed files no longer there
+    lost_all: bool = False  # it had indexed pictures and none is there now: an empty mount point?
+
+
+def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFile]) -> FolderPlan:
+    """The diff between a folder on disk and the index: what is unchanged, what to (re)do, what is gone."""
+    plan = FolderPlan()
+    present = set()
+    for f in found:
+        plan.scanned += 1
+        present.add(f.path)
+        old = known.get(f.path)
+        same = old is not None and old.size == f.size and old.mtime == f.mtime
+        if same and (old.status == "skipped" or old.embedded_hash is not None):
+            plan.unchanged += 1
+            if old.status == "skipped":
+                plan.skipped[old.reason or "skipped"] += 1
+            continue
+        # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed.
+        reusable = old.hash if old is not None and old.hash and old.embedded_hash == old.hash else None
+        plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable))
+    plan.gone = [k.id for p, k in known.items() if p not in present]
+    indexed = [p for p, k in known.items() if k.status != "skipped"]
+    plan.lost_all = bool(indexed) and not any(p in present for p in indexed)
+    return plan
+
+
 def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(path, p) or fnmatch.fnmatch(os.path.basename(path), p) for p in patterns)
 
@@ -92,7 +182,11 @@ class SkipImage(Exception):  # noqa: N818 - a reason to skip, not a failure
 
 
 def open_image(path: str, target: int = 224):
-    """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not."""
+    """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not.
+
+    JPEG decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) and other formats are reduced right after
+    decoding, before any copy (transpose, mode conversion) is made; the full-size pixels count
+    against a budget shared by every decode thread."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     _register_heif()
@@ -107,13 +201,16 @@ def open_image(path: str, target: int = 224):
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise SkipImage("too large (decompression bomb guard)")
-            # JPEG: decode at 1/2, 1/4 or 1/8 scale (DCT scaling, a proper low-pass), never below the
-            # model's input size: the cheapest large step of indexing a camera's photos.
-            im.draft("RGB", (target, target))
-            im = ImageOps.exif_transpose(im)
-            if max(im.size) > target * 4:  # huge panoramas: shrink before anything else
-                im.thumbnail((target * 4, target * 4))
-            return im.convert("RGB")
+            im.draft("RGB", (target, target))  # JPEG: never below the model's input size
+            cost = im.width * im.height * max(4, len(im.getbands()))
+            _budget.acquire(cost)
+            try:
+                im.load()
+                if max(im.size) > target * 4:  # huge: shrink (Image.reduce, then resample) before any copy
+                    im.thumbnail((target * 4, target * 4), reducing_gap=2.0)
+            finally:
+                _budget.release(cost)
+            return ImageOps.exif_transpose(im).convert("RGB")
     except SkipImage:
         raise
     except Image.DecompressionBombError as exc:
@@ -121,8 +218,11 @@ def open_image(path: str, target: int = 224):
     except UnidentifiedImageError as exc:
         raise SkipImage("not an image") from exc
     except FileNotFoundError as exc:
-        raise SkipImage("deleted while indexing") from exc
+        raise SkipImage(DELETED) from exc
     except PermissionError as exc:
         raise SkipImage("unreadable (permission denied)") from exc
     except (OSError, ValueError, SyntaxError) as exc:  # truncated or corrupt data
         raise SkipImage(f"corrupt ({exc})") from exc
+
+
+DELETED = "deleted while indexing"

@@ -17,11 +17,14 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QMessageBox,
     QProgressBar,
     QSlider,
     QVBoxLayout,
 )
 
+from app.core.db import DamagedDatabaseError
+from app.core.images.scan import display_path
 from app.core.jobs import HearthError
 from app.gui.images.results import THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
@@ -145,15 +148,15 @@ class ImagesPane(ModelBackedPane):
 
     # --- folders and indexing ----------------------------------------------------------
     def refresh_folders(self) -> None:
-        self.images.folders(on_result=self._show_folders)
+        self.images.folders(on_result=self._show_folders, on_error=self._on_folders_failed)
 
     def _show_folders(self, result) -> None:
         folders, skipped = result
         self.folder_list.clear()
         for path, status, count in folders:
             note = f"{count} photos" + (" · offline (kept)" if status == "offline" else "")
-            item = QListWidgetItem(f"{path}\n{note}")
-            item.setData(Qt.ItemDataRole.UserRole, path)
+            item = QListWidgetItem(f"{display_path(path)}\n{note}")
+            item.setData(Qt.ItemDataRole.UserRole, os.fsencode(path))  # bytes: Qt text would drop non-UTF-8
             self.folder_list.addItem(item)
             if os.path.isdir(path) and path not in self.watcher.directories():
                 self.watcher.addPath(path)
@@ -175,7 +178,7 @@ class ImagesPane(ModelBackedPane):
     def _remove_selected(self) -> None:
         item = self.folder_list.currentItem()
         if item is not None:
-            path = item.data(Qt.ItemDataRole.UserRole)
+            path = os.fsdecode(bytes(item.data(Qt.ItemDataRole.UserRole)))
             self.images.remove_folder(path)
             if path in self.watcher.directories():
                 self.watcher.removePath(path)
@@ -220,12 +223,65 @@ class ImagesPane(ModelBackedPane):
             parts.append(f"{len(summary.offline_folders)} folder(s) offline, kept")
         self.index_status.setText("Indexed: " + "; ".join(parts) + ".")
         self.refresh_folders()
+        if summary.emptied_folders:
+            self._ask_remove_emptied(summary.emptied_folders)
         self.index_finished.emit(summary)
 
     def _on_index_failed(self, exc) -> None:
         self._set_indexing(False)
+        if isinstance(exc, DamagedDatabaseError):
+            self._offer_rebuild(exc)
         self.index_status.setText(f"Indexing failed: {exc}")
         self.index_finished.emit(exc)
+
+    def _ask_remove_emptied(self, folders: list[str]) -> None:
+        """An emptied folder may be an unplugged drive's mount point: its entries go only if the user says so."""
+        names = "\n".join(display_path(f) for f in folders)
+        box = QMessageBox(QMessageBox.Icon.Question, "Remove missing pictures?",
+                          f"These folders are empty or lost every indexed picture at once:\n{names}\n\n"
+                          "If a drive is unplugged, keep them: they stay searchable, marked offline. "
+                          "Remove their entries from the library?", parent=self)
+        self.remove_button = box.addButton("Remove entries", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Keep as offline", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(QMessageBox.StandardButton.NoButton)
+        box.buttonClicked.connect(lambda button: self._removal_answered(button, folders))
+        self.removal_question = box
+        box.open()
+
+    def _removal_answered(self, button, folders: list[str]) -> None:
+        if button is self.remove_button:
+            self.images.forget_missing(folders, on_result=lambda n: (
+                self.index_status.setText(f"Removed {n} missing pictures."), self.refresh_folders()))
+
+    def _on_folders_failed(self, exc) -> None:
+        if isinstance(exc, DamagedDatabaseError):
+            self._offer_rebuild(exc)
+        else:
+            self.index_status.setText(f"The photo library could not be read: {exc}")
+
+    def _offer_rebuild(self, exc) -> None:
+        """A damaged index: say so, and offer a new one with the old file set aside."""
+        if getattr(self, "rebuild_question", None) is not None and self.rebuild_question.isVisible():
+            return
+        log.error("%s", exc)
+        self.index_status.setText(f"{exc}")
+        box = QMessageBox(QMessageBox.Icon.Warning, "The photo index is damaged",
+                          f"{exc}\n\nRebuild it? The damaged file is set aside beside it (kept, not deleted), "
+                          "and your folders are indexed again.", parent=self)
+        self.rebuild_button = box.addButton("Rebuild", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(self._rebuild_answered)
+        self.rebuild_question = box
+        box.open()
+
+    def _rebuild_answered(self, button) -> None:
+        if button is self.rebuild_button:
+            self.images.rebuild_index(on_result=self._rebuilt, on_error=self._on_folders_failed)
+
+    def _rebuilt(self, path) -> None:
+        self.index_status.setText(f"A new photo index was started; the damaged one is kept beside {path.name}.")
+        self.refresh_folders()
+        self.start_index()
 
     def _on_index_stopped(self) -> None:
         self._set_indexing(False)

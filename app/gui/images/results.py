@@ -9,6 +9,7 @@ from PySide6.QtCore import QAbstractListModel, QObject, QRunnable, QSize, Qt, QT
 from PySide6.QtGui import QImage, QImageReader, QPixmap
 
 from app.core import paths
+from app.core.images.scan import display_path
 
 THUMB = 128
 
@@ -79,7 +80,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{hit.score:.2f}" + ("  offline" if hit.offline else "")
         if role == Qt.ItemDataRole.ToolTipRole:
-            return hit.path
+            return display_path(hit.path)
         if role == Qt.ItemDataRole.DecorationRole:
             pix = self.thumbs.get(hit.path)
             if pix is None and hit.path not in self._asked:

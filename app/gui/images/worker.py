@@ -54,6 +54,32 @@ class ImagesWorker(ModelWorker):
 
         return self.submit(job, name="remove-folder", **callbacks)
 
+    def forget_missing(self, folders: list[str], **callbacks) -> Job:
+        """Removes the entries of emptied folders whose files are gone, once the user has said so."""
+
+        def job(token, report):
+            from app.core.images.index import ImageIndex
+
+            if self._index is None:
+                self._index = ImageIndex()
+            return sum(self._index.forget_missing(f) for f in folders)
+
+        return self.worker.submit(job, name="forget-missing", **callbacks)
+
+    def rebuild_index(self, **callbacks) -> Job:
+        """Sets a damaged index aside (kept) and opens a new one with the folders it still names."""
+
+        def job(token, report):
+            from app.core.images.index import ImageIndex
+
+            if self._index is not None:
+                self._index.close()
+            self._index = None
+            self._index = ImageIndex.rebuild()
+            return self._index.path
+
+        return self.worker.submit(job, name="rebuild-index", **callbacks)
+
     def index(self, model_id: str, **callbacks) -> Job:
         def job(cancel, progress):
             from app.core.images.index import IndexSummary

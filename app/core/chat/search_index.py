@@ -1,0 +1,165 @@
+"""Chat search that stays flat: trigram FTS5 indexes over titles and messages.
+
+A trigram index answers ``LIKE '%text%'`` for text of three characters or more
+without reading every message, and SQLite still checks the LIKE on each row it
+returns, so results are exactly the old scan's. Schema 2 creates the indexes
+and the triggers that keep them in step; existing messages are indexed by a
+backfill, newest first, a chunk per short transaction on a thread of its own,
+so opening a big history never waits for it. Until the backfill is done, and
+for a history that cannot be migrated, search scans as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sqlite3
+import threading
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
+COMMON_TRIGRAM = 0.2  # above this share of messages, a scan that stops at each chat's first hit is faster
+
+_PENDING = "(SELECT messages_below FROM search_backfill)"
+
+
+def v1_to_v2(db: sqlite3.Connection) -> None:
+    for sql in (
+        # Rows with an id below messages_below are not indexed yet; the backfill lowers it to 1.
+        "CREATE TABLE search_backfill (messages_below INTEGER NOT NULL)",
+        "INSERT INTO search_backfill SELECT COALESCE(MAX(id), 0) + 1 FROM messages",
+        # detail=none: SQLite re-checks each LIKE against the text, so positions are not needed (half the size).
+        "CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='id',"
+        " tokenize='trigram case_sensitive 0', detail=none)",
+        "CREATE VIRTUAL TABLE message_terms USING fts5vocab(message_search, row)",
+        "CREATE VIRTUAL TABLE title_search USING fts5(title, content='conversations', content_rowid='id',"
+        " tokenize='trigram case_sensitive 0', detail=none)",
+        f"CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.id >= {_PENDING} BEGIN"
+        " INSERT INTO message_search(rowid, content) VALUES (new.id, new.content); END",
+        f"CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN old.id >= {_PENDING} BEGIN"
+        " INSERT INTO message_search(message_search, rowid, content) VALUES ('delete', old.id, old.content); END",
+        f"CREATE TRIGGER message_search_update AFTER UPDATE OF content ON messages WHEN old.id >= {_PENDING} BEGIN"
+        " INSERT INTO message_search(message_search, rowid, content) VALUES ('delete', old.id, old.content);"
+        " INSERT INTO message_search(rowid, content) VALUES (new.id, new.content); END",
+        "CREATE TRIGGER title_search_insert AFTER INSERT ON conversations BEGIN"
+        " INSERT INTO title_search(rowid, title) VALUES (new.id, new.title); END",
+        "CREATE TRIGGER title_search_delete AFTER DELETE ON conversations BEGIN"
+        " INSERT INTO title_search(title_search, rowid, title) VALUES ('delete', old.id, old.title); END",
+        "CREATE TRIGGER title_search_update AFTER UPDATE OF title ON conversations BEGIN"
+        " INSERT INTO title_search(title_search, rowid, title) VALUES ('delete', old.id, old.title);"
+        " INSERT INTO title_search(rowid, title) VALUES (new.id, new.title); END",
+        "INSERT INTO title_search(title_search) VALUES ('rebuild')",  # titles are short: at once
+        "CREATE INDEX conversations_by_updated ON conversations(updated DESC, id DESC)",
+    ):
+        db.execute(sql)
+
+
+@functools.cache
+def trigram_fts5() -> bool:
+    """Whether this SQLite has FTS5 with the trigram tokenizer (3.34+); without it search scans, as before."""
+    try:
+        sqlite3.connect(":memory:").execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')")
+        return True
+    except sqlite3.OperationalError:
+        log.warning("SQLite %s has no FTS5 trigram tokenizer: chat search scans every message",
+                    sqlite3.sqlite_version)
+        return False
+
+
+def backfill_pending(db: sqlite3.Connection) -> bool:
+    return db.execute(f"SELECT {_PENDING}").fetchone()[0] > 1
+
+
+def backfill_step(db: sqlite3.Connection, chunk: int = BACKFILL_CHUNK) -> bool:
+    """Indexes the next chunk of older messages in one transaction; False when none are left."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        below = db.execute(f"SELECT {_PENDING}").fetchone()[0]
+        if below <= 1:
+            db.execute("COMMIT")
+            return False
+        low = max(1, below - chunk)
+        db.execute("INSERT INTO message_search(rowid, content) SELECT id, content FROM messages"
+                   " WHERE id >= ? AND id < ?", (low, below))
+        db.execute("UPDATE search_backfill SET messages_below = ?", (low,))
+        db.execute("COMMIT")
+        return low > 1
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+class Backfill:
+    """Indexes the messages a migration found, on a thread with its own connection."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="chat-search-backfill", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            try:
+                while not self._stop.is_set() and backfill_step(db):
+                    pass
+            finally:
+                db.close()
+            if not self._stop.is_set():
+                log.info("chat search index built for %s", self.path)
+        except sqlite3.Error as exc:  # the scan still answers searches
+            log.warning("chat search index backfill stopped: %s", exc)
+        finally:
+            self.done.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _trigrams(text: str) -> set[str]:
+    low = text.lower()
+    return {low[i : i + 3] for i in range(len(low) - 2)}
+
+
+def use_index(db: sqlite3.Connection, text: str) -> bool:
+    """Whether the trigram index is the faster way to find text (see where_clause)."""
+    return where_clause(db, text)[0] is not SCAN_WHERE
+
+
+def where_clause(db: sqlite3.Connection, text: str) -> tuple[str, tuple]:
+    """The WHERE clause (and its arguments) that finds chats whose title or messages contain text.
+
+    Text under three characters, or whose rarest trigram is in a large share of messages (a common
+    word: a scan that stops at each chat's first hit is quicker), is scanned. Otherwise the index
+    finds candidates by the two rarest trigrams (ASCII ones, whose case folding is Python's too) and
+    LIKE checks each: a phrase with a common word in it does not walk that word's whole list."""
+    like = f"%{text}%"
+    grams = _trigrams(text)
+    if not grams:
+        return SCAN_WHERE, (like, like)
+    marks = ",".join("?" * len(grams))
+    counts = dict(db.execute(f"SELECT term, doc FROM message_terms WHERE term IN ({marks})", tuple(grams)))
+    if len(counts) < len(grams):
+        return INDEXED_WHERE, (like, like)  # some trigram is in no message (or folds otherwise): exact and quick
+    total = db.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 1
+    if min(counts.values()) >= COMMON_TRIGRAM * total:
+        return SCAN_WHERE, (like, like)
+    rarest = sorted((n, t) for t, n in counts.items() if t.isascii())[:2]
+    if not rarest:
+        return INDEXED_WHERE, (like, like)
+    match = " AND ".join('"' + t.replace('"', '""') + '"' for _, t in rarest)
+    return NARROWED_WHERE, (like, match, like)
+
+
+INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
+                 " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
+                 " WHERE s.content LIKE ?)")
+NARROWED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
+                  " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
+                  " WHERE message_search MATCH ? AND m.content LIKE ?)")
+SCAN_WHERE = (" WHERE title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
+              " WHERE m.conversation_id = conversations.id AND m.content LIKE ?)")
