@@ -16,12 +16,15 @@ def add_parser(sub) -> None:
     p.add_argument("--output", help="a file (one input) or a folder (several inputs); default: stdout")
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--word-timestamps", action="store_true")
+    p.add_argument("--no-batch", action="store_true",
+                   help="decode 30-second windows one after another instead of in batches (slower)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     from app.core.jobs import HearthError
     from app.core.models.store import ModelStore
+    from app.core.settings import load_settings
     from app.core.speech import subtitles
     from app.core.speech.transcriber import Segment, TranscribeOptions, Transcriber
 
@@ -32,8 +35,9 @@ def run(args) -> int:
     except HearthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    batched = not args.no_batch and load_settings().speech_batched is not False
     options = TranscribeOptions(language=args.language, task="translate" if args.translate else "transcribe",
-                                beam_size=args.beam_size, word_timestamps=args.word_timestamps)
+                                beam_size=args.beam_size, word_timestamps=args.word_timestamps, batched=batched)
     out = Path(args.output) if args.output else None
     if out and len(args.files) > 1:
         out.mkdir(parents=True, exist_ok=True)

@@ -135,3 +135,81 @@ print(json.dumps({{"device": t.choice.device, "compute": t.choice.compute_type, 
     assert out["notices"] and "running on the CPU instead" in out["notices"][0]
     assert "falling back to CPU" in run.stderr
     assert word_error_rate(SPEECH_TEXT, out["text"]) <= 0.15
+
+
+# --- batched file transcription (#16) -------------------------------------------------------------
+SPANISH = "El tiempo hoy es soleado y cálido. Por favor, compra leche y pan de camino a casa."
+
+
+def _spoken(text: str, path, voice: str = "en"):
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "130", "-w", str(path), text], check=True)
+    return path
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "sequential"])
+def test_batched_and_sequential_give_the_text(transcriber, speech_wav, batched):
+    items = list(transcriber.transcribe(speech_wav, TranscribeOptions(batched=batched, word_timestamps=True)))
+    segments = [i for i in items if isinstance(i, Segment)]
+    text = " ".join(s.text for s in segments)
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15, text
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts), "segments arrive in order"
+    assert [p.language for p in items if isinstance(p, TranscriptProgress)][0] == "en", "detected"
+    words = [w for s in segments for w in s.words]
+    assert len(words) >= 20, "word timestamps on every path"
+    for s in segments:
+        assert all(s.start - 0.5 <= w.start <= w.end <= s.end + 0.5 for w in s.words)
+    assert all(type(w.start) is float for w in words), "plain floats, for JSON and Qt"
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "sequential"])
+def test_silence_gives_no_text_on_either_path(transcriber, tmp_path, batched):
+    import wave
+
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.random.default_rng(3).integers(-40, 40, 16000 * 40, dtype=np.int16).tobytes())
+    assert transcribe_all(transcriber, path, TranscribeOptions(batched=batched)) == []
+
+
+def test_batched_translate_and_language_detection(transcriber, tmp_path):
+    clip = _spoken(SPANISH, tmp_path / "es.wav", "es")
+    items = list(transcriber.transcribe(clip, TranscribeOptions(task="translate")))
+    assert "es" in {p.language for p in items if isinstance(p, TranscriptProgress)}, "Spanish detected"
+    english = " ".join(s.text for s in items if isinstance(s, Segment)).lower()
+    spanish = " ".join(s.text for s in transcribe_all(transcriber, clip)).lower()
+    assert "por favor" in spanish and "casa" in spanish, spanish
+    assert "please" in english and "por favor" not in english, english
+
+
+def test_batch_size_follows_the_device_and_free_memory():
+    from app.core.speech.transcriber import choose_batch_size
+
+    gib = 2**30
+    assert choose_batch_size("cpu", 145 * 2**20, 8 * gib) == 8, "a CPU gains nothing past 8"
+    assert choose_batch_size("cuda", 145 * 2**20, 40 * gib) == 16
+    assert choose_batch_size("cuda", 3 * gib, 20 * gib) == 6, "large-v3 on a 24 GB card"
+    assert choose_batch_size("cpu", 3 * gib, 4 * gib) == 1, "little memory: one piece at a time"
+    assert choose_batch_size("cpu", 145 * 2**20, 0) == 1
+
+
+def test_cancel_mid_batch_is_prompt_and_the_next_file_is_clean(transcriber, speech_wav, tmp_path):
+    from app.core.jobs import CancelToken
+
+    wav = speak((SPEECH_TEXT + " ") * 8, tmp_path / "long.wav")
+    token = CancelToken()
+    items = transcriber.transcribe(wav, TranscribeOptions(batch_size=1), token)
+    first = next(i for i in items if isinstance(i, Segment))  # batches of one: the rest still decoding
+    assert first.text
+    token.cancel()
+    asked = time.monotonic()
+    with pytest.raises(Cancelled):
+        list(items)
+    assert time.monotonic() - asked < 2.0, "answered at once, not after the batch"
+    text = " ".join(s.text for s in transcribe_all(transcriber, speech_wav, TranscribeOptions(word_timestamps=True)))
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15
