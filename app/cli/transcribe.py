@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,19 @@ def add_parser(sub) -> None:
     p.add_argument("--no-batch", action="store_true",
                    help="decode 30-second windows one after another instead of in batches (slower)")
     p.set_defaults(func=run)
+
+
+def partial_path(target: Path) -> Path:
+    """Where a transcript grows while it is written; it replaces the target when complete."""
+    return target.with_name(target.name + ".partial")
+
+
+def _write(segments, stream, sink) -> None:
+    sink.write(stream.head())
+    for s in segments:
+        sink.write(stream.add(s))
+        sink.flush()  # what is done survives a killed run
+    sink.write(stream.tail())
 
 
 def run(args) -> int:
@@ -44,17 +58,28 @@ def run(args) -> int:
     failed = 0
     for name in args.files:
         src = Path(name)
+        stream = subtitles.Stream(args.format, source=str(src), model=transcriber.model_id)
+        segments = (s for s in transcriber.transcribe(src, options) if isinstance(s, Segment))
+        target = None if out is None else out / f"{src.stem}.{args.format}" if out.is_dir() else out
         try:
-            segments = [s for s in transcriber.transcribe(src, options) if isinstance(s, Segment)]
-        except HearthError as exc:
-            print(f"error: {src.name}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        text = subtitles.render(segments, args.format, source=str(src), model=transcriber.model_id)
-        if out is None:
-            sys.stdout.write(text)
-        else:
-            target = out / f"{src.stem}.{args.format}" if out.is_dir() else out
-            target.write_text(text, encoding="utf-8")
+            if target is None:
+                _write(segments, stream, sys.stdout)
+                continue
+            partial = partial_path(target)
+            with open(partial, "w", encoding="utf-8") as sink:
+                _write(segments, stream, sink)
+                os.fsync(sink.fileno())
+            os.replace(partial, target)
             print(f"{src.name} → {target}", file=sys.stderr)
+        except HearthError as exc:
+            kept = ""
+            if target is not None and stream.count:
+                kept = f" (what was done is in {partial_path(target)})"
+            elif target is not None:
+                partial_path(target).unlink(missing_ok=True)
+            print(f"error: {src.name}: {exc}{kept}", file=sys.stderr)
+            failed += 1
+        except OSError as exc:
+            print(f"error: {src.name}: could not write the transcript: {exc.strerror or exc}", file=sys.stderr)
+            failed += 1
     return 1 if failed else 0

@@ -137,7 +137,7 @@ print(json.dumps({{"device": t.choice.device, "compute": t.choice.compute_type, 
     assert word_error_rate(SPEECH_TEXT, out["text"]) <= 0.15
 
 
-# --- batched file transcription (#16) -------------------------------------------------------------
+# --- batched file transcription (#16) and a transcript that survives a killed run (#15) ----------
 SPANISH = "El tiempo hoy es soleado y cálido. Por favor, compra leche y pan de camino a casa."
 
 
@@ -213,3 +213,72 @@ def test_cancel_mid_batch_is_prompt_and_the_next_file_is_clean(transcriber, spee
     assert time.monotonic() - asked < 2.0, "answered at once, not after the batch"
     text = " ".join(s.text for s in transcribe_all(transcriber, speech_wav, TranscribeOptions(word_timestamps=True)))
     assert word_error_rate(SPEECH_TEXT, text) <= 0.15
+
+
+def _long_file(tmp_path):
+    """A first five-minute chunk with one sentence, then a long second chunk: a run killed during
+    the second has written the first."""
+    import wave
+
+    from app.core.speech.audio import CHUNK_S
+
+    first = np.concatenate(list(iter_chunks(speak(SPEECH_TEXT, tmp_path / "a.wav"))))
+    rest = np.concatenate(list(iter_chunks(speak((SPEECH_TEXT + " ") * 10, tmp_path / "b.wav"))))
+    gap = np.zeros(CHUNK_S * SAMPLE_RATE - first.size + SAMPLE_RATE, np.float32)
+    audio = (np.concatenate([first, gap, rest]) * 32767).astype(np.int16)
+    path = tmp_path / "long.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(audio.tobytes())
+    return path
+
+
+def test_a_killed_transcribe_keeps_what_it_wrote_and_the_old_output(whisper_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from app.cli.transcribe import partial_path
+    from tests.conftest import ROOT
+
+    src = _long_file(tmp_path)
+    target = tmp_path / "out.srt"
+    target.write_text("the previous transcript\n")
+    partial = partial_path(target)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "transcribe", str(src), "--model", str(whisper_dir), "--language", "en",
+         "--format", "srt", "--output", str(target)],
+        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600
+        while not (partial.exists() and "library" in partial.read_text()):  # the first chunk's cue, flushed
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert target.read_text() == "the previous transcript\n", "replaced only when complete"
+    cues = subtitles.parse_cues(partial.read_text())
+    assert cues and cues[-1][1] < 60, "only the first chunk was done"
+    assert word_error_rate(SPEECH_TEXT, " ".join(c[2] for c in cues)) <= 0.15
+
+
+def test_transcribe_output_replaces_the_target_when_done(whisper_dir, speech_wav, tmp_path):
+    from app.cli.transcribe import partial_path
+    from tests.conftest import run_app
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    for flags in ((), ("--no-batch",)):
+        result = run_app("transcribe", str(speech_wav), "--model", str(whisper_dir), "--format", "json",
+                         "--word-timestamps", "--output", str(target), *flags, timeout=300)
+        assert result.returncode == 0, result.stderr
+        import json
+
+        data = json.loads(target.read_text())
+        assert not partial_path(target).exists()
+        assert word_error_rate(SPEECH_TEXT, " ".join(s["text"] for s in data["segments"])) <= 0.15
+        assert data["segments"][0]["words"], flags
