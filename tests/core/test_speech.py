@@ -282,3 +282,14 @@ def test_transcribe_output_replaces_the_target_when_done(whisper_dir, speech_wav
         assert not partial_path(target).exists()
         assert word_error_rate(SPEECH_TEXT, " ".join(s["text"] for s in data["segments"])) <= 0.15
         assert data["segments"][0]["words"], flags
+
+
+def test_a_second_transcriber_shares_the_loaded_model(transcriber, whisper_dir, speech_wav):
+    """Building a WhisperModel parses tokenizer.json holding the GIL (the Speech pane's stall, #11):
+    the pane, dictation and a reload of the same folder share one, and one decode at a time."""
+    from app.core.speech.transcriber import Transcriber
+
+    again = Transcriber(whisper_dir, model_id="whisper-base")
+    assert again.model is transcriber.model and again._busy is transcriber._busy
+    text = " ".join(s.text for s in transcribe_all(again, speech_wav, TranscribeOptions(language="en")))
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15

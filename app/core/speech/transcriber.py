@@ -111,6 +111,40 @@ def _free_bytes(device: str, gpu_total: int, weights_bytes: int) -> int:
     return psutil.virtual_memory().available
 
 
+_loaded: dict = {}  # the last model loaded, by folder (as it is on disk), device and threads
+_loading = threading.Lock()
+
+
+def _load_model(model_dir: Path, device: str, compute_type: str, threads: int):
+    """A WhisperModel and the lock that keeps one decode at a time on it, shared by every
+    Transcriber of the same folder, device and threads (the pane, dictation, a reload).
+    Building one parses tokenizer.json (50,000 merges) in Rust without releasing the GIL:
+    100-300 ms in which the GUI thread cannot run a line of Python, the Speech pane's stall
+    in #11. Shared, it is parsed once a session; the model's memory is not doubled either."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:  # pragma: no cover - an install problem
+        raise ModelError(f"faster-whisper is not installed: {exc}") from exc
+    stat = (model_dir / "model.bin").stat()
+    key = (str(model_dir.resolve()), stat.st_size, stat.st_mtime_ns, device, compute_type, threads)
+    with _loading:
+        if key not in _loaded:
+            model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, cpu_threads=threads)
+            if device == "cuda":
+                _warm_up(model)
+            _loaded.clear()  # one at a time: a model switched away from is freed with its Transcriber
+            _loaded[key] = (model, threading.Lock())
+        return _loaded[key]
+
+
+def _warm_up(model) -> None:
+    """One second of silence through the model. CTranslate2 opens cuBLAS and cuDNN on first
+    use, not at load: without this a missing CUDA 12 library fails the user's first file."""
+    segments, _ = model.transcribe(np.zeros(SAMPLE_RATE, np.float32), language="en", beam_size=1,
+                                   vad_filter=False, without_timestamps=True)
+    list(segments)
+
+
 class Transcriber:
     def __init__(self, model_dir: Path, device: str = "auto", threads: int | None = None, model_id: str = ""):
         from app.core.models.validate import validate
@@ -124,22 +158,14 @@ class Transcriber:
         self._batch_size: int | None = None
         threads = threads or physical_cores()
         try:
-            from faster_whisper import WhisperModel
-        except ImportError as exc:  # pragma: no cover - an install problem
-            raise ModelError(f"faster-whisper is not installed: {exc}") from exc
-        try:
-            self.model = WhisperModel(str(model_dir), device=self.choice.device,
-                                      compute_type=self.choice.compute_type, cpu_threads=threads)
-            if self.choice.device == "cuda":
-                self._warm_up()
+            self.model, self._busy = _load_model(model_dir, self.choice.device, self.choice.compute_type, threads)
         except (RuntimeError, ValueError, OSError) as exc:
             if self.choice.device == "cpu":
                 raise ModelError(f"the speech model could not be loaded: {exc}") from exc
             self.notices.append(f"GPU load failed ({exc}); running on the CPU instead")
             log.warning("speech model on CUDA failed: %s; falling back to CPU", exc)
             self.choice = DeviceChoice("cpu", "int8", f"GPU load failed: {exc}")
-            self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-        self._busy = threading.Lock()  # one decode at a time, also after an abandoned one
+            self.model, self._busy = _load_model(model_dir, "cpu", "int8", threads)
 
     @property
     def batch_size(self) -> int:
@@ -181,13 +207,6 @@ class Transcriber:
             initial_prompt=options.initial_prompt,
             condition_on_previous_text=False,  # no runaway repetition on long files
         )
-
-    def _warm_up(self) -> None:
-        """One second of silence through the model. CTranslate2 opens cuBLAS and cuDNN on first
-        use, not at load: without this a missing CUDA 12 library fails the user's first file."""
-        segments, _ = self.model.transcribe(np.zeros(SAMPLE_RATE, np.float32), language="en", beam_size=1,
-                                            vad_filter=False, without_timestamps=True)
-        list(segments)
 
     # --- core ------------------------------------------------------------------------
     def transcribe_array(
