@@ -293,3 +293,21 @@ def test_a_second_transcriber_shares_the_loaded_model(transcriber, whisper_dir, 
     assert again.model is transcriber.model and again._busy is transcriber._busy
     text = " ".join(s.text for s in transcribe_all(again, speech_wav, TranscribeOptions(language="en")))
     assert word_error_rate(SPEECH_TEXT, text) <= 0.15
+
+
+def test_a_reader_that_stops_mid_batch_does_not_hold_the_model(transcriber, speech_wav, tmp_path, monkeypatch):
+    """A batch yields its segments at once; when the reader has gone (cancelled) and the queue is
+    full, the decode thread must still let go of the model for the next file."""
+    from app.core.speech import transcriber as module
+
+    monkeypatch.setattr(module, "QUEUE_SIZE", 1)
+    wav = speak((SPEECH_TEXT + " ") * 6, tmp_path / "long.wav")
+    items = transcriber.transcribe(wav, TranscribeOptions(batch_size=8))
+    assert next(i for i in items if isinstance(i, Segment)).text
+    items.close()  # the reader goes away with most of the batch unread
+    result = []
+    t = threading.Thread(target=lambda: result.append(transcribe_all(transcriber, speech_wav)), daemon=True)
+    t.start()
+    t.join(600)
+    assert result, "the next transcription never got the model"
+    assert word_error_rate(SPEECH_TEXT, " ".join(s.text for s in result[0])) <= 0.15

@@ -90,6 +90,7 @@ def choose_device(prefer: str = "auto") -> DeviceChoice:
 
 
 GPU_BATCH_CAP, CPU_BATCH_CAP = 16, 8
+QUEUE_SIZE = 64  # segments decoded ahead of the reader
 MIN_ITEM_BYTES = 96 * 2**20
 
 
@@ -215,24 +216,34 @@ class Transcriber:
     ) -> Iterator[Segment | TranscriptProgress]:
         options = options or TranscribeOptions()
         cancel = cancel or CancelToken()
-        out: queue.Queue = queue.Queue(maxsize=64)
+        out: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
         stop = threading.Event()
         duration = audio.size / SAMPLE_RATE
         done = object()
+
+        def put(item) -> bool:
+            # Never blocks for ever: a consumer that stopped reading (cancelled) would
+            # otherwise hold this thread, and the decode lock, once a batch filled the queue.
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
 
         def run():
             with self._busy:
                 try:
                     segments, info = self._decode(audio, options)
-                    out.put(("info", info.language))
+                    put(("info", info.language))
                     for s in segments:
-                        if stop.is_set():
+                        if not put(("segment", s)):
                             break
-                        out.put(("segment", s))
                 except Exception as exc:  # noqa: BLE001 - handed to the consumer
-                    out.put(("error", exc))
+                    put(("error", exc))
                 finally:
-                    out.put((done, None))
+                    put((done, None))
 
         threading.Thread(target=run, name="whisper-decode", daemon=True).start()
         language = options.language
