@@ -315,7 +315,8 @@ def test_a_reader_that_stops_mid_batch_does_not_hold_the_model(transcriber, spee
 
 def test_batched_pieces_lose_no_sentence(transcriber, tmp_path):
     """Speech between pauses is packed into pieces of up to 30 s; no sentence of any piece may go
-    missing (with timestamped decoding the pipeline dropped a piece's last sentence)."""
+    missing (with timestamped decoding the pipeline dropped a piece's last sentence), and no
+    segment may stretch over a pause into the next block (the library's packing did)."""
     import wave
 
     clip = np.concatenate(list(iter_chunks(speak(SPEECH_TEXT, tmp_path / "s.wav"))))
@@ -326,6 +327,8 @@ def test_batched_pieces_lose_no_sentence(transcriber, tmp_path):
         w.setsampwidth(2)
         w.setframerate(SAMPLE_RATE)
         w.writeframes((np.tile(block, 10) * 32767).astype(np.int16).tobytes())
-    text = " ".join(s.text for s in transcribe_all(transcriber, path, TranscribeOptions(language="en"))).lower()
+    segments = transcribe_all(transcriber, path, TranscribeOptions(language="en"))
+    text = " ".join(s.text for s in segments).lower()
     assert text.count("library") == 10 and text.count("milk") == 10, text
+    assert all(s.end - s.start <= 30.5 for s in segments), "no segment spans a pause into other speech"
     assert word_error_rate(" ".join([SPEECH_TEXT] * 10), text) <= 0.15

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -112,6 +113,25 @@ def _free_bytes(device: str, gpu_total: int, weights_bytes: int) -> int:
     return psutil.virtual_memory().available
 
 
+PIECE_S = 29.0  # a piece is decoded as one 30 s window; the VAD pads speech a little
+
+
+def speech_pieces(audio: np.ndarray) -> list[dict]:
+    """Spans of the audio (seconds) to decode one each: speech found by the VAD, joined while
+    the span stays under 30 s. faster-whisper's own packing joins speech across any pause
+    (a segment then ran from 0:00 to 4:09 over two silent minutes); a span keeps it honest."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    vad = VadOptions(max_speech_duration_s=PIECE_S, min_silence_duration_ms=160)
+    pieces: list[dict] = []
+    for s in get_speech_timestamps(audio, vad):
+        if pieces and s["end"] - pieces[-1]["start"] <= PIECE_S * SAMPLE_RATE:
+            pieces[-1]["end"] = s["end"]
+        else:
+            pieces.append({"start": s["start"], "end": s["end"]})
+    return [{"start": p["start"] / SAMPLE_RATE, "end": p["end"] / SAMPLE_RATE} for p in pieces]
+
+
 _loaded: dict = {}  # the last model loaded, by folder (as it is on disk), device and threads
 _loading = threading.Lock()
 
@@ -187,9 +207,13 @@ class Transcriber:
         if options.batched and options.vad_filter:
             from faster_whisper import BatchedInferencePipeline
 
+            pieces = speech_pieces(audio)
+            if not pieces:  # silence: nothing to decode, no language to detect
+                return iter(()), SimpleNamespace(language=options.language)
             # A new pipeline per call: it keeps state between batches that an abandoned run would leave.
             return BatchedInferencePipeline(self.model).transcribe(
                 audio,
+                clip_timestamps=pieces,
                 language=options.language,
                 task=options.task,
                 beam_size=options.beam_size,
