@@ -202,28 +202,46 @@ class Transcriber:
             log.info("speech: batches of %d on %s", self._batch_size, self.choice.device)
         return self._batch_size
 
-    def _decode(self, audio: np.ndarray, options: TranscribeOptions):
-        """(segments, info) from faster-whisper: the batched pipeline or the sequential one."""
-        if options.batched and options.vad_filter:
-            from faster_whisper import BatchedInferencePipeline
+    def _batched(self, audio: np.ndarray, options: TranscribeOptions, pieces: list[dict]):
+        """Batches of 1, 2, 4... pieces up to the batch size. A batch cannot be interrupted: small
+        ones first put text on screen sooner and let a Stop early in a file free the model at
+        once. The language the first batch detects is given to the rest (no detection pass each)."""
+        from faster_whisper import BatchedInferencePipeline
 
-            pieces = speech_pieces(audio)
-            if not pieces:  # silence: nothing to decode, no language to detect
-                return iter(()), SimpleNamespace(language=options.language)
-            # A new pipeline per call: it keeps state between batches that an abandoned run would leave.
-            return BatchedInferencePipeline(self.model).transcribe(
-                audio,
-                clip_timestamps=pieces,
-                language=options.language,
-                task=options.task,
-                beam_size=options.beam_size,
-                word_timestamps=options.word_timestamps,
-                initial_prompt=options.initial_prompt,
-                batch_size=options.batch_size or self.batch_size,
+        # A new pipeline per call: it keeps state between batches that an abandoned run would leave.
+        pipeline = BatchedInferencePipeline(self.model)
+        size = options.batch_size or self.batch_size
+        groups, n = [], 1
+        while pieces:
+            groups.append(pieces[:n])
+            pieces, n = pieces[n:], min(size, n * 2)
+
+        def run(group, language):
+            return pipeline.transcribe(
+                audio, clip_timestamps=group, language=language, task=options.task,
+                beam_size=options.beam_size, word_timestamps=options.word_timestamps,
+                initial_prompt=options.initial_prompt, batch_size=len(group),
                 # One segment per piece. With timestamps the pipeline drops a piece's text after its
                 # last timestamp (it has no next window to seek to): 12 of 180 sentences on a 2-hour file.
                 without_timestamps=True,
             )
+
+        first, info = run(groups[0], options.language)
+
+        def segments():
+            yield from first
+            for group in groups[1:]:
+                yield from run(group, info.language)[0]
+
+        return segments(), info
+
+    def _decode(self, audio: np.ndarray, options: TranscribeOptions):
+        """(segments, info) from faster-whisper: the batched pipeline or the sequential one."""
+        if options.batched and options.vad_filter:
+            pieces = speech_pieces(audio)
+            if not pieces:  # silence: nothing to decode, no language to detect
+                return iter(()), SimpleNamespace(language=options.language)
+            return self._batched(audio, options, pieces)
         return self.model.transcribe(
             audio,
             language=options.language,
