@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,35 +17,63 @@ def add_parser(sub) -> None:
     p.add_argument("--output", help="a file (one input) or a folder (several inputs); default: stdout")
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--word-timestamps", action="store_true")
+    p.add_argument("--no-batch", action="store_true",
+                   help="decode 30-second windows one after another instead of in batches (slower)")
     p.set_defaults(func=run)
+
+
+def partial_path(target: Path) -> Path:
+    """Where a transcript grows while it is written; it replaces the target when complete."""
+    return target.with_name(target.name + ".partial")
+
+
+def _write(segments, stream, sink) -> None:
+    sink.write(stream.head())
+    for s in segments:
+        sink.write(stream.add(s))
+        sink.flush()  # what is done survives a killed run
+    sink.write(stream.tail())
 
 
 def run(args) -> int:
     from app.core.jobs import HearthError
     from app.core.models.opening import open_transcriber
+    from app.core.settings import load_settings
     from app.core.speech import subtitles
     from app.core.speech.transcriber import Segment, TranscribeOptions
 
     transcriber = open_transcriber(args.model)
+    batched = not args.no_batch and load_settings().speech_batched is not False
     options = TranscribeOptions(language=args.language, task="translate" if args.translate else "transcribe",
-                                beam_size=args.beam_size, word_timestamps=args.word_timestamps)
+                                beam_size=args.beam_size, word_timestamps=args.word_timestamps, batched=batched)
     out = Path(args.output) if args.output else None
     if out and len(args.files) > 1:
         out.mkdir(parents=True, exist_ok=True)
     failed = 0
     for name in args.files:
         src = Path(name)
+        stream = subtitles.Stream(args.format, source=str(src), model=transcriber.model_id)
+        segments = (s for s in transcriber.transcribe(src, options) if isinstance(s, Segment))
+        target = None if out is None else out / f"{src.stem}.{args.format}" if out.is_dir() else out
         try:
-            segments = [s for s in transcriber.transcribe(src, options) if isinstance(s, Segment)]
-        except HearthError as exc:
-            print(f"error: {src.name}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        text = subtitles.render(segments, args.format, source=str(src), model=transcriber.model_id)
-        if out is None:
-            sys.stdout.write(text)
-        else:
-            target = out / f"{src.stem}.{args.format}" if out.is_dir() else out
-            target.write_text(text, encoding="utf-8")
+            if target is None:
+                _write(segments, stream, sys.stdout)
+                continue
+            partial = partial_path(target)
+            with open(partial, "w", encoding="utf-8") as sink:
+                _write(segments, stream, sink)
+                os.fsync(sink.fileno())
+            os.replace(partial, target)
             print(f"{src.name} → {target}", file=sys.stderr)
+        except HearthError as exc:
+            kept = ""
+            if target is not None and stream.count:
+                kept = f" (what was done is in {partial_path(target)})"
+            elif target is not None:
+                partial_path(target).unlink(missing_ok=True)
+            print(f"error: {src.name}: {exc}{kept}", file=sys.stderr)
+            failed += 1
+        except OSError as exc:
+            print(f"error: {src.name}: could not write the transcript: {exc.strerror or exc}", file=sys.stderr)
+            failed += 1
     return 1 if failed else 0

@@ -34,6 +34,7 @@ class Settings:
     hf_endpoint: str = HUB_ENDPOINT
     hf_token: str = ""
     chat_context: int = 4096
+    speech_batched: bool = True  # files through faster-whisper's batched pipeline; False: sequential
 
 
 def _v1_to_v2(data: dict) -> dict:

@@ -149,3 +149,200 @@ print(json.dumps({{"device": t.choice.device, "compute": t.choice.detail, "notic
     assert out["notices"] and "running on the CPU instead" in out["notices"][0]
     assert "falling back to CPU" in run.stderr
     assert word_error_rate(SPEECH_TEXT, out["text"]) <= 0.15
+
+
+# --- batched file transcription (#16) and a transcript that survives a killed run (#15) ----------
+SPANISH = "El tiempo hoy es soleado y cálido. Por favor, compra leche y pan de camino a casa."
+
+
+def _spoken(text: str, path, voice: str = "en"):
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-v", voice, "-s", "130", "-w", str(path), text], check=True)
+    return path
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "sequential"])
+def test_batched_and_sequential_give_the_text(transcriber, speech_wav, batched):
+    items = list(transcriber.transcribe(speech_wav, TranscribeOptions(batched=batched, word_timestamps=True)))
+    segments = [i for i in items if isinstance(i, Segment)]
+    text = " ".join(s.text for s in segments)
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15, text
+    starts = [s.start for s in segments]
+    assert starts == sorted(starts), "segments arrive in order"
+    assert [p.language for p in items if isinstance(p, TranscriptProgress)][0] == "en", "detected"
+    words = [w for s in segments for w in s.words]
+    assert len(words) >= 20, "word timestamps on every path"
+    for s in segments:
+        assert all(s.start - 0.5 <= w.start <= w.end <= s.end + 0.5 for w in s.words)
+    assert all(type(w.start) is float for w in words), "plain floats, for JSON and Qt"
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["batched", "sequential"])
+def test_silence_gives_no_text_on_either_path(transcriber, tmp_path, batched):
+    import wave
+
+    path = tmp_path / "silence.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(np.random.default_rng(3).integers(-40, 40, 16000 * 40, dtype=np.int16).tobytes())
+    assert transcribe_all(transcriber, path, TranscribeOptions(batched=batched)) == []
+
+
+def test_batched_translate_and_language_detection(transcriber, tmp_path):
+    clip = _spoken(SPANISH, tmp_path / "es.wav", "es")
+    items = list(transcriber.transcribe(clip, TranscribeOptions(task="translate")))
+    assert "es" in {p.language for p in items if isinstance(p, TranscriptProgress)}, "Spanish detected"
+    english = " ".join(s.text for s in items if isinstance(s, Segment)).lower()
+    spanish = " ".join(s.text for s in transcribe_all(transcriber, clip)).lower()
+    assert "por favor" in spanish and "casa" in spanish, spanish
+    assert "please" in english and "por favor" not in english, english
+
+
+def test_batch_size_follows_the_device_and_free_memory():
+    from app.core.speech.transcriber import choose_batch_size
+
+    gib = 2**30
+    assert choose_batch_size("cpu", 145 * 2**20, 8 * gib) == 8, "a CPU gains nothing past 8"
+    assert choose_batch_size("cuda", 145 * 2**20, 40 * gib) == 16
+    assert choose_batch_size("cuda", 3 * gib, 20 * gib) == 6, "large-v3 on a 24 GB card"
+    assert choose_batch_size("cpu", 3 * gib, 4 * gib) == 1, "little memory: one piece at a time"
+    assert choose_batch_size("cpu", 145 * 2**20, 0) == 1
+
+
+def test_cancel_mid_batch_is_prompt_and_the_next_file_is_clean(transcriber, speech_wav, tmp_path):
+    from app.core.jobs import CancelToken
+
+    wav = speak((SPEECH_TEXT + " ") * 8, tmp_path / "long.wav")
+    token = CancelToken()
+    items = transcriber.transcribe(wav, TranscribeOptions(batch_size=1), token)
+    first = next(i for i in items if isinstance(i, Segment))  # batches of one: the rest still decoding
+    assert first.text
+    token.cancel()
+    asked = time.monotonic()
+    with pytest.raises(Cancelled):
+        list(items)
+    assert time.monotonic() - asked < 2.0, "answered at once, not after the batch"
+    text = " ".join(s.text for s in transcribe_all(transcriber, speech_wav, TranscribeOptions(word_timestamps=True)))
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15
+
+
+def _long_file(tmp_path):
+    """A first five-minute chunk with one sentence, then a long second chunk: a run killed during
+    the second has written the first."""
+    import wave
+
+    from app.core.speech.audio import CHUNK_S
+
+    first = np.concatenate(list(iter_chunks(speak(SPEECH_TEXT, tmp_path / "a.wav"))))
+    rest = np.concatenate(list(iter_chunks(speak((SPEECH_TEXT + " ") * 10, tmp_path / "b.wav"))))
+    gap = np.zeros(CHUNK_S * SAMPLE_RATE - first.size + SAMPLE_RATE, np.float32)
+    audio = (np.concatenate([first, gap, rest]) * 32767).astype(np.int16)
+    path = tmp_path / "long.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes(audio.tobytes())
+    return path
+
+
+def test_a_killed_transcribe_keeps_what_it_wrote_and_the_old_output(whisper_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from app.cli.transcribe import partial_path
+    from tests.conftest import ROOT
+
+    src = _long_file(tmp_path)
+    target = tmp_path / "out.srt"
+    target.write_text("the previous transcript\n")
+    partial = partial_path(target)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "transcribe", str(src), "--model", str(whisper_dir), "--language", "en",
+         "--format", "srt", "--output", str(target)],
+        cwd=ROOT, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 600
+        while not (partial.exists() and "library" in partial.read_text()):  # the first chunk's cue, flushed
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert target.read_text() == "the previous transcript\n", "replaced only when complete"
+    cues = subtitles.parse_cues(partial.read_text())
+    assert cues and cues[-1][1] < 60, "only the first chunk was done"
+    assert word_error_rate(SPEECH_TEXT, " ".join(c[2] for c in cues)) <= 0.15
+
+
+def test_transcribe_output_replaces_the_target_when_done(whisper_dir, speech_wav, tmp_path):
+    from app.cli.transcribe import partial_path
+    from tests.conftest import run_app
+
+    target = tmp_path / "out.json"
+    target.write_text("old")
+    for flags in ((), ("--no-batch",)):
+        result = run_app("transcribe", str(speech_wav), "--model", str(whisper_dir), "--format", "json",
+                         "--word-timestamps", "--output", str(target), *flags, timeout=300)
+        assert result.returncode == 0, result.stderr
+        import json
+
+        data = json.loads(target.read_text())
+        assert not partial_path(target).exists()
+        assert word_error_rate(SPEECH_TEXT, " ".join(s["text"] for s in data["segments"])) <= 0.15
+        assert data["segments"][0]["words"], flags
+
+
+def test_a_second_transcriber_shares_the_loaded_model(transcriber, whisper_dir, speech_wav):
+    """Building a WhisperModel parses tokenizer.json holding the GIL (the Speech pane's stall, #11):
+    the pane, dictation and a reload of the same folder share one, and one decode at a time."""
+    from app.core.speech.transcriber import Transcriber
+
+    again = Transcriber(whisper_dir, model_id="whisper-base")
+    assert again.model is transcriber.model and again._busy is transcriber._busy
+    text = " ".join(s.text for s in transcribe_all(again, speech_wav, TranscribeOptions(language="en")))
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15
+
+
+def test_a_reader_that_stops_mid_batch_does_not_hold_the_model(transcriber, speech_wav, tmp_path, monkeypatch):
+    """A batch yields its segments at once; when the reader has gone (cancelled) and the queue is
+    full, the decode thread must still let go of the model for the next file."""
+    from app.core.speech import transcriber as module
+
+    monkeypatch.setattr(module, "QUEUE_SIZE", 1)
+    wav = speak((SPEECH_TEXT + " ") * 6, tmp_path / "long.wav")
+    items = transcriber.transcribe(wav, TranscribeOptions(batch_size=8))
+    assert next(i for i in items if isinstance(i, Segment)).text
+    items.close()  # the reader goes away with most of the batch unread
+    result = []
+    t = threading.Thread(target=lambda: result.append(transcribe_all(transcriber, speech_wav)), daemon=True)
+    t.start()
+    t.join(600)
+    assert result, "the next transcription never got the model"
+    assert word_error_rate(SPEECH_TEXT, " ".join(s.text for s in result[0])) <= 0.15
+
+
+def test_batched_pieces_lose_no_sentence(transcriber, tmp_path):
+    """Speech between pauses is packed into pieces of up to 30 s; no sentence of any piece may go
+    missing (with timestamped decoding the pipeline dropped a piece's last sentence), and no
+    segment may stretch over a pause into the next block (the library's packing did)."""
+    import wave
+
+    clip = np.concatenate(list(iter_chunks(speak(SPEECH_TEXT, tmp_path / "s.wav"))))
+    block = np.concatenate([clip, np.zeros(20 * SAMPLE_RATE - clip.size, np.float32)])
+    path = tmp_path / "blocks.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.tile(block, 10) * 32767).astype(np.int16).tobytes())
+    segments = transcribe_all(transcriber, path, TranscribeOptions(language="en"))
+    text = " ".join(s.text for s in segments).lower()
+    assert text.count("library") == 10 and text.count("milk") == 10, text
+    assert all(s.end - s.start <= 30.5 for s in segments), "no segment spans a pause into other speech"
+    assert word_error_rate(" ".join([SPEECH_TEXT] * 10), text) <= 0.15

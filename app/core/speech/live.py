@@ -121,8 +121,8 @@ class LiveDictation:
         self.transcriber = transcriber
         self.chunker = UtteranceChunker(max_utterance_s=12.0, partial_every_s=2.0 if partials else None)
         # Greedy decoding and no VAD pass: the chunker already cut the speech out.
-        self.final_options = TranscribeOptions(language=language, beam_size=1, vad_filter=False)
-        self.partial_options = TranscribeOptions(language=language, beam_size=1, vad_filter=False)
+        self.final_options = TranscribeOptions(language=language, beam_size=1, vad_filter=False, batched=False)
+        self.partial_options = TranscribeOptions(language=language, beam_size=1, vad_filter=False, batched=False)
 
     def _text(self, audio: np.ndarray, options) -> str:
         from app.core.speech.transcriber import Segment

@@ -10,13 +10,8 @@ FORMATS = ("txt", "srt", "vtt", "json")
 
 def _clean(segments) -> list:
     """Monotonic and non-overlapping, whatever the decoder produced."""
-    out, last_end = [], 0.0
-    for s in segments:
-        start = max(s.start, last_end)
-        end = max(s.end, start + 0.01)
-        out.append((start, end, s.text.strip()))
-        last_end = end
-    return [t for t in out if t[2]]
+    stream = Stream("txt")
+    return [cue for s in segments if (cue := stream.cue(s))]
 
 
 def _stamp(seconds: float, sep: str) -> str:
@@ -27,39 +22,78 @@ def _stamp(seconds: float, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
 
 
-def to_txt(segments) -> str:
-    return "\n".join(text for _, _, text in _clean(segments)) + "\n"
+class Stream:
+    """One export written as segments arrive: ``head()``, then ``add(segment)`` for each, then
+    ``tail()``; the pieces joined are what ``render`` returns for the whole list."""
 
+    def __init__(self, fmt: str, **meta):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+        self.fmt, self.meta = fmt, meta
+        self.count, self.last_end = 0, 0.0
 
-def to_srt(segments) -> str:
-    blocks = []
-    for i, (start, end, text) in enumerate(_clean(segments), start=1):
-        blocks.append(f"{i}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n")
-    return "\n".join(blocks)
+    def cue(self, s) -> tuple[float, float, str] | None:
+        start = max(s.start, self.last_end)
+        end = max(s.end, start + 0.01)
+        self.last_end = end
+        text = s.text.strip()
+        return (start, end, text) if text else None
 
+    def head(self) -> str:
+        if self.fmt == "vtt":
+            return "WEBVTT\n"
+        if self.fmt == "json":
+            if not self.meta:
+                return "{\n"
+            return json.dumps(self.meta, indent=2, ensure_ascii=False)[:-2] + ",\n"  # without its "\n}"
+        return ""
 
-def to_vtt(segments) -> str:
-    blocks = ["WEBVTT\n"]
-    for start, end, text in _clean(segments):
-        blocks.append(f"{_stamp(start, '.')} --> {_stamp(end, '.')}\n{text}\n")
-    return "\n".join(blocks)
+    def add(self, s) -> str:
+        if self.fmt == "json":
+            item = s.to_dict() if hasattr(s, "to_dict") else dict(s)
+            body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+            first = self.count == 0
+            self.count += 1
+            return ('  "segments": [\n' if first else ",\n") + "    " + body
+        cue = self.cue(s)
+        if cue is None:
+            return ""
+        start, end, text = cue
+        self.count += 1
+        if self.fmt == "txt":
+            return text + "\n"
+        if self.fmt == "srt":
+            gap = "\n" if self.count > 1 else ""
+            return f"{gap}{self.count}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n"
+        return f"\n{_stamp(start, '.')} --> {_stamp(end, '.')}\n{text}\n"
 
-
-def to_json(segments, **meta) -> str:
-    items = [s.to_dict() if hasattr(s, "to_dict") else dict(s) for s in segments]
-    return json.dumps({**meta, "segments": items}, indent=2, ensure_ascii=False)
+    def tail(self) -> str:
+        if self.fmt == "json":
+            return ('  "segments": []' if self.count == 0 else "\n  ]") + "\n}"
+        if self.fmt == "txt" and self.count == 0:
+            return "\n"
+        return ""
 
 
 def render(segments, fmt: str, **meta) -> str:
-    if fmt == "txt":
-        return to_txt(segments)
-    if fmt == "srt":
-        return to_srt(segments)
-    if fmt == "vtt":
-        return to_vtt(segments)
-    if fmt == "json":
-        return to_json(segments, **meta)
-    raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    stream = Stream(fmt, **meta)
+    return stream.head() + "".join(stream.add(s) for s in segments) + stream.tail()
+
+
+def to_txt(segments) -> str:
+    return render(segments, "txt")
+
+
+def to_srt(segments) -> str:
+    return render(segments, "srt")
+
+
+def to_vtt(segments) -> str:
+    return render(segments, "vtt")
+
+
+def to_json(segments, **meta) -> str:
+    return render(segments, "json", **meta)
 
 
 _CUE = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{3})\s+-->\s+(\d+):(\d\d):(\d\d)[,.](\d{3})")

@@ -1,20 +1,25 @@
 """Transcription with faster-whisper. Plain Python, no Qt.
 
 ``Transcriber.transcribe`` yields ``Segment``s as they are produced, with the
-progress through the audio. faster-whisper decodes 30-second windows that
-cannot be interrupted, so decoding runs on a helper thread and the generator
-waits on it: a cancel is answered at once, and the helper finishes its window
-and stops on its own.
+progress through the audio. Files go through faster-whisper's batched
+pipeline by default: speech cut at pauses by the VAD, up to 30 s a piece,
+decoded several pieces at a time (``batched=False`` gives the sequential
+path, which live dictation uses). Neither a window nor a batch can be
+interrupted, so decoding runs on a helper thread and the generator waits on
+it: a cancel is answered at once, and the helper finishes its batch and
+stops on its own.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -52,6 +57,8 @@ class TranscribeOptions:
     vad_filter: bool = True  # skips silence; no text invented from nothing
     word_timestamps: bool = False
     initial_prompt: str | None = None
+    batched: bool = True  # the batched pipeline (needs vad_filter); False: sequential windows
+    batch_size: int | None = None  # None: chosen from the hardware and free memory
 
 
 @dataclass
@@ -60,6 +67,82 @@ class TranscriptProgress:
     seconds_done: float
     duration_s: float | None
     language: str | None = None
+
+
+GPU_BATCH_CAP, CPU_BATCH_CAP = 16, 8
+QUEUE_SIZE = 64  # segments decoded ahead of the reader
+MIN_ITEM_BYTES = 96 * 2**20
+
+
+def choose_batch_size(device: str, weights_bytes: int, free_bytes: int) -> int:
+    """Pieces decoded at once. Each costs about half the model's weights in activations (encoder
+    output and the beams' cross-attention caches; measured on base and large-v3), and a batch may
+    use half of the memory that is free. On a CPU more than 8 gains nothing and delays the first
+    text; on a GPU 16 fills the device."""
+    per_item = max(weights_bytes // 2, MIN_ITEM_BYTES)
+    cap = GPU_BATCH_CAP if device == "cuda" else CPU_BATCH_CAP
+    return max(1, min(cap, int(free_bytes // 2 // per_item)))
+
+
+def _free_bytes(device: str, gpu_total: int, weights_bytes: int) -> int:
+    if device == "cuda":
+        return max(0, gpu_total - weights_bytes)
+    import psutil
+
+    return psutil.virtual_memory().available
+
+
+PIECE_S = 29.0  # a piece is decoded as one 30 s window; the VAD pads speech a little
+
+
+def speech_pieces(audio: np.ndarray) -> list[dict]:
+    """Spans of the audio (seconds) to decode one each: speech found by the VAD, joined while
+    the span stays under 30 s. faster-whisper's own packing joins speech across any pause
+    (a segment then ran from 0:00 to 4:09 over two silent minutes); a span keeps it honest."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    vad = VadOptions(max_speech_duration_s=PIECE_S, min_silence_duration_ms=160)
+    pieces: list[dict] = []
+    for s in get_speech_timestamps(audio, vad):
+        if pieces and s["end"] - pieces[-1]["start"] <= PIECE_S * SAMPLE_RATE:
+            pieces[-1]["end"] = s["end"]
+        else:
+            pieces.append({"start": s["start"], "end": s["end"]})
+    return [{"start": p["start"] / SAMPLE_RATE, "end": p["end"] / SAMPLE_RATE} for p in pieces]
+
+
+_loaded: dict = {}  # the last model loaded, by folder (as it is on disk), device and threads
+_loading = threading.Lock()
+
+
+def _load_model(model_dir: Path, device: str, compute_type: str, threads: int):
+    """A WhisperModel and the lock that keeps one decode at a time on it, shared by every
+    Transcriber of the same folder, device and threads (the pane, dictation, a reload).
+    Building one parses tokenizer.json (50,000 merges) in Rust without releasing the GIL:
+    100-300 ms in which the GUI thread cannot run a line of Python, the Speech pane's stall
+    in #11. Shared, it is parsed once a session; the model's memory is not doubled either."""
+    try:
+        from faster_whisper import WhisperModel
+    except ImportError as exc:  # pragma: no cover - an install problem
+        raise ModelError(f"faster-whisper is not installed: {exc}") from exc
+    stat = (model_dir / "model.bin").stat()
+    key = (str(model_dir.resolve()), stat.st_size, stat.st_mtime_ns, device, compute_type, threads)
+    with _loading:
+        if key not in _loaded:
+            model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, cpu_threads=threads)
+            if device == "cuda":
+                _warm_up(model)
+            _loaded.clear()  # one at a time: a model switched away from is freed with its Transcriber
+            _loaded[key] = (model, threading.Lock())
+        return _loaded[key]
+
+
+def _warm_up(model) -> None:
+    """One second of silence through the model. CTranslate2 opens cuBLAS and cuDNN on first
+    use, not at load: without this a missing CUDA 12 library fails the user's first file."""
+    segments, _ = model.transcribe(np.zeros(SAMPLE_RATE, np.float32), language="en", beam_size=1,
+                                   vad_filter=False, without_timestamps=True)
+    list(segments)
 
 
 class Transcriber:
@@ -71,31 +154,83 @@ class Transcriber:
         self.model_id = model_id or model_dir.name
         self.choice = choose_device("ctranslate2", device)
         self.notices: list[str] = []
+        self._weights_bytes = sum(f.stat().st_size for f in model_dir.glob("*.bin"))
+        self._batch_size: int | None = None
         threads = threads or physical_cores()
         try:
-            from faster_whisper import WhisperModel
-        except ImportError as exc:  # pragma: no cover - an install problem
-            raise ModelError(f"faster-whisper is not installed: {exc}") from exc
-        try:
-            self.model = WhisperModel(str(model_dir), device=self.choice.device,
-                                      compute_type=self.choice.detail, cpu_threads=threads)
-            if self.choice.device == "cuda":
-                self._warm_up()
+            self.model, self._busy = _load_model(model_dir, self.choice.device, self.choice.detail, threads)
         except (RuntimeError, ValueError, OSError) as exc:
             if self.choice.device == "cpu":
                 raise ModelError(f"the speech model could not be loaded: {exc}") from exc
             self.notices.append(f"GPU load failed ({exc}); running on the CPU instead")
             log.warning("speech model on CUDA failed: %s; falling back to CPU", exc)
             self.choice = DeviceChoice("ctranslate2", "cpu", "int8", f"GPU load failed: {exc}")
-            self.model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads)
-        self._busy = threading.Lock()  # one decode at a time, also after an abandoned one
+            self.model, self._busy = _load_model(model_dir, "cpu", "int8", threads)
 
-    def _warm_up(self) -> None:
-        """One second of silence through the model. CTranslate2 opens cuBLAS and cuDNN on first
-        use, not at load: without this a missing CUDA 12 library fails the user's first file."""
-        segments, _ = self.model.transcribe(np.zeros(SAMPLE_RATE, np.float32), language="en", beam_size=1,
-                                            vad_filter=False, without_timestamps=True)
-        list(segments)
+    @property
+    def batch_size(self) -> int:
+        """Chosen on first use, from the device, the GPU's memory and what RAM is free."""
+        if self._batch_size is None:
+            gpu_total = 0
+            if self.choice.device == "cuda":
+                from app.core import hardware
+
+                gpu_total = max((g.vram_bytes for g in hardware.detect_nvidia()), default=0)
+            free = _free_bytes(self.choice.device, gpu_total, self._weights_bytes)
+            self._batch_size = choose_batch_size(self.choice.device, self._weights_bytes, free)
+            log.info("speech: batches of %d on %s", self._batch_size, self.choice.device)
+        return self._batch_size
+
+    def _batched(self, audio: np.ndarray, options: TranscribeOptions, pieces: list[dict]):
+        """Batches of 1, 2, 4... pieces up to the batch size. A batch cannot be interrupted: small
+        ones first put text on screen sooner and let a Stop early in a file free the model at
+        once. The language the first batch detects is given to the rest (no detection pass each)."""
+        from faster_whisper import BatchedInferencePipeline
+
+        # A new pipeline per call: it keeps state between batches that an abandoned run would leave.
+        pipeline = BatchedInferencePipeline(self.model)
+        size = options.batch_size or self.batch_size
+        groups, n = [], 1
+        while pieces:
+            groups.append(pieces[:n])
+            pieces, n = pieces[n:], min(size, n * 2)
+
+        def run(group, language):
+            return pipeline.transcribe(
+                audio, clip_timestamps=group, language=language, task=options.task,
+                beam_size=options.beam_size, word_timestamps=options.word_timestamps,
+                initial_prompt=options.initial_prompt, batch_size=len(group),
+                # One segment per piece. With timestamps the pipeline drops a piece's text after its
+                # last timestamp (it has no next window to seek to): 12 of 180 sentences on a 2-hour file.
+                without_timestamps=True,
+            )
+
+        first, info = run(groups[0], options.language)
+
+        def segments():
+            yield from first
+            for group in groups[1:]:
+                yield from run(group, info.language)[0]
+
+        return segments(), info
+
+    def _decode(self, audio: np.ndarray, options: TranscribeOptions):
+        """(segments, info) from faster-whisper: the batched pipeline or the sequential one."""
+        if options.batched and options.vad_filter:
+            pieces = speech_pieces(audio)
+            if not pieces:  # silence: nothing to decode, no language to detect
+                return iter(()), SimpleNamespace(language=options.language)
+            return self._batched(audio, options, pieces)
+        return self.model.transcribe(
+            audio,
+            language=options.language,
+            task=options.task,
+            beam_size=options.beam_size,
+            vad_filter=options.vad_filter,
+            word_timestamps=options.word_timestamps,
+            initial_prompt=options.initial_prompt,
+            condition_on_previous_text=False,  # no runaway repetition on long files
+        )
 
     # --- core ------------------------------------------------------------------------
     def transcribe_array(
@@ -104,33 +239,34 @@ class Transcriber:
     ) -> Iterator[Segment | TranscriptProgress]:
         options = options or TranscribeOptions()
         cancel = cancel or CancelToken()
-        out: queue.Queue = queue.Queue(maxsize=64)
+        out: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
         stop = threading.Event()
         duration = audio.size / SAMPLE_RATE
         done = object()
 
+        def put(item) -> bool:
+            # Never blocks for ever: a consumer that stopped reading (cancelled) would
+            # otherwise hold this thread, and the decode lock, once a batch filled the queue.
+            while not stop.is_set():
+                try:
+                    out.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
         def run():
             with self._busy:
                 try:
-                    segments, info = self.model.transcribe(
-                        audio,
-                        language=options.language,
-                        task=options.task,
-                        beam_size=options.beam_size,
-                        vad_filter=options.vad_filter,
-                        word_timestamps=options.word_timestamps,
-                        initial_prompt=options.initial_prompt,
-                        condition_on_previous_text=False,  # no runaway repetition on long files
-                    )
-                    out.put(("info", info.language))
+                    segments, info = self._decode(audio, options)
+                    put(("info", info.language))
                     for s in segments:
-                        if stop.is_set():
+                        if not put(("segment", s)):
                             break
-                        out.put(("segment", s))
                 except Exception as exc:  # noqa: BLE001 - handed to the consumer
-                    out.put(("error", exc))
+                    put(("error", exc))
                 finally:
-                    out.put((done, None))
+                    put((done, None))
 
         threading.Thread(target=run, name="whisper-decode", daemon=True).start()
         language = options.language
@@ -150,8 +286,10 @@ class Transcriber:
                     language = value
                     continue
                 s = value
-                words = [Word(w.start + offset, w.end + offset, w.word, w.probability) for w in (s.words or [])]
-                yield Segment(s.start + offset, s.end + offset, s.text.strip(), words)
+                # float(): the batched pipeline gives numpy scalars
+                words = [Word(float(w.start) + offset, float(w.end) + offset, w.word, float(w.probability))
+                         for w in (s.words or [])]
+                yield Segment(float(s.start) + offset, float(s.end) + offset, s.text.strip(), words)
                 yield TranscriptProgress(min(1.0, s.end / duration) if duration else 1.0, s.end + offset, None,
                                          language)
         finally:
@@ -161,17 +299,25 @@ class Transcriber:
         self, path: Path, options: TranscribeOptions | None = None, cancel: CancelToken | None = None
     ) -> Iterator[Segment | TranscriptProgress]:
         """Yields segments and progress for a file, chunk by chunk (bounded memory)."""
+        options = options or TranscribeOptions()
         cancel = cancel or CancelToken()
         info = probe(path)
         total = info.duration_s
         offset = 0.0
         for chunk in iter_chunks(path):
             cancel.raise_if_cancelled()
+            spoke, language = False, None
             for item in self.transcribe_array(chunk, options, cancel, offset):
                 if isinstance(item, TranscriptProgress):
                     item.duration_s = total
                     item.fraction = min(1.0, item.seconds_done / total) if total else item.fraction
+                    language = item.language
+                else:
+                    spoke = True
                 yield item
+            if options.language is None and spoke and language:
+                # Detected once, from speech: later chunks keep it and skip the detection.
+                options = dataclasses.replace(options, language=language)
             offset += chunk.size / SAMPLE_RATE
         yield TranscriptProgress(1.0, offset, total)
 

@@ -224,6 +224,7 @@ class SpeechPane(ModelBackedPane):
         return TranscribeOptions(
             language=None if lang == "auto" else lang,
             task="translate" if self.task.currentIndex() == 1 else "transcribe",
+            batched=self.settings.speech_batched is not False,
         )
 
     def start_queue(self) -> None:
