@@ -27,7 +27,10 @@ log = logging.getLogger(__name__)
 class UnknownModel(InputError):  # noqa: N818 - an answer, like FileNotFoundError
     def __init__(self, model: str, kind: str, available: list[str]):
         have = ", ".join(available) or "none installed"
-        super().__init__(f"the model '{model}' does not exist or is not a {kind} model (installed: {have})")
+        if model:
+            super().__init__(f"the model '{model}' does not exist or is not a {kind} model (installed: {have})")
+        else:
+            super().__init__(f"no {kind} model is installed")
         self.model = model
 
 
@@ -132,7 +135,10 @@ class LocalBackends:
     def resolve(self, model: str | None, kind: str) -> str:
         """Only ids in the store: a request never names a file."""
         if not model:
-            return self.store.default_for(kind)
+            try:
+                return self.store.default_for(kind)
+            except ModelError:
+                raise UnknownModel("", kind, []) from None
         entry = self.store.get(model) if isinstance(model, str) else None
         if entry is None or entry.kind != kind:
             raise UnknownModel(str(model)[:200], kind, [e.id for e in self.store.list(kind)])

@@ -106,8 +106,8 @@ class KeyCheck:
         await self.app(scope, receive, send)
 
 
-class _TooLargeError(Exception):
-    pass
+class _TooLargeError(ApiError):
+    """Raised inside the app, so its error handler answers 413 in OpenAI's shape."""
 
 
 class BodyLimit:
@@ -139,7 +139,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLargeError()
+                    raise _TooLargeError(error.status, error.message, code=error.code)
             return message
 
         async def tracked(message):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import shutil
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
@@ -30,11 +31,15 @@ def _resolve(request, model, kind: str) -> str:
         raise from_hearth(exc) from None
 
 
-def _scratch(stack: ExitStack, data: bytes, suffix: str = "") -> Path:
-    """Uploaded bytes in a private temp file in Hearth's cache, removed when the request ends."""
+def _scratch(stack: ExitStack, data, suffix: str = "") -> Path:
+    """Uploaded bytes (or a file of them) in a private temp file in Hearth's cache, removed when
+    the request ends."""
     scratch = tempfile.NamedTemporaryFile(dir=paths.cache_dir(), prefix="upload-", suffix=suffix)  # noqa: SIM115
     fh = stack.enter_context(scratch)  # closed, and so removed, with the request
-    fh.write(data)
+    if isinstance(data, bytes):
+        fh.write(data)
+    else:
+        shutil.copyfileobj(data, fh, 1 << 20)
     fh.flush()
     return Path(fh.name)
 
@@ -51,18 +56,26 @@ async def translations(request):
 
 
 async def _audio(request, task: str):
-    from app.core.speech import subtitles
-    from app.core.speech.transcriber import TranscribeOptions
-
-    state = request.app.state
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise ApiError(400, "send the audio as multipart/form-data with a 'file' field")
     try:
         form = await request.form(max_files=1, max_fields=16, max_part_size=64 * 1024)
+    except ApiError:
+        raise
     except Exception as exc:  # noqa: BLE001 - a malformed upload
         raise ApiError(400, f"the upload could not be read: {exc}") from None
+    try:
+        return await _transcribe_form(request, form, task)
+    finally:
+        await form.close()
+
+
+async def _transcribe_form(request, form, task: str):
+    from app.core.speech import subtitles
+    from app.core.speech.transcriber import TranscribeOptions
+
+    state = request.app.state
     with ExitStack() as stack:
-        stack.callback(form.close)
         upload = form.get("file")
         if upload is None or isinstance(upload, str):
             raise ApiError(400, "the audio file is missing (a 'file' field)", param="file")
@@ -77,7 +90,7 @@ async def _audio(request, task: str):
         prompt = form.get("prompt") or None
         words = "word" in form.getlist("timestamp_granularities[]")
         suffix = Path(upload.filename or "").suffix
-        path = _scratch(stack, await upload.read(), suffix if _SUFFIX.match(suffix) else "")
+        path = _scratch(stack, upload.file, suffix if _SUFFIX.match(suffix) else "")
         options = TranscribeOptions(language=language, task=task,
                                     initial_prompt=prompt, word_timestamps=words)
         cancel = CancelToken()
