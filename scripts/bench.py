@@ -2,6 +2,7 @@
 """Hearth benchmarks: our code against the raw library, side by side in one run.
 
     python scripts/bench.py startup [--runs N] [--json]
+    python scripts/bench.py server     (the OpenAI-compatible API vs the in-app engines)
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join
@@ -130,6 +131,12 @@ def bench_images(args) -> dict:
     return run(args)
 
 
+def bench_server(args) -> dict:
+    from bench_server import bench_server as run
+
+    return run(args)
+
+
 def bench_gpu(args) -> dict:
     from bench_gpu import bench_gpu as run
 
@@ -142,6 +149,7 @@ SUITES = {
     "chat": bench_chat,
     "images": bench_images,
     "speech": bench_speech,
+    "server": bench_server,
     "frozen": bench_frozen,
     "gpu": bench_gpu,
 }
