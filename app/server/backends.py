@@ -179,6 +179,11 @@ class LocalBackends:
     # --- work -----------------------------------------------------------------------
     def chat(self, model, messages, params, cancel, emit) -> Future:
         def job(engine):
+            if cancel.cancelled:  # its client left while it queued
+                from app.core.chat.engine import ChatStats
+
+                emit(ChatStats(model=model, stop_reason="cancelled"))
+                return
             for item in engine.stream(messages, params, cancel):
                 emit(item)
 

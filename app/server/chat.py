@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from app.core.chat.engine import ChatStats, SamplingParams
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken
-from app.server.http import ApiError, CancellableStream, from_hearth, read_json
+from app.server.http import ApiError, CancellableStream, from_hearth, read_json, watch_disconnect
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_MESSAGES = 1000
@@ -173,11 +173,12 @@ async def chat_completions(request):
     if not data.get("stream"):
         text, stats = "", None
         try:
-            async for piece in events():
-                if isinstance(piece, str):
-                    text += piece
-                else:
-                    stats = piece
+            async with watch_disconnect(request, cancel):
+                async for piece in events():
+                    if isinstance(piece, str):
+                        text += piece
+                    else:
+                        stats = piece
         finally:
             cancel.cancel()
         return JSONResponse({

@@ -65,6 +65,29 @@ async def wait(fut, timeout: float, cancel: CancelToken | None = None):
         raise
 
 
+class watch_disconnect:  # noqa: N801 - used as a context manager, like a function
+    """While a non-streamed job runs, a client that leaves cancels it (the body is read by then,
+    so the next message the server has for us is the disconnect)."""
+
+    def __init__(self, request, cancel: CancelToken):
+        self.request, self.cancel, self.task = request, cancel, None
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self.request.receive()
+            if message["type"] == "http.disconnect":
+                self.cancel.cancel()
+                return
+
+    async def __aenter__(self):
+        self.task = asyncio.create_task(self._watch())
+        return self
+
+    async def __aexit__(self, *exc):
+        self.task.cancel()
+        return False
+
+
 async def read_json(request) -> dict:
     try:
         data = json.loads(await request.body())

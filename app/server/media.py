@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 
 from app.core import paths
 from app.core.jobs import CancelToken
-from app.server.http import ApiError, from_hearth, read_json, wait
+from app.server.http import ApiError, from_hearth, read_json, wait, watch_disconnect
 
 AUDIO_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 MAX_IMAGE_BYTES = 16 << 20
@@ -95,7 +95,8 @@ async def _transcribe_form(request, form, task: str):
                                     initial_prompt=prompt, word_timestamps=words)
         cancel = CancelToken()
         try:
-            result = await wait(state.backends.transcribe(model, path, options, cancel), state.timeout, cancel)
+            async with watch_disconnect(request, cancel):
+                result = await wait(state.backends.transcribe(model, path, options, cancel), state.timeout, cancel)
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001

@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import random
+import socket
 import threading
 
 import numpy as np
@@ -265,3 +266,17 @@ def test_image_search_over_the_indexed_folders(served, store, tmp_path):
     assert status == 200 and sum(h["path"] in {str(p) for p in lib["green triangle"]} for h in body["data"]) >= 2
     status, body = search({"model": "tiny-clip", "image": str(lib["red circle"][0])})
     assert status == 400 and "data URI" in body["error"]["message"]
+
+
+def test_a_client_leaving_a_non_streamed_request_stops_it_too(served):
+    recorder = served.recorder
+    while recorder.chat_done.acquire(blocking=False):
+        pass
+    before = len(recorder.stats)
+    body = json.dumps({"model": GEMMA, "messages": COUNTING, "max_tokens": 3000, "temperature": 0}).encode()
+    with socket.create_connection(("127.0.0.1", served.port)) as sock:
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    assert recorder.chat_done.acquire(timeout=120)
+    stats = recorder.stats[before]
+    assert stats.stop_reason == "cancelled" and stats.completion_tokens < 3000
