@@ -112,11 +112,6 @@ class ModelWorker:
         self._thread.join(timeout)
 
 
-def model_key(entry) -> str:
-    """The key the photo index files an images model's vectors under (as `search index` does)."""
-    return f"{entry.id}:{entry.sha256[:12]}"
-
-
 class LocalBackends:
     """The core engines on per-model workers, for `python -m app serve`."""
 
@@ -162,19 +157,15 @@ class LocalBackends:
             return w
 
     def _load(self, entry, path: Path):
+        from app.core.models import opening
+
         if entry.kind == "chat":
             from app.core.chat.engine import LoadOptions
-            from app.core.chat.remote import open_chat_engine
 
-            return open_chat_engine(path, LoadOptions(n_ctx=self.n_ctx), entry.id)
+            return opening.open_chat(entry.id, LoadOptions(n_ctx=self.n_ctx), self.store)
         if entry.kind == "speech":
-            from app.core.speech.transcriber import Transcriber
-
-            return Transcriber(path, model_id=entry.id)
-        from app.core.images.encoder import ImageEncoder
-
-        arch = entry.architecture if entry.architecture != "open_clip" else ""
-        return _Images(ImageEncoder(path, arch, model_id=entry.id), model_key(entry))
+            return opening.open_transcriber(entry.id, self.store)
+        return _Images(*opening.open_encoder(entry.id, store=self.store))
 
     # --- work -----------------------------------------------------------------------
     def chat(self, model, messages, params, cancel, emit) -> Future:

@@ -240,13 +240,14 @@ def test_embeddings_are_the_clip_model_text_and_image_vectors(client, tmp_path):
 def test_image_search_over_the_indexed_folders(served, store, tmp_path):
     from app.core.images.encoder import ImageEncoder
     from app.core.images.index import ImageIndex, IndexSummary
-    from app.server.backends import model_key
+    from app.core.models.opening import encoder_key, resolve
 
     lib = photo_library(tmp_path / "photos", per_class=3)
     index = ImageIndex()
     index.add_folder(tmp_path / "photos")
     encoder = ImageEncoder(TINY_CLIP, model_id="tiny-clip")
-    summaries = [i for i in index.index(encoder, model_key(store.get("tiny-clip"))) if isinstance(i, IndexSummary)]
+    key = encoder_key(resolve("images", "tiny-clip", store))
+    summaries = [i for i in index.index(encoder, key) if isinstance(i, IndexSummary)]
     assert summaries[0].embedded == 60
     index.close()
 
