@@ -35,7 +35,7 @@ def run_add(args) -> int:
     try:
         server = make_server(args.name, args.url, key)
         models = [] if args.no_check else list_models(server)
-        ServerList().add(server.name, server.base_url, server.api_key)
+        ServerList().add(server.name, server.base_url, server.api_key, models)
     except HearthError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -78,7 +78,9 @@ def run_models(args) -> int:
         print(f"error: no server named {args.name!r}", file=sys.stderr)
         return 1
     try:
-        for m in list_models(server):
+        models = list_models(server)
+        ServerList().add(server.name, server.base_url, server.api_key, models)  # the pickers' list, refreshed
+        for m in models:
             print(f"{server.name}/{m}")
     except HearthError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -169,34 +169,13 @@ class LocalBackends:
 
     # --- work -----------------------------------------------------------------------
     def chat(self, model, messages, params, cancel, emit) -> Future:
-        def job(engine):
-            if cancel.cancelled:  # its client left while it queued
-                from app.core.chat.engine import ChatStats
-
-                emit(ChatStats(model=model, stop_reason="cancelled"))
-                return
-            for item in engine.stream(messages, params, cancel):
-                emit(item)
-
-        return self.worker(model, "chat").submit(job)
+        return self.worker(model, "chat").submit(run_chat, model, messages, params, cancel, emit)
 
     def transcribe(self, model, path, options, cancel) -> Future:
-        def job(transcriber):
-            from app.core.speech.transcriber import Segment, TranscriptProgress
-
-            out = Transcript()
-            for item in transcriber.transcribe(path, options, cancel):
-                if isinstance(item, Segment):
-                    out.segments.append(item)
-                elif isinstance(item, TranscriptProgress):
-                    out.language = item.language or out.language
-                    out.duration_s = item.duration_s or out.duration_s
-            return out
-
-        return self.worker(model, "speech").submit(job)
+        return self.worker(model, "speech").submit(run_transcribe, path, options, cancel)
 
     def embed(self, model, texts, images) -> Future:
-        return self.worker(model, "images").submit(lambda m: m.embed(texts, images))
+        return self.worker(model, "images").submit(lambda m: embed_with(m.encoder, texts, images))
 
     def search(self, model, text, images, top, threshold) -> Future:
         return self.worker(model, "images").submit(lambda m: m.search(text, images, top, threshold))
@@ -212,6 +191,59 @@ class LocalBackends:
             w.close()
 
 
+# --- the jobs, on whichever worker owns the model (this module's or the window's) -------------
+
+
+def run_chat(engine, model: str, messages, params, cancel: CancelToken, emit) -> None:
+    if cancel.cancelled:  # its client left while it queued
+        from app.core.chat.engine import ChatStats
+
+        emit(ChatStats(model=model, stop_reason="cancelled"))
+        return
+    for item in engine.stream(messages, params, cancel):
+        emit(item)
+
+
+def run_transcribe(transcriber, path: Path, options, cancel: CancelToken) -> Transcript:
+    from app.core.speech.transcriber import Segment, TranscriptProgress
+
+    out = Transcript()
+    for item in transcriber.transcribe(path, options, cancel):
+        if isinstance(item, Segment):
+            out.segments.append(item)
+        elif isinstance(item, TranscriptProgress):
+            out.language = item.language or out.language
+            out.duration_s = item.duration_s or out.duration_s
+    return out
+
+
+def _pictures(encoder, images: list[Path]):
+    from app.core.images.scan import SkipImage, open_image
+
+    out = []
+    for i, p in enumerate(images):
+        try:
+            out.append(open_image(str(p), encoder.image_size))
+        except SkipImage as exc:
+            raise InputError(f"image {i + 1}: {exc}") from None
+    return out
+
+
+def embed_with(encoder, texts: list[str], images: list[Path]):
+    import numpy as np
+
+    tv = encoder.embed_text(texts) if texts else np.zeros((0, 0), np.float32)
+    iv = encoder.embed_pil(_pictures(encoder, images)) if images else np.zeros((0, 0), np.float32)
+    return tv, iv
+
+
+def search_with(encoder, key: str, index, text: str, images: list[Path], top: int, threshold: float | None):
+    from app.core.images.query import parse, query_vector
+
+    vectors = list(encoder.embed_pil(_pictures(encoder, images))) if images else []
+    return index.search(query_vector(parse(text or ""), encoder, vectors), key, top, threshold)
+
+
 class _Images:
     """An image encoder and the photo index it searches, owned by one worker."""
 
@@ -219,33 +251,12 @@ class _Images:
         self.encoder, self.key = encoder, key
         self._index = None
 
-    def _pictures(self, images: list[Path]):
-        from app.core.images.scan import SkipImage, open_image
-
-        out = []
-        for i, p in enumerate(images):
-            try:
-                out.append(open_image(str(p), self.encoder.image_size))
-            except SkipImage as exc:
-                raise InputError(f"image {i + 1}: {exc}") from None
-        return out
-
-    def embed(self, texts: list[str], images: list[Path]):
-        import numpy as np
-
-        tv = self.encoder.embed_text(texts) if texts else np.zeros((0, 0), np.float32)
-        iv = self.encoder.embed_pil(self._pictures(images)) if images else np.zeros((0, 0), np.float32)
-        return tv, iv
-
     def search(self, text: str, images: list[Path], top: int, threshold: float | None):
         from app.core.images.index import ImageIndex
-        from app.core.images.query import parse, query_vector
 
         if self._index is None:
             self._index = ImageIndex()
-        vectors = list(self.encoder.embed_pil(self._pictures(images))) if images else []
-        vec = query_vector(parse(text or ""), self.encoder, vectors)
-        return self._index.search(vec, self.key, top, threshold)
+        return search_with(self.encoder, self.key, self._index, text, images, top, threshold)
 
     def close(self) -> None:
         if self._index is not None:

@@ -123,7 +123,9 @@ def list_models(server: RemoteServer, timeout: float = CONNECT_TIMEOUT_S) -> lis
         items = data.get("data") if isinstance(data, dict) else None
         if not isinstance(items, list):
             raise RemoteError(f"the server '{server.name}' answered /models without a model list")
-        return [str(m["id"])[:256] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        # A server that says what kind each model is (another Hearth) offers only its chat models here.
+        return [m["id"][:256] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)
+                and m.get("kind", "chat") == "chat"]
     finally:
         c.close()
 

@@ -35,6 +35,7 @@ class RemoteServer:
     base_url: str  # normalised: scheme://host[:port]/path, no trailing slash
     api_key: str = ""
     key_origin: str = ""  # the origin the key was given for
+    models: tuple[str, ...] = ()  # what /models listed when last asked (for the model pickers)
 
     @property
     def origin(self) -> str:
@@ -89,10 +90,19 @@ def check_key(key: str) -> str:
     return key or ""
 
 
-def make_server(name: str, url: str, api_key: str = "") -> RemoteServer:
+MAX_MODELS = 500
+
+
+def check_models(models) -> tuple[str, ...]:
+    if not isinstance(models, (list, tuple)):
+        return ()
+    return tuple(m for m in models[:MAX_MODELS] if isinstance(m, str) and 0 < len(m) <= 256 and m.isprintable())
+
+
+def make_server(name: str, url: str, api_key: str = "", models=()) -> RemoteServer:
     base = normalise_url(url)
     key = check_key(api_key)
-    return RemoteServer(check_name(name), base, key, origin_of(base) if key else "")
+    return RemoteServer(check_name(name), base, key, origin_of(base) if key else "", check_models(models))
 
 
 class ServerList:
@@ -133,12 +143,13 @@ class ServerList:
             try:
                 if not isinstance(item, dict):
                     raise InputError("not an object")
-                server = make_server(item.get("name"), item.get("base_url"), item.get("api_key") or "")
+                server = make_server(item.get("name"), item.get("base_url"), item.get("api_key") or "",
+                                     item.get("models") or ())
                 origin = item.get("key_origin", "")
                 if server.api_key and origin != server.key_origin:
                     log.warning("server %s: its key was made for %r, not %s; the key is not used",
                                 server.name, origin, server.origin)
-                    server = RemoteServer(server.name, server.base_url, "", "")
+                    server = RemoteServer(server.name, server.base_url, "", "", server.models)
                 out[server.name] = server
             except InputError as exc:
                 log.warning("the servers file has a bad entry (%s); left out", exc)
@@ -146,7 +157,8 @@ class ServerList:
 
     def _save(self, servers: dict[str, RemoteServer]) -> None:
         data = {"schema_version": SCHEMA_VERSION, "servers": [
-            {"name": s.name, "base_url": s.base_url, "api_key": s.api_key, "key_origin": s.key_origin}
+            {"name": s.name, "base_url": s.base_url, "api_key": s.api_key, "key_origin": s.key_origin,
+             "models": list(s.models)}
             for s in servers.values()]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
@@ -162,8 +174,8 @@ class ServerList:
             raise
 
     # --- changes -------------------------------------------------------------------
-    def add(self, name: str, url: str, api_key: str = "") -> RemoteServer:
-        server = make_server(name, url, api_key)
+    def add(self, name: str, url: str, api_key: str = "", models=()) -> RemoteServer:
+        server = make_server(name, url, api_key, models)
         servers = self.load()
         servers[server.name] = server
         self._save(servers)
@@ -177,6 +189,10 @@ class ServerList:
 
     def get(self, name: str) -> RemoteServer | None:
         return self.load().get(name)
+
+    def remote_models(self) -> list[str]:
+        """Every known remote model as SERVER/MODEL, for the model pickers."""
+        return [f"{s.name}/{m}" for s in self.load().values() for m in s.models]
 
 
 def split_remote(spec: str | None, servers: dict[str, RemoteServer] | None = None):
