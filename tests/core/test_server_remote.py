@@ -203,6 +203,12 @@ def test_clear_messages_for_a_server_down_a_wrong_key_and_an_unknown_model(heart
         unknown = OpenAIChatEngine(add(served, "right"), "no-such-model")
         with pytest.raises(RemoteError, match="has no model 'no-such-model'"):
             list(unknown.stream(ask("hi"), SamplingParams(max_tokens=2)))
+        # `servers add` checks the server by listing its models; `servers list` never prints the key.
+        result = run_app("servers", "add", "cli-box", served.base_url, "--api-key-env", "BOX_KEY",
+                         env={"BOX_KEY": KEY})
+        assert result.returncode == 0 and f"cli-box/{served.model}" in result.stdout, result.stderr
+        listed = run_app("servers", "list").stdout
+        assert "cli-box" in listed and KEY not in listed
         # The CLI names the same model as SERVER/MODEL.
         result = run_app("chat", "--model", f"right/{served.model}", "Hello", "--max-tokens", "4", "--json",
                          "--temperature", "0")
