@@ -4,6 +4,7 @@
     python scripts/bench.py startup [--runs N] [--json]
     python scripts/bench.py chat-search     # chat history search at 5,000 and 50,000 chats, no model
     python scripts/bench.py images-memory   # peak RSS indexing six 10,900 x 10,900 PNGs
+    python scripts/bench.py server     (the OpenAI-compatible API vs the in-app engines)
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join
@@ -144,6 +145,12 @@ def bench_images_memory(args) -> dict:
     return run(args)
 
 
+def bench_server(args) -> dict:
+    from bench_server import bench_server as run
+
+    return run(args)
+
+
 def bench_gpu(args) -> dict:
     from bench_gpu import bench_gpu as run
 
@@ -158,6 +165,7 @@ SUITES = {
     "images": bench_images,
     "images-memory": bench_images_memory,  # the huge-pictures peak RSS of images, on its own
     "speech": bench_speech,
+    "server": bench_server,
     "frozen": bench_frozen,
     "gpu": bench_gpu,
 }

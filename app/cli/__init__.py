@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import chat, doctor, models, search, transcribe
+from app.cli import chat, doctor, models, search, serve, servers, transcribe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_parser(sub)
     transcribe.add_parser(sub)
     search.add_parser(sub)
+    servers.add_parser(sub)
+    serve.add_parser(sub)
     return parser
 
 

@@ -9,7 +9,8 @@ import sys
 def add_parser(sub) -> None:
     p = sub.add_parser("chat", help="chat with a local GGUF model")
     p.add_argument("prompt", help="the message to send")
-    p.add_argument("--model", help="a chat model id from the store, or a .gguf path (default: the pane's default)")
+    p.add_argument("--model", help="a chat model id from the store, a .gguf path, or SERVER/MODEL for a model on a "
+                   "server added with `servers add` (default: the pane's default)")
     p.add_argument("--system", default="", help="system prompt")
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, help="default: the model's sampling default (0.7)")

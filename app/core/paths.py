@@ -84,6 +84,11 @@ def previous_crash_file() -> Path:
     return log_dir() / "crash-previous.log"
 
 
+def servers_file() -> Path:
+    """The remote chat servers the user added, with their keys (kept 0600)."""
+    return data_dir() / "servers.json"
+
+
 def all_dirs(custom_models_dir: str | Path = "") -> dict[str, Path]:
     return {
         "data": data_dir(),

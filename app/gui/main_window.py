@@ -87,6 +87,7 @@ class MainWindow(QMainWindow):
         self._hardware_dialog = None
         self._ending: list[SerialWorker] | None = None  # set once closing has begun
         self._painted = False
+        self.server_switch = None  # app.gui.server.ServerSwitch, once the panes are built
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
             holder.setWidget(pane)
             self.stack.addWidget(holder)
         self._connect_panes(ChatPane, SpeechPane, ModelsPane)
+        self._build_server_switch()
         if self.first_run:
             try:
                 from app.core.models.store import ModelStore
@@ -144,6 +146,16 @@ class MainWindow(QMainWindow):
         if isinstance(chat, chat_class) and isinstance(speech, speech_class):
             speech.send_to_chat.connect(self._send_to_chat)
             chat.set_dictation(speech.dictation)
+
+    def _build_server_switch(self) -> None:
+        """The Server switch shares the panes' model workers (app.gui.server)."""
+        from app.gui.server import ServerSwitch
+
+        owners = {"chat": "chat", "speech": "speech", "images": "images"}  # pane -> its ModelWorker attribute
+        workers = {kind: getattr(self.panes.get(kind), attr) for kind, attr in owners.items()
+                   if hasattr(self.panes.get(kind), attr)}
+        self.server_switch = ServerSwitch(workers, self)
+        self.statusBar().addPermanentWidget(self.server_switch)
 
     # --- menus and shortcuts --------------------------------------------------------
     def _build_menus(self) -> None:
@@ -270,6 +282,8 @@ class MainWindow(QMainWindow):
         """Never blocks: asks every worker to end; returns them."""
         self.worker.finish()
         ending = [self.worker]
+        if self.server_switch is not None:
+            ending.append(self.server_switch.finish())
         for pane in self.panes.values():
             ending += pane.finish_workers()
         return ending

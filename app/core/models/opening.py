@@ -32,9 +32,14 @@ def resolve(kind: str, id_or_path: str | None = None, store: ModelStore | None =
 
 
 def open_chat(id_or_path: str | None, options=None, store: ModelStore | None = None):
-    """A chat engine in a process of its own (app.core.chat.remote): a crash there is a message here."""
+    """A chat engine in a process of its own (app.core.chat.remote): a crash there is a message here.
+    SERVER/MODEL names a model on a remote server the user added (app.core.chat.openai_remote)."""
+    from app.core.chat.openai_remote import open_remote_engine
     from app.core.chat.remote import open_chat_engine
 
+    remote = open_remote_engine(id_or_path) if id_or_path else None
+    if remote is not None:
+        return remote
     model = resolve("chat", id_or_path, store)
     return open_chat_engine(model.path, options, model.entry.id if model.entry else model.path.stem)
 

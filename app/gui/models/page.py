@@ -118,7 +118,8 @@ class ModelsPane(Pane):
     def _build_import_row(self) -> QHBoxLayout:
         self.download_url = button("Download from &URL…", "Download from URL")
         self.move_folder = button("&Move models folder…", "Move models folder")
-        return hbox(self.download_url, self.move_folder, stretch=True)
+        self.add_server = button("Add ser&ver…", "Add a remote chat server")
+        return hbox(self.download_url, self.move_folder, self.add_server, stretch=True)
 
     def _build_hub_row(self) -> QHBoxLayout:
         self.endpoint = QLineEdit(self.settings.hf_endpoint)
@@ -155,6 +156,7 @@ class ModelsPane(Pane):
         self.import_folder.clicked.connect(lambda: self._ask_import(folder=True))
         self.download_url.clicked.connect(self._ask_url)
         self.move_folder.clicked.connect(self._ask_move)
+        self.add_server.clicked.connect(self._ask_server)
         self.endpoint.editingFinished.connect(self._save_hub)
         self.access_token.editingFinished.connect(self._save_hub)
         self.found.itemActivated.connect(self._use_found)
@@ -412,6 +414,28 @@ class ModelsPane(Pane):
             self.store_changed.emit()
 
         return self.worker.submit(_move_job, new_root, on_result=moved, on_error=self._failed, name="move-models")
+
+    # --- remote servers ---------------------------------------------------------------------
+    def _ask_server(self) -> None:
+        from app.gui.models.servers import AddServerDialog
+
+        dialog = AddServerDialog(self)
+        if dialog.exec():
+            self.add_remote_server(*dialog.values())
+
+    def add_remote_server(self, name: str, url: str, key: str = ""):
+        from app.gui.models.servers import add_server_job
+
+        def added(server) -> None:
+            listed = ", ".join(server.models[:5]) + ("…" if len(server.models) > 5 else "")
+            self.message.setText(f"Added {server.name} ({server.base_url}): {len(server.models)} model(s)"
+                                 f"{': ' + listed if listed else ''}. They are in the chat's model list as "
+                                 f"{server.name}/MODEL.")
+            self.store_changed.emit()
+
+        self.message.setText(f"Adding {name}…")
+        return self.worker.submit(add_server_job, name, url, key, on_result=added, name="add-server",
+                                  on_error=lambda exc: self.message.setText(f"Could not add the server: {exc}"))
 
     def finish_workers(self) -> list:
         self.worker.finish()

@@ -73,18 +73,25 @@ class ModelPicker(QWidget):
             error = ""
         except HearthError as exc:
             entries, error = [], str(exc)
+        remote = []
+        if self.kind == "chat":  # models on the servers the user added (Models → Add server…)
+            from app.core.chat.servers import ServerList
+
+            remote = ServerList().remote_models()
         self.combo.blockSignals(True)
         self.combo.clear()
         for e in entries:
             self.combo.addItem(f"{e.id}  ({e.size / 2**20:.0f} MB)", e.id)
+        for spec in remote:
+            self.combo.addItem(f"{spec}  (remote)", spec)
         chosen = self.settings.default_models.get(self.kind)
         index = self.combo.findData(chosen) if chosen else -1
-        self.combo.setCurrentIndex(index if index >= 0 else (0 if entries else -1))
-        self.combo.setEnabled(bool(entries))
+        self.combo.setCurrentIndex(index if index >= 0 else (0 if entries or remote else -1))
+        self.combo.setEnabled(bool(entries or remote))
         self.combo.blockSignals(False)
         if error:
             self.status.setText(error)
-        elif not entries:
+        elif not entries and not remote:
             self.status.setText(f"No {self.kind} model installed yet: open Models to import or download one.")
         else:
             self.status.setText(f"Will use {self.current()}.")

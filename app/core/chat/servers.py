@@ -1,0 +1,209 @@
+"""The remote OpenAI-compatible servers the user added, kept with their keys.
+
+The file lives in the data folder, readable only by the user (0600), and is read
+as hostile: every entry is checked (name, URL, key) and a bad one is left out with
+a log line. A key is stored with the origin it was given for and is sent only
+there: an entry whose URL was changed behind Hearth's back loses its key.
+Hearth connects to no server but these.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from app.core import paths
+from app.core.jobs import InputError
+
+log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1
+MAX_SERVERS = 64
+MAX_FILE_BYTES = 1 << 20
+_NAME_RX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+_KEY_RX = re.compile(r"^[\x21-\x7e]{1,4096}$")  # printable ASCII: nothing that could split a header
+
+
+@dataclass(frozen=True)
+class RemoteServer:
+    name: str
+    base_url: str  # normalised: scheme://host[:port]/path, no trailing slash
+    api_key: str = ""
+    key_origin: str = ""  # the origin the key was given for
+    models: tuple[str, ...] = ()  # what /models listed when last asked (for the model pickers)
+
+    @property
+    def origin(self) -> str:
+        return origin_of(self.base_url)
+
+    def key_for(self, url: str) -> str:
+        """The key, only for a URL on the origin it was made for."""
+        if self.api_key and self.key_origin == self.origin and origin_of(url) == self.key_origin:
+            return self.api_key
+        return ""
+
+
+def origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+
+
+def check_name(name: str) -> str:
+    if not isinstance(name, str) or not _NAME_RX.match(name):
+        raise InputError(f"a server name is lower-case letters, digits, '.', '_' or '-' (got {name!r})")
+    return name
+
+
+def normalise_url(url: str) -> str:
+    """http(s)://host[:port][/path]; an empty path becomes /v1, as every OpenAI client assumes."""
+    if not isinstance(url, str) or len(url) > 2048:
+        raise InputError("the server address is not a URL")
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"the server address must start with http:// or https:// and name a host (got {url!r})")
+    if parts.username or parts.password:
+        raise InputError("put the API key in its own field, not in the address")
+    if parts.query or parts.fragment:
+        raise InputError("the server address takes no query or fragment")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise InputError(f"the server address has a bad port: {exc}") from None
+    if any(c.isspace() or ord(c) < 32 for c in url.strip()):
+        raise InputError("the server address contains spaces or control characters")
+    path = parts.path.rstrip("/") or "/v1"
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{path}"
+
+
+def check_key(key: str) -> str:
+    if key and (not isinstance(key, str) or not _KEY_RX.match(key)):
+        raise InputError("the API key must be printable ASCII without spaces (at most 4096 characters)")
+    return key or ""
+
+
+MAX_MODELS = 500
+
+
+def check_models(models) -> tuple[str, ...]:
+    if not isinstance(models, (list, tuple)):
+        return ()
+    return tuple(m for m in models[:MAX_MODELS] if isinstance(m, str) and 0 < len(m) <= 256 and m.isprintable())
+
+
+def make_server(name: str, url: str, api_key: str = "", models=()) -> RemoteServer:
+    base = normalise_url(url)
+    key = check_key(api_key)
+    return RemoteServer(check_name(name), base, key, origin_of(base) if key else "", check_models(models))
+
+
+class ServerList:
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path) if path else paths.servers_file()
+
+    # --- the file ------------------------------------------------------------------
+    def load(self) -> dict[str, RemoteServer]:
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            log.warning("the servers file %s is unreadable: %s", self.path, exc)
+            return {}
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
+            log.warning("the servers file %s is not a small regular file; ignored", self.path)
+            return {}
+        if os.name == "posix" and st.st_mode & 0o077:
+            log.warning("the servers file %s was readable by others; made private", self.path)
+            try:
+                os.chmod(self.path, 0o600)
+            except OSError:
+                pass
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("the servers file %s is unreadable: %s", self.path, exc)
+            return {}
+        if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
+            log.warning("the servers file %s has no server list; ignored", self.path)
+            return {}
+        if not isinstance(data.get("schema_version", 1), int) or data.get("schema_version", 1) > SCHEMA_VERSION:
+            log.warning("the servers file was written by a newer Hearth; ignored")
+            return {}
+        out: dict[str, RemoteServer] = {}
+        for item in data["servers"][:MAX_SERVERS]:
+            try:
+                if not isinstance(item, dict):
+                    raise InputError("not an object")
+                server = make_server(item.get("name"), item.get("base_url"), item.get("api_key") or "",
+                                     item.get("models") or ())
+                origin = item.get("key_origin", "")
+                if server.api_key and origin != server.key_origin:
+                    log.warning("server %s: its key was made for %r, not %s; the key is not used",
+                                server.name, origin, server.origin)
+                    server = RemoteServer(server.name, server.base_url, "", "", server.models)
+                out[server.name] = server
+            except InputError as exc:
+                log.warning("the servers file has a bad entry (%s); left out", exc)
+        return out
+
+    def _save(self, servers: dict[str, RemoteServer]) -> None:
+        data = {"schema_version": SCHEMA_VERSION, "servers": [
+            {"name": s.name, "base_url": s.base_url, "api_key": s.api_key, "key_origin": s.key_origin,
+             "models": list(s.models)}
+            for s in servers.values()]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private from the first byte
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(data, fh, indent=2)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    # --- changes -------------------------------------------------------------------
+    def add(self, name: str, url: str, api_key: str = "", models=()) -> RemoteServer:
+        server = make_server(name, url, api_key, models)
+        servers = self.load()
+        servers[server.name] = server
+        self._save(servers)
+        return server
+
+    def remove(self, name: str) -> None:
+        servers = self.load()
+        if servers.pop(name, None) is None:
+            raise InputError(f"no server named {name!r}")
+        self._save(servers)
+
+    def get(self, name: str) -> RemoteServer | None:
+        return self.load().get(name)
+
+    def remote_models(self) -> list[str]:
+        """Every known remote model as SERVER/MODEL, for the model pickers."""
+        return [f"{s.name}/{m}" for s in self.load().values() for m in s.models]
+
+
+def split_remote(spec: str | None, servers: dict[str, RemoteServer] | None = None):
+    """'server-name/model-id' -> (server, model-id) when server-name is a server the user added, else None.
+    The model id may hold slashes of its own (org/model); a local path never starts with a server name
+    unless written so: ./name/... always means a path."""
+    if not spec or "/" not in spec:
+        return None
+    name, model = spec.split("/", 1)
+    if not model or not _NAME_RX.match(name):
+        return None
+    servers = ServerList().load() if servers is None else servers
+    server = servers.get(name)
+    return (server, model) if server else None

@@ -1,0 +1,47 @@
+""""Add server…": a remote OpenAI-compatible server, its models listed through /v1/models."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLineEdit
+
+
+def add_server_job(cancel, progress, name: str, url: str, key: str):
+    """On the models worker: checks the address and the key by listing the models, then saves."""
+    from app.core.chat.openai_remote import list_models
+    from app.core.chat.servers import ServerList, make_server
+
+    server = make_server(name, url, key)  # InputError for a bad name, address or key
+    progress(f"Asking {server.base_url} for its models…")
+    models = list_models(server)
+    return ServerList().add(server.name, server.base_url, server.api_key, models)
+
+
+class AddServerDialog(QDialog):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Add server")
+        self.setObjectName("addServerDialog")
+        form = QFormLayout(self)
+        self.name = QLineEdit()
+        self.name.setObjectName("serverName")
+        self.name.setAccessibleName("Server name")
+        self.name.setPlaceholderText("gpu-box")
+        self.url = QLineEdit()
+        self.url.setObjectName("serverUrl")
+        self.url.setAccessibleName("Server address")
+        self.url.setPlaceholderText("http://gpu-box:8080/v1")
+        self.key = QLineEdit()
+        self.key.setObjectName("serverKey")
+        self.key.setAccessibleName("API key")
+        self.key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key.setPlaceholderText("optional")
+        form.addRow("&Name:", self.name)
+        form.addRow("&Address:", self.url)
+        form.addRow("API &key:", self.key)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def values(self) -> tuple[str, str, str]:
+        return self.name.text().strip(), self.url.text().strip(), self.key.text().strip()

@@ -1,0 +1,1 @@
+"""Hearth's OpenAI-compatible HTTP API (`python -m app serve`). Imported only when serving."""

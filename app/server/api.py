@@ -1,0 +1,79 @@
+"""The ASGI application: routes, OpenAI's error shape, and the safety layers around them."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from app.server.chat import chat_completions
+from app.server.http import ApiError, BodyLimit, KeyCheck, error_response, from_hearth
+from app.server.media import embeddings, image_search, transcriptions, translations
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Limits:
+    body_bytes: int = 8 << 20  # JSON requests: a few pictures as data URIs at most
+    upload_bytes: int = 200 << 20  # audio files
+    timeout_s: float = 600.0  # a request's whole job, or the wait for the model's next word
+
+
+@dataclass
+class ServerOptions:
+    api_key: str = ""
+    cors: list[str] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+
+
+async def list_models(request):
+    models = request.app.state.backends.models()
+    return JSONResponse({"object": "list", "data": [
+        {"id": m.id, "object": "model", "created": m.created, "owned_by": "hearth", "kind": m.kind} for m in models
+    ]})
+
+
+async def _api_error(request, exc: ApiError):
+    return error_response(exc)
+
+
+async def _http_error(request, exc: HTTPException):
+    code = "not_found" if exc.status_code == 404 else None
+    return error_response(ApiError(exc.status_code, str(exc.detail), code=code))
+
+
+async def _other_error(request, exc: Exception):
+    return error_response(from_hearth(exc))
+
+
+def create_app(backends, options: ServerOptions | None = None):
+    options = options or ServerOptions()
+    routes = [
+        Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
+        Route("/v1/audio/translations", translations, methods=["POST"]),
+        Route("/v1/embeddings", embeddings, methods=["POST"]),
+        Route("/v1/images/search", image_search, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={
+        ApiError: _api_error, HTTPException: _http_error, Exception: _other_error})
+    app.state.backends = backends
+    app.state.timeout = options.limits.timeout_s
+    limits = options.limits
+
+    def limit_for(path: str) -> int:
+        return limits.upload_bytes if path.startswith("/v1/audio/") else limits.body_bytes
+
+    asgi = BodyLimit(app, limit_for)
+    asgi = KeyCheck(asgi, options.api_key)
+    if options.cors:
+        asgi = CORSMiddleware(asgi, allow_origins=options.cors, allow_methods=["GET", "POST"],
+                              allow_headers=["Authorization", "Content-Type"])
+    return asgi

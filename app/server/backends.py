@@ -1,0 +1,263 @@
+"""What the HTTP layer asks of the engines, one small interface per kind, and the
+standalone implementation `serve` uses.
+
+Every call returns a ``concurrent.futures.Future`` and runs on the worker that owns
+the model: one serial worker per loaded model (design rule 3), so concurrent
+requests queue behind each other and a model is never loaded twice. The window's
+Server switch can implement the same interface on the GUI's own workers, so a
+request and a GUI turn share one loaded model.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from app.core.jobs import CancelToken, InputError, ModelError
+
+log = logging.getLogger(__name__)
+
+
+class UnknownModel(InputError):  # noqa: N818 - an answer, like FileNotFoundError
+    def __init__(self, model: str, kind: str, available: list[str]):
+        have = ", ".join(available) or "none installed"
+        if model:
+            super().__init__(f"the model '{model}' does not exist or is not a {kind} model (installed: {have})")
+        else:
+            super().__init__(f"no {kind} model is installed")
+        self.model = model
+
+
+@dataclass
+class ModelInfo:
+    id: str
+    kind: str
+    created: int = 0
+
+
+@dataclass
+class Transcript:
+    segments: list = field(default_factory=list)  # app.core.speech.transcriber.Segment
+    language: str | None = None
+    duration_s: float | None = None
+
+
+class Backends(Protocol):
+    def models(self) -> list[ModelInfo]: ...
+
+    def resolve(self, model: str | None, kind: str) -> str:
+        """The installed model id a request names (None: the default), or UnknownModel."""
+
+    def chat(self, model: str, messages: list, params, cancel: CancelToken, emit: Callable[[object], None]) -> Future:
+        """Streams a reply: emit(piece) for each text piece and once for the ChatStats, on the model's worker."""
+
+    def transcribe(self, model: str, path: Path, options, cancel: CancelToken) -> Future: ...
+
+    def embed(self, model: str, texts: list[str], images: list[Path]) -> Future:
+        """(text vectors, image vectors) as numpy arrays."""
+
+    def search(self, model: str, text: str, images: list[Path], top: int, threshold: float | None) -> Future:
+        """A list of app.core.images.index.Hit."""
+
+    def close(self) -> None: ...
+
+
+class ModelWorker:
+    """One thread that owns one model: loads it on first use and runs jobs one at a time."""
+
+    def __init__(self, name: str, load: Callable[[], object]):
+        self.name = name
+        self._load = load
+        self.model = None
+        self.loads = 0
+        self._jobs: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name=f"serve-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable, *args) -> Future:
+        fut: Future = Future()
+        self._jobs.put((fut, fn, args))
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                break
+            fut, fn, args = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                if self.model is None:
+                    self.model = self._load()
+                    self.loads += 1
+                fut.set_result(fn(self.model, *args))
+            except BaseException as exc:  # noqa: BLE001 - handed to the request that asked
+                fut.set_exception(exc)
+        close = getattr(self.model, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing on the way out
+                log.exception("closing %s", self.name)
+
+    def close(self, timeout: float = 10) -> None:
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+
+class LocalBackends:
+    """The core engines on per-model workers, for `python -m app serve`."""
+
+    def __init__(self, store=None, n_ctx: int = 4096):
+        from app.core.models.store import ModelStore
+
+        self.store = store or ModelStore()
+        self.n_ctx = n_ctx
+        self._workers: dict[str, ModelWorker] = {}
+        self._lock = threading.Lock()
+
+    # --- models ---------------------------------------------------------------------
+    def models(self) -> list[ModelInfo]:
+        return [ModelInfo(e.id, e.kind, int(e.added or 0)) for e in self.store.list()]
+
+    def resolve(self, model: str | None, kind: str) -> str:
+        """Only ids in the store: a request never names a file."""
+        if not model:
+            try:
+                return self.store.default_for(kind)
+            except ModelError:
+                raise UnknownModel("", kind, []) from None
+        entry = self.store.get(model) if isinstance(model, str) else None
+        if entry is None or entry.kind != kind:
+            raise UnknownModel(str(model)[:200], kind, [e.id for e in self.store.list(kind)])
+        return entry.id
+
+    def _entry(self, model_id: str, kind: str):
+        entry = self.store.get(model_id)
+        if entry is None or entry.kind != kind:
+            raise UnknownModel(model_id, kind, [e.id for e in self.store.list(kind)])
+        path = self.store.path_of(entry)
+        if not path.exists():
+            raise ModelError(f"the files of {model_id} are missing from {path}")
+        return entry, path
+
+    def worker(self, model_id: str, kind: str) -> ModelWorker:
+        with self._lock:
+            w = self._workers.get(model_id)
+            if w is None:
+                entry, path = self._entry(model_id, kind)
+                w = self._workers[model_id] = ModelWorker(model_id, lambda: self._load(entry, path))
+            return w
+
+    def _load(self, entry, path: Path):
+        from app.core.models import opening
+
+        if entry.kind == "chat":
+            from app.core.chat.engine import LoadOptions
+
+            return opening.open_chat(entry.id, LoadOptions(n_ctx=self.n_ctx), self.store)
+        if entry.kind == "speech":
+            return opening.open_transcriber(entry.id, self.store)
+        return _Images(*opening.open_encoder(entry.id, store=self.store))
+
+    # --- work -----------------------------------------------------------------------
+    def chat(self, model, messages, params, cancel, emit) -> Future:
+        return self.worker(model, "chat").submit(run_chat, model, messages, params, cancel, emit)
+
+    def transcribe(self, model, path, options, cancel) -> Future:
+        return self.worker(model, "speech").submit(run_transcribe, path, options, cancel)
+
+    def embed(self, model, texts, images) -> Future:
+        return self.worker(model, "images").submit(lambda m: embed_with(m.encoder, texts, images))
+
+    def search(self, model, text, images, top, threshold) -> Future:
+        return self.worker(model, "images").submit(lambda m: m.search(text, images, top, threshold))
+
+    def loaded(self) -> dict[str, int]:
+        """How many times each model was loaded (one each, once used)."""
+        return {k: w.loads for k, w in self._workers.items()}
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._workers = list(self._workers.values()), {}
+        for w in workers:
+            w.close()
+
+
+# --- the jobs, on whichever worker owns the model (this module's or the window's) -------------
+
+
+def run_chat(engine, model: str, messages, params, cancel: CancelToken, emit) -> None:
+    if cancel.cancelled:  # its client left while it queued
+        from app.core.chat.engine import ChatStats
+
+        emit(ChatStats(model=model, stop_reason="cancelled"))
+        return
+    for item in engine.stream(messages, params, cancel):
+        emit(item)
+
+
+def run_transcribe(transcriber, path: Path, options, cancel: CancelToken) -> Transcript:
+    from app.core.speech.transcriber import Segment, TranscriptProgress
+
+    out = Transcript()
+    for item in transcriber.transcribe(path, options, cancel):
+        if isinstance(item, Segment):
+            out.segments.append(item)
+        elif isinstance(item, TranscriptProgress):
+            out.language = item.language or out.language
+            out.duration_s = item.duration_s or out.duration_s
+    return out
+
+
+def _pictures(encoder, images: list[Path]):
+    from app.core.images.scan import SkipImage, open_image
+
+    out = []
+    for i, p in enumerate(images):
+        try:
+            out.append(open_image(str(p), encoder.image_size))
+        except SkipImage as exc:
+            raise InputError(f"image {i + 1}: {exc}") from None
+    return out
+
+
+def embed_with(encoder, texts: list[str], images: list[Path]):
+    import numpy as np
+
+    tv = encoder.embed_text(texts) if texts else np.zeros((0, 0), np.float32)
+    iv = encoder.embed_pil(_pictures(encoder, images)) if images else np.zeros((0, 0), np.float32)
+    return tv, iv
+
+
+def search_with(encoder, key: str, index, text: str, images: list[Path], top: int, threshold: float | None):
+    from app.core.images.query import parse, query_vector
+
+    vectors = list(encoder.embed_pil(_pictures(encoder, images))) if images else []
+    return index.search(query_vector(parse(text or ""), encoder, vectors), key, top, threshold)
+
+
+class _Images:
+    """An image encoder and the photo index it searches, owned by one worker."""
+
+    def __init__(self, encoder, key: str):
+        self.encoder, self.key = encoder, key
+        self._index = None
+
+    def search(self, text: str, images: list[Path], top: int, threshold: float | None):
+        from app.core.images.index import ImageIndex
+
+        if self._index is None:
+            self._index = ImageIndex()
+        return search_with(self.encoder, self.key, self._index, text, images, top, threshold)
+
+    def close(self) -> None:
+        if self._index is not None:
+            self._index.close()

@@ -1,0 +1,213 @@
+"""Transcription, translation, embeddings and Hearth's own image search."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import shutil
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+from starlette.responses import JSONResponse, PlainTextResponse
+
+from app.core import paths
+from app.core.jobs import CancelToken
+from app.server.http import ApiError, from_hearth, read_json, wait, watch_disconnect
+
+AUDIO_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+MAX_IMAGE_BYTES = 16 << 20
+MAX_INPUTS = 256
+_DATA_URI = re.compile(r"^data:image/[a-z0-9.+-]+;base64,", re.IGNORECASE)
+_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
+
+
+def _resolve(request, model, kind: str) -> str:
+    try:
+        return request.app.state.backends.resolve(model, kind)
+    except Exception as exc:  # noqa: BLE001 - reported in OpenAI's shape
+        raise from_hearth(exc) from None
+
+
+def _scratch(stack: ExitStack, data, suffix: str = "") -> Path:
+    """Uploaded bytes (or a file of them) in a private temp file in Hearth's cache, removed when
+    the request ends."""
+    scratch = tempfile.NamedTemporaryFile(dir=paths.cache_dir(), prefix="upload-", suffix=suffix)  # noqa: SIM115
+    fh = stack.enter_context(scratch)  # closed, and so removed, with the request
+    if isinstance(data, bytes):
+        fh.write(data)
+    else:
+        shutil.copyfileobj(data, fh, 1 << 20)
+    fh.flush()
+    return Path(fh.name)
+
+
+# --- audio -------------------------------------------------------------------------------
+
+
+async def transcriptions(request):
+    return await _audio(request, "transcribe")
+
+
+async def translations(request):
+    return await _audio(request, "translate")
+
+
+async def _audio(request, task: str):
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise ApiError(400, "send the audio as multipart/form-data with a 'file' field")
+    try:
+        form = await request.form(max_files=1, max_fields=16, max_part_size=64 * 1024)
+    except ApiError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a malformed upload
+        raise ApiError(400, f"the upload could not be read: {exc}") from None
+    try:
+        return await _transcribe_form(request, form, task)
+    finally:
+        await form.close()
+
+
+async def _transcribe_form(request, form, task: str):
+    from app.core.speech import subtitles
+    from app.core.speech.transcriber import TranscribeOptions
+
+    state = request.app.state
+    with ExitStack() as stack:
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise ApiError(400, "the audio file is missing (a 'file' field)", param="file")
+        fmt = form.get("response_format") or "json"
+        if fmt not in AUDIO_FORMATS:
+            raise ApiError(400, f"'response_format' must be one of {', '.join(AUDIO_FORMATS)}",
+                           param="response_format")
+        model = _resolve(request, form.get("model"), "speech")
+        language = form.get("language") or None
+        if language is not None and not re.fullmatch(r"[a-z]{2,3}", language):
+            raise ApiError(400, "'language' is an ISO-639-1 code such as 'en'", param="language")
+        prompt = form.get("prompt") or None
+        words = "word" in form.getlist("timestamp_granularities[]")
+        suffix = Path(upload.filename or "").suffix
+        path = _scratch(stack, upload.file, suffix if _SUFFIX.match(suffix) else "")
+        options = TranscribeOptions(language=language, task=task,
+                                    initial_prompt=prompt, word_timestamps=words)
+        cancel = CancelToken()
+        try:
+            async with watch_disconnect(request, cancel):
+                result = await wait(state.backends.transcribe(model, path, options, cancel), state.timeout, cancel)
+        except ApiError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise from_hearth(exc) from None
+    segments = result.segments
+    text = " ".join(s.text.strip() for s in segments if s.text.strip())
+    if fmt == "text":
+        return PlainTextResponse(text + "\n")
+    if fmt in ("srt", "vtt"):
+        return PlainTextResponse(subtitles.render(segments, fmt))
+    if fmt == "json":
+        return JSONResponse({"text": text})
+    body = {
+        "task": "translate" if task == "translate" else "transcribe",
+        "language": result.language or language or "",
+        "duration": result.duration_s or (segments[-1].end if segments else 0.0),
+        "text": text,
+        "segments": [{"id": i, "seek": 0, "start": s.start, "end": s.end, "text": s.text} for i, s in
+                     enumerate(segments)],
+    }
+    if words:
+        body["words"] = [{"word": w.word, "start": w.start, "end": w.end} for s in segments for w in s.words]
+    return JSONResponse(body)
+
+
+# --- embeddings and image search ---------------------------------------------------------
+
+
+def _image_bytes(uri: str, where: str) -> bytes:
+    match = _DATA_URI.match(uri)
+    if not match:
+        raise ApiError(400, f"{where}: an image is a data URI (data:image/...;base64,...); no file or URL is read")
+    encoded = uri[match.end():]
+    if len(encoded) > MAX_IMAGE_BYTES * 4 // 3 + 4:
+        raise ApiError(413, f"{where}: the image is larger than {MAX_IMAGE_BYTES >> 20} MB")
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"{where}: the image's base64 is damaged") from None
+
+
+async def embeddings(request):
+    state = request.app.state
+    data = await read_json(request)
+    model = _resolve(request, data.get("model"), "images")
+    inputs = data.get("input")
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    if not isinstance(inputs, list) or not inputs or len(inputs) > MAX_INPUTS:
+        raise ApiError(400, f"'input' must be a string or a list of 1 to {MAX_INPUTS} strings", param="input")
+    if not all(isinstance(x, str) for x in inputs):
+        raise ApiError(400, "'input' takes text (or images as data URIs), not token arrays", param="input")
+    fmt = data.get("encoding_format") or "float"
+    if fmt not in ("float", "base64"):
+        raise ApiError(400, "'encoding_format' must be float or base64", param="encoding_format")
+    with ExitStack() as stack:
+        texts, images, order = [], [], []
+        for i, x in enumerate(inputs):
+            if _DATA_URI.match(x):
+                order.append(("image", len(images)))
+                images.append(_scratch(stack, _image_bytes(x, f"input[{i}]")))
+            else:
+                order.append(("text", len(texts)))
+                texts.append(x)
+        try:
+            tv, iv = await wait(state.backends.embed(model, texts, images), state.timeout)
+        except ApiError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise from_hearth(exc) from None
+    dims = data.get("dimensions")
+    width = (tv if len(texts) else iv).shape[1]
+    if dims is not None and dims != width:
+        raise ApiError(400, f"this model's embeddings have {width} dimensions", param="dimensions")
+    out = []
+    for i, (kind, j) in enumerate(order):
+        vec = np.asarray(tv[j] if kind == "text" else iv[j], dtype=np.float32)
+        value = base64.b64encode(vec.astype("<f4").tobytes()).decode() if fmt == "base64" else vec.tolist()
+        out.append({"object": "embedding", "index": i, "embedding": value})
+    n = sum(len(t.split()) for t in texts)
+    return JSONResponse({"object": "list", "data": out, "model": model,
+                         "usage": {"prompt_tokens": n, "total_tokens": n}})
+
+
+async def image_search(request):
+    state = request.app.state
+    data = await read_json(request)
+    model = _resolve(request, data.get("model"), "images")
+    text = data.get("query") or ""
+    if not isinstance(text, str) or len(text) > 2000:
+        raise ApiError(400, "'query' must be text", param="query")
+    uris = data.get("image") or []
+    uris = [uris] if isinstance(uris, str) else uris
+    if not isinstance(uris, list) or len(uris) > 8:
+        raise ApiError(400, "'image' must be a data URI or a list of up to 8", param="image")
+    top = data.get("top", data.get("limit", 20))
+    if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 1000:
+        raise ApiError(400, "'top' must be an integer from 1 to 1000", param="top")
+    threshold = data.get("threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
+        raise ApiError(400, "'threshold' must be a number", param="threshold")
+    if not text.strip() and not uris:
+        raise ApiError(400, "give a 'query' (text) or an 'image' (a data URI)", param="query")
+    with ExitStack() as stack:
+        images = [_scratch(stack, _image_bytes(u, f"image[{i}]")) for i, u in enumerate(uris)]
+        try:
+            hits = await wait(state.backends.search(model, text, images, top, threshold), state.timeout)
+        except ApiError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise from_hearth(exc) from None
+    return JSONResponse({"object": "list", "model": model,
+                         "data": [{"path": h.path, "score": round(float(h.score), 6), "offline": h.offline}
+                                  for h in hits]})

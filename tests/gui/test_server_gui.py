@@ -1,0 +1,97 @@
+"""The window's parts of #13: "Add server…" on the Models page, remote models in the chat's picker,
+and the Server switch sharing the panes' loaded models."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+
+import pytest
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+GEMMA = "gemma-3-270m-q4_k_m"
+
+
+@pytest.fixture
+def other_hearth(starter_store):
+    """Another Hearth's `serve` on loopback, standing in for a bigger machine."""
+    from app.server.backends import LocalBackends
+    from app.server.run import HearthServer
+
+    backends = LocalBackends(store=starter_store)
+    server = HearthServer(backends, "127.0.0.1", 0).start()
+    yield server
+    server.stop()
+    backends.close()
+
+
+def test_add_server_lists_its_chat_models_in_the_chat_picker(qtbot, window, other_hearth):
+    models, chat = window.panes["models"], window.panes["chat"]
+
+    def fill() -> None:
+        dialog = QApplication.activeModalWidget()
+        dialog.name.setText("box")
+        dialog.url.setText(other_hearth.url)
+        dialog.accept()
+
+    window.show_pane("models")
+    QTimer.singleShot(0, fill)
+    qtbot.mouseClick(models.add_server, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: models.message.text().startswith("Added box"), timeout=30000)
+    items = [chat.picker.combo.itemData(i) for i in range(chat.picker.combo.count())]
+    assert f"box/{GEMMA}" in items and "box/whisper-base" not in items  # its speech model is not a chat model
+    from app.core.chat.servers import ServerList
+
+    assert ServerList().get("box").models == (GEMMA,)
+
+
+def test_a_bad_server_address_is_a_message(qtbot, window):
+    models = window.panes["models"]
+    models.add_remote_server("box", "ftp://nowhere")
+    qtbot.waitUntil(lambda: "Could not add the server" in models.message.text(), timeout=30000)
+    assert "http://" in models.message.text()
+
+
+def test_the_server_switch_serves_the_chat_pane_loaded_model(qtbot, starter_store, hearth_home):
+    from app.core.settings import load_settings
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    win.show()
+    with qtbot.waitSignal(win.panes_ready, timeout=10000):
+        pass
+    chat, switch = win.panes["chat"], win.server_switch
+    worker = chat.chat
+    chat.ensure_model()
+    qtbot.waitUntil(lambda: worker.model is not None, timeout=120000)
+    engine = worker.model
+    switch.port = 0  # any free port: the default one may be taken on a test machine
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: switch.address.text().startswith("http://127.0.0.1:"), timeout=30000)
+    assert switch.copy.isVisible()
+    qtbot.mouseClick(switch.copy, Qt.MouseButton.LeftButton)
+    assert QApplication.clipboard().text() == switch.address.text()
+
+    answer: dict = {}
+
+    def ask() -> None:  # off the GUI thread, which must stay free to hand the job to the pane's worker
+        conn = http.client.HTTPConnection("127.0.0.1", switch.server.port, timeout=300)
+        body = {"model": GEMMA, "messages": [{"role": "user", "content": "Hello"}], "max_tokens": 6}
+        conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        answer["status"], answer["body"] = resp.status, json.loads(resp.read())
+        conn.close()
+
+    t = threading.Thread(target=ask)
+    t.start()
+    qtbot.waitUntil(lambda: "status" in answer, timeout=300000)
+    t.join()
+    assert answer["status"] == 200 and answer["body"]["usage"]["completion_tokens"] > 0
+    assert worker.model is engine and worker.model_id == GEMMA  # the pane's model answered; none was loaded again
+    assert switch.backends.own.loaded() == {}
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    assert switch.address.text() == "" and not switch.copy.isVisible()
+    win.stop_workers()
