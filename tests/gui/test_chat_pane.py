@@ -236,3 +236,32 @@ def test_model_output_can_fetch_nothing_and_opens_only_clicked_http_links(qtbot,
         for scheme in ("http", "https", "file"):
             QDesktopServices.unsetUrlHandler(scheme)
         server.shutdown()
+
+
+def _the_model_process():
+    import psutil
+
+    kids = [p for p in psutil.Process().children() if "multiprocessing.spawn" in " ".join(p.cmdline())]
+    assert len(kids) == 1, "the model runs in one process of its own"
+    return kids[0]
+
+
+def _streaming(qtbot, pane, text, at_least=3):
+    _send(qtbot, pane, text)
+    job, seen = pane.job, []
+    job.progress.connect(seen.append)
+    qtbot.waitUntil(lambda: len(seen) >= at_least, timeout=60000)
+    return job, seen
+
+
+def test_the_crash_notice_clears_when_the_restarted_model_streams(qtbot, chat):
+    job, _ = _streaming(qtbot, chat, "Write a very long story about a lighthouse keeper.")
+    _the_model_process().kill()
+    qtbot.waitUntil(lambda: job.done, timeout=10000)
+    assert "stopped unexpectedly (signal 9)" in chat.notice.text()
+    second, seen = _streaming(qtbot, chat, "Write another long story.", at_least=1)
+    qtbot.waitUntil(lambda: any(s != "Restarting the model…" for s in seen), timeout=60000)
+    assert "stopped unexpectedly" not in chat.notice.text()
+    qtbot.mouseClick(chat.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: second.done, timeout=15000)
+    assert "stopped unexpectedly" not in chat.notice.text()

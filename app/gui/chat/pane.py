@@ -308,6 +308,9 @@ class ChatPane(ModelPane):
     def _on_text(self, text: str) -> None:
         if self.streaming is not None:
             self.streaming.set_text(text)
+        shown = self.notice.text()
+        if shown and shown == self.notice.property("replyError") and text != "Restarting the model…":
+            self.notice.clear()  # the model answers again: its last failure is history
 
     def _on_done(self, result) -> None:
         widget = self.streaming
@@ -326,6 +329,7 @@ class ChatPane(ModelPane):
         if self.streaming is not None:
             self.streaming.stats.setText("failed")
         self.notice.setText(f"The reply failed: {exc}" if isinstance(exc, HearthError) else f"Error: {exc!r}")
+        self.notice.setProperty("replyError", self.notice.text())  # cleared when a reply streams again
         if not isinstance(exc, HearthError):
             from app.gui.errors import reporter
 
