@@ -242,6 +242,8 @@ class ChatPane(ModelPane):
         fmt = self.settings_panel.chat_format()
         if model_id == self.loaded_model and fmt == self.loaded_format:
             return True
+        if self.job is not None and not self.job.done:
+            self.job.cancel()  # the old model's reply stops (its process is ended if stuck), so the load never waits
         self.loaded_model, self.loaded_format = model_id, fmt
         self.notice.setText(f"Loading {model_id}…")
         self.chat.load(
