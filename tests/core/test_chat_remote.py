@@ -207,3 +207,26 @@ def test_cli_chat_stops_on_the_first_ctrl_c(gemma_path, stuck):
     assert b"Traceback" not in err
     assert (b"did not stop" in err) == stuck
     assert _gone(model.pid)
+
+
+def test_text_crosses_the_pipe_in_batches_and_arrives_whole():
+    import multiprocessing
+
+    from app.core.chat.remote import _send_batched
+
+    pieces = [f"w{i} " for i in range(200)]
+    stats = ChatStats(model="m", completion_tokens=200, stop_reason="length")
+    here, there = multiprocessing.Pipe()
+    _send_batched(there, iter([*pieces, stats]))
+    there.close()
+    got = []
+    while here.poll(1):
+        try:
+            got.append(here.recv())
+        except EOFError:
+            break
+    assert all(kind == "item" for kind, _ in got)
+    items = [payload for _, payload in got]
+    assert items[0] == pieces[0], "the first piece goes at once"
+    assert items[-1] == stats and "".join(items[:-1]) == "".join(pieces)
+    assert len(items) < len(pieces) // 4, "a fast reply is sent a few messages a frame, not one per token"

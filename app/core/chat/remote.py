@@ -30,6 +30,10 @@ from app.core.jobs import Cancelled, CancelToken, HearthError, InputError, Model
 log = logging.getLogger(__name__)
 _ERRORS = {"ModelError": ModelError, "InputError": InputError, "Cancelled": Cancelled, "TemplateError": TemplateError}
 STOP_GRACE_S = 1.0
+# Text goes to the app at most this often (the first piece at once): one pipe message and
+# one wake of the app's threads per token took ~5% of decode speed on 2 cores, where those
+# wakes pre-empt llama.cpp's threads. Two frames at 60 Hz still stream smoothly.
+BATCH_S = 1 / 30
 
 
 @dataclass(frozen=True)
@@ -271,8 +275,7 @@ def _serve(conn, path: str, options, model_id: str) -> None:
             return
         try:
             if method == "stream":
-                for item in engine.stream(*args, current["token"]):
-                    conn.send(("item", item))
+                _send_batched(conn, engine.stream(*args, current["token"]))
                 conn.send(("end", None))
             elif method in ("render", "tokenize", "plan"):
                 conn.send(("ok", getattr(engine, method)(*args)))
@@ -283,3 +286,24 @@ def _serve(conn, path: str, options, model_id: str) -> None:
             return
         except BaseException as exc:  # noqa: BLE001 - handed to the app
             conn.send(("error", _describe(exc)))
+
+
+def _send_batched(conn, items) -> None:
+    """Sends a reply's text pieces joined, one message per BATCH_S, and its stats as they come."""
+    pending: list[str] = []
+    last = float("-inf")  # the first piece goes at once
+    for item in items:
+        if not isinstance(item, str):
+            if pending:
+                conn.send(("item", "".join(pending)))
+                pending.clear()
+            conn.send(("item", item))
+            continue
+        pending.append(item)
+        now = time.monotonic()
+        if now - last >= BATCH_S:
+            conn.send(("item", "".join(pending)))
+            pending.clear()
+            last = now
+    if pending:
+        conn.send(("item", "".join(pending)))
