@@ -241,7 +241,13 @@ def test_model_output_can_fetch_nothing_and_opens_only_clicked_http_links(qtbot,
 def _the_model_process():
     import psutil
 
-    kids = [p for p in psutil.Process().children() if "multiprocessing.spawn" in " ".join(p.cmdline())]
+    kids = []
+    for p in psutil.Process().children():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "multiprocessing.spawn" in " ".join(p.cmdline()):
+                kids.append(p)
+        except psutil.NoSuchProcess:  # an earlier model process, just reaped
+            pass
     assert len(kids) == 1, "the model runs in one process of its own"
     return kids[0]
 
