@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -133,6 +134,7 @@ def bench_chat(args) -> dict:
             ours_rates.append(rate)
             rate, n_bare = _off_main(_bare_decode, path, prompt, threads, n_ctx, max_tokens)
             bare_rates.append(rate)
+            print(f"chat decode: ours {ours_rates[-1]:.1f} tok/s, bare {rate:.1f} tok/s", file=sys.stderr, flush=True)
         ours, bare = statistics.median(ours_rates), statistics.median(bare_rates)
 
         lag = _gui_lag(path, n_ctx)
@@ -146,6 +148,7 @@ def bench_chat(args) -> dict:
         "decode_tok_s_ours": round(ours, 1),
         "decode_tok_s_bare": round(bare, 1),
         "decode_ratio": round(ours / bare, 3),
+        "decode_runs_ours_bare": [[round(a, 1), round(b, 1)] for a, b in zip(ours_rates, bare_rates, strict=True)],
         "decode_goal": ">= 0.97",
         "tokens_compared": f"{n_ours} vs {n_bare}",
         "first_turn_tokens": prompt_tokens,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 
 
 def add_parser(sub) -> None:
@@ -24,7 +27,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from app.core.chat.engine import LoadOptions, SamplingParams
     from app.core.chat.templates import Message
-    from app.core.jobs import CancelToken
+    from app.core.jobs import CancelToken, HearthError
     from app.core.models.opening import open_chat
 
     engine = open_chat(args.model, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format))
@@ -38,22 +41,44 @@ def run(args) -> int:
     text, stats = "", None
     cancel = CancelToken()
     try:
-        stream = engine.stream(messages, params, cancel)
-        for piece in stream:
-            if isinstance(piece, str):
-                text += piece
-                if not args.json:
-                    sys.stdout.write(piece)
-                    sys.stdout.flush()
-            else:
-                stats = piece
-    except KeyboardInterrupt:
-        cancel.cancel()
-        stream.close()  # tells the model to stop and waits for it
+        with _first_ctrl_c_stops(cancel):
+            for piece in engine.stream(messages, params, cancel):
+                if isinstance(piece, str):
+                    text += piece
+                    if not args.json:
+                        sys.stdout.write(piece)
+                        sys.stdout.flush()
+                else:
+                    stats = piece
+    except HearthError as exc:
+        if not cancel.cancelled:
+            raise
+        print(f"\nnote: {exc}", file=sys.stderr)  # stopped, and the model had to be ended
     finally:
         engine.close()
     if args.json:
         print(json.dumps({"text": text, "stats": stats.to_dict() if stats else None}, indent=2))
     else:
         print()
-    return 0
+    return 130 if cancel.cancelled else 0
+
+
+@contextmanager
+def _first_ctrl_c_stops(cancel):
+    """The first Ctrl+C stops the reply (the stream then ends, or the model process is
+    ended within a second); a second one leaves at once. Ctrl+C while loading already
+    leaves at once: the model process is ended with the load."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_sigint(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

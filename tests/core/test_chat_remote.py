@@ -104,3 +104,130 @@ def test_a_bad_file_is_refused_with_the_same_message(tmp_path):
     text.write_text("hello")
     with pytest.raises(ModelError, match="not a GGUF"):
         RemoteChatEngine(text)
+
+
+def _gone(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_a_model_process_that_ignores_stop_is_ended_and_started_again(gemma_path, caplog):
+    from app.core.chat.remote import STOP_GRACE_S, ChatRestartedError
+
+    engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
+    first_pid, cancel, got = engine.pid, CancelToken(), []
+    try:
+        with caplog.at_level("WARNING"), pytest.raises(ChatRestartedError, match="did not stop within 1 s"):
+            for item in engine.stream([Message("user", "Tell a long story.")], SamplingParams(max_tokens=2000), cancel):
+                got.append(item)
+                if len(got) == 2:
+                    os.kill(first_pid, signal.SIGSTOP)  # stuck in a native call, as far as the app can tell
+                    asked = time.monotonic()
+                    cancel.cancel()
+        assert time.monotonic() - asked >= STOP_GRACE_S  # it was given its second
+        assert _gone(first_pid), "the stuck process is ended"
+        assert any("did not stop" in r.getMessage() for r in caplog.records)
+        items = list(engine.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, temperature=0)))
+        assert isinstance(items[-1], ChatStats) and items[-1].completion_tokens > 0
+        assert engine.pid != first_pid
+    finally:
+        engine.close()
+    assert _gone(engine.pid)
+
+
+def test_letting_go_of_a_stuck_stream_ends_the_process_and_the_engine_recovers(gemma_path):
+    engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
+    first_pid = engine.pid
+    try:
+        stream = engine.stream([Message("user", "Count to one hundred.")], SamplingParams(max_tokens=400, seed=4))
+        next(stream)
+        os.kill(first_pid, signal.SIGSTOP)
+        stream.close()  # returns once the process is ended, not never
+        assert _gone(first_pid)
+        assert engine.tokenize("hello world") and engine.pid != first_pid
+    finally:
+        engine.close()
+
+
+def test_stop_during_a_looping_template_is_honoured_in_the_model_process(tmp_path, gemma_path):
+    from app.core.chat.templates import TemplateError
+    from tests.helpers import gguf_with_template
+
+    loops = "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}"
+    engine = RemoteChatEngine(gguf_with_template(gemma_path, tmp_path / "loops.gguf", loops), LoadOptions(n_ctx=1024))
+    pid = engine.pid
+    try:
+        with pytest.raises(TemplateError, match="ran too long"):
+            list(engine.stream([Message("user", "hi")], SamplingParams(max_tokens=4)))
+        cancel = CancelToken()
+        cancel.cancel()  # Stop at once: it reaches the model process while the template renders
+        items = list(engine.stream([Message("user", "hi")], SamplingParams(max_tokens=4), cancel))
+        assert [i.stop_reason for i in items] == ["cancelled"]
+        assert engine.pid == pid, "honoured by the template's own check, no restart needed"
+    finally:
+        engine.close()
+
+
+def _cli_chat(*args):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    return subprocess.Popen([sys.executable, "-m", "app", "chat", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _model_process(cli):
+    import psutil
+
+    kids = [p for p in psutil.Process(cli.pid).children() if "multiprocessing.spawn" in " ".join(p.cmdline())]
+    assert len(kids) == 1
+    return kids[0]
+
+
+@pytest.mark.parametrize("stuck", [False, True], ids=["streaming", "stuck"])
+def test_cli_chat_stops_on_the_first_ctrl_c(gemma_path, stuck):
+    cli = _cli_chat("--model", str(gemma_path), "--max-tokens", "2000", "--seed", "3", "Write a very long story.")
+    try:
+        assert cli.stdout.read(8), "the reply streams"
+        model = _model_process(cli)
+        if stuck:
+            model.suspend()  # SIGSTOP: it cannot answer Stop
+        cli.send_signal(signal.SIGINT)
+        out, err = cli.communicate(timeout=60)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+            cli.wait()
+    assert cli.returncode == 130
+    assert b"Traceback" not in err
+    assert (b"did not stop" in err) == stuck
+    assert _gone(model.pid)
+
+
+def test_text_crosses_the_pipe_in_batches_and_arrives_whole():
+    import multiprocessing
+
+    from app.core.chat.remote import _send_batched
+
+    pieces = [f"w{i} " for i in range(200)]
+    stats = ChatStats(model="m", completion_tokens=200, stop_reason="length")
+    here, there = multiprocessing.Pipe()
+    _send_batched(there, iter([*pieces, stats]))
+    there.close()
+    got = []
+    while here.poll(1):
+        try:
+            got.append(here.recv())
+        except EOFError:
+            break
+    assert all(kind == "item" for kind, _ in got)
+    items = [payload for _, payload in got]
+    assert items[0] == pieces[0], "the first piece goes at once"
+    assert items[-1] == stats and "".join(items[:-1]) == "".join(pieces)
+    assert len(items) < len(pieces) // 4, "a fast reply is sent a few messages a frame, not one per token"

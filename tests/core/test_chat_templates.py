@@ -79,3 +79,78 @@ def test_cli_chat_reports_a_hostile_template_in_one_line(tmp_path, gemma_path):
     assert result.returncode == 1
     assert "error:" in result.stderr and "unsafe" in result.stderr
     assert not marker.exists()
+
+
+NESTED_LOOPS = "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}"
+RUNAWAY = {
+    "nested loops": NESTED_LOOPS,
+    "silent nested loops": "{% for a in range(100000) %}{% for b in range(100000) %}{% endfor %}{% endfor %}",
+    "exponential macro": "{% macro f(n) %}{% if n %}{{ f(n-1) }}{{ f(n-1) }}{% endif %}{% endmacro %}{{ f(60) }}",
+    "endless recursion": "{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}",
+    "recursive loop": "{% for m in messages recursive %}{{ loop(messages) }}{% endfor %}",
+    "huge string": "{{ 'x' * 10**10 }}",
+    "huge power": "{{ (10**1000)**1000000 }}",
+}
+
+
+@pytest.mark.parametrize("name", list(RUNAWAY))
+def test_a_template_that_runs_for_ever_is_stopped_with_a_clear_error(name):
+    template = JinjaTemplate(RUNAWAY[name])
+    with pytest.raises(TemplateError, match="too long|too deeply|too large"):
+        template.render([Message("user", "hi")])
+    # the same template object renders again from a fresh budget (and is stopped again)
+    with pytest.raises(TemplateError, match="too long|too deeply|too large"):
+        template.render([Message("user", "hi")])
+
+
+def test_the_budget_leaves_a_long_real_conversation_alone():
+    src = (
+        "{% for m in messages %}{% if m.role == 'user' %}<start_of_turn>user\n{{ m.content | trim }}"
+        "{% else %}<start_of_turn>model\n{{ m.content | trim }}{% endif %}<end_of_turn>\n{% endfor %}"
+        "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+    )
+    messages = [Message("user" if i % 2 == 0 else "assistant", f"turn {i}") for i in range(2001)]
+    text = JinjaTemplate(src).render(messages)
+    assert text.count("<start_of_turn>") == 2002 and "turn 2000" in text
+
+
+def test_stop_interrupts_a_template_while_it_renders(monkeypatch):
+    import threading
+
+    from app.core.chat import templates
+    from app.core.jobs import Cancelled, CancelToken
+
+    monkeypatch.setattr(templates, "MAX_STEPS", 10**15)  # no budget: only Stop ends this one
+    monkeypatch.setattr(templates, "MAX_SECONDS", 10**9)
+    cancel = CancelToken()
+    template = JinjaTemplate("{% for a in range(100000) %}{% for b in range(100000) %}{% if a == 0 and b == 0 %}"
+                             "{{ started() }}{% endif %}{% endfor %}{% endfor %}")
+    started = threading.Event()
+    template.template.globals["started"] = lambda: started.set() or ""
+    outcome = {}
+
+    def render():
+        try:
+            template.render([Message("user", "hi")], cancel)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            outcome["exc"] = exc
+
+    t = threading.Thread(target=render)
+    t.start()
+    assert started.wait(30)
+    cancel.cancel()
+    t.join(30)
+    assert isinstance(outcome.get("exc"), Cancelled)
+
+
+def test_a_looping_template_in_a_real_model_fails_the_reply_and_the_model_still_answers(tmp_path, gemma_path):
+    path = gguf_with_template(gemma_path, tmp_path / "looping-gemma.gguf", NESTED_LOOPS)
+    engine = load_chat_model(path)
+    try:
+        with pytest.raises(TemplateError, match="ran too long"):
+            list(engine.stream([Message("user", "hi")], SamplingParams(max_tokens=4)))
+        engine.format = choose_format(None, "gemma3", override="gemma")
+        out = list(engine.stream([Message("user", "hi")], SamplingParams(max_tokens=4, seed=1)))
+        assert isinstance(out[-1], ChatStats) and out[-1].completion_tokens > 0
+    finally:
+        engine.close()

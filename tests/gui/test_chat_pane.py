@@ -240,3 +240,91 @@ def test_model_output_can_fetch_nothing_and_opens_only_clicked_http_links(qtbot,
         for scheme in ("http", "https", "file"):
             QDesktopServices.unsetUrlHandler(scheme)
         server.shutdown()
+
+
+def _the_model_process():
+    import psutil
+
+    kids = []
+    for p in psutil.Process().children():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE and "multiprocessing.spawn" in " ".join(p.cmdline()):
+                kids.append(p)
+        except psutil.NoSuchProcess:  # an earlier model process, just reaped
+            pass
+    assert len(kids) == 1, "the model runs in one process of its own"
+    return kids[0]
+
+
+def _streaming(qtbot, pane, text, at_least=3):
+    _send(qtbot, pane, text)
+    job, seen = pane.job, []
+    job.progress.connect(seen.append)
+    qtbot.waitUntil(lambda: len(seen) >= at_least, timeout=60000)
+    return job, seen
+
+
+def test_stop_ends_a_stuck_model_and_the_next_message_restarts_it(qtbot, chat):
+    import psutil
+
+    job, seen = _streaming(qtbot, chat, "Write a very long story about a lighthouse keeper.")
+    stuck = _the_model_process()
+    stuck.suspend()  # SIGSTOP: the process can no longer answer Stop, as in a stuck native call
+    qtbot.mouseClick(chat.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: job.done, timeout=15000)
+    assert "did not stop within 1 s" in chat.notice.text()
+    assert chat.send_button.isEnabled() and not chat.stop_button.isEnabled()
+    assert not stuck.is_running() or stuck.status() == psutil.STATUS_ZOMBIE
+    msgs = ChatHistory().messages(chat.conversation_id)
+    assert msgs[1].incomplete and msgs[1].content, "the partial reply is kept"
+    chat.settings_panel.max_tokens.setValue(8)
+    _send(qtbot, chat, "Hello again")  # the model starts again
+    qtbot.waitUntil(lambda: chat.job is not job and chat.job.done, timeout=60000)
+    assert chat.job.outcome == "succeeded"
+    assert _the_model_process().pid != stuck.pid
+    assert chat.notice.text() == "", "the failure notice goes once the model answers again"
+
+
+def test_switching_models_does_not_wait_for_a_stuck_reply(qtbot, chat, gemma_path):
+    ModelStore().import_path(gemma_path, "chat", "gemma-twin", mode="link")
+    chat.picker.refresh()
+    job, _ = _streaming(qtbot, chat, "Write a very long story about a lighthouse keeper.")
+    _the_model_process().suspend()
+    chat.picker.combo.setCurrentIndex(chat.picker.combo.findData("gemma-twin"))
+    qtbot.waitUntil(lambda: "gemma-twin is ready" in chat.notice.text(), timeout=60000)
+    assert job.done and chat.send_button.isEnabled()
+    chat.settings_panel.max_tokens.setValue(8)
+    _send(qtbot, chat, "Hello again")
+    qtbot.waitUntil(lambda: chat.job is not job and chat.job.done, timeout=60000)
+    assert chat.job.outcome == "succeeded"
+
+
+def test_a_looping_template_is_stopped_and_another_model_answers(qtbot, chat, tmp_path, gemma_path):
+    loops = "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}"
+    ModelStore().import_path(gguf_with_template(gemma_path, tmp_path / "loops.gguf", loops), "chat", "loops",
+                             mode="link")
+    chat.picker.refresh()
+    chat.picker.combo.setCurrentIndex(chat.picker.combo.findData("loops"))
+    _send(qtbot, chat, "hi")
+    qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
+    assert "ran too long" in chat.notice.text()
+    assert chat.send_button.isEnabled()
+    chat.picker.combo.setCurrentIndex(chat.picker.combo.findData("gemma-3-270m-q4_k_m"))
+    chat.settings_panel.max_tokens.setValue(8)
+    first = chat.job
+    _send(qtbot, chat, "Hello")
+    qtbot.waitUntil(lambda: chat.job is not first and chat.job.done, timeout=60000)
+    assert chat.job.outcome == "succeeded" and ChatHistory().messages(chat.conversation_id)[-1].content.strip()
+
+
+def test_the_crash_notice_clears_when_the_restarted_model_streams(qtbot, chat):
+    job, _ = _streaming(qtbot, chat, "Write a very long story about a lighthouse keeper.")
+    _the_model_process().kill()
+    qtbot.waitUntil(lambda: job.done, timeout=10000)
+    assert "stopped unexpectedly (signal 9)" in chat.notice.text()
+    second, seen = _streaming(qtbot, chat, "Write another long story.", at_least=1)
+    qtbot.waitUntil(lambda: any(s != "Restarting the model…" for s in seen), timeout=60000)
+    assert "stopped unexpectedly" not in chat.notice.text()
+    qtbot.mouseClick(chat.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: second.done, timeout=15000)
+    assert "stopped unexpectedly" not in chat.notice.text()

@@ -107,8 +107,8 @@ class ChatEngine:
         self._vocab = llm._model.vocab if hasattr(llm, "_model") else None
 
     # --- prompt --------------------------------------------------------------------
-    def render(self, messages: list[Message]) -> str:
-        text = self.format.render(messages)
+    def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
+        text = self.format.render(messages, cancel)
         bos = self.format.bos or _token_text(self.llm, self.llm.token_bos())
         if bos and text.startswith(bos):
             text = text[len(bos) :]  # the tokenizer adds BOS itself
@@ -117,9 +117,10 @@ class ChatEngine:
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
-    def plan(self, messages: list[Message], max_tokens: int) -> PromptPlan:
+    def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None) -> PromptPlan:
         """Leaves out the oldest turns (never the system prompt or the last message)
-        until the prompt plus the reply fits the context."""
+        until the prompt plus the reply fits the context. Cancelled if cancel is set
+        while a model's own template renders."""
         if not messages or not any(m.content.strip() for m in messages if m.role == "user"):
             raise InputError("the message is empty")
         budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
@@ -128,7 +129,7 @@ class ChatEngine:
         dropped = 0
         while True:
             kept = system + rest[dropped:]
-            tokens = self.tokenize(self.render(kept))
+            tokens = self.tokenize(self.render(kept, cancel))
             if len(tokens) <= budget:
                 return PromptPlan(tokens, dropped, kept)
             if len(rest) - dropped <= 1:
@@ -166,7 +167,11 @@ class ChatEngine:
         """Yields text pieces as they are decoded, then one ChatStats."""
         cancel = cancel or CancelToken()
         start = time.perf_counter()
-        plan = self.plan(messages, params.max_tokens)
+        try:
+            plan = self.plan(messages, params.max_tokens, cancel)
+        except Cancelled:
+            yield ChatStats(model=self.model_id, stop_reason="cancelled", total_s=time.perf_counter() - start)
+            return
         stats = ChatStats(model=self.model_id, prompt_tokens=len(plan.tokens), dropped_messages=plan.dropped)
         llm = self.llm
         llm.set_seed(params.seed if params.seed is not None else int(time.time_ns() & 0x7FFFFFFF))

@@ -8,7 +8,9 @@ llama.cpp's native code then runs apart from the window and from torch:
   that had imported torch, with no Hearth code involved, and ran clean alone.
 
 Calls go over one pipe and are answered in order. While a reply streams, a reader
-thread in the child takes Stop at once, so cancel is as quick as in-process.
+thread in the child takes Stop at once, so cancel is as quick as in-process. A process
+that has not honoured Stop within STOP_GRACE_S (stuck in a native call, or anything
+else) is ended, and the next call starts it again.
 """
 
 from __future__ import annotations
@@ -17,14 +19,21 @@ import logging
 import multiprocessing
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.chat.templates import TemplateError
 from app.core.jobs import Cancelled, CancelToken, HearthError, InputError, ModelError
 
 log = logging.getLogger(__name__)
-_ERRORS = {"ModelError": ModelError, "InputError": InputError, "Cancelled": Cancelled}
+_ERRORS = {"ModelError": ModelError, "InputError": InputError, "Cancelled": Cancelled, "TemplateError": TemplateError}
+STOP_GRACE_S = 1.0
+# Text goes to the app at most this often (the first piece at once): one pipe message and
+# one wake of the app's threads per token took ~5% of decode speed on 2 cores, where those
+# wakes pre-empt llama.cpp's threads. Two frames at 60 Hz still stream smoothly.
+BATCH_S = 1 / 30
 
 
 @dataclass(frozen=True)
@@ -34,25 +43,36 @@ class FormatInfo:
 
 
 class ChatProcessError(ModelError):
-    pass
+    """The model's process died: the engine is closed; load the model again."""
+
+
+class ChatRestartedError(ModelError):
+    """The model's process did not stop when asked and was ended; the engine starts it again on its next call."""
 
 
 class RemoteChatEngine:
     def __init__(self, path: Path, options=None, model_id: str = ""):
-        ctx = multiprocessing.get_context("spawn")  # fork would copy the GUI's threads and locks
-        self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, str(path), options, model_id),
-                                 name="hearth-chat", daemon=True)
-        self._proc.start()
-        child.close()  # so a dead child reads as EOF here
+        self._args = (str(path), options, model_id)
         self._lock = threading.Lock()
         self._closed = False
+        self._restart = False
+        self._start()
+        self.path = Path(path)
+
+    def _start(self) -> None:
+        ctx = multiprocessing.get_context("spawn")  # fork would copy the GUI's threads and locks
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, *self._args), name="hearth-chat", daemon=True)
+        self._proc.start()
+        child.close()  # so a dead child reads as EOF here
         try:
             meta = self._reply()
-        except BaseException:
+        except BaseException:  # a load error, or Ctrl+C while loading: the child goes too
+            if self._proc.is_alive():
+                self._proc.kill()
             self._proc.join(5)
+            self._conn.close()
             raise
-        self.path = Path(path)
         self.model_id = meta["model_id"]
         self.notices = meta["notices"]
         self.n_ctx = meta["n_ctx"]
@@ -93,8 +113,27 @@ class RemoteChatEngine:
         except (OSError, ConnectionError, ValueError):
             raise self._died() from None
 
+    def _end_process(self, why: str) -> None:
+        """Kills a process that no longer answers; the next call starts a fresh one."""
+        log.warning("the chat model's process (pid %s) %s: ending it", self._proc.pid, why)
+        self._proc.kill()
+        self._proc.join(5)
+        self._conn.close()
+        self._restart = True
+
+    def _ensure_running(self) -> None:
+        if self._restart and not self._closed:
+            self._restart = False
+            try:
+                self._start()
+            except BaseException:
+                self._closed = True
+                raise
+            log.info("the chat model's process was started again (pid %s)", self.pid)
+
     def _call(self, method: str, *args):
         with self._lock:
+            self._ensure_running()
             self._send((method, args))
             return self._reply()
 
@@ -111,14 +150,21 @@ class RemoteChatEngine:
     def stream(self, messages, params, cancel: CancelToken | None = None) -> Iterator:
         cancel = cancel or CancelToken()
         with self._lock:
+            self._ensure_running()
             self._send(("stream", (messages, params)))
-            told, ended = False, False
+            told_at, ended = None, False
             try:
                 while True:
-                    if cancel.cancelled and not told:
+                    if cancel.cancelled and told_at is None:
                         self._send(("cancel", ()))
-                        told = True
+                        told_at = time.monotonic()
                     if not self._conn.poll(0.05):
+                        if told_at is not None and time.monotonic() - told_at > STOP_GRACE_S:
+                            ended = True
+                            self._end_process(f"did not stop within {STOP_GRACE_S:g} s of Stop")
+                            raise ChatRestartedError(
+                                f"the model did not stop within {STOP_GRACE_S:g} s, so its process was ended; "
+                                "it starts again with your next message. Your conversation is kept")
                         continue
                     kind, payload = self._recv()
                     if kind == "item":
@@ -132,18 +178,30 @@ class RemoteChatEngine:
                         raise _ERRORS.get(name, ModelError)(message)
             finally:
                 if not ended and not self._closed:  # the consumer let go early: stop, then drain
-                    try:
-                        if not told:
-                            self._conn.send(("cancel", ()))
-                        while self._recv()[0] not in ("end", "error"):
-                            pass
-                    except HearthError:
-                        pass
+                    self._drain(told_at)
+
+    def _drain(self, told_at: float | None) -> None:
+        """Stops a reply nobody reads any more and reads to its end, or ends the process."""
+        try:
+            if told_at is None:
+                self._conn.send(("cancel", ()))
+                told_at = time.monotonic()
+            while True:
+                left = told_at + STOP_GRACE_S - time.monotonic()
+                if left <= 0 or not self._conn.poll(left):
+                    self._end_process(f"did not stop within {STOP_GRACE_S:g} s of Stop")
+                    return
+                if self._recv()[0] in ("end", "error"):
+                    return
+        except (HearthError, OSError, ValueError):
+            pass
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        if self._restart:  # ended and not started again: nothing left to close
+            return
         # A reply left suspended by its consumer still holds the pipe: then the process is ended.
         if self._lock.acquire(timeout=2):
             try:
@@ -187,6 +245,8 @@ def _serve(conn, path: str, options, model_id: str) -> None:
         "format": engine.format.name, "stop": list(engine.format.stop), "architecture": engine.info.architecture,
     }))
     requests: queue.Queue = queue.Queue()
+    # The reply's token, replaced by the reader as each stream request arrives (pipe order
+    # keeps a Stop with its own reply), so it is never cleared.
     current: dict[str, CancelToken | None] = {"token": None}
 
     def reader() -> None:
@@ -201,6 +261,8 @@ def _serve(conn, path: str, options, model_id: str) -> None:
                 if token is not None:
                     token.cancel()
                 continue
+            if message[0] == "stream":  # made here, so a Stop that follows at once is never lost
+                current["token"] = CancelToken()
             requests.put(message)
             if message[0] == "close":
                 return
@@ -213,9 +275,7 @@ def _serve(conn, path: str, options, model_id: str) -> None:
             return
         try:
             if method == "stream":
-                token = current["token"] = CancelToken()
-                for item in engine.stream(*args, token):
-                    conn.send(("item", item))
+                _send_batched(conn, engine.stream(*args, current["token"]))
                 conn.send(("end", None))
             elif method in ("render", "tokenize", "plan"):
                 conn.send(("ok", getattr(engine, method)(*args)))
@@ -226,5 +286,24 @@ def _serve(conn, path: str, options, model_id: str) -> None:
             return
         except BaseException as exc:  # noqa: BLE001 - handed to the app
             conn.send(("error", _describe(exc)))
-        finally:
-            current["token"] = None
+
+
+def _send_batched(conn, items) -> None:
+    """Sends a reply's text pieces joined, one message per BATCH_S, and its stats as they come."""
+    pending: list[str] = []
+    last = float("-inf")  # the first piece goes at once
+    for item in items:
+        if not isinstance(item, str):
+            if pending:
+                conn.send(("item", "".join(pending)))
+                pending.clear()
+            conn.send(("item", item))
+            continue
+        pending.append(item)
+        now = time.monotonic()
+        if now - last >= BATCH_S:
+            conn.send(("item", "".join(pending)))
+            pending.clear()
+            last = now
+    if pending:
+        conn.send(("item", "".join(pending)))

@@ -2,16 +2,27 @@
 
 A GGUF's own ``tokenizer.chat_template`` is rendered only in Jinja2's immutable
 sandbox: a template that reaches for Python internals fails with a clear error
-and runs nothing. A model without a template gets a built-in format chosen
-from ``general.architecture`` (llama-cpp-python would silently fall back to
-the llama-2 format, which makes the starter Gemma answer nothing).
+and runs nothing, and one that loops for ever is stopped by a step budget (every
+loop iteration and every call is a step) and answers Stop between steps. A model
+without a template gets a built-in format chosen from ``general.architecture``
+(llama-cpp-python would silently fall back to the llama-2 format, which makes the
+starter Gemma answer nothing).
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
-from app.core.jobs import ModelError
+from app.core.jobs import CancelToken, ModelError
+
+# Generous for any real template (a 1,000-message chat takes a few thousand steps),
+# small enough that a runaway loop ends in about a second.
+MAX_STEPS = 1_000_000
+MAX_SECONDS = 5.0
+CALL_STEPS = 16  # a call (a macro's above all) costs about as much as 16 loop iterations
+MAX_SEQUENCE = 1_000_000  # longest string or list that `*` may build
 
 
 class TemplateError(ModelError):
@@ -112,19 +123,71 @@ def format_for_architecture(arch: str) -> ChatFormat:
     return FORMATS[ARCH_FORMATS.get(arch, "chatml")]
 
 
+class _Budget:
+    """One render's allowance; a template that exceeds it is stopped with a TemplateError."""
+
+    def __init__(self, cancel: CancelToken | None):
+        self.cancel = cancel
+        self.steps = 0
+        self.deadline = time.monotonic() + MAX_SECONDS
+
+    def step(self, weight: int = 1) -> None:
+        before = self.steps
+        self.steps += weight
+        if (before ^ self.steps) < 0x100:  # checks once per 256 steps
+            return
+        if self.steps > MAX_STEPS:
+            raise TemplateError(f"the model's chat template ran too long and was stopped (over {MAX_STEPS:,} steps)")
+        if self.cancel is not None:
+            self.cancel.raise_if_cancelled()
+        if time.monotonic() > self.deadline:
+            raise TemplateError(f"the model's chat template ran too long and was stopped (over {MAX_SECONDS:g} s)")
+
+
+def _bounded_product(operator: str, left, right):
+    if operator == "*":
+        for seq, n in ((left, right), (right, left)):
+            if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE:
+                raise TemplateError("the model's chat template tried to build a string or list too large")
+        return left * right
+    # "**": a huge power is one native call that no step check can interrupt
+    if isinstance(left, int) and isinstance(right, int) and right > 0 and left.bit_length() * right > 100_000:
+        raise TemplateError("the model's chat template tried to compute a number too large")
+    return left**right
+
+
 class JinjaTemplate:
-    """A model's own template, compiled once in the immutable sandbox."""
+    """A model's own template, compiled once in the immutable sandbox, rendered within a budget."""
 
     def __init__(self, source: str, bos: str = "", eos: str = ""):
-        from jinja2 import TemplateSyntaxError
+        from jinja2 import TemplateSyntaxError, nodes
         from jinja2.exceptions import SecurityError
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+        local = threading.local()
+
+        def step() -> None:
+            local.budget.step(CALL_STEPS)
+
+        def counted(iterable):
+            for item in iterable:
+                local.budget.step()
+                yield item
+
         class Sandbox(ImmutableSandboxedEnvironment):
+            intercepted_binops = frozenset({"*", "**"})
+
             # The stock sandbox returns a quiet Undefined for unsafe attributes;
             # we stop the template instead, so the user learns why.
             def unsafe_undefined(self, obj, attribute):
                 raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__!r} is unsafe")
+
+            def call(self, context, obj, /, *args, **kwargs):  # every call in the template (macros too) is a step
+                step()
+                return super().call(context, obj, *args, **kwargs)
+
+            def call_binop(self, context, operator, left, right):
+                return _bounded_product(operator, left, right)
 
         def raise_exception(message):
             raise TemplateError(f"the model's chat template refused the conversation: {message}")
@@ -132,17 +195,26 @@ class JinjaTemplate:
         env = Sandbox(trim_blocks=True, lstrip_blocks=True)
         env.globals["raise_exception"] = raise_exception
         env.globals["strftime_now"] = _strftime_now
+        env.hearth_counted = counted  # reached only as environment.hearth_counted, never by a template name
         try:
-            self.template = env.from_string(source)
+            tree = env.parse(source)
+            # Every for loop iterates through counted(): each iteration is a step.
+            for loop in tree.find_all(nodes.For):
+                loop.iter = nodes.Call(nodes.EnvironmentAttribute("hearth_counted"), [loop.iter], [], None, None,
+                                       lineno=loop.iter.lineno).set_environment(env)
+            self.template = env.from_string(tree)
         except TemplateSyntaxError as exc:
             raise TemplateError(f"the model's chat template does not parse: {exc}") from exc
+        self._local = local
         self.bos, self.eos = bos, eos
         self.stop = tuple(s for marker, stops in _TEMPLATE_STOPS.items() if marker in source for s in stops)
 
-    def render(self, messages: list[Message]) -> str:
+    def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
+        """Raises TemplateError for a template that fails or runs too long, Cancelled when cancel is set."""
         from jinja2.exceptions import SecurityError
         from jinja2.exceptions import TemplateError as JinjaError
 
+        self._local.budget = _Budget(cancel)
         try:
             return self.template.render(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
@@ -154,8 +226,12 @@ class JinjaTemplate:
             raise TemplateError(f"the model's chat template tried an unsafe operation and was stopped: {exc}") from exc
         except TemplateError:
             raise
-        except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        except RecursionError as exc:
+            raise TemplateError("the model's chat template recursed too deeply and was stopped") from exc
+        except (JinjaError, TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError) as exc:
             raise TemplateError(f"the model's chat template failed: {type(exc).__name__}: {exc}") from exc
+        finally:
+            self._local.budget = None
 
 
 def _strftime_now(fmt: str) -> str:
@@ -174,9 +250,9 @@ class PromptFormat:
     _builtin: ChatFormat | None = None
     bos: str = ""
 
-    def render(self, messages: list[Message]) -> str:
+    def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
         if self._jinja is not None:
-            return self._jinja.render(messages)
+            return self._jinja.render(messages, cancel)
         return self._builtin.render(messages, self.bos)
 
 

@@ -258,6 +258,8 @@ class ChatPane(ModelBackedPane):
         fmt = self.settings_panel.chat_format()
         if model_id == self.loaded_model and fmt == self.loaded_format:
             return True
+        if self.job is not None and not self.job.done:
+            self.job.cancel()  # the old model's reply stops (its process is ended if stuck), so the load never waits
         self.loaded_model, self.loaded_format = model_id, fmt
         self.notice.setText(f"Loading {model_id}…")
         self.chat.load(
@@ -324,6 +326,9 @@ class ChatPane(ModelBackedPane):
     def _on_text(self, text: str) -> None:
         if self.streaming is not None:
             self.streaming.set_text(text)
+        shown = self.notice.text()
+        if shown and shown == self.notice.property("replyError") and text != "Restarting the model…":
+            self.notice.clear()  # the model answers again: its last failure is history
 
     def _on_done(self, result) -> None:
         widget = self.streaming
@@ -342,6 +347,7 @@ class ChatPane(ModelBackedPane):
         if self.streaming is not None:
             self.streaming.stats.setText("failed")
         self.notice.setText(f"The reply failed: {exc}" if isinstance(exc, HearthError) else f"Error: {exc!r}")
+        self.notice.setProperty("replyError", self.notice.text())  # cleared when a reply streams again
         if not isinstance(exc, HearthError):
             from app.gui.errors import reporter
 
