@@ -300,11 +300,11 @@ def test_transcribe_output_replaces_the_target_when_done(whisper_dir, speech_wav
 
 def test_a_second_transcriber_shares_the_loaded_model(transcriber, whisper_dir, speech_wav):
     """Building a WhisperModel parses tokenizer.json holding the GIL (the Speech pane's stall, #11):
-    the pane, dictation and a reload of the same folder share one, and one decode at a time."""
+    the pane, dictation and a reload of the same folder share one, and its decode lanes."""
     from app.core.speech.transcriber import Transcriber
 
     again = Transcriber(whisper_dir, model_id="whisper-base")
-    assert again.model is transcriber.model and again._busy is transcriber._busy
+    assert again.model is transcriber.model and again._lanes is transcriber._lanes
     text = " ".join(s.text for s in transcribe_all(again, speech_wav, TranscribeOptions(language="en")))
     assert word_error_rate(SPEECH_TEXT, text) <= 0.15
 
@@ -346,3 +346,37 @@ def test_batched_pieces_lose_no_sentence(transcriber, tmp_path):
     assert text.count("library") == 10 and text.count("milk") == 10, text
     assert all(s.end - s.start <= 30.5 for s in segments), "no segment spans a pause into other speech"
     assert word_error_rate(" ".join([SPEECH_TEXT] * 10), text) <= 0.15
+
+
+def test_dictation_does_not_wait_behind_a_cancelled_files_batch(transcriber, speech_wav, tmp_path):
+    """A cancelled file's batch cannot be interrupted and may run a minute on a loaded CPU (the
+    GUI's live dictation timed out behind it): a sequential decode has its own lane and worker."""
+    from app.core.jobs import CancelToken
+
+    utterance = np.concatenate(list(iter_chunks(speech_wav)))
+    live = TranscribeOptions(language="en", beam_size=1, vad_filter=False, batched=False)
+
+    def dictate(out):
+        out.append(" ".join(s.text for s in transcriber.transcribe_array(utterance, live) if isinstance(s, Segment)))
+
+    said: list[str] = []
+    with transcriber._lanes.batched:  # a batch in flight, for as long as it takes
+        t = threading.Thread(target=dictate, args=(said,), daemon=True)
+        t.start()
+        t.join(300)
+        assert said, "dictation waited for the file's batch"
+    assert word_error_rate(SPEECH_TEXT, said[0]) <= 0.15
+
+    # The real thing: both CTranslate2 workers decoding at once give the right text.
+    wav = speak((SPEECH_TEXT + " ") * 8, tmp_path / "long.wav")
+    token = CancelToken()
+    items = transcriber.transcribe(wav, TranscribeOptions(language="en", batch_size=8), token)
+    assert next(i for i in items if isinstance(i, Segment)).text  # the next batch is decoding now
+    token.cancel()
+    with pytest.raises(Cancelled):
+        list(items)
+    said.clear()
+    dictate(said)
+    assert word_error_rate(SPEECH_TEXT, said[0]) <= 0.15
+    again = " ".join(s.text for s in transcribe_all(transcriber, speech_wav, TranscribeOptions(language="en")))
+    assert word_error_rate(SPEECH_TEXT, again) <= 0.15, "the batch lane comes back for the next file"

@@ -7,7 +7,9 @@ decoded several pieces at a time (``batched=False`` gives the sequential
 path, which live dictation uses). Neither a window nor a batch can be
 interrupted, so decoding runs on a helper thread and the generator waits on
 it: a cancel is answered at once, and the helper finishes its batch and
-stops on its own.
+stops on its own. A batch can take a minute on a busy CPU, so batched and
+sequential decodes have a lane each on the one model (two CTranslate2
+workers sharing the weights): dictation never waits behind a file's batch.
 """
 
 from __future__ import annotations
@@ -115,12 +117,24 @@ _loaded: dict = {}  # the last model loaded, by folder (as it is on disk), devic
 _loading = threading.Lock()
 
 
+@dataclass(frozen=True)
+class Lanes:
+    """One decode at a time in each lane. ``batched``: files' batches (one batch's memory at a
+    time; a batch cannot be interrupted, and one a cancelled file left running may take a
+    minute on a loaded CPU). ``sequential``: live dictation and unbatched files, one 30 s window
+    at a time, so it never queues behind a batch. The model has a CTranslate2 worker per lane."""
+
+    batched: threading.Lock = field(default_factory=threading.Lock)
+    sequential: threading.Lock = field(default_factory=threading.Lock)
+
+
 def _load_model(model_dir: Path, device: str, compute_type: str, threads: int):
-    """A WhisperModel and the lock that keeps one decode at a time on it, shared by every
-    Transcriber of the same folder, device and threads (the pane, dictation, a reload).
-    Building one parses tokenizer.json (50,000 merges) in Rust without releasing the GIL:
-    100-300 ms in which the GUI thread cannot run a line of Python, the Speech pane's stall
-    in #11. Shared, it is parsed once a session; the model's memory is not doubled either."""
+    """A WhisperModel and its decode lanes, shared by every Transcriber of the same folder,
+    device and threads (the pane, dictation, a reload). Building one parses tokenizer.json
+    (50,000 merges) in Rust without releasing the GIL: 100-300 ms in which the GUI thread cannot
+    run a line of Python, the Speech pane's stall in #11. Shared, it is parsed once a session.
+    Its two workers (num_workers=2, CTranslate2's inter_threads) share the weights in memory,
+    so the two lanes decode at the same time without a second copy of the model."""
     try:
         from faster_whisper import WhisperModel
     except ImportError as exc:  # pragma: no cover - an install problem
@@ -129,11 +143,12 @@ def _load_model(model_dir: Path, device: str, compute_type: str, threads: int):
     key = (str(model_dir.resolve()), stat.st_size, stat.st_mtime_ns, device, compute_type, threads)
     with _loading:
         if key not in _loaded:
-            model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, cpu_threads=threads)
+            model = WhisperModel(str(model_dir), device=device, compute_type=compute_type, cpu_threads=threads,
+                                 num_workers=2)
             if device == "cuda":
                 _warm_up(model)
             _loaded.clear()  # one at a time: a model switched away from is freed with its Transcriber
-            _loaded[key] = (model, threading.Lock())
+            _loaded[key] = (model, Lanes())
         return _loaded[key]
 
 
@@ -158,14 +173,14 @@ class Transcriber:
         self._batch_size: int | None = None
         threads = threads or physical_cores()
         try:
-            self.model, self._busy = _load_model(model_dir, self.choice.device, self.choice.detail, threads)
+            self.model, self._lanes = _load_model(model_dir, self.choice.device, self.choice.detail, threads)
         except (RuntimeError, ValueError, OSError) as exc:
             if self.choice.device == "cpu":
                 raise ModelError(f"the speech model could not be loaded: {exc}") from exc
             self.notices.append(f"GPU load failed ({exc}); running on the CPU instead")
             log.warning("speech model on CUDA failed: %s; falling back to CPU", exc)
             self.choice = DeviceChoice("ctranslate2", "cpu", "int8", f"GPU load failed: {exc}")
-            self.model, self._busy = _load_model(model_dir, "cpu", "int8", threads)
+            self.model, self._lanes = _load_model(model_dir, "cpu", "int8", threads)
 
     @property
     def batch_size(self) -> int:
@@ -181,7 +196,7 @@ class Transcriber:
             log.info("speech: batches of %d on %s", self._batch_size, self.choice.device)
         return self._batch_size
 
-    def _batched(self, audio: np.ndarray, options: TranscribeOptions, pieces: list[dict]):
+    def _batched(self, audio: np.ndarray, options: TranscribeOptions, pieces: list[dict], stop: threading.Event):
         """Batches of 1, 2, 4... pieces up to the batch size. A batch cannot be interrupted: small
         ones first put text on screen sooner and let a Stop early in a file free the model at
         once. The language the first batch detects is given to the rest (no detection pass each)."""
@@ -210,17 +225,19 @@ class Transcriber:
         def segments():
             yield from first
             for group in groups[1:]:
+                if stop.is_set():  # the reader has gone: no new batch
+                    return
                 yield from run(group, info.language)[0]
 
         return segments(), info
 
-    def _decode(self, audio: np.ndarray, options: TranscribeOptions):
+    def _decode(self, audio: np.ndarray, options: TranscribeOptions, stop: threading.Event):
         """(segments, info) from faster-whisper: the batched pipeline or the sequential one."""
         if options.batched and options.vad_filter:
             pieces = speech_pieces(audio)
             if not pieces:  # silence: nothing to decode, no language to detect
                 return iter(()), SimpleNamespace(language=options.language)
-            return self._batched(audio, options, pieces)
+            return self._batched(audio, options, pieces, stop)
         return self.model.transcribe(
             audio,
             language=options.language,
@@ -255,10 +272,15 @@ class Transcriber:
                     continue
             return False
 
+        batched = options.batched and options.vad_filter
+        lane = self._lanes.batched if batched else self._lanes.sequential
+
         def run():
-            with self._busy:
+            with lane:
+                if stop.is_set():  # cancelled while it waited for the lane
+                    return
                 try:
-                    segments, info = self._decode(audio, options)
+                    segments, info = self._decode(audio, options, stop)
                     put(("info", info.language))
                     for s in segments:
                         if not put(("segment", s)):
