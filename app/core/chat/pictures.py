@@ -52,6 +52,16 @@ def target_side(projector_type: str = "", image_size: int = 0) -> int:
     return max(64, min(image_size, 2048))
 
 
+def side_for_projector(projector: Path | None) -> int:
+    """The side pictures are shrunk to for this projector (its header says what its encoder takes)."""
+    if projector is None:
+        return DEFAULT_SIDE
+    from app.core.models.projector import projector_info
+
+    info = projector_info(projector)
+    return target_side(info.projector_type, info.image_size)
+
+
 def display_name(name: str) -> str:
     """A shown/exported name: the last component, printable, short; never used to build a path alone."""
     base = re.split(r"[\\/]", str(name))[-1]
