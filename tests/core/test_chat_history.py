@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from app.core.chat.history import ChatHistory, HistoryError
+from app.core.chat.history import MIGRATIONS, ChatHistory, HistoryError
 from tests.conftest import ROOT
 from tests.helpers import wait_until
 
@@ -59,7 +59,7 @@ def test_a_reply_killed_mid_stream_is_kept_and_marked_incomplete(gemma_path, hea
 def test_schema_version_and_wal(hearth_home):
     h = ChatHistory()
     assert h.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert h.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert h.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_newer_database_opens_read_only_with_a_message(hearth_home):
