@@ -74,3 +74,23 @@ def split_pair(paths: list[str]) -> tuple[str, str]:
         raise ModelError("of the two files, exactly one must be a projector (mmproj); "
                          + ("both are" if all(flags) else "neither is"))
     return (paths[1], paths[0]) if flags[0] else (paths[0], paths[1])
+
+
+def fitting_vision_models(hardware=None, entries=None) -> list:
+    """Catalog vision models, those that fit this computer first, smallest first (hardware None: by size)."""
+    from app.core.models.catalog import load_catalog
+    from app.core.models.fit import estimate_entry_fit
+
+    vision = sorted((e for e in (entries if entries is not None else load_catalog()) if e.sees),
+                    key=lambda e: e.size)
+    if hardware is None:
+        return vision
+    return [e for e in vision if estimate_entry_fit(e, hardware).verdict in ("gpu", "partial", "ram")]
+
+
+def cannot_see_reason(model_name: str, hardware=None) -> str:
+    """What the chat says when the chosen model is text-only, with the vision models worth getting."""
+    names = [e.name for e in fitting_vision_models(hardware)[:3]]
+    hint = (f" Vision models that fit this computer: {', '.join(names)} (Models page)." if names
+            else " No vision model in the catalog fits this computer.")
+    return f"{model_name} cannot see pictures: it is a text-only model.{hint}"

@@ -70,6 +70,7 @@ class SafeBrowser(QTextBrowser):
 
 
 class MessageWidget(QFrame):
+    picture_opened = Signal(str)  # the stored file of a picture the user clicked
     copy_requested = Signal(int)
     edit_requested = Signal(int)
     regenerate_requested = Signal(int)
@@ -100,6 +101,8 @@ class MessageWidget(QFrame):
                 head, "Regenerate", "Regenerate reply", lambda: self.regenerate_requested.emit(message_id)
             )
         layout.addLayout(head)
+        self.pictures = QHBoxLayout()
+        layout.addLayout(self.pictures)
         self.body = SafeBrowser()
         self.body.setAccessibleName(f"{self.NAMES.get(role, role)} message text")
         layout.addWidget(self.body)
@@ -113,6 +116,17 @@ class MessageWidget(QFrame):
         b.clicked.connect(slot)
         layout.addWidget(b)
         return b
+
+    def add_pictures(self, items) -> None:
+        """(file, name) pairs: thumbnails above the text; a click opens the picture."""
+        from app.gui.chat.attachments import picture_button
+
+        for path, name in items:
+            b = picture_button(str(path), name)
+            b.clicked.connect(lambda _=False, p=str(path): self.picture_opened.emit(p))
+            self.pictures.addWidget(b)
+        if items:
+            self.pictures.addStretch(1)
 
     def set_text(self, text: str) -> None:
         self.text = text
@@ -128,6 +142,10 @@ class MessageWidget(QFrame):
             parts.append(f"{stats['tokens_per_second']:.1f} tok/s")
         if stats.get("time_to_first_token_s"):
             parts.append(f"first token {stats['time_to_first_token_s'] * 1000:.0f} ms")
+        if stats.get("image_tokens"):
+            encode = stats.get("image_encode_s") or 0
+            parts.append(f"{stats['image_tokens']} image tokens" + (f", encoded in {encode * 1000:.0f} ms"
+                                                                    if encode else ""))
         if incomplete:
             parts.append("incomplete")
         self.stats.setText(" · ".join(parts))

@@ -39,6 +39,7 @@ class ImagesPane(ModelBackedPane):
     blurb = "Search your photo folders by describing what is in them, or by dropping in a picture."
     results_ready = Signal(int)
     index_finished = Signal(object)
+    ask_in_chat = Signal(list)  # picture paths for the chat to attach
 
     def __init__(self, settings, parent=None):
         super().__init__(settings, parent)
@@ -91,6 +92,8 @@ class ImagesPane(ModelBackedPane):
         self.query.setAccessibleName("Search photos")
         self.query.setPlaceholderText('Describe a picture ("a dog on a beach -night +snow"), or drop one here')
         self.search_button = button("&Search", "Search")
+        self.ask_button = button("Ask in chat", "Ask in chat about the selected pictures")
+        self.ask_button.setEnabled(False)
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, 100)
         self.threshold.setValue(0)
@@ -102,6 +105,7 @@ class ImagesPane(ModelBackedPane):
         search_row.addWidget(self.search_button)
         search_row.addWidget(QLabel("Min."))
         search_row.addWidget(self.threshold)
+        search_row.addWidget(self.ask_button)
         right = QVBoxLayout()
         right.addLayout(search_row)
         right.addWidget(self._build_grid(), 1)
@@ -124,6 +128,7 @@ class ImagesPane(ModelBackedPane):
         self.grid.setGridSize(QSize(THUMB + 16, THUMB + 28))
         self.grid.setModel(self.results)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)  # several go to chat together
         return self.grid
 
     def _build_watcher(self) -> None:
@@ -144,6 +149,10 @@ class ImagesPane(ModelBackedPane):
         self.query.returnPressed.connect(self.search)
         self.grid.doubleClicked.connect(self._open)
         self.grid.customContextMenuRequested.connect(self._menu)
+        self.grid.selectionModel().selectionChanged.connect(
+            lambda *_: self.ask_button.setEnabled(bool(self.selected_paths())))
+        self.results.modelReset.connect(lambda: self.ask_button.setEnabled(False))
+        self.ask_button.clicked.connect(lambda: self._ask(self.selected_paths()))
         QShortcut(QKeySequence.StandardKey.Paste, self.grid, self._paste)
 
     # --- folders and indexing ----------------------------------------------------------
@@ -369,12 +378,24 @@ class ImagesPane(ModelBackedPane):
         if not path:
             return
         menu = QMenu(self)
+        chosen = self.selected_paths()
+        paths = chosen if path in chosen else [path]  # the selection, when the click is on it
+        menu.addAction("Ask in chat" + (f" ({len(paths)} pictures)" if len(paths) > 1 else ""),
+                       lambda: self._ask(paths))
         menu.addAction("Find similar", lambda: self.find_similar(path))
         menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
         menu.addAction("Copy image", lambda: QGuiApplication.clipboard().setImage(QImage(path)))
         menu.popup(self.grid.viewport().mapToGlobal(pos))
         self._menu_ref = menu
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        return [p for p in (self.results.data(self.results.index(r), ResultsModel.PathRole) for r in rows) if p]
+
+    def _ask(self, paths: list[str]) -> None:
+        if paths:
+            self.ask_in_chat.emit(list(paths))
 
     def find_similar(self, path: str) -> None:
         self.query.clear()
