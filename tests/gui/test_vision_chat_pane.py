@@ -144,3 +144,15 @@ def test_ask_in_chat_from_the_images_pane_arrives_with_the_pictures(qtbot, visio
     assert window.stack.currentWidget().widget() is chat
     qtbot.waitUntil(lambda: len(chat.tray.pictures) == 2, timeout=10000)
     assert sorted(p.name for p in chat.tray.pictures) == sorted(p.split("/")[-1] for p in chosen)
+
+
+def test_a_picture_taken_out_before_sending_leaves_no_file(qtbot, seeing, tmp_path):
+    from app.core.chat.pictures import PictureStore
+
+    pane = seeing
+    assert drop_files(pane.input.viewport(), [write(tmp_path / "red.png", red_png())])
+    qtbot.waitUntil(lambda: len(pane.tray.pictures) == 1)
+    sha = pane.tray.pictures[0].sha256
+    assert PictureStore().exists(sha)  # stored by the pictures worker, so Send writes no file
+    qtbot.mouseClick(pane.tray.chips[0].remove, Qt.MouseButton.LeftButton)
+    assert not PictureStore().exists(sha)

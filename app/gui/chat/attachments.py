@@ -30,9 +30,11 @@ def png_bytes(image: QImage) -> bytes:
 
 
 def _prepare(cancel, progress, source, name: str, side: int):
-    from app.core.chat.pictures import prepare
+    from app.core.chat.pictures import PictureStore, prepare
 
-    return prepare(source, name, side)
+    picture = prepare(source, name, side)
+    PictureStore().put(picture)  # written here, so Send only adds rows (no file write on the GUI thread)
+    return picture
 
 
 class _Chip(QWidget):
@@ -55,6 +57,7 @@ class _Chip(QWidget):
 class AttachmentTray(QWidget):
     changed = Signal()
     failed = Signal(str)  # a picture that could not be used, and why
+    removed = Signal(str)  # the sha256 of a picture taken out before sending
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -94,16 +97,18 @@ class AttachmentTray(QWidget):
         self.pending -= 1
         self.failed.emit(str(exc))
 
-    def remove_chip(self, chip: _Chip) -> None:
+    def remove_chip(self, chip: _Chip, sent: bool = False) -> None:
         self.chips.remove(chip)
+        if not sent:
+            self.removed.emit(chip.picture.sha256)
         chip.setParent(None)
         chip.deleteLater()
         self.setVisible(bool(self.chips))
         self.changed.emit()
 
-    def clear(self) -> None:
+    def clear(self, sent: bool = False) -> None:
         for chip in list(self.chips):
-            self.remove_chip(chip)
+            self.remove_chip(chip, sent)
 
 
 def picture_button(path: str, name: str, size: int = 96) -> QToolButton:

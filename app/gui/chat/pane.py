@@ -163,6 +163,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.attach_button.clicked.connect(self._ask_pictures)
         self.input.pictures_given.connect(self.attach_sources)
         self.tray.failed.connect(self._picture_failed)
+        self.tray.removed.connect(self._forget_unsent)
         self.update_vision()
         self.export_md.clicked.connect(lambda: self._export("md"))
         self.export_json.clicked.connect(lambda: self._export("json"))
@@ -335,7 +336,7 @@ class ChatPane(PictureInput, ModelBackedPane):
             cid = self._ensure_conversation(text or "Picture: " + pictures[0].name)
             msg = add_user_message(self.history, cid, text, pictures)
             self._add_widget(msg.id, "user", text, msg.attachments)
-            self.tray.clear()
+            self.tray.clear(sent=True)
         self.input.clear()
         self._start_reply()
 

@@ -84,5 +84,14 @@ class PictureInput:
         if files:
             self.attach_sources(files)
 
+    def _forget_unsent(self, sha256: str) -> None:
+        """A picture taken out before sending: its file goes unless a message already uses it."""
+        from app.core.chat.pictures import PictureStore
+
+        if self.history.read_only:
+            return
+        used = self.history.db.execute("SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        PictureStore().remove_unused({sha256}, {sha256} if used else set())
+
     def _picture_failed(self, message: str) -> None:
         self.notice.setText(message)
