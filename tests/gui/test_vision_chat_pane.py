@@ -156,3 +156,23 @@ def test_a_picture_taken_out_before_sending_leaves_no_file(qtbot, seeing, tmp_pa
     assert PictureStore().exists(sha)  # stored by the pictures worker, so Send writes no file
     qtbot.mouseClick(pane.tray.chips[0].remove, Qt.MouseButton.LeftButton)
     assert not PictureStore().exists(sha)
+
+
+def test_the_models_page_imports_a_model_with_its_projector(qtbot, window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    from tests.vision import mismatched_projector
+
+    page = window.panes["models"]
+    window.show_pane("models")
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("copy", True))  # the native dialogs
+    wrong = mismatched_projector(tmp_path / "mmproj-other.gguf")
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(wrong), str(MODEL)], ""))
+    qtbot.mouseClick(page.import_file, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Could not import" in page.message.text(), timeout=20000)
+    assert "embedding size is 128 but the model's is 64" in page.message.text() and ModelStore().list() == []
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(MMPROJ), str(MODEL)], ""))
+    qtbot.mouseClick(page.import_file, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Imported" in page.message.text(), timeout=20000)
+    [entry] = ModelStore().list()
+    assert entry.sees and ModelStore().projector_of(entry).read_bytes() == MMPROJ.read_bytes()
