@@ -151,3 +151,10 @@ def test_cli_image_with_a_text_only_model_is_refused(tmp_path, gemma_path):
     red = write(tmp_path / "red.png", red_png())
     result = run_app("chat", "What is it?", "--model", str(gemma_path), "--image", str(red))
     assert result.returncode == 1 and "cannot see pictures" in result.stderr
+
+
+def test_a_chat_with_pictures_continues_with_a_text_only_model_on_its_words(gemma, pictures):
+    messages = [Message("user", "Look at this.", (pictures[0],)), Message("assistant", "A red square."),
+                Message("user", "What colour was it?")]
+    text, stats = _ask(gemma, messages, SamplingParams(temperature=0.0, max_tokens=4, seed=0))
+    assert stats.image_tokens == 0 and stats.prompt_tokens > 0
