@@ -26,9 +26,10 @@ def seer():
 
 
 @pytest.fixture(scope="module")
-def pictures():
-    side = side_for_projector(MMPROJ)
-    return prepare(red_png(), side=side).data, prepare(gradient_png(), side=side).data
+def pictures(tmp_path_factory):
+    folder, side = tmp_path_factory.mktemp("pictures"), side_for_projector(MMPROJ)
+    return (prepare(write(folder / "red.png", red_png()), side=side).data,
+            prepare(write(folder / "grad.png", gradient_png()), side=side).data)
 
 
 def _ask(engine, messages, params=GREEDY, cancel=None):

@@ -147,13 +147,11 @@ def test_ask_in_chat_from_the_images_pane_arrives_with_the_pictures(qtbot, visio
     chat.tray.clear()
     window.show_pane("images")
     third = images.results.index(2)  # right-click on a result outside the selection: that one alone
-    images._menu(grid.visualRect(third).center())
-    ask = images._menu_ref.actions()[0]
+    ask = images.menu_at(grid.visualRect(third).center()).actions()[0]
     assert ask.text() == "Ask in chat"
     ask.trigger()
     qtbot.waitUntil(lambda: len(chat.tray.pictures) == 1, timeout=10000)
     assert chat.tray.pictures[0].name == images.results.data(third, images.results.PathRole).split("/")[-1]
-    images._menu_ref.close()
 
 
 def test_a_picture_taken_out_before_sending_leaves_no_file(qtbot, seeing, tmp_path):

@@ -374,9 +374,15 @@ class ImagesPane(ModelBackedPane):
             QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def _menu(self, pos) -> None:
+        menu = self.menu_at(pos)
+        if menu is not None:
+            menu.popup(self.grid.viewport().mapToGlobal(pos))
+
+    def menu_at(self, pos) -> QMenu | None:
+        """The context menu of the result at ``pos`` (in the grid's viewport), not yet shown."""
         path = self._path_at(self.grid.indexAt(pos))
         if not path:
-            return
+            return None
         menu = QMenu(self)
         chosen = self.selected_paths()
         paths = chosen if path in chosen else [path]  # the selection, when the click is on it
@@ -386,8 +392,8 @@ class ImagesPane(ModelBackedPane):
         menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
         menu.addAction("Copy image", lambda: QGuiApplication.clipboard().setImage(QImage(path)))
-        menu.popup(self.grid.viewport().mapToGlobal(pos))
         self._menu_ref = menu
+        return menu
 
     def selected_paths(self) -> list[str]:
         rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
