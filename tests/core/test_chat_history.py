@@ -148,7 +148,7 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     path = tmp_path / "chat.sqlite3"
     _v1_history(path)
     h = ChatHistory(path)
-    assert h.store.version == 2 and not h.read_only
+    assert h.store.version == len(MIGRATIONS) and not h.read_only
     assert h.backfill is not None and h.backfill.done.wait(60), "existing messages are indexed in the background"
     assert h.indexed_search
     plan = " ".join(r[3] for r in h.db.execute(
@@ -182,7 +182,7 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     assert h.conversations("cellars") == [] and h.conversations("recipes") == []
     h.close()
     again = ChatHistory(path)
-    assert again.store.version == 2 and again.backfill is None and again.indexed_search
+    assert again.store.version == len(MIGRATIONS) and again.backfill is None and again.indexed_search
 
 
 def test_writes_during_the_backfill_keep_the_index_exact(tmp_path, monkeypatch):

@@ -129,16 +129,17 @@ class ChatHistory:
         # A newer schema's tables are not ours to trust, and a v1 file that could not be migrated has none.
         self._index_ready = False
         self.backfill = None
-        ours = self.store.version >= SEARCH_INDEX_VERSION and not self.read_only
+        known = self.store.version <= len(MIGRATIONS)  # a newer schema's tables are not ours to trust
+        ours = self.store.version >= SEARCH_INDEX_VERSION and known and not self.read_only
         # Without FTS5 trigram the schema stays at 1 (search_index): then there is no attachments table.
-        self.pictures = self.store.version >= ATTACHMENTS_VERSION
+        self.pictures = self.store.version >= ATTACHMENTS_VERSION and known
         if ours and search_index.backfill_pending(self.db):
             self.backfill = search_index.Backfill(self.path)
 
     @property
     def indexed_search(self) -> bool:
         """Whether searches use the trigram index (schema 2 on, every message indexed)."""
-        if not self._index_ready and self.store.version >= SEARCH_INDEX_VERSION:
+        if not self._index_ready and SEARCH_INDEX_VERSION <= self.store.version <= len(MIGRATIONS):
             self._index_ready = not search_index.backfill_pending(self.db)
         return self._index_ready
 

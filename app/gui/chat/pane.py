@@ -334,7 +334,11 @@ class ChatPane(PictureInput, ModelBackedPane):
             from app.core.chat.session import add_user_message
 
             cid = self._ensure_conversation(text or "Picture: " + pictures[0].name)
-            msg = add_user_message(self.history, cid, text, pictures)
+            try:
+                msg = add_user_message(self.history, cid, text, pictures)
+            except HearthError as exc:  # a history that cannot hold pictures: nothing was sent
+                self.notice.setText(str(exc))
+                return
             self._add_widget(msg.id, "user", text, msg.attachments)
             self.tray.clear(sent=True)
         self.input.clear()

@@ -88,7 +88,7 @@ class PictureInput:
         """A picture taken out before sending: its file goes unless a message already uses it."""
         from app.core.chat.pictures import PictureStore
 
-        if self.history.read_only:
+        if self.history.read_only or not self.history.pictures:
             return
         used = self.history.db.execute("SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
         PictureStore().remove_unused({sha256}, {sha256} if used else set())
