@@ -48,7 +48,9 @@ def test_an_old_history_database_migrates_with_its_messages():
     db.close()
     h = ChatHistory()
     try:
-        assert h.db.execute("PRAGMA user_version").fetchone()[0] >= 2
+        from app.core.chat.history import ATTACHMENTS_VERSION
+
+        assert h.db.execute("PRAGMA user_version").fetchone()[0] == ATTACHMENTS_VERSION
         [m] = h.messages(1)
         assert (m.content, m.attachments) == ("hello", [])
         add_user_message(h, 1, "and a picture", [prepare(red_png(), "red.png")])
@@ -140,3 +142,21 @@ def test_sigkill_of_the_model_mid_reply_keeps_the_picture_and_the_partial_reply(
     user, reply = history.messages(c.id)
     assert user.attachments[0].sha256 == pic.sha256 and PictureStore().read(pic.sha256) == pic.data
     assert reply.incomplete and reply.content and reply.content == seen[-1]
+
+
+def test_a_history_without_fts5_says_it_cannot_hold_pictures(monkeypatch):
+    from app.core.chat import search_index
+
+    monkeypatch.setattr(search_index, "trigram_fts5", lambda: False)  # an SQLite built without it
+    h = ChatHistory()
+    try:
+        c = h.create("plain")
+        h.add_message(c.id, "user", "words still work")
+        pic = prepare(red_png())
+        with pytest.raises(HistoryError, match="cannot be saved"):
+            add_user_message(h, c.id, "a picture", [pic])
+        assert not PictureStore().exists(pic.sha256)  # no file left behind for a message not saved
+        assert [m.content for m in h.messages(c.id)] == ["words still work"]
+        h.delete(c.id)
+    finally:
+        h.close()

@@ -200,7 +200,7 @@ class ChatHistory:
     def delete(self, conversation_id: int) -> None:
         shas = self._shas("m.conversation_id = ?", (conversation_id,))
         self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-        self._forget_pictures(shas)
+        self.forget_pictures(shas)
 
     def _shas(self, where: str, args: tuple) -> set[str]:
         if not self.pictures:
@@ -209,7 +209,7 @@ class ChatHistory:
             f"SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE {where}", args)
         return {r[0] for r in rows}
 
-    def _forget_pictures(self, shas: set[str]) -> None:
+    def forget_pictures(self, shas: set[str]) -> None:
         """Removes the picture files no message uses any more (another chat may share one)."""
         if not shas:
             return
@@ -280,7 +280,7 @@ class ChatHistory:
         op = ">=" if inclusive else ">"
         shas = self._shas(f"m.conversation_id = ? AND m.id {op} ?", (conversation_id, message_id))
         self._write(f"DELETE FROM messages WHERE conversation_id = ? AND id {op} ?", (conversation_id, message_id))
-        self._forget_pictures(shas)
+        self.forget_pictures(shas)
 
     def _tx_checked(self):
         if self.read_only:

@@ -72,9 +72,19 @@ def add_user_message(history: ChatHistory, conversation_id: int, text: str, pict
     from app.core.chat.history import Attachment
     from app.core.chat.pictures import PictureStore
 
+    from app.core.jobs import HearthError
+
     store = PictureStore()
     attachments = []
     for p in pictures:
         store.put(p)
         attachments.append(Attachment(p.sha256, p.name, p.width, p.height))
-    return history.add_message(conversation_id, "user", text, attachments=attachments)
+    try:
+        return history.add_message(conversation_id, "user", text, attachments=attachments)
+    except HearthError:  # not saved: the files it brought go unless another message uses them
+        shas = {a.sha256 for a in attachments}
+        if history.pictures:
+            history.forget_pictures(shas)
+        else:
+            store.remove_unused(shas, set())
+        raise
