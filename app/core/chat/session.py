@@ -71,7 +71,6 @@ def add_user_message(history: ChatHistory, conversation_id: int, text: str, pict
     """A user's message with its pictures (app.core.chat.pictures.Picture): files first, then the row."""
     from app.core.chat.history import Attachment
     from app.core.chat.pictures import PictureStore
-
     from app.core.jobs import HearthError
 
     store = PictureStore()
