@@ -129,10 +129,6 @@ class ChatEngine:
         # Earlier pictures in a chat continued with a text-only model: it reads the words around them.
         messages = [Message(m.role, m.content) if m.images else m for m in messages]
         if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
-            raise InputError("this model cannot see pictures: choose a vision model, or send the text alone")
-        # Earlier pictures in a chat continued with a text-only model: it reads the words around them.
-        messages = [Message(m.role, m.content) if m.images else m for m in messages]
-        if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
             raise InputError("the message is empty")
         budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
         system = [m for m in messages if m.role == "system"]

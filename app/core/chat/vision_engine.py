@@ -32,9 +32,9 @@ class VisionChatEngine(ChatEngine):
         self._prompt: VisionPrompt | None = None
         self._last: PrefillResult | None = None
 
-    def _layout(self, messages: list[Message]) -> VisionPrompt:
+    def _layout(self, messages: list[Message], cancel: CancelToken | None = None) -> VisionPrompt:
         images = [img for m in messages for img in m.images]
-        return self.vision.tokenize(self.render([with_markers(m) for m in messages]), images)
+        return self.vision.tokenize(self.render([with_markers(m) for m in messages], cancel), images)
 
     def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None) -> PromptPlan:
         """As ChatEngine.plan, counting each picture's tokens; the oldest turns go first when full."""
@@ -46,7 +46,7 @@ class VisionChatEngine(ChatEngine):
         dropped = 0
         while True:
             kept = system + rest[dropped:]
-            prompt = self._layout(kept)
+            prompt = self._layout(kept, cancel)
             if len(prompt.ids) <= budget:
                 self._keep(prompt)
                 return PromptPlan(prompt.ids, dropped, kept)
