@@ -161,8 +161,10 @@ async def chat_completions(request):
                 stats = item
             else:  # the job's future: done
                 exc = item.exception()
-                if exc is not None:
+                if exc is not None and not flt.hit:
                     raise from_hearth(exc)
+                # After a stop string the reply is complete: how the engine then ended (its
+                # process may be restarted when a loaded machine answers the cancel late) is ours.
                 if stops and not flt.hit:
                     rest = flt.flush()
                     if rest:
