@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QByteArray, QSize, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.core import paths
 from app.core.settings import PANES, Settings, save_settings
+from app.gui import theme
 from app.gui.workers import SerialWorker
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech", "models": "Models"}
 QUIT_WAIT_MS = 10_000  # longest a quit waits for the workers to close their models
+ICONS = {"chat": "chat", "images": "images", "speech": "speech", "models": "models"}
 
 
 def _detect_hardware(cancel, progress, refresh: bool = False):
@@ -54,21 +57,27 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Hearth")
         self.setObjectName("mainWindow")
         self.setAccessibleName("Hearth")
+        theme.apply(settings.theme)
 
         self.nav = QListWidget()
         self.nav.setObjectName("paneList")
         self.nav.setAccessibleName("Panes")
-        self.nav.setFixedWidth(150)
+        self.nav.setFixedWidth(160)
+        self.nav.setIconSize(QSize(20, 20))
         self.stack = QStackedWidget()
         self.stack.setObjectName("paneStack")
         self.panes: dict[str, Pane] = {}
         for name in PANES:
-            self.nav.addItem(TITLES[name])
+            self.nav.addItem(QListWidgetItem(TITLES[name]))
+        self._tint_nav()
+        theme.notifier().changed.connect(self._on_theme)
         self.nav.setCurrentRow(PANES.index(settings.last_pane) if settings.last_pane in PANES else 0)
         self.nav.currentRowChanged.connect(self._on_row)
 
         central = QWidget()
         row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -163,6 +172,13 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.show_settings)
+        file_menu.addAction(self.settings_action)
+        self.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
 
         view = self.menuBar().addMenu("&View")
@@ -176,6 +192,11 @@ class MainWindow(QMainWindow):
             self.pane_actions[name] = action
 
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("F1"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
+        self.addAction(self.shortcuts_action)
         self.hardware_action = QAction("&Hardware…", self)
         self.hardware_action.triggered.connect(self.show_hardware)
         help_menu.addAction(self.hardware_action)
@@ -187,6 +208,44 @@ class MainWindow(QMainWindow):
             lambda: QMessageBox.about(self, "About Hearth", f"Hearth {__version__}\nLocal AI, offline.")
         )
         help_menu.addAction(about)
+
+    def show_settings(self):
+        from app.gui.dialogs.settings import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        dialog.applied.connect(self._settings_applied)
+        dialog.show()
+        self._settings_dialog = dialog
+        return dialog
+
+    def _settings_applied(self, changed: set) -> None:
+        chat = self.panes.get("chat")
+        if changed & {"chat_context", "chat_threads", "chat_gpu_layers"} and hasattr(chat, "settings_changed"):
+            chat.settings_changed()
+
+    def show_shortcuts(self):
+        from app.gui.dialogs.shortcuts import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.show()
+        self._shortcuts_dialog = dialog
+        return dialog
+
+    def _on_theme(self, _name: str) -> None:
+        self._tint_nav()
+
+    def _tint_nav(self) -> None:
+        from app.gui.icons import icon
+
+        colors = theme.current_colors()
+        for row, name in enumerate(PANES):
+            normal = icon(ICONS[name])
+            selected = icon(ICONS[name], color=colors["accent_text"])
+            merged = QIcon()
+            for size in (16, 20, 24, 32):
+                merged.addPixmap(normal.pixmap(size, size), QIcon.Mode.Normal)
+                merged.addPixmap(selected.pixmap(size, size), QIcon.Mode.Selected)
+            self.nav.item(row).setIcon(merged)
 
     # --- panes ------------------------------------------------------------------------
     def current_widget(self):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -20,8 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import paths
 from app.core.chat.history import ChatHistory
+from app.core.fileio import atomic_write_text
 from app.core.jobs import HearthError
+from app.gui import theme
 from app.gui.chat.message_view import ConversationView, MessageWidget
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
@@ -31,10 +34,18 @@ from app.gui.panes.base import ModelBackedPane, button
 log = logging.getLogger(__name__)
 
 
+def draft_file():
+    return paths.data_dir() / "chat-draft.txt"
+
+
 class ChatInput(QPlainTextEdit):
-    """Enter sends; Shift+Enter starts a new line."""
+    """Enter sends; Shift+Enter starts a new line; Tab moves focus (Ctrl+Tab types one)."""
 
     submitted = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTabChangesFocus(True)
 
     def keyPressEvent(self, event):  # noqa: N802 - Qt override
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
@@ -67,8 +78,11 @@ class ChatPane(ModelBackedPane):
         self.sidebar = ConversationList(self.history)
         self.view = ConversationView()
         self.settings_panel = ChatSettingsPanel()
+        self._closing = False
         self.body.addWidget(self._build_split(), 1)
         self._connect()
+        self._build_shortcuts()
+        self._set_tab_order()
         self._open_latest()
 
     # --- building ------------------------------------------------------------------------
@@ -102,9 +116,13 @@ class ChatPane(ModelBackedPane):
         self.input.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
         self.input.setMaximumHeight(110)
         self.send_button = button("&Send", "Send")
+        self.send_button.setProperty("primary", True)
+        theme.set_icon(self.send_button, "send")
         self.stop_button = button("S&top", "Stop")
+        theme.set_icon(self.stop_button, "stop")
         self.stop_button.setEnabled(False)
-        self.mic_button = QPushButton("🎤 Dictate")
+        self.mic_button = QPushButton("Dictate")
+        theme.set_icon(self.mic_button, "mic")
         self.mic_button.setCheckable(True)
         self.mic_button.setAccessibleName("Dictate into the message")
         self.mic_button.setEnabled(False)  # until a speech pane lends its dictation
@@ -122,6 +140,9 @@ class ChatPane(ModelBackedPane):
         self.settings_toggle.setCheckable(True)
         self.export_md = button("Export Markdown…", "Export as Markdown")
         self.export_json = button("Export JSON…", "Export as JSON")
+        theme.set_icon(self.settings_toggle, "settings")
+        theme.set_icon(self.export_md, "export")
+        theme.set_icon(self.export_json, "export")
         exports = QHBoxLayout()
         exports.addWidget(self.settings_toggle)
         exports.addStretch(1)
@@ -142,6 +163,28 @@ class ChatPane(ModelBackedPane):
         self.picker.changed.connect(lambda _id: self.ensure_model())
         self.export_md.clicked.connect(lambda: self._export("md"))
         self.export_json.clicked.connect(lambda: self._export("json"))
+
+    def _build_shortcuts(self) -> None:
+        self.escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.escape.activated.connect(self.escape_pressed)
+        # The draft is written shortly after each change, so a crash loses at most a moment of typing.
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(400)
+        self._draft_timer.timeout.connect(self.save_draft)
+        self.input.textChanged.connect(self._draft_timer.start)
+        self._restore_draft()
+
+    def _set_tab_order(self) -> None:
+        chain = [
+            self.picker.combo, self.picker.manage, self.sidebar.search, self.sidebar.list,
+            self.sidebar.new_button, self.sidebar.rename_button, self.sidebar.delete_button, self.input,
+            self.send_button, self.stop_button, self.mic_button, self.settings_toggle, self.export_md,
+            self.export_json,
+        ]
+        for a, b in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(a, b)
 
     def _open_latest(self) -> None:
         if self.history.notice:
@@ -172,6 +215,7 @@ class ChatPane(ModelBackedPane):
             self.notice.setText("Listening… press Dictate again to stop.")
         else:
             self.dictation.stop()  # words spoken just before still arrive, then dictating ends
+            self._clear_notice("Listening…")
 
     def _dictation_finished(self) -> None:
         self.dictating = self.mic_button.isChecked()
@@ -179,6 +223,38 @@ class ChatPane(ModelBackedPane):
     def _dictated(self, text: str) -> None:
         if self.dictating:
             self.receive_text(text)
+
+    def _clear_notice(self, prefix: str) -> None:
+        if self.notice.text().startswith(prefix):
+            self.notice.clear()
+
+    def escape_pressed(self) -> None:
+        """Esc: stops a reply in progress, or else cancels editing a sent message."""
+        if self.job is not None and not self.job.done:
+            self.stop()
+        elif self.editing_id is not None:
+            self.editing_id = None
+            self.input.clear()
+            self._clear_notice("Editing a sent message")
+
+    # --- the draft ---------------------------------------------------------------------
+    def save_draft(self) -> None:
+        text = self.input.toPlainText()
+        try:
+            if text.strip():
+                atomic_write_text(draft_file(), text)
+            else:
+                draft_file().unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not save the chat draft: %s", exc)
+
+    def _restore_draft(self) -> None:
+        try:
+            text = draft_file().read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        if text.strip() and not self.input.toPlainText():
+            self.input.setPlainText(text[:100_000])
 
     def _dictation_failed(self, message: str) -> None:
         if self.mic_button.isChecked():
@@ -196,6 +272,8 @@ class ChatPane(ModelBackedPane):
 
     # --- conversations ---------------------------------------------------------------
     def new_conversation(self) -> None:
+        if self.job is not None and not self.job.done:
+            return  # the reply in progress belongs to the open chat
         self.conversation_id = None
         self.view.clear()
         self.settings_panel.load("", {})
@@ -263,7 +341,8 @@ class ChatPane(ModelBackedPane):
         self.loaded_model, self.loaded_format = model_id, fmt
         self.notice.setText(f"Loading {model_id}…")
         self.chat.load(
-            model_id, self.settings.chat_context, fmt, on_result=self._loaded, on_error=self._load_failed
+            model_id, self.settings.chat_context, fmt, self.settings.chat_threads, self.settings.chat_gpu_layers,
+            on_result=self._loaded, on_error=self._load_failed,
         )
         return True
 
@@ -274,8 +353,17 @@ class ChatPane(ModelBackedPane):
             text += " " + " ".join(n[0].upper() + n[1:] + "." for n in notices)
         self.notice.setText(text)
 
-    def _load_failed(self, exc) -> None:
+    def settings_changed(self) -> None:
+        """Context, threads or GPU layers changed: the next message reloads the model with them."""
         self.loaded_model = None
+
+    def _load_failed(self, exc) -> None:
+        model_id = self.loaded_model
+        self.loaded_model = None
+        if self._closing:
+            return
+        if model_id:
+            self.picker.status.setText(f"Could not load {model_id}.")
         self.notice.setText(f"Could not load the model: {exc}")
         log.warning("chat model load failed: %s", exc)
 
@@ -296,6 +384,7 @@ class ChatPane(ModelBackedPane):
             self.history.edit_message(self.editing_id, text)
             self.history.truncate_after(self.conversation_id, self.editing_id)
             self.editing_id = None
+            self._clear_notice("Editing a sent message")
             self.open_conversation(self.conversation_id)
         else:
             cid = self._ensure_conversation(text)
@@ -307,7 +396,9 @@ class ChatPane(ModelBackedPane):
     def _start_reply(self) -> None:
         self.streaming = self._add_widget(-1, "assistant", "")
         self.streaming.set_stats({}, False)
-        self.streaming.stats.setText("thinking…")
+        self.streaming.set_status("thinking…")
+        if not self.notice.text().startswith(("Loading", "Editing")):
+            self.notice.clear()  # an earlier failure or notice ends with a new reply
         self.send_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.job = self.chat.generate(
@@ -324,13 +415,18 @@ class ChatPane(ModelBackedPane):
             self.job.cancel()
 
     def _on_text(self, text: str) -> None:
-        if self.streaming is not None:
+        if self.streaming is not None and not self._closing:
+            if self.streaming.stats.text() == "thinking…":
+                self.streaming.set_status("")
             self.streaming.set_text(text)
+            self._clear_notice("Loading")
         shown = self.notice.text()
         if shown and shown == self.notice.property("replyError") and text != "Restarting the model…":
             self.notice.clear()  # the model answers again: its last failure is history
 
     def _on_done(self, result) -> None:
+        if self._closing:
+            return
         widget = self.streaming
         if widget is not None:
             widget.message_id = result.message_id
@@ -344,8 +440,10 @@ class ChatPane(ModelBackedPane):
         self._finish_ui(result)
 
     def _on_failed(self, exc) -> None:
+        if self._closing:
+            return
         if self.streaming is not None:
-            self.streaming.stats.setText("failed")
+            self.streaming.set_status("failed")
         self.notice.setText(f"The reply failed: {exc}" if isinstance(exc, HearthError) else f"Error: {exc!r}")
         self.notice.setProperty("replyError", self.notice.text())  # cleared when a reply streams again
         if not isinstance(exc, HearthError):
@@ -355,6 +453,8 @@ class ChatPane(ModelBackedPane):
         self._finish_ui(exc)
 
     def _finish_ui(self, outcome) -> None:
+        if self._closing:
+            return  # quitting: the history is closed; the worker saved the reply as incomplete
         self.send_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         widget = self.streaming
@@ -411,6 +511,13 @@ class ChatPane(ModelBackedPane):
             self.notice.setText(f"Could not export: {exc.strerror or exc}")
 
     def finish_workers(self) -> list:
+        """Quit: stops the reply (the worker saves it as incomplete), saves the draft, closes the history.
+        Outcomes that arrive after this are ignored (the history they would read is closed)."""
+        if self._closing:
+            return []
+        self._closing = True
+        self._draft_timer.stop()
+        self.save_draft()
         if self.job is not None:
             self.job.cancel()
         ending = self.chat.finish()
