@@ -9,8 +9,9 @@ GUI_ONLY = ([], ["--self-test"])
 # Qt's own command-line options (QApplication/QGuiApplication): they go to Qt, not to argparse.
 QT_VALUE_OPTIONS = {
     "style", "stylesheet", "platform", "platformpluginpath", "platformtheme", "plugin", "qmljsdebugger",
-    "session", "display", "geometry", "qwindowgeometry", "qwindowicon", "qwindowtitle", "title", "name",
+    "session", "display", "geometry", "qwindowgeometry", "qwindowicon", "qwindowtitle",
 }
+QT_DOUBLE_DASH = {"style", "stylesheet", "platform", "platformtheme", "reverse"}  # Hearth has none of these
 QT_FLAG_OPTIONS = {"reverse", "nograb", "dograb", "sync", "widgetcount", "qwindowalwaysontop", "visual"}
 
 
@@ -22,7 +23,8 @@ def split_qt_args(argv: list[str]) -> tuple[list[str], list[str]]:
     while i < len(argv):
         arg = argv[i]
         name = arg.lstrip("-").split("=", 1)[0]
-        if arg.startswith("-") and arg not in ("-", "--") and (name in QT_VALUE_OPTIONS or name in QT_FLAG_OPTIONS):
+        single = arg.startswith("-") and not arg.startswith("--")
+        if (single or name in QT_DOUBLE_DASH) and (name in QT_VALUE_OPTIONS or name in QT_FLAG_OPTIONS):
             qt.append(arg)
             if name in QT_VALUE_OPTIONS and "=" not in arg and i + 1 < len(argv):
                 qt.append(argv[i + 1])
