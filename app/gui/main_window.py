@@ -191,6 +191,17 @@ class MainWindow(QMainWindow):
             self.addAction(action)  # shortcuts work with the menu bar hidden too
             self.pane_actions[name] = action
 
+        chat_menu = self.menuBar().addMenu("&Chat")
+        self.new_chat_action = QAction("&New chat", self)
+        self.new_chat_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.new_chat_action.triggered.connect(self.new_chat)
+        self.find_chat_action = QAction("&Search chats", self)
+        self.find_chat_action.setShortcut(QKeySequence("Ctrl+F"))
+        self.find_chat_action.triggered.connect(self.find_chats)
+        for action in (self.new_chat_action, self.find_chat_action):
+            chat_menu.addAction(action)
+            self.addAction(action)
+
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard shortcuts", self)
         self.shortcuts_action.setShortcut(QKeySequence("F1"))
@@ -208,6 +219,19 @@ class MainWindow(QMainWindow):
             lambda: QMessageBox.about(self, "About Hearth", f"Hearth {__version__}\nLocal AI, offline.")
         )
         help_menu.addAction(about)
+
+    def new_chat(self) -> None:
+        self.show_pane("chat")
+        chat = self.panes.get("chat")
+        if hasattr(chat, "new_conversation"):
+            chat.new_conversation()
+
+    def find_chats(self) -> None:
+        self.show_pane("chat")
+        chat = self.panes.get("chat")
+        if hasattr(chat, "sidebar"):
+            chat.sidebar.search.setFocus()
+            chat.sidebar.search.selectAll()
 
     def show_settings(self):
         from app.gui.dialogs.settings import SettingsDialog

@@ -139,3 +139,21 @@ def test_tables_have_borders(qtbot, qapp):
     frames = [f for f in doc.rootFrame().childFrames() if hasattr(f, "cellAt")]
     assert frames, "a real table"
     assert frames[0].format().border() >= 1
+
+
+def test_ctrl_n_starts_a_chat_and_ctrl_f_searches_chats_from_any_pane(qtbot, window):
+    from app.core.chat.history import ChatHistory
+
+    chat = window.panes["chat"]
+    conv = ChatHistory().create("About lighthouses")
+    chat.sidebar.refresh(select=conv.id)
+    chat.open_conversation(conv.id)
+    window.show_pane("models")
+    qtbot.keyClick(window, Qt.Key.Key_N, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_pane() == "chat" and chat.conversation_id is None
+    window.show_pane("images")
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_pane() == "chat"
+    qtbot.waitUntil(chat.sidebar.search.hasFocus)
+    qtbot.keyClicks(chat.sidebar.search, "lighthouse")
+    assert chat.sidebar.list.count() == 1
