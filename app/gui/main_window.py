@@ -152,6 +152,8 @@ class MainWindow(QMainWindow):
         models, chat, speech = self.panes["models"], self.panes["chat"], self.panes["speech"]
         if isinstance(models, models_class):
             models.store_changed.connect(self._refresh_pickers)
+        if isinstance(chat, chat_class):
+            chat.download_requested.connect(self._download_model)
         if isinstance(chat, chat_class) and isinstance(speech, speech_class):
             speech.send_to_chat.connect(self._send_to_chat)
             chat.set_dictation(speech.dictation)
@@ -219,6 +221,16 @@ class MainWindow(QMainWindow):
             lambda: QMessageBox.about(self, "About Hearth", f"Hearth {__version__}\nLocal AI, offline.")
         )
         help_menu.addAction(about)
+
+    def _download_model(self, model_id: str) -> None:
+        """The Chat pane's first-run button: the Models pane, that model selected and downloading."""
+        self.show_pane("models")
+        models = self.panes.get("models")
+        if model_id and hasattr(models, "select"):
+            models.select(model_id)
+            selected = models.selected()
+            if selected is not None and selected.id == model_id and selected.status == "available":
+                models.download_selected()
 
     def new_chat(self) -> None:
         self.show_pane("chat")

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -61,6 +62,7 @@ class ChatPane(ModelBackedPane):
     blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
 
     reply_finished = Signal(object)  # TurnResult, or the exception
+    download_requested = Signal(str)  # a catalog model id the user asked for from the first-run line
 
     def __init__(self, settings, parent=None):
         super().__init__(settings, parent)
@@ -74,6 +76,8 @@ class ChatPane(ModelBackedPane):
         self.editing_id: int | None = None
         self.dictation = None  # the Speech pane's, lent by the window
         self.dictating = False  # dictated words go into the input only while true
+        self.hardware = None
+        self.suggested: str | None = None  # the instruct model the first-run line offers
 
         self.sidebar = ConversationList(self.history)
         self.view = ConversationView()
@@ -103,11 +107,67 @@ class ChatPane(ModelBackedPane):
         centre = QWidget()
         col = QVBoxLayout(centre)
         col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self._build_first_run())
         col.addWidget(self.view, 1)
         col.addWidget(self.notice)
         col.addLayout(self._build_input_row())
         col.addLayout(self._build_exports())
         return centre
+
+    def _build_first_run(self) -> QWidget:
+        """One line on an empty conversation: what the model is, and the one button that helps."""
+        self.first_run = QFrame()
+        self.first_run.setObjectName("emptyState")
+        row = QHBoxLayout(self.first_run)
+        row.setContentsMargins(12, 8, 12, 8)
+        self.first_run_text = QLabel()
+        self.first_run_text.setObjectName("firstRunText")
+        self.first_run_text.setWordWrap(True)
+        row.addWidget(self.first_run_text, 1)
+        self.first_run_button = QPushButton()
+        self.first_run_button.setProperty("primary", True)
+        theme.set_icon(self.first_run_button, "download")
+        self.first_run_button.clicked.connect(self._first_run_clicked)
+        row.addWidget(self.first_run_button)
+        self.first_run.hide()
+        return self.first_run
+
+    def set_hardware(self, hardware) -> None:
+        self.hardware = hardware
+        self.update_first_run()
+
+    def update_first_run(self) -> None:
+        """Shown on an empty conversation only: no model yet, or a base (not chat-tuned) model."""
+        from app.core.models import speed
+        from app.core.models.catalog import load_catalog
+        from app.core.models.starter import STARTERS
+
+        model_id = self.picker.current()
+        base = {s.id for s in STARTERS if s.kind == "chat"}
+        empty = not self.view.widgets
+        self.suggested = None
+        if self.hardware is not None:
+            try:
+                best = speed.recommend(load_catalog(), self.hardware, "chat")
+            except Exception as exc:  # noqa: BLE001 - a damaged catalog is reported by the Models pane
+                log.warning("no recommendation: %s", exc)
+                best = None
+            self.suggested = best.id if best else None
+        if not empty or (model_id and model_id not in base):
+            self.first_run.hide()
+            return
+        if not model_id:
+            self.first_run_text.setText("No chat model yet. Download one to start chatting.")
+        else:
+            tip = f" For chat, {self.suggested} runs well on this computer." if self.suggested else ""
+            self.first_run_text.setText(
+                f"{model_id} is a small base model: it continues text rather than following instructions.{tip}")
+        self.first_run_button.setText(f"Download {self.suggested}" if self.suggested else "Open Models")
+        self.first_run_button.setAccessibleName(self.first_run_button.text())
+        self.first_run.show()
+
+    def _first_run_clicked(self) -> None:
+        self.download_requested.emit(self.suggested or "")
 
     def _build_input_row(self) -> QHBoxLayout:
         self.input = ChatInput()
@@ -187,6 +247,7 @@ class ChatPane(ModelBackedPane):
             QWidget.setTabOrder(a, b)
 
     def _open_latest(self) -> None:
+        self.picker.changed.connect(lambda _id: self.update_first_run())
         if self.history.notice:
             self.notice.setText(self.history.notice)
         self.sidebar.refresh()
@@ -276,6 +337,7 @@ class ChatPane(ModelBackedPane):
             return  # the reply in progress belongs to the open chat
         self.conversation_id = None
         self.view.clear()
+        self.update_first_run()
         self.settings_panel.load("", {})
         self.sidebar.list.clearSelection()
         self.input.setFocus()
@@ -291,6 +353,7 @@ class ChatPane(ModelBackedPane):
             w = self._add_widget(m.id, m.role, m.content)
             if m.role == "assistant":
                 w.set_stats(m.stats, m.incomplete)
+        self.update_first_run()
 
     def _ensure_conversation(self, first_message: str) -> int:
         if self.conversation_id is None:
@@ -394,6 +457,7 @@ class ChatPane(ModelBackedPane):
         self._start_reply()
 
     def _start_reply(self) -> None:
+        self.first_run.hide()
         self.streaming = self._add_widget(-1, "assistant", "")
         self.streaming.set_stats({}, False)
         self.streaming.set_status("thinking…")
@@ -432,12 +496,27 @@ class ChatPane(ModelBackedPane):
             widget.message_id = result.message_id
             widget.set_text(result.text)
             widget.set_stats(result.stats.to_dict(), result.stats.stop_reason == "cancelled")
+        self._record_speed(result.stats)
         if result.stats.dropped_messages:
             self.notice.setText(
                 f"{result.stats.dropped_messages} older message(s) no longer fit the model's context and were "
                 "left out of the prompt. They are still saved here."
             )
         self._finish_ui(result)
+
+    def _record_speed(self, stats) -> None:
+        """A real reply on the CPU calibrates the speed estimates of the Models pane (app.core.models.speed)."""
+        if (stats.completion_tokens or 0) < 8 or not stats.tokens_per_second or self.settings.chat_gpu_layers > 0:
+            return
+        from app.core.models import speed
+        from app.core.models.store import ModelStore
+
+        try:
+            entry = ModelStore().get(self.loaded_model or "")
+        except HearthError:
+            return
+        if entry is not None and (self.hardware is None or not self.hardware.gpus):
+            speed.record("chat", entry.id, entry.size, stats.tokens_per_second)
 
     def _on_failed(self, exc) -> None:
         if self._closing:
