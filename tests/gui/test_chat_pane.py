@@ -217,7 +217,7 @@ def test_model_output_can_fetch_nothing_and_opens_only_clicked_http_links(qtbot,
         window.panes["chat"].view.add(widget)
         window.show_pane("chat")
         qtbot.waitExposed(widget)
-        body = widget.body  # laid out at the width it is shown at, so the link positions hold
+        body = widget.body.browsers()[0]  # laid out at the width it is shown at, so the link positions hold
         qtbot.waitUntil(lambda: body.document().textWidth() == body.viewport().width())
         plain = widget.body.toPlainText()
         assert f'<img src="http://127.0.0.1:{port}/leak">' in plain, "raw HTML is shown as text"
