@@ -29,6 +29,7 @@ from app.core.jobs import HearthError
 from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
 from app.gui.panes.base import ModelBackedPane, button, hbox
+from app.gui.widgets.empty_state import EmptyState
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,11 @@ class ImagesPane(ModelBackedPane):
         right = QVBoxLayout()
         right.addLayout(search_row)
         right.addWidget(self.query_picture)
+        self.empty = EmptyState(
+            "Add a folder of photos. Hearth looks at each picture once, on this computer; then you can "
+            "find any of them by describing it.", "Add a photo folder…", "folder")
+        self.empty.hide()
+        right.addWidget(self.empty, 1)
         right.addWidget(self._build_grid(), 1)
         self.message = QLabel()
         self.message.setObjectName("imagesMessage")
@@ -148,6 +154,7 @@ class ImagesPane(ModelBackedPane):
 
     def _connect(self) -> None:
         self.add_folder.clicked.connect(self._ask_folder)
+        self.empty.button.clicked.connect(self._ask_folder)
         self.remove_folder.clicked.connect(self._remove_selected)
         self.index_button.clicked.connect(self.start_index)
         self.pause_button.clicked.connect(self._pause)
@@ -167,6 +174,8 @@ class ImagesPane(ModelBackedPane):
 
     def _show_folders(self, result) -> None:
         folders, skipped = result
+        self.empty.setVisible(not folders)
+        self.grid.setVisible(bool(folders))
         self.folder_list.clear()
         for path, status, count in folders:
             note = f"{count} photos" + (" · offline (kept)" if status == "offline" else "")

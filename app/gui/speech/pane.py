@@ -115,6 +115,13 @@ class SpeechPane(ModelBackedPane):
         self.transcript.setAccessibleName("Transcript (click a line to copy it)")
         self.transcript.setWordWrap(True)
         self.body.addWidget(self.transcript, 1)
+        from app.gui.widgets.empty_state import EmptyState
+
+        self.empty = EmptyState(
+            "Add audio or video files to turn speech into text, or record from the microphone.",
+            "Add files to transcribe…", "file")
+        self.body.addWidget(self.empty, 1)
+        self.transcript.hide()
 
     def _build_export_row(self) -> QHBoxLayout:
         out_row = QHBoxLayout()
@@ -132,6 +139,11 @@ class SpeechPane(ModelBackedPane):
 
     def _connect(self) -> None:
         self.add_button.clicked.connect(self._ask_files)
+        self.empty.button.clicked.connect(self._ask_files)
+        for model in (self.file_list.model(), self.transcript.model()):
+            for sig in (model.rowsInserted, model.rowsRemoved, model.modelReset):
+                sig.connect(self._update_empty)
+        self.record_button.toggled.connect(self._update_empty)
         self.transcribe_button.clicked.connect(self.start_queue)
         self.cancel_button.clicked.connect(self.cancel)
         self.transcript.itemClicked.connect(self._copy_item)
@@ -211,6 +223,12 @@ class SpeechPane(ModelBackedPane):
         paths, _ = QFileDialog.getOpenFileNames(self, "Transcribe files", "", MEDIA)
         if paths:
             self.add_files(paths)
+
+    def _update_empty(self, *_args) -> None:
+        """The first-step line until there is a file, a transcript line or a recording."""
+        empty = not self.file_list.count() and not self.transcript.count() and not self.record_button.isChecked()
+        self.empty.setVisible(empty)
+        self.transcript.setVisible(not empty)
 
     def add_files(self, paths) -> None:
         for p in paths:
