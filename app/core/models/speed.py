@@ -38,7 +38,7 @@ class Speed:
     def text(self) -> str:
         if self.kind == "speech":
             return f"~{self.value:.2f}× real time"
-        return f"~{self.value:.0f} {UNITS[self.kind]}" if self.value >= 2 else f"~{self.value:.1f} {UNITS[self.kind]}"
+        return f"~{self.value:.0f} {UNITS[self.kind]}" if self.value >= 20 else f"~{self.value:.1f} {UNITS[self.kind]}"
 
 
 def calibration_file():
