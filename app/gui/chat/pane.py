@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
     QFrame,
     QHBoxLayout,
     QInputDialog,
@@ -575,11 +574,12 @@ class ChatPane(ModelBackedPane):
         if self.conversation_id is None:
             self.notice.setText("Open a chat to export it.")
             return
+        from app.gui.dialogs.export import ask_export_path
+
         conv = self.history.conversation(self.conversation_id)
-        suffix = ".md" if kind == "md" else ".json"
-        path, _ = QFileDialog.getSaveFileName(self, "Export chat", conv.title + suffix)
-        if path:
-            self.export_to(Path(path), kind)
+        path = ask_export_path(self, "Export chat", conv.title, kind, "chat")
+        if path is not None:
+            self.export_to(path, kind)
 
     def export_to(self, path: Path, kind: str) -> None:
         text = (self.history.export_markdown if kind == "md" else self.history.export_json)(self.conversation_id)

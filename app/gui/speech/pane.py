@@ -338,9 +338,11 @@ class SpeechPane(ModelBackedPane):
         if not self.segments:
             self.message.setText("There is no transcript to export yet.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export transcript", f"transcript.{fmt}")
-        if path:
-            self.export_to(Path(path), fmt)
+        from app.gui.dialogs.export import ask_export_path
+
+        path = ask_export_path(self, "Export transcript", "transcript", fmt, "transcript")
+        if path is not None:
+            self.export_to(path, fmt)
 
     def export_to(self, path: Path, fmt: str) -> None:
         from app.core.speech import subtitles
