@@ -61,3 +61,19 @@ def test_the_query_picture_shows_and_space_previews_a_result(qtbot, images):  # 
     with qtbot.waitSignal(pane.results_ready, timeout=30000):
         qtbot.mouseClick(pane.search_button, Qt.MouseButton.LeftButton)
     assert not pane.query_picture.isVisible(), "a text search shows no query picture"
+
+
+def test_skipped_files_are_listed_with_their_reason(qtbot, clip_store, window, tmp_path):
+    from tests.helpers import photo_library
+
+    window.show_pane("images")
+    pane = window.panes["images"]
+    photo_library(tmp_path / "photos", per_class=1)
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    with qtbot.waitSignal(pane.index_finished, timeout=60000):
+        assert drop_files(pane, [tmp_path / "photos"])
+    qtbot.waitUntil(lambda: pane.skipped_button.isVisible(), timeout=10000)
+    qtbot.mouseClick(pane.skipped_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: getattr(pane, "_skipped_dialog", None) is not None, timeout=10000)
+    rows = [pane._skipped_dialog.list.item(i).text() for i in range(pane._skipped_dialog.list.count())]
+    assert len(rows) == 1 and "broken.jpg — " in rows[0] and len(rows[0].split(" — ")[1]) > 3

@@ -85,6 +85,9 @@ class ImagesPane(ModelBackedPane):
         self.index_status.setObjectName("indexStatus")
         self.index_status.setWordWrap(True)
         left.addWidget(self.index_status)
+        self.skipped_button = button("Show skipped files…", "Show the skipped files")
+        self.skipped_button.hide()
+        left.addWidget(self.skipped_button)
         return left
 
     def _build_search(self) -> QVBoxLayout:
@@ -155,6 +158,7 @@ class ImagesPane(ModelBackedPane):
     def _connect(self) -> None:
         self.add_folder.clicked.connect(self._ask_folder)
         self.empty.button.clicked.connect(self._ask_folder)
+        self.skipped_button.clicked.connect(lambda: self.images.skipped_files(on_result=self.show_skipped))
         self.remove_folder.clicked.connect(self._remove_selected)
         self.index_button.clicked.connect(self.start_index)
         self.pause_button.clicked.connect(self._pause)
@@ -184,9 +188,31 @@ class ImagesPane(ModelBackedPane):
             self.folder_list.addItem(item)
             if os.path.isdir(path) and path not in self.watcher.directories():
                 self.watcher.addPath(path)
+        self.skipped_button.setVisible(bool(skipped))
         if skipped:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(skipped.items()))
             self.index_status.setText(f"Skipped {sum(skipped.values())}: {reasons}")
+
+    def show_skipped(self, files) -> None:
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Skipped files")
+        dialog.setObjectName("skippedFiles")
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(QLabel(f"{len(files)} file(s) could not be indexed:"))
+        dialog.list = QListWidget()
+        dialog.list.setAccessibleName("Skipped files")
+        for path, reason in files:
+            dialog.list.addItem(f"{path} — {reason}")
+        layout.addWidget(dialog.list)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(640, 360)
+        dialog.show()
+        self._skipped_dialog = dialog
+        return dialog
 
     def add_folders(self, paths) -> None:
         for p in paths:
