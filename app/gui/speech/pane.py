@@ -298,7 +298,8 @@ class SpeechPane(ModelBackedPane):
 
     def _on_failed(self, exc) -> None:
         name = Path(self.current_file).name
-        self.message.setText(f"{name}: {exc}" if isinstance(exc, HearthError) else f"{name}: error: {exc!r}")
+        text = str(exc) if isinstance(exc, HearthError) else f"error: {exc!r}"
+        self.message.setText(text if text.startswith(name) else f"{name}: {text}")  # the name once
         if not isinstance(exc, HearthError):
             from app.gui.errors import reporter
 
