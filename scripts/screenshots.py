@@ -58,6 +58,30 @@ def seed(home: Path) -> None:
         ModelStore().import_path(tiny, "images", "tiny-clip", mode="link")
 
 
+def fill_images(window, home: Path) -> None:
+    """A small generated photo library, indexed and searched, so the Images pane shows results."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from tests.helpers import photo_library
+
+    pane = window.panes["images"]
+    if not pane.picker.current():
+        return
+    photo_library(home / "photos", per_class=1)
+
+    def wait(signal, seconds=120) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(seconds * 1000, loop.quit)
+        loop.exec()
+
+    pane.add_folders([home / "photos"])
+    wait(pane.index_finished)
+    pane.query.setText("a red circle")
+    pane.search()
+    wait(pane.results_ready)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", nargs="?", default="screenshots", help="folder for the PNGs (made if missing)")
@@ -83,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     window.show()
     window.build_panes()
     written = []
+    if not args.empty:
+        fill_images(window, home)
 
     def settle(rounds: int = 6) -> None:
         for _ in range(rounds):
