@@ -240,6 +240,11 @@ class ModelsPane(Pane):
                     status, note = states[c.id].state, states[c.id].error
                 rows.append(Row(c.id, c.name, c.size, c.licence, fit, status, note))
             known = {r.id for r in rows}
+            for item in states.values():  # "Download from URL": not in the catalog, shown while queued or failed
+                if item.kind == kind and item.model_id not in known and item.model_id not in installed:
+                    rows.append(Row(item.model_id, item.model_id, 0, "—", "", item.state, item.error,
+                                    catalog=False))
+                    known.add(item.model_id)
             for e in installed.values():
                 if e.kind == kind and e.id not in known:
                     note = "imported" if e.verified else "unverified"
@@ -284,7 +289,10 @@ class ModelsPane(Pane):
     def _update_buttons(self) -> None:
         row = self.selected()
         status = row.status if row else None
-        self.buttons["download"].setEnabled(status in ("available", "failed") and bool(row and row.catalog))
+        retry_url = status == "failed" and row is not None and bool(getattr(self.downloads.states().get(row.id),
+                                                                               "url", ""))
+        self.buttons["download"].setEnabled(
+            (status in ("available", "failed") and bool(row and row.catalog)) or retry_url)
         self.buttons["pause"].setEnabled(status == "running")
         self.buttons["resume"].setEnabled(status == "paused")
         self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed"))
@@ -297,6 +305,10 @@ class ModelsPane(Pane):
         row = self.selected()
         if row is None:
             self.message.setText("Select a model to download.")
+            return
+        item = self.downloads.states().get(row.id)
+        if item is not None and item.url:  # a failed "Download from URL": try the same URL again
+            self.downloads.start(row.id, item.kind, item.url, item.architecture)
             return
         self.downloads.start(row.id, self.current_table().kind)
 
