@@ -42,7 +42,7 @@ def test_empty_speech_pane_offers_to_add_files_and_goes_when_there_is_one(qtbot,
 def test_empty_chat_without_a_model_says_so_with_one_button(qtbot, window):
     window.show_pane("chat")
     chat = window.panes["chat"]
-    qtbot.waitUntil(lambda: chat.first_run.isVisible())
+    qtbot.waitUntil(lambda: window.hardware is not None and chat.first_run.isVisible(), timeout=20000)
     assert "No chat model yet" in chat.first_run_text.text()
-    qtbot.mouseClick(chat.first_run_button, Qt.MouseButton.LeftButton)
-    assert window.current_pane() == "models"
+    # The one button downloads the model that runs well here (clicked in test_first_run, on a local hub).
+    assert chat.suggested and chat.first_run_button.text() == f"Download {chat.suggested}"
