@@ -151,6 +151,12 @@ def bench_server(args) -> dict:
     return run(args)
 
 
+def bench_vision(args) -> dict:
+    from bench_vision import bench_vision as run
+
+    return run(args)
+
+
 def bench_gpu(args) -> dict:
     from bench_gpu import bench_gpu as run
 
@@ -168,6 +174,7 @@ SUITES = {
     "server": bench_server,
     "frozen": bench_frozen,
     "gpu": bench_gpu,
+    "vision": bench_vision,
 }
 
 

@@ -20,6 +20,10 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--ctx", type=int, default=4096, help="context length (capped at the model's)")
     p.add_argument("--format", dest="chat_format", help="override the chat format (gemma, chatml, llama3, ...)")
+    p.add_argument("--image", action="append", default=[], metavar="PATH",
+                   help="a picture to ask about (repeatable); needs a model that sees")
+    p.add_argument("--projector", metavar="MMPROJ.gguf",
+                   help="the vision projector for a model given by file path (a stored vision model has its own)")
     p.add_argument("--json", action="store_true", help="print the text and the stats as JSON at the end")
     p.set_defaults(func=run)
 
@@ -30,11 +34,13 @@ def run(args) -> int:
     from app.core.jobs import CancelToken, HearthError
     from app.core.models.opening import open_chat
 
-    engine = open_chat(args.model, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format))
+    images = _pictures(args)
+    engine = open_chat(args.model, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format,
+                                               projector=args.projector or ""))
     for notice in engine.notices:
         print(f"note: {notice}", file=sys.stderr)
     messages = [Message("system", args.system)] if args.system else []
-    messages.append(Message("user", args.prompt))
+    messages.append(Message("user", args.prompt, images))
     params = SamplingParams(max_tokens=args.max_tokens, seed=args.seed)
     if args.temperature is not None:
         params.temperature = args.temperature
@@ -82,3 +88,23 @@ def _first_ctrl_c_stops(cancel):
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def _pictures(args) -> tuple[bytes, ...]:
+    """The --image files, decoded and shrunk for the model's projector; a bad one stops here, nothing sent."""
+    from pathlib import Path
+
+    from app.core.chat.pictures import prepare, side_for_projector
+    from app.core.jobs import InputError
+    from app.core.models.opening import projector_for, resolve
+
+    if args.projector and not args.model:
+        raise InputError("--projector goes with --model PATH.gguf (a stored vision model carries its own)")
+    if not args.image:
+        return ()
+    projector = Path(args.projector).expanduser() if args.projector else projector_for(resolve("chat", args.model))
+    if projector is None:
+        raise InputError(f"{resolve('chat', args.model).name} cannot see pictures: choose a vision model "
+                         "(models list shows which see), or give --projector MMPROJ.gguf with a model file")
+    side = side_for_projector(projector)
+    return tuple(prepare(Path(p).expanduser(), side=side).data for p in args.image)

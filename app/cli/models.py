@@ -21,7 +21,9 @@ def add_parser(sub) -> None:
 
     imp = msub.add_parser("import", help="import a local model file or folder")
     imp.add_argument("path")
-    imp.add_argument("--kind", required=True, choices=KINDS)
+    imp.add_argument("--kind", choices=KINDS, help="required unless --projector is given")
+    imp.add_argument("--projector", metavar="MMPROJ.gguf",
+                     help="a vision model's projector (mmproj GGUF), stored with the chat model so it sees")
     imp.add_argument("--id", dest="model_id", help="the id to register it under (default: from the name)")
     imp.add_argument("--mode", default="copy", choices=("copy", "move", "link"))
     imp.add_argument("--arch", default="", help="OpenCLIP architecture (images only), e.g. ViT-B-32")
@@ -71,12 +73,13 @@ def _list_available(args) -> int:
             continue
         fit = estimate_entry_fit(e, machine)
         rows.append({"id": e.id, "kind": e.kind, "name": e.name, "size": e.size, "licence": e.licence,
-                     "fit": fit.verdict, "fit_message": fit.message, "installed": store.get(e.id) is not None})
+                     "sees": e.sees, "fit": fit.verdict, "fit_message": fit.message,
+                     "installed": store.get(e.id) is not None})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for r in rows:
-        mark = "installed" if r["installed"] else ""
+        mark = ("installed " if r["installed"] else "") + ("sees pictures" if r["sees"] else "")
         size = f"{r['size'] / 1e9:6.2f} GB"
         print(f"{r['id']:<32} {r['kind']:<7} {size}  {r['licence']:<14} {r['fit_message']:<34} {mark}")
     return 0
@@ -88,19 +91,27 @@ def _list(args) -> int:
     store = _store()
     entries = store.list(args.kind)
     if args.json:
-        print(json.dumps([asdict(e) | {"abs_path": str(store.path_of(e))} for e in entries], indent=2))
+        print(json.dumps([asdict(e) | {"abs_path": str(store.path_of(e)), "sees": e.sees} for e in entries],
+                         indent=2))
         return 0
     if not entries:
         print("no models installed")
     for e in entries:
         flag = "" if e.verified else "  (unverified)"
-        print(f"{e.id:<28} {e.kind:<7} {e.size / 2**20:9.1f} MB  {e.format:<12} {e.source}{flag}")
+        sees = "  sees pictures" if e.sees else ("  text only" if e.kind == "chat" else "")
+        print(f"{e.id:<28} {e.kind:<7} {e.size / 2**20:9.1f} MB  {e.format:<12} {e.source}{flag}{sees}")
     return 0
 
 
 def _import(args) -> int:
-    entry = _store().import_path(args.path, args.kind, args.model_id, args.mode, architecture=args.arch)
-    print(f"imported {entry.id} ({entry.kind}, {entry.size / 2**20:.1f} MB)")
+    kind = args.kind or ("chat" if args.projector else None)
+    if kind is None:
+        print("error: --kind is needed (chat, images or speech)", file=sys.stderr)
+        return 1
+    entry = _store().import_path(args.path, kind, args.model_id, args.mode, architecture=args.arch,
+                                 projector=args.projector)
+    sees = " with its projector: it sees pictures" if entry.sees else ""
+    print(f"imported {entry.id} ({entry.kind}, {entry.size / 2**20:.1f} MB){sees}")
     return 0
 
 

@@ -64,6 +64,11 @@ def db_dir() -> Path:
     return _ensure(data_dir() / "db")
 
 
+def pictures_dir() -> Path:
+    """Pictures attached to chat messages, stored once by content (sha256)."""
+    return _ensure(data_dir() / "pictures")
+
+
 def thumbnails_dir() -> Path:
     return _ensure(cache_dir() / "thumbnails")
 
@@ -98,4 +103,5 @@ def all_dirs(custom_models_dir: str | Path = "") -> dict[str, Path]:
         "models": models_dir(custom_models_dir),
         "databases": db_dir(),
         "thumbnails": thumbnails_dir(),
+        "pictures": pictures_dir(),
     }

@@ -157,6 +157,11 @@ class MainWindow(QMainWindow):
         if isinstance(chat, chat_class) and isinstance(speech, speech_class):
             speech.send_to_chat.connect(self._send_to_chat)
             chat.set_dictation(speech.dictation)
+        images = self.panes["images"]
+        from app.gui.images.pane import ImagesPane
+
+        if isinstance(chat, chat_class) and isinstance(images, ImagesPane):
+            images.ask_in_chat.connect(self._ask_in_chat)
 
     def _build_server_switch(self) -> None:
         """The Server switch shares the panes' model workers (app.gui.server)."""
@@ -299,6 +304,10 @@ class MainWindow(QMainWindow):
             self.settings.last_pane = PANES[row]
             if self.panes:
                 self.stack.setCurrentIndex(row)
+
+    def _ask_in_chat(self, paths: list) -> None:
+        self.show_pane("chat")  # shown either way: a text-only model says there why it cannot take them
+        self.panes["chat"].attach_files(paths)
 
     def _send_to_chat(self, text: str) -> None:
         self.panes["chat"].receive_text(text)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from app.core.chat.history import ChatHistory, HistoryError
+from app.core.chat.history import MIGRATIONS, ChatHistory, HistoryError
 from tests.conftest import ROOT
 from tests.helpers import wait_until
 
@@ -59,7 +59,7 @@ def test_a_reply_killed_mid_stream_is_kept_and_marked_incomplete(gemma_path, hea
 def test_schema_version_and_wal(hearth_home):
     h = ChatHistory()
     assert h.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert h.db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert h.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
 
 
 def test_a_newer_database_opens_read_only_with_a_message(hearth_home):
@@ -148,7 +148,7 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     path = tmp_path / "chat.sqlite3"
     _v1_history(path)
     h = ChatHistory(path)
-    assert h.store.version == 2 and not h.read_only
+    assert h.store.version == len(MIGRATIONS) and not h.read_only
     assert h.backfill is not None and h.backfill.done.wait(60), "existing messages are indexed in the background"
     assert h.indexed_search
     plan = " ".join(r[3] for r in h.db.execute(
@@ -182,7 +182,7 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     assert h.conversations("cellars") == [] and h.conversations("recipes") == []
     h.close()
     again = ChatHistory(path)
-    assert again.store.version == 2 and again.backfill is None and again.indexed_search
+    assert again.store.version == len(MIGRATIONS) and again.backfill is None and again.indexed_search
 
 
 def test_writes_during_the_backfill_keep_the_index_exact(tmp_path, monkeypatch):

@@ -50,9 +50,10 @@ class RecordingBackends:
 @pytest.fixture(scope="module")
 def store(starter_home, tmp_path_factory):
     from app.core.models.store import ModelStore
+    from app.core.settings import Settings
 
-    source = ModelStore(starter_home / "data" / "models")
-    store = ModelStore(tmp_path_factory.mktemp("served-models"))
+    source = ModelStore(starter_home / "data" / "models", Settings())  # module scope: before HEARTH_HOME is set
+    store = ModelStore(tmp_path_factory.mktemp("served-models"), Settings())
     entries = {}
     for entry in source.list():
         entry.path = str(source.path_of(entry))

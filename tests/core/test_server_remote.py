@@ -84,10 +84,11 @@ def start_hearth(home: Path) -> Served:
 def hearth_home_with_models(starter_home, tmp_path_factory) -> Path:
     """A Hearth home whose store lists the starter models where they lie."""
     from app.core.models.store import ModelStore
+    from app.core.settings import Settings
 
     home = tmp_path_factory.mktemp("serving-home")
-    source = ModelStore(starter_home / "data" / "models")
-    target = ModelStore(home / "data" / "models")
+    source = ModelStore(starter_home / "data" / "models", Settings())  # module scope: before HEARTH_HOME is set
+    target = ModelStore(home / "data" / "models", Settings())
     entries = {}
     for entry in source.list():
         entry.path = str(source.path_of(entry))

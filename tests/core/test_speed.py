@@ -26,9 +26,13 @@ def test_a_two_core_machine_is_not_recommended_the_8b_model(hearth_home):
     best = speed.recommend(catalog, hw, "chat")
     assert best is not None and best.id != big.id
     assert speed.estimate("chat", best.size, hw).value >= speed.COMFORTABLE["chat"]
-    bigger_fast = [e for e in catalog if e.kind == "chat" and e.size > best.size
+    bigger_fast = [e for e in catalog if e.kind == "chat" and not e.sees and e.size > best.size
                    and speed.estimate("chat", e.size, hw).comfortable]
     assert not bigger_fast, "the largest comfortably fast model is chosen"
+    # Text chat is offered a text model (a projector is weight it never uses); a vision one only when asked.
+    assert not best.sees
+    seeing = speed.recommend(catalog, hw, "chat", sees=True)
+    assert seeing is not None and seeing.sees
 
 
 def test_a_faster_measurement_recommends_a_bigger_model_and_gpu_offload_counts(hearth_home):

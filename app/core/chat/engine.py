@@ -60,6 +60,8 @@ class ChatStats:
     total_s: float = 0.0
     dropped_messages: int = 0  # old turns left out because the context is full
     stop_reason: str = ""  # "eos" | "stop" | "length" | "cancelled"
+    image_tokens: int = 0  # prompt tokens that are pictures (counted in prompt_tokens too)
+    image_encode_s: float = 0.0  # time the projector took to encode this turn's new pictures
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -72,6 +74,7 @@ class LoadOptions:
     gpu: str = "auto"  # "auto" | "cpu"
     gpu_layers: int = -1  # -1: chosen from the fit estimate; otherwise the user's number (Settings)
     chat_format: str | None = None  # override: a built-in format name, or "template"
+    projector: str = ""  # a vision model's mmproj GGUF: the model then sees pictures
 
 
 @dataclass
@@ -124,7 +127,11 @@ class ChatEngine:
         """Leaves out the oldest turns (never the system prompt or the last message)
         until the prompt plus the reply fits the context. Cancelled if cancel is set
         while a model's own template renders."""
-        if not messages or not any(m.content.strip() for m in messages if m.role == "user"):
+        if messages and messages[-1].images:  # VisionChatEngine plans its own prompts
+            raise InputError("this model cannot see pictures: choose a vision model, or send the text alone")
+        # Earlier pictures in a chat continued with a text-only model: it reads the words around them.
+        messages = [Message(m.role, m.content) if m.images else m for m in messages]
+        if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
             raise InputError("the message is empty")
         budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
         system = [m for m in messages if m.role == "system"]
@@ -279,6 +286,12 @@ def load_chat_model(path: Path, options: LoadOptions | None = None, model_id: st
         raise ModelError(f"{path.name} is truncated: {size} of at least {info.data_end} bytes")
     from app.core.models.fit import check_fits_in_memory
 
+    projector = Path(options.projector) if options.projector else None
+    if projector is not None:
+        from app.core.models.projector import check_pair
+
+        check_pair(path, projector)  # refused before llama.cpp sees either file
+        size += projector.stat().st_size
     check_fits_in_memory(size, info, options.n_ctx)
     trained = info.context_length or options.n_ctx
     n_ctx = max(256, min(options.n_ctx, trained))
@@ -320,6 +333,15 @@ def load_chat_model(path: Path, options: LoadOptions | None = None, model_id: st
     fmt = choose_format(info.chat_template, info.architecture, bos, eos, options.chat_format)
     if fmt.name != "template" and not options.chat_format:
         notices.append(f"the model has no chat template; using the {fmt.name} format for {info.architecture}")
-    engine = ChatEngine(llm, path, info, fmt, model_id or path.stem, notices)
+    if projector is not None:
+        from app.core.chat.vision_engine import VisionChatEngine
+
+        try:
+            engine = VisionChatEngine(llm, path, info, fmt, model_id or path.stem, notices, projector, layers > 0)
+        except BaseException:
+            llm.close()
+            raise
+    else:
+        engine = ChatEngine(llm, path, info, fmt, model_id or path.stem, notices)
     engine.gpu_layers, engine.device_reason = layers, reason
     return engine

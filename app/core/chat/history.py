@@ -28,6 +28,16 @@ class HistoryError(HearthError):
     pass
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A picture in a message: the stored file's sha256, and what the user called it."""
+
+    sha256: str
+    name: str
+    width: int = 0
+    height: int = 0
+
+
 @dataclass
 class StoredMessage:
     id: int
@@ -37,6 +47,7 @@ class StoredMessage:
     created: float
     incomplete: bool = False
     stats: dict = field(default_factory=dict)
+    attachments: list[Attachment] = field(default_factory=list)
 
 
 @dataclass
@@ -77,8 +88,25 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2]
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    """Pictures in messages (#12): the files live in the pictures folder, named by sha256."""
+    db.execute("""
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+            name TEXT NOT NULL DEFAULT '',
+            width INTEGER NOT NULL DEFAULT 0,
+            height INTEGER NOT NULL DEFAULT 0
+        )""")
+    db.execute("CREATE INDEX attachments_by_message ON attachments(message_id, position)")
+    db.execute("CREATE INDEX attachments_by_sha ON attachments(sha256)")
+
+
+MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3]
 SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
+ATTACHMENTS_VERSION = 3  # from this schema on, messages carry pictures
 
 
 def default_path() -> Path:
@@ -101,14 +129,17 @@ class ChatHistory:
         # A newer schema's tables are not ours to trust, and a v1 file that could not be migrated has none.
         self._index_ready = False
         self.backfill = None
-        ours = self.store.version == SEARCH_INDEX_VERSION and not self.read_only
+        known = self.store.version <= len(MIGRATIONS)  # a newer schema's tables are not ours to trust
+        ours = self.store.version >= SEARCH_INDEX_VERSION and known and not self.read_only
+        # Without FTS5 trigram the schema stays at 1 (search_index): then there is no attachments table.
+        self.pictures = self.store.version >= ATTACHMENTS_VERSION and known
         if ours and search_index.backfill_pending(self.db):
             self.backfill = search_index.Backfill(self.path)
 
     @property
     def indexed_search(self) -> bool:
-        """Whether searches use the trigram index (schema 2, every message indexed)."""
-        if not self._index_ready and self.store.version == SEARCH_INDEX_VERSION:
+        """Whether searches use the trigram index (schema 2 on, every message indexed)."""
+        if not self._index_ready and SEARCH_INDEX_VERSION <= self.store.version <= len(MIGRATIONS):
             self._index_ready = not search_index.backfill_pending(self.db)
         return self._index_ready
 
@@ -167,7 +198,27 @@ class ChatHistory:
         self._write(f"UPDATE conversations SET {', '.join(sets)} WHERE id = ?", (*args, conversation_id))
 
     def delete(self, conversation_id: int) -> None:
+        shas = self._shas("m.conversation_id = ?", (conversation_id,))
         self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+        self.forget_pictures(shas)
+
+    def _shas(self, where: str, args: tuple) -> set[str]:
+        if not self.pictures:
+            return set()
+        rows = self.db.execute(
+            f"SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE {where}", args)
+        return {r[0] for r in rows}
+
+    def forget_pictures(self, shas: set[str]) -> None:
+        """Removes the picture files no message uses any more (another chat may share one)."""
+        if not shas:
+            return
+        from app.core.chat.pictures import PictureStore
+
+        marks = ",".join("?" * len(shas))
+        in_use = {r[0] for r in self.db.execute(f"SELECT sha256 FROM attachments WHERE sha256 IN ({marks})",
+                                                tuple(shas))}
+        PictureStore().remove_unused(shas, in_use)
 
     # --- messages ----------------------------------------------------------------------
     def messages(self, conversation_id: int) -> list[StoredMessage]:
@@ -176,19 +227,38 @@ class ChatHistory:
             "WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ).fetchall()
-        return [StoredMessage(*r[:5], incomplete=bool(r[5]), stats=json.loads(r[6] or "{}")) for r in rows]
+        messages = [StoredMessage(*r[:5], incomplete=bool(r[5]), stats=json.loads(r[6] or "{}")) for r in rows]
+        by_id = {m.id: m for m in messages}
+        for message_id, sha, name, width, height in () if not self.pictures else self.db.execute(
+            "SELECT a.message_id, a.sha256, a.name, a.width, a.height FROM attachments a "
+            "JOIN messages m ON m.id = a.message_id WHERE m.conversation_id = ? ORDER BY a.message_id, a.position",
+            (conversation_id,),
+        ):
+            by_id[message_id].attachments.append(Attachment(sha, name, width, height))
+        return messages
 
     def add_message(
-        self, conversation_id: int, role: str, content: str, incomplete: bool = False, created: float | None = None
+        self, conversation_id: int, role: str, content: str, incomplete: bool = False, created: float | None = None,
+        attachments: tuple[Attachment, ...] | list[Attachment] = (),
     ) -> StoredMessage:
+        """``attachments``: pictures already in the picture store (stored first, so a row never
+        names a file that is not there)."""
         now = created if created is not None else time.time()
+        if attachments and not self.pictures:
+            raise HistoryError("pictures cannot be saved in this chat history: its schema stays at "
+                               f"{self.store.version} (this Python's SQLite has no FTS5 trigram tokenizer)")
         with self._tx_checked():
             cur = self.db.execute(
                 "INSERT INTO messages (conversation_id, role, content, incomplete, created) VALUES (?,?,?,?,?)",
                 (conversation_id, role, content, int(incomplete), now),
             )
+            for position, a in enumerate(attachments):
+                self.db.execute(
+                    "INSERT INTO attachments (message_id, position, sha256, name, width, height) VALUES (?,?,?,?,?,?)",
+                    (cur.lastrowid, position, a.sha256, a.name, a.width, a.height),
+                )
             self.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
-        return StoredMessage(cur.lastrowid, conversation_id, role, content, now, incomplete)
+        return StoredMessage(cur.lastrowid, conversation_id, role, content, now, incomplete, {}, list(attachments))
 
     def start_reply(self, conversation_id: int) -> StoredMessage:
         return self.add_message(conversation_id, "assistant", "", incomplete=True)
@@ -208,7 +278,9 @@ class ChatHistory:
     def truncate_after(self, conversation_id: int, message_id: int, inclusive: bool = False) -> None:
         """Removes the messages after one (for regenerate and edit-and-resend)."""
         op = ">=" if inclusive else ">"
+        shas = self._shas(f"m.conversation_id = ? AND m.id {op} ?", (conversation_id, message_id))
         self._write(f"DELETE FROM messages WHERE conversation_id = ? AND id {op} ?", (conversation_id, message_id))
+        self.forget_pictures(shas)
 
     def _tx_checked(self):
         if self.read_only:
@@ -227,13 +299,18 @@ class ChatHistory:
             "created": c.created,
             "messages": [
                 {"role": m.role, "content": m.content, "incomplete": m.incomplete, "stats": m.stats,
-                 "created": m.created}
+                 "created": m.created,
+                 **({"attachments": [{"sha256": a.sha256, "name": a.name, "file": picture_file_name(a.sha256),
+                                      "width": a.width, "height": a.height} for a in m.attachments]}
+                    if m.attachments else {})}
                 for m in self.messages(conversation_id)
             ],
         }
         return json.dumps(data, indent=2, ensure_ascii=False)
 
-    def import_json(self, text: str) -> Conversation:
+    def import_json(self, text: str, folder: Path | None = None) -> Conversation:
+        """``folder``: where the export's picture files are (beside the JSON); each is checked against its
+        sha256 before it is stored. A picture already in this Hearth's store needs no file."""
         try:
             data = json.loads(text)
         except ValueError as exc:
@@ -243,7 +320,9 @@ class ChatHistory:
         c = self.create(data.get("title", "Imported chat"), data.get("system_prompt", ""), data.get("model", ""),
                         data.get("params", {}))
         for m in data.get("messages", []):
-            msg = self.add_message(c.id, m["role"], m["content"], bool(m.get("incomplete")), m.get("created"))
+            attachments = _import_attachments(m.get("attachments", []), folder)
+            msg = self.add_message(c.id, m["role"], m["content"], bool(m.get("incomplete")), m.get("created"),
+                                   attachments)
             if m.get("stats"):
                 self.finish_reply(msg.id, m["content"], m["stats"], bool(m.get("incomplete")))
         return self.conversation(c.id)
@@ -256,5 +335,46 @@ class ChatHistory:
         names = {"user": "You", "assistant": "Assistant", "system": "System"}
         for m in self.messages(conversation_id):
             suffix = " *(incomplete)*" if m.incomplete else ""
-            lines += [f"## {names.get(m.role, m.role)}{suffix}", "", m.content, ""]
+            lines += [f"## {names.get(m.role, m.role)}{suffix}", ""]
+            lines += [f"![{_md_alt(a.name)}]({picture_file_name(a.sha256)})" for a in m.attachments]
+            lines += ["", m.content, ""] if m.attachments else [m.content, ""]
         return "\n".join(lines)
+
+    def picture_shas(self, conversation_id: int) -> set[str]:
+        return self._shas("m.conversation_id = ?", (conversation_id,))
+
+
+def picture_file_name(sha256: str) -> str:
+    """An exported picture's file name beside the .md/.json: from its hash only, never from user text."""
+    return f"picture-{sha256[:16]}.png"
+
+
+def _md_alt(name: str) -> str:
+    return "".join(c for c in name if c not in "[]()\n\r") or "picture"
+
+
+def _import_attachments(raw, folder: Path | None) -> list[Attachment]:
+    from app.core.chat.pictures import SHA_RX, PictureError, PictureStore, prepare
+
+    if not isinstance(raw, list):
+        raise HistoryError("an exported message's attachments are not a list")
+    store, out = PictureStore(), []
+    for a in raw:
+        sha = a.get("sha256") if isinstance(a, dict) else None
+        if not isinstance(sha, str) or not SHA_RX.match(sha):
+            raise HistoryError("an exported picture has no valid sha256")
+        if not store.exists(sha):
+            source = folder / picture_file_name(sha) if folder is not None else None
+            if source is None or not source.is_file():
+                raise HistoryError(f"the picture {picture_file_name(sha)} is not beside the export")
+            try:
+                pic = prepare(source, str(a.get("name", "")), side=8192)  # hostile until decoded, like any picture
+            except PictureError as exc:
+                raise HistoryError(str(exc)) from exc
+            if pic.sha256 != sha:
+                raise HistoryError(f"{source.name} is not the picture the export names (its hash differs)")
+            store.put(pic)
+        name = a.get("name", "") if isinstance(a.get("name"), str) else ""
+        w, h = (a.get(k) if isinstance(a.get(k), int) else 0 for k in ("width", "height"))
+        out.append(Attachment(sha, name[:120], w, h))
+    return out

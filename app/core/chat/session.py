@@ -24,7 +24,14 @@ class TurnResult:
 def conversation_messages(history: ChatHistory, conversation_id: int) -> list[Message]:
     conv = history.conversation(conversation_id)
     out = [Message("system", conv.system_prompt)] if conv.system_prompt.strip() else []
-    out += [Message(m.role, m.content) for m in history.messages(conversation_id) if m.content or m.role == "user"]
+    kept = [m for m in history.messages(conversation_id) if m.content or m.role == "user"]
+    if any(m.attachments for m in kept):
+        from app.core.chat.pictures import PictureStore
+
+        store = PictureStore()  # each file checked against its hash as it is read
+        out += [Message(m.role, m.content, tuple(store.read(a.sha256) for a in m.attachments)) for m in kept]
+    else:
+        out += [Message(m.role, m.content) for m in kept]
     return out
 
 
@@ -58,3 +65,25 @@ def run_turn(
     stats = stats or ChatStats(model=engine.model_id, stop_reason="cancelled")
     history.finish_reply(reply.id, text, stats.to_dict(), incomplete=stats.stop_reason == "cancelled")
     return TurnResult(reply.id, text, stats)
+
+
+def add_user_message(history: ChatHistory, conversation_id: int, text: str, pictures=()):
+    """A user's message with its pictures (app.core.chat.pictures.Picture): files first, then the row."""
+    from app.core.chat.history import Attachment
+    from app.core.chat.pictures import PictureStore
+    from app.core.jobs import HearthError
+
+    store = PictureStore()
+    attachments = []
+    for p in pictures:
+        store.put(p)
+        attachments.append(Attachment(p.sha256, p.name, p.width, p.height))
+    try:
+        return history.add_message(conversation_id, "user", text, attachments=attachments)
+    except HearthError:  # not saved: the files it brought go unless another message uses them
+        shas = {a.sha256 for a in attachments}
+        if history.pictures:
+            history.forget_pictures(shas)
+        else:
+            store.remove_unused(shas, set())
+        raise

@@ -33,6 +33,7 @@ class TemplateError(ModelError):
 class Message:
     role: str  # "system" | "user" | "assistant"
     content: str
+    images: tuple[bytes, ...] = ()  # pictures (PNG bytes from app/core/chat/pictures), for models that see
 
 
 @dataclass(frozen=True)

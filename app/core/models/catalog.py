@@ -11,6 +11,7 @@ from app.core.jobs import ModelError
 from app.core.models.kinds import KINDS
 from app.core.resources import resources_dir
 
+ROLES = ("model", "projector")
 REQUIRED = ("id", "kind", "name", "source", "size", "licence", "languages", "ram_gb", "vram_gb", "description")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")  # a full commit hash: the only revision a pinned sha256 may name
@@ -22,6 +23,7 @@ class CatalogFile:
     path: str
     size: int
     sha256: str | None = None
+    role: str = "model"  # "projector": a vision model's mmproj, installed with its GGUF as one model
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,19 @@ class CatalogEntry:
     quantization: str = ""
     context: int = 0
     variants: tuple[dict, ...] = field(default_factory=tuple)
+    image_tokens: int = 0  # context one picture takes (vision models)
+
+    @property
+    def projector(self) -> CatalogFile | None:
+        return next((f for f in self.files if f.role == "projector"), None)
+
+    @property
+    def model_file(self) -> CatalogFile:
+        return next(f for f in self.files if f.role == "model")
+
+    @property
+    def sees(self) -> bool:
+        return self.projector is not None
 
 
 def _file_path(where: str, path) -> str:
@@ -81,7 +96,10 @@ def validate_entry(raw: dict) -> CatalogEntry:
                 or f["size"] <= 0 or not isinstance(f.get("path"), str):
             raise ModelError(f"catalog entry {where}: each file needs a path and a size in bytes")
         path = _file_path(where, f["path"])
-        files.append(CatalogFile(path, f["size"], _sha(where, path, f.get("sha256"))))
+        role = f.get("role", "model")
+        if role not in ROLES:
+            raise ModelError(f"catalog entry {where}: unknown file role {role!r}")
+        files.append(CatalogFile(path, f["size"], _sha(where, path, f.get("sha256")), role))
     variants = raw.get("variants", [])
     if not isinstance(variants, list):
         raise ModelError(f"catalog entry {where}: variants must be a list")
@@ -101,6 +119,7 @@ def validate_entry(raw: dict) -> CatalogEntry:
         raise ModelError(f"catalog entry {where}: a file is listed twice")
     if raw["kind"] == "chat" and not any(f.path.endswith(".gguf") for f in files):
         raise ModelError(f"catalog entry {where}: a chat model needs a .gguf file")
+    image_tokens = _check_projector(where, raw, files)
     if raw["kind"] == "images" and not raw.get("architecture"):
         raise ModelError(f"catalog entry {where}: an images model needs its OpenCLIP architecture")
     if raw["kind"] == "images" and not all(f.path.endswith((".safetensors", ".bin", ".pt", ".json")) for f in files):
@@ -114,8 +133,30 @@ def validate_entry(raw: dict) -> CatalogEntry:
         files=tuple(files), size=raw["size"], licence=raw["licence"], languages=tuple(raw["languages"]),
         ram_gb=float(raw["ram_gb"]), vram_gb=float(raw["vram_gb"]), description=raw["description"],
         architecture=raw.get("architecture", ""), quantization=raw.get("quantization", ""),
-        context=int(raw.get("context", 0)), variants=tuple(variants),
+        context=int(raw.get("context", 0)), variants=tuple(variants), image_tokens=image_tokens,
     )
+
+
+def _check_projector(where: str, raw: dict, files: list[CatalogFile]) -> int:
+    """A vision entry: one chat GGUF and one mmproj GGUF, and the context a picture takes."""
+    projectors = [f for f in files if f.role == "projector"]
+    if not projectors:
+        if "image_tokens" in raw:
+            raise ModelError(f"catalog entry {where}: image_tokens without a projector file")
+        return 0
+    if raw["kind"] != "chat":
+        raise ModelError(f"catalog entry {where}: only a chat model carries a projector")
+    models = [f for f in files if f.role == "model"]
+    if len(projectors) != 1 or len(models) != 1:
+        raise ModelError(f"catalog entry {where}: a vision model is one model GGUF and one projector GGUF")
+    if not (projectors[0].path.endswith(".gguf") and models[0].path.endswith(".gguf")):
+        raise ModelError(f"catalog entry {where}: a vision model's files are both .gguf")
+    tokens = raw.get("image_tokens")
+    if not isinstance(tokens, int) or isinstance(tokens, bool) or not 0 < tokens <= 65536:
+        raise ModelError(f"catalog entry {where}: a vision model needs image_tokens (the context one picture takes)")
+    if any(v.get("role") == "projector" for v in raw.get("variants", [])):
+        raise ModelError(f"catalog entry {where}: a variant replaces the model file, never the projector")
+    return tokens
 
 
 def load_catalog(path: Path | None = None) -> list[CatalogEntry]:

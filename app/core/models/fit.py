@@ -87,6 +87,9 @@ def estimate_chat_fit(file_size: int, info, n_ctx: int, hardware) -> Fit:
 def estimate_entry_fit(entry, hardware) -> Fit:
     """Before download, from the catalog's numbers (the GGUF header is not here yet)."""
     if entry.kind == "chat":
-        # weights, a 4k-token cache and buffers; 32 layers is typical
-        return place(int(entry.size * 1.1 + 0.5 * GB), hardware, 32, entry.size, int(0.5 * GB))
+        # weights (model and projector), a 4k-token cache and buffers, 32 layers being typical; a vision
+        # model's cache also holds pictures' tokens (a few per conversation) and its encoder a buffer.
+        image_tokens = getattr(entry, "image_tokens", 0)
+        cache = 0.5 * GB * (4096 + 4 * image_tokens) / 4096 + (0.25 * GB if image_tokens else 0)
+        return place(int(entry.size * 1.1 + cache), hardware, 32, entry.size, int(cache))
     return place(int(entry.ram_gb * GB), hardware, gpu_need=int(entry.vram_gb * GB), vendors=("nvidia",))

@@ -93,9 +93,11 @@ def _install_entry_files(entry, store, endpoint, downloader, staging, cancel, pr
             verified = False
         done_before += result.size
     single = entry.kind == "chat" or (entry.kind == "images" and len(entry.files) == 1)
-    src = staging / entry.files[0].path if single else staging
+    src = staging / (entry.model_file.path if entry.kind == "chat" else entry.files[0].path) if single else staging
+    # A vision entry's projector is checked against its model and registered with it: one model, two files.
+    projector = staging / entry.projector.path if entry.projector else None
     installed = _import_or_clean(store, staging, src, entry.kind, entry.id, source=f"catalog:{entry.id}",
-                                 architecture=entry.architecture)
+                                 architecture=entry.architecture, projector=projector)
     shutil.rmtree(staging, ignore_errors=True)
     if not verified:
         installed = store.set_verified(entry.id, False)

@@ -31,16 +31,41 @@ def resolve(kind: str, id_or_path: str | None = None, store: ModelStore | None =
     return ResolvedModel(path, entry)
 
 
+def projector_for(model: ResolvedModel, store: ModelStore | None = None) -> Path | None:
+    """A stored vision model's projector file (None: the model does not see)."""
+    if model.entry is None or not model.entry.projector:
+        return None
+    path = (store or ModelStore()).projector_of(model.entry)
+    if not path.exists():
+        from app.core.jobs import ModelError
+
+        raise ModelError(f"the projector of {model.entry.id} is missing from {path}")
+    return path
+
+
 def open_chat(id_or_path: str | None, options=None, store: ModelStore | None = None):
     """A chat engine in a process of its own (app.core.chat.remote): a crash there is a message here.
-    SERVER/MODEL names a model on a remote server the user added (app.core.chat.openai_remote)."""
+    SERVER/MODEL names a model on a remote server the user added (app.core.chat.openai_remote).
+    A stored vision model opens with its projector; a model given by path takes ``options.projector``."""
+    from dataclasses import replace
+
+    from app.core.chat.engine import LoadOptions
     from app.core.chat.openai_remote import open_remote_engine
     from app.core.chat.remote import open_chat_engine
 
     remote = open_remote_engine(id_or_path) if id_or_path else None
     if remote is not None:
         return remote
+    store = store or ModelStore()
     model = resolve("chat", id_or_path, store)
+    options = options or LoadOptions()
+    projector = projector_for(model, store)
+    if projector is not None:
+        options = replace(options, projector=str(projector))
+    elif model.entry is not None and options.projector:
+        from app.core.jobs import InputError
+
+        raise InputError(f"{model.entry.id} is a stored model: import it with its projector to give it one")
     return open_chat_engine(model.path, options, model.entry.id if model.entry else model.path.stem)
 
 

@@ -121,13 +121,16 @@ def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
     return Speed(rate, kind, rate >= COMFORTABLE[kind], how)
 
 
-def recommend(entries, hardware, kind: str = "chat"):
-    """The largest catalog model of ``kind`` that fits and is comfortably fast here, or None."""
+def recommend(entries, hardware, kind: str = "chat", sees: bool = False):
+    """The largest catalog model of ``kind`` that fits and is comfortably fast here, or None.
+
+    Vision models only when ``sees``: for text chat their projector is download and memory unused.
+    """
     from app.core.models.fit import estimate_entry_fit
 
     best = None
     for e in entries:
-        if e.kind != kind:
+        if e.kind != kind or e.sees != sees:
             continue
         fit = estimate_entry_fit(e, hardware)
         if fit.verdict not in ("gpu", "ram", "partial") or e.size > hardware.ram_bytes * 0.35:

@@ -44,11 +44,18 @@ class ModelEntry:
     verified: bool = True  # False: no published hash to check against
     architecture: str = ""  # open_clip model name, GGUF general.architecture
     added: float = 0.0
+    projector: str = ""  # a vision model's mmproj GGUF, stored beside the model (same rules as path)
+    projector_sha256: str = ""
+
+    @property
+    def sees(self) -> bool:
+        return bool(self.projector)
 
 
 _REQUIRED = ("id", "kind", "path", "size", "sha256", "source", "format")
 _TYPES = {"id": str, "kind": str, "path": str, "size": int, "sha256": str, "source": str, "format": str,
-          "verified": bool, "architecture": str, "added": (int, float)}
+          "verified": bool, "architecture": str, "added": (int, float), "projector": str,
+          "projector_sha256": str}
 
 
 def _entry_from(record: object) -> ModelEntry:
@@ -68,6 +75,8 @@ def _entry_from(record: object) -> ModelEntry:
         raise ValueError(f"bad kind {record['kind']!r}")
     if not relative_path_ok(record["path"]):
         raise ValueError(f"the path of {record['id']} leaves the models folder")
+    if record.get("projector") and (record.get("kind") != "chat" or not relative_path_ok(record["projector"])):
+        raise ValueError(f"the projector of {record['id']} is not a chat model's file inside the models folder")
     return ModelEntry(**{k: record[k] for k in _TYPES if k in record})
 
 
@@ -156,6 +165,12 @@ class ModelStore:
         path = Path(entry.path)
         return path if path.is_absolute() else self.root / path
 
+    def projector_of(self, entry: ModelEntry) -> Path | None:
+        if not entry.projector:
+            return None
+        path = Path(entry.projector)
+        return path if path.is_absolute() else self.root / path
+
     def resolve(self, id_or_path: str, kind: str) -> tuple[Path, ModelEntry | None]:
         """A model id from the store, or a path given directly (CLI and tests)."""
         entry = self.get(id_or_path)
@@ -181,7 +196,9 @@ class ModelStore:
         source: str = "import",
         architecture: str = "",
         expected_sha256: str | None = None,
+        projector: Path | None = None,
     ) -> ModelEntry:
+        """``projector``: a vision model's mmproj GGUF; checked against the model and stored with it."""
         src = Path(src).expanduser().resolve()
         check_kind(kind)
         if mode not in MODES:
@@ -192,14 +209,25 @@ class ModelStore:
         if self.get(model_id) is not None:
             raise ModelError(f"a model with id '{model_id}' is already installed")
         fmt, arch = validate(src, kind, architecture)
+        proj_src = proj_digest = None
+        if projector is not None:
+            from app.core.models.projector import check_pair
+
+            proj_src = Path(projector).expanduser().resolve()
+            if kind != "chat" or not src.is_file():
+                raise ModelError("only a chat model (one .gguf file) carries a projector")
+            check_pair(src, proj_src)
+            proj_digest = sha256_tree(proj_src)
 
         digest = sha256_tree(src)
         if expected_sha256 and digest != expected_sha256:
             raise ModelError(f"{src.name}: sha256 {digest[:12]}… does not match the expected {expected_sha256[:12]}…")
-        size = tree_size(src)
+        size = tree_size(src) + (tree_size(proj_src) if proj_src else 0)
+        stored_proj = ""
 
         if mode == "link":
             stored: Path = src  # used in place, by absolute path
+            stored_proj = str(proj_src or "")
         else:
             folder = self.root / kind / model_id
             if folder.exists():
@@ -209,6 +237,8 @@ class ModelStore:
             shutil.rmtree(staging, ignore_errors=True)
             staging.mkdir(parents=True)
             target = staging / src.name
+            if proj_src is not None and proj_src.name == src.name:
+                raise ModelError("the model and its projector have the same file name; rename one")
             try:
                 if mode == "move":
                     shutil.move(str(src), target)
@@ -216,11 +246,15 @@ class ModelStore:
                     shutil.copytree(src, target)
                 else:
                     shutil.copy2(src, target)
+                if proj_src is not None:
+                    (shutil.move if mode == "move" else shutil.copy2)(str(proj_src), staging / proj_src.name)
                 os.replace(staging, folder)
             except OSError as exc:
                 shutil.rmtree(staging, ignore_errors=True)
                 raise ModelError(f"could not store {src.name}: {exc.strerror or exc}") from exc
             stored = (folder / src.name).relative_to(self.root)
+            if proj_src is not None:
+                stored_proj = str((folder / proj_src.name).relative_to(self.root))
 
         entry = ModelEntry(
             id=model_id,
@@ -233,6 +267,8 @@ class ModelStore:
             verified=True,
             architecture=arch,
             added=time.time(),
+            projector=stored_proj,
+            projector_sha256=proj_digest or "",
         )
         with self._lock:
             entries = self._read()
@@ -298,4 +334,6 @@ class ModelStore:
         if entry is None:
             raise ModelError(f"no installed model '{model_id}'")
         path = self.path_of(entry)
-        return path.exists() and sha256_tree(path) == entry.sha256
+        ok = path.exists() and sha256_tree(path) == entry.sha256
+        proj = self.projector_of(entry)
+        return ok and (proj is None or (proj.exists() and sha256_tree(proj) == entry.projector_sha256))

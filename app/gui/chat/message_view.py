@@ -214,6 +214,7 @@ class MessageBody(QWidget):
 
 
 class MessageWidget(QFrame):
+    picture_opened = Signal(str)  # the stored file of a picture the user clicked
     copy_requested = Signal(int)
     edit_requested = Signal(int)
     regenerate_requested = Signal(int)
@@ -242,6 +243,8 @@ class MessageWidget(QFrame):
             self.regen_button = self._button(head, "regenerate", "Regenerate", "Regenerate reply",
                                              lambda: self.regenerate_requested.emit(self.message_id))
         layout.addLayout(head)
+        self.pictures = QHBoxLayout()
+        layout.addLayout(self.pictures)
         self.body = MessageBody()
         self.body.setAccessibleName(f"{self.NAMES.get(role, role)} message text")
         layout.addWidget(self.body)
@@ -273,6 +276,17 @@ class MessageWidget(QFrame):
         for block in self.body.code_blocks():
             block._restyle()
 
+    def add_pictures(self, items) -> None:
+        """(file, name) pairs: thumbnails above the text; a click opens the picture."""
+        from app.gui.chat.attachments import picture_button
+
+        for path, name in items:
+            b = picture_button(str(path), name)
+            b.clicked.connect(lambda _=False, p=str(path): self.picture_opened.emit(p))
+            self.pictures.addWidget(b)
+        if items:
+            self.pictures.addStretch(1)
+
     def set_text(self, text: str) -> None:
         self.text = text
         self.body.set_markdown(text)
@@ -292,6 +306,10 @@ class MessageWidget(QFrame):
             parts.append(f"{stats['tokens_per_second']:.1f} tok/s")
         if stats.get("time_to_first_token_s"):
             parts.append(f"first token {stats['time_to_first_token_s'] * 1000:.0f} ms")
+        if stats.get("image_tokens"):
+            encode = stats.get("image_encode_s") or 0
+            parts.append(f"{stats['image_tokens']} image tokens" + (f", encoded in {encode * 1000:.0f} ms"
+                                                                    if encode else ""))
         if incomplete:
             parts.append("incomplete")
         self.set_status(" · ".join(parts))

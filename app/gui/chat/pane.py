@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -25,7 +25,9 @@ from app.core.chat.history import ChatHistory
 from app.core.fileio import atomic_write_text
 from app.core.jobs import HearthError
 from app.gui import theme
+from app.gui.chat.attachments import AttachmentTray
 from app.gui.chat.message_view import ConversationView, MessageWidget
+from app.gui.chat.picture_input import PictureInput, pictures_in
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
 from app.gui.chat.worker import ChatWorker
@@ -39,9 +41,23 @@ def draft_file():
 
 
 class ChatInput(QPlainTextEdit):
-    """Enter sends; Shift+Enter starts a new line; Tab moves focus (Ctrl+Tab types one)."""
+    """Enter sends; Shift+Enter starts a new line; Tab moves focus (Ctrl+Tab types one).
+
+    Pictures dropped or pasted in are handed on, not typed.
+    """
 
     submitted = Signal()
+    pictures_given = Signal(list)  # file paths (str) and pasted pictures (PNG bytes)
+
+    def canInsertFromMimeData(self, source):  # noqa: N802 - Qt override
+        return bool(pictures_in(source)) or super().canInsertFromMimeData(source)
+
+    def insertFromMimeData(self, source):  # noqa: N802 - Qt override: drops and Ctrl+V both come here
+        pictures = pictures_in(source)
+        if pictures:
+            self.pictures_given.emit(pictures)
+        else:
+            super().insertFromMimeData(source)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -56,7 +72,7 @@ class ChatInput(QPlainTextEdit):
         super().keyPressEvent(event)
 
 
-class ChatPane(ModelBackedPane):
+class ChatPane(PictureInput, ModelBackedPane):
     kind, title = "chat", "Chat"
     blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
 
@@ -75,6 +91,8 @@ class ChatPane(ModelBackedPane):
         self.editing_id: int | None = None
         self.dictation = None  # the Speech pane's, lent by the window
         self.dictating = False  # dictated words go into the input only while true
+        self.tray = AttachmentTray()
+        self.sees = False  # the chosen model takes pictures
         self.hardware = None
         self.suggested: str | None = None  # the instruct model the first-run line offers
 
@@ -109,6 +127,7 @@ class ChatPane(ModelBackedPane):
         col.addWidget(self._build_first_run())
         col.addWidget(self.view, 1)
         col.addWidget(self.notice)
+        col.addWidget(self.tray)
         col.addLayout(self._build_input_row())
         col.addLayout(self._build_exports())
         return centre
@@ -185,8 +204,11 @@ class ChatPane(ModelBackedPane):
         self.mic_button.setCheckable(True)
         self.mic_button.setAccessibleName("Dictate into the message")
         self.mic_button.setEnabled(False)  # until a speech pane lends its dictation
+        self.attach_button = button("Picture…", "Attach a picture")
+        theme.set_icon(self.attach_button, "attach")
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
+        buttons.addWidget(self.attach_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.mic_button)
         row = QHBoxLayout()
@@ -220,6 +242,12 @@ class ChatPane(ModelBackedPane):
         self.sidebar.delete_requested.connect(self._delete)
         self.settings_panel.changed.connect(self._save_conversation_settings)
         self.picker.changed.connect(lambda _id: self.ensure_model())
+        self.picker.changed.connect(lambda _id: self.update_vision())
+        self.attach_button.clicked.connect(self._ask_pictures)
+        self.input.pictures_given.connect(self.attach_sources)
+        self.tray.failed.connect(self._picture_failed)
+        self.tray.removed.connect(self._forget_unsent)
+        self.update_vision()
         self.export_md.clicked.connect(lambda: self._export("md"))
         self.export_json.clicked.connect(lambda: self._export("json"))
 
@@ -239,8 +267,8 @@ class ChatPane(ModelBackedPane):
         chain = [
             self.picker.combo, self.picker.manage, self.sidebar.search, self.sidebar.list,
             self.sidebar.new_button, self.sidebar.rename_button, self.sidebar.delete_button, self.input,
-            self.send_button, self.stop_button, self.mic_button, self.settings_toggle, self.export_md,
-            self.export_json,
+            self.send_button, self.attach_button, self.stop_button, self.mic_button, self.settings_toggle,
+            self.export_md, self.export_json,
         ]
         for a, b in zip(chain, chain[1:], strict=False):
             QWidget.setTabOrder(a, b)
@@ -349,7 +377,7 @@ class ChatPane(ModelBackedPane):
         self.settings_panel.load(conv.system_prompt, conv.params)
         self.view.clear()
         for m in self.history.messages(conversation_id):
-            w = self._add_widget(m.id, m.role, m.content)
+            w = self._add_widget(m.id, m.role, m.content, m.attachments)
             if m.role == "assistant":
                 w.set_stats(m.stats, m.incomplete)
         self.update_first_run()
@@ -391,6 +419,7 @@ class ChatPane(ModelBackedPane):
 
     # --- model -------------------------------------------------------------------------
     def ensure_model(self) -> bool:
+        self.update_vision()  # the store may have changed under the picker (an import, a download)
         model_id = self.picker.current()
         if not model_id:
             self.notice.setText("No chat model installed: open Models to add one.")
@@ -432,10 +461,17 @@ class ChatPane(ModelBackedPane):
     # --- sending -----------------------------------------------------------------------
     def send(self) -> None:
         text = self.input.toPlainText().strip()
+        pictures = self.tray.pictures
         if self.job is not None and not self.job.done:
             return
-        if not text:
+        if self.tray.pending:
+            self.notice.setText("A picture is still being prepared; send again in a moment.")
+            return
+        if not text and not pictures:
             self.notice.setText("Type a message first.")
+            return
+        if pictures and not self.sees:
+            self.notice.setText(self.vision_reason())
             return
         if self.history.read_only:
             self.notice.setText(self.history.notice)
@@ -449,9 +485,16 @@ class ChatPane(ModelBackedPane):
             self._clear_notice("Editing a sent message")
             self.open_conversation(self.conversation_id)
         else:
-            cid = self._ensure_conversation(text)
-            msg = self.history.add_message(cid, "user", text)
-            self._add_widget(msg.id, "user", text)
+            from app.core.chat.session import add_user_message
+
+            cid = self._ensure_conversation(text or "Picture: " + pictures[0].name)
+            try:
+                msg = add_user_message(self.history, cid, text, pictures)
+            except HearthError as exc:  # a history that cannot hold pictures: nothing was sent
+                self.notice.setText(str(exc))
+                return
+            self._add_widget(msg.id, "user", text, msg.attachments)
+            self.tray.clear(sent=True)
         self.input.clear()
         self._start_reply()
 
@@ -548,8 +591,14 @@ class ChatPane(ModelBackedPane):
         self.reply_finished.emit(outcome)
 
     # --- message actions ---------------------------------------------------------------
-    def _add_widget(self, message_id: int, role: str, text: str) -> MessageWidget:
+    def _add_widget(self, message_id: int, role: str, text: str, attachments=()) -> MessageWidget:
         w = MessageWidget(message_id, role, text)
+        if attachments:
+            from app.core.chat.pictures import PictureStore
+
+            store = PictureStore()
+            w.add_pictures([(store.path_of(a.sha256), a.name) for a in attachments])
+            w.picture_opened.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
         w.copy_requested.connect(lambda _id, w=w: QGuiApplication.clipboard().setText(w.text))
         w.edit_requested.connect(lambda _id, w=w: self._edit(w))
         w.regenerate_requested.connect(lambda _id, w=w: self.regenerate(w))
@@ -600,5 +649,6 @@ class ChatPane(ModelBackedPane):
         if self.job is not None:
             self.job.cancel()
         ending = self.chat.finish()
+        self.tray.worker.finish()
         self.history.close()
-        return [ending]
+        return [ending, self.tray.worker]

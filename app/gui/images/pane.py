@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.core.db import DamagedDatabaseError
 from app.core.images.scan import display_path
 from app.core.jobs import HearthError
+from app.gui import theme
 from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
 from app.gui.panes.base import ModelBackedPane, button, hbox
@@ -40,6 +41,7 @@ class ImagesPane(ModelBackedPane):
     blurb = "Search your photo folders by describing what is in them, or by dropping in a picture."
     results_ready = Signal(int)
     index_finished = Signal(object)
+    ask_in_chat = Signal(list)  # picture paths for the chat to attach
 
     def __init__(self, settings, parent=None):
         super().__init__(settings, parent)
@@ -96,6 +98,9 @@ class ImagesPane(ModelBackedPane):
         self.query.setAccessibleName("Search photos")
         self.query.setPlaceholderText('Describe a picture ("a dog on a beach -night +snow"), or drop one here')
         self.search_button = button("&Search", "Search")
+        self.ask_button = button("Ask in chat", "Ask in chat about the selected pictures")
+        self.ask_button.setEnabled(False)
+        theme.set_icon(self.ask_button, "chat")
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, 100)
         self.threshold.setValue(0)
@@ -111,6 +116,7 @@ class ImagesPane(ModelBackedPane):
         search_row.addWidget(QLabel("Min. similarity"))
         search_row.addWidget(self.threshold)
         search_row.addWidget(self.threshold_label)
+        search_row.addWidget(self.ask_button)
         self.query_picture = QLabel()
         self.query_picture.setObjectName("queryPicture")
         self.query_picture.setAccessibleName("The picture searched for")
@@ -145,6 +151,7 @@ class ImagesPane(ModelBackedPane):
         self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.grid.setModel(self.results)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)  # several go to chat together
         return self.grid
 
     def _build_watcher(self) -> None:
@@ -167,10 +174,15 @@ class ImagesPane(ModelBackedPane):
         self.query.returnPressed.connect(self.search)
         self.grid.doubleClicked.connect(self._open)
         self.grid.customContextMenuRequested.connect(self._menu)
+        # Ctrl+V anywhere in this pane searches by the pasted picture (the Chat pane's paste is its own).
         paste = QShortcut(QKeySequence.StandardKey.Paste, self, self._paste)
         paste.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.preview_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self.grid, self.preview_current)
         self.threshold.valueChanged.connect(self._on_threshold)
+        self.grid.selectionModel().selectionChanged.connect(
+            lambda *_: self.ask_button.setEnabled(bool(self.selected_paths())))
+        self.results.modelReset.connect(lambda: self.ask_button.setEnabled(False))
+        self.ask_button.clicked.connect(lambda: self._ask(self.selected_paths()))
 
     # --- folders and indexing ----------------------------------------------------------
     def refresh_folders(self) -> None:
@@ -463,16 +475,34 @@ class ImagesPane(ModelBackedPane):
         return dialog
 
     def _menu(self, pos) -> None:
+        menu = self.menu_at(pos)
+        if menu is not None:
+            menu.popup(self.grid.viewport().mapToGlobal(pos))
+
+    def menu_at(self, pos) -> QMenu | None:
+        """The context menu of the result at ``pos`` (in the grid's viewport), not yet shown."""
         path = self._path_at(self.grid.indexAt(pos))
         if not path:
-            return
+            return None
         menu = QMenu(self)
+        chosen = self.selected_paths()
+        paths = chosen if path in chosen else [path]  # the selection, when the click is on it
+        menu.addAction("Ask in chat" + (f" ({len(paths)} pictures)" if len(paths) > 1 else ""),
+                       lambda: self._ask(paths))
         menu.addAction("Find similar", lambda: self.find_similar(path))
         menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
         menu.addAction("Copy image", lambda: QGuiApplication.clipboard().setImage(QImage(path)))
-        menu.popup(self.grid.viewport().mapToGlobal(pos))
         self._menu_ref = menu
+        return menu
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted(i.row() for i in self.grid.selectionModel().selectedIndexes())
+        return [p for p in (self.results.data(self.results.index(r), ResultsModel.PathRole) for r in rows) if p]
+
+    def _ask(self, paths: list[str]) -> None:
+        if paths:
+            self.ask_in_chat.emit(list(paths))
 
     def find_similar(self, path: str) -> None:
         self.query.clear()

@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 TAB_TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech"}
 
 
-def _import_job(cancel, progress, path: str, kind: str, mode: str, arch: str):
-    return ModelStore().import_path(path, kind, mode=mode, architecture=arch)
+def _import_job(cancel, progress, path: str, kind: str, mode: str, arch: str, projector: str = ""):
+    return ModelStore().import_path(path, kind, mode=mode, architecture=arch, projector=projector or None)
 
 
 def _move_job(cancel, progress, new_root: str):
@@ -372,17 +372,28 @@ class ModelsPane(Pane):
             self.message.setText(f"Could not save settings: {exc}")
 
     # --- imports --------------------------------------------------------------------------
-    def start_import(self, path: str, kind: str, mode: str = "copy", arch: str = ""):
-        self.message.setText(f"Importing {path}…")
+    def start_import(self, path: str, kind: str, mode: str = "copy", arch: str = "", projector: str = ""):
+        """``projector``: a vision model's mmproj, imported with the chat model as one model."""
+        self.message.setText(f"Importing {path}…" + (" with its projector" if projector else ""))
         return self.worker.submit(
-            _import_job, path, kind, mode, arch, on_result=self._imported, on_error=self._failed, name="import"
+            _import_job, path, kind, mode, arch, projector, on_result=self._imported, on_error=self._failed,
+            name="import",
         )
 
     def _ask_import(self, folder: bool) -> None:
         if folder:
             path = QFileDialog.getExistingDirectory(self, "Import a faster-whisper model folder")
         else:
-            path, _ = QFileDialog.getOpenFileName(self, "Import a model", "", "Models (*.gguf *.safetensors *.pt)")
+            picked, _ = QFileDialog.getOpenFileNames(
+                self, "Import a model (for a vision model, select the .gguf and its mmproj together)", "",
+                "Models (*.gguf *.safetensors *.pt)")
+            try:
+                from app.core.models.projector import split_pair
+
+                path, projector = split_pair(picked)
+            except HearthError as exc:
+                self.message.setText(str(exc))
+                return
         if not path:
             return
         kind = "speech" if folder else ("chat" if path.endswith(".gguf") else "images")
@@ -395,7 +406,7 @@ class ModelsPane(Pane):
         mode, ok = QInputDialog.getItem(self, "Import", "Copy it, move it, or use it where it is (link)?",
                                         modes, 0, False)
         if ok:
-            self.start_import(path, kind, mode, arch)
+            self.start_import(path, kind, mode, arch, projector="" if folder else projector)
 
     def _ask_url(self) -> None:
         url, ok = QInputDialog.getText(self, "Download from URL", "https URL of a .gguf or CLIP checkpoint:")

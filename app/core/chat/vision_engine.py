@@ -1,0 +1,93 @@
+"""A chat engine whose model sees: ChatEngine with pictures in the prompt (app/core/chat/vision.py).
+
+Only the prompt differs: ``plan`` lays the conversation out as libmtmd chunks (a picture's positions
+hold placeholder ids), ``_prefill`` evaluates text and pictures with Stop between steps, and the
+stats count image tokens and encode time. Sampling, stop strings and streaming are ChatEngine's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.core.chat.engine import PREFILL_CPU, ChatEngine, ChatStats, PromptPlan
+from app.core.chat.templates import Message
+from app.core.chat.vision import MARKER, PrefillResult, Vision, VisionPrompt, strip_marker
+from app.core.jobs import CancelToken, InputError
+
+
+def with_markers(message: Message) -> Message:
+    """The message as the template sees it: one marker per picture, before the text."""
+    text = strip_marker(message.content)
+    if not message.images:
+        return Message(message.role, text)
+    return Message(message.role, "".join(MARKER + "\n" for _ in message.images) + text)
+
+
+class VisionChatEngine(ChatEngine):
+    def __init__(self, llm, path: Path, info, fmt, model_id: str, notices: list[str], projector: Path,
+                 use_gpu: bool):
+        super().__init__(llm, path, info, fmt, model_id, notices)
+        self.vision = Vision(llm, projector, use_gpu)
+        self.projector = Path(projector)
+        self._prompt: VisionPrompt | None = None
+        self._last: PrefillResult | None = None
+
+    def _layout(self, messages: list[Message], cancel: CancelToken | None = None) -> VisionPrompt:
+        images = [img for m in messages for img in m.images]
+        return self.vision.tokenize(self.render([with_markers(m) for m in messages], cancel), images)
+
+    def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None) -> PromptPlan:
+        """As ChatEngine.plan, counting each picture's tokens; the oldest turns go first when full."""
+        if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
+            raise InputError("the message is empty")
+        budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
+        system = [m for m in messages if m.role == "system"]
+        rest = [m for m in messages if m.role != "system"]
+        dropped = 0
+        while True:
+            kept = system + rest[dropped:]
+            prompt = self._layout(kept, cancel)
+            if len(prompt.ids) <= budget:
+                self._keep(prompt)
+                return PromptPlan(prompt.ids, dropped, kept)
+            prompt.close()
+            if len(rest) - dropped <= 1:
+                raise InputError(
+                    f"the message is too long for the model's context: {len(prompt.ids)} tokens "
+                    f"({prompt.image_tokens} of them pictures), {budget} fit (context {self.n_ctx})"
+                )
+            dropped += 1
+
+    def _keep(self, prompt: VisionPrompt) -> None:
+        if self._prompt is not None:
+            self._prompt.close()
+        self._prompt = prompt
+
+    def _prefill(self, tokens: list[int], cancel: CancelToken) -> int:
+        prompt = self._prompt
+        if prompt is None or prompt.ids != tokens:  # pragma: no cover - plan() always comes first
+            raise InputError("the prompt changed between planning and evaluation")
+        step = max(PREFILL_CPU, self.llm.n_batch) if self.gpu_layers else PREFILL_CPU
+        self._last = None
+        try:
+            self._last = self.vision.prefill(prompt, cancel, step)
+        finally:
+            self._keep_none()
+        return self._last.reused
+
+    def _keep_none(self) -> None:
+        if self._prompt is not None:
+            self._prompt.close()
+            self._prompt = None
+
+    def stream(self, messages, params, cancel: CancelToken | None = None):
+        self._last = None
+        for item in super().stream(messages, params, cancel):
+            if isinstance(item, ChatStats) and self._last is not None:
+                item.image_tokens = self._last.image_tokens
+                item.image_encode_s = self._last.encode_s
+            yield item
+
+    def close(self) -> None:
+        self._keep_none()
+        super().close()

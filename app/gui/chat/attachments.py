@@ -1,0 +1,126 @@
+"""Pictures waiting to be sent: a row of removable thumbnails above the chat input.
+
+Pictures are decoded and shrunk off the GUI thread (app.core.chat.pictures.prepare on a worker of
+their own, so a reply being generated never delays them); a bad one is reported and never added.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
+
+from app.gui import theme
+from app.gui.workers import SerialWorker
+
+THUMB = 64
+
+
+def pixmap_of(data: bytes, side: int = THUMB) -> QPixmap:
+    image = QImage.fromData(QByteArray(data), "PNG")
+    return QPixmap.fromImage(image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio,
+                                          Qt.TransformationMode.SmoothTransformation))
+
+
+def png_bytes(image: QImage) -> bytes:
+    """A pasted QImage as PNG bytes (decoded again, safely, by the core)."""
+    buf = QBuffer()
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    return bytes(buf.data())
+
+
+def _prepare(cancel, progress, source, name: str, side: int):
+    from app.core.chat.pictures import PictureStore, prepare
+
+    picture = prepare(source, name, side)
+    PictureStore().put(picture)  # written here, so Send only adds rows (no file write on the GUI thread)
+    return picture
+
+
+class _Chip(QWidget):
+    def __init__(self, picture, on_remove, parent=None):
+        super().__init__(parent)
+        self.picture = picture
+        col = QVBoxLayout(self)
+        col.setContentsMargins(2, 2, 2, 2)
+        thumb = QLabel()
+        thumb.setPixmap(pixmap_of(picture.data))
+        thumb.setToolTip(f"{picture.name} ({picture.width}×{picture.height})")
+        col.addWidget(thumb)
+        self.remove = QToolButton()
+        self.remove.setAccessibleName(f"Remove {picture.name}")
+        self.remove.setToolTip(f"Remove {picture.name}")
+        self.remove.setAutoRaise(True)
+        theme.set_icon(self.remove, "close")
+        self.remove.clicked.connect(lambda: on_remove(self))
+        col.addWidget(self.remove, 0, Qt.AlignmentFlag.AlignHCenter)
+
+
+class AttachmentTray(QWidget):
+    changed = Signal()
+    failed = Signal(str)  # a picture that could not be used, and why
+    removed = Signal(str)  # the sha256 of a picture taken out before sending
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("attachmentTray")
+        self.setAccessibleName("Pictures to send")
+        self.row = QHBoxLayout(self)
+        self.row.setContentsMargins(0, 0, 0, 0)
+        self.row.addStretch(1)
+        self.chips: list[_Chip] = []
+        self.side = 1024
+        self.worker = SerialWorker("chat-pictures", self)
+        self.pending = 0
+        self.hide()
+
+    @property
+    def pictures(self) -> list:
+        return [c.picture for c in self.chips]
+
+    def add_source(self, source, name: str = ""):
+        """A file path or PNG bytes; decoded on the worker. Returns the job."""
+        self.pending += 1
+        return self.worker.submit(_prepare, source, name, self.side, on_result=self._add,
+                                  on_error=self._failed, name="prepare-picture")
+
+    def _add(self, picture) -> None:
+        self.pending -= 1
+        if any(c.picture.sha256 == picture.sha256 for c in self.chips):
+            self.changed.emit()
+            return  # the same picture twice is sent once
+        chip = _Chip(picture, self.remove_chip)
+        self.row.insertWidget(self.row.count() - 1, chip)
+        self.chips.append(chip)
+        self.show()
+        self.changed.emit()
+
+    def _failed(self, exc) -> None:
+        self.pending -= 1
+        self.failed.emit(str(exc))
+
+    def remove_chip(self, chip: _Chip, sent: bool = False) -> None:
+        self.chips.remove(chip)
+        if not sent:
+            self.removed.emit(chip.picture.sha256)
+        chip.setParent(None)
+        chip.deleteLater()
+        self.setVisible(bool(self.chips))
+        self.changed.emit()
+
+    def clear(self, sent: bool = False) -> None:
+        for chip in list(self.chips):
+            self.remove_chip(chip, sent)
+
+
+def picture_button(path: str, name: str, size: int = 96) -> QToolButton:
+    """A sent picture in a message: its thumbnail; clicking opens the stored file."""
+    b = QToolButton()
+    b.setObjectName("messagePicture")
+    b.setAccessibleName(f"Open picture {name}")
+    b.setToolTip(name)
+    b.setIcon(QIcon(QPixmap(path)))
+    b.setIconSize(QSize(size, size))
+    b.setAutoRaise(True)
+    return b

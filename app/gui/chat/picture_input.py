@@ -1,0 +1,97 @@
+"""The Chat pane's pictures: the attach control that follows the chosen model, and what comes in.
+
+A mixin of ChatPane (it uses the pane's picker, notice, input, tray and attach button), kept apart so
+the pane stays about conversations.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog
+
+from app.core.jobs import HearthError
+from app.gui.chat.attachments import png_bytes
+
+log = logging.getLogger(__name__)
+
+
+def pictures_in(mime) -> list:
+    from app.core.images.scan import IMAGE_EXTS
+
+    files = [u.toLocalFile() for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+    pictures = [f for f in files if Path(f).suffix.lower() in IMAGE_EXTS]
+    if not pictures and mime.hasImage():
+        image = mime.imageData()
+        if image is not None and not image.isNull():
+            pictures = [png_bytes(image)]
+    return pictures
+
+
+class PictureInput:
+    def set_hardware(self, hardware) -> None:
+        super().set_hardware(hardware)
+        self.hardware = hardware
+        self.update_vision()
+
+    def update_vision(self) -> None:
+        """The attach control follows the chosen model: enabled when it sees, else it says why not."""
+        from app.core.models.store import ModelStore
+
+        model_id = self.picker.current()
+        entry = ModelStore().get(model_id) if model_id else None
+        self.sees = bool(entry and entry.sees)
+        self.attach_button.setEnabled(self.sees)
+        self.attach_button.setToolTip("Attach pictures: or drop them here, or paste one (Ctrl+V)" if self.sees
+                                      else self.vision_reason())
+        if self.sees:
+            from app.core.chat.pictures import side_for_projector
+
+            try:
+                self.tray.side = side_for_projector(ModelStore().projector_of(entry))
+            except HearthError as exc:
+                log.warning("projector of %s unreadable: %s", model_id, exc)
+
+    def vision_reason(self) -> str:
+        from app.core.models.projector import cannot_see_reason
+
+        return cannot_see_reason(self.picker.current() or "No model", self.hardware)
+
+    def attach_sources(self, sources: list) -> bool:
+        """Files or pasted PNG bytes for the next message; refused, with the reason, when the model is blind."""
+        if not self.sees:
+            self.notice.setText(self.vision_reason())
+            return False
+        for source in sources:
+            if isinstance(source, bytes):
+                self.tray.add_source(source, "pasted picture")
+            else:
+                self.tray.add_source(Path(source), Path(source).name)
+        return True
+
+    def attach_files(self, paths) -> bool:
+        """From the Images pane's "Ask in chat": the pictures wait in the input for a question."""
+        ok = self.attach_sources([str(p) for p in paths])
+        if ok:
+            self.input.setFocus()
+            self.notice.setText("Ask about the picture" + ("s" if len(paths) > 1 else "") + " and press Send.")
+        return ok
+
+    def _ask_pictures(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Attach pictures", "",
+                                                "Pictures (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff)")
+        if files:
+            self.attach_sources(files)
+
+    def _forget_unsent(self, sha256: str) -> None:
+        """A picture taken out before sending: its file goes unless a message already uses it."""
+        from app.core.chat.pictures import PictureStore
+
+        if self.history.read_only or not self.history.pictures:
+            return
+        used = self.history.db.execute("SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone()
+        PictureStore().remove_unused({sha256}, {sha256} if used else set())
+
+    def _picture_failed(self, message: str) -> None:
+        self.notice.setText(message)
