@@ -35,6 +35,9 @@ class Settings:
     hf_token: str = ""
     chat_context: int = 4096
     speech_batched: bool = True  # files through faster-whisper's batched pipeline; False: sequential
+    chat_threads: int = 0  # 0: the physical core count
+    chat_gpu_layers: int = -1  # -1: chosen from the fit estimate
+    theme: str = "system"  # "system" | "light" | "dark"
 
 
 def _v1_to_v2(data: dict) -> dict:
@@ -88,6 +91,15 @@ def from_dict(data: dict) -> Settings:
     if settings.last_pane not in PANES:
         log.warning("setting last_pane %r is not a pane; using %r", settings.last_pane, "chat")
         settings.last_pane = "chat"
+    # A hand-edited file may hold anything: out-of-range values fall back to their defaults.
+    if settings.theme not in ("system", "light", "dark"):
+        settings.theme = "system"
+    for name, low, high, default in (
+        ("chat_context", 256, 1 << 20, 4096), ("chat_threads", 0, 1024, 0), ("chat_gpu_layers", -1, 1000, -1)
+    ):
+        value = getattr(settings, name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            setattr(settings, name, default)
     return settings
 
 

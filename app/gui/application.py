@@ -52,7 +52,11 @@ class FirstPaint(QObject):
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
-    app = QApplication.instance() or QApplication(argv or sys.argv[:1])
+    """`argv` is the program name then Qt's own options (`-style Fusion` …), which Qt consumes."""
+    argv = list(argv or sys.argv[:1])
+    app = QApplication.instance() or QApplication(argv)
+    if not any(a.lstrip("-").split("=", 1)[0] == "style" for a in argv[1:]):
+        app.setStyle("Fusion")  # the palettes in app.gui.theme are made for it; -style overrides
     app.setApplicationName("Hearth")
     app.setApplicationDisplayName("Hearth")
     app.setApplicationVersion(__version__)
@@ -89,10 +93,10 @@ def offer_crash_report(window, report_path) -> None:
     window._crash_offer = box
 
 
-def run_gui(self_test: bool = False) -> int:
+def run_gui(self_test: bool = False, qt_args: list[str] | None = None) -> int:
     started = process_start_time()
     previous_crash = enable_crash_capture()
-    app = create_app()
+    app = create_app(sys.argv[:1] + list(qt_args or []))
 
     from app.gui.errors import install_hooks
     from app.gui.main_window import MainWindow

@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtCore import QByteArray, QSize, QTimer, QUrl, Signal
+from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
+    QListWidgetItem,
     QMainWindow,
     QMessageBox,
     QScrollArea,
@@ -22,6 +23,7 @@ from PySide6.QtWidgets import (
 from app import __version__
 from app.core import paths
 from app.core.settings import PANES, Settings, save_settings
+from app.gui import theme
 from app.gui.workers import SerialWorker
 
 if TYPE_CHECKING:
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech", "models": "Models"}
 QUIT_WAIT_MS = 10_000  # longest a quit waits for the workers to close their models
+ICONS = {"chat": "chat", "images": "images", "speech": "speech", "models": "models"}
 
 
 def _detect_hardware(cancel, progress, refresh: bool = False):
@@ -54,21 +57,27 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Hearth")
         self.setObjectName("mainWindow")
         self.setAccessibleName("Hearth")
+        theme.apply(settings.theme)
 
         self.nav = QListWidget()
         self.nav.setObjectName("paneList")
         self.nav.setAccessibleName("Panes")
-        self.nav.setFixedWidth(150)
+        self.nav.setFixedWidth(160)
+        self.nav.setIconSize(QSize(20, 20))
         self.stack = QStackedWidget()
         self.stack.setObjectName("paneStack")
         self.panes: dict[str, Pane] = {}
         for name in PANES:
-            self.nav.addItem(TITLES[name])
+            self.nav.addItem(QListWidgetItem(TITLES[name]))
+        self._tint_nav()
+        theme.notifier().changed.connect(self._on_theme)
         self.nav.setCurrentRow(PANES.index(settings.last_pane) if settings.last_pane in PANES else 0)
         self.nav.currentRowChanged.connect(self._on_row)
 
         central = QWidget()
         row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
         self.setCentralWidget(central)
@@ -143,6 +152,8 @@ class MainWindow(QMainWindow):
         models, chat, speech = self.panes["models"], self.panes["chat"], self.panes["speech"]
         if isinstance(models, models_class):
             models.store_changed.connect(self._refresh_pickers)
+        if isinstance(chat, chat_class):
+            chat.download_requested.connect(self._download_model)
         if isinstance(chat, chat_class) and isinstance(speech, speech_class):
             speech.send_to_chat.connect(self._send_to_chat)
             chat.set_dictation(speech.dictation)
@@ -168,6 +179,13 @@ class MainWindow(QMainWindow):
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.show_settings)
+        file_menu.addAction(self.settings_action)
+        self.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(quit_action)
 
         view = self.menuBar().addMenu("&View")
@@ -180,7 +198,23 @@ class MainWindow(QMainWindow):
             self.addAction(action)  # shortcuts work with the menu bar hidden too
             self.pane_actions[name] = action
 
+        chat_menu = self.menuBar().addMenu("&Chat")
+        self.new_chat_action = QAction("&New chat", self)
+        self.new_chat_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.new_chat_action.triggered.connect(self.new_chat)
+        self.find_chat_action = QAction("&Search chats", self)
+        self.find_chat_action.setShortcut(QKeySequence("Ctrl+F"))
+        self.find_chat_action.triggered.connect(self.find_chats)
+        for action in (self.new_chat_action, self.find_chat_action):
+            chat_menu.addAction(action)
+            self.addAction(action)
+
         help_menu = self.menuBar().addMenu("&Help")
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence("F1"))
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        help_menu.addAction(self.shortcuts_action)
+        self.addAction(self.shortcuts_action)
         self.hardware_action = QAction("&Hardware…", self)
         self.hardware_action.triggered.connect(self.show_hardware)
         help_menu.addAction(self.hardware_action)
@@ -192,6 +226,67 @@ class MainWindow(QMainWindow):
             lambda: QMessageBox.about(self, "About Hearth", f"Hearth {__version__}\nLocal AI, offline.")
         )
         help_menu.addAction(about)
+
+    def _download_model(self, model_id: str) -> None:
+        """The Chat pane's first-run button: the Models pane, that model selected and downloading."""
+        self.show_pane("models")
+        models = self.panes.get("models")
+        if model_id and hasattr(models, "select"):
+            models.select(model_id)
+            selected = models.selected()
+            if selected is not None and selected.id == model_id and selected.status == "available":
+                models.download_selected()
+
+    def new_chat(self) -> None:
+        self.show_pane("chat")
+        chat = self.panes.get("chat")
+        if hasattr(chat, "new_conversation"):
+            chat.new_conversation()
+
+    def find_chats(self) -> None:
+        self.show_pane("chat")
+        chat = self.panes.get("chat")
+        if hasattr(chat, "sidebar"):
+            chat.sidebar.search.setFocus()
+            chat.sidebar.search.selectAll()
+
+    def show_settings(self):
+        from app.gui.dialogs.settings import SettingsDialog
+
+        dialog = SettingsDialog(self.settings, self)
+        dialog.applied.connect(self._settings_applied)
+        dialog.show()
+        self._settings_dialog = dialog
+        return dialog
+
+    def _settings_applied(self, changed: set) -> None:
+        chat = self.panes.get("chat")
+        if changed & {"chat_context", "chat_threads", "chat_gpu_layers"} and hasattr(chat, "settings_changed"):
+            chat.settings_changed()
+
+    def show_shortcuts(self):
+        from app.gui.dialogs.shortcuts import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.show()
+        self._shortcuts_dialog = dialog
+        return dialog
+
+    def _on_theme(self, _name: str) -> None:
+        self._tint_nav()
+
+    def _tint_nav(self) -> None:
+        from app.gui.icons import icon
+
+        colors = theme.current_colors()
+        for row, name in enumerate(PANES):
+            normal = icon(ICONS[name])
+            selected = icon(ICONS[name], color=colors["accent_text"])
+            merged = QIcon()
+            for size in (16, 20, 24, 32):
+                merged.addPixmap(normal.pixmap(size, size), QIcon.Mode.Normal)
+                merged.addPixmap(selected.pixmap(size, size), QIcon.Mode.Selected)
+            self.nav.item(row).setIcon(merged)
 
     # --- panes ------------------------------------------------------------------------
     def current_widget(self):

@@ -217,21 +217,22 @@ def test_model_output_can_fetch_nothing_and_opens_only_clicked_http_links(qtbot,
         window.panes["chat"].view.add(widget)
         window.show_pane("chat")
         qtbot.waitExposed(widget)
-        body = widget.body  # laid out at the width it is shown at, so the link positions hold
+        body = widget.body.browsers()[0]  # laid out at the width it is shown at, so the link positions hold
         qtbot.waitUntil(lambda: body.document().textWidth() == body.viewport().width())
         plain = widget.body.toPlainText()
         assert f'<img src="http://127.0.0.1:{port}/leak">' in plain, "raw HTML is shown as text"
         assert "<b>bold</b>" in plain
         assert "[image: cat]" in plain
-        anchors = _anchor_points(widget.body)
+        anchors = _anchor_points(widget.body.browsers()[0])
         hrefs = [h for h, _ in anchors]
         assert f"http://127.0.0.1:{port}/page" in hrefs
         assert not any(h.startswith("file:") for h in hrefs)
         assert recorder.urls == [], "nothing opens by itself"
         for href, point in anchors:
             if href.startswith("http"):
-                with qtbot.waitSignal(widget.body.link_opened, timeout=5000):
-                    qtbot.mouseClick(widget.body.viewport(), Qt.MouseButton.LeftButton, pos=point)
+                browser = widget.body.browsers()[0]
+                with qtbot.waitSignal(browser.link_opened, timeout=5000):
+                    qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=point)
         assert recorder.urls == [f"http://127.0.0.1:{port}/page"]
         # A request of our own last: one the view had sent would have reached the server before it.
         urllib.request.urlopen(f"http://127.0.0.1:{port}/barrier", timeout=10).close()

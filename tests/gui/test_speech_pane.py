@@ -110,7 +110,9 @@ def test_live_dictation_through_the_microphone(qtbot, speech, pulse, tmp_path):
     qtbot.mouseClick(speech.record_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not speech.listening, timeout=30000)
     live = [speech.transcript.item(i).text() for i in range(speech.transcript.count())]
-    assert live and all(line.startswith("[live]") for line in live)
+    assert live and all(" → " in line.split("]")[0] for line in live), live  # real times (#14)
+    dictated = speech.records[-1]
+    assert dictated.kind == "dictation" and all(seg.end > seg.start for seg in dictated.segments), "its own, timed"
     assert word_error_rate(SPEECH_TEXT, speech.transcript_text()) <= 0.35, speech.transcript_text()
 
 

@@ -217,6 +217,13 @@ class ImageIndex:
         return Counter(dict(self.db.execute(
             "SELECT reason, COUNT(*) FROM files WHERE status = 'skipped' GROUP BY reason").fetchall()))
 
+    @_guarded
+    def skipped_files(self, limit: int = 2000) -> list[tuple[str, str]]:
+        """(path, reason) of the files indexing skipped, for the user to see which and why."""
+        rows = self.db.execute(
+            "SELECT path, reason FROM files WHERE status = 'skipped' ORDER BY path LIMIT ?", (limit,)).fetchall()
+        return [(_from_db(p), r or "skipped") for p, r in rows]
+
     # --- indexing: plan, decode, embed and store ---------------------------------------
     def index(self, encoder, model_key: str, cancel: CancelToken | None = None,
               folders: list[str] | None = None, remove_missing: bool = False) -> Iterator[IndexProgress | IndexSummary]:

@@ -111,6 +111,12 @@ class PauseToken(CancelToken):
         self.cancel()
 
 
+def _name_not_found(exc: BaseException) -> bool:
+    """The host name did not resolve (offline, or no such host): a socket.gaierror under the URLError."""
+    reason = getattr(exc, "reason", None)
+    return isinstance(exc, socket.gaierror) or isinstance(reason, socket.gaierror)
+
+
 class _Retry(Exception):  # noqa: N818 - internal control flow
     pass
 
@@ -294,6 +300,12 @@ class Downloader:
                 log.info("downloaded %s (%d bytes, resumed from %d)", target.name, total, resumed)
                 return DownloadResult(target, total, digest, want is not None, resumed, attempt)
             except (_Retry, urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
+                if _name_not_found(exc):  # no network (or no such host): retrying only keeps the user waiting
+                    host = urllib.parse.urlsplit(url).hostname or url
+                    raise DownloadError(
+                        f"No internet connection: {host} could not be found. Connect to the internet and press "
+                        "Download again; what was already downloaded is kept."
+                    ) from exc
                 if isinstance(exc, urllib.error.HTTPError):
                     try:
                         self._raise_for_status(exc.code, url)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,10 @@ def _open(path: Path):
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"{path.name} is not an audio or video file Hearth can read ({exc})") from exc
+        # The decoder's own words ("[Errno 1094995529] Invalid data found…") go to the log, not the user.
+        logging.getLogger(__name__).info("could not open %s: %s", path, exc)
+        raise InputError(f"{path.name} is not an audio or video file Hearth can read: its contents are not in "
+                         "a sound format Hearth knows, or the file is damaged") from exc
     if not container.streams.audio:
         container.close()
         raise InputError(f"{path.name} has no audio track")

@@ -10,6 +10,7 @@ from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
+from app.gui import theme
 from app.gui.workers import SerialWorker
 
 THUMB = 64
@@ -48,8 +49,10 @@ class _Chip(QWidget):
         thumb.setToolTip(f"{picture.name} ({picture.width}×{picture.height})")
         col.addWidget(thumb)
         self.remove = QToolButton()
-        self.remove.setText("✕")
         self.remove.setAccessibleName(f"Remove {picture.name}")
+        self.remove.setToolTip(f"Remove {picture.name}")
+        self.remove.setAutoRaise(True)
+        theme.set_icon(self.remove, "close")
         self.remove.clicked.connect(lambda: on_remove(self))
         col.addWidget(self.remove, 0, Qt.AlignmentFlag.AlignHCenter)
 

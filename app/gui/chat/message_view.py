@@ -1,30 +1,36 @@
-"""The conversation view: one widget per message, Markdown rendered safely."""
+"""The conversation view: one card per message, Markdown rendered safely.
+
+Cards wrap to the view's width at every size (the view never scrolls sideways);
+a long code line scrolls inside its own code block instead.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QScrollArea,
     QSizePolicy,
     QTextBrowser,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from app.gui import theme
 from app.gui.chat import markdown
 
 log = logging.getLogger(__name__)
+READABLE_WIDTH = 900  # px: longer lines are hard to read
 
 
 class SafeBrowser(QTextBrowser):
-    """Loads no resources at all and follows no link by itself."""
+    """Loads no resources at all and follows no link by itself; as tall as its text."""
 
     link_opened = Signal(QUrl)
 
@@ -33,10 +39,12 @@ class SafeBrowser(QTextBrowser):
         self.setOpenLinks(False)
         self.setOpenExternalLinks(False)
         self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(self.verticalScrollBarPolicy().ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(self.horizontalScrollBarPolicy().ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(60)
         self.code_blocks: list[str] = []
+        self._html = None
         self.anchorClicked.connect(self._on_anchor)
         self.document().documentLayout().documentSizeChanged.connect(self._fit_height)
 
@@ -45,8 +53,24 @@ class SafeBrowser(QTextBrowser):
         return None
 
     def set_markdown(self, text: str) -> None:
-        body, self.code_blocks = markdown.render(text)
-        self.setHtml(body)
+        body, self.code_blocks = markdown.render(text, theme.current_colors(), theme.current())
+        self.set_html(body)
+
+    def set_html(self, body: str) -> None:
+        if body != self._html:
+            self._html = body
+            c = theme.current_colors()
+            self.document().setDefaultStyleSheet(
+                f"code {{ font-family: {markdown.CODE_FONT}; background-color: {c['code_bg']}; }}"
+                f" a {{ color: {c['link']}; }}"
+            )
+            self.setHtml(body)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: never ask for more width than given
+        return QSize(200, self.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(60, self.height())
 
     def _fit_height(self, size) -> None:
         self.setFixedHeight(int(size.height()) + 6)
@@ -69,6 +93,126 @@ class SafeBrowser(QTextBrowser):
             log.warning("ignored a %s link in model output", scheme or "relative")
 
 
+class CodeView(QTextBrowser):
+    """A code block's text: no wrapping, scrolls sideways inside the block, as tall as its lines."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setOpenLinks(False)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(60)
+        self._html = None
+        self.document().documentLayout().documentSizeChanged.connect(lambda _s: self._fit())
+        self.horizontalScrollBar().rangeChanged.connect(lambda *_: self._fit())
+
+    def loadResource(self, kind, url):  # noqa: N802 - Qt override
+        return None
+
+    def set_code(self, code: str, language: str) -> None:
+        body = (
+            f'<pre style="font-family: {markdown.CODE_FONT};">'
+            f"{markdown.highlight(code, language, theme.current())}</pre>"
+        )
+        if body != self._html:
+            self._html = body
+            self.setHtml(body)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(200, self.height())
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(60, self.height())
+
+    def _fit(self) -> None:
+        bar = self.horizontalScrollBar()
+        extra = bar.sizeHint().height() if bar.maximum() > 0 else 0
+        self.setFixedHeight(int(self.document().size().height()) + 4 + extra)
+
+
+class CodeBlock(QFrame):
+    """Language label, an always-visible Copy button, and the highlighted code."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("codeBlock")
+        self.code, self.language = "", ""
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 4, 8, 6)
+        layout.setSpacing(2)
+        head = QHBoxLayout()
+        self.label = QLabel()
+        self.label.setObjectName("codeLanguage")
+        head.addWidget(self.label)
+        head.addStretch(1)
+        self.copy_button = QToolButton()
+        self.copy_button.setText("Copy")
+        self.copy_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.copy_button.setAccessibleName("Copy code")
+        self.copy_button.setAutoRaise(True)
+        theme.set_icon(self.copy_button, "copy")
+        self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.code))
+        head.addWidget(self.copy_button)
+        layout.addLayout(head)
+        self.view = CodeView()
+        self.view.setAccessibleName("Code")
+        layout.addWidget(self.view)
+        self._restyle()
+
+    def _restyle(self) -> None:
+        c = theme.current_colors()
+        self.setStyleSheet(
+            f"QFrame#codeBlock {{ background: {c['code_bg']}; border: 1px solid {c['code_border']};"
+            f" border-radius: 6px; }} QLabel#codeLanguage {{ color: {c['muted']}; }}"
+            f" QTextBrowser {{ background: {c['code_bg']}; }}"
+        )
+
+    def set_code(self, code: str, language: str) -> None:
+        self.code, self.language = code, language
+        self.label.setText(language or "code")
+        self.view.set_code(code, language)
+
+
+class MessageBody(QWidget):
+    """The message's Markdown as text browsers and code blocks, one per segment."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.column = QVBoxLayout(self)
+        self.column.setContentsMargins(0, 0, 0, 0)
+        self.column.setSpacing(6)
+        self.parts: list[QWidget] = []
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def set_markdown(self, text: str) -> None:
+        segs = markdown.segments(text, theme.current_colors(), theme.current()) or [markdown.Segment("html")]
+        kinds = [s.kind for s in segs]
+        if kinds != [("code" if isinstance(p, CodeBlock) else "html") for p in self.parts]:
+            for p in self.parts:
+                p.setParent(None)
+                p.deleteLater()
+            self.parts = [CodeBlock() if k == "code" else SafeBrowser() for k in kinds]
+            for p in self.parts:
+                self.column.addWidget(p)
+        for part, seg in zip(self.parts, segs, strict=True):
+            if seg.kind == "code":
+                part.set_code(seg.code, seg.language)
+            else:
+                part.set_html(seg.html)
+
+    def browsers(self) -> list[SafeBrowser]:
+        return [p for p in self.parts if isinstance(p, SafeBrowser)]
+
+    def code_blocks(self) -> list[CodeBlock]:
+        return [p for p in self.parts if isinstance(p, CodeBlock)]
+
+    def toPlainText(self) -> str:  # noqa: N802 - reads like the QTextBrowser it replaces
+        return "\n".join(p.code if isinstance(p, CodeBlock) else p.toPlainText() for p in self.parts)
+
+
 class MessageWidget(QFrame):
     picture_opened = Signal(str)  # the stored file of a picture the user clicked
     copy_requested = Signal(int)
@@ -81,41 +225,56 @@ class MessageWidget(QFrame):
         super().__init__(parent)
         self.message_id, self.role, self.text = message_id, role, text
         self.setObjectName(f"message-{role}")
-        self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setAccessibleName(f"{self.NAMES.get(role, role)} message")
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
         head = QHBoxLayout()
         self.header = QLabel(f"<b>{self.NAMES.get(role, role)}</b>")
         head.addWidget(self.header)
         head.addStretch(1)
-        self.stats = QLabel()
-        self.stats.setObjectName("messageStats")
-        head.addWidget(self.stats)
-        self.copy_button = self._button(head, "Copy", "Copy message", lambda: self.copy_requested.emit(message_id))
+        self.actions: list[QToolButton] = []
+        self.copy_button = self._button(head, "copy", "Copy", "Copy message",
+                                        lambda: self.copy_requested.emit(self.message_id))
         if role == "user":
-            self.edit_button = self._button(
-                head, "Edit", "Edit and resend", lambda: self.edit_requested.emit(message_id)
-            )
+            self.edit_button = self._button(head, "edit", "Edit", "Edit and resend",
+                                            lambda: self.edit_requested.emit(self.message_id))
         if role == "assistant":
-            self.regen_button = self._button(
-                head, "Regenerate", "Regenerate reply", lambda: self.regenerate_requested.emit(message_id)
-            )
+            self.regen_button = self._button(head, "regenerate", "Regenerate", "Regenerate reply",
+                                             lambda: self.regenerate_requested.emit(self.message_id))
         layout.addLayout(head)
         self.pictures = QHBoxLayout()
         layout.addLayout(self.pictures)
-        self.body = SafeBrowser()
+        self.body = MessageBody()
         self.body.setAccessibleName(f"{self.NAMES.get(role, role)} message text")
         layout.addWidget(self.body)
+        # The stats line sits under the text and wraps, so it never widens the card.
+        self.stats = QLabel()
+        self.stats.setObjectName("messageStats")
+        self.stats.setWordWrap(True)
+        self.stats.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.stats.hide()
+        layout.addWidget(self.stats)
         self.set_text(text)
+        theme.notifier().changed.connect(self._on_theme)
 
-    @staticmethod
-    def _button(layout, text, name, slot) -> QPushButton:
-        b = QPushButton(text)
+    def _button(self, layout, icon_name, text, name, slot) -> QToolButton:
+        b = QToolButton()
+        b.setText(text)
+        b.setToolTip(name)
         b.setAccessibleName(name)
-        b.setFlat(True)
+        b.setAutoRaise(True)
+        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        theme.set_icon(b, icon_name)
         b.clicked.connect(slot)
         layout.addWidget(b)
+        self.actions.append(b)
         return b
+
+    def _on_theme(self, _name: str) -> None:
+        self.body.set_markdown(self.text)
+        for block in self.body.code_blocks():
+            block._restyle()
 
     def add_pictures(self, items) -> None:
         """(file, name) pairs: thumbnails above the text; a click opens the picture."""
@@ -131,6 +290,11 @@ class MessageWidget(QFrame):
     def set_text(self, text: str) -> None:
         self.text = text
         self.body.set_markdown(text)
+
+    def set_status(self, text: str) -> None:
+        """A transient line under the text ("thinking…", "failed")."""
+        self.stats.setText(text)
+        self.stats.setVisible(bool(text))
 
     def set_stats(self, stats: dict, incomplete: bool = False) -> None:
         parts = []
@@ -148,37 +312,53 @@ class MessageWidget(QFrame):
                                                                     if encode else ""))
         if incomplete:
             parts.append("incomplete")
-        self.stats.setText(" · ".join(parts))
+        self.set_status(" · ".join(parts))
 
 
 class ConversationView(QScrollArea):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setAccessibleName("Conversation")
         self.setObjectName("conversationView")
         inner = QWidget()
-        self.column = QVBoxLayout(inner)
+        inner.setObjectName("conversationInner")
+        row = QHBoxLayout(inner)
+        row.setContentsMargins(8, 8, 8, 8)
+        row.addStretch(1)
+        self.page = QWidget()
+        self.page.setMaximumWidth(READABLE_WIDTH)
+        self.page.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        row.addWidget(self.page, 100)
+        row.addStretch(1)
+        self.column = QVBoxLayout(self.page)
+        self.column.setContentsMargins(0, 0, 0, 0)
+        self.column.setSpacing(10)
         self.column.addStretch(1)
         self.setWidget(inner)
         self.widgets: list[MessageWidget] = []
+        # Follows the end while the user is there; stays put once they scroll up to read.
+        self._at_end = True
         self.verticalScrollBar().rangeChanged.connect(self._follow)
-        self._stick = True
+        self.verticalScrollBar().valueChanged.connect(self._on_scroll)
 
     def clear(self) -> None:
         for w in self.widgets:
             w.setParent(None)
             w.deleteLater()
         self.widgets = []
+        self._at_end = True
 
     def add(self, widget: MessageWidget) -> MessageWidget:
         self.column.insertWidget(self.column.count() - 1, widget)
         self.widgets.append(widget)
-        self._stick = True
+        self._at_end = True
         return widget
 
+    def _on_scroll(self, value: int) -> None:
+        self._at_end = value >= self.verticalScrollBar().maximum() - 40
+
     def _follow(self, _min, maximum) -> None:
-        bar = self.verticalScrollBar()
-        if self._stick or bar.value() >= bar.maximum() - 40:
-            bar.setValue(maximum)
-            self._stick = False
+        if self._at_end:
+            self.verticalScrollBar().setValue(maximum)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFileDialog,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -20,8 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import paths
 from app.core.chat.history import ChatHistory
+from app.core.fileio import atomic_write_text
 from app.core.jobs import HearthError
+from app.gui import theme
 from app.gui.chat.attachments import AttachmentTray
 from app.gui.chat.message_view import ConversationView, MessageWidget
 from app.gui.chat.picture_input import PictureInput, pictures_in
@@ -33,8 +36,15 @@ from app.gui.panes.base import ModelBackedPane, button
 log = logging.getLogger(__name__)
 
 
+def draft_file():
+    return paths.data_dir() / "chat-draft.txt"
+
+
 class ChatInput(QPlainTextEdit):
-    """Enter sends; Shift+Enter starts a new line. Pictures dropped or pasted in are handed on, not typed."""
+    """Enter sends; Shift+Enter starts a new line; Tab moves focus (Ctrl+Tab types one).
+
+    Pictures dropped or pasted in are handed on, not typed.
+    """
 
     submitted = Signal()
     pictures_given = Signal(list)  # file paths (str) and pasted pictures (PNG bytes)
@@ -48,6 +58,10 @@ class ChatInput(QPlainTextEdit):
             self.pictures_given.emit(pictures)
         else:
             super().insertFromMimeData(source)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setTabChangesFocus(True)
 
     def keyPressEvent(self, event):  # noqa: N802 - Qt override
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
@@ -63,6 +77,7 @@ class ChatPane(PictureInput, ModelBackedPane):
     blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
 
     reply_finished = Signal(object)  # TurnResult, or the exception
+    download_requested = Signal(str)  # a catalog model id the user asked for from the first-run line
 
     def __init__(self, settings, parent=None):
         super().__init__(settings, parent)
@@ -79,12 +94,16 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.tray = AttachmentTray()
         self.sees = False  # the chosen model takes pictures
         self.hardware = None
+        self.suggested: str | None = None  # the instruct model the first-run line offers
 
         self.sidebar = ConversationList(self.history)
         self.view = ConversationView()
         self.settings_panel = ChatSettingsPanel()
+        self._closing = False
         self.body.addWidget(self._build_split(), 1)
         self._connect()
+        self._build_shortcuts()
+        self._set_tab_order()
         self._open_latest()
 
     # --- building ------------------------------------------------------------------------
@@ -105,12 +124,68 @@ class ChatPane(PictureInput, ModelBackedPane):
         centre = QWidget()
         col = QVBoxLayout(centre)
         col.setContentsMargins(0, 0, 0, 0)
+        col.addWidget(self._build_first_run())
         col.addWidget(self.view, 1)
         col.addWidget(self.notice)
         col.addWidget(self.tray)
         col.addLayout(self._build_input_row())
         col.addLayout(self._build_exports())
         return centre
+
+    def _build_first_run(self) -> QWidget:
+        """One line on an empty conversation: what the model is, and the one button that helps."""
+        self.first_run = QFrame()
+        self.first_run.setObjectName("emptyState")
+        row = QHBoxLayout(self.first_run)
+        row.setContentsMargins(12, 8, 12, 8)
+        self.first_run_text = QLabel()
+        self.first_run_text.setObjectName("firstRunText")
+        self.first_run_text.setWordWrap(True)
+        row.addWidget(self.first_run_text, 1)
+        self.first_run_button = QPushButton()
+        self.first_run_button.setProperty("primary", True)
+        theme.set_icon(self.first_run_button, "download")
+        self.first_run_button.clicked.connect(self._first_run_clicked)
+        row.addWidget(self.first_run_button)
+        self.first_run.hide()
+        return self.first_run
+
+    def set_hardware(self, hardware) -> None:
+        self.hardware = hardware
+        self.update_first_run()
+
+    def update_first_run(self) -> None:
+        """Shown on an empty conversation only: no model yet, or a base (not chat-tuned) model."""
+        from app.core.models import speed
+        from app.core.models.catalog import load_catalog
+        from app.core.models.starter import STARTERS
+
+        model_id = self.picker.current()
+        base = {s.id for s in STARTERS if s.kind == "chat"}
+        empty = not self.view.widgets
+        self.suggested = None
+        if self.hardware is not None:
+            try:
+                best = speed.recommend(load_catalog(), self.hardware, "chat")
+            except Exception as exc:  # noqa: BLE001 - a damaged catalog is reported by the Models pane
+                log.warning("no recommendation: %s", exc)
+                best = None
+            self.suggested = best.id if best else None
+        if not empty or (model_id and model_id not in base):
+            self.first_run.hide()
+            return
+        if not model_id:
+            self.first_run_text.setText("No chat model yet. Download one to start chatting.")
+        else:
+            tip = f" For chat, {self.suggested} runs well on this computer." if self.suggested else ""
+            self.first_run_text.setText(
+                f"{model_id} is a small base model: it continues text rather than following instructions.{tip}")
+        self.first_run_button.setText(f"Download {self.suggested}" if self.suggested else "Open Models")
+        self.first_run_button.setAccessibleName(self.first_run_button.text())
+        self.first_run.show()
+
+    def _first_run_clicked(self) -> None:
+        self.download_requested.emit(self.suggested or "")
 
     def _build_input_row(self) -> QHBoxLayout:
         self.input = ChatInput()
@@ -119,13 +194,18 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.input.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
         self.input.setMaximumHeight(110)
         self.send_button = button("&Send", "Send")
+        self.send_button.setProperty("primary", True)
+        theme.set_icon(self.send_button, "send")
         self.stop_button = button("S&top", "Stop")
+        theme.set_icon(self.stop_button, "stop")
         self.stop_button.setEnabled(False)
-        self.mic_button = QPushButton("🎤 Dictate")
+        self.mic_button = QPushButton("Dictate")
+        theme.set_icon(self.mic_button, "mic")
         self.mic_button.setCheckable(True)
         self.mic_button.setAccessibleName("Dictate into the message")
         self.mic_button.setEnabled(False)  # until a speech pane lends its dictation
-        self.attach_button = button("📎 Picture…", "Attach a picture")
+        self.attach_button = button("Picture…", "Attach a picture")
+        theme.set_icon(self.attach_button, "attach")
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.attach_button)
@@ -141,6 +221,9 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.settings_toggle.setCheckable(True)
         self.export_md = button("Export Markdown…", "Export as Markdown")
         self.export_json = button("Export JSON…", "Export as JSON")
+        theme.set_icon(self.settings_toggle, "settings")
+        theme.set_icon(self.export_md, "export")
+        theme.set_icon(self.export_json, "export")
         exports = QHBoxLayout()
         exports.addWidget(self.settings_toggle)
         exports.addStretch(1)
@@ -168,7 +251,30 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.export_md.clicked.connect(lambda: self._export("md"))
         self.export_json.clicked.connect(lambda: self._export("json"))
 
+    def _build_shortcuts(self) -> None:
+        self.escape = QShortcut(QKeySequence(Qt.Key.Key_Escape), self)
+        self.escape.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.escape.activated.connect(self.escape_pressed)
+        # The draft is written shortly after each change, so a crash loses at most a moment of typing.
+        self._draft_timer = QTimer(self)
+        self._draft_timer.setSingleShot(True)
+        self._draft_timer.setInterval(400)
+        self._draft_timer.timeout.connect(self.save_draft)
+        self.input.textChanged.connect(self._draft_timer.start)
+        self._restore_draft()
+
+    def _set_tab_order(self) -> None:
+        chain = [
+            self.picker.combo, self.picker.manage, self.sidebar.search, self.sidebar.list,
+            self.sidebar.new_button, self.sidebar.rename_button, self.sidebar.delete_button, self.input,
+            self.send_button, self.attach_button, self.stop_button, self.mic_button, self.settings_toggle,
+            self.export_md, self.export_json,
+        ]
+        for a, b in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(a, b)
+
     def _open_latest(self) -> None:
+        self.picker.changed.connect(lambda _id: self.update_first_run())
         if self.history.notice:
             self.notice.setText(self.history.notice)
         self.sidebar.refresh()
@@ -197,6 +303,7 @@ class ChatPane(PictureInput, ModelBackedPane):
             self.notice.setText("Listening… press Dictate again to stop.")
         else:
             self.dictation.stop()  # words spoken just before still arrive, then dictating ends
+            self._clear_notice("Listening…")
 
     def _dictation_finished(self) -> None:
         self.dictating = self.mic_button.isChecked()
@@ -204,6 +311,38 @@ class ChatPane(PictureInput, ModelBackedPane):
     def _dictated(self, text: str) -> None:
         if self.dictating:
             self.receive_text(text)
+
+    def _clear_notice(self, prefix: str) -> None:
+        if self.notice.text().startswith(prefix):
+            self.notice.clear()
+
+    def escape_pressed(self) -> None:
+        """Esc: stops a reply in progress, or else cancels editing a sent message."""
+        if self.job is not None and not self.job.done:
+            self.stop()
+        elif self.editing_id is not None:
+            self.editing_id = None
+            self.input.clear()
+            self._clear_notice("Editing a sent message")
+
+    # --- the draft ---------------------------------------------------------------------
+    def save_draft(self) -> None:
+        text = self.input.toPlainText()
+        try:
+            if text.strip():
+                atomic_write_text(draft_file(), text)
+            else:
+                draft_file().unlink(missing_ok=True)
+        except OSError as exc:
+            log.warning("could not save the chat draft: %s", exc)
+
+    def _restore_draft(self) -> None:
+        try:
+            text = draft_file().read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        if text.strip() and not self.input.toPlainText():
+            self.input.setPlainText(text[:100_000])
 
     def _dictation_failed(self, message: str) -> None:
         if self.mic_button.isChecked():
@@ -221,8 +360,11 @@ class ChatPane(PictureInput, ModelBackedPane):
 
     # --- conversations ---------------------------------------------------------------
     def new_conversation(self) -> None:
+        if self.job is not None and not self.job.done:
+            return  # the reply in progress belongs to the open chat
         self.conversation_id = None
         self.view.clear()
+        self.update_first_run()
         self.settings_panel.load("", {})
         self.sidebar.list.clearSelection()
         self.input.setFocus()
@@ -238,6 +380,7 @@ class ChatPane(PictureInput, ModelBackedPane):
             w = self._add_widget(m.id, m.role, m.content, m.attachments)
             if m.role == "assistant":
                 w.set_stats(m.stats, m.incomplete)
+        self.update_first_run()
 
     def _ensure_conversation(self, first_message: str) -> int:
         if self.conversation_id is None:
@@ -289,7 +432,8 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.loaded_model, self.loaded_format = model_id, fmt
         self.notice.setText(f"Loading {model_id}…")
         self.chat.load(
-            model_id, self.settings.chat_context, fmt, on_result=self._loaded, on_error=self._load_failed
+            model_id, self.settings.chat_context, fmt, self.settings.chat_threads, self.settings.chat_gpu_layers,
+            on_result=self._loaded, on_error=self._load_failed,
         )
         return True
 
@@ -300,8 +444,17 @@ class ChatPane(PictureInput, ModelBackedPane):
             text += " " + " ".join(n[0].upper() + n[1:] + "." for n in notices)
         self.notice.setText(text)
 
-    def _load_failed(self, exc) -> None:
+    def settings_changed(self) -> None:
+        """Context, threads or GPU layers changed: the next message reloads the model with them."""
         self.loaded_model = None
+
+    def _load_failed(self, exc) -> None:
+        model_id = self.loaded_model
+        self.loaded_model = None
+        if self._closing:
+            return
+        if model_id:
+            self.picker.status.setText(f"Could not load {model_id}.")
         self.notice.setText(f"Could not load the model: {exc}")
         log.warning("chat model load failed: %s", exc)
 
@@ -329,6 +482,7 @@ class ChatPane(PictureInput, ModelBackedPane):
             self.history.edit_message(self.editing_id, text)
             self.history.truncate_after(self.conversation_id, self.editing_id)
             self.editing_id = None
+            self._clear_notice("Editing a sent message")
             self.open_conversation(self.conversation_id)
         else:
             from app.core.chat.session import add_user_message
@@ -345,9 +499,12 @@ class ChatPane(PictureInput, ModelBackedPane):
         self._start_reply()
 
     def _start_reply(self) -> None:
+        self.first_run.hide()
         self.streaming = self._add_widget(-1, "assistant", "")
         self.streaming.set_stats({}, False)
-        self.streaming.stats.setText("thinking…")
+        self.streaming.set_status("thinking…")
+        if not self.notice.text().startswith(("Loading", "Editing")):
+            self.notice.clear()  # an earlier failure or notice ends with a new reply
         self.send_button.setEnabled(False)
         self.stop_button.setEnabled(True)
         self.job = self.chat.generate(
@@ -364,18 +521,24 @@ class ChatPane(PictureInput, ModelBackedPane):
             self.job.cancel()
 
     def _on_text(self, text: str) -> None:
-        if self.streaming is not None:
+        if self.streaming is not None and not self._closing:
+            if self.streaming.stats.text() == "thinking…":
+                self.streaming.set_status("")
             self.streaming.set_text(text)
+            self._clear_notice("Loading")
         shown = self.notice.text()
         if shown and shown == self.notice.property("replyError") and text != "Restarting the model…":
             self.notice.clear()  # the model answers again: its last failure is history
 
     def _on_done(self, result) -> None:
+        if self._closing:
+            return
         widget = self.streaming
         if widget is not None:
             widget.message_id = result.message_id
             widget.set_text(result.text)
             widget.set_stats(result.stats.to_dict(), result.stats.stop_reason == "cancelled")
+        self._record_speed(result.stats)
         if result.stats.dropped_messages:
             self.notice.setText(
                 f"{result.stats.dropped_messages} older message(s) no longer fit the model's context and were "
@@ -383,9 +546,25 @@ class ChatPane(PictureInput, ModelBackedPane):
             )
         self._finish_ui(result)
 
+    def _record_speed(self, stats) -> None:
+        """A real reply on the CPU calibrates the speed estimates of the Models pane (app.core.models.speed)."""
+        if (stats.completion_tokens or 0) < 8 or not stats.tokens_per_second or self.settings.chat_gpu_layers > 0:
+            return
+        from app.core.models import speed
+        from app.core.models.store import ModelStore
+
+        try:
+            entry = ModelStore().get(self.loaded_model or "")
+        except HearthError:
+            return
+        if entry is not None and (self.hardware is None or not self.hardware.gpus):
+            speed.record("chat", entry.id, entry.size, stats.tokens_per_second)
+
     def _on_failed(self, exc) -> None:
+        if self._closing:
+            return
         if self.streaming is not None:
-            self.streaming.stats.setText("failed")
+            self.streaming.set_status("failed")
         self.notice.setText(f"The reply failed: {exc}" if isinstance(exc, HearthError) else f"Error: {exc!r}")
         self.notice.setProperty("replyError", self.notice.text())  # cleared when a reply streams again
         if not isinstance(exc, HearthError):
@@ -395,6 +574,8 @@ class ChatPane(PictureInput, ModelBackedPane):
         self._finish_ui(exc)
 
     def _finish_ui(self, outcome) -> None:
+        if self._closing:
+            return  # quitting: the history is closed; the worker saved the reply as incomplete
         self.send_button.setEnabled(True)
         self.stop_button.setEnabled(False)
         widget = self.streaming
@@ -442,11 +623,12 @@ class ChatPane(PictureInput, ModelBackedPane):
         if self.conversation_id is None:
             self.notice.setText("Open a chat to export it.")
             return
+        from app.gui.dialogs.export import ask_export_path
+
         conv = self.history.conversation(self.conversation_id)
-        suffix = ".md" if kind == "md" else ".json"
-        path, _ = QFileDialog.getSaveFileName(self, "Export chat", conv.title + suffix)
-        if path:
-            self.export_to(Path(path), kind)
+        path = ask_export_path(self, "Export chat", conv.title, kind, "chat")
+        if path is not None:
+            self.export_to(path, kind)
 
     def export_to(self, path: Path, kind: str) -> None:
         text = (self.history.export_markdown if kind == "md" else self.history.export_json)(self.conversation_id)
@@ -457,6 +639,13 @@ class ChatPane(PictureInput, ModelBackedPane):
             self.notice.setText(f"Could not export: {exc.strerror or exc}")
 
     def finish_workers(self) -> list:
+        """Quit: stops the reply (the worker saves it as incomplete), saves the draft, closes the history.
+        Outcomes that arrive after this are ignored (the history they would read is closed)."""
+        if self._closing:
+            return []
+        self._closing = True
+        self._draft_timer.stop()
+        self.save_draft()
         if self.job is not None:
             self.job.cancel()
         ending = self.chat.finish()

@@ -28,12 +28,17 @@ class ChatWorker(ModelWorker):
         # In its own process: a crash there is a message here (app.core.chat.remote).
         return open_chat(model_id, self._options)
 
-    def load(self, model_id: str, n_ctx: int, chat_format: str | None = None, **callbacks) -> Job:
+    def load(
+        self, model_id: str, n_ctx: int, chat_format: str | None = None, threads: int = 0, gpu_layers: int = -1,
+        **callbacks,
+    ) -> Job:
         def job(cancel, progress):
             from app.core.chat.engine import LoadOptions
 
             progress(f"Loading {model_id}…")
-            self._options, self._wanted = LoadOptions(n_ctx=n_ctx, chat_format=chat_format), model_id
+            self._options = LoadOptions(
+                n_ctx=n_ctx, chat_format=chat_format, n_threads=threads or None, gpu_layers=gpu_layers)
+            self._wanted = model_id
             self.close_model()  # new options mean a new load, even of the same model
             engine = self._open(model_id)
             return engine.model_id, list(engine.notices), engine.n_ctx

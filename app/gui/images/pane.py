@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QFileSystemWatcher, QMimeData, QSize, Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QKeySequence, QShortcut
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -26,9 +26,11 @@ from PySide6.QtWidgets import (
 from app.core.db import DamagedDatabaseError
 from app.core.images.scan import display_path
 from app.core.jobs import HearthError
-from app.gui.images.results import THUMB, ResultsModel
+from app.gui import theme
+from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
 from app.gui.panes.base import ModelBackedPane, button, hbox
+from app.gui.widgets.empty_state import EmptyState
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class ImagesPane(ModelBackedPane):
         self.last_summary = None
         self.pausing = False  # the running index job was stopped by Pause, not Cancel
         self.results = ResultsModel(self)  # the hits shown in the grid, with lazy thumbnails
+        self.all_hits: list = []  # the last search's hits; the threshold filters these live
         self._menu_ref = None
 
         row = QHBoxLayout()
@@ -84,6 +87,9 @@ class ImagesPane(ModelBackedPane):
         self.index_status.setObjectName("indexStatus")
         self.index_status.setWordWrap(True)
         left.addWidget(self.index_status)
+        self.skipped_button = button("Show skipped files…", "Show the skipped files")
+        self.skipped_button.hide()
+        left.addWidget(self.skipped_button)
         return left
 
     def _build_search(self) -> QVBoxLayout:
@@ -94,20 +100,35 @@ class ImagesPane(ModelBackedPane):
         self.search_button = button("&Search", "Search")
         self.ask_button = button("Ask in chat", "Ask in chat about the selected pictures")
         self.ask_button.setEnabled(False)
+        theme.set_icon(self.ask_button, "chat")
         self.threshold = QSlider(Qt.Orientation.Horizontal)
         self.threshold.setRange(0, 100)
         self.threshold.setValue(0)
         self.threshold.setMaximumWidth(120)
         self.threshold.setAccessibleName("Similarity threshold")
         self.threshold.setToolTip("Hide results less similar than this")
+        self.threshold_label = QLabel("0.00")
+        self.threshold_label.setObjectName("thresholdValue")
+        self.threshold_label.setMinimumWidth(self.threshold_label.fontMetrics().horizontalAdvance("0.00 "))
         search_row = QHBoxLayout()
         search_row.addWidget(self.query, 1)
         search_row.addWidget(self.search_button)
-        search_row.addWidget(QLabel("Min."))
+        search_row.addWidget(QLabel("Min. similarity"))
         search_row.addWidget(self.threshold)
+        search_row.addWidget(self.threshold_label)
         search_row.addWidget(self.ask_button)
+        self.query_picture = QLabel()
+        self.query_picture.setObjectName("queryPicture")
+        self.query_picture.setAccessibleName("The picture searched for")
+        self.query_picture.hide()
         right = QVBoxLayout()
         right.addLayout(search_row)
+        right.addWidget(self.query_picture)
+        self.empty = EmptyState(
+            "Add a folder of photos. Hearth looks at each picture once, on this computer; then you can "
+            "find any of them by describing it.", "Add a photo folder…", "folder")
+        self.empty.hide()
+        right.addWidget(self.empty, 1)
         right.addWidget(self._build_grid(), 1)
         self.message = QLabel()
         self.message.setObjectName("imagesMessage")
@@ -125,7 +146,9 @@ class ImagesPane(ModelBackedPane):
         self.grid.setLayoutMode(QListView.LayoutMode.Batched)  # stays smooth with 10,000 results
         self.grid.setBatchSize(200)
         self.grid.setIconSize(QSize(THUMB, THUMB))
-        self.grid.setGridSize(QSize(THUMB + 16, THUMB + 28))
+        self.grid.setGridSize(CELL)
+        self.grid.setWordWrap(True)
+        self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.grid.setModel(self.results)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)  # several go to chat together
@@ -141,6 +164,8 @@ class ImagesPane(ModelBackedPane):
 
     def _connect(self) -> None:
         self.add_folder.clicked.connect(self._ask_folder)
+        self.empty.button.clicked.connect(self._ask_folder)
+        self.skipped_button.clicked.connect(lambda: self.images.skipped_files(on_result=self.show_skipped))
         self.remove_folder.clicked.connect(self._remove_selected)
         self.index_button.clicked.connect(self.start_index)
         self.pause_button.clicked.connect(self._pause)
@@ -149,11 +174,15 @@ class ImagesPane(ModelBackedPane):
         self.query.returnPressed.connect(self.search)
         self.grid.doubleClicked.connect(self._open)
         self.grid.customContextMenuRequested.connect(self._menu)
+        # Ctrl+V anywhere in this pane searches by the pasted picture (the Chat pane's paste is its own).
+        paste = QShortcut(QKeySequence.StandardKey.Paste, self, self._paste)
+        paste.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.preview_shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self.grid, self.preview_current)
+        self.threshold.valueChanged.connect(self._on_threshold)
         self.grid.selectionModel().selectionChanged.connect(
             lambda *_: self.ask_button.setEnabled(bool(self.selected_paths())))
         self.results.modelReset.connect(lambda: self.ask_button.setEnabled(False))
         self.ask_button.clicked.connect(lambda: self._ask(self.selected_paths()))
-        QShortcut(QKeySequence.StandardKey.Paste, self.grid, self._paste)
 
     # --- folders and indexing ----------------------------------------------------------
     def refresh_folders(self) -> None:
@@ -161,6 +190,8 @@ class ImagesPane(ModelBackedPane):
 
     def _show_folders(self, result) -> None:
         folders, skipped = result
+        self.empty.setVisible(not folders)
+        self.grid.setVisible(bool(folders))
         self.folder_list.clear()
         for path, status, count in folders:
             note = f"{count} photos" + (" · offline (kept)" if status == "offline" else "")
@@ -169,9 +200,31 @@ class ImagesPane(ModelBackedPane):
             self.folder_list.addItem(item)
             if os.path.isdir(path) and path not in self.watcher.directories():
                 self.watcher.addPath(path)
+        self.skipped_button.setVisible(bool(skipped))
         if skipped:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(skipped.items()))
             self.index_status.setText(f"Skipped {sum(skipped.values())}: {reasons}")
+
+    def show_skipped(self, files) -> None:
+        from PySide6.QtWidgets import QDialog, QDialogButtonBox, QVBoxLayout
+
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Skipped files")
+        dialog.setObjectName("skippedFiles")
+        layout = QVBoxLayout(dialog)
+        layout.addWidget(QLabel(f"{len(files)} file(s) could not be indexed:"))
+        dialog.list = QListWidget()
+        dialog.list.setAccessibleName("Skipped files")
+        for path, reason in files:
+            dialog.list.addItem(f"{path} — {reason}")
+        layout.addWidget(dialog.list)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(640, 360)
+        dialog.show()
+        self._skipped_dialog = dialog
+        return dialog
 
     def add_folders(self, paths) -> None:
         for p in paths:
@@ -316,17 +369,52 @@ class ImagesPane(ModelBackedPane):
         if not model_id:
             self.message.setText("No images model installed: open Models to download one.")
             return
-        threshold = self.threshold.value() / 100 if self.threshold.value() else None
         self.message.setText("Searching…")
+        self._show_query_picture(images, pil_images)
+        # Every hit comes back; the threshold slider filters them here, live.
         self.search_job = self.images.search(
-            model_id, self.query.text(), list(images or []), list(pil_images or []), 10_000, threshold,
+            model_id, self.query.text(), list(images or []), list(pil_images or []), 10_000, None,
             on_result=self._show_results, on_error=self._search_failed,
         )
 
+    def _show_query_picture(self, images, pil_images) -> None:
+        pix = QPixmap()
+        if images:
+            pix = QPixmap(str(images[0]))
+        elif pil_images:
+            from PIL.ImageQt import ImageQt
+
+            pix = QPixmap.fromImage(ImageQt(pil_images[0].convert("RGBA")))
+        if pix.isNull():
+            self.query_picture.clear()
+            self.query_picture.hide()
+            return
+        self.query_picture.setPixmap(pix.scaled(QSize(96, 96), Qt.AspectRatioMode.KeepAspectRatio,
+                                                Qt.TransformationMode.SmoothTransformation))
+        self.query_picture.setToolTip("Results look like this picture")
+        self.query_picture.show()
+
     def _show_results(self, hits) -> None:
-        self.results.set_hits(hits)
-        self.message.setText(f"{len(hits)} results." if hits else "No matches.")
-        self.results_ready.emit(len(hits))
+        self.all_hits = list(hits)
+        self._apply_threshold()
+
+    def _on_threshold(self, value: int) -> None:
+        self.threshold_label.setText(f"{value / 100:.2f}")
+        if self.all_hits:
+            self._apply_threshold()
+
+    def _apply_threshold(self) -> None:
+        """Shows the hits above the slider's value; a score at or below zero is never a match."""
+        floor = self.threshold.value() / 100
+        shown = [h for h in self.all_hits if h.score > floor and h.score > 0]
+        self.results.set_hits(shown)
+        hidden = len(self.all_hits) - len(shown)
+        if not shown:
+            text = "No matches." if not self.all_hits else "No matches above the threshold."
+        else:
+            text = f"{len(shown)} results." + (f" {hidden} less similar ones hidden." if hidden else "")
+        self.message.setText(text)
+        self.results_ready.emit(len(shown))
 
     def _search_failed(self, exc) -> None:
         self.message.setText(str(exc) if isinstance(exc, HearthError) else f"Search failed: {exc!r}")
@@ -370,8 +458,21 @@ class ImagesPane(ModelBackedPane):
 
     def _open(self, index) -> None:
         path = self._path_at(index)
+        if path and not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            self.preview(path)  # no picture viewer on this system
+
+    def preview_current(self) -> None:
+        path = self._path_at(self.grid.currentIndex())
         if path:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            self.preview(path)
+
+    def preview(self, path: str):
+        from app.gui.images.preview import PreviewDialog
+
+        dialog = PreviewDialog(path, self)
+        dialog.show()
+        self._preview = dialog
+        return dialog
 
     def _menu(self, pos) -> None:
         menu = self.menu_at(pos)

@@ -12,6 +12,7 @@ from app.core import paths
 from app.core.images.scan import display_path
 
 THUMB = 128
+CELL = QSize(THUMB + 24, THUMB + 44)  # the thumbnail, the file name and the score under it
 
 
 def thumb_path(path: str) -> str:
@@ -61,6 +62,9 @@ class ResultsModel(QAbstractListModel):
         self.signals = _Signals()
         self.signals.done.connect(self._thumb_ready)
         self._row = {}
+        # Shown until a thumbnail is ready, so every cell (and the view's uniform size) is full-size at once.
+        self.placeholder = QPixmap(THUMB, THUMB)
+        self.placeholder.fill(Qt.GlobalColor.transparent)
 
     def set_hits(self, hits) -> None:
         self.beginResetModel()
@@ -78,7 +82,9 @@ class ResultsModel(QAbstractListModel):
             return None
         hit = self.hits[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{hit.score:.2f}" + ("  offline" if hit.offline else "")
+            return f"{os.path.basename(hit.path)}\n{hit.score:.2f}" + ("  offline" if hit.offline else "")
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return CELL
         if role == Qt.ItemDataRole.ToolTipRole:
             return display_path(hit.path)
         if role == Qt.ItemDataRole.DecorationRole:
@@ -86,7 +92,7 @@ class ResultsModel(QAbstractListModel):
             if pix is None and hit.path not in self._asked:
                 self._asked.add(hit.path)  # only what the view paints is asked for: lazy
                 self.pool.start(_ThumbJob(hit.path, self.signals))
-            return pix
+            return pix if pix is not None else self.placeholder
         if role == self.PathRole:
             return hit.path
         if role == self.ScoreRole:

@@ -40,6 +40,12 @@ class ImagesWorker(ModelWorker):
 
         return self.submit(job, name="folders", **callbacks)
 
+    def skipped_files(self, **callbacks) -> Job:
+        def job(cancel, progress):
+            return self.library().skipped_files()
+
+        return self.submit(job, name="skipped-files", **callbacks)
+
     def add_folder(self, path: str, **callbacks) -> Job:
         def job(cancel, progress):
             self.library().add_folder(path)

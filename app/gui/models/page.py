@@ -187,25 +187,35 @@ class ModelsPane(Pane):
             self.recommend(hardware)
 
     def recommend(self, hardware) -> str | None:
-        """With nothing installed: the largest chat model that fits this machine comfortably."""
+        """With nothing installed: the largest chat model that fits and runs comfortably fast here."""
+        from app.core.models import speed
         from app.core.models.fit import estimate_entry_fit
 
-        fitting = [e for e in self.catalog() if e.kind == "chat"
-                   and estimate_entry_fit(e, hardware).verdict in ("gpu", "ram")
-                   and e.size < hardware.ram_bytes * 0.35]  # leave room for the rest of the machine
-        if not fitting:
+        best = speed.recommend(self.catalog(), hardware, "chat")
+        if best is None:
             return None
-        best = max(fitting, key=lambda e: e.size)
+        fit = estimate_entry_fit(best, hardware)
+        estimate = speed.estimate("chat", best.size, hardware, fit)
         self.tabs.setCurrentIndex(0)
         self.select(best.id)
         self.message.setText(
-            f"No models yet. Recommended for this computer: {best.name} ({human(best.size)}, "
-            f"{estimate_entry_fit(best, hardware).message}). Select it and press Download."
+            f"No models yet. Recommended for this computer: {best.name} ({human(best.size)}, {fit.message}, "
+            f"{estimate.text()}: {estimate.how}). Select it and press Download."
         )
         return best.id
 
-    def refresh(self) -> None:
+    def _fit_text(self, entry) -> str:
+        """Memory and speed: "fits in RAM · ~18 tokens/s" (slow models say so)."""
+        from app.core.models import speed
         from app.core.models.fit import estimate_entry_fit
+
+        fit = estimate_entry_fit(entry, self.hardware)
+        if fit.verdict == "too_large":
+            return fit.message
+        estimate = speed.estimate(entry.kind, entry.size, self.hardware, fit)
+        return f"{fit.message} · {estimate.text()}" + ("" if estimate.comfortable else " (slow here)")
+
+    def refresh(self) -> None:
         from app.core.models.records import take_notices
 
         try:
@@ -221,7 +231,7 @@ class ModelsPane(Pane):
         for kind, table in self.tables.items():
             rows = []
             for c in (e for e in self.catalog() if e.kind == kind):
-                fit = estimate_entry_fit(c, self.hardware).message if self.hardware else "…"
+                fit = self._fit_text(c) if self.hardware else "…"
                 status, note = "available", ""
                 if c.id in installed:
                     status = "installed"
@@ -230,6 +240,11 @@ class ModelsPane(Pane):
                     status, note = states[c.id].state, states[c.id].error
                 rows.append(Row(c.id, c.name, c.size, c.licence, fit, status, note))
             known = {r.id for r in rows}
+            for item in states.values():  # "Download from URL": not in the catalog, shown while queued or failed
+                if item.kind == kind and item.model_id not in known and item.model_id not in installed:
+                    rows.append(Row(item.model_id, item.model_id, 0, "—", "", item.state, item.error,
+                                    catalog=False))
+                    known.add(item.model_id)
             for e in installed.values():
                 if e.kind == kind and e.id not in known:
                     note = "imported" if e.verified else "unverified"
@@ -274,7 +289,10 @@ class ModelsPane(Pane):
     def _update_buttons(self) -> None:
         row = self.selected()
         status = row.status if row else None
-        self.buttons["download"].setEnabled(status in ("available", "failed") and bool(row and row.catalog))
+        retry_url = status == "failed" and row is not None and bool(getattr(self.downloads.states().get(row.id),
+                                                                               "url", ""))
+        self.buttons["download"].setEnabled(
+            (status in ("available", "failed") and bool(row and row.catalog)) or retry_url)
         self.buttons["pause"].setEnabled(status == "running")
         self.buttons["resume"].setEnabled(status == "paused")
         self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed"))
@@ -287,6 +305,10 @@ class ModelsPane(Pane):
         row = self.selected()
         if row is None:
             self.message.setText("Select a model to download.")
+            return
+        item = self.downloads.states().get(row.id)
+        if item is not None and item.url:  # a failed "Download from URL": try the same URL again
+            self.downloads.start(row.id, item.kind, item.url, item.architecture)
             return
         self.downloads.start(row.id, self.current_table().kind)
 

@@ -23,6 +23,8 @@ class Row:
 
 
 def human(n: int) -> str:
+    if n <= 0:
+        return "—"  # not known yet (a download from a URL)
     return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 

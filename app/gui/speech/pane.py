@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
@@ -114,7 +115,34 @@ class SpeechPane(ModelBackedPane):
         self.transcript.setObjectName("transcript")
         self.transcript.setAccessibleName("Transcript (click a line to copy it)")
         self.transcript.setWordWrap(True)
-        self.body.addWidget(self.transcript, 1)
+        # Every transcript, one per file and one per dictation, kept across restarts (app.core.speech.transcripts).
+        from PySide6.QtWidgets import QSplitter
+
+        from app.core.speech.transcripts import TranscriptStore
+
+        self.store = TranscriptStore()
+        self.records: list = []  # Transcript, in the list's order
+        self.shown = None  # the Transcript in the view
+        self.running = None  # the file's Transcript being made
+        self.live = None  # the dictation's Transcript, while listening
+        self.transcript_list = QListWidget()
+        self.transcript_list.setObjectName("transcriptList")
+        self.transcript_list.setAccessibleName("Transcripts")
+        self.transcript_list.setMaximumWidth(300)
+        self.transcripts_area = QSplitter()
+        self.transcripts_area.addWidget(self.transcript_list)
+        self.transcripts_area.addWidget(self.transcript)
+        self.transcripts_area.setStretchFactor(1, 1)
+        self.body.addWidget(self.transcripts_area, 1)
+        from app.gui.widgets.empty_state import EmptyState
+
+        self.empty = EmptyState(
+            "Add audio or video files to turn speech into text, or record from the microphone.",
+            "Add files to transcribe…", "file")
+        self.body.addWidget(self.empty, 1)
+        self.transcripts_area.hide()
+        for t in self.store.list():
+            self._list_add(t)
 
     def _build_export_row(self) -> QHBoxLayout:
         out_row = QHBoxLayout()
@@ -132,6 +160,12 @@ class SpeechPane(ModelBackedPane):
 
     def _connect(self) -> None:
         self.add_button.clicked.connect(self._ask_files)
+        self.empty.button.clicked.connect(self._ask_files)
+        self.transcript_list.currentRowChanged.connect(self._on_pick)
+        for model in (self.file_list.model(), self.transcript.model()):
+            for sig in (model.rowsInserted, model.rowsRemoved, model.modelReset):
+                sig.connect(self._update_empty)
+        self.record_button.toggled.connect(self._update_empty)
         self.transcribe_button.clicked.connect(self.start_queue)
         self.cancel_button.clicked.connect(self.cancel)
         self.transcript.itemClicked.connect(self._copy_item)
@@ -165,6 +199,12 @@ class SpeechPane(ModelBackedPane):
     def _start_live(self) -> bool:
         self.dictation.language = None if self.language.currentText() == "auto" else self.language.currentText()
         self.listening = self.dictation.start(self.device.currentData())
+        if self.listening:
+            # Dictation is a transcript of its own; times count from when listening began.
+            self.live = self.store.new("Dictation", "dictation")
+            self._live_t0 = time.monotonic()
+            self._list_add(self.live)
+            self._show(self.live)
         return self.listening
 
     def _toggle_record(self, on: bool) -> None:
@@ -183,13 +223,24 @@ class SpeechPane(ModelBackedPane):
         if not self.listening:
             return  # dictation into another pane
         self.partial.setText("")
-        start = self.segments[-1].end if self.segments else 0.0
-        seg = Segment(start, start, text)
-        self.segments.append(seg)
-        self._add_line(seg, live=True)
+        t = self.live
+        if t is None:
+            return
+        now = time.monotonic() - self._live_t0
+        start = t.segments[-1].end if t.segments else 0.0
+        seg = Segment(start, max(now, start + 0.01), text)
+        t.segments.append(seg)
+        self._keep(t)
+        if self.shown is t:
+            self.segments = list(t.segments)
+            self._add_line(seg)
 
     def _live_finished(self) -> None:
         self.listening = False
+        if self.live is not None:
+            self.live.status = "done"
+            self._keep(self.live)
+            self.live = None
 
     def _live_failed(self, message: str) -> None:
         self.record_button.setChecked(False)
@@ -211,6 +262,57 @@ class SpeechPane(ModelBackedPane):
         paths, _ = QFileDialog.getOpenFileNames(self, "Transcribe files", "", MEDIA)
         if paths:
             self.add_files(paths)
+
+    def _update_empty(self, *_args) -> None:
+        """The first-step line until there is a file, a transcript line or a recording."""
+        empty = (not self.file_list.count() and not self.transcript_list.count() and not self.transcript.count()
+                 and not self.record_button.isChecked())
+        self.empty.setVisible(empty)
+        self.transcripts_area.setVisible(not empty)
+
+    # --- the transcript list ---------------------------------------------------------------
+    @staticmethod
+    def _label(t) -> str:
+        when = time.strftime("%d %b %H:%M", time.localtime(t.created))
+        state = {"running": " — working…", "failed": f" — failed: {t.error}", "cancelled": " — cancelled"}
+        return f"{t.source}  ({when}){state.get(t.status, '')}"
+
+    def _list_add(self, t) -> None:
+        self.records.append(t)
+        item = QListWidgetItem(self._label(t))
+        item.setToolTip(t.error or t.source)
+        self.transcript_list.addItem(item)
+        self._update_empty()
+
+    def _list_update(self, t) -> None:
+        if t in self.records:
+            item = self.transcript_list.item(self.records.index(t))
+            item.setText(self._label(t))
+            item.setToolTip(t.error or t.source)
+
+    def _keep(self, t) -> None:
+        try:
+            self.store.save(t)
+        except OSError as exc:
+            self.message.setText(f"Could not keep the transcript: {exc.strerror or exc}")
+        self._list_update(t)
+
+    def _show(self, t) -> None:
+        """Puts one transcript in the view (selecting it in the list)."""
+        self.shown = t
+        self.segments = list(t.segments)
+        self.transcript.clear()
+        for seg in self.segments:
+            self._add_line(seg, live=False)
+        row = self.records.index(t)
+        if self.transcript_list.currentRow() != row:
+            self.transcript_list.blockSignals(True)
+            self.transcript_list.setCurrentRow(row)
+            self.transcript_list.blockSignals(False)
+
+    def _on_pick(self, row: int) -> None:
+        if 0 <= row < len(self.records):
+            self._show(self.records[row])
 
     def add_files(self, paths) -> None:
         for p in paths:
@@ -240,8 +342,9 @@ class SpeechPane(ModelBackedPane):
         path = self.queue.pop(0)
         self.file_list.takeItem(0)
         self.current_file = path
-        self.segments = []
-        self.transcript.clear()
+        self.running = self.store.new(Path(path).name)
+        self._list_add(self.running)
+        self._show(self.running)
         self.progress.setValue(0)
         self.message.setText(f"Transcribing {Path(path).name}…")
         self.cancel_button.setEnabled(True)
@@ -264,13 +367,20 @@ class SpeechPane(ModelBackedPane):
 
     def _on_progress(self, value) -> None:
         segments, fraction = value
-        for seg in segments[len(self.segments):]:
-            self._add_line(seg)
-        self.segments = list(segments)
+        t = self.running
+        if t is not None:
+            t.segments = list(segments)
+            if self.shown is t:
+                for seg in segments[len(self.segments):]:
+                    self._add_line(seg)
+                self.segments = list(segments)
         self.progress.setValue(int(fraction * 1000))
 
     def _on_done(self, segments) -> None:
         self._on_progress((segments, 1.0))
+        if self.running is not None:
+            self.running.status = "done"
+            self._keep(self.running)
         name = Path(self.current_file).name
         self.message.setText(
             f"{name}: {len(segments)} segments." if segments else f"{name}: no speech was found in it."
@@ -280,7 +390,12 @@ class SpeechPane(ModelBackedPane):
 
     def _on_failed(self, exc) -> None:
         name = Path(self.current_file).name
-        self.message.setText(f"{name}: {exc}" if isinstance(exc, HearthError) else f"{name}: error: {exc!r}")
+        text = str(exc) if isinstance(exc, HearthError) else f"error: {exc!r}"
+        self.message.setText(text if text.startswith(name) else f"{name}: {text}")  # the name once
+        if self.running is not None:  # the error stays with its file in the list
+            self.running.status = "failed"
+            self.running.error = text[len(name):].lstrip(" :") if text.startswith(name) else text
+            self._keep(self.running)
         if not isinstance(exc, HearthError):
             from app.gui.errors import reporter
 
@@ -289,6 +404,9 @@ class SpeechPane(ModelBackedPane):
         self.transcript_done.emit(self.current_file)
 
     def _on_cancelled(self) -> None:
+        if self.running is not None:
+            self.running.status = "cancelled"
+            self._keep(self.running)
         self.message.setText(f"{Path(self.current_file).name}: cancelled.")
         self.queue.clear()
         self.file_list.clear()
@@ -320,9 +438,12 @@ class SpeechPane(ModelBackedPane):
         if not self.segments:
             self.message.setText("There is no transcript to export yet.")
             return
-        path, _ = QFileDialog.getSaveFileName(self, "Export transcript", f"transcript.{fmt}")
-        if path:
-            self.export_to(Path(path), fmt)
+        from app.gui.dialogs.export import ask_export_path
+
+        source = self.shown.source if self.shown is not None else "transcript"
+        path = ask_export_path(self, "Export transcript", Path(source).stem + " transcript", fmt, "transcript")
+        if path is not None:
+            self.export_to(path, fmt)
 
     def export_to(self, path: Path, fmt: str) -> None:
         from app.core.speech import subtitles

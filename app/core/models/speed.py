@@ -1,0 +1,140 @@
+"""How fast will a model run here? Estimates calibrated by what this machine has measured.
+
+Chat decoding is memory-bandwidth-bound: each token reads every weight once, so
+tokens/s scales with 1 / file size. The calibration is the starter model's own
+measured decode speed here (recorded after a real reply); layers on a GPU read
+from faster memory. Whisper's real-time factor and CLIP's images/s scale with
+model size from a measured run of the same kind. Without a measurement yet, a
+rough guess from the core count is used and said to be one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from app.core import paths
+from app.core.fileio import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+COMFORTABLE = {"chat": 10.0, "speech": 0.5, "images": 5.0}  # tok/s at least, RTF at most, images/s at least
+UNITS = {"chat": "tokens/s", "speech": "× real time", "images": "images/s"}
+# Effective memory bandwidth (bytes/s) a GPU's layers get, when nothing better is known.
+GPU_BANDWIDTH = {"nvidia": 300e9, "apple": 100e9}
+CPU_BANDWIDTH_PER_CORE = 4e9  # a rough guess, only until this machine has measured itself
+BASE_RTF_SIZE = 147_882_941  # Whisper base (the starter) at RTF 0.4 on 2 cores, before a measurement
+BASE_CLIP_SIZE = 605_143_920  # ViT-B-32 at about 3 images/s per core, before a measurement
+
+
+@dataclass
+class Speed:
+    value: float
+    kind: str
+    comfortable: bool
+    how: str
+
+    def text(self) -> str:
+        if self.kind == "speech":
+            return f"~{self.value:.2f}× real time"
+        return f"~{self.value:.0f} {UNITS[self.kind]}" if self.value >= 20 else f"~{self.value:.1f} {UNITS[self.kind]}"
+
+
+def calibration_file():
+    return paths.cache_dir() / "speed-calibration.json"
+
+
+def load_calibration() -> dict:
+    """{kind: {"model": id, "size": bytes, "value": measured}}; a damaged file counts as none."""
+    try:
+        data = json.loads(calibration_file().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    out = {}
+    if isinstance(data, dict):
+        for kind, rec in data.items():
+            if (kind in COMFORTABLE and isinstance(rec, dict) and isinstance(rec.get("size"), int)
+                    and rec["size"] > 0 and isinstance(rec.get("value"), (int, float)) and rec["value"] > 0):
+                out[kind] = {"model": str(rec.get("model", ""))[:200], "size": rec["size"],
+                             "value": float(rec["value"])}
+    return out
+
+
+def record(kind: str, model_id: str, size: int, value: float, on_gpu: bool = False) -> None:
+    """Keeps a measurement made on this machine (CPU runs only: they calibrate the CPU estimate)."""
+    if kind not in COMFORTABLE or on_gpu or size <= 0 or value <= 0:
+        return
+    data = load_calibration()
+    data[kind] = {"model": model_id, "size": int(size), "value": float(value)}
+    try:
+        atomic_write_json(calibration_file(), data)
+    except OSError as exc:
+        log.warning("could not keep the speed measurement: %s", exc)
+
+
+def _cores(hardware) -> int:
+    return max(1, int(getattr(hardware.cpu, "physical_cores", 0) or 1))
+
+
+def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
+    cal = load_calibration().get(kind)
+    cores = _cores(hardware)
+    if kind == "chat":
+        if cal:
+            cpu_bw = cal["value"] * cal["size"]  # bytes read per second while decoding, measured
+            how = f"scaled from {cal['model']}'s measured {cal['value']:.0f} tokens/s here by file size"
+        else:
+            cpu_bw = CPU_BANDWIDTH_PER_CORE * cores
+            how = f"a rough guess from {cores} CPU cores (chat once with any model to measure this machine)"
+        fraction = 0.0
+        if fit is not None and fit.verdict in ("gpu", "partial"):
+            fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / 32)
+        gpu_bw = next((GPU_BANDWIDTH[g.vendor] for g in hardware.gpus if g.vendor in GPU_BANDWIDTH), None)
+        if fraction and gpu_bw:
+            seconds = (1 - fraction) * size / cpu_bw + fraction * size / gpu_bw
+            how += f", {fraction:.0%} of it on the GPU (assumed {gpu_bw / 1e9:.0f} GB/s)"
+        else:
+            seconds = size / cpu_bw
+        value = 1 / seconds
+        return Speed(value, kind, value >= COMFORTABLE[kind], how)
+    if kind == "speech":
+        if cal:
+            rtf = cal["value"] * size / cal["size"]
+            how = f"scaled from {cal['model']}'s measured {cal['value']:.2f}× real time here by size"
+        else:
+            rtf = 0.4 * (2 / cores) * size / BASE_RTF_SIZE
+            how = f"a rough guess from {cores} CPU cores (transcribe once to measure this machine)"
+        if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
+            rtf /= 10
+            how += ", about ten times faster on the GPU"
+        return Speed(rtf, kind, rtf <= COMFORTABLE[kind], how)
+    if cal:
+        rate = cal["value"] * cal["size"] / size
+        how = f"scaled from {cal['model']}'s measured {cal['value']:.1f} images/s here by size"
+    else:
+        rate = 3.0 * cores * BASE_CLIP_SIZE / size
+        how = f"a rough guess from {cores} CPU cores (index a folder once to measure this machine)"
+    if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
+        rate *= 10
+        how += ", about ten times faster on the GPU"
+    return Speed(rate, kind, rate >= COMFORTABLE[kind], how)
+
+
+def recommend(entries, hardware, kind: str = "chat", sees: bool = False):
+    """The largest catalog model of ``kind`` that fits and is comfortably fast here, or None.
+
+    Vision models only when ``sees``: for text chat their projector is download and memory unused.
+    """
+    from app.core.models.fit import estimate_entry_fit
+
+    best = None
+    for e in entries:
+        if e.kind != kind or e.sees != sees:
+            continue
+        fit = estimate_entry_fit(e, hardware)
+        if fit.verdict not in ("gpu", "ram", "partial") or e.size > hardware.ram_bytes * 0.35:
+            continue
+        if estimate(kind, e.size, hardware, fit).comfortable and (best is None or e.size > best.size):
+            best = e
+    return best

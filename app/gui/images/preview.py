@@ -1,0 +1,42 @@
+"""A picture shown large inside Hearth (Space on a result, or double-click with no viewer installed)."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QImageReader, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
+
+MAX_SIDE = 1600
+
+
+class PreviewDialog(QDialog):
+    def __init__(self, path: str, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(os.path.basename(path))
+        self.setObjectName("picturePreview")
+        layout = QVBoxLayout(self)
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setAccessibleName("Picture preview")
+        reader = QImageReader(path)  # scaled while decoding: a huge picture never lands in memory whole
+        reader.setAutoTransform(True)
+        size = reader.size()
+        if size.isValid() and max(size.width(), size.height()) > MAX_SIDE:
+            reader.setScaledSize(size.scaled(QSize(MAX_SIDE, MAX_SIDE), Qt.AspectRatioMode.KeepAspectRatio))
+        image = reader.read()
+        if image.isNull():
+            self.picture.setText(f"This picture could not be read: {reader.errorString()}")
+        else:
+            screen = self.screen().availableGeometry().size() * 0.8 if self.screen() else QSize(1200, 800)
+            pix = QPixmap.fromImage(image)
+            if pix.width() > screen.width() or pix.height() > screen.height():
+                pix = pix.scaled(screen, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            self.picture.setPixmap(pix)
+        layout.addWidget(self.picture)
+        caption = QLabel(path)
+        caption.setWordWrap(True)
+        caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(caption)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.close)

@@ -1,0 +1,167 @@
+"""Light and dark themes: a Fusion palette, one style sheet, and the colours other widgets ask for.
+
+"system" (the default) follows the desktop's colour scheme and changes with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+log = logging.getLogger(__name__)
+
+THEMES = ("system", "light", "dark")
+LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
+
+COLORS = {
+    "light": {
+        "window": "#f6f5f3", "base": "#ffffff", "alt": "#efedea", "text": "#1f2328", "muted": "#6b7075",
+        "accent": "#c2551f", "accent_text": "#ffffff", "border": "#d8d5d0", "sidebar": "#ecebe8",
+        "user": "#fbeee6", "assistant": "#ffffff", "code_bg": "#f3f2ef", "code_border": "#dedbd6",
+        "link": "#0b62c4", "error": "#b3261e", "selection": "#f3c9b2",
+    },
+    "dark": {
+        "window": "#1e1f22", "base": "#26282c", "alt": "#2d2f34", "text": "#e6e6e6", "muted": "#9aa0a6",
+        "accent": "#ef8a4c", "accent_text": "#1b1b1b", "border": "#3a3d43", "sidebar": "#18191b",
+        "user": "#3a2d25", "assistant": "#26282c", "code_bg": "#16171a", "code_border": "#3a3d43",
+        "link": "#7ab7ff", "error": "#ff8a80", "selection": "#6b4a36",
+    },
+}
+
+
+class _Notifier(QObject):
+    changed = Signal(str)  # "light" | "dark"
+
+
+_state = {"choice": "system", "applied": "light", "hooked": False}
+_notifier: _Notifier | None = None
+_icon_users: list[tuple[weakref.ref, str]] = []
+
+
+def notifier() -> _Notifier:
+    global _notifier
+    if _notifier is None:
+        _notifier = _Notifier()
+    return _notifier
+
+
+def system_scheme() -> str:
+    app = QGuiApplication.instance()
+    if app is None:
+        return "light"
+    try:
+        scheme = app.styleHints().colorScheme()
+    except AttributeError:  # Qt before 6.5
+        return "light"
+    return "dark" if scheme == Qt.ColorScheme.Dark else "light"
+
+
+def resolve(choice: str) -> str:
+    return system_scheme() if choice not in ("light", "dark") else choice
+
+
+def current() -> str:
+    return _state["applied"]
+
+
+def current_colors() -> dict[str, str]:
+    return COLORS[current()]
+
+
+def palette(name: str) -> QPalette:
+    c = COLORS[name]
+    p = QPalette()
+    role = QPalette.ColorRole
+    for r, key in (
+        (role.Window, "window"), (role.WindowText, "text"), (role.Base, "base"), (role.AlternateBase, "alt"),
+        (role.Text, "text"), (role.Button, "alt"), (role.ButtonText, "text"), (role.ToolTipBase, "base"),
+        (role.ToolTipText, "text"), (role.Highlight, "accent"), (role.HighlightedText, "accent_text"),
+        (role.Link, "link"), (role.PlaceholderText, "muted"), (role.BrightText, "error"),
+    ):
+        p.setColor(r, QColor(c[key]))
+    for r in (role.WindowText, role.Text, role.ButtonText):
+        p.setColor(QPalette.ColorGroup.Disabled, r, QColor(c["muted"]))
+    return p
+
+
+def style_sheet(name: str) -> str:
+    c = COLORS[name]
+    return f"""
+QListWidget#paneList {{ background: {c['sidebar']}; border: none; padding: 8px 6px; outline: 0; }}
+QListWidget#paneList::item {{ padding: 8px 10px; margin: 2px 0; border-radius: 6px; color: {c['text']}; }}
+QListWidget#paneList::item:hover {{ background: {c['alt']}; }}
+QListWidget#paneList::item:selected {{ background: {c['accent']}; color: {c['accent_text']}; }}
+QFrame#message-user {{ background: {c['user']}; border: 1px solid {c['border']}; border-radius: 10px; }}
+QFrame#message-assistant, QFrame#message-system {{
+    background: {c['assistant']}; border: 1px solid {c['border']}; border-radius: 10px; }}
+QFrame#message-user QTextBrowser, QFrame#message-assistant QTextBrowser, QFrame#message-system QTextBrowser {{
+    background: transparent; }}
+QLabel#messageStats {{ color: {c['muted']}; }}
+QLabel#chatNotice, QLabel#paneNotice {{ color: {c['muted']}; }}
+QLabel[role="error"] {{ color: {c['error']}; }}
+QFrame#emptyState {{ background: {c['base']}; border: 1px dashed {c['border']}; border-radius: 12px; }}
+QPushButton[primary="true"] {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
+    border-radius: 6px; padding: 6px 14px; font-weight: 600; }}
+QPushButton[primary="true"]:disabled {{ background: {c['border']}; color: {c['muted']}; }}
+QScrollArea#conversationView {{ background: {c['window']}; border: none; }}
+QWidget#conversationInner {{ background: {c['window']}; }}
+QPlainTextEdit#chatInput {{ border: 1px solid {c['border']}; border-radius: 8px; padding: 4px;
+    background: {c['base']}; }}
+QPlainTextEdit#chatInput:focus {{ border: 1px solid {c['accent']}; }}
+QToolTip {{ color: {c['text']}; background: {c['base']}; border: 1px solid {c['border']}; }}
+"""
+
+
+def apply(choice: str = "system", app: QApplication | None = None) -> str:
+    """Applies a theme choice to the application; returns the scheme in use ("light" or "dark")."""
+    app = app or QApplication.instance()
+    choice = choice if choice in THEMES else "system"
+    _state["choice"] = choice
+    name = resolve(choice)
+    _state["applied"] = name
+    if app is None:
+        return name
+    if not _state["hooked"]:
+        _state["hooked"] = True
+        try:
+            app.styleHints().colorSchemeChanged.connect(_on_system_change)
+        except AttributeError:
+            pass
+    app.setPalette(palette(name))
+    app.setStyleSheet(style_sheet(name))
+    _retint_icons()
+    notifier().changed.emit(name)
+    return name
+
+
+def _on_system_change(*_args) -> None:
+    if _state["choice"] == "system" and resolve("system") != _state["applied"]:
+        apply("system")
+
+
+def set_icon(widget, name: str) -> None:
+    """Gives a button (or action) an icon that follows theme changes."""
+    from app.gui.icons import icon
+
+    widget.setIcon(icon(name))
+    _icon_users.append((weakref.ref(widget), name))
+
+
+def _retint_icons() -> None:
+    from app.gui.icons import icon
+
+    alive = []
+    for ref, name in _icon_users:
+        widget = ref()
+        if widget is None:
+            continue
+        try:
+            widget.setIcon(icon(name))
+        except RuntimeError:  # the C++ object is gone
+            continue
+        alive.append((ref, name))
+    _icon_users[:] = alive

@@ -1,0 +1,72 @@
+"""Speed estimates: calibrated by a measurement on this machine, scaled by size and GPU offload."""
+
+import json
+
+from app.core.hardware import CPUInfo, GPUInfo, HardwareReport
+from app.core.models import speed
+from app.core.models.catalog import load_catalog
+from app.core.models.fit import Fit
+
+GB = 1024**3
+
+
+def _machine(cores=2, ram_gb=24, gpus=()):
+    return HardwareReport("Linux", "6", "3.11", CPUInfo("cpu", "x86_64", cores, cores, ["avx2"]), ram_gb * GB,
+                          list(gpus))
+
+
+def test_a_two_core_machine_is_not_recommended_the_8b_model(hearth_home):
+    speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, 60.0)  # what the starter measured here
+    hw = _machine()
+    catalog = load_catalog()
+    big = next(e for e in catalog if e.id == "llama-3.1-8b-instruct-q4_k_m")
+    slow = speed.estimate("chat", big.size, hw)
+    assert 2 < slow.value < 4.5 and not slow.comfortable
+    assert "measured 60 tokens/s" in slow.how and "gemma-3-270m" in slow.how
+    best = speed.recommend(catalog, hw, "chat")
+    assert best is not None and best.id != big.id
+    assert speed.estimate("chat", best.size, hw).value >= speed.COMFORTABLE["chat"]
+    bigger_fast = [e for e in catalog if e.kind == "chat" and not e.sees and e.size > best.size
+                   and speed.estimate("chat", e.size, hw).comfortable]
+    assert not bigger_fast, "the largest comfortably fast model is chosen"
+    # Text chat is offered a text model (a projector is weight it never uses); a vision one only when asked.
+    assert not best.sees
+    seeing = speed.recommend(catalog, hw, "chat", sees=True)
+    assert seeing is not None and seeing.sees
+
+
+def test_a_faster_measurement_recommends_a_bigger_model_and_gpu_offload_counts(hearth_home):
+    catalog = load_catalog()
+    speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, 60.0)
+    slow_pick = speed.recommend(catalog, _machine(), "chat")
+    speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, 250.0)
+    fast_pick = speed.recommend(catalog, _machine(), "chat")
+    assert fast_pick.size > slow_pick.size
+    gpu = _machine(gpus=[GPUInfo("nvidia", "RTX", 24 * GB)])
+    cpu_only = speed.estimate("chat", 4_920_734_016, _machine())
+    on_gpu = speed.estimate("chat", 4_920_734_016, gpu, Fit("gpu", "fits on GPU", 33))
+    half = speed.estimate("chat", 4_920_734_016, gpu, Fit("partial", "partial", 16))
+    assert on_gpu.value > half.value > cpu_only.value
+    assert "GPU" in on_gpu.how
+
+
+def test_whisper_and_clip_estimates_scale_with_size(hearth_home):
+    hw = _machine()
+    catalog = load_catalog()
+    speed.record("speech", "whisper-base", 147_882_941, 0.4)
+    base = speed.estimate("speech", 147_882_941, hw)
+    large = speed.estimate("speech", next(e.size for e in catalog if e.id == "whisper-large-v3"), hw)
+    assert abs(base.value - 0.4) < 1e-6 and base.comfortable
+    assert large.value > 5 and not large.comfortable
+    assert speed.recommend(catalog, hw, "speech").id in {"whisper-tiny", "whisper-base"}
+    small_clip = speed.estimate("images", 605_143_920, hw)
+    big_clip = speed.estimate("images", 1_710_518_312, hw)
+    assert small_clip.value > big_clip.value and "guess" in small_clip.how
+
+
+def test_a_damaged_calibration_file_counts_as_none(hearth_home):
+    speed.calibration_file().write_text(json.dumps({"chat": {"size": "big", "value": -1}, "x": 3}))
+    assert speed.load_calibration() == {}
+    assert "guess" in speed.estimate("chat", 800_000_000, _machine()).how
+    speed.calibration_file().write_text("{not json")
+    assert speed.load_calibration() == {}
