@@ -113,6 +113,31 @@ def speech_pieces(audio: np.ndarray) -> list[dict]:
     return [{"start": p["start"] / SAMPLE_RATE, "end": p["end"] / SAMPLE_RATE} for p in pieces]
 
 
+CUE_MAX_S, CUE_MAX_CHARS, CUE_PAUSE_S = 7.0, 84, 0.6
+SENTENCE_ENDS = (".", "?", "!", "。", "？", "！")
+
+
+def cues(piece, keep_words: bool) -> list[SimpleNamespace]:
+    """A batched piece (one segment of up to 30 s) cut into subtitle-sized segments by its word
+    timings: after a sentence's end, at a pause, or before a cue passes 7 s or 84 characters.
+    Each runs from its first word's start to its last word's end; no word is dropped."""
+    words = list(piece.words or [])
+    if not words:
+        return [SimpleNamespace(start=piece.start, end=piece.end, text=piece.text, words=None)]
+    groups: list[list] = [[words[0]]]
+    for prev, w in zip(words, words[1:]):
+        group = groups[-1]
+        text = "".join(x.word for x in group).strip()
+        if (text.endswith(SENTENCE_ENDS) or w.start - prev.end > CUE_PAUSE_S
+                or w.end - group[0].start > CUE_MAX_S or len(text) + len(w.word) > CUE_MAX_CHARS):
+            groups.append([w])
+        else:
+            group.append(w)
+    return [SimpleNamespace(start=g[0].start, end=max(g[0].start, g[-1].end),
+                            text="".join(x.word for x in g).strip(), words=g if keep_words else None)
+            for g in groups]
+
+
 _loaded: dict = {}  # the last model loaded, by folder (as it is on disk), device and threads
 _loading = threading.Lock()
 
@@ -213,21 +238,23 @@ class Transcriber:
         def run(group, language):
             return pipeline.transcribe(
                 audio, clip_timestamps=group, language=language, task=options.task,
-                beam_size=options.beam_size, word_timestamps=options.word_timestamps,
-                initial_prompt=options.initial_prompt, batch_size=len(group),
+                beam_size=options.beam_size, initial_prompt=options.initial_prompt, batch_size=len(group),
                 # One segment per piece. With timestamps the pipeline drops a piece's text after its
                 # last timestamp (it has no next window to seek to): 12 of 180 sentences on a 2-hour file.
-                without_timestamps=True,
+                # Word timings (cross-attention, no timestamp tokens) then cut it into cues.
+                without_timestamps=True, word_timestamps=True,
             )
 
         first, info = run(groups[0], options.language)
 
         def segments():
-            yield from first
+            for piece in first:
+                yield from cues(piece, options.word_timestamps)
             for group in groups[1:]:
                 if stop.is_set():  # the reader has gone: no new batch
                     return
-                yield from run(group, info.language)[0]
+                for piece in run(group, info.language)[0]:
+                    yield from cues(piece, options.word_timestamps)
 
         return segments(), info
 
