@@ -119,17 +119,20 @@ SENTENCE_ENDS = (".", "?", "!", "。", "？", "！")
 
 def cues(piece, keep_words: bool) -> list[SimpleNamespace]:
     """A batched piece (one segment of up to 30 s) cut into subtitle-sized segments by its word
-    timings: after a sentence's end, at a pause, or before a cue passes 7 s or 84 characters.
+    timings: after a sentence's end, at a pause, or before a cue passes 7 s or 84 characters
+    (a quarter more for the word that ends a sentence).
     Each runs from its first word's start to its last word's end; no word is dropped."""
     words = list(piece.words or [])
     if not words:
         return [SimpleNamespace(start=piece.start, end=piece.end, text=piece.text, words=None)]
     groups: list[list] = [[words[0]]]
-    for prev, w in zip(words, words[1:]):
+    for prev, w in zip(words, words[1:], strict=False):
         group = groups[-1]
         text = "".join(x.word for x in group).strip()
+        slack = 1.25 if w.word.strip().endswith(SENTENCE_ENDS) else 1.0  # no one-word orphan cue
         if (text.endswith(SENTENCE_ENDS) or w.start - prev.end > CUE_PAUSE_S
-                or w.end - group[0].start > CUE_MAX_S or len(text) + len(w.word) > CUE_MAX_CHARS):
+                or w.end - group[0].start > CUE_MAX_S * slack
+                or len(text) + len(w.word) > CUE_MAX_CHARS * slack):
             groups.append([w])
         else:
             group.append(w)
