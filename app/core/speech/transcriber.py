@@ -3,8 +3,9 @@
 ``Transcriber.transcribe`` yields ``Segment``s as they are produced, with the
 progress through the audio. Files go through faster-whisper's batched
 pipeline by default: speech cut at pauses by the VAD, up to 30 s a piece,
-decoded several pieces at a time (``batched=False`` gives the sequential
-path, which live dictation uses). Neither a window nor a batch can be
+decoded several pieces at a time, each piece then cut into subtitle cues by
+its word timings (``batched=False`` gives the sequential path, which live
+dictation uses). Neither a window nor a batch can be
 interrupted, so decoding runs on a helper thread and the generator waits on
 it: a cancel is answered at once, and the helper finishes its batch and
 stops on its own. A batch can take a minute on a busy CPU, so batched and
