@@ -121,7 +121,7 @@ SENTENCE_ENDS = (".", "?", "!", "。", "？", "！")
 def cues(piece, keep_words: bool) -> list[SimpleNamespace]:
     """A batched piece (one segment of up to 30 s) cut into subtitle-sized segments by its word
     timings: after a sentence's end, at a pause, or before a cue passes 7 s or 84 characters
-    (a quarter more for the word that ends a sentence).
+    (8 s and 96 for the word that ends a sentence).
     Each runs from its first word's start to its last word's end; no word is dropped."""
     words = list(piece.words or [])
     if not words:
@@ -130,7 +130,8 @@ def cues(piece, keep_words: bool) -> list[SimpleNamespace]:
     for prev, w in zip(words, words[1:], strict=False):
         group = groups[-1]
         text = "".join(x.word for x in group).strip()
-        slack = 1.25 if w.word.strip().endswith(SENTENCE_ENDS) else 1.0  # no one-word orphan cue
+        # The word that ends a sentence may take a cue to 8 s / 96 characters: no one-word orphan cue.
+        slack = 8 / 7 if w.word.strip().endswith(SENTENCE_ENDS) else 1.0
         if (text.endswith(SENTENCE_ENDS) or w.start - prev.end > CUE_PAUSE_S
                 or w.end - group[0].start > CUE_MAX_S * slack
                 or len(text) + len(w.word) > CUE_MAX_CHARS * slack):
