@@ -380,3 +380,19 @@ def test_dictation_does_not_wait_behind_a_cancelled_files_batch(transcriber, spe
     assert word_error_rate(SPEECH_TEXT, said[0]) <= 0.15
     again = " ".join(s.text for s in transcribe_all(transcriber, speech_wav, TranscribeOptions(language="en")))
     assert word_error_rate(SPEECH_TEXT, again) <= 0.15, "the batch lane comes back for the next file"
+
+
+@pytest.mark.parametrize("words", [True, False], ids=["with-words", "without-words"])
+def test_batched_pieces_are_cut_into_subtitle_cues(transcriber, speech_wav, words):
+    """A batched piece is decoded whole (up to 30 s, no timestamps, so no text is lost) and then cut
+    into cues by its word timings: three sentences give several in-order cues, none over 8 s, and
+    every word is kept. Words stay on a cue only when they were asked for."""
+    segments = transcribe_all(transcriber, speech_wav, TranscribeOptions(batched=True, word_timestamps=words))
+    assert len(segments) >= 2, [s.text for s in segments]
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(segments, segments[1:], strict=False)), "in order"
+    assert all(0 <= s.end - s.start <= 8.0 for s in segments), [(s.start, s.end) for s in segments]
+    assert word_error_rate(SPEECH_TEXT, " ".join(s.text for s in segments)) <= 0.15
+    if words:
+        assert all(s.words and s.start == s.words[0].start and s.end == s.words[-1].end for s in segments)
+    else:
+        assert all(s.words == [] for s in segments)

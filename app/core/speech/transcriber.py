@@ -3,8 +3,9 @@
 ``Transcriber.transcribe`` yields ``Segment``s as they are produced, with the
 progress through the audio. Files go through faster-whisper's batched
 pipeline by default: speech cut at pauses by the VAD, up to 30 s a piece,
-decoded several pieces at a time (``batched=False`` gives the sequential
-path, which live dictation uses). Neither a window nor a batch can be
+decoded several pieces at a time, each piece then cut into subtitle cues by
+its word timings (``batched=False`` gives the sequential path, which live
+dictation uses). Neither a window nor a batch can be
 interrupted, so decoding runs on a helper thread and the generator waits on
 it: a cancel is answered at once, and the helper finishes its batch and
 stops on its own. A batch can take a minute on a busy CPU, so batched and
@@ -113,6 +114,35 @@ def speech_pieces(audio: np.ndarray) -> list[dict]:
     return [{"start": p["start"] / SAMPLE_RATE, "end": p["end"] / SAMPLE_RATE} for p in pieces]
 
 
+CUE_MAX_S, CUE_MAX_CHARS, CUE_PAUSE_S = 7.0, 84, 0.6
+SENTENCE_ENDS = (".", "?", "!", "。", "？", "！")
+
+
+def cues(piece, keep_words: bool) -> list[SimpleNamespace]:
+    """A batched piece (one segment of up to 30 s) cut into subtitle-sized segments by its word
+    timings: after a sentence's end, at a pause, or before a cue passes 7 s or 84 characters
+    (8 s and 96 for the word that ends a sentence).
+    Each runs from its first word's start to its last word's end; no word is dropped."""
+    words = list(piece.words or [])
+    if not words:
+        return [SimpleNamespace(start=piece.start, end=piece.end, text=piece.text, words=None)]
+    groups: list[list] = [[words[0]]]
+    for prev, w in zip(words, words[1:], strict=False):
+        group = groups[-1]
+        text = "".join(x.word for x in group).strip()
+        # The word that ends a sentence may take a cue to 8 s / 96 characters: no one-word orphan cue.
+        slack = 8 / 7 if w.word.strip().endswith(SENTENCE_ENDS) else 1.0
+        if (text.endswith(SENTENCE_ENDS) or w.start - prev.end > CUE_PAUSE_S
+                or w.end - group[0].start > CUE_MAX_S * slack
+                or len(text) + len(w.word) > CUE_MAX_CHARS * slack):
+            groups.append([w])
+        else:
+            group.append(w)
+    return [SimpleNamespace(start=g[0].start, end=max(g[0].start, g[-1].end),
+                            text="".join(x.word for x in g).strip(), words=g if keep_words else None)
+            for g in groups]
+
+
 _loaded: dict = {}  # the last model loaded, by folder (as it is on disk), device and threads
 _loading = threading.Lock()
 
@@ -213,21 +243,23 @@ class Transcriber:
         def run(group, language):
             return pipeline.transcribe(
                 audio, clip_timestamps=group, language=language, task=options.task,
-                beam_size=options.beam_size, word_timestamps=options.word_timestamps,
-                initial_prompt=options.initial_prompt, batch_size=len(group),
+                beam_size=options.beam_size, initial_prompt=options.initial_prompt, batch_size=len(group),
                 # One segment per piece. With timestamps the pipeline drops a piece's text after its
                 # last timestamp (it has no next window to seek to): 12 of 180 sentences on a 2-hour file.
-                without_timestamps=True,
+                # Word timings (cross-attention, no timestamp tokens) then cut it into cues.
+                without_timestamps=True, word_timestamps=True,
             )
 
         first, info = run(groups[0], options.language)
 
         def segments():
-            yield from first
+            for piece in first:
+                yield from cues(piece, options.word_timestamps)
             for group in groups[1:]:
                 if stop.is_set():  # the reader has gone: no new batch
                     return
-                yield from run(group, info.language)[0]
+                for piece in run(group, info.language)[0]:
+                    yield from cues(piece, options.word_timestamps)
 
         return segments(), info
 
