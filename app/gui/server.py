@@ -73,6 +73,9 @@ class WindowBackends(QObject):
         return self._on_pane_worker("chat", model, lambda engine: run_chat(engine, model, messages, params,
                                                                           cancel, emit))
 
+    def picture_side(self, model):
+        return self.own.picture_side(model)
+
     def transcribe(self, model, path, options, cancel) -> Future:
         from app.server.backends import run_transcribe
 

@@ -57,6 +57,9 @@ class Backends(Protocol):
     def chat(self, model: str, messages: list, params, cancel: CancelToken, emit: Callable[[object], None]) -> Future:
         """Streams a reply: emit(piece) for each text piece and once for the ChatStats, on the model's worker."""
 
+    def picture_side(self, model: str) -> int | None:
+        """The side pictures are shrunk to for this chat model's projector; None: the model does not see."""
+
     def transcribe(self, model: str, path: Path, options, cancel: CancelToken) -> Future: ...
 
     def embed(self, model: str, texts: list[str], images: list[Path]) -> Future:
@@ -166,6 +169,14 @@ class LocalBackends:
         if entry.kind == "speech":
             return opening.open_transcriber(entry.id, self.store)
         return _Images(*opening.open_encoder(entry.id, store=self.store))
+
+    def picture_side(self, model: str) -> int | None:
+        from app.core.chat.pictures import side_for_projector
+
+        entry = self.store.get(model)
+        if entry is None or entry.kind != "chat" or not entry.projector:
+            return None
+        return side_for_projector(self.store.projector_of(entry))
 
     # --- work -----------------------------------------------------------------------
     def chat(self, model, messages, params, cancel, emit) -> Future:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
+import re
 import time
 import uuid
 
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
 from app.core.chat.engine import ChatStats, SamplingParams
@@ -17,6 +21,7 @@ from app.server.http import ApiError, CancellableStream, from_hearth, read_json,
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_MESSAGES = 1000
 MAX_TOKENS_CAP = 32768
+_PICTURE_URI = re.compile(r"^data:image/(png|jpeg|jpg|webp);base64,", re.IGNORECASE)
 
 
 def _number(data: dict, name: str, lo: float, hi: float):
@@ -28,24 +33,60 @@ def _number(data: dict, name: str, lo: float, hi: float):
     return value
 
 
-def _content(content, i: int) -> str:
+def _content(content, i: int) -> tuple[str, tuple[bytes, ...]]:
+    """The text of a message and the raw bytes of its pictures (decoded later, off the event loop)."""
     if isinstance(content, str):
-        return content
+        return content, ()
     if content is None:
-        return ""
+        return "", ()
     if not isinstance(content, list):
         raise ApiError(400, f"messages[{i}].content must be a string or a list of parts", param="messages")
-    out = []
+    out, images = [], []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
             out.append(part["text"])
         elif kind in ("image_url", "input_image"):
-            raise ApiError(400, "image_url parts are not supported: Hearth's server does not do vision chat yet",
-                           param="messages", code="unsupported_content")
+            images.append(picture_bytes(part.get("image_url"), f"messages[{i}] picture {len(images) + 1}"))
         else:
             raise ApiError(400, f"messages[{i}] has a content part Hearth cannot read ({kind!r})", param="messages")
-    return "".join(out)
+    return "".join(out), tuple(images)
+
+
+def picture_bytes(ref, where: str) -> bytes:
+    """A picture given inline as a data URI; Hearth fetches no URL and reads no file for a request."""
+    url = ref.get("url") if isinstance(ref, dict) else ref
+    if not isinstance(url, str) or not url:
+        raise ApiError(400, f"{where}: image_url needs a 'url'", param="messages", code="invalid_image")
+    match = _PICTURE_URI.match(url)
+    if match is None:
+        if re.match(r"^(https?|ftp)://", url, re.IGNORECASE):
+            why = "Hearth does not fetch remote URLs; send the picture inline as a data URI"
+        elif url[:5].lower() == "data:":
+            why = "only PNG, JPEG or WebP pictures as base64 data URIs (data:image/png;base64,...) are taken"
+        else:
+            why = "Hearth reads no file path or URL for a request; send the picture inline as a data URI"
+        raise ApiError(400, f"{where}: {why}", param="messages", code="invalid_image")
+    encoded = url[match.end():]
+    try:
+        return base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ApiError(400, f"{where}: the picture's base64 is damaged", param="messages",
+                       code="invalid_image") from None
+
+
+def decode_pictures(messages: list[Message], side: int) -> list[Message]:
+    """Every picture through the chat pane's decoder (bomb guard, truncated files), shrunk for the projector:
+    the model gets the same PNG bytes a picture dropped in the chat pane gives it."""
+    from app.core.chat.pictures import prepare
+
+    out = []
+    for i, m in enumerate(messages):
+        if m.images:
+            m = Message(m.role, m.content, tuple(
+                prepare(data, f"messages[{i}] picture {k + 1}", side).data for k, data in enumerate(m.images)))
+        out.append(m)
+    return out
 
 
 def parse_request(data: dict) -> tuple[list[Message], SamplingParams, list[str], dict]:
@@ -56,7 +97,10 @@ def parse_request(data: dict) -> tuple[list[Message], SamplingParams, list[str],
     for i, m in enumerate(messages):
         if not isinstance(m, dict) or m.get("role") not in ROLES:
             raise ApiError(400, f"messages[{i}].role must be one of {', '.join(ROLES)}", param="messages")
-        out.append(Message(ROLES[m["role"]], _content(m.get("content"), i)))
+        text, images = _content(m.get("content"), i)
+        if images and m["role"] != "user":
+            raise ApiError(400, f"messages[{i}]: only user messages carry pictures", param="messages")
+        out.append(Message(ROLES[m["role"]], text, images))
     if data.get("n", 1) != 1:
         raise ApiError(400, "only n=1 is supported", param="n")
     params = SamplingParams()
@@ -126,6 +170,15 @@ async def chat_completions(request):
     except Exception as exc:  # noqa: BLE001 - reported in OpenAI's shape
         raise from_hearth(exc) from None
     messages, params, stops, options = parse_request(data)
+    if any(m.images for m in messages):
+        side = state.backends.picture_side(model)
+        if side is None:
+            raise ApiError(400, f"this model cannot see pictures: {model} has no projector; choose a vision model "
+                           "or send the text alone", param="messages", code="model_cannot_see")
+        try:
+            messages = await run_in_threadpool(decode_pictures, messages, side)
+        except Exception as exc:  # noqa: BLE001 - a bad picture is a 400 in OpenAI's shape
+            raise from_hearth(exc) from None
     cancel = CancelToken()
     loop = asyncio.get_running_loop()
     items: asyncio.Queue = asyncio.Queue()
