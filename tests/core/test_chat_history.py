@@ -223,4 +223,34 @@ def test_a_history_that_cannot_be_migrated_keeps_the_old_search(tmp_path):
     assert h.read_only and not h.indexed_search
     for q in QUERIES:
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+        found = h.search(q, limit=1)  # the scan stops at the newest match, as the walk does
+        assert [c.id for c in found.conversations] == _old_results(h, q)[:1], q
+        assert found.more == (len(_old_results(h, q)) > 1), q
     assert [c.title for c in h.conversations("NEAR(a b)")] == ['He said "NEAR(a b)" AND -x']
+
+
+@pytest.mark.parametrize("common", [0.0, 0.2, 2.0])  # every query walks / the default choice / every one uses the index
+def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, common):
+    from app.core.chat import search_index
+
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    h = ChatHistory(path)
+    assert h.backfill.done.wait(60) and h.indexed_search
+    for n in range(12):  # more chats than the limit for many queries; one older chat made newest by a new message
+        c = h.create(f"Lisbon notes {n}" if n % 3 == 0 else f"Day {n}")
+        h.add_message(c.id, "user", "pastel de nata" if n % 2 else "it's 100% done_ok")
+    h.add_message(h.conversations("trip to")[0].id, "user", "back again")
+    monkeypatch.setattr(search_index, "COMMON_TRIGRAM", common)
+    for q in QUERIES + ["notes", "day", "again", "lisbon notes 1"]:
+        old = _old_results(h, q)
+        assert [c.id for c in h.conversations(q)] == old, q
+        for limit in (1, 3, 100):
+            found = h.search(q, limit=limit)
+            assert [c.id for c in found.conversations] == old[:limit], (q, limit)
+            assert found.more == (len(old) > limit), (q, limit)
+            assert found.total in (None, len(old)) and (found.total is not None or found.more), (q, limit)
+            if not found.more:
+                assert found.total == len(old), (q, limit)
+    assert h.search("lisbon", limit=3).total == len(_old_results(h, "lisbon")) or common == 0.0
+    h.close()

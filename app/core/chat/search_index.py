@@ -163,3 +163,31 @@ NARROWED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE
                   " WHERE message_search MATCH ? AND m.content LIKE ?)")
 SCAN_WHERE = (" WHERE title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
               " WHERE m.conversation_id = conversations.id AND m.content LIKE ?)")
+ORDER = " ORDER BY updated DESC, id DESC"
+# Newest first down the recency index, so LIMIT stops the walk at the limit-th hit instead of sorting every hit.
+WALK = " INDEXED BY conversations_by_updated" + SCAN_WHERE
+
+
+def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: bool) -> tuple[list[int], int | None]:
+    """Ids of the chats whose title or messages contain text, newest first, at most limit of them, and
+    the number of all matches: None when there are more than limit and counting them would cost a scan.
+
+    A term in many chats (or under three characters) walks the chats newest first and stops at the
+    limit: with most chats matching, that is a few hundred chats. A rarer term takes its candidates
+    from the index: all of them are found, so the count is exact."""
+    like = f"%{text}%"
+    if indexed:
+        where, args = where_clause(db, text)
+        if where is not SCAN_WHERE:
+            ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
+            return (ids if limit is None else ids[:limit]), len(ids)
+        where, args = WALK, (like, like)
+    else:
+        where, args = SCAN_WHERE, (like, like)
+    sql = "SELECT id FROM conversations" + where + ORDER
+    if limit is not None:
+        sql, args = sql + " LIMIT ?", (*args, limit + 1)
+    ids = [r[0] for r in db.execute(sql, args)]
+    if limit is not None and len(ids) > limit:
+        return ids[:limit], None
+    return ids, len(ids)
