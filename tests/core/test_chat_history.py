@@ -229,8 +229,13 @@ def test_a_history_that_cannot_be_migrated_keeps_the_old_search(tmp_path):
     assert [c.title for c in h.conversations("NEAR(a b)")] == ['He said "NEAR(a b)" AND -x']
 
 
-@pytest.mark.parametrize("common", [0.0, 0.2, 2.0])  # every query walks / the default choice / every one uses the index
-def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, common):
+@pytest.mark.parametrize(("common", "probe"), [
+    (0.0, 64),  # every query of 3+ characters probes, and the probe looks at every chat
+    (0.0, 4),  # every query probes the 4 newest chats, then walks on or asks the index
+    (0.2, 64),  # the shipped choice
+    (2.0, 64),  # every query of 3+ characters is answered by the index
+])
+def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, common, probe):
     from app.core.chat import search_index
 
     path = tmp_path / "chat.sqlite3"
@@ -242,7 +247,8 @@ def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, mon
         h.add_message(c.id, "user", "pastel de nata" if n % 2 else "it's 100% done_ok")
     h.add_message(h.conversations("trip to")[0].id, "user", "back again")
     monkeypatch.setattr(search_index, "COMMON_TRIGRAM", common)
-    for q in QUERIES + ["notes", "day", "again", "lisbon notes 1"]:
+    monkeypatch.setattr(search_index, "PROBE", probe)
+    for q in QUERIES + ["notes", "day", "again", "lisbon notes 1", "pastel", "it's 1"]:
         old = _old_results(h, q)
         assert [c.id for c in h.conversations(q)] == old, q
         for limit in (1, 3, 100):
@@ -252,5 +258,7 @@ def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, mon
             assert found.total in (None, len(old)) and (found.total is not None or found.more), (q, limit)
             if not found.more:
                 assert found.total == len(old), (q, limit)
-    assert h.search("lisbon", limit=3).total == len(_old_results(h, "lisbon")) or common == 0.0
+    if probe == 4:  # "pastel": in 2 of the 4 newest chats, walked on, uncounted; "it's 1": in 1, the index counts
+        assert h.search("pastel", limit=3).total is None and h.search("pastel", limit=100).total == 7
+        assert h.search("it's 1", limit=1).total == len(_old_results(h, "it's 1")) == 7
     h.close()

@@ -19,7 +19,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
-COMMON_TRIGRAM = 0.2  # above this share of messages, a scan that stops at each chat's first hit is faster
+COMMON_TRIGRAM = 0.2  # above this share of messages, a term may be in most chats: walk the newest first
+MATCH_TRIGRAMS = 6  # candidates hold this many of the text's rarest trigrams (more narrow little further)
+PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
 
@@ -130,13 +132,14 @@ def use_index(db: sqlite3.Connection, text: str) -> bool:
     return where_clause(db, text)[0] is not SCAN_WHERE
 
 
-def where_clause(db: sqlite3.Connection, text: str) -> tuple[str, tuple]:
+def where_clause(db: sqlite3.Connection, text: str, common: bool = False) -> tuple[str, tuple]:
     """The WHERE clause (and its arguments) that finds chats whose title or messages contain text.
 
-    Text under three characters, or whose rarest trigram is in a large share of messages (a common
-    word: a scan that stops at each chat's first hit is quicker), is scanned. Otherwise the index
-    finds candidates by the two rarest trigrams (ASCII ones, whose case folding is Python's too) and
-    LIKE checks each: a phrase with a common word in it does not walk that word's whole list."""
+    Text under three characters is scanned, and so is text whose rarest trigram is in a large share of
+    messages (a common word) unless common is set (the caller knows the text is rare in chats anyway).
+    Otherwise the index finds the messages that hold all of its rarest ASCII trigrams (whose case folding
+    is Python's too), and LIKE checks each: FTS5 steps its AND through the rarest list, seeking in the
+    others, so a phrase of common words costs its candidates, not its words' whole lists."""
     like = f"%{text}%"
     grams = _trigrams(text)
     if not grams:
@@ -146,9 +149,9 @@ def where_clause(db: sqlite3.Connection, text: str) -> tuple[str, tuple]:
     if len(counts) < len(grams):
         return INDEXED_WHERE, (like, like)  # some trigram is in no message (or folds otherwise): exact and quick
     total = db.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 1
-    if min(counts.values()) >= COMMON_TRIGRAM * total:
+    if min(counts.values()) >= COMMON_TRIGRAM * total and not common:
         return SCAN_WHERE, (like, like)
-    rarest = sorted((n, t) for t, n in counts.items() if t.isascii())[:2]
+    rarest = sorted((n, t) for t, n in counts.items() if t.isascii())[:MATCH_TRIGRAMS]
     if not rarest:
         return INDEXED_WHERE, (like, like)
     match = " AND ".join('"' + t.replace('"', '""') + '"' for _, t in rarest)
@@ -161,8 +164,8 @@ INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE 
 NARROWED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
                   " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
                   " WHERE message_search MATCH ? AND m.content LIKE ?)")
-SCAN_WHERE = (" WHERE title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
-              " WHERE m.conversation_id = conversations.id AND m.content LIKE ?)")
+SCAN_WHERE = (" WHERE (title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
+              " WHERE m.conversation_id = conversations.id AND m.content LIKE ?))")
 ORDER = " ORDER BY updated DESC, id DESC"
 # Newest first down the recency index, so LIMIT stops the walk at the limit-th hit instead of sorting every hit.
 WALK = " INDEXED BY conversations_by_updated" + SCAN_WHERE
@@ -172,22 +175,44 @@ def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: 
     """Ids of the chats whose title or messages contain text, newest first, at most limit of them, and
     the number of all matches: None when there are more than limit and counting them would cost a scan.
 
-    A term in many chats (or under three characters) walks the chats newest first and stops at the
-    limit: with most chats matching, that is a few hundred chats. A rarer term takes its candidates
-    from the index: all of them are found, so the count is exact."""
+    A term whose trigrams are all common is looked for in the newest PROBE chats first: where half of
+    them or more match (a common word), the walk goes on newest first and stops at the limit. Where
+    fewer do (a phrase of common words, rare as a whole), and for a rarer term, the index gives the
+    candidates: every match is found and counted. Text under three characters walks newest first."""
     like = f"%{text}%"
-    if indexed:
-        where, args = where_clause(db, text)
-        if where is not SCAN_WHERE:
-            ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
-            return (ids if limit is None else ids[:limit]), len(ids)
-        where, args = WALK, (like, like)
-    else:
-        where, args = SCAN_WHERE, (like, like)
-    sql = "SELECT id FROM conversations" + where + ORDER
+    if not indexed:
+        return _walk(db, SCAN_WHERE, like, limit)
+    where, args = where_clause(db, text)
+    if where is SCAN_WHERE:
+        if limit is None:
+            return _walk(db, SCAN_WHERE, like, None)
+        if not _trigrams(text):
+            return _walk(db, WALK, like, limit)
+        probe, total = _walk(db, WALK, like, PROBE, budget=PROBE)
+        if total != -1:  # there are no older chats: that was every match
+            return probe[:limit], total
+        if 2 * len(probe) >= PROBE:  # half or more match: the walk reaches the limit within 2 x limit chats
+            return _walk(db, WALK, like, limit)
+        where, args = where_clause(db, text, common=True)
+    ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
+    return (ids if limit is None else ids[:limit]), len(ids)
+
+
+def _walk(db, where: str, like: str, limit: int | None, budget: int | None = None) -> tuple[list[int], int | None]:
+    """Matches newest first up to limit (total None: more); with a budget, only among that many newest
+    chats, and total -1 when they held no more than limit matches but older chats are left."""
+    sql, args = "SELECT id FROM conversations" + where, (like, like)
+    bounded = False
+    if budget is not None:
+        edge = db.execute("SELECT updated, id FROM conversations INDEXED BY conversations_by_updated"
+                          + ORDER + " LIMIT 1 OFFSET ?", (budget - 1,)).fetchone()
+        if edge is not None:  # an index range (updated >= edge), so the walk stops there
+            sql += " AND updated >= ? AND (updated > ? OR id >= ?)"
+            args, bounded = (*args, edge[0], edge[0], edge[1]), True
+    sql += ORDER
     if limit is not None:
         sql, args = sql + " LIMIT ?", (*args, limit + 1)
     ids = [r[0] for r in db.execute(sql, args)]
     if limit is not None and len(ids) > limit:
         return ids[:limit], None
-    return ids, len(ids)
+    return ids, -1 if bounded else len(ids)
