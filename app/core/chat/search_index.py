@@ -19,8 +19,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
-COMMON_TRIGRAM = 0.2  # above this share of messages, a term may be in most chats: walk the newest first
-MATCH_TRIGRAMS = 6  # candidates hold this many of the text's rarest trigrams (more narrow little further)
+CANDIDATES = 2000  # fewer candidate messages than this: the index answers (and counts) at once
 PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
@@ -34,7 +33,6 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
         # detail=none: SQLite re-checks each LIKE against the text, so positions are not needed (half the size).
         "CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='id',"
         " tokenize='trigram case_sensitive 0', detail=none)",
-        "CREATE VIRTUAL TABLE message_terms USING fts5vocab(message_search, row)",
         "CREATE VIRTUAL TABLE title_search USING fts5(title, content='conversations', content_rowid='id',"
         " tokenize='trigram case_sensitive 0', detail=none)",
         f"CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.id >= {_PENDING} BEGIN"
@@ -127,35 +125,42 @@ def _trigrams(text: str) -> set[str]:
     return {low[i : i + 3] for i in range(len(low) - 2)}
 
 
-def use_index(db: sqlite3.Connection, text: str) -> bool:
-    """Whether the trigram index is the faster way to find text (see where_clause)."""
-    return where_clause(db, text)[0] is not SCAN_WHERE
-
-
-def where_clause(db: sqlite3.Connection, text: str, common: bool = False) -> tuple[str, tuple]:
-    """The WHERE clause (and its arguments) that finds chats whose title or messages contain text.
-
-    Text under three characters is scanned, and so is text whose rarest trigram is in a large share of
-    messages (a common word) unless common is set (the caller knows the text is rare in chats anyway).
-    Otherwise the index finds the messages that hold all of its rarest ASCII trigrams (whose case folding
-    is Python's too), and LIKE checks each: FTS5 steps its AND through the rarest list, seeking in the
-    others, so a phrase of common words costs its candidates, not its words' whole lists."""
+def where_clause(text: str) -> tuple[str, tuple]:
+    """The WHERE clause (and its arguments) that finds, through the index, every chat whose title or
+    messages contain text: candidates are the messages that hold all of its ASCII trigrams (whose case
+    folding is Python's too; FTS5 steps the AND through the rarest list, seeking in the others), and
+    LIKE checks each, so results are the scan's. Text under three characters has no index route."""
     like = f"%{text}%"
-    grams = _trigrams(text)
+    grams = sorted(t for t in _trigrams(text) if t.isascii())
+    if not _trigrams(text):
+        return SCAN_WHERE, (like, like)
     if not grams:
-        return SCAN_WHERE, (like, like)
-    marks = ",".join("?" * len(grams))
-    counts = dict(db.execute(f"SELECT term, doc FROM message_terms WHERE term IN ({marks})", tuple(grams)))
-    if len(counts) < len(grams):
-        return INDEXED_WHERE, (like, like)  # some trigram is in no message (or folds otherwise): exact and quick
-    total = db.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 1
-    if min(counts.values()) >= COMMON_TRIGRAM * total and not common:
-        return SCAN_WHERE, (like, like)
-    rarest = sorted((n, t) for t, n in counts.items() if t.isascii())[:MATCH_TRIGRAMS]
-    if not rarest:
         return INDEXED_WHERE, (like, like)
-    match = " AND ".join('"' + t.replace('"', '""') + '"' for _, t in rarest)
-    return NARROWED_WHERE, (like, match, like)
+    return NARROWED_WHERE, (like, _match(grams), like)
+
+
+def _match(grams: list[str]) -> str:
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in grams)
+
+
+def plan(db: sqlite3.Connection, text: str, limit: int | None) -> str:
+    """How to find text: "walk" the chats newest first, stopping at the limit, or ask the "index".
+
+    Few candidate messages (under CANDIDATES: counted by FTS5 up to that many, which is quick whatever
+    the term) go to the index. Many candidates may mean a common word (most chats match: the walk
+    reaches the limit within a few hundred chats) or a phrase of common words that is rare as a whole
+    (the walk would read every chat): the newest PROBE chats tell which."""
+    grams = sorted(t for t in _trigrams(text) if t.isascii())
+    if limit is None and grams:
+        return "index"
+    if not grams:
+        return "walk" if not _trigrams(text) or limit is not None else "index"
+    many = db.execute("SELECT count(*) FROM (SELECT rowid FROM message_search WHERE message_search MATCH ?"
+                      " LIMIT ?)", (_match(grams), CANDIDATES)).fetchone()[0] >= CANDIDATES
+    if not many:
+        return "index"
+    probe, total = _walk(db, WALK, f"%{text}%", PROBE, budget=PROBE)
+    return "walk" if total != -1 or 2 * len(probe) >= PROBE else "index"
 
 
 INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
@@ -173,27 +178,14 @@ WALK = " INDEXED BY conversations_by_updated" + SCAN_WHERE
 
 def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: bool) -> tuple[list[int], int | None]:
     """Ids of the chats whose title or messages contain text, newest first, at most limit of them, and
-    the number of all matches: None when there are more than limit and counting them would cost a scan.
-
-    A term whose trigrams are all common is looked for in the newest PROBE chats first: where half of
-    them or more match (a common word), the walk goes on newest first and stops at the limit. Where
-    fewer do (a phrase of common words, rare as a whole), and for a rarer term, the index gives the
-    candidates: every match is found and counted. Text under three characters walks newest first."""
+    the number of all matches: None when there are more than limit and counting them would cost a scan
+    (see plan: the index finds and counts every match; a walk stops at the limit)."""
     like = f"%{text}%"
     if not indexed:
         return _walk(db, SCAN_WHERE, like, limit)
-    where, args = where_clause(db, text)
-    if where is SCAN_WHERE:
-        if limit is None:
-            return _walk(db, SCAN_WHERE, like, None)
-        if not _trigrams(text):
-            return _walk(db, WALK, like, limit)
-        probe, total = _walk(db, WALK, like, PROBE, budget=PROBE)
-        if total != -1:  # there are no older chats: that was every match
-            return probe[:limit], total
-        if 2 * len(probe) >= PROBE:  # half or more match: the walk reaches the limit within 2 x limit chats
-            return _walk(db, WALK, like, limit)
-        where, args = where_clause(db, text, common=True)
+    if plan(db, text, limit) == "walk":
+        return _walk(db, WALK, like, limit)
+    where, args = where_clause(text)
     ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
     return (ids if limit is None else ids[:limit]), len(ids)
 
