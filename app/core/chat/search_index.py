@@ -19,6 +19,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
+MATCH_TRIGRAMS = 4  # candidates hold this many of the text's trigrams
 CANDIDATES = 2000  # fewer candidate messages than this: the index answers (and counts) at once
 PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
@@ -131,12 +132,29 @@ def where_clause(text: str) -> tuple[str, tuple]:
     folding is Python's too; FTS5 steps the AND through the rarest list, seeking in the others), and
     LIKE checks each, so results are the scan's. Text under three characters has no index route."""
     like = f"%{text}%"
-    grams = sorted(t for t in _trigrams(text) if t.isascii())
+    grams = _match_trigrams(text)
     if not _trigrams(text):
         return SCAN_WHERE, (like, like)
     if not grams:
         return INDEXED_WHERE, (like, like)
     return NARROWED_WHERE, (like, _match(grams), like)
+
+
+def _match_trigrams(text: str) -> list[str]:
+    """Up to MATCH_TRIGRAMS ASCII trigrams of text, spread along it, letters and digits first: a trigram
+    with a space (" in", "e t") is in most messages, and ANDing its list costs more than it narrows."""
+    low = text.lower()
+    seen, order = set(), []
+    for i in range(len(low) - 2):
+        t = low[i : i + 3]
+        if t.isascii() and t not in seen:
+            seen.add(t)
+            order.append(t)
+    words = [t for t in order if t.isalnum()] or order
+    if len(words) > MATCH_TRIGRAMS:
+        step = (len(words) - 1) / (MATCH_TRIGRAMS - 1)
+        words = [words[round(k * step)] for k in range(MATCH_TRIGRAMS)]
+    return words
 
 
 def _match(grams: list[str]) -> str:
@@ -150,7 +168,7 @@ def plan(db: sqlite3.Connection, text: str, limit: int | None) -> str:
     the term) go to the index. Many candidates may mean a common word (most chats match: the walk
     reaches the limit within a few hundred chats) or a phrase of common words that is rare as a whole
     (the walk would read every chat): the newest PROBE chats tell which."""
-    grams = sorted(t for t in _trigrams(text) if t.isascii())
+    grams = _match_trigrams(text)
     if limit is None and grams:
         return "index"
     if not grams:
