@@ -117,7 +117,7 @@ TRICKY = [
 QUERIES = [
     "l", "li", "lis", "lisb", "lisbo", "lisbon", "LISBON", "isbo", "nata", "pastel de", "de nata?",
     '"', '"near', 'NEAR(a b)', "AND -x", "-x", "col:value", "^start", "*", "OR NOT", "it's", "100%", "%",
-    "done_ok", "_", "(really)", "école", "ÉCOLE", "straße", "🎉", "\t", "and\nnew", "'", "''", "a*", "xyz-none",
+    "done_ok", "_", "(really)", "école", "ÉCOLE", "straße", "🎉", "🎉 p", "\t", "and\nnew", "'", "''", "a*", "xyz-none",
 ]
 
 
@@ -154,15 +154,19 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     plan = " ".join(r[3] for r in h.db.execute(
         "EXPLAIN QUERY PLAN SELECT rowid FROM message_search WHERE content LIKE '%lisbon%'"))
     assert "VIRTUAL TABLE INDEX" in plan, plan  # answered by the index, not a scan
-    assert search_index.use_index(h.db, "Custard") and not search_index.use_index(h.db, "li")
-    assert search_index.use_index(h.db, "nowhere"), "a trigram in no message"
-    monkeypatch.setattr(search_index, "COMMON_TRIGRAM", 0.01)
-    assert not search_index.use_index(h.db, "Custard"), "a trigram in many messages: the scan is quicker"
-    monkeypatch.setattr(search_index, "COMMON_TRIGRAM", 2.0)  # below: every query of 3+ characters uses the index
+    assert search_index.plan(h.db, "Custard", 200) == "index" and search_index.plan(h.db, "li", 200) == "walk"
+    assert search_index.plan(h.db, "nowhere", 200) == "index", "a trigram in no message"
+    monkeypatch.setattr(search_index, "CANDIDATES", 1)  # every term has "many" candidates: the probe decides
+    monkeypatch.setattr(search_index, "PROBE", 2)
+    assert search_index.plan(h.db, "Belém", 200) == "index", "in none of the 2 newest chats: rare"
+    assert search_index.plan(h.db, "Custard", 200) == "walk", "in 1 of the 2 newest chats: common"
+    assert search_index.plan(h.db, "empty", 200) == "index", "no candidates at all"
+    assert search_index.plan(h.db, "a", 200) == "walk", "under 3 characters"
+    monkeypatch.setattr(search_index, "CANDIDATES", 10**9)  # below: every query of 3+ characters uses the index
     for q in QUERIES:  # including what FTS5 query syntax would choke on, and a word being typed
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
     assert [c.title for c in h.conversations("lisb")] == ["Recipes", "Trip to Lisbon"]
-    plans = {search_index.where_clause(h.db, q.replace("%", "").replace("_", ""))[0] for q in QUERIES}
+    plans = {search_index.where_clause(q.replace("%", "").replace("_", ""))[0] for q in QUERIES}
     assert plans == {search_index.SCAN_WHERE, search_index.INDEXED_WHERE, search_index.NARROWED_WHERE}
 
     # Kept in sync: new, streamed, edited, truncated and deleted messages, renamed and deleted chats.
@@ -192,7 +196,7 @@ def test_writes_during_the_backfill_keep_the_index_exact(tmp_path, monkeypatch):
     path = tmp_path / "chat.sqlite3"
     _v1_history(path)
     monkeypatch.setattr(search_index.Backfill, "__init__", lambda self, p: setattr(self, "path", p))
-    monkeypatch.setattr(search_index, "COMMON_TRIGRAM", 2.0)
+    monkeypatch.setattr(search_index, "CANDIDATES", 10**9)
     h = ChatHistory(path)  # migrated; no backfill thread: it is stepped by hand below
     assert not h.indexed_search and search_index.backfill_pending(h.db)
     for q in QUERIES:  # meanwhile search scans
@@ -223,4 +227,42 @@ def test_a_history_that_cannot_be_migrated_keeps_the_old_search(tmp_path):
     assert h.read_only and not h.indexed_search
     for q in QUERIES:
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+        found = h.search(q, limit=1)  # the scan stops at the newest match, as the walk does
+        assert [c.id for c in found.conversations] == _old_results(h, q)[:1], q
+        assert found.more == (len(_old_results(h, q)) > 1), q
     assert [c.title for c in h.conversations("NEAR(a b)")] == ['He said "NEAR(a b)" AND -x']
+
+
+@pytest.mark.parametrize(("candidates", "probe"), [
+    (0, 64),  # every query of 3+ characters probes, and the probe looks at every chat
+    (0, 4),  # every query probes the 4 newest chats, then walks on or asks the index
+    (2000, 64),  # the shipped choice
+    (10**9, 64),  # every query of 3+ characters is answered by the index
+])
+def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, candidates, probe):
+    from app.core.chat import search_index
+
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    h = ChatHistory(path)
+    assert h.backfill.done.wait(60) and h.indexed_search
+    for n in range(12):  # more chats than the limit for many queries; one older chat made newest by a new message
+        c = h.create(f"Lisbon notes {n}" if n % 3 == 0 else f"Day {n}")
+        h.add_message(c.id, "user", "pastel de nata" if n % 2 else "it's 100% done_ok")
+    h.add_message(h.conversations("trip to")[0].id, "user", "back again")
+    monkeypatch.setattr(search_index, "CANDIDATES", candidates)
+    monkeypatch.setattr(search_index, "PROBE", probe)
+    for q in QUERIES + ["notes", "day", "again", "lisbon notes 1", "pastel", "it's 1"]:
+        old = _old_results(h, q)
+        assert [c.id for c in h.conversations(q)] == old, q
+        for limit in (1, 3, 100):
+            found = h.search(q, limit=limit)
+            assert [c.id for c in found.conversations] == old[:limit], (q, limit)
+            assert found.more == (len(old) > limit), (q, limit)
+            assert found.total in (None, len(old)) and (found.total is not None or found.more), (q, limit)
+            if not found.more:
+                assert found.total == len(old), (q, limit)
+    if probe == 4:  # "pastel": in 2 of the 4 newest chats, walked on, uncounted; "it's 1": in 1, the index counts
+        assert h.search("pastel", limit=3).total is None and h.search("pastel", limit=100).total == 7
+        assert h.search("it's 1", limit=1).total == len(_old_results(h, "it's 1")) == 7
+    h.close()

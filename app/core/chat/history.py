@@ -61,6 +61,21 @@ class Conversation:
     params: dict = field(default_factory=dict)
 
 
+@dataclass
+class SearchResults:
+    conversations: list[Conversation]
+    total: int | None  # every match, or None: more than shown, not counted (a common term stops early)
+    more: bool  # matches beyond those shown
+
+
+SEARCH_LIMIT = 200  # the sidebar's search shows this many newest matches, and says that there are more
+_SELECT = "SELECT id, title, system_prompt, created, updated, model, params FROM conversations"
+
+
+def _conversation(row) -> Conversation:
+    return Conversation(*row[:6], params=json.loads(row[6] or "{}"))
+
+
 def _v0_to_v1(db: sqlite3.Connection) -> None:
     # One statement at a time: executescript() would commit the migration's transaction.
     schema = """
@@ -172,18 +187,26 @@ class ChatHistory:
 
     def conversations(self, search: str = "") -> list[Conversation]:
         """All conversations, newest first; with search, those whose title or messages contain it
-        (case-insensitive for ASCII, as SQL LIKE; % and _ are taken literally by dropping them)."""
-        sql = "SELECT id, title, system_prompt, created, updated, model, params FROM conversations"
-        args: tuple = ()
-        text = search.replace("%", "").replace("_", "")
+        (case-insensitive for ASCII, as SQL LIKE; % and _ are dropped, as they always were)."""
         if search:
-            if self.indexed_search:
-                where, args = search_index.where_clause(self.db, text)
-            else:
-                where, args = search_index.SCAN_WHERE, (f"%{text}%", f"%{text}%")
-            sql += where
-        rows = self.db.execute(sql + " ORDER BY updated DESC, id DESC", args).fetchall()
-        return [Conversation(*r[:6], params=json.loads(r[6] or "{}")) for r in rows]
+            return self.search(search, limit=None).conversations
+        rows = self.db.execute(_SELECT + search_index.ORDER).fetchall()
+        return [_conversation(r) for r in rows]
+
+    def search(self, text: str, limit: int | None = SEARCH_LIMIT) -> SearchResults:
+        """The limit newest conversations that contain text (as conversations(text) finds them), and how
+        many match in all where that is known without a scan (see search_index.matching_ids)."""
+        text = text.replace("%", "").replace("_", "")
+        ids, total = search_index.matching_ids(self.db, text, limit, self.indexed_search)
+        if not ids:
+            return SearchResults([], total, more=False)
+        found = {}
+        for start in range(0, len(ids), 500):  # under SQLite's host-parameter limit
+            part = ids[start : start + 500]
+            sql = _SELECT + f" WHERE id IN ({','.join('?' * len(part))})"
+            found.update((r[0], _conversation(r)) for r in self.db.execute(sql, part))
+        shown = [found[i] for i in ids if i in found]
+        return SearchResults(shown, total, more=total is None or total > len(shown))
 
     def update(self, conversation_id: int, **changes) -> None:
         allowed = {"title", "system_prompt", "model", "params"}

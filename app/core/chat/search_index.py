@@ -19,7 +19,9 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
-COMMON_TRIGRAM = 0.2  # above this share of messages, a scan that stops at each chat's first hit is faster
+MATCH_TRIGRAMS = 4  # candidates hold this many of the text's trigrams
+CANDIDATES = 2000  # fewer candidate messages than this: the index answers (and counts) at once
+PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
 
@@ -32,7 +34,6 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
         # detail=none: SQLite re-checks each LIKE against the text, so positions are not needed (half the size).
         "CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='id',"
         " tokenize='trigram case_sensitive 0', detail=none)",
-        "CREATE VIRTUAL TABLE message_terms USING fts5vocab(message_search, row)",
         "CREATE VIRTUAL TABLE title_search USING fts5(title, content='conversations', content_rowid='id',"
         " tokenize='trigram case_sensitive 0', detail=none)",
         f"CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.id >= {_PENDING} BEGIN"
@@ -125,34 +126,59 @@ def _trigrams(text: str) -> set[str]:
     return {low[i : i + 3] for i in range(len(low) - 2)}
 
 
-def use_index(db: sqlite3.Connection, text: str) -> bool:
-    """Whether the trigram index is the faster way to find text (see where_clause)."""
-    return where_clause(db, text)[0] is not SCAN_WHERE
-
-
-def where_clause(db: sqlite3.Connection, text: str) -> tuple[str, tuple]:
-    """The WHERE clause (and its arguments) that finds chats whose title or messages contain text.
-
-    Text under three characters, or whose rarest trigram is in a large share of messages (a common
-    word: a scan that stops at each chat's first hit is quicker), is scanned. Otherwise the index
-    finds candidates by the two rarest trigrams (ASCII ones, whose case folding is Python's too) and
-    LIKE checks each: a phrase with a common word in it does not walk that word's whole list."""
+def where_clause(text: str) -> tuple[str, tuple]:
+    """The WHERE clause (and its arguments) that finds, through the index, every chat whose title or
+    messages contain text: candidates are the messages that hold all of its ASCII trigrams (whose case
+    folding is Python's too; FTS5 steps the AND through the rarest list, seeking in the others), and
+    LIKE checks each, so results are the scan's. Text under three characters has no index route."""
     like = f"%{text}%"
-    grams = _trigrams(text)
+    grams = _match_trigrams(text)
+    if not _trigrams(text):
+        return SCAN_WHERE, (like, like)
     if not grams:
-        return SCAN_WHERE, (like, like)
-    marks = ",".join("?" * len(grams))
-    counts = dict(db.execute(f"SELECT term, doc FROM message_terms WHERE term IN ({marks})", tuple(grams)))
-    if len(counts) < len(grams):
-        return INDEXED_WHERE, (like, like)  # some trigram is in no message (or folds otherwise): exact and quick
-    total = db.execute("SELECT MAX(id) FROM messages").fetchone()[0] or 1
-    if min(counts.values()) >= COMMON_TRIGRAM * total:
-        return SCAN_WHERE, (like, like)
-    rarest = sorted((n, t) for t, n in counts.items() if t.isascii())[:2]
-    if not rarest:
         return INDEXED_WHERE, (like, like)
-    match = " AND ".join('"' + t.replace('"', '""') + '"' for _, t in rarest)
-    return NARROWED_WHERE, (like, match, like)
+    return NARROWED_WHERE, (like, _match(grams), like)
+
+
+def _match_trigrams(text: str) -> list[str]:
+    """Up to MATCH_TRIGRAMS ASCII trigrams of text, spread along it, letters and digits first: a trigram
+    with a space (" in", "e t") is in most messages, and ANDing its list costs more than it narrows."""
+    low = text.lower()
+    seen, order = set(), []
+    for i in range(len(low) - 2):
+        t = low[i : i + 3]
+        if t.isascii() and t not in seen:
+            seen.add(t)
+            order.append(t)
+    words = [t for t in order if t.isalnum()] or order
+    if len(words) > MATCH_TRIGRAMS:
+        step = (len(words) - 1) / (MATCH_TRIGRAMS - 1)
+        words = [words[round(k * step)] for k in range(MATCH_TRIGRAMS)]
+    return words
+
+
+def _match(grams: list[str]) -> str:
+    return " AND ".join('"' + t.replace('"', '""') + '"' for t in grams)
+
+
+def plan(db: sqlite3.Connection, text: str, limit: int | None) -> str:
+    """How to find text: "walk" the chats newest first, stopping at the limit, or ask the "index".
+
+    Few candidate messages (under CANDIDATES: counted by FTS5 up to that many, which is quick whatever
+    the term) go to the index. Many candidates may mean a common word (most chats match: the walk
+    reaches the limit within a few hundred chats) or a phrase of common words that is rare as a whole
+    (the walk would read every chat): the newest PROBE chats tell which."""
+    grams = _match_trigrams(text)
+    if limit is None and grams:
+        return "index"
+    if not grams:
+        return "walk" if not _trigrams(text) or limit is not None else "index"
+    many = db.execute("SELECT count(*) FROM (SELECT rowid FROM message_search WHERE message_search MATCH ?"
+                      " LIMIT ?)", (_match(grams), CANDIDATES)).fetchone()[0] >= CANDIDATES
+    if not many:
+        return "index"
+    probe, total = _walk(db, WALK, f"%{text}%", PROBE, budget=PROBE)
+    return "walk" if total != -1 or 2 * len(probe) >= PROBE else "index"
 
 
 INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
@@ -161,5 +187,42 @@ INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE 
 NARROWED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
                   " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
                   " WHERE message_search MATCH ? AND m.content LIKE ?)")
-SCAN_WHERE = (" WHERE title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
-              " WHERE m.conversation_id = conversations.id AND m.content LIKE ?)")
+SCAN_WHERE = (" WHERE (title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
+              " WHERE m.conversation_id = conversations.id AND m.content LIKE ?))")
+ORDER = " ORDER BY updated DESC, id DESC"
+# Newest first down the recency index, so LIMIT stops the walk at the limit-th hit instead of sorting every hit.
+WALK = " INDEXED BY conversations_by_updated" + SCAN_WHERE
+
+
+def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: bool) -> tuple[list[int], int | None]:
+    """Ids of the chats whose title or messages contain text, newest first, at most limit of them, and
+    the number of all matches: None when there are more than limit and counting them would cost a scan
+    (see plan: the index finds and counts every match; a walk stops at the limit)."""
+    like = f"%{text}%"
+    if not indexed:
+        return _walk(db, SCAN_WHERE, like, limit)
+    if plan(db, text, limit) == "walk":
+        return _walk(db, WALK, like, limit)
+    where, args = where_clause(text)
+    ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
+    return (ids if limit is None else ids[:limit]), len(ids)
+
+
+def _walk(db, where: str, like: str, limit: int | None, budget: int | None = None) -> tuple[list[int], int | None]:
+    """Matches newest first up to limit (total None: more); with a budget, only among that many newest
+    chats, and total -1 when they held no more than limit matches but older chats are left."""
+    sql, args = "SELECT id FROM conversations" + where, (like, like)
+    bounded = False
+    if budget is not None:
+        edge = db.execute("SELECT updated, id FROM conversations INDEXED BY conversations_by_updated"
+                          + ORDER + " LIMIT 1 OFFSET ?", (budget - 1,)).fetchone()
+        if edge is not None:  # an index range (updated >= edge), so the walk stops there
+            sql += " AND updated >= ? AND (updated > ? OR id >= ?)"
+            args, bounded = (*args, edge[0], edge[0], edge[1]), True
+    sql += ORDER
+    if limit is not None:
+        sql, args = sql + " LIMIT ?", (*args, limit + 1)
+    ids = [r[0] for r in db.execute(sql, args)]
+    if limit is not None and len(ids) > limit:
+        return ids[:limit], None
+    return ids, -1 if bounded else len(ids)

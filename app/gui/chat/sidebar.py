@@ -14,6 +14,11 @@ from PySide6.QtWidgets import (
 )
 
 
+def more_note(total: int | None, shown: int) -> str:
+    """The last row of a search that found more chats than it shows (total None: not counted)."""
+    return "More chats match: type more to narrow" if total is None else f"{total - shown:,} more: type more to narrow"
+
+
 class ConversationList(QWidget):
     selected = Signal(int)
     new_requested = Signal()
@@ -55,12 +60,19 @@ class ConversationList(QWidget):
         current = select if select is not None else self.current_id()
         self.list.blockSignals(True)
         self.list.clear()
-        for c in self.history.conversations(self.search.text().strip()):
+        text = self.search.text().strip()
+        # A search shows the newest matches only (a list of thousands is no use), and says what it left out.
+        found = self.history.search(text) if text else None
+        for c in found.conversations if found else self.history.conversations():
             item = QListWidgetItem(c.title or "Untitled")
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             self.list.addItem(item)
             if c.id == current:
                 self.list.setCurrentItem(item)
+        if found is not None and found.more:
+            note = QListWidgetItem(more_note(found.total, len(found.conversations)))
+            note.setFlags(Qt.ItemFlag.NoItemFlags)  # not a chat: it cannot be selected
+            self.list.addItem(note)
         self.list.blockSignals(False)
 
     def current_id(self) -> int | None:
