@@ -115,7 +115,8 @@ def test_bad_requests_get_openai_errors(served):
     status, err = post("/v1/chat/completions", {"model": "gemma-3-270m-q4_k_m", "messages": [
         {"role": "user", "content": [{"type": "text", "text": "what is this?"},
                                      {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]})
-    assert status == 400 and err["code"] == "unsupported_content" and "vision" in err["message"]
+    # A text-only model: refused, saying it cannot see (vision models take pictures: test_server_vision.py)
+    assert status == 400 and err["code"] == "model_cannot_see" and "cannot see pictures" in err["message"]
     status, err = post("/v1/chat/completions", {"model": "gemma-3-270m-q4_k_m", "messages": [],})
     assert status == 400 and err["param"] == "messages"
     status, err = post("/v1/chat/completions", {"model": "gemma-3-270m-q4_k_m", "temperature": 7,
