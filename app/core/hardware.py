@@ -323,6 +323,18 @@ def detect(refresh: bool = False) -> HardwareReport:
         return _cached
 
 
+def cached() -> HardwareReport | None:
+    """The report this process has detected, if it has: a model's own process is handed it."""
+    return _cached
+
+
+def adopt(report: HardwareReport) -> None:
+    """Takes the report the app detected, so a model's own process does not detect again on every load."""
+    global _cached
+    with _cache_lock:
+        _cached = report
+
+
 # What each runtime runs on the CPU with, when the user asks for the CPU.
 _CPU_DETAIL = {"llama.cpp": "threads = physical cores", "ctranslate2": "int8", "torch": "fp32"}
 _CUDA_DETAIL = {"llama.cpp": "all layers that fit", "ctranslate2": "float16", "torch": "fp16"}

@@ -231,3 +231,24 @@ def test_text_crosses_the_pipe_in_batches_and_arrives_whole():
     assert items[0] == pieces[0], "the first piece goes at once"
     assert items[-1] == stats and "".join(items[:-1]) == "".join(pieces)
     assert len(items) < len(pieces) // 4, "a fast reply is sent a few messages a frame, not one per token"
+
+
+def test_the_model_process_uses_the_apps_hardware_report(gemma_path):
+    """The app detects hardware once; a model's own process is handed that report instead of detecting again."""
+    import dataclasses
+
+    from app.core import hardware
+
+    real = hardware.detect()
+    marked = dataclasses.replace(real, runtimes=[
+        dataclasses.replace(r, device="cpu", reason="reason handed over by the app") if r.runtime == "llama.cpp"
+        else r for r in real.runtimes])
+    hardware.adopt(marked)
+    try:
+        engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=512), "gemma-3-270m-q4_k_m")
+        try:
+            assert engine.device_reason == "reason handed over by the app" and engine.gpu_layers == 0
+        finally:
+            engine.close()
+    finally:
+        hardware.adopt(real)

@@ -201,6 +201,17 @@ def test_batched_translate_and_language_detection(transcriber, tmp_path):
     assert "please" in english and "por favor" not in english, english
 
 
+def test_batches_are_full_except_a_files_first_ramp():
+    from app.core.speech.transcriber import batch_groups
+
+    pieces = list(range(20))
+    assert batch_groups(pieces[:3], 8, ramp=True) == [[0, 1, 2]], "what fits in one batch is one batch"
+    assert [len(g) for g in batch_groups(pieces, 8, ramp=True)] == [1, 2, 4, 8, 5], "first text after one piece"
+    assert [len(g) for g in batch_groups(pieces, 8, ramp=False)] == [8, 8, 4], "later chunks: full batches"
+    assert [p for g in batch_groups(pieces, 8, ramp=True) for p in g] == pieces, "every piece, in order"
+    assert batch_groups([], 8, ramp=True) == []
+
+
 def test_batch_size_follows_the_device_and_free_memory():
     from app.core.speech.transcriber import choose_batch_size
 

@@ -131,6 +131,13 @@ class ChatEngine:
             raise InputError("this model cannot see pictures: choose a vision model, or send the text alone")
         # Earlier pictures in a chat continued with a text-only model: it reads the words around them.
         messages = [Message(m.role, m.content) if m.images else m for m in messages]
+        prompt, dropped, kept = self._fit(
+            messages, max_tokens, lambda kept: _TextPrompt(self.tokenize(self.render(kept, cancel))))
+        return PromptPlan(prompt.ids, dropped, kept)
+
+    def _fit(self, messages: list[Message], max_tokens: int, layout):
+        """The first prompt, dropping the oldest turns one by one, that leaves room for the reply.
+        layout(kept) builds a prompt (ids, image_tokens, close()); prompts that do not fit are closed."""
         if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
             raise InputError("the message is empty")
         budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
@@ -139,12 +146,14 @@ class ChatEngine:
         dropped = 0
         while True:
             kept = system + rest[dropped:]
-            tokens = self.tokenize(self.render(kept, cancel))
-            if len(tokens) <= budget:
-                return PromptPlan(tokens, dropped, kept)
+            prompt = layout(kept)
+            if len(prompt.ids) <= budget:
+                return prompt, dropped, kept
+            prompt.close()
             if len(rest) - dropped <= 1:
+                pictures = f" ({prompt.image_tokens} of them pictures)" if prompt.image_tokens else ""
                 raise InputError(
-                    f"the message is too long for the model's context: {len(tokens)} tokens, "
+                    f"the message is too long for the model's context: {len(prompt.ids)} tokens{pictures}, "
                     f"{budget} fit (context {self.n_ctx}, {self.n_ctx - budget} kept for the reply)"
                 )
             dropped += 1
@@ -263,6 +272,15 @@ class ChatEngine:
             self.llm.close()
         except AttributeError:
             pass
+
+
+@dataclass
+class _TextPrompt:
+    ids: list[int]
+    image_tokens: int = 0
+
+    def close(self) -> None:
+        pass
 
 
 def _token_text(llm, token: int) -> str:

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core import hardware
 from app.core.chat.templates import TemplateError
 from app.core.jobs import Cancelled, CancelToken, HearthError, InputError, ModelError
 
@@ -62,7 +63,8 @@ class RemoteChatEngine:
     def _start(self) -> None:
         ctx = multiprocessing.get_context("spawn")  # fork would copy the GUI's threads and locks
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child, *self._args), name="hearth-chat", daemon=True)
+        self._proc = ctx.Process(target=_serve, args=(child, *self._args, hardware.cached()), name="hearth-chat",
+                                 daemon=True)
         self._proc.start()
         child.close()  # so a dead child reads as EOF here
         try:
@@ -228,10 +230,12 @@ def _describe(exc: BaseException) -> tuple[str, str]:
     return type(exc).__name__, str(exc)
 
 
-def _serve(conn, path: str, options, model_id: str) -> None:
+def _serve(conn, path: str, options, model_id: str, report=None) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the app's to handle; Stop comes over the pipe
+    if report is not None:  # nvidia-smi and a cuBLAS load take ~0.5 s: the app has done them once
+        hardware.adopt(report)
     from app.core.chat.engine import load_chat_model
 
     try:

@@ -38,25 +38,9 @@ class VisionChatEngine(ChatEngine):
 
     def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None) -> PromptPlan:
         """As ChatEngine.plan, counting each picture's tokens; the oldest turns go first when full."""
-        if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
-            raise InputError("the message is empty")
-        budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
-        system = [m for m in messages if m.role == "system"]
-        rest = [m for m in messages if m.role != "system"]
-        dropped = 0
-        while True:
-            kept = system + rest[dropped:]
-            prompt = self._layout(kept, cancel)
-            if len(prompt.ids) <= budget:
-                self._keep(prompt)
-                return PromptPlan(prompt.ids, dropped, kept)
-            prompt.close()
-            if len(rest) - dropped <= 1:
-                raise InputError(
-                    f"the message is too long for the model's context: {len(prompt.ids)} tokens "
-                    f"({prompt.image_tokens} of them pictures), {budget} fit (context {self.n_ctx})"
-                )
-            dropped += 1
+        prompt, dropped, kept = self._fit(messages, max_tokens, lambda kept: self._layout(kept, cancel))
+        self._keep(prompt)
+        return PromptPlan(prompt.ids, dropped, kept)
 
     def _keep(self, prompt: VisionPrompt) -> None:
         if self._prompt is not None:
