@@ -195,25 +195,14 @@ def _ttft(engine, messages, params) -> float:
 
 def _gui_lag(path: Path, n_ctx: int) -> dict:
     """Streams a long reply into the real Chat pane while a 5 ms timer measures its own lateness."""
-    from bench_common import LagProbe
-    from PySide6.QtWidgets import QApplication
+    from bench_common import LagProbe, close_window, open_pane
 
     from app.core.models.store import ModelStore
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
     store = ModelStore()
     if store.get("bench-gemma") is None:
         store.import_path(path, "chat", "bench-gemma", mode="link")
-    settings = load_settings()
-    settings.default_models["chat"] = "bench-gemma"
-    window = MainWindow(settings)
-    window.show()
-    while not window.panes:
-        app.processEvents()
-    pane = window.panes["chat"]
-    window.show_pane("chat")
+    window, pane = open_pane("chat", "bench-gemma")
     pane.settings_panel.max_tokens.setValue(400)
     pane.settings_panel.seed.setText("5")
     pane.ensure_model()
@@ -223,6 +212,5 @@ def _gui_lag(path: Path, n_ctx: int) -> dict:
     probe.start()
     _wait(pane.job)
     lag = probe.stop()
-    window.close()
-    window.stop_workers()  # close() does not wait for the workers; join them before exit
+    close_window(window)
     return lag

@@ -1,4 +1,4 @@
-"""What the benchmark suites share: the GUI event-loop lag probe."""
+"""What the benchmark suites share: the real window on one pane, and the GUI event-loop lag probe."""
 
 from __future__ import annotations
 
@@ -41,3 +41,27 @@ def wait_for(signal) -> None:
     loop = QEventLoop()
     signal.connect(loop.quit)
     loop.exec()
+
+
+def open_pane(kind: str, model_id: str | None = None):
+    """The real MainWindow, shown on the pane of ``kind`` (its default model set to model_id): (window, pane)."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.core.settings import load_settings
+    from app.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    settings = load_settings()
+    if model_id:
+        settings.default_models[kind] = model_id
+    window = MainWindow(settings)
+    window.show()
+    while not window.panes:
+        app.processEvents()
+    window.show_pane(kind)
+    return window, window.panes[kind]
+
+
+def close_window(window) -> None:
+    window.close()
+    window.stop_workers()  # close() does not wait for the workers; join them before exit

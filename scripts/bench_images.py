@@ -208,30 +208,21 @@ def bench_images(args) -> dict:
 
 
 def _gui_lag(photos: Path) -> dict:
-    from bench_common import LagProbe, wait_for
-    from PySide6.QtWidgets import QApplication
+    from bench_common import LagProbe, close_window, open_pane, wait_for
 
     from app.core.models.store import ModelStore
     from app.core.settings import load_settings, save_settings
-    from app.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
     ModelStore().import_path(ROOT / "tests" / "fixtures" / "tiny-clip", "images", "tiny-clip", mode="link")
     settings = load_settings()
     settings.default_models["images"] = "tiny-clip"
     save_settings(settings)
-    window = MainWindow(load_settings())
-    window.show()
-    while not window.panes:
-        app.processEvents()
-    pane = window.panes["images"]
-    window.show_pane("images")
+    window, pane = open_pane("images")
     probe = LagProbe()
     probe.start()
     pane.images.add_folder(str(photos))
     pane.start_index()
     wait_for(pane.index_finished)
     lag = probe.stop()
-    window.close()
-    window.stop_workers()  # close() does not wait for the workers; join them before exit
+    close_window(window)
     return lag

@@ -145,27 +145,16 @@ def _live_latency(model_dir: Path, tmp: Path) -> list[float]:
 
 
 def _gui_lag(wav: Path) -> dict:
-    from bench_common import LagProbe, wait_for
-    from PySide6.QtWidgets import QApplication
+    from bench_common import LagProbe, close_window, open_pane, wait_for
 
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication([])
-    window = MainWindow(load_settings())
-    window.show()
-    while not window.panes:
-        app.processEvents()
-    pane = window.panes["speech"]
-    window.show_pane("speech")
+    window, pane = open_pane("speech")
     probe = LagProbe()
     pane.add_files([str(wav)])
     pane.start_queue()
     probe.start()
     wait_for(pane.job.finished)
     lag = probe.stop()
-    window.close()
-    window.stop_workers()  # close() does not wait for the workers; join them before exit
+    close_window(window)
     return lag
 
 

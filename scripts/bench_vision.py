@@ -145,25 +145,14 @@ def bench_vision(args) -> dict:
 def _gui_lag(model: Path, mmproj: Path, photo: Path) -> dict:
     """The real Chat pane attaches and sends a picture while a 5 ms timer measures its own lateness."""
     from bench_chat import _wait
-    from bench_common import LagProbe
-    from PySide6.QtWidgets import QApplication
+    from bench_common import LagProbe, close_window, open_pane
 
     from app.core.models.store import ModelStore
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([])
     store = ModelStore()
     if store.get("bench-vision") is None:
         store.import_path(model, "chat", "bench-vision", mode="link", projector=mmproj)
-    settings = load_settings()
-    settings.default_models["chat"] = "bench-vision"
-    window = MainWindow(settings)
-    window.show()
-    while not window.panes:
-        app.processEvents()
-    pane = window.panes["chat"]
-    window.show_pane("chat")
+    window, pane = open_pane("chat", "bench-vision")
     pane.settings_panel.max_tokens.setValue(32)
     pane.settings_panel.seed.setText("5")
     pane.ensure_model()
@@ -180,6 +169,5 @@ def _gui_lag(model: Path, mmproj: Path, photo: Path) -> dict:
     pane.send()
     _wait(pane.job)
     lag = probe.stop()
-    window.close()
-    window.stop_workers()
+    close_window(window)
     return lag
