@@ -60,6 +60,8 @@ def test_settings_dialog_sets_theme_and_chat_loading_and_saves(qtbot, window):
     dialog.context.setValue(2048)
     dialog.threads.setValue(1)
     dialog.gpu_layers.setValue(0)
+    assert dialog.batched.isChecked(), "files are batched by default"
+    qtbot.mouseClick(dialog.batched, Qt.MouseButton.LeftButton, pos=dialog.batched.rect().bottomLeft() / 2)
     chat = window.panes["chat"]
     chat.loaded_model = "something-loaded"
     qtbot.mouseClick(dialog.buttons.button(dialog.buttons.StandardButton.Ok), Qt.MouseButton.LeftButton)
@@ -70,6 +72,7 @@ def test_settings_dialog_sets_theme_and_chat_loading_and_saves(qtbot, window):
     assert (saved["theme"], saved["chat_context"], saved["chat_threads"], saved["chat_gpu_layers"]) == (
         "dark", 2048, 1, 0)
     assert chat.loaded_model is None, "the next message reloads the model with the new options"
+    assert saved["speech_batched"] is False and window.panes["speech"].options().batched is False
     s = load_settings()
     assert (s.theme, s.chat_context, s.chat_threads, s.chat_gpu_layers) == ("dark", 2048, 1, 0)
     theme.apply("light")

@@ -1,4 +1,4 @@
-"""The Settings dialog (Ctrl+,): theme, and how the chat model is loaded."""
+"""The Settings dialog (Ctrl+,): theme, how the chat model is loaded, and how files are transcribed."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -31,7 +32,18 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
         layout = QVBoxLayout(self)
+        layout.addWidget(self._appearance(settings))
+        layout.addWidget(self._chat(settings))
+        layout.addWidget(self._speech(settings))
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.buttons = buttons
 
+    def _appearance(self, settings: Settings) -> QGroupBox:
         look = QGroupBox("Appearance")
         form = QFormLayout(look)
         self.theme = QComboBox()
@@ -40,8 +52,9 @@ class SettingsDialog(QDialog):
             self.theme.addItem(theme.LABELS[name], name)
         self.theme.setCurrentIndex(max(0, self.theme.findData(settings.theme)))
         form.addRow("&Theme:", self.theme)
-        layout.addWidget(look)
+        return look
 
+    def _chat(self, settings: Settings) -> QGroupBox:
         chat = QGroupBox("Chat model")
         form = QFormLayout(chat)
         self.context = QSpinBox()
@@ -67,15 +80,21 @@ class SettingsDialog(QDialog):
         hint.setWordWrap(True)
         hint.setObjectName("paneNotice")
         form.addRow(hint)
-        layout.addWidget(chat)
+        return chat
 
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-        self.buttons = buttons
+    def _speech(self, settings: Settings) -> QGroupBox:
+        speech = QGroupBox("Speech")
+        form = QFormLayout(speech)
+        self.batched = QCheckBox("Transcribe files in &batches")
+        self.batched.setAccessibleName("Transcribe files in batches")
+        self.batched.setChecked(settings.speech_batched is not False)
+        form.addRow(self.batched)
+        hint = QLabel("Batches decode several pieces of a file at once (faster). Off: 30-second windows "
+                      "one after another. Dictation always works one window at a time.")
+        hint.setWordWrap(True)
+        hint.setObjectName("paneNotice")
+        form.addRow(hint)
+        return speech
 
     def accept(self) -> None:
         s = self.settings
@@ -84,6 +103,7 @@ class SettingsDialog(QDialog):
             "chat_context": self.context.value(),
             "chat_threads": self.threads.value(),
             "chat_gpu_layers": self.gpu_layers.value(),
+            "speech_batched": self.batched.isChecked(),
         }
         changed = {k for k, v in new.items() if getattr(s, k) != v}
         for k, v in new.items():
