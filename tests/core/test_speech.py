@@ -205,7 +205,9 @@ def test_batches_are_full_except_a_files_first_ramp():
     from app.core.speech.transcriber import batch_groups
 
     pieces = list(range(20))
-    assert batch_groups(pieces[:3], 8, ramp=True) == [[0, 1, 2]], "what fits in one batch is one batch"
+    assert batch_groups(pieces[:3], 8, ramp=True) == [[0, 1, 2]], "a short file is one batch"
+    assert [len(g) for g in batch_groups(pieces[:5], 8, ramp=True)] == [1, 2, 2], "a longer one: text at once"
+    assert [len(g) for g in batch_groups(pieces[:8], 8, ramp=True, whole=8)] == [8], "a GPU's whole batch"
     assert [len(g) for g in batch_groups(pieces, 8, ramp=True)] == [1, 2, 4, 8, 5], "first text after one piece"
     assert [len(g) for g in batch_groups(pieces, 8, ramp=False)] == [8, 8, 4], "later chunks: full batches"
     assert [p for g in batch_groups(pieces, 8, ramp=True) for p in g] == pieces, "every piece, in order"

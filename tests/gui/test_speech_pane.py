@@ -87,7 +87,8 @@ def test_bad_files_give_messages_and_the_queue_goes_on(qtbot, speech, speech_wav
 
 
 def test_cancel_stops_the_transcription_midway(qtbot, speech, tmp_path):
-    long = speak((SPEECH_TEXT + " ") * 8, tmp_path / "long.wav")
+    # Three minutes: a file of up to three 30 s pieces is decoded as one batch, so it would be done at its first line.
+    long = speak((SPEECH_TEXT + " ") * 24, tmp_path / "long.wav")
     speech.add_files([long])
     qtbot.mouseClick(speech.transcribe_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: speech.transcript.count() >= 1, timeout=180000)  # it is under way
