@@ -311,13 +311,16 @@ class ModelsPane(Pane):
     def _update_buttons(self) -> None:
         row = self.selected()
         status = row.status if row else None
-        retry_url = status == "failed" and row is not None and bool(getattr(self.downloads.states().get(row.id),
-                                                                               "url", ""))
+        waiting = status in ("failed", "offline")
+        retry_url = waiting and row is not None and bool(getattr(self.downloads.states().get(row.id), "url", ""))
         self.buttons["download"].setEnabled(
-            (status in ("available", "failed") and bool(row and row.catalog)) or retry_url)
+            (status in ("available", "failed", "offline") and bool(row and row.catalog)) or retry_url)
+        self.buttons["download"].setText("&Retry" if waiting else "&Download")
         self.buttons["pause"].setEnabled(status == "running")
         self.buttons["resume"].setEnabled(status == "paused")
-        self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed"))
+        self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed", "offline"))
+        # A failed or waiting row is cleared (forgotten, its partial files removed), not cancelled.
+        self.buttons["cancel"].setText("Cl&ear" if waiting else "&Cancel")
         self.buttons["delete"].setEnabled(status == "installed")
         self.buttons["default"].setEnabled(status == "installed")
         self.buttons["folder"].setEnabled(status == "installed")
@@ -494,4 +497,4 @@ class ModelsPane(Pane):
 
     def finish_workers(self) -> list:
         self.worker.finish()
-        return [self.worker, self.downloads.finish()]
+        return [self.worker, *self.downloads.finish_all()]

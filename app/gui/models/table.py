@@ -92,6 +92,7 @@ class ModelTable(QTableWidget):
             "running": row.note or "Downloading…",
             "paused": "Paused",
             "failed": f"Failed: {row.note}",
+            "offline": f"Waiting for the internet: {row.note}",
         }.get(row.status, row.status)
 
     def _bar(self, r: int, model_id: str) -> QProgressBar:
