@@ -26,6 +26,22 @@ def _machine(cores=2):
     return HardwareReport("Linux", "6", "3.11", CPUInfo("cpu", "x86_64", cores, cores, ["avx2"]), 24 * GB, [])
 
 
+@pytest.fixture
+def cpu_only():
+    """This computer as if it had no GPU (a GPU run calibrates nothing): the engines open on the CPU."""
+    import copy
+
+    from app.core import hardware
+
+    saved = hardware.cached()
+    report = copy.deepcopy(hardware.detect())
+    report.gpus = []
+    report.runtimes = [hardware.choose_llama([]), hardware.choose_ctranslate2([]), hardware.choose_torch([])]
+    hardware.adopt(report)
+    yield report
+    hardware.adopt(saved)
+
+
 @pytest.fixture(scope="module")
 def long_speech(tmp_path_factory):
     """About 19 s of real speech: over the 10 s a measurement needs."""
@@ -37,7 +53,7 @@ def _seconds(path) -> float:
         return w.getnframes() / w.getframerate()
 
 
-def test_a_file_transcription_calibrates_the_whisper_estimates(starter_store, long_speech):
+def test_a_file_transcription_calibrates_the_whisper_estimates(starter_store, long_speech, cpu_only):
     hw = _machine()
     entry = starter_store.get("whisper-base")
     assert "guess" in speed.estimate("speech", entry.size, hw).how
@@ -61,7 +77,7 @@ def test_a_file_transcription_calibrates_the_whisper_estimates(starter_store, lo
     assert "measured" in large.how
 
 
-def test_a_cancelled_or_silent_transcription_records_nothing(starter_store, long_speech, tmp_path):
+def test_a_cancelled_or_silent_transcription_records_nothing(starter_store, long_speech, tmp_path, cpu_only):
     transcriber = open_transcriber("whisper-base", device="cpu")
     cancel = CancelToken()
     with pytest.raises(Cancelled):
@@ -80,7 +96,7 @@ def test_a_cancelled_or_silent_transcription_records_nothing(starter_store, long
     assert "speech" not in speed.load_calibration()
 
 
-def test_an_index_run_calibrates_the_clip_estimates(clip_store, tmp_path):
+def test_an_index_run_calibrates_the_clip_estimates(clip_store, tmp_path, cpu_only):
     hw = _machine()
     entry = clip_store.get("tiny-clip")
     assert "guess" in speed.estimate("images", entry.size, hw).how
@@ -103,7 +119,7 @@ def test_an_index_run_calibrates_the_clip_estimates(clip_store, tmp_path):
     assert scaled.value == pytest.approx(cal["value"] * entry.size / vit_b.size) and "measured" in scaled.how
 
 
-def test_a_cancelled_or_small_index_run_records_nothing(clip_store, tmp_path):
+def test_a_cancelled_or_small_index_run_records_nothing(clip_store, tmp_path, cpu_only):
     photo_library(tmp_path / "photos", per_class=2)
     encoder, key = open_encoder("tiny-clip")
     encoder.batch_size = 8  # several batches, so the cancel lands between them
@@ -126,3 +142,24 @@ def test_a_cancelled_or_small_index_run_records_nothing(clip_store, tmp_path):
     finally:
         index.close()
     assert "images" not in speed.load_calibration()
+
+
+def test_the_cli_calibrates_too_and_gpu_runs_never_do(clip_store, tmp_path):
+    from app.core import hardware
+    from app.core.fileio import tree_size
+    from tests.conftest import TINY_CLIP, run_app
+
+    photo_library(tmp_path / "photos", per_class=1)  # 20 pictures
+    done = run_app("search", "index", str(tmp_path / "photos"), "--model", str(TINY_CLIP))
+    assert done.returncode == 0, done.stderr
+    recorded = speed.load_calibration().get("images")
+    if hardware.detect().runtime("torch").device != "cpu":  # a GPU computer: the CLI ran there, and kept nothing
+        assert recorded is None
+    else:
+        assert recorded["model"] == "tiny-clip" and recorded["size"] == tree_size(TINY_CLIP), "by path: its size"
+
+    encoder, _ = open_encoder("tiny-clip")
+    encoder.on_measured(0.01, 100, "cuda")  # what a GPU run reports: it says nothing of this CPU
+    assert speed.load_calibration().get("images") == recorded
+    encoder.on_measured(1.0, 100, "cpu")
+    assert speed.load_calibration()["images"]["value"] == pytest.approx(100.0)

@@ -5,6 +5,7 @@ from PySide6.QtCore import Qt
 
 from app.core.models import speed
 from app.core.models.store import KINDS
+from tests.core.test_speed_measured import cpu_only  # noqa: F401 - engines open on the CPU
 from tests.helpers import SPEECH_TEXT, drop_files, photo_library, speak
 
 
@@ -22,7 +23,8 @@ def _fit_cell(models, kind, model_id):
     return table.item(row, 3)
 
 
-def test_a_transcription_in_the_speech_pane_calibrates_the_speech_estimates(qtbot, starter_store, window, tmp_path):
+def test_a_transcription_in_the_speech_pane_calibrates_the_speech_estimates(qtbot, starter_store, cpu_only,  # noqa: F811
+                                                                            window, tmp_path):
     models = _models_tab(window, qtbot, "speech")
     assert "rough guess" in models.speed_basis.text() and "transcribe a file" in models.speed_basis.text()
     window.show_pane("speech")
@@ -43,7 +45,8 @@ def test_a_transcription_in_the_speech_pane_calibrates_the_speech_estimates(qtbo
     assert estimate.value > cal["value"], "a bigger model is estimated slower than the one measured"
 
 
-def test_an_index_run_in_the_images_pane_calibrates_the_image_estimates(qtbot, clip_store, window, tmp_path):
+def test_an_index_run_in_the_images_pane_calibrates_the_image_estimates(qtbot, clip_store, cpu_only,  # noqa: F811
+                                                                        window, tmp_path):
     models = _models_tab(window, qtbot, "images")
     assert "rough guess" in models.speed_basis.text()
     window.show_pane("images")
