@@ -43,6 +43,9 @@ def test_a_transcription_in_the_speech_pane_calibrates_the_speech_estimates(qtbo
     cell = _fit_cell(models, "speech", "whisper-large-v3")
     assert estimate.text() in cell.text() and "measured" in cell.toolTip()
     assert estimate.value > cal["value"], "a bigger model is estimated slower than the one measured"
+    best = speed.recommend(models.catalog(), models.hardware, "speech")  # the largest comfortably fast one
+    marked = [r.id for r in models.tables["speech"].rows if "recommended here" in r.fit]
+    assert marked == ([best.id] if best else [])
 
 
 def test_an_index_run_in_the_images_pane_calibrates_the_image_estimates(qtbot, clip_store, cpu_only,  # noqa: F811

@@ -227,6 +227,14 @@ class ModelsPane(Pane):
         text = f"{fit.message} · {estimate.text()}" + ("" if estimate.comfortable else " (slow here)")
         return text, f"Speed {estimate.how}."
 
+    def _recommended(self) -> set[str]:
+        """Per kind, the largest catalog model that fits and runs comfortably fast here."""
+        from app.core.models import speed
+
+        if self.hardware is None:
+            return set()
+        return {best.id for kind in KINDS if (best := speed.recommend(self.catalog(), self.hardware, kind))}
+
     def _show_speed_basis(self) -> None:
         from app.core.models import speed
 
@@ -249,10 +257,13 @@ class ModelsPane(Pane):
         if notices:
             self.message.setText(" ".join(notices))
         states = self.downloads.states()
+        best = self._recommended()
         for kind, table in self.tables.items():
             rows = []
             for c in (e for e in self.catalog() if e.kind == kind):
                 fit, how = self._fit_text(c) if self.hardware else ("…", "")
+                if c.id in best:
+                    fit += " · recommended here"
                 status, note = "available", ""
                 if c.id in installed:
                     status = "installed"
