@@ -163,3 +163,31 @@ def test_the_cli_calibrates_too_and_gpu_runs_never_do(clip_store, tmp_path):
     assert speed.load_calibration().get("images") == recorded
     encoder.on_measured(1.0, 100, "cpu")
     assert speed.load_calibration()["images"]["value"] == pytest.approx(100.0)
+
+
+def test_time_spent_waiting_for_the_model_is_not_counted(whisper_dir, long_speech):
+    """Two files at once on one model: the second waits for the first's decode (one batch at a time),
+    and that wait is not its processing time."""
+    import threading
+    import time
+
+    from app.core.speech.transcriber import Transcriber
+
+    measured = []
+    transcriber = Transcriber(whisper_dir, device="cpu", model_id="whisper-base",
+                              on_measured=lambda seconds, audio_s, device: measured.append(seconds))
+    walls = []
+
+    def run():
+        began = time.perf_counter()
+        list(transcriber.transcribe(long_speech, TranscribeOptions(language="en")))
+        walls.append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(measured) == 2
+    # The one that waited took about both decodes end to end; counting its wait would make it that long.
+    assert max(measured) < max(walls) - 0.5 * min(measured)
