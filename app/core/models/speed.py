@@ -4,8 +4,10 @@ Chat decoding is memory-bandwidth-bound: each token reads every weight once, so
 tokens/s scales with 1 / file size. The calibration is the starter model's own
 measured decode speed here (recorded after a real reply); layers on a GPU read
 from faster memory. Whisper's real-time factor and CLIP's images/s scale with
-model size from a measured run of the same kind. Without a measurement yet, a
-rough guess from the core count is used and said to be one.
+model size from a measured run of the same kind: a whole file transcribed or a
+folder indexed on the CPU reports the model's own time through the hook that
+app.core.models.opening gives each engine, so the GUI and the CLI both calibrate.
+Without a measurement yet, a rough guess from the core count is used and said to be one.
 """
 
 from __future__ import annotations
