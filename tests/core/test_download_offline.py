@@ -82,3 +82,13 @@ def test_reachable_is_a_real_connect(hub):
     assert reachable(hub.endpoint)
     assert not reachable(f"http://127.0.0.1:{_closed_port()}/")
     assert not reachable("https://hub.invalid/")  # a name under .invalid never resolves
+
+
+def test_behind_a_proxy_reachable_checks_the_proxy(hub, monkeypatch):
+    # The proxy is this computer's hub; the host behind it would need DNS, which a proxy user may lack.
+    monkeypatch.setenv("https_proxy", hub.endpoint)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    assert reachable("https://hub.invalid/org/m/resolve/main/w.bin")
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{_closed_port()}")
+    assert not reachable("https://hub.invalid/org/m/resolve/main/w.bin")

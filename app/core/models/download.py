@@ -474,8 +474,12 @@ class Downloader:
 
 def reachable(url: str, timeout: float = 5.0) -> bool:
     """Can this computer open a connection to ``url``'s host now? A cheap check (a name lookup and a
-    TCP connect, no request) that a download which failed offline may start again."""
+    TCP connect, no request) that a download which failed offline may start again. Behind a proxy
+    (http_proxy, https_proxy), the proxy is what has to be reached."""
     parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     try:
         port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 443)
         with socket.create_connection((parts.hostname or "", port), timeout=timeout):

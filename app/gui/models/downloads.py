@@ -114,6 +114,7 @@ class DownloadManager(QObject):
 
     def _failed(self, model_id: str, exc) -> None:
         self.pauses.pop(model_id, None)
+        log.warning("download of %s failed: %s", model_id, exc)
         if isinstance(exc, OfflineError):
             text = f"{exc} It starts again by itself when {exc.host} can be reached, or press Retry."
             self.queue.set_state(model_id, "offline", text)
