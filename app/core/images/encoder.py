@@ -25,12 +25,15 @@ log = logging.getLogger(__name__)
 
 
 class ImageEncoder:
-    def __init__(self, path: Path, architecture: str = "", device: str = "auto", model_id: str = ""):
+    def __init__(self, path: Path, architecture: str = "", device: str = "auto", model_id: str = "",
+                 on_measured=None):
+        """``on_measured(seconds, images, device)``: after a whole index run, the model's embedding time."""
         import open_clip
         import torch
 
         path = Path(path)
         self.model_id = model_id or path.stem
+        self.on_measured = on_measured
         self.choice = choose_device("torch", device)
         torch.set_num_threads(physical_cores())
         try:
@@ -112,6 +115,11 @@ class ImageEncoder:
         with torch.inference_mode():
             feats = self.model.encode_image(x.to(self.choice.device, dtype), normalize=True)
         return feats.float().cpu().numpy()
+
+    def report_speed(self, seconds: float, images: int) -> None:
+        """Called by an index run that was not cancelled: how long embedding its pictures took."""
+        if self.on_measured is not None:
+            self.on_measured(seconds, images, self.choice.device)
 
     def _to_tensor(self, pixels: np.ndarray):
         x = self.torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().unsqueeze(0)

@@ -238,13 +238,14 @@ class ImageIndex:
         self._matrix.pop(model_key, None)
         batch_size = getattr(encoder, "batch_size", BATCH)
         batch: list[_Decoded] = []
+        embed_s = 0.0  # the model's own time: decoding runs beside it in the pool
         for done, item in enumerate(self._decoded(todo, encoder, batch_size * 4, cancel), start=1):
             if item.reason is None:
                 batch.append(item)
             else:
                 self._record_unembedded(item, summary)
             if len(batch) >= batch_size or (done == len(todo) and batch):
-                self._embed_and_store(batch, encoder, model_key)
+                embed_s += self._embed_and_store(batch, encoder, model_key)
                 summary.embedded += len(batch)
                 batch = []
                 elapsed = time.monotonic() - started
@@ -254,6 +255,12 @@ class ImageIndex:
                                     display_path(os.path.basename(item.todo.path)))
         summary.seconds = time.monotonic() - started
         self._matrix.pop(model_key, None)
+        report = getattr(encoder, "report_speed", None)
+        if report is not None and summary.embedded and not cancel.cancelled:
+            try:
+                report(embed_s, summary.embedded)
+            except Exception:  # noqa: BLE001 - a calibration is never worth an index run
+                log.exception("could not record the images speed")
         yield summary
 
     def _plan(self, model_key: str, only: list[str] | None, summary: IndexSummary,
@@ -354,8 +361,11 @@ class ImageIndex:
             file_id = self._upsert_file(t, None, "skipped", item.reason)
             self.db.execute("DELETE FROM embeddings WHERE file_id = ?", (file_id,))
 
-    def _embed_and_store(self, batch: list[_Decoded], encoder, model_key: str) -> None:
+    def _embed_and_store(self, batch: list[_Decoded], encoder, model_key: str) -> float:
+        """Embeds and stores a batch; returns the seconds the model took."""
+        began = time.perf_counter()
         vecs = encoder.embed_images([d.tensor for d in batch])
+        seconds = time.perf_counter() - began
         with self.store.transaction():
             for d, vec in zip(batch, vecs, strict=True):
                 file_id = self._upsert_file(d.todo, d.digest, "ok", "")
@@ -363,6 +373,7 @@ class ImageIndex:
                     "INSERT OR REPLACE INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
                     (file_id, model_key, d.digest, vec.astype(np.float16).tobytes()),
                 )
+        return seconds
 
     def _upsert_file(self, t: Todo, digest: str | None, status: str, reason: str) -> int:
         self.db.execute(

@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import threading
 import time
 import urllib.error
@@ -111,10 +112,67 @@ class PauseToken(CancelToken):
         self.cancel()
 
 
-def _name_not_found(exc: BaseException) -> bool:
-    """The host name did not resolve (offline, or no such host): a socket.gaierror under the URLError."""
+class OfflineError(DownloadError):
+    """No network to reach ``host`` with: retrying at once only keeps the user waiting."""
+
+    def __init__(self, message: str, host: str, url: str):
+        super().__init__(message)
+        self.host, self.url = host, url
+
+
+# The errno of "this computer has no route there": no network, or none up.
+NO_ROUTE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN}
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """What a URLError wraps (its reason), else the exception itself."""
     reason = getattr(exc, "reason", None)
-    return isinstance(exc, socket.gaierror) or isinstance(reason, socket.gaierror)
+    return reason if isinstance(reason, BaseException) else exc
+
+
+def _offline(exc: BaseException, url: str) -> OfflineError | None:
+    """The error in words if ``exc`` means there is no network to reach ``url``'s host; else None."""
+    cause = _cause(exc)
+    host = urllib.parse.urlsplit(url).hostname or url
+    if isinstance(cause, socket.gaierror):  # the name did not resolve: offline, or no such host
+        text = f"No internet connection: {host} could not be found"
+    elif isinstance(cause, OSError) and cause.errno in NO_ROUTE:
+        text = f"No internet connection: {host} cannot be reached from this computer (no network route)"
+    else:
+        return None
+    return OfflineError(f"{text}. What was already downloaded is kept.", host, url)
+
+
+def in_words(exc: BaseException, host: str) -> str:
+    """A network failure as a sentence for the user (never "<urlopen error ...>")."""
+    cause = _cause(exc)
+    if isinstance(exc, _Retry):
+        return str(exc)
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"{host} answered {exc.code} ({exc.reason})" if exc.reason else f"{host} answered {exc.code}"
+    if isinstance(cause, ConnectionRefusedError):
+        return f"{host} refused the connection (the server is down or not accepting downloads)"
+    if isinstance(cause, (TimeoutError, socket.timeout)) or "timed out" in str(cause):
+        return f"{host} did not answer in time"
+    if isinstance(cause, (ConnectionResetError, ConnectionAbortedError, http.client.RemoteDisconnected,
+                          http.client.IncompleteRead)):
+        return f"the connection to {host} broke off"
+    if isinstance(cause, http.client.HTTPException):
+        return f"{host} sent an answer that is not valid HTTP"
+    if isinstance(cause, OSError) and cause.strerror:
+        return f"could not reach {host}: {cause.strerror.lower()}"
+    return f"could not reach {host} ({type(cause).__name__})"
+
+
+def _certificate_error(exc: BaseException, url: str) -> DownloadError | None:
+    cause = _cause(exc)
+    if not isinstance(cause, ssl.SSLCertVerificationError):
+        return None
+    host = urllib.parse.urlsplit(url).hostname or url
+    return DownloadError(
+        f"{host}'s certificate could not be verified ({cause.verify_message or 'not trusted'}). A network that "
+        "intercepts secure connections (a hotel or office login page) does this: sign in to it, then try again."
+    )
 
 
 class _Retry(Exception):  # noqa: N818 - internal control flow
@@ -300,19 +358,21 @@ class Downloader:
                 log.info("downloaded %s (%d bytes, resumed from %d)", target.name, total, resumed)
                 return DownloadResult(target, total, digest, want is not None, resumed, attempt)
             except (_Retry, urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as exc:
-                if _name_not_found(exc):  # no network (or no such host): retrying only keeps the user waiting
-                    host = urllib.parse.urlsplit(url).hostname or url
-                    raise DownloadError(
-                        f"No internet connection: {host} could not be found. Connect to the internet and press "
-                        "Download again; what was already downloaded is kept."
-                    ) from exc
+                # No network, or a certificate a login page swapped in: retrying only keeps the user waiting.
+                fatal = _offline(exc, url) or _certificate_error(exc, url)
+                if fatal is not None:
+                    raise fatal from exc
                 if isinstance(exc, urllib.error.HTTPError):
                     try:
                         self._raise_for_status(exc.code, url)
                     except _Retry:
                         pass
+                host = urllib.parse.urlsplit(url).hostname or url
                 if attempt > self.retries:
-                    raise DownloadError(f"the download failed after {attempt} attempts: {exc}") from exc
+                    raise DownloadError(
+                        f"the download from {host} failed after {attempt} attempts: {in_words(exc, host)}. "
+                        "What was already downloaded is kept."
+                    ) from exc
                 log.warning("download of %s: %s; retrying in %.1fs", url, exc, delay)
                 if cancel.wait(delay):
                     raise Cancelled() from None
@@ -378,11 +438,12 @@ class Downloader:
                             raise Cancelled()
                         try:
                             chunk = resp.read1(CHUNK)  # what has arrived: a slow server never delays a cancel
-                        except (OSError, ValueError):
+                        except (OSError, ValueError, http.client.HTTPException) as exc:
                             if cancel.cancelled:
                                 out.flush()
                                 raise Cancelled() from None
-                            raise
+                            host = urllib.parse.urlsplit(url).hostname or url
+                            raise _Retry(f"{in_words(exc, host)} after {done} bytes; resuming") from exc
                         if not chunk:
                             if cancel.cancelled:
                                 raise Cancelled()
@@ -397,18 +458,34 @@ class Downloader:
                             eta = (total - done) / rate if total and rate > 0 else None
                             progress(DownloadProgress(done, total, rate, eta, resumed))
                             last_emit = now
-            except OSError as exc:
+            except OSError as exc:  # writing the part (reading the network is handled above)
                 if exc.errno == errno.ENOSPC:
                     raise DownloadError(
                         f"the disk filled up while downloading; {done / 2**20:.0f} MB are kept and the "
                         "download resumes once there is space"
                     ) from exc
-                raise
+                raise DownloadError(f"could not write the download to {part.parent}: {exc.strerror or exc}") from exc
         if length is not None and done - have < length:
             raise _Retry(f"the connection closed early: {done} of {have + length} bytes; resuming")
         if progress:
             progress(DownloadProgress(done, total or done, rate, 0.0, resumed))
         return digest.hexdigest(), done, resumed, announced
+
+
+def reachable(url: str, timeout: float = 5.0) -> bool:
+    """Can this computer open a connection to ``url``'s host now? A cheap check (a name lookup and a
+    TCP connect, no request) that a download which failed offline may start again. Behind a proxy
+    (http_proxy, https_proxy), the proxy is what has to be reached."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and not urllib.request.proxy_bypass(parts.hostname or ""):
+        parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    try:
+        port = parts.port or {"https": 443, "http": 80}.get(parts.scheme, 443)
+        with socket.create_connection((parts.hostname or "", port), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 class _CancelWatch:

@@ -69,11 +69,26 @@ def open_chat(id_or_path: str | None, options=None, store: ModelStore | None = N
     return open_chat_engine(model.path, options, model.entry.id if model.entry else model.path.stem)
 
 
+def _measured(kind: str, model: ResolvedModel):
+    """What an engine calls after a whole CPU run: the measurement that calibrates the Models pane's
+    speed estimates (app.core.models.speed), for the GUI and the CLI alike."""
+    from app.core.fileio import tree_size
+    from app.core.models import speed
+
+    record = speed.record_transcription if kind == "speech" else speed.record_indexing
+
+    def measured(seconds: float, amount: float, device: str) -> None:
+        size = model.entry.size if model.entry else tree_size(model.path)
+        record(model.name, size, seconds, amount, on_gpu=device != "cpu")
+
+    return measured
+
+
 def open_transcriber(id_or_path: str | None, store: ModelStore | None = None, device: str = "auto"):
     from app.core.speech.transcriber import Transcriber
 
     model = resolve("speech", id_or_path, store)
-    return Transcriber(model.path, device=device, model_id=model.name)
+    return Transcriber(model.path, device=device, model_id=model.name, on_measured=_measured("speech", model))
 
 
 def encoder_key(model: ResolvedModel) -> str:
@@ -88,4 +103,5 @@ def open_encoder(id_or_path: str | None, arch: str = "", store: ModelStore | Non
     model = resolve("images", id_or_path, store)
     entry = model.entry
     architecture = entry.architecture if entry and entry.architecture != "open_clip" else arch
-    return ImageEncoder(model.path, architecture, model_id=model.name), encoder_key(model)
+    encoder = ImageEncoder(model.path, architecture, model_id=model.name, on_measured=_measured("images", model))
+    return encoder, encoder_key(model)

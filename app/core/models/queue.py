@@ -19,7 +19,9 @@ from app.core.models.kinds import KINDS
 from app.core.models.records import set_aside, valid_id
 
 SCHEMA_VERSION = 1
-STATES = ("queued", "running", "paused", "failed")
+# "offline": failed for want of a network; it starts again by itself once the host can be reached
+# (checked now and then while the app runs, and at the next start).
+STATES = ("queued", "running", "paused", "failed", "offline")
 
 
 @dataclass
@@ -106,11 +108,12 @@ class DownloadQueue:
             self._save([i for i in self.items() if i.model_id != model_id])
 
     def recover(self) -> list[QueuedDownload]:
-        """At start-up: what was running when the app stopped is queued again (resumes from its .part)."""
+        """At start-up: what was running when the app stopped, or waiting for the network, is queued
+        again (resumes from its .part). A failed one stays failed, with its message, until the user acts."""
         with self._lock:
             items = self.items()
             for i in items:
-                if i.state == "running":
+                if i.state in ("running", "offline"):
                     i.state = "queued"
             self._save(items)
             return [i for i in items if i.state == "queued"]

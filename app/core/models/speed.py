@@ -4,8 +4,10 @@ Chat decoding is memory-bandwidth-bound: each token reads every weight once, so
 tokens/s scales with 1 / file size. The calibration is the starter model's own
 measured decode speed here (recorded after a real reply); layers on a GPU read
 from faster memory. Whisper's real-time factor and CLIP's images/s scale with
-model size from a measured run of the same kind. Without a measurement yet, a
-rough guess from the core count is used and said to be one.
+model size from a measured run of the same kind: a whole file transcribed or a
+folder indexed on the CPU reports the model's own time through the hook that
+app.core.models.opening gives each engine, so the GUI and the CLI both calibrate.
+Without a measurement yet, a rough guess from the core count is used and said to be one.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ GPU_BANDWIDTH = {"nvidia": 300e9, "apple": 100e9}
 CPU_BANDWIDTH_PER_CORE = 4e9  # a rough guess, only until this machine has measured itself
 BASE_RTF_SIZE = 147_882_941  # Whisper base (the starter) at RTF 0.4 on 2 cores, before a measurement
 BASE_CLIP_SIZE = 605_143_920  # ViT-B-32 at about 3 images/s per core, before a measurement
+# Shorter runs are mostly start-up and warm-up: they would calibrate the wrong thing.
+MIN_AUDIO_S = 10.0
+MIN_IMAGES = 16
 
 
 @dataclass
@@ -73,20 +78,50 @@ def record(kind: str, model_id: str, size: int, value: float, on_gpu: bool = Fal
         log.warning("could not keep the speed measurement: %s", exc)
 
 
+def record_transcription(model_id: str, size: int, seconds: float, audio_s: float, on_gpu: bool) -> None:
+    """A whole file's decode time (the model's own work: no wait for a lane, a slow reader or the
+    file's decoding) over the audio's length: the real-time factor of this Whisper model here."""
+    if audio_s >= MIN_AUDIO_S and seconds > 0:
+        record("speech", model_id, size, seconds / audio_s, on_gpu)
+
+
+def record_indexing(model_id: str, size: int, seconds: float, images: int, on_gpu: bool) -> None:
+    """Pictures embedded over the seconds the model spent embedding them: images/s of this CLIP here.
+    Decoding runs in a pool beside the model and costs the same whatever the model's size."""
+    if images >= MIN_IMAGES and seconds > 0:
+        record("images", model_id, size, images / seconds, on_gpu)
+
+
 def _cores(hardware) -> int:
     return max(1, int(getattr(hardware.cpu, "physical_cores", 0) or 1))
+
+
+def basis(kind: str, hardware, cal: dict | None = None) -> str:
+    """How the CPU estimates of ``kind`` are made here: from which measurement, or a guess from what."""
+    cal = cal if cal is not None else load_calibration().get(kind)
+    if not cal:
+        cores = _cores(hardware)
+        todo = {"chat": "chat once with any model", "speech": f"transcribe a file of {MIN_AUDIO_S:.0f} s or more",
+                "images": f"index {MIN_IMAGES} or more pictures"}[kind]
+        return f"a rough guess from {cores} CPU cores ({todo} to measure this machine)"
+    if kind == "chat":
+        return f"scaled from {cal['model']}'s measured {cal['value']:.0f} tokens/s here by file size"
+    if kind == "speech":
+        rtf = f"{cal['value']:.2f}" if cal["value"] >= 0.1 else f"{cal['value']:.3f}"
+        return f"scaled by size from {cal['model']}'s measured {rtf}× real time here"
+    rate = f"{cal['value']:.0f}" if cal["value"] >= 20 else f"{cal['value']:.1f}"
+    return f"scaled by size from {cal['model']}'s measured {rate} images/s here (the model's own time)"
 
 
 def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
     cal = load_calibration().get(kind)
     cores = _cores(hardware)
+    how = basis(kind, hardware, cal or {})
     if kind == "chat":
         if cal:
             cpu_bw = cal["value"] * cal["size"]  # bytes read per second while decoding, measured
-            how = f"scaled from {cal['model']}'s measured {cal['value']:.0f} tokens/s here by file size"
         else:
             cpu_bw = CPU_BANDWIDTH_PER_CORE * cores
-            how = f"a rough guess from {cores} CPU cores (chat once with any model to measure this machine)"
         fraction = 0.0
         if fit is not None and fit.verdict in ("gpu", "partial"):
             fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / 32)
@@ -101,20 +136,16 @@ def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
     if kind == "speech":
         if cal:
             rtf = cal["value"] * size / cal["size"]
-            how = f"scaled from {cal['model']}'s measured {cal['value']:.2f}× real time here by size"
         else:
             rtf = 0.4 * (2 / cores) * size / BASE_RTF_SIZE
-            how = f"a rough guess from {cores} CPU cores (transcribe once to measure this machine)"
         if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
             rtf /= 10
             how += ", about ten times faster on the GPU"
         return Speed(rtf, kind, rtf <= COMFORTABLE[kind], how)
     if cal:
         rate = cal["value"] * cal["size"] / size
-        how = f"scaled from {cal['model']}'s measured {cal['value']:.1f} images/s here by size"
     else:
         rate = 3.0 * cores * BASE_CLIP_SIZE / size
-        how = f"a rough guess from {cores} CPU cores (index a folder once to measure this machine)"
     if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
         rate *= 10
         how += ", about ten times faster on the GPU"

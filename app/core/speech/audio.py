@@ -84,8 +84,10 @@ def iter_chunks(path: Path, chunk_s: float = CHUNK_S) -> Iterator[np.ndarray]:
                 parts.append(out.to_ndarray().reshape(-1))
                 have += parts[-1].size
         except av.error.FFmpegError as exc:
-            if not decoded_any:
-                raise InputError(f"{Path(path).name}: the audio could not be decoded ({exc})") from exc
+            if not decoded_any:  # the decoder's own words go to the log, as in _open
+                logging.getLogger(__name__).info("could not decode %s: %s", path, exc)
+                raise InputError(f"{Path(path).name}: the audio could not be decoded: the file is damaged or "
+                                 "its sound is in a format Hearth cannot read") from exc
             # A damaged tail: keep what decoded.
         if not decoded_any:
             raise InputError(f"{Path(path).name}: no audio could be decoded")

@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -191,6 +192,16 @@ _loaded: dict = {}  # the last model loaded, by folder (as it is on disk), devic
 _loading = threading.Lock()
 
 
+@dataclass
+class DecodeClock:
+    """Seconds a decode spent on the model's own work: not waiting for its lane, nor for a reader
+    that stopped taking segments. ``sequential``: how often the other lane ran meanwhile."""
+
+    seconds: float = 0.0
+    speech_s: float = 0.0  # of it, what the VAD found to be speech (batched files)
+    sequential_runs: int = 0
+
+
 @dataclass(frozen=True)
 class Lanes:
     """One decode at a time in each lane. ``batched``: files' batches (one batch's memory at a
@@ -200,6 +211,7 @@ class Lanes:
 
     batched: threading.Lock = field(default_factory=threading.Lock)
     sequential: threading.Lock = field(default_factory=threading.Lock)
+    sequential_runs: list = field(default_factory=lambda: [0])  # decodes begun in the sequential lane
 
 
 def _load_model(model_dir: Path, device: str, compute_type: str, threads: int):
@@ -235,12 +247,15 @@ def _warm_up(model) -> None:
 
 
 class Transcriber:
-    def __init__(self, model_dir: Path, device: str = "auto", threads: int | None = None, model_id: str = ""):
+    def __init__(self, model_dir: Path, device: str = "auto", threads: int | None = None, model_id: str = "",
+                 on_measured=None):
+        """``on_measured(seconds, audio_s, device)``: after each whole file, the model's decode time."""
         from app.core.models.validate import validate
 
         model_dir = Path(model_dir)
         validate(model_dir, "speech")  # a clear message before CTranslate2 sees it
         self.model_id = model_id or model_dir.name
+        self.on_measured = on_measured
         self.choice = choose_device("ctranslate2", device)
         self.notices: list[str] = []
         self._weights_bytes = sum(f.stat().st_size for f in model_dir.glob("*.bin"))
@@ -307,10 +322,13 @@ class Transcriber:
 
         return segments(), info
 
-    def _decode(self, audio: np.ndarray, options: TranscribeOptions, stop: threading.Event, ramp: bool):
+    def _decode(self, audio: np.ndarray, options: TranscribeOptions, stop: threading.Event, ramp: bool,
+                clock: DecodeClock | None = None):
         """(segments, info) from faster-whisper: the batched pipeline or the sequential one."""
         if options.batched and options.vad_filter:
             pieces = speech_pieces(audio)
+            if clock is not None:
+                clock.speech_s += sum(p["end"] - p["start"] for p in pieces)
             if not pieces:  # silence: nothing to decode, no language to detect
                 return iter(()), SimpleNamespace(language=options.language)
             return self._batched(audio, options, pieces, stop, ramp)
@@ -328,9 +346,10 @@ class Transcriber:
     # --- core ------------------------------------------------------------------------
     def transcribe_array(
         self, audio: np.ndarray, options: TranscribeOptions | None = None, cancel: CancelToken | None = None,
-        offset: float = 0.0, ramp: bool = True,
+        offset: float = 0.0, ramp: bool = True, clock: DecodeClock | None = None,
     ) -> Iterator[Segment | TranscriptProgress]:
-        """Segments and progress for audio in memory; ramp: small batches first (see batch_groups)."""
+        """Segments and progress for audio in memory; ramp: small batches first (see batch_groups).
+        ``clock`` is given the decode's own seconds once it has finished."""
         options = options or TranscribeOptions()
         cancel = cancel or CancelToken()
         out: queue.Queue = queue.Queue(maxsize=QUEUE_SIZE)
@@ -338,16 +357,22 @@ class Transcriber:
         duration = audio.size / SAMPLE_RATE
         done = object()
 
+        waited = [0.0]  # seconds the decode thread spent blocked on a full queue: the reader's time
+
         def put(item) -> bool:
             # Never blocks for ever: a consumer that stopped reading (cancelled) would
             # otherwise hold this thread, and the decode lock, once a batch filled the queue.
-            while not stop.is_set():
-                try:
-                    out.put(item, timeout=0.1)
-                    return True
-                except queue.Full:
-                    continue
-            return False
+            began = time.perf_counter()
+            try:
+                while not stop.is_set():
+                    try:
+                        out.put(item, timeout=0.1)
+                        return True
+                    except queue.Full:
+                        continue
+                return False
+            finally:
+                waited[0] += time.perf_counter() - began
 
         batched = options.batched and options.vad_filter
         lane = self._lanes.batched if batched else self._lanes.sequential
@@ -356,8 +381,11 @@ class Transcriber:
             with lane:
                 if stop.is_set():  # cancelled while it waited for the lane
                     return
+                if not batched:
+                    self._lanes.sequential_runs[0] += 1
+                began = time.perf_counter()
                 try:
-                    segments, info = self._decode(audio, options, stop, ramp)
+                    segments, info = self._decode(audio, options, stop, ramp, clock)
                     told = info.language
                     put(("info", told))
                     for s in segments:
@@ -369,6 +397,8 @@ class Transcriber:
                 except Exception as exc:  # noqa: BLE001 - handed to the consumer
                     put(("error", exc))
                 finally:
+                    if clock is not None:  # before "done": the reader sees it when it sees the end
+                        clock.seconds += time.perf_counter() - began - waited[0]
                     put((done, None))
 
         threading.Thread(target=run, name="whisper-decode", daemon=True).start()
@@ -407,10 +437,11 @@ class Transcriber:
         info = probe(path)
         total = info.duration_s
         offset = 0.0
+        clock = DecodeClock(sequential_runs=self._lanes.sequential_runs[0])
         for chunk in iter_chunks(path):
             cancel.raise_if_cancelled()
             spoke, language = False, None
-            for item in self.transcribe_array(chunk, options, cancel, offset, ramp=offset == 0):
+            for item in self.transcribe_array(chunk, options, cancel, offset, ramp=offset == 0, clock=clock):
                 if isinstance(item, TranscriptProgress):
                     item.duration_s = total
                     item.fraction = min(1.0, item.seconds_done / total) if total else item.fraction
@@ -422,7 +453,21 @@ class Transcriber:
                 # Detected once, from speech: later chunks keep it and skip the detection.
                 options = dataclasses.replace(options, language=language)
             offset += chunk.size / SAMPLE_RATE
+        self._measured(clock, offset, options)
         yield TranscriptProgress(1.0, offset, total)
+
+    def _measured(self, clock: DecodeClock, audio_s: float, options: TranscribeOptions) -> None:
+        """A whole file's decode time, to calibrate speed estimates. Not when dictation decoded in the
+        other lane meanwhile (the two shared the CPU), nor for the sequential path files rarely take,
+        nor for a file that is mostly silence (the VAD skips it: its real-time factor flatters)."""
+        lanes_shared = self._lanes.sequential_runs[0] != clock.sequential_runs or self._lanes.sequential.locked()
+        if (self.on_measured is None or lanes_shared or not (options.batched and options.vad_filter)
+                or clock.speech_s < audio_s / 2):
+            return
+        try:
+            self.on_measured(clock.seconds, audio_s, self.choice.device)
+        except Exception:  # noqa: BLE001 - a calibration is never worth a transcript
+            log.exception("could not record the speech speed")
 
 
 def transcribe_all(transcriber: Transcriber, path: Path, options=None, cancel=None) -> list[Segment]:

@@ -64,6 +64,10 @@ class ModelsPane(Pane):
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         layout.addWidget(self._build_tabs(), 1)
+        self.speed_basis = QLabel()  # how the selected tab's speeds were estimated
+        self.speed_basis.setObjectName("speedBasis")
+        self.speed_basis.setWordWrap(True)
+        layout.addWidget(self.speed_basis)
         actions, more = self._build_action_rows()
         layout.addLayout(actions)
         layout.addLayout(more)
@@ -145,6 +149,7 @@ class ModelsPane(Pane):
         for table in self.tables.values():
             table.itemSelectionChanged.connect(self._update_buttons)
         self.tabs.currentChanged.connect(self._update_buttons)
+        self.tabs.currentChanged.connect(self._show_speed_basis)
         self.buttons["download"].clicked.connect(self.download_selected)
         self.buttons["pause"].clicked.connect(lambda: self._with_selected(self.downloads.pause))
         self.buttons["resume"].clicked.connect(self.download_selected)
@@ -204,16 +209,40 @@ class ModelsPane(Pane):
         )
         return best.id
 
-    def _fit_text(self, entry) -> str:
-        """Memory and speed: "fits in RAM · ~18 tokens/s" (slow models say so)."""
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        """A transcription or an index run elsewhere may have measured this machine since: fresh estimates."""
+        super().showEvent(event)
+        if self.hardware is not None:
+            self.refresh()
+
+    def _fit_text(self, entry) -> tuple[str, str]:
+        """Memory and speed: "fits in RAM · ~18 tokens/s" (slow models say so), and how the speed was estimated."""
         from app.core.models import speed
         from app.core.models.fit import estimate_entry_fit
 
         fit = estimate_entry_fit(entry, self.hardware)
         if fit.verdict == "too_large":
-            return fit.message
+            return fit.message, ""
         estimate = speed.estimate(entry.kind, entry.size, self.hardware, fit)
-        return f"{fit.message} · {estimate.text()}" + ("" if estimate.comfortable else " (slow here)")
+        text = f"{fit.message} · {estimate.text()}" + ("" if estimate.comfortable else " (slow here)")
+        return text, f"Speed {estimate.how}."
+
+    def _recommended(self) -> set[str]:
+        """Per kind, the largest catalog model that fits and runs comfortably fast here."""
+        from app.core.models import speed
+
+        if self.hardware is None:
+            return set()
+        return {best.id for kind in KINDS if (best := speed.recommend(self.catalog(), self.hardware, kind))}
+
+    def _show_speed_basis(self) -> None:
+        from app.core.models import speed
+
+        if self.hardware is None:
+            self.speed_basis.clear()
+            return
+        kind = KINDS[self.tabs.currentIndex()]
+        self.speed_basis.setText(f"Speed estimates: {speed.basis(kind, self.hardware)}.")
 
     def refresh(self) -> None:
         from app.core.models.records import take_notices
@@ -228,17 +257,20 @@ class ModelsPane(Pane):
         if notices:
             self.message.setText(" ".join(notices))
         states = self.downloads.states()
+        best = self._recommended()
         for kind, table in self.tables.items():
             rows = []
             for c in (e for e in self.catalog() if e.kind == kind):
-                fit = self._fit_text(c) if self.hardware else "…"
+                fit, how = self._fit_text(c) if self.hardware else ("…", "")
+                if c.id in best:
+                    fit += " · recommended here"
                 status, note = "available", ""
                 if c.id in installed:
                     status = "installed"
                     note = "" if installed[c.id].verified else "unverified"
                 elif c.id in states:
                     status, note = states[c.id].state, states[c.id].error
-                rows.append(Row(c.id, c.name, c.size, c.licence, fit, status, note))
+                rows.append(Row(c.id, c.name, c.size, c.licence, fit, status, note, fit_how=how))
             known = {r.id for r in rows}
             for item in states.values():  # "Download from URL": not in the catalog, shown while queued or failed
                 if item.kind == kind and item.model_id not in known and item.model_id not in installed:
@@ -250,6 +282,7 @@ class ModelsPane(Pane):
                     note = "imported" if e.verified else "unverified"
                     rows.append(Row(e.id, e.id, e.size, "—", "", "installed", note, catalog=False))
             table.set_rows(rows)
+        self._show_speed_basis()
         used = sum(e.size for e in installed.values())
         self.summary.setText(
             f"{len(installed)} installed, {human(used)} in {store.root}. "
@@ -289,13 +322,16 @@ class ModelsPane(Pane):
     def _update_buttons(self) -> None:
         row = self.selected()
         status = row.status if row else None
-        retry_url = status == "failed" and row is not None and bool(getattr(self.downloads.states().get(row.id),
-                                                                               "url", ""))
+        waiting = status in ("failed", "offline")
+        retry_url = waiting and row is not None and bool(getattr(self.downloads.states().get(row.id), "url", ""))
         self.buttons["download"].setEnabled(
-            (status in ("available", "failed") and bool(row and row.catalog)) or retry_url)
+            (status in ("available", "failed", "offline") and bool(row and row.catalog)) or retry_url)
+        self.buttons["download"].setText("&Retry" if waiting else "&Download")
         self.buttons["pause"].setEnabled(status == "running")
         self.buttons["resume"].setEnabled(status == "paused")
-        self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed"))
+        self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed", "offline"))
+        # A failed or waiting row is cleared (forgotten, its partial files removed), not cancelled.
+        self.buttons["cancel"].setText("Cl&ear" if waiting else "&Cancel")
         self.buttons["delete"].setEnabled(status == "installed")
         self.buttons["default"].setEnabled(status == "installed")
         self.buttons["folder"].setEnabled(status == "installed")
@@ -472,4 +508,4 @@ class ModelsPane(Pane):
 
     def finish_workers(self) -> list:
         self.worker.finish()
-        return [self.worker, self.downloads.finish()]
+        return [self.worker, *self.downloads.finish_all()]

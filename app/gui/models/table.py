@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QProgressBar, QTableWidget, QTableWidgetItem
 
 COLUMNS = ("Model", "Size", "Licence", "Fits this computer?", "Status")
+FIT_COLUMN = 3
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Row:
     status: str  # "installed", "available", "running", "paused", "failed"
     note: str = ""
     catalog: bool = True
+    fit_how: str = ""  # how the speed in ``fit`` was estimated (its tooltip)
 
 
 def human(n: int) -> str:
@@ -60,6 +62,8 @@ class ModelTable(QTableWidget):
                 item.setData(Qt.ItemDataRole.UserRole, row.id)
                 if c == 0:
                     item.setToolTip(row.id)
+                elif c == FIT_COLUMN:
+                    item.setToolTip(row.fit_how)
                 self.setItem(r, c, item)
             if row.status == "running":
                 self._bar(r, row.id)
@@ -73,6 +77,7 @@ class ModelTable(QTableWidget):
             for c, text in enumerate(cells):
                 if self.item(r, c).text() != text:
                     self.item(r, c).setText(text)
+            self.item(r, FIT_COLUMN).setToolTip(row.fit_how)
             if row.status == "running" and row.id not in self.bars:
                 self._bar(r, row.id)
             elif row.status != "running" and row.id in self.bars:
@@ -87,6 +92,7 @@ class ModelTable(QTableWidget):
             "running": row.note or "Downloading…",
             "paused": "Paused",
             "failed": f"Failed: {row.note}",
+            "offline": f"Waiting for the internet: {row.note}",
         }.get(row.status, row.status)
 
     def _bar(self, r: int, model_id: str) -> QProgressBar:
