@@ -26,7 +26,7 @@ from app.core.fileio import atomic_write_text
 from app.core.jobs import HearthError
 from app.gui import theme
 from app.gui.chat.attachments import AttachmentTray
-from app.gui.chat.message_view import ConversationView, MessageWidget
+from app.gui.chat.message_view import READABLE_WIDTH, ConversationView, MessageWidget
 from app.gui.chat.picture_input import PictureInput, pictures_in
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
@@ -112,7 +112,9 @@ class ChatPane(PictureInput, ModelBackedPane):
         split.addWidget(self.sidebar)
         split.addWidget(self._build_centre())
         split.addWidget(self.settings_panel)
-        split.setStretchFactor(1, 1)
+        # The chat list takes a share of a wider window too (not a fixed 200 px strip at 2560 px).
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 5)
         split.setSizes([200, 600, 240])
         self.settings_panel.hide()  # shown on demand, so the pane fits small screens
         return split
@@ -211,9 +213,18 @@ class ChatPane(PictureInput, ModelBackedPane):
         buttons.addWidget(self.attach_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.mic_button)
+        # As wide as the messages above it, centred under them (not 1,700 px of text box at 2560 px).
+        area = QWidget()
+        area.setObjectName("inputArea")
+        area.setMaximumWidth(READABLE_WIDTH)
+        inner = QHBoxLayout(area)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(self.input, 1)
+        inner.addLayout(buttons)
         row = QHBoxLayout()
-        row.addWidget(self.input, 1)
-        row.addLayout(buttons)
+        row.addStretch(1)
+        row.addWidget(area, 100)
+        row.addStretch(1)
         return row
 
     def _build_exports(self) -> QHBoxLayout:

@@ -39,6 +39,10 @@ class ConversationList(QWidget):
         self.list = QListWidget()
         self.list.setObjectName("conversationList")
         self.list.setAccessibleName("Conversations")
+        # A long title ends in "…" (its full text in the tooltip); the list never scrolls sideways.
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setWordWrap(False)
         self.list.currentItemChanged.connect(self._on_current)
         layout.addWidget(self.list, 1)
         row = QHBoxLayout()
@@ -55,6 +59,7 @@ class ConversationList(QWidget):
         self.rename_button.clicked.connect(lambda: self._with_current(self.rename_requested))
         self.delete_button.clicked.connect(lambda: self._with_current(self.delete_requested))
         self.setMinimumWidth(160)
+        self.setMaximumWidth(360)  # grows with the window, up to a comfortable list
 
     def refresh(self, *_args, select: int | None = None) -> None:
         current = select if select is not None else self.current_id()
@@ -65,6 +70,7 @@ class ConversationList(QWidget):
         found = self.history.search(text) if text else None
         for c in found.conversations if found else self.history.conversations():
             item = QListWidgetItem(c.title or "Untitled")
+            item.setToolTip(c.title or "Untitled")
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             self.list.addItem(item)
             if c.id == current:

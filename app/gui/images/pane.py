@@ -82,6 +82,7 @@ class ImagesPane(ModelBackedPane):
         left.addLayout(hbox(self.index_button, self.pause_button, self.cancel_button))
         self.index_progress = QProgressBar()
         self.index_progress.setAccessibleName("Indexing progress")
+        self.index_progress.hide()  # shown from the first indexing on (empty, it read as a blank field)
         left.addWidget(self.index_progress)
         self.index_status = QLabel()
         self.index_status.setObjectName("indexStatus")
@@ -96,7 +97,10 @@ class ImagesPane(ModelBackedPane):
         self.query = QLineEdit()
         self.query.setObjectName("imageQuery")
         self.query.setAccessibleName("Search photos")
-        self.query.setPlaceholderText('Describe a picture ("a dog on a beach -night +snow"), or drop one here')
+        self.query.setPlaceholderText("Describe a picture, or drop one here")
+        self.query.setToolTip('Describe what is in the picture: "a dog on a beach -night +snow"\n'
+                              "(-night: less like night, +snow: more like snow).\n"
+                              "Or drop or paste (Ctrl+V) a picture to find similar ones.")
         self.search_button = button("&Search", "Search")
         self.ask_button = button("Ask in chat", "Ask in chat about the selected pictures")
         self.ask_button.setEnabled(False)
@@ -261,6 +265,8 @@ class ImagesPane(ModelBackedPane):
         self.index_job.cancelled.connect(self._on_index_stopped)
 
     def _set_indexing(self, on: bool) -> None:
+        if on:
+            self.index_progress.show()
         self.index_button.setEnabled(not on)
         self.pause_button.setEnabled(on)
         self.cancel_button.setEnabled(on)

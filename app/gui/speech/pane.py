@@ -83,10 +83,12 @@ class SpeechPane(ModelBackedPane):
         self.file_list.setObjectName("speechQueue")
         self.file_list.setAccessibleName("Files to transcribe")
         self.file_list.setMaximumHeight(80)
+        self.file_list.hide()  # shown while files wait (an empty white box read as broken)
         self.body.addWidget(self.file_list)
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Transcription progress")
         self.progress.setRange(0, 1000)
+        self.progress.hide()  # shown once there is a file to transcribe
         self.body.addWidget(self.progress)
 
     def _build_live_row(self) -> QHBoxLayout:
@@ -129,6 +131,8 @@ class SpeechPane(ModelBackedPane):
         self.transcript_list.setObjectName("transcriptList")
         self.transcript_list.setAccessibleName("Transcripts")
         self.transcript_list.setMaximumWidth(300)
+        self.transcript_list.setTextElideMode(Qt.TextElideMode.ElideRight)  # the full line is its tooltip
+        self.transcript_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.transcripts_area = QSplitter()
         self.transcripts_area.addWidget(self.transcript_list)
         self.transcripts_area.addWidget(self.transcript)
@@ -191,6 +195,7 @@ class SpeechPane(ModelBackedPane):
         has = bool(devices)
         for w in (self.device, self.record_button, self.talk_button):
             w.setEnabled(has)
+        self.meter.setVisible(has)  # an empty level bar with no microphone looked like a text field
         self.mic_status.setText(
             "" if has else "No microphone found: connect one, or check the system's sound settings. "
             "File transcription still works."
@@ -269,6 +274,8 @@ class SpeechPane(ModelBackedPane):
                  and not self.record_button.isChecked())
         self.empty.setVisible(empty)
         self.transcripts_area.setVisible(not empty)
+        self.file_list.setVisible(self.file_list.count() > 0)
+        self.progress.setVisible(self.file_list.count() > 0 or self.job is not None)
 
     # --- the transcript list ---------------------------------------------------------------
     @staticmethod
@@ -346,6 +353,7 @@ class SpeechPane(ModelBackedPane):
         self._list_add(self.running)
         self._show(self.running)
         self.progress.setValue(0)
+        self.progress.show()
         self.message.setText(f"Transcribing {Path(path).name}…")
         self.cancel_button.setEnabled(True)
         self.job = self.speech.transcribe(
