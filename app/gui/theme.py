@@ -130,6 +130,11 @@ QListWidget#conversationList::item:selected, QListWidget#transcriptList::item:se
 QListWidget#folderList::item:selected, QListWidget#speechQueue::item:selected,
 QListWidget#transcript::item:selected {{ background: {c['selection']}; color: {c['text']}; }}
 QListWidget#conversationList::item:disabled {{ color: {c['muted']}; }}
+QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c['muted']}; border-radius: 4px;
+    background: {c['base']}; }}
+QCheckBox::indicator:hover {{ border-color: {c['accent']}; }}
+QCheckBox::indicator:checked {{ background: {c['accent']}; border-color: {c['accent']}; }}
+QCheckBox::indicator:disabled {{ background: {c['alt']}; border-color: {c['border']}; }}
 """
 
 

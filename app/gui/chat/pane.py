@@ -126,7 +126,11 @@ class ChatPane(PictureInput, ModelBackedPane):
         centre = QWidget()
         col = QVBoxLayout(centre)
         col.setContentsMargins(0, 0, 0, 0)
-        col.addWidget(self._build_first_run())
+        first_run = QHBoxLayout()  # centred over the conversation, as wide as a message at most
+        first_run.addStretch(1)
+        first_run.addWidget(self._build_first_run(), 100)
+        first_run.addStretch(1)
+        col.addLayout(first_run)
         col.addWidget(self.view, 1)
         col.addWidget(self.notice)
         col.addWidget(self.tray)
@@ -138,6 +142,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         """One line on an empty conversation: what the model is, and the one button that helps."""
         self.first_run = QFrame()
         self.first_run.setObjectName("emptyState")
+        self.first_run.setMaximumWidth(READABLE_WIDTH)
         row = QHBoxLayout(self.first_run)
         row.setContentsMargins(12, 8, 12, 8)
         self.first_run_text = QLabel()

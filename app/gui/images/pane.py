@@ -70,6 +70,8 @@ class ImagesPane(ModelBackedPane):
         self.folder_list.setObjectName("folderList")
         self.folder_list.setAccessibleName("Photo folders")
         self.folder_list.setMaximumWidth(280)
+        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long path keeps both ends
+        self.folder_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left = QVBoxLayout()
         left.addWidget(QLabel("Folders"))
         left.addWidget(self.folder_list, 1)
@@ -127,7 +129,10 @@ class ImagesPane(ModelBackedPane):
         self.query_picture.hide()
         right = QVBoxLayout()
         right.addLayout(search_row)
-        right.addWidget(self.query_picture)
+        self.query_caption = QLabel("Results most like this picture first.")
+        self.query_caption.setObjectName("paneNotice")
+        self.query_caption.hide()
+        right.addLayout(hbox(self.query_picture, self.query_caption, stretch=True))
         self.empty = EmptyState(
             "Add a folder of photos. Hearth looks at each picture once, on this computer; then you can "
             "find any of them by describing it.", "Add a photo folder…", "folder")
@@ -200,6 +205,7 @@ class ImagesPane(ModelBackedPane):
         for path, status, count in folders:
             note = f"{count} photos" + (" · offline (kept)" if status == "offline" else "")
             item = QListWidgetItem(f"{display_path(path)}\n{note}")
+            item.setToolTip(display_path(path))
             item.setData(Qt.ItemDataRole.UserRole, os.fsencode(path))  # bytes: Qt text would drop non-UTF-8
             self.folder_list.addItem(item)
             if os.path.isdir(path) and path not in self.watcher.directories():
@@ -394,11 +400,13 @@ class ImagesPane(ModelBackedPane):
         if pix.isNull():
             self.query_picture.clear()
             self.query_picture.hide()
+            self.query_caption.hide()
             return
         self.query_picture.setPixmap(pix.scaled(QSize(96, 96), Qt.AspectRatioMode.KeepAspectRatio,
                                                 Qt.TransformationMode.SmoothTransformation))
         self.query_picture.setToolTip("Results look like this picture")
         self.query_picture.show()
+        self.query_caption.show()
 
     def _show_results(self, hits) -> None:
         self.all_hits = list(hits)

@@ -131,7 +131,8 @@ class SpeechPane(ModelBackedPane):
         self.transcript_list.setObjectName("transcriptList")
         self.transcript_list.setAccessibleName("Transcripts")
         self.transcript_list.setMaximumWidth(300)
-        self.transcript_list.setTextElideMode(Qt.TextElideMode.ElideRight)  # the full line is its tooltip
+        # Wrapped to the list's width: a file's error stays readable, and the list never scrolls sideways.
+        self.transcript_list.setWordWrap(True)
         self.transcript_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.transcripts_area = QSplitter()
         self.transcripts_area.addWidget(self.transcript_list)
@@ -281,8 +282,8 @@ class SpeechPane(ModelBackedPane):
     @staticmethod
     def _label(t) -> str:
         when = time.strftime("%d %b %H:%M", time.localtime(t.created))
-        state = {"running": " — working…", "failed": f" — failed: {t.error}", "cancelled": " — cancelled"}
-        return f"{t.source}  ({when}){state.get(t.status, '')}"
+        state = {"running": " · working…", "failed": f" · failed: {t.error}", "cancelled": " · cancelled"}
+        return f"{t.source}\n{when}{state.get(t.status, '')}"  # the name, then when and how it went
 
     def _list_add(self, t) -> None:
         self.records.append(t)
