@@ -119,9 +119,6 @@ class ImagesPane(ModelBackedPane):
         search_row = QHBoxLayout()
         search_row.addWidget(self.query, 1)
         search_row.addWidget(self.search_button)
-        search_row.addWidget(QLabel("Min. similarity"))
-        search_row.addWidget(self.threshold)
-        search_row.addWidget(self.threshold_label)
         search_row.addWidget(self.ask_button)
         self.query_picture = QLabel()
         self.query_picture.setObjectName("queryPicture")
@@ -142,7 +139,14 @@ class ImagesPane(ModelBackedPane):
         self.message = QLabel()
         self.message.setObjectName("imagesMessage")
         self.message.setWordWrap(True)
-        right.addWidget(self.message)
+        # The threshold sits by the count it changes ("20 results. 18 less similar ones hidden."),
+        # which leaves the query field room for its words at 1024 px.
+        results_row = QHBoxLayout()
+        results_row.addWidget(self.message, 1)
+        results_row.addWidget(QLabel("Min. similarity"))
+        results_row.addWidget(self.threshold)
+        results_row.addWidget(self.threshold_label)
+        right.addLayout(results_row)
         return right
 
     def _build_grid(self) -> QListView:
