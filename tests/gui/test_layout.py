@@ -3,7 +3,7 @@ every action button of a message card is inside the view, thumbnails are full-si
 on a wide window messages (and the input under them) keep a readable width."""
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtWidgets import QApplication, QScrollArea
+from PySide6.QtWidgets import QApplication, QPushButton, QScrollArea
 
 from app.core.settings import PANES
 from app.gui import theme
@@ -52,6 +52,9 @@ def test_every_pane_fits_both_sizes_in_both_themes(qtbot, clip_store, window, tm
                     holder = window.stack.currentWidget()
                     assert isinstance(holder, QScrollArea)
                     assert holder.horizontalScrollBar().maximum() == 0, f"{name} clipped at {size} ({scheme})"
+                    clipped = [b.accessibleName() or b.text() for b in holder.widget().findChildren(QPushButton)
+                               if b.isVisible() and b.width() < b.minimumSizeHint().width()]
+                    assert not clipped, f"buttons cut short in {name} at {size}: {clipped}"
                 window.show_pane("chat")
                 qtbot.waitUntil(lambda: cards[1].body.code_blocks()[0].view.horizontalScrollBar().maximum() > 0)
                 assert chat.view.horizontalScrollBar().maximum() == 0, f"chat scrolls sideways at {size}"

@@ -73,8 +73,10 @@ class SpeechPane(ModelBackedPane):
         self.language.addItems(LANGUAGES)
         self.language.setAccessibleName("Language")
         self.task = QComboBox()
-        self.task.addItems(("Transcribe", "Translate to English"))
+        # Not "Transcribe" twice side by side (the button and this choice).
+        self.task.addItems(("Same language", "Translate to English"))
         self.task.setAccessibleName("Task")
+        self.task.setToolTip("Write down what is said in its own language, or translate it into English")
         return hbox(self.add_button, self.transcribe_button, self.cancel_button, QLabel("Language"), self.language,
                     self.task, stretch=True)
 
@@ -112,6 +114,7 @@ class SpeechPane(ModelBackedPane):
         self.partial = QLabel()
         self.partial.setObjectName("livePartial")
         self.partial.setWordWrap(True)
+        self.partial.hide()  # shown while words are being heard, so an empty line leaves no gap
         self.body.addWidget(self.partial)
         self.transcript = QListWidget()
         self.transcript.setObjectName("transcript")
@@ -178,7 +181,7 @@ class SpeechPane(ModelBackedPane):
         self.record_button.toggled.connect(self._toggle_record)
         self.talk_button.pressed.connect(lambda: self._start_live())
         self.talk_button.released.connect(self.dictation.stop)
-        self.dictation.partial.connect(self.partial.setText)
+        self.dictation.partial.connect(self._set_partial)
         self.dictation.final.connect(self._live_final)
         self.dictation.level.connect(lambda v: self.meter.setValue(int(v * 100)))
         self.dictation.failed.connect(self._live_failed)
@@ -213,6 +216,10 @@ class SpeechPane(ModelBackedPane):
             self._show(self.live)
         return self.listening
 
+    def _set_partial(self, text: str) -> None:
+        self.partial.setText(text)
+        self.partial.setVisible(bool(text))
+
     def _toggle_record(self, on: bool) -> None:
         if on:
             if not self._start_live():
@@ -228,7 +235,7 @@ class SpeechPane(ModelBackedPane):
 
         if not self.listening:
             return  # dictation into another pane
-        self.partial.setText("")
+        self._set_partial("")
         t = self.live
         if t is None:
             return
