@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -245,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     window.stop_workers()
     window.close()
     app.processEvents()
+    shutil.rmtree(home, ignore_errors=True)  # the throwaway home (its photos, index and chats)
     for path in written:
         print(path)
     return 0

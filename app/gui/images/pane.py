@@ -139,13 +139,14 @@ class ImagesPane(ModelBackedPane):
         self.message = QLabel()
         self.message.setObjectName("imagesMessage")
         self.message.setWordWrap(True)
-        # The threshold sits by the count it changes ("20 results. 18 less similar ones hidden."),
+        # The threshold sits just before the count it changes ("20 results. 18 less similar ones hidden."),
         # which leaves the query field room for its words at 1024 px.
         results_row = QHBoxLayout()
-        results_row.addWidget(self.message, 1)
         results_row.addWidget(QLabel("Min. similarity"))
         results_row.addWidget(self.threshold)
         results_row.addWidget(self.threshold_label)
+        results_row.addSpacing(12)
+        results_row.addWidget(self.message, 1)
         right.addLayout(results_row)
         return right
 
