@@ -104,6 +104,12 @@ QLabel#messageStats {{ color: {c['muted']}; }}
 QLabel#chatNotice, QLabel#paneNotice {{ color: {c['muted']}; }}
 QLabel[role="error"] {{ color: {c['error']}; }}
 QFrame#emptyState {{ background: {c['base']}; border: 1px dashed {c['border']}; border-radius: 12px; }}
+QPushButton {{ background: {c['base']}; color: {c['text']}; border: 1px solid {c['border']}; border-radius: 6px;
+    padding: 4px 8px; }}
+QPushButton:hover {{ background: {c['alt']}; }}
+QPushButton:focus {{ border-color: {c['accent']}; }}
+QPushButton:pressed, QPushButton:checked {{ background: {c['selection']}; border-color: {c['accent']}; }}
+QPushButton:disabled {{ color: {c['muted']}; background: {c['window']}; border-color: {c['border']}; }}
 QPushButton[primary="true"] {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
     border-radius: 6px; padding: 6px 14px; font-weight: 600; }}
 QPushButton[primary="true"]:disabled {{ background: {c['border']}; color: {c['muted']}; }}
