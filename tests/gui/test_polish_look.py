@@ -67,3 +67,20 @@ def test_the_speech_queue_and_progress_show_only_when_there_is_a_file(qtbot, win
     assert not speech.file_list.isVisible() and not speech.progress.isVisible()
     speech.add_files([str(tmp_path / "talk.wav")])
     assert speech.file_list.isVisible() and speech.progress.isVisible()
+
+
+def test_an_empty_chat_list_says_so_instead_of_a_blank_box(qtbot, window):
+    chat = window.panes["chat"]
+    window.show_pane("chat")
+    window.resize(1024, 640)
+    QApplication.processEvents()
+    lst = chat.sidebar.list
+    assert lst.count() == 0
+    image = lst.viewport().grab().toImage()
+    base = lst.viewport().palette().color(lst.viewport().backgroundRole()).name()
+    inked = sum(1 for x in range(0, image.width(), 2) for y in range(0, min(image.height(), 60), 2)
+                if image.pixelColor(x, y).name() != base)
+    assert inked > 20, "the empty list is a blank box"
+    assert lst.placeholder == "No chats yet"
+    qtbot.keyClicks(chat.sidebar.search, "zebra")
+    assert lst.count() == 0 and lst.placeholder == "No chats match"
