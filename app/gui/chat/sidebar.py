@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QIcon, QPainter, QPalette
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
@@ -15,27 +14,12 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui import theme
+from app.gui.widgets.placeholder_list import PlaceholderList
 
 
 def more_note(total: int | None, shown: int) -> str:
     """The last row of a search that found more chats than it shows (total None: not counted)."""
     return "More chats match: type more to narrow" if total is None else f"{total - shown:,} more: type more to narrow"
-
-
-class _ListWithPlaceholder(QListWidget):
-    """Says so when empty ("No chats yet"), rather than showing a blank box."""
-
-    placeholder = "No chats yet"
-
-    def paintEvent(self, event):  # noqa: N802 - Qt override
-        super().paintEvent(event)
-        if self.count() == 0 and self.placeholder:
-            painter = QPainter(self.viewport())
-            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
-            rect = self.viewport().rect().adjusted(8, 12, -8, -8)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
-                             self.placeholder)
-            painter.end()
 
 
 class ConversationList(QWidget):
@@ -57,7 +41,7 @@ class ConversationList(QWidget):
         theme.set_icon(self.search_icon, "search")
         self.search.textChanged.connect(self.refresh)
         layout.addWidget(self.search)
-        self.list = _ListWithPlaceholder()
+        self.list = PlaceholderList("No chats yet")
         self.list.setObjectName("conversationList")
         self.list.setAccessibleName("Conversations")
         # A long title ends in "…" (its full text in the tooltip); the list never scrolls sideways.

@@ -31,6 +31,7 @@ from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
 from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.widgets.empty_state import EmptyState
+from app.gui.widgets.placeholder_list import PlaceholderList
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class ImagesPane(ModelBackedPane):
 
     # --- building ------------------------------------------------------------------------
     def _build_folders(self) -> QVBoxLayout:
-        self.folder_list = QListWidget()
+        self.folder_list = PlaceholderList("No photo folders yet")
         self.folder_list.setObjectName("folderList")
         self.folder_list.setAccessibleName("Photo folders")
         self.folder_list.setMaximumWidth(280)
