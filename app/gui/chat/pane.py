@@ -151,6 +151,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         row.addWidget(self.first_run_text, 1)
         self.first_run_button = QPushButton()
         self.first_run_button.setProperty("primary", True)
+        self.first_run_button.setAccessibleName("Download a chat model")  # until update_first_run names it
         theme.set_icon(self.first_run_button, "download")
         self.first_run_button.clicked.connect(self._first_run_clicked)
         row.addWidget(self.first_run_button)
