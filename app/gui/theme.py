@@ -26,7 +26,7 @@ COLORS = {
     },
     "dark": {
         "window": "#1e1f22", "base": "#26282c", "alt": "#2d2f34", "text": "#e6e6e6", "muted": "#9aa0a6",
-        "accent": "#ef8a4c", "accent_text": "#1b1b1b", "border": "#3a3d43", "sidebar": "#18191b",
+        "accent": "#ef8a4c", "accent_text": "#1b1b1b", "border": "#4a4e56", "sidebar": "#18191b",
         "user": "#3a2d25", "assistant": "#26282c", "code_bg": "#16171a", "code_border": "#3a3d43",
         "link": "#7ab7ff", "error": "#ff8a80", "selection": "#6b4a36",
     },
@@ -104,6 +104,12 @@ QLabel#messageStats {{ color: {c['muted']}; }}
 QLabel#chatNotice, QLabel#paneNotice {{ color: {c['muted']}; }}
 QLabel[role="error"] {{ color: {c['error']}; }}
 QFrame#emptyState {{ background: {c['base']}; border: 1px dashed {c['border']}; border-radius: 12px; }}
+QPushButton {{ background: {c['base']}; color: {c['text']}; border: 1px solid {c['border']}; border-radius: 6px;
+    padding: 4px 8px; }}
+QPushButton:hover {{ background: {c['alt']}; }}
+QPushButton:focus {{ border-color: {c['accent']}; }}
+QPushButton:pressed, QPushButton:checked {{ background: {c['selection']}; border-color: {c['accent']}; }}
+QPushButton:disabled {{ color: {c['muted']}; background: {c['window']}; border-color: {c['border']}; }}
 QPushButton[primary="true"] {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
     border-radius: 6px; padding: 6px 14px; font-weight: 600; }}
 QPushButton[primary="true"]:disabled {{ background: {c['border']}; color: {c['muted']}; }}
@@ -113,6 +119,28 @@ QPlainTextEdit#chatInput {{ border: 1px solid {c['border']}; border-radius: 8px;
     background: {c['base']}; }}
 QPlainTextEdit#chatInput:focus {{ border: 1px solid {c['accent']}; }}
 QToolTip {{ color: {c['text']}; background: {c['base']}; border: 1px solid {c['border']}; }}
+QLineEdit {{ border: 1px solid {c['border']}; border-radius: 6px; padding: 4px 8px; background: {c['base']};
+    selection-background-color: {c['selection']}; selection-color: {c['text']}; }}
+QLineEdit:focus {{ border: 1px solid {c['accent']}; }}
+QLineEdit:disabled {{ color: {c['muted']}; background: {c['alt']}; }}
+QAbstractSpinBox QLineEdit, QComboBox QLineEdit {{ border: none; padding: 0; background: transparent; }}
+QListWidget#conversationList, QListWidget#transcriptList, QListWidget#folderList, QListWidget#speechQueue,
+QListWidget#transcript {{ border: 1px solid {c['border']}; border-radius: 6px; background: {c['base']};
+    padding: 4px; outline: 0; }}
+QListWidget#conversationList::item, QListWidget#transcriptList::item, QListWidget#folderList::item,
+QListWidget#speechQueue::item {{ padding: 6px 8px; border-radius: 5px; color: {c['text']}; }}
+QListWidget#transcript::item {{ padding: 3px 6px; border-radius: 4px; color: {c['text']}; }}
+QListWidget#conversationList::item:hover, QListWidget#transcriptList::item:hover,
+QListWidget#folderList::item:hover, QListWidget#transcript::item:hover {{ background: {c['alt']}; }}
+QListWidget#conversationList::item:selected, QListWidget#transcriptList::item:selected,
+QListWidget#folderList::item:selected, QListWidget#speechQueue::item:selected,
+QListWidget#transcript::item:selected {{ background: {c['selection']}; color: {c['text']}; }}
+QListWidget#conversationList::item:disabled {{ color: {c['muted']}; }}
+QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c['muted']}; border-radius: 4px;
+    background: {c['base']}; }}
+QCheckBox::indicator:hover {{ border-color: {c['accent']}; }}
+QCheckBox::indicator:checked {{ background: {c['accent']}; border-color: {c['accent']}; }}
+QCheckBox::indicator:disabled {{ background: {c['alt']}; border-color: {c['border']}; }}
 """
 
 

@@ -35,6 +35,7 @@ def _md():
     md.add_render_rule("fence", _render_nested_code)
     md.add_render_rule("code_block", _render_nested_code)
     md.add_render_rule("table_open", _render_table_open)
+    md.add_render_rule("th_open", _render_th_open)
     return md
 
 
@@ -55,6 +56,11 @@ def _render_link_open(self, tokens, idx, options, env):
 def _render_table_open(self, tokens, idx, options, env):
     border = env.get("colors", {}).get("code_border", "#999999")
     return f'<table border="1" cellspacing="0" cellpadding="5" style="border-color: {border}; border-style: solid;">'
+
+
+def _render_th_open(self, tokens, idx, options, env):
+    bg = env.get("colors", {}).get("code_bg", "#f3f2ef")  # a shaded header row (QTextDocument ignores CSS on th)
+    return f'<th bgcolor="{bg}"{self.renderAttrs(tokens[idx])}>'
 
 
 def _render_nested_code(self, tokens, idx, options, env):

@@ -57,13 +57,14 @@ class SafeBrowser(QTextBrowser):
         self.set_html(body)
 
     def set_html(self, body: str) -> None:
-        if body != self._html:
-            self._html = body
-            c = theme.current_colors()
-            self.document().setDefaultStyleSheet(
-                f"code {{ font-family: {markdown.CODE_FONT}; background-color: {c['code_bg']}; }}"
-                f" a {{ color: {c['link']}; }}"
-            )
+        c = theme.current_colors()
+        # The inline-code and link colours live in the style sheet, not in the body: a theme change
+        # with the same body must still re-render (a light code background under dark text was unreadable).
+        css = (f"code {{ font-family: {markdown.CODE_FONT}; background-color: {c['code_bg']};"
+               f" color: {c['text']}; }} a {{ color: {c['link']}; }}")
+        if (body, css) != self._html:
+            self._html = (body, css)
+            self.document().setDefaultStyleSheet(css)
             self.setHtml(body)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override: never ask for more width than given

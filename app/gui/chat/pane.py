@@ -26,7 +26,7 @@ from app.core.fileio import atomic_write_text
 from app.core.jobs import HearthError
 from app.gui import theme
 from app.gui.chat.attachments import AttachmentTray
-from app.gui.chat.message_view import ConversationView, MessageWidget
+from app.gui.chat.message_view import READABLE_WIDTH, ConversationView, MessageWidget
 from app.gui.chat.picture_input import PictureInput, pictures_in
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
@@ -112,7 +112,9 @@ class ChatPane(PictureInput, ModelBackedPane):
         split.addWidget(self.sidebar)
         split.addWidget(self._build_centre())
         split.addWidget(self.settings_panel)
-        split.setStretchFactor(1, 1)
+        # The chat list takes a share of a wider window too (not a fixed 200 px strip at 2560 px).
+        split.setStretchFactor(0, 1)
+        split.setStretchFactor(1, 5)
         split.setSizes([200, 600, 240])
         self.settings_panel.hide()  # shown on demand, so the pane fits small screens
         return split
@@ -124,7 +126,11 @@ class ChatPane(PictureInput, ModelBackedPane):
         centre = QWidget()
         col = QVBoxLayout(centre)
         col.setContentsMargins(0, 0, 0, 0)
-        col.addWidget(self._build_first_run())
+        first_run = QHBoxLayout()  # centred over the conversation, as wide as a message at most
+        first_run.addStretch(1)
+        first_run.addWidget(self._build_first_run(), 100)
+        first_run.addStretch(1)
+        col.addLayout(first_run)
         col.addWidget(self.view, 1)
         col.addWidget(self.notice)
         col.addWidget(self.tray)
@@ -136,6 +142,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         """One line on an empty conversation: what the model is, and the one button that helps."""
         self.first_run = QFrame()
         self.first_run.setObjectName("emptyState")
+        self.first_run.setMaximumWidth(READABLE_WIDTH)
         row = QHBoxLayout(self.first_run)
         row.setContentsMargins(12, 8, 12, 8)
         self.first_run_text = QLabel()
@@ -144,6 +151,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         row.addWidget(self.first_run_text, 1)
         self.first_run_button = QPushButton()
         self.first_run_button.setProperty("primary", True)
+        self.first_run_button.setAccessibleName("Download a chat model")  # until update_first_run names it
         theme.set_icon(self.first_run_button, "download")
         self.first_run_button.clicked.connect(self._first_run_clicked)
         row.addWidget(self.first_run_button)
@@ -211,9 +219,18 @@ class ChatPane(PictureInput, ModelBackedPane):
         buttons.addWidget(self.attach_button)
         buttons.addWidget(self.stop_button)
         buttons.addWidget(self.mic_button)
+        # As wide as the messages above it, centred under them (not 1,700 px of text box at 2560 px).
+        area = QWidget()
+        area.setObjectName("inputArea")
+        area.setMaximumWidth(READABLE_WIDTH)
+        inner = QHBoxLayout(area)
+        inner.setContentsMargins(0, 0, 0, 0)
+        inner.addWidget(self.input, 1)
+        inner.addLayout(buttons)
         row = QHBoxLayout()
-        row.addWidget(self.input, 1)
-        row.addLayout(buttons)
+        row.addStretch(1)
+        row.addWidget(area, 100)
+        row.addStretch(1)
         return row
 
     def _build_exports(self) -> QHBoxLayout:

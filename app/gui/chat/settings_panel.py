@@ -7,9 +7,11 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSpinBox,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -30,7 +32,15 @@ class ChatSettingsPanel(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        form = QFormLayout(self)
+        self.setObjectName("chatSettingsPanel")
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 0, 0, 0)
+        heading = QLabel("<b>Settings for this chat</b>")
+        outer.addWidget(heading)
+        form = QFormLayout()
+        form.setVerticalSpacing(8)
+        outer.addLayout(form)
+        outer.addStretch(1)  # the rows stay together at the top, not spread over a tall window
         self.preset = QComboBox()
         self.preset.addItems(list(PRESETS))
         self.preset.setAccessibleName("System prompt preset")

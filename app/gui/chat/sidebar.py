@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
+
+from app.gui import theme
+from app.gui.widgets.placeholder_list import PlaceholderList
 
 
 def more_note(total: int | None, shown: int) -> str:
@@ -34,11 +37,17 @@ class ConversationList(QWidget):
         self.search.setPlaceholderText("Search chats…")
         self.search.setAccessibleName("Search conversations")
         self.search.setClearButtonEnabled(True)
+        self.search_icon = self.search.addAction(QIcon(), QLineEdit.ActionPosition.LeadingPosition)
+        theme.set_icon(self.search_icon, "search")
         self.search.textChanged.connect(self.refresh)
         layout.addWidget(self.search)
-        self.list = QListWidget()
+        self.list = PlaceholderList("No chats yet")
         self.list.setObjectName("conversationList")
         self.list.setAccessibleName("Conversations")
+        # A long title ends in "…" (its full text in the tooltip); the list never scrolls sideways.
+        self.list.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setWordWrap(False)
         self.list.currentItemChanged.connect(self._on_current)
         layout.addWidget(self.list, 1)
         row = QHBoxLayout()
@@ -48,23 +57,33 @@ class ConversationList(QWidget):
         self.rename_button.setAccessibleName("Rename chat")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setAccessibleName("Delete chat")
-        for b in (self.new_button, self.rename_button, self.delete_button):
-            row.addWidget(b)
+        theme.set_icon(self.new_button, "plus")
+        # Rename and Delete as icons with tooltips: three labelled buttons were clipped in a 200 px list.
+        for b, icon_name in ((self.rename_button, "edit"), (self.delete_button, "trash")):
+            b.setToolTip(b.text())
+            b.setText("")
+            theme.set_icon(b, icon_name)
+        row.addWidget(self.new_button, 1)
+        row.addWidget(self.rename_button)
+        row.addWidget(self.delete_button)
         layout.addLayout(row)
         self.new_button.clicked.connect(self.new_requested)
         self.rename_button.clicked.connect(lambda: self._with_current(self.rename_requested))
         self.delete_button.clicked.connect(lambda: self._with_current(self.delete_requested))
-        self.setMinimumWidth(160)
+        # No fixed minimum below what the buttons need: a 160 px floor cut "New chat" short.
+        self.setMaximumWidth(360)  # grows with the window, up to a comfortable list
 
     def refresh(self, *_args, select: int | None = None) -> None:
         current = select if select is not None else self.current_id()
         self.list.blockSignals(True)
         self.list.clear()
         text = self.search.text().strip()
+        self.list.placeholder = "No chats match" if text else "No chats yet"
         # A search shows the newest matches only (a list of thousands is no use), and says what it left out.
         found = self.history.search(text) if text else None
         for c in found.conversations if found else self.history.conversations():
             item = QListWidgetItem(c.title or "Untitled")
+            item.setToolTip(c.title or "Untitled")
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             self.list.addItem(item)
             if c.id == current:

@@ -31,6 +31,7 @@ from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
 from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.widgets.empty_state import EmptyState
+from app.gui.widgets.placeholder_list import PlaceholderList
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,12 @@ class ImagesPane(ModelBackedPane):
 
     # --- building ------------------------------------------------------------------------
     def _build_folders(self) -> QVBoxLayout:
-        self.folder_list = QListWidget()
+        self.folder_list = PlaceholderList("No photo folders yet")
         self.folder_list.setObjectName("folderList")
         self.folder_list.setAccessibleName("Photo folders")
         self.folder_list.setMaximumWidth(280)
+        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long path keeps both ends
+        self.folder_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left = QVBoxLayout()
         left.addWidget(QLabel("Folders"))
         left.addWidget(self.folder_list, 1)
@@ -82,6 +85,7 @@ class ImagesPane(ModelBackedPane):
         left.addLayout(hbox(self.index_button, self.pause_button, self.cancel_button))
         self.index_progress = QProgressBar()
         self.index_progress.setAccessibleName("Indexing progress")
+        self.index_progress.hide()  # shown from the first indexing on (empty, it read as a blank field)
         left.addWidget(self.index_progress)
         self.index_status = QLabel()
         self.index_status.setObjectName("indexStatus")
@@ -96,7 +100,10 @@ class ImagesPane(ModelBackedPane):
         self.query = QLineEdit()
         self.query.setObjectName("imageQuery")
         self.query.setAccessibleName("Search photos")
-        self.query.setPlaceholderText('Describe a picture ("a dog on a beach -night +snow"), or drop one here')
+        self.query.setPlaceholderText("Describe a picture, or drop one here")
+        self.query.setToolTip('Describe what is in the picture: "a dog on a beach -night +snow"\n'
+                              "(-night: less like night, +snow: more like snow).\n"
+                              "Or drop or paste (Ctrl+V) a picture to find similar ones.")
         self.search_button = button("&Search", "Search")
         self.ask_button = button("Ask in chat", "Ask in chat about the selected pictures")
         self.ask_button.setEnabled(False)
@@ -113,9 +120,6 @@ class ImagesPane(ModelBackedPane):
         search_row = QHBoxLayout()
         search_row.addWidget(self.query, 1)
         search_row.addWidget(self.search_button)
-        search_row.addWidget(QLabel("Min. similarity"))
-        search_row.addWidget(self.threshold)
-        search_row.addWidget(self.threshold_label)
         search_row.addWidget(self.ask_button)
         self.query_picture = QLabel()
         self.query_picture.setObjectName("queryPicture")
@@ -123,7 +127,10 @@ class ImagesPane(ModelBackedPane):
         self.query_picture.hide()
         right = QVBoxLayout()
         right.addLayout(search_row)
-        right.addWidget(self.query_picture)
+        self.query_caption = QLabel("Results most like this picture first.")
+        self.query_caption.setObjectName("paneNotice")
+        self.query_caption.hide()
+        right.addLayout(hbox(self.query_picture, self.query_caption, stretch=True))
         self.empty = EmptyState(
             "Add a folder of photos. Hearth looks at each picture once, on this computer; then you can "
             "find any of them by describing it.", "Add a photo folder…", "folder")
@@ -133,7 +140,15 @@ class ImagesPane(ModelBackedPane):
         self.message = QLabel()
         self.message.setObjectName("imagesMessage")
         self.message.setWordWrap(True)
-        right.addWidget(self.message)
+        # The threshold sits just before the count it changes ("20 results. 18 less similar ones hidden."),
+        # which leaves the query field room for its words at 1024 px.
+        results_row = QHBoxLayout()
+        results_row.addWidget(QLabel("Min. similarity"))
+        results_row.addWidget(self.threshold)
+        results_row.addWidget(self.threshold_label)
+        results_row.addSpacing(12)
+        results_row.addWidget(self.message, 1)
+        right.addLayout(results_row)
         return right
 
     def _build_grid(self) -> QListView:
@@ -196,6 +211,7 @@ class ImagesPane(ModelBackedPane):
         for path, status, count in folders:
             note = f"{count} photos" + (" · offline (kept)" if status == "offline" else "")
             item = QListWidgetItem(f"{display_path(path)}\n{note}")
+            item.setToolTip(display_path(path))
             item.setData(Qt.ItemDataRole.UserRole, os.fsencode(path))  # bytes: Qt text would drop non-UTF-8
             self.folder_list.addItem(item)
             if os.path.isdir(path) and path not in self.watcher.directories():
@@ -261,6 +277,8 @@ class ImagesPane(ModelBackedPane):
         self.index_job.cancelled.connect(self._on_index_stopped)
 
     def _set_indexing(self, on: bool) -> None:
+        if on:
+            self.index_progress.show()
         self.index_button.setEnabled(not on)
         self.pause_button.setEnabled(on)
         self.cancel_button.setEnabled(on)
@@ -388,11 +406,13 @@ class ImagesPane(ModelBackedPane):
         if pix.isNull():
             self.query_picture.clear()
             self.query_picture.hide()
+            self.query_caption.hide()
             return
         self.query_picture.setPixmap(pix.scaled(QSize(96, 96), Qt.AspectRatioMode.KeepAspectRatio,
                                                 Qt.TransformationMode.SmoothTransformation))
         self.query_picture.setToolTip("Results look like this picture")
         self.query_picture.show()
+        self.query_caption.show()
 
     def _show_results(self, hits) -> None:
         self.all_hits = list(hits)

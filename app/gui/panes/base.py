@@ -61,9 +61,11 @@ class ModelPicker(QWidget):
         self.manage = QPushButton("Manage models…")
         self.manage.setAccessibleName("Manage models")
         self.manage.clicked.connect(self.manage_requested)
+        self.combo.setMaximumWidth(640)  # a model name, not a 2,400 px bar on a wide screen
         layout.addWidget(label)
         layout.addWidget(self.combo, 1)
         layout.addWidget(self.manage)
+        layout.addStretch(0)
         self.combo.currentIndexChanged.connect(self._on_index)
         self.refresh()
 

@@ -73,8 +73,10 @@ class SpeechPane(ModelBackedPane):
         self.language.addItems(LANGUAGES)
         self.language.setAccessibleName("Language")
         self.task = QComboBox()
-        self.task.addItems(("Transcribe", "Translate to English"))
+        # Not "Transcribe" twice side by side (the button and this choice).
+        self.task.addItems(("Same language", "Translate to English"))
         self.task.setAccessibleName("Task")
+        self.task.setToolTip("Write down what is said in its own language, or translate it into English")
         return hbox(self.add_button, self.transcribe_button, self.cancel_button, QLabel("Language"), self.language,
                     self.task, stretch=True)
 
@@ -83,10 +85,12 @@ class SpeechPane(ModelBackedPane):
         self.file_list.setObjectName("speechQueue")
         self.file_list.setAccessibleName("Files to transcribe")
         self.file_list.setMaximumHeight(80)
+        self.file_list.hide()  # shown while files wait (an empty white box read as broken)
         self.body.addWidget(self.file_list)
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Transcription progress")
         self.progress.setRange(0, 1000)
+        self.progress.hide()  # shown once there is a file to transcribe
         self.body.addWidget(self.progress)
 
     def _build_live_row(self) -> QHBoxLayout:
@@ -110,6 +114,7 @@ class SpeechPane(ModelBackedPane):
         self.partial = QLabel()
         self.partial.setObjectName("livePartial")
         self.partial.setWordWrap(True)
+        self.partial.hide()  # shown while words are being heard, so an empty line leaves no gap
         self.body.addWidget(self.partial)
         self.transcript = QListWidget()
         self.transcript.setObjectName("transcript")
@@ -129,6 +134,9 @@ class SpeechPane(ModelBackedPane):
         self.transcript_list.setObjectName("transcriptList")
         self.transcript_list.setAccessibleName("Transcripts")
         self.transcript_list.setMaximumWidth(300)
+        # Wrapped to the list's width: a file's error stays readable, and the list never scrolls sideways.
+        self.transcript_list.setWordWrap(True)
+        self.transcript_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.transcripts_area = QSplitter()
         self.transcripts_area.addWidget(self.transcript_list)
         self.transcripts_area.addWidget(self.transcript)
@@ -173,7 +181,7 @@ class SpeechPane(ModelBackedPane):
         self.record_button.toggled.connect(self._toggle_record)
         self.talk_button.pressed.connect(lambda: self._start_live())
         self.talk_button.released.connect(self.dictation.stop)
-        self.dictation.partial.connect(self.partial.setText)
+        self.dictation.partial.connect(self._set_partial)
         self.dictation.final.connect(self._live_final)
         self.dictation.level.connect(lambda v: self.meter.setValue(int(v * 100)))
         self.dictation.failed.connect(self._live_failed)
@@ -191,6 +199,7 @@ class SpeechPane(ModelBackedPane):
         has = bool(devices)
         for w in (self.device, self.record_button, self.talk_button):
             w.setEnabled(has)
+        self.meter.setVisible(has)  # an empty level bar with no microphone looked like a text field
         self.mic_status.setText(
             "" if has else "No microphone found: connect one, or check the system's sound settings. "
             "File transcription still works."
@@ -207,6 +216,10 @@ class SpeechPane(ModelBackedPane):
             self._show(self.live)
         return self.listening
 
+    def _set_partial(self, text: str) -> None:
+        self.partial.setText(text)
+        self.partial.setVisible(bool(text))
+
     def _toggle_record(self, on: bool) -> None:
         if on:
             if not self._start_live():
@@ -222,7 +235,7 @@ class SpeechPane(ModelBackedPane):
 
         if not self.listening:
             return  # dictation into another pane
-        self.partial.setText("")
+        self._set_partial("")
         t = self.live
         if t is None:
             return
@@ -269,13 +282,15 @@ class SpeechPane(ModelBackedPane):
                  and not self.record_button.isChecked())
         self.empty.setVisible(empty)
         self.transcripts_area.setVisible(not empty)
+        self.file_list.setVisible(self.file_list.count() > 0)
+        self.progress.setVisible(self.file_list.count() > 0 or self.job is not None)
 
     # --- the transcript list ---------------------------------------------------------------
     @staticmethod
     def _label(t) -> str:
         when = time.strftime("%d %b %H:%M", time.localtime(t.created))
-        state = {"running": " — working…", "failed": f" — failed: {t.error}", "cancelled": " — cancelled"}
-        return f"{t.source}  ({when}){state.get(t.status, '')}"
+        state = {"running": " · working…", "failed": f" · failed: {t.error}", "cancelled": " · cancelled"}
+        return f"{t.source}\n{when}{state.get(t.status, '')}"  # the name, then when and how it went
 
     def _list_add(self, t) -> None:
         self.records.append(t)
@@ -346,6 +361,7 @@ class SpeechPane(ModelBackedPane):
         self._list_add(self.running)
         self._show(self.running)
         self.progress.setValue(0)
+        self.progress.show()
         self.message.setText(f"Transcribing {Path(path).name}…")
         self.cancel_button.setEnabled(True)
         self.job = self.speech.transcribe(
