@@ -116,8 +116,10 @@ def seed(home: Path) -> None:
         t.created, t.status, t.error = start + i * 600, status, error
         t.segments = [Segment(a, b, text) for a, b, text in segs]
         transcripts.save(t)
-    DownloadQueue().put(QueuedDownload("qwen2.5-0.5b-instruct-q4_k_m", "chat", state="failed",
-                                       error="No internet connection: the download will retry when you press Resume."))
+    DownloadQueue().put(QueuedDownload(
+        "qwen2.5-0.5b-instruct-q4_k_m", "chat", state="failed",
+        error="the download is corrupt: sha256 3f2a9c41d0e7… does not match the expected 9b1e77c2a4f0…; "
+              "the file was deleted"))
 
 
 def wait(signal, seconds: float = 120) -> None:

@@ -31,6 +31,7 @@ from app.gui.chat.picture_input import PictureInput, pictures_in
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
 from app.gui.chat.worker import ChatWorker
+from app.gui.models.table import human
 from app.gui.panes.base import ModelBackedPane, button
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.sees = False  # the chosen model takes pictures
         self.hardware = None
         self.suggested: str | None = None  # the instruct model the first-run line offers
+        self.suggested_label = ""  # its catalog name and size, as the button says it
 
         self.sidebar = ConversationList(self.history)
         self.view = ConversationView()
@@ -171,7 +173,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         model_id = self.picker.current()
         base = {s.id for s in STARTERS if s.kind == "chat"}
         empty = not self.view.widgets
-        self.suggested = None
+        self.suggested, self.suggested_label = None, ""
         if self.hardware is not None:
             try:
                 best = speed.recommend(load_catalog(), self.hardware, "chat")
@@ -179,16 +181,17 @@ class ChatPane(PictureInput, ModelBackedPane):
                 log.warning("no recommendation: %s", exc)
                 best = None
             self.suggested = best.id if best else None
+            self.suggested_label = f"{best.name} ({human(best.size)})" if best else ""
         if not empty or (model_id and model_id not in base):
             self.first_run.hide()
             return
         if not model_id:
             self.first_run_text.setText("No chat model yet. Download one to start chatting.")
         else:
-            tip = f" For chat, {self.suggested} runs well on this computer." if self.suggested else ""
+            tip = f" For chat, {self.suggested_label} runs well on this computer." if self.suggested else ""
             self.first_run_text.setText(
                 f"{model_id} is a small base model: it continues text rather than following instructions.{tip}")
-        self.first_run_button.setText(f"Download {self.suggested}" if self.suggested else "Open Models")
+        self.first_run_button.setText(f"Download {self.suggested_label}" if self.suggested else "Open Models")
         self.first_run_button.setAccessibleName(self.first_run_button.text())
         self.first_run.show()
 

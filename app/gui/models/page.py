@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QListWidget,
     QListWidgetItem,
     QMessageBox,
     QPushButton,
@@ -27,6 +26,7 @@ from app.core.settings import HUB_ENDPOINT, save_settings
 from app.gui.models.downloads import DownloadManager
 from app.gui.models.table import ModelTable, Row, human
 from app.gui.panes.base import Pane, button, hbox
+from app.gui.widgets.placeholder_list import PlaceholderList
 from app.gui.workers import SerialWorker
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ class ModelsPane(Pane):
 
     def _build_found(self, layout: QVBoxLayout) -> None:
         layout.addWidget(QLabel("Found in the Hugging Face cache (used in place, nothing copied):"))
-        self.found = QListWidget()
+        self.found = PlaceholderList("No models found in the Hugging Face cache")
         self.found.setAccessibleName("Models found on this computer")
         self.found.setMaximumHeight(90)
         layout.addWidget(self.found)
