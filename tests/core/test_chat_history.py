@@ -158,7 +158,7 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     assert search_index.plan(h.db, "nowhere", 200) == "index", "a trigram in no message"
     monkeypatch.setattr(search_index, "CANDIDATES", 1)  # every term has "many" candidates: the probe decides
     monkeypatch.setattr(search_index, "PROBE", 2)
-    assert search_index.plan(h.db, "Belém", 200) == "index", "in none of the 2 newest chats: rare"
+    assert search_index.plan(h.db, "Belém", 200) == "candidates", "in none of the 2 newest chats: walk the candidates"
     assert search_index.plan(h.db, "Custard", 200) == "walk", "in 1 of the 2 newest chats: common"
     assert search_index.plan(h.db, "empty", 200) == "index", "no candidates at all"
     assert search_index.plan(h.db, "a", 200) == "walk", "under 3 characters"
@@ -233,13 +233,15 @@ def test_a_history_that_cannot_be_migrated_keeps_the_old_search(tmp_path):
     assert [c.title for c in h.conversations("NEAR(a b)")] == ['He said "NEAR(a b)" AND -x']
 
 
-@pytest.mark.parametrize(("candidates", "probe"), [
-    (0, 64),  # every query of 3+ characters probes, and the probe looks at every chat
-    (0, 4),  # every query probes the 4 newest chats, then walks on or asks the index
-    (2000, 64),  # the shipped choice
-    (10**9, 64),  # every query of 3+ characters is answered by the index
+@pytest.mark.parametrize(("candidates", "probe", "budget"), [
+    (0, 64, 3000),  # every query of 3+ characters probes, and the probe looks at every chat
+    (0, 4, 3000),  # every query probes the 4 newest chats, then walks on or walks the index's candidates
+    (0, 4, 5),  # the candidate walk reads the 5 newest chats, then the index answers where they held too few
+    (0, 4, 1),
+    (3000, 64, 3000),  # the shipped choice
+    (10**9, 64, 3000),  # every query of 3+ characters is answered by the index
 ])
-def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, candidates, probe):
+def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, candidates, probe, budget):
     from app.core.chat import search_index
 
     path = tmp_path / "chat.sqlite3"
@@ -252,6 +254,7 @@ def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, mon
     h.add_message(h.conversations("trip to")[0].id, "user", "back again")
     monkeypatch.setattr(search_index, "CANDIDATES", candidates)
     monkeypatch.setattr(search_index, "PROBE", probe)
+    monkeypatch.setattr(search_index, "CANDIDATE_BUDGET", budget)
     for q in QUERIES + ["notes", "day", "again", "lisbon notes 1", "pastel", "it's 1"]:
         old = _old_results(h, q)
         assert [c.id for c in h.conversations(q)] == old, q
@@ -262,7 +265,10 @@ def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, mon
             assert found.total in (None, len(old)) and (found.total is not None or found.more), (q, limit)
             if not found.more:
                 assert found.total == len(old), (q, limit)
-    if probe == 4:  # "pastel": in 2 of the 4 newest chats, walked on, uncounted; "it's 1": in 1, the index counts
+    if probe == 4:  # "pastel": in 2 of the 4 newest chats, walked on, uncounted; "it's 1": in 1, candidates walked
         assert h.search("pastel", limit=3).total is None and h.search("pastel", limit=100).total == 7
-        assert h.search("it's 1", limit=1).total == len(_old_results(h, "it's 1")) == 7
+        assert search_index.plan(h.db, "it's 1", 1) == "candidates"
+        # Found within the budget: uncounted; beyond it, the index answers and counts.
+        assert len(_old_results(h, "it's 1")) == 7
+        assert h.search("it's 1", limit=1).total == (None if budget >= 5 else 7)
     h.close()

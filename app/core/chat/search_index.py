@@ -20,7 +20,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
 MATCH_TRIGRAMS = 4  # candidates hold this many of the text's trigrams
-CANDIDATES = 2000  # fewer candidate messages than this: the index answers (and counts) at once
+CANDIDATES = 3000  # fewer candidate messages than this: the index answers (and counts) at once
 PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
@@ -162,12 +162,14 @@ def _match(grams: list[str]) -> str:
 
 
 def plan(db: sqlite3.Connection, text: str, limit: int | None) -> str:
-    """How to find text: "walk" the chats newest first, stopping at the limit, or ask the "index".
+    """How to find text: "walk" the chats newest first checking LIKE, stopping at the limit; walk them
+    checking only the index's "candidates"; or ask the "index" for every match (and count them).
 
     Few candidate messages (under CANDIDATES: counted by FTS5 up to that many, which is quick whatever
-    the term) go to the index. Many candidates may mean a common word (most chats match: the walk
-    reaches the limit within a few hundred chats) or a phrase of common words that is rare as a whole
-    (the walk would read every chat): the newest PROBE chats tell which."""
+    the term) go to the index: each is mapped to its chat and checked. Many candidates may mean a common
+    word (most chats match: the plain walk reaches the limit within a few hundred chats) or a word in a
+    few percent of chats (the plain walk would read thousands of messages; the candidate walk reads only
+    the candidates among them): the newest PROBE chats tell which."""
     grams = _match_trigrams(text)
     if limit is None and grams:
         return "index"
@@ -177,8 +179,8 @@ def plan(db: sqlite3.Connection, text: str, limit: int | None) -> str:
                       " LIMIT ?)", (_match(grams), CANDIDATES)).fetchone()[0] >= CANDIDATES
     if not many:
         return "index"
-    probe, total = _walk(db, WALK, f"%{text}%", PROBE, budget=PROBE)
-    return "walk" if total != -1 or 2 * len(probe) >= PROBE else "index"
+    probe, total = _walk(db, "SELECT id FROM conversations" + WALK, (f"%{text}%",) * 2, PROBE, budget=PROBE)
+    return "walk" if total != -1 or 2 * len(probe) >= PROBE else "candidates"
 
 
 INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
@@ -192,6 +194,15 @@ SCAN_WHERE = (" WHERE (title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
 ORDER = " ORDER BY updated DESC, id DESC"
 # Newest first down the recency index, so LIMIT stops the walk at the limit-th hit instead of sorting every hit.
 WALK = " INDEXED BY conversations_by_updated" + SCAN_WHERE
+# The walk again, reading only the messages the index names (materialized once: a subquery inside the
+# correlated one would be run again for every chat). "m.id + 0" keeps SQLite stepping through the chat's
+# few messages and probing the candidates, instead of seeking every candidate in every chat.
+CANDIDATE_WALK = ("WITH candidates(id) AS MATERIALIZED (SELECT rowid FROM message_search WHERE message_search MATCH ?)"
+                  " SELECT id FROM conversations INDEXED BY conversations_by_updated WHERE (title LIKE ? OR EXISTS"
+                  " (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND m.id + 0 IN candidates"
+                  " AND m.content LIKE ?))")
+CANDIDATE_BUDGET = 3000  # newest chats a candidate walk reads before it asks the index (matches were too rare)
+MATERIALIZED_CTE = sqlite3.sqlite_version_info >= (3, 35)  # older: no candidate walk, the index answers
 
 
 def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: bool) -> tuple[list[int], int | None]:
@@ -200,18 +211,24 @@ def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: 
     (see plan: the index finds and counts every match; a walk stops at the limit)."""
     like = f"%{text}%"
     if not indexed:
-        return _walk(db, SCAN_WHERE, like, limit)
-    if plan(db, text, limit) == "walk":
-        return _walk(db, WALK, like, limit)
+        return _walk(db, "SELECT id FROM conversations" + SCAN_WHERE, (like, like), limit)
+    route = plan(db, text, limit)
+    if route == "walk":
+        return _walk(db, "SELECT id FROM conversations" + WALK, (like, like), limit)
+    if route == "candidates" and MATERIALIZED_CTE:
+        ids, total = _walk(db, CANDIDATE_WALK, (_match(_match_trigrams(text)), like, like), limit,
+                           budget=CANDIDATE_BUDGET)
+        if total != -1:
+            return ids, total
     where, args = where_clause(text)
     ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
     return (ids if limit is None else ids[:limit]), len(ids)
 
 
-def _walk(db, where: str, like: str, limit: int | None, budget: int | None = None) -> tuple[list[int], int | None]:
-    """Matches newest first up to limit (total None: more); with a budget, only among that many newest
-    chats, and total -1 when they held no more than limit matches but older chats are left."""
-    sql, args = "SELECT id FROM conversations" + where, (like, like)
+def _walk(db, sql: str, args: tuple, limit: int | None, budget: int | None = None) -> tuple[list[int], int | None]:
+    """Matches of sql (a SELECT of conversations whose WHERE is open for more terms) newest first up to
+    limit (total None: more); with a budget, only among that many newest chats, and total -1 when they
+    held no more than limit matches but older chats are left."""
     bounded = False
     if budget is not None:
         edge = db.execute("SELECT updated, id FROM conversations INDEXED BY conversations_by_updated"
