@@ -119,9 +119,10 @@ def _v2_to_v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX attachments_by_sha ON attachments(sha256)")
 
 
-MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3]
+MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3, search_index.v3_to_v4]
 SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
 ATTACHMENTS_VERSION = 3  # from this schema on, messages carry pictures
+SEARCH_POSITIONS_VERSION = 4  # from this schema on, the message index holds trigram positions (phrases)
 
 
 def default_path() -> Path:

@@ -12,6 +12,7 @@ for a history that cannot be migrated, search scans as before.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sqlite3
 import threading
@@ -19,23 +20,16 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
-MATCH_TRIGRAMS = 4  # candidates hold this many of the text's trigrams
 CANDIDATES = 3000  # fewer candidate messages than this: the index answers (and counts) at once
 PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
 
 
-def v1_to_v2(db: sqlite3.Connection) -> None:
+def _message_index(db: sqlite3.Connection, detail: str) -> None:
     for sql in (
-        # Rows with an id below messages_below are not indexed yet; the backfill lowers it to 1.
-        "CREATE TABLE search_backfill (messages_below INTEGER NOT NULL)",
-        "INSERT INTO search_backfill SELECT COALESCE(MAX(id), 0) + 1 FROM messages",
-        # detail=none: SQLite re-checks each LIKE against the text, so positions are not needed (half the size).
-        "CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='id',"
-        " tokenize='trigram case_sensitive 0', detail=none)",
-        "CREATE VIRTUAL TABLE title_search USING fts5(title, content='conversations', content_rowid='id',"
-        " tokenize='trigram case_sensitive 0', detail=none)",
+        f"CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='id',"
+        f" tokenize='trigram case_sensitive 0', detail={detail})",
         f"CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.id >= {_PENDING} BEGIN"
         " INSERT INTO message_search(rowid, content) VALUES (new.id, new.content); END",
         f"CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN old.id >= {_PENDING} BEGIN"
@@ -43,6 +37,19 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
         f"CREATE TRIGGER message_search_update AFTER UPDATE OF content ON messages WHEN old.id >= {_PENDING} BEGIN"
         " INSERT INTO message_search(message_search, rowid, content) VALUES ('delete', old.id, old.content);"
         " INSERT INTO message_search(rowid, content) VALUES (new.id, new.content); END",
+    ):
+        db.execute(sql)
+
+
+def v1_to_v2(db: sqlite3.Connection) -> None:
+    # Rows with an id below messages_below are not indexed yet; the backfill lowers it to 1.
+    db.execute("CREATE TABLE search_backfill (messages_below INTEGER NOT NULL)")
+    db.execute("INSERT INTO search_backfill SELECT COALESCE(MAX(id), 0) + 1 FROM messages")
+    # detail=none: SQLite re-checks each LIKE against the text, so positions are not needed (v3_to_v4 adds them).
+    _message_index(db, "none")
+    for sql in (
+        "CREATE VIRTUAL TABLE title_search USING fts5(title, content='conversations', content_rowid='id',"
+        " tokenize='trigram case_sensitive 0', detail=none)",
         "CREATE TRIGGER title_search_insert AFTER INSERT ON conversations BEGIN"
         " INSERT INTO title_search(rowid, title) VALUES (new.id, new.title); END",
         "CREATE TRIGGER title_search_delete AFTER DELETE ON conversations BEGIN"
@@ -54,6 +61,17 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
         "CREATE INDEX conversations_by_updated ON conversations(updated DESC, id DESC)",
     ):
         db.execute(sql)
+
+
+def v3_to_v4(db: sqlite3.Connection) -> None:
+    """Trigram positions (detail=full), so a phrase of common words ("some into") is matched by the index
+    instead of LIKE-checking every message that holds both words. The index is dropped and built again by
+    the backfill, newest first, in the background; searches scan until it is done."""
+    for name in ("message_search_insert", "message_search_delete", "message_search_update"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute("DROP TABLE IF EXISTS message_search")
+    db.execute("UPDATE search_backfill SET messages_below = (SELECT COALESCE(MAX(id), 0) + 1 FROM messages)")
+    _message_index(db, "full")
 
 
 @functools.cache
@@ -128,59 +146,73 @@ def _trigrams(text: str) -> set[str]:
 
 def where_clause(text: str) -> tuple[str, tuple]:
     """The WHERE clause (and its arguments) that finds, through the index, every chat whose title or
-    messages contain text: candidates are the messages that hold all of its ASCII trigrams (whose case
-    folding is Python's too; FTS5 steps the AND through the rarest list, seeking in the others), and
+    messages contain text: candidates are the messages the index says may hold it (see match_query), and
     LIKE checks each, so results are the scan's. Text under three characters has no index route."""
     like = f"%{text}%"
-    grams = _match_trigrams(text)
+    query = match_query(text)
     if not _trigrams(text):
         return SCAN_WHERE, (like, like)
-    if not grams:
+    if query is None:
         return INDEXED_WHERE, (like, like)
-    return NARROWED_WHERE, (like, _match(grams), like)
+    return NARROWED_WHERE, (like, query, like)
 
 
-def _match_trigrams(text: str) -> list[str]:
-    """Up to MATCH_TRIGRAMS ASCII trigrams of text, spread along it, letters and digits first: a trigram
-    with a space (" in", "e t") is in most messages, and ANDing its list costs more than it narrows."""
-    low = text.lower()
-    seen, order = set(), []
-    for i in range(len(low) - 2):
-        t = low[i : i + 3]
-        if t.isascii() and t not in seen:
-            seen.add(t)
-            order.append(t)
-    words = [t for t in order if t.isalnum()] or order
-    if len(words) > MATCH_TRIGRAMS:
-        step = (len(words) - 1) / (MATCH_TRIGRAMS - 1)
-        words = [words[round(k * step)] for k in range(MATCH_TRIGRAMS)]
-    return words
+def match_query(text: str) -> str | None:
+    """An FTS5 query that every message containing text matches (None: text has no ASCII trigram).
+
+    Two ASCII trigrams of text, its first and last, letters and digits first (a trigram with a space,
+    " in" or "e t", is in most messages and its position list costs more than it narrows), NEAR each
+    other by as many tokens as lie between them in text. With positions this matches a phrase of common
+    words ("some into") in its few messages, not in every message that holds both words. Positions
+    are taken on text itself: ASCII case folding keeps them (Python's lower() may not, "İ" -> "i̇")."""
+    grams = [(i, text[i : i + 3].lower()) for i in range(len(text) - 2) if text[i : i + 3].isascii()]
+    grams = [g for g in grams if g[1].isalnum()] or grams
+    if not grams:
+        return None
+    (first, a), (last, b) = grams[0], grams[-1]
+    if first == last:
+        return _quote(a)
+    return f"NEAR({_quote(a)} {_quote(b)}, {last - first - 1})"
 
 
-def _match(grams: list[str]) -> str:
-    return " AND ".join('"' + t.replace('"', '""') + '"' for t in grams)
+def _quote(gram: str) -> str:
+    return '"' + gram.replace('"', '""') + '"'
 
 
 def plan(db: sqlite3.Connection, text: str, limit: int | None) -> str:
     """How to find text: "walk" the chats newest first checking LIKE, stopping at the limit; walk them
-    checking only the index's "candidates"; or ask the "index" for every match (and count them).
+    checking only the index's "candidates"; or ask the "index" for every match (and count them)."""
+    return _plan(db, text, limit)[0]
 
-    Few candidate messages (under CANDIDATES: counted by FTS5 up to that many, which is quick whatever
-    the term) go to the index: each is mapped to its chat and checked. Many candidates may mean a common
-    word (most chats match: the plain walk reaches the limit within a few hundred chats) or a word in a
-    few percent of chats (the plain walk would read thousands of messages; the candidate walk reads only
-    the candidates among them): the newest PROBE chats tell which."""
-    grams = _match_trigrams(text)
-    if limit is None and grams:
-        return "index"
-    if not grams:
-        return "walk" if not _trigrams(text) or limit is not None else "index"
-    many = db.execute("SELECT count(*) FROM (SELECT rowid FROM message_search WHERE message_search MATCH ?"
-                      " LIMIT ?)", (_match(grams), CANDIDATES)).fetchone()[0] >= CANDIDATES
-    if not many:
-        return "index"
+
+def _plan(db: sqlite3.Connection, text: str, limit: int | None) -> tuple[str, list[int] | None]:
+    """The route, and for the index route the candidate message ids where they are already read.
+
+    Few candidate messages (under CANDIDATES: read from FTS5 up to that many, quick whatever the term)
+    go to the index: each is mapped to its chat and checked. Many candidates may mean a common word (most
+    chats match: the plain walk reaches the limit within a few hundred chats) or a word in a few percent
+    of chats (the plain walk would read thousands of messages; the candidate walk reads only the
+    candidates among them): the newest PROBE chats tell which."""
+    query = match_query(text)
+    if query is None:
+        return ("walk" if not _trigrams(text) or limit is not None else "index"), None
+    if limit is None:
+        return "index", None
+    rows = [r[0] for r in db.execute("SELECT rowid FROM message_search WHERE message_search MATCH ? LIMIT ?",
+                                     (query, CANDIDATES))]
+    if len(rows) < CANDIDATES:
+        return "index", rows
     probe, total = _walk(db, "SELECT id FROM conversations" + WALK, (f"%{text}%",) * 2, PROBE, budget=PROBE)
-    return "walk" if total != -1 or 2 * len(probe) >= PROBE else "candidates"
+    return ("walk" if total != -1 or 2 * len(probe) >= PROBE else "candidates"), None
+
+
+@functools.cache
+def _json_each() -> bool:
+    try:
+        sqlite3.connect(":memory:").execute("SELECT value FROM json_each('[1]')")
+        return True
+    except sqlite3.OperationalError:
+        return False
 
 
 INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
@@ -189,6 +221,10 @@ INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE 
 NARROWED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
                   " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
                   " WHERE message_search MATCH ? AND m.content LIKE ?)")
+# The index route when its candidate messages are already read (the FTS5 query is not run twice).
+KNOWN_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
+               " UNION SELECT m.conversation_id FROM messages m"
+               " WHERE m.id IN (SELECT value FROM json_each(?)) AND m.content LIKE ?)")
 SCAN_WHERE = (" WHERE (title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
               " WHERE m.conversation_id = conversations.id AND m.content LIKE ?))")
 ORDER = " ORDER BY updated DESC, id DESC"
@@ -212,15 +248,17 @@ def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: 
     like = f"%{text}%"
     if not indexed:
         return _walk(db, "SELECT id FROM conversations" + SCAN_WHERE, (like, like), limit)
-    route = plan(db, text, limit)
+    route, rows = _plan(db, text, limit)
     if route == "walk":
         return _walk(db, "SELECT id FROM conversations" + WALK, (like, like), limit)
     if route == "candidates" and MATERIALIZED_CTE:
-        ids, total = _walk(db, CANDIDATE_WALK, (_match(_match_trigrams(text)), like, like), limit,
-                           budget=CANDIDATE_BUDGET)
+        ids, total = _walk(db, CANDIDATE_WALK, (match_query(text), like, like), limit, budget=CANDIDATE_BUDGET)
         if total != -1:
             return ids, total
-    where, args = where_clause(text)
+    if rows is not None and _json_each():
+        where, args = KNOWN_WHERE, (like, json.dumps(rows), like)
+    else:
+        where, args = where_clause(text)
     ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
     return (ids if limit is None else ids[:limit]), len(ids)
 
