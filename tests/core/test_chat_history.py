@@ -306,7 +306,14 @@ def test_schema_3_moves_to_an_index_with_positions_rebuilt_in_the_background(tmp
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
     added = h.add_message(h.conversations("kelvin")[0].id, "user", "some into it")  # indexed by its trigger
     apart = h.add_message(added.conversation_id, "user", "some words, then into")
+    tables = "SELECT name FROM sqlite_master WHERE name LIKE 'message_search%' AND type = 'table'"
+    assert {r[0] for r in h.db.execute(tables)} > {"message_search", "message_search_v2"}, "the old one is set aside"
     conn = sqlite3.connect(path, isolation_level=None)
+    steps = 0
+    while search_index.retire_step(conn, chunk=1):  # a row of its pages at a time, then dropped
+        steps += 1
+    assert steps >= 1 and not search_index.retire_pending(conn)
+    assert not any(r[0].startswith("message_search_v2") for r in conn.execute(tables))
     while search_index.backfill_step(conn, chunk=2):
         pass
     conn.close()

@@ -149,7 +149,7 @@ class ChatHistory:
         ours = self.store.version >= SEARCH_INDEX_VERSION and known and not self.read_only
         # Without FTS5 trigram the schema stays at 1 (search_index): then there is no attachments table.
         self.pictures = self.store.version >= ATTACHMENTS_VERSION and known
-        if ours and search_index.backfill_pending(self.db):
+        if ours and (search_index.backfill_pending(self.db) or search_index.retire_pending(self.db)):
             self.backfill = search_index.Backfill(self.path)
 
     @property

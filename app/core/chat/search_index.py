@@ -24,6 +24,8 @@ CANDIDATES = 3000  # fewer candidate messages than this: the index answers (and 
 PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
+_RETIRED = "message_search_v2"  # schema 2's index without positions, removed by the backfill thread
+RETIRE_CHUNK = 500  # its leaf pages (about 4 kB each) freed per transaction
 
 
 def _message_index(db: sqlite3.Connection, detail: str) -> None:
@@ -65,11 +67,12 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
 
 def v3_to_v4(db: sqlite3.Connection) -> None:
     """Trigram positions (detail=full), so a phrase of common words ("some into") is matched by the index
-    instead of LIKE-checking every message that holds both words. The index is dropped and built again by
-    the backfill, newest first, in the background; searches scan until it is done."""
+    instead of LIKE-checking every message that holds both words. A new index is built by the backfill,
+    newest first, in the background (searches scan until it is done); the old one is set aside, as
+    dropping it here would keep the history from opening for seconds, and removed a chunk at a time."""
     for name in ("message_search_insert", "message_search_delete", "message_search_update"):
         db.execute(f"DROP TRIGGER IF EXISTS {name}")
-    db.execute("DROP TABLE IF EXISTS message_search")
+    db.execute(f"ALTER TABLE message_search RENAME TO {_RETIRED}")
     db.execute("UPDATE search_backfill SET messages_below = (SELECT COALESCE(MAX(id), 0) + 1 FROM messages)")
     _message_index(db, "full")
 
@@ -88,6 +91,30 @@ def trigram_fts5() -> bool:
 
 def backfill_pending(db: sqlite3.Connection) -> bool:
     return db.execute(f"SELECT {_PENDING}").fetchone()[0] > 1
+
+
+def retire_pending(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_RETIRED,)).fetchone() is not None
+
+
+def retire_step(db: sqlite3.Connection, chunk: int = RETIRE_CHUNK) -> bool:
+    """Frees the next chunk of the old index in one short transaction (its rows go from the shadow table
+    that holds nearly all its pages; the rest is dropped at once); False when it is gone."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not retire_pending(db):
+            db.execute("COMMIT")
+            return False
+        data = f"{_RETIRED}_data"  # rows 1 and 10 (averages, structure) stay: DROP TABLE opens the table first
+        freed = db.execute(f"DELETE FROM {data} WHERE rowid IN (SELECT rowid FROM {data} WHERE rowid > 10 LIMIT ?)",
+                           (chunk,)).rowcount
+        if not freed:
+            db.execute(f"DROP TABLE {_RETIRED}")
+        db.execute("COMMIT")
+        return freed > 0
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def backfill_step(db: sqlite3.Connection, chunk: int = BACKFILL_CHUNK) -> bool:
@@ -123,6 +150,11 @@ class Backfill:
         try:
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             try:
+                try:
+                    while not self._stop.is_set() and retire_step(db):
+                        pass
+                except sqlite3.OperationalError as exc:  # e.g. defensive mode locks shadow tables: it only wastes room
+                    log.warning("the old chat search index stays in %s: %s", self.path, exc)
                 while not self._stop.is_set() and backfill_step(db):
                     pass
             finally:
