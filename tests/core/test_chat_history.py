@@ -285,7 +285,9 @@ def _schema3_history(path, monkeypatch):
     every = history.MIGRATIONS
     monkeypatch.setattr(history, "MIGRATIONS", every[:3])
     h = ChatHistory(path)
-    assert h.backfill.done.wait(60) and h.indexed_search and h.store.version == 3
+    from app.core.chat import search_index
+
+    assert h.backfill.done.wait(60) and not search_index.backfill_pending(h.db) and h.store.version == 3
     assert "detail=none" in h.db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
     h.close()
     monkeypatch.setattr(history, "MIGRATIONS", every)
@@ -347,4 +349,22 @@ def test_the_index_query_matches_every_message_the_scan_finds(tmp_path, text):
     if query is not None:
         near = {r[0] for r in h.db.execute("SELECT rowid FROM message_search WHERE message_search MATCH ?", (query,))}
         assert like <= near, query
+    h.close()
+
+
+def test_a_read_only_schema_3_history_scans_as_before(tmp_path, monkeypatch):
+    """A file that cannot be written stays at schema 3: its index has no positions, so search scans."""
+    from app.core import db
+    from app.core.chat import history
+
+    path = tmp_path / "chat.sqlite3"
+    _schema3_history(path, monkeypatch)
+    # Root may write any file here, so the read-only open (what open_db does for such a file) is made directly.
+    monkeypatch.setattr(history, "open_db", lambda p, migrations, what, newer: db.Database(
+        db._open_read_only(p), p, 3, read_only=True, notice="cannot be written"))
+    h = ChatHistory(path)
+    assert h.read_only and h.store.version == 3 and h.backfill is None and not h.indexed_search
+    for q in QUERIES:
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+        assert [c.id for c in h.search(q, limit=2).conversations] == _old_results(h, q)[:2], q
     h.close()

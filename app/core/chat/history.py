@@ -154,8 +154,9 @@ class ChatHistory:
 
     @property
     def indexed_search(self) -> bool:
-        """Whether searches use the trigram index (schema 2 on, every message indexed)."""
-        if not self._index_ready and SEARCH_INDEX_VERSION <= self.store.version <= len(MIGRATIONS):
+        """Whether searches use the trigram index (schema 4 on: with positions; every message indexed). A
+        read-only schema 2 or 3 file scans: its index has no positions for the index query (match_query)."""
+        if not self._index_ready and SEARCH_POSITIONS_VERSION <= self.store.version <= len(MIGRATIONS):
             self._index_ready = not search_index.backfill_pending(self.db)
         return self._index_ready
 
