@@ -6,7 +6,9 @@ returns, so results are exactly the old scan's. Schema 2 creates the indexes
 and the triggers that keep them in step; existing messages are indexed by a
 backfill, newest first, a chunk per short transaction on a thread of its own,
 so opening a big history never waits for it. Until the backfill is done, and
-for a history that cannot be migrated, search scans as before.
+for a history that cannot be migrated, search scans as before. Schema 4 builds
+the message index again with trigram positions, so the index can tell a phrase
+from two words anywhere in a message.
 """
 
 from __future__ import annotations
