@@ -108,6 +108,7 @@ def test_export_round_trips(hearth_home):
 OLD_SEARCH = ("SELECT id FROM conversations WHERE title LIKE ? OR id IN"
               " (SELECT conversation_id FROM messages WHERE content LIKE ?) ORDER BY updated DESC, id DESC")
 TRICKY = [
+    ("İstanbul KELVIN", ["İstanbul in spring", "20 \u212a is cold", "some into the night, some\ninto the day"]),
     ("Trip to Lisbon", ["Where should I eat in Lisbon?", "Try pastéis de nata at Belém."]),
     ('He said "NEAR(a b)" AND -x', ["col:value ^start * OR NOT", "it's 100% done_ok (really)"]),
     ("Ünïcödé straße", ["ÉCOLE école", "emoji 🎉 party", "tabs\tand\nnewlines"]),
@@ -118,6 +119,8 @@ QUERIES = [
     "l", "li", "lis", "lisb", "lisbo", "lisbon", "LISBON", "isbo", "nata", "pastel de", "de nata?",
     '"', '"near', 'NEAR(a b)', "AND -x", "-x", "col:value", "^start", "*", "OR NOT", "it's", "100%", "%",
     "done_ok", "_", "(really)", "école", "ÉCOLE", "straße", "🎉", "🎉 p", "\t", "and\nnew", "'", "''", "a*", "xyz-none",
+    "some into", "some\ninto", "into the", "some into the day", "İstanbul in", "stanbul in s", "20 k is", "20 \u212a",
+    "kelvin", "in spring", "eat in lisbon", "de nata at", "nata at bel", "100% done", "a b)", "(a b", "ing",
 ]
 
 
@@ -158,7 +161,7 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     assert search_index.plan(h.db, "nowhere", 200) == "index", "a trigram in no message"
     monkeypatch.setattr(search_index, "CANDIDATES", 1)  # every term has "many" candidates: the probe decides
     monkeypatch.setattr(search_index, "PROBE", 2)
-    assert search_index.plan(h.db, "Belém", 200) == "index", "in none of the 2 newest chats: rare"
+    assert search_index.plan(h.db, "Belém", 200) == "candidates", "in none of the 2 newest chats: walk the candidates"
     assert search_index.plan(h.db, "Custard", 200) == "walk", "in 1 of the 2 newest chats: common"
     assert search_index.plan(h.db, "empty", 200) == "index", "no candidates at all"
     assert search_index.plan(h.db, "a", 200) == "walk", "under 3 characters"
@@ -233,13 +236,15 @@ def test_a_history_that_cannot_be_migrated_keeps_the_old_search(tmp_path):
     assert [c.title for c in h.conversations("NEAR(a b)")] == ['He said "NEAR(a b)" AND -x']
 
 
-@pytest.mark.parametrize(("candidates", "probe"), [
-    (0, 64),  # every query of 3+ characters probes, and the probe looks at every chat
-    (0, 4),  # every query probes the 4 newest chats, then walks on or asks the index
-    (2000, 64),  # the shipped choice
-    (10**9, 64),  # every query of 3+ characters is answered by the index
+@pytest.mark.parametrize(("candidates", "probe", "budget"), [
+    (0, 64, 3000),  # every query of 3+ characters probes, and the probe looks at every chat
+    (0, 4, 3000),  # every query probes the 4 newest chats, then walks on or walks the index's candidates
+    (0, 4, 5),  # the candidate walk reads the 5 newest chats, then the index answers where they held too few
+    (0, 4, 1),
+    (3000, 64, 3000),  # the shipped choice
+    (10**9, 64, 3000),  # every query of 3+ characters is answered by the index
 ])
-def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, candidates, probe):
+def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, monkeypatch, candidates, probe, budget):
     from app.core.chat import search_index
 
     path = tmp_path / "chat.sqlite3"
@@ -252,6 +257,7 @@ def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, mon
     h.add_message(h.conversations("trip to")[0].id, "user", "back again")
     monkeypatch.setattr(search_index, "CANDIDATES", candidates)
     monkeypatch.setattr(search_index, "PROBE", probe)
+    monkeypatch.setattr(search_index, "CANDIDATE_BUDGET", budget)
     for q in QUERIES + ["notes", "day", "again", "lisbon notes 1", "pastel", "it's 1"]:
         old = _old_results(h, q)
         assert [c.id for c in h.conversations(q)] == old, q
@@ -262,7 +268,103 @@ def test_search_gives_the_newest_matches_first_and_counts_the_rest(tmp_path, mon
             assert found.total in (None, len(old)) and (found.total is not None or found.more), (q, limit)
             if not found.more:
                 assert found.total == len(old), (q, limit)
-    if probe == 4:  # "pastel": in 2 of the 4 newest chats, walked on, uncounted; "it's 1": in 1, the index counts
+    if probe == 4:  # "pastel": in 2 of the 4 newest chats, walked on, uncounted; "it's 1": in 1, candidates walked
         assert h.search("pastel", limit=3).total is None and h.search("pastel", limit=100).total == 7
-        assert h.search("it's 1", limit=1).total == len(_old_results(h, "it's 1")) == 7
+        assert search_index.plan(h.db, "it's 1", 1) == "candidates"
+        # Found within the budget: uncounted; beyond it, the index answers and counts.
+        assert len(_old_results(h, "it's 1")) == 7
+        assert h.search("it's 1", limit=1).total == (None if budget >= 5 else 7)
+    h.close()
+
+
+def _schema3_history(path, monkeypatch):
+    """A history as schema 3 left it: messages indexed without positions (detail=none), backfill done."""
+    from app.core.chat import history
+
+    _v1_history(path)
+    every = history.MIGRATIONS
+    monkeypatch.setattr(history, "MIGRATIONS", every[:3])
+    h = ChatHistory(path)
+    from app.core.chat import search_index
+
+    assert h.backfill.done.wait(60) and not search_index.backfill_pending(h.db) and h.store.version == 3
+    assert "detail=none" in h.db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
+    h.close()
+    monkeypatch.setattr(history, "MIGRATIONS", every)
+
+
+def test_schema_3_moves_to_an_index_with_positions_rebuilt_in_the_background(tmp_path, monkeypatch):
+    from app.core.chat import search_index
+    from app.core.chat.history import SEARCH_POSITIONS_VERSION
+
+    path = tmp_path / "chat.sqlite3"
+    _schema3_history(path, monkeypatch)
+    monkeypatch.setattr(search_index.Backfill, "__init__", lambda self, p: setattr(self, "path", p))
+    h = ChatHistory(path)  # migrated; the rebuild is stepped by hand below
+    assert h.store.version == len(MIGRATIONS) == SEARCH_POSITIONS_VERSION
+    assert "detail=full" in h.db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
+    assert not h.indexed_search and search_index.backfill_pending(h.db), "every message is indexed again"
+    for q in QUERIES:  # meanwhile search scans
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+    added = h.add_message(h.conversations("kelvin")[0].id, "user", "some into it")  # indexed by its trigger
+    apart = h.add_message(added.conversation_id, "user", "some words, then into")
+    tables = "SELECT name FROM sqlite_master WHERE name LIKE 'message_search%' AND type = 'table'"
+    assert {r[0] for r in h.db.execute(tables)} > {"message_search", "message_search_v2"}, "the old one is set aside"
+    conn = sqlite3.connect(path, isolation_level=None)
+    steps = 0
+    while search_index.retire_step(conn, chunk=1):  # a row of its pages at a time, then dropped
+        steps += 1
+    assert steps >= 1 and not search_index.retire_pending(conn)
+    assert not any(r[0].startswith("message_search_v2") for r in conn.execute(tables))
+    while search_index.backfill_step(conn, chunk=2):
+        pass
+    conn.close()
+    assert h.indexed_search
+    h.db.execute("INSERT INTO message_search(message_search) VALUES ('integrity-check')")
+    near = "SELECT rowid FROM message_search WHERE message_search MATCH ?"
+    indexed = {r[0] for r in h.db.execute(near, (search_index.match_query("some into"),))}
+    assert added.id in indexed and apart.id not in indexed and len(indexed) == 2, "the phrase's, by positions"
+    monkeypatch.setattr(search_index, "CANDIDATES", 10**9)  # every query of 3+ characters asks the index
+    for q in QUERIES:
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+        found = h.search(q, limit=1)
+        assert [c.id for c in found.conversations] == _old_results(h, q)[:1], q
+    h.backfill = None  # stepped by hand: no thread to stop
+    h.close()
+
+
+@pytest.mark.parametrize("text", ["some into", "some\ninto", "stanbul in s", "20 \u212a is", "İstanbul", "de nata at",
+                                  "ok (really", "it's 1", "the night, some", "into the day"])
+def test_the_index_query_matches_every_message_the_scan_finds(tmp_path, text):
+    """match_query narrows by two trigrams NEAR each other: a superset of LIKE's matches (LIKE checks)."""
+    from app.core.chat import search_index
+
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    h = ChatHistory(path)
+    assert h.backfill.done.wait(60) and h.indexed_search
+    query = search_index.match_query(text)
+    like = {r[0] for r in h.db.execute("SELECT id FROM messages WHERE content LIKE ?", (f"%{text}%",))}
+    assert like, "each text is in some message"
+    if query is not None:
+        near = {r[0] for r in h.db.execute("SELECT rowid FROM message_search WHERE message_search MATCH ?", (query,))}
+        assert like <= near, query
+    h.close()
+
+
+def test_a_read_only_schema_3_history_scans_as_before(tmp_path, monkeypatch):
+    """A file that cannot be written stays at schema 3: its index has no positions, so search scans."""
+    from app.core import db
+    from app.core.chat import history
+
+    path = tmp_path / "chat.sqlite3"
+    _schema3_history(path, monkeypatch)
+    # Root may write any file here, so the read-only open (what open_db does for such a file) is made directly.
+    monkeypatch.setattr(history, "open_db", lambda p, migrations, what, newer: db.Database(
+        db._open_read_only(p), p, 3, read_only=True, notice="cannot be written"))
+    h = ChatHistory(path)
+    assert h.read_only and h.store.version == 3 and h.backfill is None and not h.indexed_search
+    for q in QUERIES:
+        assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
+        assert [c.id for c in h.search(q, limit=2).conversations] == _old_results(h, q)[:2], q
     h.close()

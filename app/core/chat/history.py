@@ -119,9 +119,10 @@ def _v2_to_v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX attachments_by_sha ON attachments(sha256)")
 
 
-MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3]
+MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3, search_index.v3_to_v4]
 SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
 ATTACHMENTS_VERSION = 3  # from this schema on, messages carry pictures
+SEARCH_POSITIONS_VERSION = 4  # from this schema on, the message index holds trigram positions (phrases)
 
 
 def default_path() -> Path:
@@ -148,13 +149,14 @@ class ChatHistory:
         ours = self.store.version >= SEARCH_INDEX_VERSION and known and not self.read_only
         # Without FTS5 trigram the schema stays at 1 (search_index): then there is no attachments table.
         self.pictures = self.store.version >= ATTACHMENTS_VERSION and known
-        if ours and search_index.backfill_pending(self.db):
+        if ours and (search_index.backfill_pending(self.db) or search_index.retire_pending(self.db)):
             self.backfill = search_index.Backfill(self.path)
 
     @property
     def indexed_search(self) -> bool:
-        """Whether searches use the trigram index (schema 2 on, every message indexed)."""
-        if not self._index_ready and SEARCH_INDEX_VERSION <= self.store.version <= len(MIGRATIONS):
+        """Whether searches use the trigram index (schema 4 on: with positions; every message indexed). A
+        read-only schema 2 or 3 file scans: its index has no positions for the index query (match_query)."""
+        if not self._index_ready and SEARCH_POSITIONS_VERSION <= self.store.version <= len(MIGRATIONS):
             self._index_ready = not search_index.backfill_pending(self.db)
         return self._index_ready
 

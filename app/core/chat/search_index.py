@@ -6,12 +6,15 @@ returns, so results are exactly the old scan's. Schema 2 creates the indexes
 and the triggers that keep them in step; existing messages are indexed by a
 backfill, newest first, a chunk per short transaction on a thread of its own,
 so opening a big history never waits for it. Until the backfill is done, and
-for a history that cannot be migrated, search scans as before.
+for a history that cannot be migrated, search scans as before. Schema 4 builds
+the message index again with trigram positions, so the index can tell a phrase
+from two words anywhere in a message.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sqlite3
 import threading
@@ -19,23 +22,18 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 BACKFILL_CHUNK = 5000  # message ids per transaction: a writer waits at most one chunk
-MATCH_TRIGRAMS = 4  # candidates hold this many of the text's trigrams
-CANDIDATES = 2000  # fewer candidate messages than this: the index answers (and counts) at once
+CANDIDATES = 3000  # fewer candidate messages than this: the index answers (and counts) at once
 PROBE = 64  # newest chats looked at to tell a common word (most match: walk on) from a rare phrase of common words
 
 _PENDING = "(SELECT messages_below FROM search_backfill)"
+_RETIRED = "message_search_v2"  # schema 2's index without positions, removed by the backfill thread
+RETIRE_CHUNK = 500  # its leaf pages (about 4 kB each) freed per transaction
 
 
-def v1_to_v2(db: sqlite3.Connection) -> None:
+def _message_index(db: sqlite3.Connection, detail: str) -> None:
     for sql in (
-        # Rows with an id below messages_below are not indexed yet; the backfill lowers it to 1.
-        "CREATE TABLE search_backfill (messages_below INTEGER NOT NULL)",
-        "INSERT INTO search_backfill SELECT COALESCE(MAX(id), 0) + 1 FROM messages",
-        # detail=none: SQLite re-checks each LIKE against the text, so positions are not needed (half the size).
-        "CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='id',"
-        " tokenize='trigram case_sensitive 0', detail=none)",
-        "CREATE VIRTUAL TABLE title_search USING fts5(title, content='conversations', content_rowid='id',"
-        " tokenize='trigram case_sensitive 0', detail=none)",
+        f"CREATE VIRTUAL TABLE message_search USING fts5(content, content='messages', content_rowid='id',"
+        f" tokenize='trigram case_sensitive 0', detail={detail})",
         f"CREATE TRIGGER message_search_insert AFTER INSERT ON messages WHEN new.id >= {_PENDING} BEGIN"
         " INSERT INTO message_search(rowid, content) VALUES (new.id, new.content); END",
         f"CREATE TRIGGER message_search_delete AFTER DELETE ON messages WHEN old.id >= {_PENDING} BEGIN"
@@ -43,6 +41,19 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
         f"CREATE TRIGGER message_search_update AFTER UPDATE OF content ON messages WHEN old.id >= {_PENDING} BEGIN"
         " INSERT INTO message_search(message_search, rowid, content) VALUES ('delete', old.id, old.content);"
         " INSERT INTO message_search(rowid, content) VALUES (new.id, new.content); END",
+    ):
+        db.execute(sql)
+
+
+def v1_to_v2(db: sqlite3.Connection) -> None:
+    # Rows with an id below messages_below are not indexed yet; the backfill lowers it to 1.
+    db.execute("CREATE TABLE search_backfill (messages_below INTEGER NOT NULL)")
+    db.execute("INSERT INTO search_backfill SELECT COALESCE(MAX(id), 0) + 1 FROM messages")
+    # detail=none: SQLite re-checks each LIKE against the text, so positions are not needed (v3_to_v4 adds them).
+    _message_index(db, "none")
+    for sql in (
+        "CREATE VIRTUAL TABLE title_search USING fts5(title, content='conversations', content_rowid='id',"
+        " tokenize='trigram case_sensitive 0', detail=none)",
         "CREATE TRIGGER title_search_insert AFTER INSERT ON conversations BEGIN"
         " INSERT INTO title_search(rowid, title) VALUES (new.id, new.title); END",
         "CREATE TRIGGER title_search_delete AFTER DELETE ON conversations BEGIN"
@@ -54,6 +65,18 @@ def v1_to_v2(db: sqlite3.Connection) -> None:
         "CREATE INDEX conversations_by_updated ON conversations(updated DESC, id DESC)",
     ):
         db.execute(sql)
+
+
+def v3_to_v4(db: sqlite3.Connection) -> None:
+    """Trigram positions (detail=full), so a phrase of common words ("some into") is matched by the index
+    instead of LIKE-checking every message that holds both words. A new index is built by the backfill,
+    newest first, in the background (searches scan until it is done); the old one is set aside, as
+    dropping it here would keep the history from opening for seconds, and removed a chunk at a time."""
+    for name in ("message_search_insert", "message_search_delete", "message_search_update"):
+        db.execute(f"DROP TRIGGER IF EXISTS {name}")
+    db.execute(f"ALTER TABLE message_search RENAME TO {_RETIRED}")
+    db.execute("UPDATE search_backfill SET messages_below = (SELECT COALESCE(MAX(id), 0) + 1 FROM messages)")
+    _message_index(db, "full")
 
 
 @functools.cache
@@ -70,6 +93,30 @@ def trigram_fts5() -> bool:
 
 def backfill_pending(db: sqlite3.Connection) -> bool:
     return db.execute(f"SELECT {_PENDING}").fetchone()[0] > 1
+
+
+def retire_pending(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_RETIRED,)).fetchone() is not None
+
+
+def retire_step(db: sqlite3.Connection, chunk: int = RETIRE_CHUNK) -> bool:
+    """Frees the next chunk of the old index in one short transaction (its rows go from the shadow table
+    that holds nearly all its pages; the rest is dropped at once); False when it is gone."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not retire_pending(db):
+            db.execute("COMMIT")
+            return False
+        data = f"{_RETIRED}_data"  # rows 1 and 10 (averages, structure) stay: DROP TABLE opens the table first
+        freed = db.execute(f"DELETE FROM {data} WHERE rowid IN (SELECT rowid FROM {data} WHERE rowid > 10 LIMIT ?)",
+                           (chunk,)).rowcount
+        if not freed:
+            db.execute(f"DROP TABLE {_RETIRED}")
+        db.execute("COMMIT")
+        return freed > 0
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def backfill_step(db: sqlite3.Connection, chunk: int = BACKFILL_CHUNK) -> bool:
@@ -105,6 +152,11 @@ class Backfill:
         try:
             db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
             try:
+                try:
+                    while not self._stop.is_set() and retire_step(db):
+                        pass
+                except sqlite3.OperationalError as exc:  # e.g. defensive mode locks shadow tables: it only wastes room
+                    log.warning("the old chat search index stays in %s: %s", self.path, exc)
                 while not self._stop.is_set() and backfill_step(db):
                     pass
             finally:
@@ -128,57 +180,73 @@ def _trigrams(text: str) -> set[str]:
 
 def where_clause(text: str) -> tuple[str, tuple]:
     """The WHERE clause (and its arguments) that finds, through the index, every chat whose title or
-    messages contain text: candidates are the messages that hold all of its ASCII trigrams (whose case
-    folding is Python's too; FTS5 steps the AND through the rarest list, seeking in the others), and
+    messages contain text: candidates are the messages the index says may hold it (see match_query), and
     LIKE checks each, so results are the scan's. Text under three characters has no index route."""
     like = f"%{text}%"
-    grams = _match_trigrams(text)
+    query = match_query(text)
     if not _trigrams(text):
         return SCAN_WHERE, (like, like)
-    if not grams:
+    if query is None:
         return INDEXED_WHERE, (like, like)
-    return NARROWED_WHERE, (like, _match(grams), like)
+    return NARROWED_WHERE, (like, query, like)
 
 
-def _match_trigrams(text: str) -> list[str]:
-    """Up to MATCH_TRIGRAMS ASCII trigrams of text, spread along it, letters and digits first: a trigram
-    with a space (" in", "e t") is in most messages, and ANDing its list costs more than it narrows."""
-    low = text.lower()
-    seen, order = set(), []
-    for i in range(len(low) - 2):
-        t = low[i : i + 3]
-        if t.isascii() and t not in seen:
-            seen.add(t)
-            order.append(t)
-    words = [t for t in order if t.isalnum()] or order
-    if len(words) > MATCH_TRIGRAMS:
-        step = (len(words) - 1) / (MATCH_TRIGRAMS - 1)
-        words = [words[round(k * step)] for k in range(MATCH_TRIGRAMS)]
-    return words
+def match_query(text: str) -> str | None:
+    """An FTS5 query that every message containing text matches (None: text has no ASCII trigram).
+
+    Two ASCII trigrams of text, its first and last, letters and digits first (a trigram with a space,
+    " in" or "e t", is in most messages and its position list costs more than it narrows), NEAR each
+    other by as many tokens as lie between them in text. With positions this matches a phrase of common
+    words ("some into") in its few messages, not in every message that holds both words. Positions
+    are taken on text itself: ASCII case folding keeps them (Python's lower() may not, "İ" -> "i̇")."""
+    grams = [(i, text[i : i + 3].lower()) for i in range(len(text) - 2) if text[i : i + 3].isascii()]
+    grams = [g for g in grams if g[1].isalnum()] or grams
+    if not grams:
+        return None
+    (first, a), (last, b) = grams[0], grams[-1]
+    if first == last:
+        return _quote(a)
+    return f"NEAR({_quote(a)} {_quote(b)}, {last - first - 1})"
 
 
-def _match(grams: list[str]) -> str:
-    return " AND ".join('"' + t.replace('"', '""') + '"' for t in grams)
+def _quote(gram: str) -> str:
+    return '"' + gram.replace('"', '""') + '"'
 
 
 def plan(db: sqlite3.Connection, text: str, limit: int | None) -> str:
-    """How to find text: "walk" the chats newest first, stopping at the limit, or ask the "index".
+    """How to find text: "walk" the chats newest first checking LIKE, stopping at the limit; walk them
+    checking only the index's "candidates"; or ask the "index" for every match (and count them)."""
+    return _plan(db, text, limit)[0]
 
-    Few candidate messages (under CANDIDATES: counted by FTS5 up to that many, which is quick whatever
-    the term) go to the index. Many candidates may mean a common word (most chats match: the walk
-    reaches the limit within a few hundred chats) or a phrase of common words that is rare as a whole
-    (the walk would read every chat): the newest PROBE chats tell which."""
-    grams = _match_trigrams(text)
-    if limit is None and grams:
-        return "index"
-    if not grams:
-        return "walk" if not _trigrams(text) or limit is not None else "index"
-    many = db.execute("SELECT count(*) FROM (SELECT rowid FROM message_search WHERE message_search MATCH ?"
-                      " LIMIT ?)", (_match(grams), CANDIDATES)).fetchone()[0] >= CANDIDATES
-    if not many:
-        return "index"
-    probe, total = _walk(db, WALK, f"%{text}%", PROBE, budget=PROBE)
-    return "walk" if total != -1 or 2 * len(probe) >= PROBE else "index"
+
+def _plan(db: sqlite3.Connection, text: str, limit: int | None) -> tuple[str, list[int] | None]:
+    """The route, and for the index route the candidate message ids where they are already read.
+
+    Few candidate messages (under CANDIDATES: read from FTS5 up to that many, quick whatever the term)
+    go to the index: each is mapped to its chat and checked. Many candidates may mean a common word (most
+    chats match: the plain walk reaches the limit within a few hundred chats) or a word in a few percent
+    of chats (the plain walk would read thousands of messages; the candidate walk reads only the
+    candidates among them): the newest PROBE chats tell which."""
+    query = match_query(text)
+    if query is None:
+        return ("walk" if not _trigrams(text) or limit is not None else "index"), None
+    if limit is None:
+        return "index", None
+    rows = [r[0] for r in db.execute("SELECT rowid FROM message_search WHERE message_search MATCH ? LIMIT ?",
+                                     (query, CANDIDATES))]
+    if len(rows) < CANDIDATES:
+        return "index", rows
+    probe, total = _walk(db, "SELECT id FROM conversations" + WALK, (f"%{text}%",) * 2, PROBE, budget=PROBE)
+    return ("walk" if total != -1 or 2 * len(probe) >= PROBE else "candidates"), None
+
+
+@functools.cache
+def _json_each() -> bool:
+    try:
+        sqlite3.connect(":memory:").execute("SELECT value FROM json_each('[1]')")
+        return True
+    except sqlite3.OperationalError:
+        return False
 
 
 INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
@@ -187,11 +255,24 @@ INDEXED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE 
 NARROWED_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
                   " UNION SELECT m.conversation_id FROM message_search s JOIN messages m ON m.id = s.rowid"
                   " WHERE message_search MATCH ? AND m.content LIKE ?)")
+# The index route when its candidate messages are already read (the FTS5 query is not run twice).
+KNOWN_WHERE = (" WHERE id IN (SELECT rowid FROM title_search WHERE title LIKE ?"
+               " UNION SELECT m.conversation_id FROM messages m"
+               " WHERE m.id IN (SELECT value FROM json_each(?)) AND m.content LIKE ?)")
 SCAN_WHERE = (" WHERE (title LIKE ? OR EXISTS (SELECT 1 FROM messages m"
               " WHERE m.conversation_id = conversations.id AND m.content LIKE ?))")
 ORDER = " ORDER BY updated DESC, id DESC"
 # Newest first down the recency index, so LIMIT stops the walk at the limit-th hit instead of sorting every hit.
 WALK = " INDEXED BY conversations_by_updated" + SCAN_WHERE
+# The walk again, reading only the messages the index names (materialized once: a subquery inside the
+# correlated one would be run again for every chat). "m.id + 0" keeps SQLite stepping through the chat's
+# few messages and probing the candidates, instead of seeking every candidate in every chat.
+CANDIDATE_WALK = ("WITH candidates(id) AS MATERIALIZED (SELECT rowid FROM message_search WHERE message_search MATCH ?)"
+                  " SELECT id FROM conversations INDEXED BY conversations_by_updated WHERE (title LIKE ? OR EXISTS"
+                  " (SELECT 1 FROM messages m WHERE m.conversation_id = conversations.id AND m.id + 0 IN candidates"
+                  " AND m.content LIKE ?))")
+CANDIDATE_BUDGET = 3000  # newest chats a candidate walk reads before it asks the index (matches were too rare)
+MATERIALIZED_CTE = sqlite3.sqlite_version_info >= (3, 35)  # older: no candidate walk, the index answers
 
 
 def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: bool) -> tuple[list[int], int | None]:
@@ -200,18 +281,26 @@ def matching_ids(db: sqlite3.Connection, text: str, limit: int | None, indexed: 
     (see plan: the index finds and counts every match; a walk stops at the limit)."""
     like = f"%{text}%"
     if not indexed:
-        return _walk(db, SCAN_WHERE, like, limit)
-    if plan(db, text, limit) == "walk":
-        return _walk(db, WALK, like, limit)
-    where, args = where_clause(text)
+        return _walk(db, "SELECT id FROM conversations" + SCAN_WHERE, (like, like), limit)
+    route, rows = _plan(db, text, limit)
+    if route == "walk":
+        return _walk(db, "SELECT id FROM conversations" + WALK, (like, like), limit)
+    if route == "candidates" and MATERIALIZED_CTE:
+        ids, total = _walk(db, CANDIDATE_WALK, (match_query(text), like, like), limit, budget=CANDIDATE_BUDGET)
+        if total != -1:
+            return ids, total
+    if rows is not None and _json_each():
+        where, args = KNOWN_WHERE, (like, json.dumps(rows), like)
+    else:
+        where, args = where_clause(text)
     ids = [r[0] for r in db.execute("SELECT id FROM conversations" + where + ORDER, args)]
     return (ids if limit is None else ids[:limit]), len(ids)
 
 
-def _walk(db, where: str, like: str, limit: int | None, budget: int | None = None) -> tuple[list[int], int | None]:
-    """Matches newest first up to limit (total None: more); with a budget, only among that many newest
-    chats, and total -1 when they held no more than limit matches but older chats are left."""
-    sql, args = "SELECT id FROM conversations" + where, (like, like)
+def _walk(db, sql: str, args: tuple, limit: int | None, budget: int | None = None) -> tuple[list[int], int | None]:
+    """Matches of sql (a SELECT of conversations whose WHERE is open for more terms) newest first up to
+    limit (total None: more); with a budget, only among that many newest chats, and total -1 when they
+    held no more than limit matches but older chats are left."""
     bounded = False
     if budget is not None:
         edge = db.execute("SELECT updated, id FROM conversations INDEXED BY conversations_by_updated"
