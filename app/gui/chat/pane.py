@@ -181,18 +181,21 @@ class ChatPane(PictureInput, ModelBackedPane):
                 log.warning("no recommendation: %s", exc)
                 best = None
             self.suggested = best.id if best else None
-            self.suggested_label = f"{best.name} ({human(best.size)})" if best else ""
+            self.suggested_label = best.name if best else ""
+            size = human(best.size) if best else ""
         if not empty or (model_id and model_id not in base):
             self.first_run.hide()
             return
+        tip = f" {self.suggested_label} runs well on this computer." if self.suggested else ""
         if not model_id:
-            self.first_run_text.setText("No chat model yet. Download one to start chatting.")
+            self.first_run_text.setText(f"No chat model yet.{tip or ' Download one to start chatting.'}")
         else:
-            tip = f" For chat, {self.suggested_label} runs well on this computer." if self.suggested else ""
             self.first_run_text.setText(
                 f"{model_id} is a small base model: it continues text rather than following instructions.{tip}")
-        self.first_run_button.setText(f"Download {self.suggested_label}" if self.suggested else "Open Models")
-        self.first_run_button.setAccessibleName(self.first_run_button.text())
+        # The name is in the sentence; the button stays short enough for the smallest window.
+        self.first_run_button.setText(f"Download ({size})" if self.suggested else "Open Models")
+        self.first_run_button.setAccessibleName(
+            f"Download {self.suggested_label} ({size})" if self.suggested else "Open Models")
         self.first_run.show()
 
     def _first_run_clicked(self) -> None:
