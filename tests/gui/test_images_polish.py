@@ -51,7 +51,8 @@ def test_the_query_picture_shows_and_space_previews_a_result(qtbot, images):  # 
     target = lib["green circle"][0]
     with qtbot.waitSignal(pane.results_ready, timeout=30000):
         assert drop_files(pane, [target])
-    assert pane.query_picture.isVisible() and not pane.query_picture.pixmap().isNull()
+    qtbot.waitUntil(lambda: pane.query_picture.isVisible())  # its thumbnail is made off the GUI thread
+    assert not pane.query_picture.pixmap().isNull() and pane.query_picture.pixmap().width() <= 96
     pane.grid.setFocus()
     pane.grid.setCurrentIndex(pane.results.index(0))
     qtbot.keyClick(pane.grid, Qt.Key.Key_Space)

@@ -53,6 +53,8 @@ class ImagesPane(ModelBackedPane):
         self.last_summary = None
         self.pausing = False  # the running index job was stopped by Pause, not Cancel
         self.results = ResultsModel(self)  # the hits shown in the grid, with lazy thumbnails
+        self.results.thumbnail_ready.connect(self._query_thumbnail_ready)
+        self._query_path: str | None = None  # the file searched by, whose thumbnail is awaited
         self.all_hits: list = []  # the last search's hits; the threshold filters these live
         self._menu_ref = None
 
@@ -396,13 +398,24 @@ class ImagesPane(ModelBackedPane):
         )
 
     def _show_query_picture(self, images, pil_images) -> None:
+        """The picture searched for, above the results; a file's thumbnail is made off the GUI thread."""
+        self._query_path = str(images[0]) if images else None
         pix = QPixmap()
-        if images:
-            pix = QPixmap(str(images[0]))
-        elif pil_images:
+        if pil_images and not images:
+            from PIL import ImageOps
             from PIL.ImageQt import ImageQt
 
-            pix = QPixmap.fromImage(ImageQt(pil_images[0].convert("RGBA")))
+            small = ImageOps.contain(pil_images[0], (96, 96))  # a pasted picture is already in memory
+            pix = QPixmap.fromImage(ImageQt(small.convert("RGBA")))
+        self._set_query_picture(pix)  # hidden until a file's thumbnail is ready
+        if self._query_path is not None:
+            self.results.request_thumbnail(self._query_path)
+
+    def _query_thumbnail_ready(self, path: str, image) -> None:
+        if path == self._query_path:  # not a search the user has moved on from
+            self._set_query_picture(QPixmap.fromImage(image))
+
+    def _set_query_picture(self, pix: QPixmap) -> None:
         if pix.isNull():
             self.query_picture.clear()
             self.query_picture.hide()

@@ -51,6 +51,7 @@ class _ThumbJob(QRunnable):
 class ResultsModel(QAbstractListModel):
     PathRole = Qt.ItemDataRole.UserRole + 1
     ScoreRole = Qt.ItemDataRole.UserRole + 2
+    thumbnail_ready = Signal(str, QImage)  # one asked for with request_thumbnail (the query picture)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -61,6 +62,8 @@ class ResultsModel(QAbstractListModel):
         self.pool.setMaxThreadCount(2)
         self.signals = _Signals()
         self.signals.done.connect(self._thumb_ready)
+        self._asked_signals = _Signals()
+        self._asked_signals.done.connect(self.thumbnail_ready)
         self._row = {}
         # Shown until a thumbnail is ready, so every cell (and the view's uniform size) is full-size at once.
         self.placeholder = QPixmap(THUMB, THUMB)
@@ -98,6 +101,11 @@ class ResultsModel(QAbstractListModel):
         if role == self.ScoreRole:
             return hit.score
         return None
+
+    def request_thumbnail(self, path: str) -> None:
+        """A thumbnail of any picture, made off the GUI thread (a dropped one may be 100 megapixels):
+        thumbnail_ready. On the global pool, so a new search's set_hits does not drop it."""
+        QThreadPool.globalInstance().start(_ThumbJob(path, self._asked_signals))
 
     def _thumb_ready(self, path: str, image: QImage) -> None:
         if not image.isNull():
