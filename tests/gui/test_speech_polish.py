@@ -41,6 +41,10 @@ def test_each_file_keeps_its_own_transcript_errors_stay_and_all_survive_a_restar
     assert first_text and speech.records[2].text(), "the failed file wiped nothing"
     speech.transcript_list.setCurrentRow(0)
     assert speech.transcript_text() == first_text and speech.transcript.count() == len(speech.records[0].segments)
+    assert not speech.transcript.placeholder
+    speech.transcript_list.setCurrentRow(1)  # the failed file says why, not an empty box
+    assert speech.transcript.count() == 0 and "not an audio" in speech.transcript.placeholder
+    speech.transcript_list.setCurrentRow(0)
     speech.export_to(tmp_path / "first.srt", "srt")
     assert "-->" in (tmp_path / "first.srt").read_text()
 

@@ -23,6 +23,7 @@ from app.core.jobs import HearthError
 from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.speech.dictation import Dictation
 from app.gui.speech.worker import SpeechWorker
+from app.gui.widgets.placeholder_list import PlaceholderList
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("auto", "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "hi", "ja", "ko", "zh")
@@ -116,7 +117,7 @@ class SpeechPane(ModelBackedPane):
         self.partial.setWordWrap(True)
         self.partial.hide()  # shown while words are being heard, so an empty line leaves no gap
         self.body.addWidget(self.partial)
-        self.transcript = QListWidget()
+        self.transcript = PlaceholderList()
         self.transcript.setObjectName("transcript")
         self.transcript.setAccessibleName("Transcript (click a line to copy it)")
         self.transcript.setWordWrap(True)
@@ -317,6 +318,13 @@ class SpeechPane(ModelBackedPane):
         self.shown = t
         self.segments = list(t.segments)
         self.transcript.clear()
+        if t.status == "failed":  # the reason, not an empty box
+            self.transcript.placeholder = f"{t.source} could not be transcribed: {t.error or 'unknown error'}"
+        elif t.status == "done" and not t.segments:
+            self.transcript.placeholder = f"No speech was found in {t.source}."
+        else:
+            self.transcript.placeholder = ""
+        self.transcript.viewport().update()
         for seg in self.segments:
             self._add_line(seg, live=False)
         row = self.records.index(t)
