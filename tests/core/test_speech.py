@@ -225,6 +225,82 @@ def test_batch_size_follows_the_device_and_free_memory():
     assert choose_batch_size("cpu", 145 * 2**20, 0) == 1
 
 
+def test_file_workers_follow_the_cores_and_free_memory():
+    from app.core.speech.transcriber import file_workers
+
+    gib, base = 2**30, 145 * 2**20
+    assert file_workers(2, base, 8 * gib) == (2, 1), "two cores: a piece on each, one thread each"
+    assert file_workers(1, base, 8 * gib) == (1, 1), "one core: nothing side by side"
+    assert file_workers(4, base, 8 * gib) == (4, 1)
+    assert file_workers(16, base, 64 * gib) == (8, 2), "many cores: two threads a worker"
+    assert file_workers(8, 3 * gib, 12 * gib) == (3, 2), "large-v3 in 12 GB: memory decides"
+    assert file_workers(4, 3 * gib, 3 * gib) == (1, 1), "no room for a second copy of the weights"
+
+
+class _Overlaps:
+    """The CTranslate2 model as the decoders see it, counting the calls in it at once and the threads."""
+
+    def __init__(self, model):
+        self._model = model
+        self._lock = threading.Lock()
+        self.now = self.most = 0
+        self.threads: set[str] = set()
+
+    def _counted(self, method):
+        def call(*args, **kwargs):
+            with self._lock:
+                self.now += 1
+                self.most = max(self.most, self.now)
+                self.threads.add(threading.current_thread().name)
+            try:
+                return method(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.now -= 1
+        return call
+
+    def __getattr__(self, name):
+        method = getattr(self._model, name)
+        return self._counted(method) if name in ("encode", "generate", "align", "detect_language") else method
+
+
+def test_a_cpu_decodes_a_files_pieces_side_by_side(whisper_dir, speech_wav, tmp_path, monkeypatch):
+    """On a CPU with two cores a file's pieces are decoded one a core, each by a one-thread worker
+    (CTranslate2's beam search gains nothing from a second thread): two pieces are in the model at
+    once, and the text comes out whole and in order."""
+    from app.core.speech import transcriber as module
+
+    monkeypatch.setattr(module, "_loaded", {})  # a model of its own with two threads, on any machine
+    two = module.Transcriber(whisper_dir, device="cpu", threads=2, model_id="whisper-base")
+    assert word_error_rate(SPEECH_TEXT, " ".join(s.text for s in transcribe_all(two, speech_wav))) <= 0.15
+    decoders = two._lanes.side_by_side[0]
+    assert decoders is not None and decoders.workers == 2 and decoders.model.model is not two.model.model
+    watched = _Overlaps(decoders.model.model)
+    monkeypatch.setattr(decoders.model, "model", watched)
+
+    text = " ".join([SPEECH_TEXT] * 8)
+    items = list(two.transcribe(speak(text, tmp_path / "long.wav"), TranscribeOptions(word_timestamps=True)))
+    segments = [i for i in items if isinstance(i, Segment)]
+    assert word_error_rate(text, " ".join(s.text for s in segments)) <= 0.15
+    assert all(a.end <= b.start + 1e-6 for a, b in zip(segments, segments[1:], strict=False)), "in order"
+    assert {p.language for p in items if isinstance(p, TranscriptProgress) and p.language} == {"en"}
+    assert len(watched.threads) == 2, watched.threads
+    assert watched.most == 2, "two pieces in the model at once, never more"
+
+
+def test_one_core_decodes_a_file_in_batches(whisper_dir, speech_wav, monkeypatch):
+    """With no second core (or no memory for the side-by-side workers) a file goes through the
+    batched pipeline on the model itself, as a GPU's files always do."""
+    from app.core.speech import transcriber as module
+
+    monkeypatch.setattr(module, "_loaded", {})
+    one = module.Transcriber(whisper_dir, device="cpu", threads=1, model_id="whisper-base")
+    segments = transcribe_all(one, speech_wav, TranscribeOptions(word_timestamps=True))
+    assert one._lanes.side_by_side == [None]
+    assert word_error_rate(SPEECH_TEXT, " ".join(s.text for s in segments)) <= 0.15
+    assert len(segments) >= 2 and all(s.words for s in segments), "cut into cues by its words"
+
+
 def test_cancel_mid_batch_is_prompt_and_the_next_file_is_clean(transcriber, speech_wav, tmp_path):
     from app.core.jobs import CancelToken
 
