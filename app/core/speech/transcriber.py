@@ -387,8 +387,9 @@ class Transcriber:
 
     def _batched(self, audio: np.ndarray, options: TranscribeOptions, pieces: list[dict], stop: threading.Event,
                  ramp: bool):
-        """The pieces in batches (see batch_groups). An unknown language is read from the first
-        batch's own encoder output (see _LanguageTap) and given to the batches after it."""
+        """The pieces in batches (see batch_groups), or side by side on a CPU that has the cores and
+        memory for it (see _one_by_one). An unknown language is read from the first batch's own
+        encoder output (see _LanguageTap) and given to the batches after it."""
         decoders = self._side_by_side()
         if decoders is not None:
             return self._one_by_one(audio, options, pieces, stop, decoders)
