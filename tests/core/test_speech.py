@@ -235,6 +235,7 @@ def test_file_workers_follow_the_cores_and_free_memory():
     assert file_workers(16, base, 64 * gib) == (8, 2), "many cores: two threads a worker"
     assert file_workers(8, 3 * gib, 12 * gib) == (3, 2), "large-v3 in 12 GB: memory decides"
     assert file_workers(4, 3 * gib, 3 * gib) == (1, 1), "no room for a second copy of the weights"
+    assert file_workers(96, base, 512 * gib) == (16, 2), "never more than 16 pieces in flight"
 
 
 class _Overlaps:
@@ -245,10 +246,12 @@ class _Overlaps:
         self._lock = threading.Lock()
         self.now = self.most = 0
         self.threads: set[str] = set()
+        self.calls: dict[str, int] = {}
 
     def _counted(self, method):
         def call(*args, **kwargs):
             with self._lock:
+                self.calls[method.__name__] = self.calls.get(method.__name__, 0) + 1
                 self.now += 1
                 self.most = max(self.most, self.now)
                 self.threads.add(threading.current_thread().name)
@@ -275,6 +278,7 @@ def test_a_cpu_decodes_a_files_pieces_side_by_side(whisper_dir, speech_wav, tmp_
     assert word_error_rate(SPEECH_TEXT, " ".join(s.text for s in transcribe_all(two, speech_wav))) <= 0.15
     decoders = two._lanes.side_by_side[0]
     assert decoders is not None and decoders.workers == 2 and decoders.model.model is not two.model.model
+    assert decoders.model.model.num_workers == 2, "two CTranslate2 workers, so two pieces really run at once"
     watched = _Overlaps(decoders.model.model)
     monkeypatch.setattr(decoders.model, "model", watched)
 
@@ -286,6 +290,71 @@ def test_a_cpu_decodes_a_files_pieces_side_by_side(whisper_dir, speech_wav, tmp_
     assert {p.language for p in items if isinstance(p, TranscriptProgress) and p.language} == {"en"}
     assert len(watched.threads) == 2, watched.threads
     assert watched.most == 2, "two pieces in the model at once, never more"
+    assert watched.calls["generate"] >= 3 and watched.calls["detect_language"] <= 2, (
+        "only the first piece on each worker detects the language; the rest are given it")
+
+
+class _FailsOnce(_Overlaps):
+    """The model as the decoders see it, failing the ``fail_at``-th piece's decode as a worker out of
+    memory would; every other call is the model's own."""
+
+    def __init__(self, model, fail_at: int):
+        super().__init__(model)
+        self.generated, self.fail_at = 0, fail_at
+
+    def __getattr__(self, name):
+        if name != "generate":
+            return super().__getattr__(name)
+
+        def generate(*args, **kwargs):
+            with self._lock:
+                self.generated += 1
+                failing = self.generated == self.fail_at
+            if failing:
+                raise RuntimeError("out of memory in the worker")
+            return self._model.generate(*args, **kwargs)
+        return generate
+
+
+def test_a_stop_or_a_failed_piece_with_pieces_in_flight_frees_the_workers(whisper_dir, speech_wav, tmp_path,
+                                                                         monkeypatch):
+    """Pieces decode on daemon threads (a quit mid-file must not wait for them). A Stop leaves the
+    pieces in flight to finish inside the lane, then the next file has the workers; a piece that
+    fails ends its file in words after the text before it, and the next file is clean."""
+    from app.core.jobs import CancelToken
+    from app.core.speech import transcriber as module
+
+    monkeypatch.setattr(module, "_loaded", {})
+    two = module.Transcriber(whisper_dir, device="cpu", threads=2, model_id="whisper-base")
+    assert transcribe_all(two, speech_wav, TranscribeOptions(language="en")), "the workers are made"
+    decoders = two._lanes.side_by_side[0]
+    watched = _Overlaps(decoders.model.model)
+    monkeypatch.setattr(decoders.model, "model", watched)
+    wav = speak((SPEECH_TEXT + " ") * 10, tmp_path / "long.wav")
+    token = CancelToken()
+    items = two.transcribe(wav, TranscribeOptions(language="en"), token)
+    assert next(i for i in items if isinstance(i, Segment)).text
+    pieces = [t for t in threading.enumerate() if t.name.startswith("whisper-piece")]
+    assert len(pieces) >= 2 and all(t.daemon for t in pieces), [(t.name, t.daemon) for t in pieces]
+    token.cancel()
+    with pytest.raises(Cancelled):
+        list(items)
+    with two._lanes.batched:  # the lane comes back once the pieces in flight are done
+        assert watched.now == 0 and watched.most == 2
+    for t in pieces:
+        t.join(60)
+        assert not t.is_alive(), "the piece workers end with their file"
+
+    # The first two decodes are the first two pieces (a third starts only when one of them is done).
+    failing = _FailsOnce(watched._model, fail_at=3)
+    monkeypatch.setattr(decoders.model, "model", failing)
+    got: list[Segment] = []
+    with pytest.raises(module.ModelError, match="out of memory"):
+        got.extend(i for i in two.transcribe(wav, TranscribeOptions(language="en")) if isinstance(i, Segment))
+    assert got and "library" in " ".join(s.text for s in got).lower(), "the first piece's text came"
+    monkeypatch.setattr(decoders.model, "model", failing._model)
+    text = " ".join(s.text for s in transcribe_all(two, speech_wav, TranscribeOptions(language="en")))
+    assert word_error_rate(SPEECH_TEXT, text) <= 0.15
 
 
 def test_one_core_decodes_a_file_in_batches(whisper_dir, speech_wav, monkeypatch):

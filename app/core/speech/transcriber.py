@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -80,6 +80,7 @@ class TranscriptProgress:
 GPU_BATCH_CAP, CPU_BATCH_CAP = 16, 8
 QUEUE_SIZE = 64  # segments decoded ahead of the reader
 MIN_ITEM_BYTES = 96 * 2**20
+SIDE_BY_SIDE_CAP = 16  # pieces in flight on a CPU, however many cores
 
 
 def choose_batch_size(device: str, weights_bytes: int, free_bytes: int) -> int:
@@ -113,7 +114,7 @@ def file_workers(cores: int, weights_bytes: int, free_bytes: int) -> tuple[int, 
     threads = 1 if cores <= 4 else 2
     per_item = max(weights_bytes // 2, MIN_ITEM_BYTES)
     by_memory = int(max(0, free_bytes - weights_bytes) // 2 // per_item)
-    return max(1, min(cores // threads, by_memory)), threads
+    return max(1, min(cores // threads, by_memory, SIDE_BY_SIDE_CAP)), threads
 
 
 PIECE_S = 29.0  # a piece is decoded as one 30 s window; the VAD pads speech a little
@@ -205,6 +206,36 @@ def batch_groups(pieces: list, size: int, ramp: bool, whole: int = 3) -> list[li
         groups.append(pieces[:n])
         pieces, n = pieces[n:], min(size, n * 2)
     return groups
+
+
+class _PieceWorkers:
+    """Threads that decode pieces, each through its own CTranslate2 worker. Daemon threads, not a
+    ThreadPoolExecutor: the interpreter joins an executor's threads at exit, so quitting in the
+    middle of a file would wait, window gone, for every piece in flight."""
+
+    def __init__(self, decode, count: int):
+        self._decode, self._count = decode, count
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()
+        for i in range(count):
+            threading.Thread(target=self._run, name=f"whisper-piece-{i}", daemon=True).start()
+
+    def submit(self, *args) -> Future:
+        future: Future = Future()
+        self._todo.put((future, args))
+        return future
+
+    def close(self) -> None:
+        for _ in range(self._count):
+            self._todo.put(None)
+
+    def _run(self) -> None:
+        while (item := self._todo.get()) is not None:
+            future, args = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._decode(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the reader, in the pieces' order
+                    future.set_exception(exc)
 
 
 _loaded: dict = {}  # the last model loaded, by folder (as it is on disk), device and threads
@@ -320,39 +351,42 @@ class Transcriber:
         """The CPU's file decoders, made at the first file (in the batched lane, so once) and shared
         like the model. None on a GPU, on one core, or where memory is short: files are batched."""
         made = self._lanes.side_by_side
-        if not made:
+        if made:
+            return made[0]
+        if self.choice.device != "cpu" or self._threads < 2:
             made.append(None)
-            if self.choice.device == "cpu":
-                import psutil
+            return None
+        import psutil
 
-                workers, threads = file_workers(self._threads, self._weights_bytes,
-                                                psutil.virtual_memory().available)
-                if workers >= 2:
-                    try:
-                        import ctranslate2
+        workers, threads = file_workers(self._threads, self._weights_bytes, psutil.virtual_memory().available)
+        if workers < 2:  # memory is short now: batched, and asked again at the next file
+            return None
+        try:
+            import ctranslate2
 
-                        model = copy.copy(self.model)
-                        model.model = ctranslate2.models.Whisper(
-                            str(self._model_dir), device="cpu", compute_type=self.choice.detail,
-                            intra_threads=threads, inter_threads=workers)
-                        made[0] = SideBySide(model, workers)
-                        log.info("speech: files decoded %d pieces at a time, %d thread(s) each", workers, threads)
-                    except (RuntimeError, ValueError, OSError, MemoryError) as exc:
-                        log.warning("speech: side-by-side decoders failed (%s); files are batched", exc)
+            model = copy.copy(self.model)
+            model.model = ctranslate2.models.Whisper(str(self._model_dir), device="cpu",
+                                                     compute_type=self.choice.detail,
+                                                     intra_threads=threads, inter_threads=workers)
+        except (RuntimeError, ValueError, OSError, MemoryError) as exc:
+            log.warning("speech: side-by-side decoders failed (%s); files are batched", exc)
+            made.append(None)
+            return None
+        made.append(SideBySide(model, workers))
+        log.info("speech: files decoded %d pieces at a time, %d thread(s) each", workers, threads)
         return made[0]
 
     def _one_by_one(self, audio: np.ndarray, options: TranscribeOptions, pieces: list[dict],
                     stop: threading.Event, decoders: SideBySide):
         """Each piece on a worker of its own, as many at once as there are workers, in order: the
         first text is on screen after one piece, and a Stop waits for at most one piece a worker.
-        A file's first pieces read their language from their own encoder output (see
-        _LanguageTap); the pieces after them are given it."""
+        Until a file's language is known (see _LanguageTap), only the first pieces, one a worker,
+        read it from their own encoder output; every piece after them is given it."""
         from faster_whisper import BatchedInferencePipeline
 
         multilingual = self.model.model.is_multilingual
         info = SimpleNamespace(language=options.language or (None if multilingual else "en"))
         at_once = min(decoders.workers, options.batch_size or decoders.workers)
-        heard: list[tuple[str, float]] = []
 
         def decode(piece: dict, language: str | None):
             tapped = copy.copy(decoders.model)
@@ -365,23 +399,32 @@ class Transcriber:
 
         def segments():
             todo, running = deque(pieces), deque()  # running: in the pieces' order, done or not
-            with ThreadPoolExecutor(at_once, thread_name_prefix="whisper-piece") as pool:
+            heard: list[tuple[str, float]] = []
+            learned: set[Future] = set()
+            workers = _PieceWorkers(decode, at_once)
+            try:
                 while todo or running:
+                    for f in running:  # a language from any piece that has finished, before the next goes
+                        if f.done() and f not in learned and f.exception() is None:
+                            learned.add(f)
+                            if f.result()[1] and not options.language:
+                                heard.extend(f.result()[1])
+                                info.language = _most_likely(heard)
                     busy = [f for f in running if not f.done()]
-                    while todo and len(busy) < at_once and not stop.is_set():  # a free worker takes the next
-                        busy.append(pool.submit(decode, todo.popleft(), info.language))
+                    failed = any(f.done() and f.exception() is not None for f in running)
+                    while todo and len(busy) < at_once and not (stop.is_set() or failed):
+                        busy.append(workers.submit(todo.popleft(), info.language))
                         running.append(busy[-1])
                     if not running:  # the reader has gone: no new piece
                         return
                     if not running[0].done():  # the next in order is not ready: wait for any worker
                         wait(busy, return_when=FIRST_COMPLETED)
                         continue
-                    batch, languages = running.popleft().result()
-                    if languages and not options.language:
-                        heard.extend(languages)
-                        info.language = _most_likely(heard)
-                    for piece in batch:
+                    for piece in running.popleft().result()[0]:  # a piece's error is raised here, in order
                         yield from cues(piece, options.word_timestamps)
+            finally:  # closed early (a Stop, an error): the pieces in flight finish before the lane is free
+                wait(running)
+                workers.close()
 
         return segments(), info
 
@@ -487,7 +530,10 @@ class Transcriber:
                     return
                 if not batched:
                     self._lanes.sequential_runs[0] += 1
+                elif self.choice.device == "cpu":
+                    self._side_by_side()  # made at a session's first file: a load, not decoding time
                 began = time.perf_counter()
+                segments = None
                 try:
                     segments, info = self._decode(audio, options, stop, ramp, clock)
                     told = info.language
@@ -501,6 +547,8 @@ class Transcriber:
                 except Exception as exc:  # noqa: BLE001 - handed to the consumer
                     put(("error", exc))
                 finally:
+                    if hasattr(segments, "close"):  # in the lane: a decode left early lets go of its workers
+                        segments.close()
                     if clock is not None:  # before "done": the reader sees it when it sees the end
                         clock.seconds += time.perf_counter() - began - waited[0]
                     put((done, None))
