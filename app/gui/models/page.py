@@ -280,7 +280,9 @@ class ModelsPane(Pane):
             for e in installed.values():
                 if e.kind == kind and e.id not in known:
                     note = "imported" if e.verified else "unverified"
-                    rows.append(Row(e.id, e.id, e.size, "—", "", "installed", note, catalog=False))
+                    # A chat model's fit and speed follow from its size, as a catalog entry's do.
+                    fit, how = self._fit_text(e) if kind == "chat" and self.hardware else ("", "")
+                    rows.append(Row(e.id, e.id, e.size, "—", fit, "installed", note, catalog=False, fit_how=how))
             table.set_rows(rows)
         self._show_speed_basis()
         used = sum(e.size for e in installed.values())
