@@ -44,6 +44,7 @@ def test_empty_chat_without_a_model_says_so_with_one_button(qtbot, window):
     chat = window.panes["chat"]
     qtbot.waitUntil(lambda: window.hardware is not None and chat.first_run.isVisible(), timeout=20000)
     assert "No chat model yet" in chat.first_run_text.text()
+    assert not chat.picker.status.isVisible(), "said once, by the card, not again above it"
     # The one button downloads the model that runs well here (clicked in test_first_run, on a local hub).
     assert chat.suggested and chat.first_run_button.text().startswith("Download (")
     assert chat.suggested_label in chat.first_run_text.text(), "the catalog's name, not the id"

@@ -45,6 +45,7 @@ def test_base_model_line_offers_a_fast_instruct_model_and_downloads_it(qtbot, hu
     assert chat.picker.current() == "gemma-3-270m-q4_k_m"
     qtbot.waitUntil(lambda: chat.first_run.isVisible())
     assert "base model" in chat.first_run_text.text()
+    assert chat.picker.status.isVisible() and "Will use" in chat.picker.status.text(), "a model: the picker says which"
     assert "Qwen2.5 0.5B Instruct runs well" in chat.first_run_text.text(), "its name, not its id"
     assert chat.first_run_button.text() == "Download (491 MB)"
     assert chat.first_run_button.accessibleName() == "Download Qwen2.5 0.5B Instruct (491 MB)"

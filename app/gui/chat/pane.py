@@ -183,6 +183,8 @@ class ChatPane(PictureInput, ModelBackedPane):
             self.suggested = best.id if best else None
             self.suggested_label = best.name if best else ""
             size = human(best.size) if best else ""
+        # With no model the card says so: the picker's own "No chat model installed yet" would say it twice.
+        self.picker.status.setVisible(bool(model_id) or not empty)
         if not empty or (model_id and model_id not in base):
             self.first_run.hide()
             return
