@@ -18,6 +18,9 @@ OFFLINE_ENV = {
     "DO_NOT_TRACK": "1",
     "GRADIO_ANALYTICS_ENABLED": "False",
     "TORCH_HUB_DISABLE_UPDATE_CHECK": "1",  # torch.hub never asks for updates
+    # onnxruntime 1.29+ (faster-whisper's VAD) sends 1DS telemetry on Linux and macOS too, looking up
+    # mobile.events.data.microsoft.com every few seconds; read once, before its first session.
+    "ORT_DISABLE_TELEMETRY": "1",
 }
 
 
