@@ -28,6 +28,7 @@ class Faults:
     linked_size: int | None = None  # lie about the size
     publish_hash: bool = True
     publish_size: bool = True  # False: the redirect carries no X-Linked-Size (the size is learnt later)
+    no_length: bool = False  # HTTP/1.0-style bodies: no Content-Length, the end is the connection closing
 
 
 class Hub:
@@ -126,12 +127,21 @@ class Hub:
         start = 0
         if rng and not f.ignore_range:
             start = int(rng.split("=")[1].split("-")[0])
+            if start >= len(data):  # as real servers answer a range past the end
+                h.send_response(416)
+                h.send_header("Content-Range", f"bytes */{len(data)}")
+                h.send_header("Content-Length", "0")
+                h.end_headers()
+                return
             h.send_response(206)
             h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
         else:
             h.send_response(200)
         body = data[start:]
-        h.send_header("Content-Length", str(len(body)))
+        if f.no_length:
+            h.close_connection = True
+        else:
+            h.send_header("Content-Length", str(len(body)))
         h.send_header("Accept-Ranges", "bytes")
         h.end_headers()
         if head:
@@ -150,6 +160,6 @@ class Hub:
             h.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             return
-        if drop is not None:
+        if drop is not None or f.no_length:
             h.close_connection = True
             h.connection.shutdown(2)

@@ -103,6 +103,37 @@ def test_a_redirected_download_that_closes_early_resumes_to_the_whole_file(hub, 
     assert hub.ranges() == [None, "bytes=1000000-"], "the short body was a drop, and it resumed"
 
 
+def test_a_body_without_a_length_that_drops_halfway_is_resumed_not_installed_short(hub, tmp_path):
+    """#22.13: an HTTP/1.0-style body (no Content-Length) ends with the connection, as a drop does."""
+    url = hub.add("org/model", "weights.bin", DATA)
+    hub.faults.publish_size = hub.faults.publish_hash = False
+    hub.faults.no_length = True
+    hub.faults.drop_at = [1_000_000]
+    result = fast().download(url, tmp_path / "w.bin")
+    assert result.size == len(DATA) and result.sha256 == SHA
+    assert (tmp_path / "w.bin").read_bytes() == DATA
+    assert hub.ranges()[:2] == [None, "bytes=1000000-"], "asked what follows the short body, and resumed"
+
+
+def test_a_whole_body_without_a_length_is_confirmed_by_asking_past_its_end(hub, tmp_path):
+    url = hub.add("org/model", "weights.bin", DATA)
+    hub.faults.publish_size = hub.faults.publish_hash = False
+    hub.faults.no_length = True
+    result = fast().download(url, tmp_path / "w.bin")
+    assert result.size == len(DATA) and not result.verified
+    assert hub.ranges() == [None, f"bytes={len(DATA)}-"], "one more request, answered 416: nothing follows"
+
+
+def test_a_lengthless_server_that_ignores_range_cannot_be_confirmed_and_is_not_installed(hub, tmp_path):
+    url = hub.add("org/model", "weights.bin", DATA)
+    hub.faults.publish_size = hub.faults.publish_hash = False
+    hub.faults.no_length = hub.faults.ignore_range = True
+    hub.faults.drop_at = [1_000_000] * 2  # the same cut twice: two copies that agree prove nothing
+    with pytest.raises(DownloadError, match="dropped connection cannot be told from the end"):
+        fast().download(url, tmp_path / "w.bin")
+    assert not (tmp_path / "w.bin").exists()
+
+
 def _gguf_with_big_tensor(path):
     """A GGUF whose last megabyte is tensor data: cut there, its header still reads as whole."""
     import gguf

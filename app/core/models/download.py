@@ -346,6 +346,8 @@ class Downloader:
                     target.unlink()
                 digest, total, resumed, learned = self._fetch(url, part, size, cancel, progress)
                 size = size if size is not None else learned
+                if size is None:  # the body ended with the connection, as a drop ends it too
+                    size = self._confirm_end(url, total, cancel)
                 if size is not None and total != size:
                     raise _Retry(f"size mismatch: got {total} bytes, expected {size}")
                 if want is not None and digest != want:
@@ -377,6 +379,35 @@ class Downloader:
                 if cancel.wait(delay):
                     raise Cancelled() from None
                 delay = min(delay * 2, self.max_backoff)
+
+    def _confirm_end(self, url: str, total: int, cancel: CancelToken) -> int:
+        """The whole size of a body that had no length, confirmed by asking for what would follow it.
+
+        416 (nothing past the end) or a 206 that says the size confirms it; a 206 with more bytes
+        means the connection dropped (_Retry resumes from the part). A server that ignores Range
+        sends the file again: its length must match what we have, and without one nothing can tell."""
+        try:
+            resp = self._opener.open(self._request(url, headers={"Range": f"bytes={total}-"}), timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            if exc.code == 416:
+                return total
+            self._raise_for_status(exc.code, url)
+        with resp, _CancelWatch(resp, cancel):
+            if resp.status == 206:
+                _start, whole = _content_range(resp.headers.get("Content-Range"))
+                if whole == total:
+                    return total
+                raise _Retry(f"the connection closed early after {total} bytes; resuming")
+            length = _int_header(resp.headers.get("Content-Length"))
+            if length is not None:
+                if length == total:
+                    return total
+                raise _Retry(f"the connection closed early: {total} of {length} bytes; restarting")
+        # Two copies that agree prove nothing (a proxy cutting every body at one size agrees with itself).
+        raise DownloadError(
+            f"{urllib.parse.urlsplit(url).hostname or url} sent the file without saying its size and cannot "
+            "send a part of it, so a dropped connection cannot be told from the end: it was not installed"
+        )
 
     def _check_space(self, part: Path, remaining: int) -> None:
         free = self.disk_free(part.parent)
