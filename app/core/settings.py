@@ -8,14 +8,13 @@ settings is handed that one ``Settings`` object: the window, the store, the CLI.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from app.core import paths
-from app.core.fileio import atomic_write_json
+from app.core.fileio import atomic_write_json, read_json_regular
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +107,7 @@ def read_settings(path: Path) -> Settings:
     if not path.exists():
         return Settings()
     try:
-        return from_dict(json.loads(path.read_text(encoding="utf-8")))
+        return from_dict(read_json_regular(path))
     except (ValueError, TypeError, OSError) as exc:
         backup = path.with_suffix(".json.bad")
         log.error("settings unreadable (%s); kept as %s, using defaults", exc, backup)

@@ -178,3 +178,81 @@ def test_a_gguf_with_a_bad_alignment_is_refused_clearly(tmp_path, kind, value):
     with pytest.raises(ModelError, match="general.alignment"):
         ModelStore().import_path(path, "chat")
     assert ModelStore().list() == []
+
+
+# --- #22.15: metadata llama.cpp accepts, and metadata no reader should recurse into ----------
+def _raw_gguf(path: Path, kvs: list[bytes]) -> Path:
+    """A GGUF v3 with no tensors and these raw key/value records (the gguf package cannot nest this deep)."""
+    import struct
+
+    def key(name: str) -> bytes:
+        return struct.pack("<Q", len(name)) + name.encode()
+
+    arch = key("general.architecture") + struct.pack("<I", 8) + key("llama")
+    body = b"GGUF" + struct.pack("<IQQ", 3, 0, len(kvs) + 1) + arch + b"".join(kvs)
+    path.write_bytes(body)
+    return path
+
+
+def test_a_gguf_with_arrays_nested_a_thousand_deep_is_refused_in_words(tmp_path):
+    import struct
+
+    nested = struct.pack("<I", 9) + (struct.pack("<IQ", 9, 1) * 1500) + struct.pack("<IQ", 4, 0)
+    path = _raw_gguf(tmp_path / "deep.gguf", [struct.pack("<Q", 9) + b"deep.keys" + nested])
+    with pytest.raises(ModelError, match="nested too deeply"):
+        ModelStore().import_path(path, "chat")
+
+
+def test_a_per_layer_head_count_kv_array_is_read_as_llama_cpp_reads_it(tmp_path):
+    """OpenELM-style metadata: one KV head count per layer; a layer with 0 has no cache."""
+    import gguf
+    import numpy as np
+
+    from app.core.models.fit import kv_cache_bytes
+    from app.core.models.gguf_header import read_gguf
+
+    path = tmp_path / "per-layer.gguf"
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_block_count(4)
+    writer.add_embedding_length(64)
+    writer.add_head_count(4)
+    writer.add_array("llama.attention.head_count_kv", [2, 2, 0, 4])
+    writer.add_tensor("token_embd.weight", np.zeros((4, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    info = read_gguf(path)
+    assert info.arch_value("attention.head_count_kv") == (2, 2, 0, 4)
+    # 8 KV heads over the layers, 16-wide keys and values, f16, 100 positions
+    assert kv_cache_bytes(info, 100) == 100 * 8 * (16 + 16) * 2
+    entry = ModelStore().import_path(path, "chat", "per-layer")
+    assert ModelStore().get("per-layer") == entry
+
+
+def test_a_registry_nested_past_the_parser_is_set_aside_not_a_crash():
+    store = ModelStore()
+    _write_registry(store, "[" * 100_000 + "]" * 100_000)
+    assert store.list() == []
+    assert len(_set_aside(store.root, "registry.json")) == 1
+    assert "nested too deeply" in take_notices()[0]
+
+
+# --- #22.17: a FIFO where a file should be never blocks ----------------------------------
+def test_a_registry_that_is_a_fifo_is_an_error_in_words_not_a_hang():
+    store = ModelStore()
+    store.registry_path.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(store.registry_path)
+    res = run_app("models", "list", timeout=60)  # blocked on open(), the old code never returned
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "not a regular file" in res.stderr
+
+
+def test_models_import_of_a_fifo_projector_is_refused_not_a_hang(tmp_path):
+    model = make_gguf(tmp_path / "m.gguf")
+    fifo = tmp_path / "mmproj.gguf"
+    os.mkfifo(fifo)
+    res = run_app("models", "import", str(model), "--projector", str(fifo), timeout=60)
+    assert res.returncode != 0 and "Traceback" not in res.stderr
+    assert "not a regular file" in res.stderr
+    assert ModelStore().list() == []

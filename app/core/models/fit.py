@@ -25,15 +25,30 @@ class Fit:
     needed_bytes: int = 0
 
 
+def _count(value, default: int) -> int:
+    """A header number; anything else (a string, a float, a bool) is the default."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else default
+
+
+def _per_layer(value, layers: int, default: int) -> list[int]:
+    """A value llama.cpp allows as one number or one per layer (OpenELM, Jamba: 0 for a layer
+    with no attention), as a list of ``layers`` numbers."""
+    if isinstance(value, tuple):
+        items = [_count(v, default) for v in value[:layers]]
+        return items + [items[-1] if items else default] * (layers - len(items))
+    return [_count(value, default)] * layers
+
+
 def kv_cache_bytes(info, n_ctx: int) -> int:
-    layers = info.block_count or 32
-    heads = int(info.arch_value("attention.head_count", 0) or 0)
-    kv_heads = int(info.arch_value("attention.head_count_kv", heads) or heads or 0)
-    embd = int(info.arch_value("embedding_length", 4096) or 4096)
-    key_len = int(info.arch_value("attention.key_length", 0) or (embd // heads if heads else 128))
-    val_len = int(info.arch_value("attention.value_length", key_len) or key_len)
-    kv_heads = kv_heads or 8
-    return layers * n_ctx * kv_heads * (key_len + val_len) * 2  # f16
+    layers = _count(info.block_count, 0) or 32
+    heads = _per_layer(info.arch_value("attention.head_count"), layers, 0)
+    top_heads = max(heads)
+    kv_heads = _per_layer(info.arch_value("attention.head_count_kv"), layers, -1)
+    kv_heads = [kv if kv >= 0 else (h or 8) for kv, h in zip(kv_heads, heads, strict=True)]  # unset: as head_count
+    embd = _count(info.arch_value("embedding_length"), 0) or 4096
+    key_len = _count(info.arch_value("attention.key_length"), 0) or (embd // top_heads if top_heads else 128)
+    val_len = _count(info.arch_value("attention.value_length"), 0) or key_len
+    return n_ctx * sum(kv_heads) * (key_len + val_len) * 2  # f16
 
 
 def needed_bytes(file_size: int, info, n_ctx: int) -> int:

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.fileio import open_regular
 from app.core.jobs import ModelError
 
 MAGIC = b"GGUF"
@@ -20,6 +21,9 @@ _SCALARS = {
 _STRING, _ARRAY = 8, 9
 _MAX_STRING = 64 << 20  # a chat template is a few KB; anything huge is corrupt
 _MAX_ARRAY = 1 << 24
+_KEPT_ARRAY = 4096  # integer arrays this short are kept: per-layer values such as head_count_kv
+_MAX_DEPTH = 8  # arrays of arrays: llama.cpp writes none deeper than 2
+_INTEGERS = {0, 1, 2, 3, 4, 5, 10, 11}
 
 
 @dataclass
@@ -38,13 +42,11 @@ class GGUFInfo:
 
     @property
     def context_length(self) -> int | None:
-        value = self.arch_value("context_length")
-        return int(value) if value is not None else None
+        return _number(self.arch_value("context_length"))
 
     @property
     def block_count(self) -> int | None:
-        value = self.arch_value("block_count")
-        return int(value) if value is not None else None
+        return _number(self.arch_value("block_count"))
 
     @property
     def chat_template(self) -> str | None:
@@ -54,6 +56,11 @@ class GGUFInfo:
     @property
     def name(self) -> str:
         return str(self.metadata.get("general.name", ""))
+
+
+def _number(value) -> int | None:
+    """A count from the header; a value of another type (hostile or odd metadata) counts as absent."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 class _Reader:
@@ -78,20 +85,25 @@ class _Reader:
             return None
         return self.read(length).decode("utf-8", errors="replace")
 
-    def value(self, vtype: int, keep: bool = True):
+    def value(self, vtype: int, keep: bool = True, depth: int = 0):
         if vtype in _SCALARS:
             return self.unpack(_SCALARS[vtype])
         if vtype == _STRING:
             return self.string(keep)
         if vtype == _ARRAY:
+            if depth >= _MAX_DEPTH:
+                raise ModelError("the GGUF header is corrupt (arrays nested too deeply)")
             item_type, count = self.unpack("<I"), self.unpack("<Q")
             if count > _MAX_ARRAY:
                 raise ModelError("the GGUF header is corrupt (an array is impossibly long)")
+            if keep and item_type in _INTEGERS and count <= _KEPT_ARRAY:
+                fmt = _SCALARS[item_type]
+                return tuple(struct.unpack(f"<{count}{fmt[1:]}", self.read(count * struct.calcsize(fmt))))
             if item_type in _SCALARS:  # skip fixed-size arrays in one seek
                 self.fh.seek(count * struct.calcsize(_SCALARS[item_type]), 1)
                 return f"<array of {count}>"
             for _ in range(count):
-                self.value(item_type, keep=False)
+                self.value(item_type, keep=False, depth=depth + 1)
             return f"<array of {count}>"
         raise ModelError(f"the GGUF header is corrupt (unknown value type {vtype})")
 
@@ -100,7 +112,7 @@ def read_gguf(path: Path) -> GGUFInfo:
     path = Path(path)
     try:
         size = path.stat().st_size
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             if fh.read(4) != MAGIC:
                 raise ModelError(f"{path.name} is not a GGUF model (wrong magic bytes)")
             r = _Reader(fh, size)

@@ -7,12 +7,11 @@ path) and the file as it was is set aside for the user.
 
 from __future__ import annotations
 
-import json
 import threading
 from dataclasses import asdict, dataclass, fields
 
 from app.core import paths
-from app.core.fileio import atomic_write_json
+from app.core.fileio import atomic_write_json, loads_json, read_text_regular
 from app.core.jobs import DownloadError
 from app.core.models.download import check_url
 from app.core.models.kinds import KINDS
@@ -64,11 +63,11 @@ class DownloadQueue:
 
     def items(self) -> list[QueuedDownload]:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            text = read_text_regular(self.path)
         except (OSError, ValueError):
             return []
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except ValueError as exc:
             set_aside(self.path, f"not JSON: {exc}")
             return []

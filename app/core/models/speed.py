@@ -12,12 +12,11 @@ Without a measurement yet, a rough guess from the core count is used and said to
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 
 from app.core import paths
-from app.core.fileio import atomic_write_json
+from app.core.fileio import atomic_write_json, read_json_regular
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ def calibration_file():
 def load_calibration() -> dict:
     """{kind: {"model": id, "size": bytes, "value": measured}}; a damaged file counts as none."""
     try:
-        data = json.loads(calibration_file().read_text(encoding="utf-8"))
+        data = read_json_regular(calibration_file())
     except (OSError, ValueError):
         return {}
     out = {}

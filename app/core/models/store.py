@@ -7,7 +7,6 @@ and nothing reaches the registry until its files are in place.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -18,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.core import paths
-from app.core.fileio import atomic_write_json, sha256_tree, tree_size
+from app.core.fileio import atomic_write_json, loads_json, read_text_regular, sha256_tree, tree_size
 from app.core.jobs import ModelError
 from app.core.models.kinds import KINDS
 from app.core.models.records import check_id, check_kind, inside, relative_path_ok, set_aside, valid_id
@@ -102,13 +101,13 @@ class ModelStore:
     def _read(self) -> dict[str, ModelEntry]:
         path = self.registry_path
         try:
-            text = path.read_text(encoding="utf-8")
+            text = read_text_regular(path)
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as exc:
             raise ModelError(f"the model registry {path} is unreadable: {exc}") from exc
         try:
-            data = json.loads(text)
+            data = loads_json(text)
         except ValueError as exc:
             set_aside(path, f"not JSON: {exc}")
             return {}

@@ -7,7 +7,6 @@ skipped and logged, never a crash.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import re
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core import paths
-from app.core.fileio import atomic_write_json
+from app.core.fileio import atomic_write_json, read_json_regular
 from app.core.speech.transcriber import Segment
 
 log = logging.getLogger(__name__)
@@ -91,7 +90,7 @@ class TranscriptStore:
         out = []
         for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
             try:
-                t = from_dict(json.loads(path.read_text(encoding="utf-8")))
+                t = from_dict(read_json_regular(path))
             except (OSError, ValueError) as exc:
                 log.warning("skipped the transcript file %s: %s", path.name, exc)
                 continue
