@@ -154,3 +154,56 @@ def test_a_looping_template_in_a_real_model_fails_the_reply_and_the_model_still_
         assert isinstance(out[-1], ChatStats) and out[-1].completion_tokens > 0
     finally:
         engine.close()
+
+
+# --- #22.9: filters, `~` and the clock are inside the budget ---------------------------------
+AMPLIFIERS = {
+    "replace loop": "{% set ns = namespace(s='ab' * 1000) %}{% for i in range(200) %}"
+                    "{% set ns.s = ns.s|replace('a', 'aa') %}{% endfor %}{{ ns.s|length }}",
+    "doubling through a namespace": "{% set ns = namespace(s='x') %}{% for i in range(100) %}"
+                                    "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}",
+    "join bomb": "{% set big = 'y' * 3000000 %}{{ [big, big, big, big, big]|join(big) }}",
+    "str.join bomb": "{% set big = 'y' * 3000000 %}{{ big.join([big, big, big]) }}",
+    "wide format": "{{ '%09999999999d' % 1 }}",
+    "wide pad": "{{ 'x'.center(10**9) }}",
+    "one big output many times": "{% set big = 'z' * 3000000 %}{% for i in range(100) %}{{ big }}{% endfor %}",
+}
+
+
+@pytest.mark.parametrize("name", list(AMPLIFIERS))
+def test_a_template_that_amplifies_text_is_stopped_in_words(name):
+    with pytest.raises(TemplateError, match="too large") as err:
+        JinjaTemplate(AMPLIFIERS[name]).render([Message("user", "hi")])
+    assert str(err.value).strip().endswith("too large"), "a sentence, never a blank error"
+
+
+def test_filter_calls_cost_steps(monkeypatch):
+    from app.core.chat import templates
+
+    monkeypatch.setattr(templates, "MAX_STEPS", 1000)
+    # 10 loop iterations, 1,000 filter calls: the old budget counted 10 steps
+    source = "{% for i in range(10) %}" + "{{ 'a'|upper|lower }}" * 50 + "{% endfor %}"
+    with pytest.raises(TemplateError, match="ran too long"):
+        JinjaTemplate(source).render([Message("user", "hi")])
+
+
+def test_the_clock_is_read_every_few_steps():
+    from app.core.chat import templates
+
+    budget = templates._Budget(None)
+    budget.deadline = 0.0  # already past
+    with pytest.raises(TemplateError, match="ran too long"):
+        for _ in range(templates.CLOCK_EVERY):
+            budget.step()  # the old budget read the clock once per 256 steps
+    late = templates._Budget(None)
+    late.deadline = 0.0
+    with pytest.raises(TemplateError, match="ran too long"):
+        late.step(templates.CALL_STEPS)  # a call or a filter reads it at once
+
+
+def test_real_templates_render_unchanged_within_the_new_bounds():
+    src = ("{% for m in messages %}{{ '<|im_start|>' ~ m.role ~ '\\n' ~ m.content|trim ~ '<|im_end|>\\n' }}"
+           "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}")
+    messages = [Message("user" if i % 2 == 0 else "assistant", f"turn {i} " + "word " * 50) for i in range(1001)]
+    text = JinjaTemplate(src).render(messages)
+    assert text.count("<|im_start|>") == 1002 and text.endswith("<|im_start|>assistant\n")

@@ -11,6 +11,7 @@ starter Gemma answer nothing).
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,8 +22,11 @@ from app.core.jobs import CancelToken, ModelError
 # small enough that a runaway loop ends in about a second.
 MAX_STEPS = 1_000_000
 MAX_SECONDS = 5.0
-CALL_STEPS = 16  # a call (a macro's above all) costs about as much as 16 loop iterations
-MAX_SEQUENCE = 1_000_000  # longest string or list that `*` may build
+CALL_STEPS = 16  # a call or a filter (a macro's above all) costs about as much as 16 loop iterations
+CLOCK_EVERY = 16  # steps between reads of the clock (a call reads it at once): ~1 µs of work each
+MAX_SEQUENCE = 4_000_000  # longest string or list a call, a filter, `*`, `%` or `~` may build (~1M tokens)
+MAX_OUTPUT = 16_000_000  # characters in a rendered prompt (a million-token context holds ~4M)
+_WIDTH_ARGS = {"center", "ljust", "rjust", "zfill", "expandtabs", "indent"}  # a number that sets a width
 
 
 class TemplateError(ModelError):
@@ -135,7 +139,7 @@ class _Budget:
     def step(self, weight: int = 1) -> None:
         before = self.steps
         self.steps += weight
-        if (before ^ self.steps) < 0x100:  # checks once per 256 steps
+        if before // CLOCK_EVERY == self.steps // CLOCK_EVERY:
             return
         if self.steps > MAX_STEPS:
             raise TemplateError(f"the model's chat template ran too long and was stopped (over {MAX_STEPS:,} steps)")
@@ -145,7 +149,69 @@ class _Budget:
             raise TemplateError(f"the model's chat template ran too long and was stopped (over {MAX_SECONDS:g} s)")
 
 
+def _too_large(what: str = "a string or list") -> TemplateError:
+    return TemplateError(f"the model's chat template tried to build {what} too large")
+
+
+def _check_size(value):
+    if isinstance(value, (str, list, tuple, dict)) and len(value) > MAX_SEQUENCE:
+        raise _too_large()
+    return value
+
+
+def _check_args(name: str, obj, args: tuple, kwargs: dict) -> None:
+    """Refuses, before the native call, what would build something huge in one step:
+    a wide pad or format, a replace that multiplies, a join of large parts."""
+    values = [*args, *kwargs.values()]
+    if name in _WIDTH_ARGS and any(isinstance(v, int) and v > MAX_SEQUENCE for v in values):
+        raise _too_large()
+    if (name == "indent" and isinstance(obj, str) and values and isinstance(values[0], int)
+            and len(obj) + values[0] * (obj.count("\n") + 1) > MAX_SEQUENCE):
+        raise _too_large()
+    if name == "format" and isinstance(obj, str):
+        _check_format(obj)
+    if name == "replace" and isinstance(obj, str) and len(values) >= 2:
+        old, new = values[0], values[1]
+        if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
+            grows = (obj.count(old) if old else len(obj) + 1) * (len(new) - len(old))
+            if len(obj) + grows > MAX_SEQUENCE:
+                raise _too_large()
+    if name == "join":
+        parts = obj if not isinstance(obj, str) else (values[0] if values else ())
+        sep = obj if isinstance(obj, str) else (values[0] if values and isinstance(values[0], str) else "")
+        if isinstance(parts, (list, tuple)):
+            total = 0
+            for part in parts:
+                total += len(part) if isinstance(part, str) else 16
+                total += len(sep)
+                if total > MAX_SEQUENCE:
+                    raise _too_large()
+
+
+def _check_format(fmt: str) -> None:
+    import re
+
+    if any(int(n) > MAX_SEQUENCE for n in re.findall(r"\d{7,}", fmt)):  # a field width or precision
+        raise _too_large()
+
+
+def _bounded_concat(parts) -> str:
+    total = 0
+    out = []
+    for part in parts:
+        text = part if isinstance(part, str) else str(part)
+        total += len(text)
+        if total > MAX_SEQUENCE:
+            raise _too_large()
+        out.append(text)
+    return "".join(out)
+
+
 def _bounded_product(operator: str, left, right):
+    if operator == "%":
+        if isinstance(left, str):
+            _check_format(left)
+        return _check_size(left % right)
     if operator == "*":
         for seq, n in ((left, right), (right, left)):
             if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_SEQUENCE:
@@ -162,6 +228,7 @@ class JinjaTemplate:
 
     def __init__(self, source: str, bos: str = "", eos: str = ""):
         from jinja2 import TemplateSyntaxError, nodes
+        from jinja2.compiler import CodeGenerator
         from jinja2.exceptions import SecurityError
         from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -175,8 +242,29 @@ class JinjaTemplate:
                 local.budget.step()
                 yield item
 
+        def counted_filter(name, func):
+            first = 1 if getattr(func, "jinja_pass_arg", None) is not None else 0  # a context or environment
+
+            @functools.wraps(func)  # keeps jinja's pass_context/pass_environment mark
+            def run(*args, **kwargs):
+                step()
+                value = args[first] if len(args) > first else None
+                _check_args(name, value, args[first + 1:], kwargs)
+                return _check_size(func(*args, **kwargs))
+
+            return run
+
+        class Generator(CodeGenerator):
+            def visit_Concat(self, node, frame):  # noqa: N802 - jinja's name; `~` builds through a bound
+                self.write("environment.hearth_concat((")
+                for arg in node.nodes:
+                    self.visit(arg, frame)
+                    self.write(", ")
+                self.write("))")
+
         class Sandbox(ImmutableSandboxedEnvironment):
-            intercepted_binops = frozenset({"*", "**"})
+            intercepted_binops = frozenset({"*", "**", "%"})
+            code_generator_class = Generator
 
             # The stock sandbox returns a quiet Undefined for unsafe attributes;
             # we stop the template instead, so the user learns why.
@@ -185,7 +273,9 @@ class JinjaTemplate:
 
             def call(self, context, obj, /, *args, **kwargs):  # every call in the template (macros too) is a step
                 step()
-                return super().call(context, obj, *args, **kwargs)
+                name = getattr(obj, "__name__", "")
+                _check_args(name, getattr(obj, "__self__", None), args, kwargs)
+                return _check_size(super().call(context, obj, *args, **kwargs))
 
             def call_binop(self, context, operator, left, right):
                 return _bounded_product(operator, left, right)
@@ -194,6 +284,8 @@ class JinjaTemplate:
             raise TemplateError(f"the model's chat template refused the conversation: {message}")
 
         env = Sandbox(trim_blocks=True, lstrip_blocks=True)
+        env.filters = {name: counted_filter(name, f) for name, f in env.filters.items()}
+        env.hearth_concat = _bounded_concat
         env.globals["raise_exception"] = raise_exception
         env.globals["strftime_now"] = _strftime_now
         env.hearth_counted = counted  # reached only as environment.hearth_counted, never by a template name
@@ -215,14 +307,23 @@ class JinjaTemplate:
         from jinja2.exceptions import SecurityError
         from jinja2.exceptions import TemplateError as JinjaError
 
-        self._local.budget = _Budget(cancel)
+        self._local.budget = budget = _Budget(cancel)
         try:
-            return self.template.render(
+            pieces, total = [], 0
+            for piece in self.template.generate(
                 messages=[{"role": m.role, "content": m.content} for m in messages],
                 add_generation_prompt=True,
                 bos_token=self.bos,
                 eos_token=self.eos,
-            )
+            ):  # one piece per output: the same large string output a million times is counted each time
+                total += len(piece)
+                if total > MAX_OUTPUT:
+                    raise _too_large("a prompt")
+                budget.step()
+                pieces.append(piece)
+            return "".join(pieces)
+        except MemoryError as exc:
+            raise _too_large() from exc
         except SecurityError as exc:
             raise TemplateError(f"the model's chat template tried an unsafe operation and was stopped: {exc}") from exc
         except TemplateError:
