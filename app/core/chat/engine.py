@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import logging
+import math
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -42,8 +43,20 @@ class SamplingParams:
 
     @classmethod
     def from_dict(cls, data: dict | None) -> SamplingParams:
-        known = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+        """Known keys of the right type (a saved chat is hostile input); anything else keeps its default."""
+        out = {}
+        for key, value in (data if isinstance(data, dict) else {}).items():
+            if key not in cls.__dataclass_fields__ or isinstance(value, bool):
+                continue
+            if key == "seed":
+                if value is None or isinstance(value, int):
+                    out[key] = value
+            elif key in ("top_k", "max_tokens"):
+                if isinstance(value, int):
+                    out[key] = value
+            elif isinstance(value, (int, float)) and math.isfinite(value):
+                out[key] = float(value)
+        return cls(**out)
 
     def to_dict(self) -> dict:
         return asdict(self)

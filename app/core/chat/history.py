@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -18,10 +19,12 @@ from pathlib import Path
 from app.core import paths
 from app.core.chat import search_index
 from app.core.db import DatabaseError, open_db
+from app.core.fileio import loads_json
 from app.core.jobs import HearthError
 
 log = logging.getLogger(__name__)
 EXPORT_FORMAT = "hearth-conversation/1"
+SHA_RX = re.compile(r"^[0-9a-f]{64}$")  # a picture's id, as the picture store names its files
 
 
 class HistoryError(HearthError):
@@ -48,6 +51,7 @@ class StoredMessage:
     incomplete: bool = False
     stats: dict = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    damaged: str = ""  # what was wrong with the stored row ("" when nothing): shown, never fatal
 
 
 @dataclass
@@ -59,6 +63,7 @@ class Conversation:
     updated: float
     model: str = ""
     params: dict = field(default_factory=dict)
+    damaged: str = ""  # what was wrong with the stored row ("" when nothing)
 
 
 @dataclass
@@ -72,8 +77,45 @@ SEARCH_LIMIT = 200  # the sidebar's search shows this many newest matches, and s
 _SELECT = "SELECT id, title, system_prompt, created, updated, model, params FROM conversations"
 
 
+def _text(value) -> str:
+    """A TEXT column as text: SQLite keeps whatever was written (a number, a blob)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def _number(value) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
+def _object(value, what: str, damage: list[str]) -> dict:
+    """A JSON object column; anything else (not JSON, a list, nested past the parser) is noted as damage."""
+    if value in (None, "", b""):
+        return {}
+    try:
+        data = loads_json(_text(value))
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        return data
+    damage.append(f"its {what} could not be read")
+    return {}
+
+
 def _conversation(row) -> Conversation:
-    return Conversation(*row[:6], params=json.loads(row[6] or "{}"))
+    damage: list[str] = []
+    params = _object(row[6], "settings", damage)
+    return Conversation(row[0], _text(row[1]), _text(row[2]), _number(row[3]), _number(row[4]), _text(row[5]),
+                        params=params, damaged="; ".join(damage))
+
+
+def _message(row) -> StoredMessage:
+    damage: list[str] = []
+    stats = _object(row[6], "statistics", damage)
+    return StoredMessage(row[0], row[1], _text(row[2]), _text(row[3]), _number(row[4]), incomplete=bool(row[5]),
+                         stats=stats, damaged="; ".join(damage))
 
 
 def _v0_to_v1(db: sqlite3.Connection) -> None:
@@ -185,7 +227,10 @@ class ChatHistory:
         ).fetchone()
         if row is None:
             raise HistoryError(f"no conversation {conversation_id}")
-        return Conversation(*row[:6], params=json.loads(row[6] or "{}"))
+        conv = _conversation(row)
+        if conv.damaged:
+            log.warning("chat %s is damaged: %s; its settings are the defaults", conversation_id, conv.damaged)
+        return conv
 
     def conversations(self, search: str = "") -> list[Conversation]:
         """All conversations, newest first; with search, those whose title or messages contain it
@@ -252,14 +297,21 @@ class ChatHistory:
             "WHERE conversation_id = ? ORDER BY id",
             (conversation_id,),
         ).fetchall()
-        messages = [StoredMessage(*r[:5], incomplete=bool(r[5]), stats=json.loads(r[6] or "{}")) for r in rows]
+        messages = [_message(r) for r in rows]
         by_id = {m.id: m for m in messages}
         for message_id, sha, name, width, height in () if not self.pictures else self.db.execute(
             "SELECT a.message_id, a.sha256, a.name, a.width, a.height FROM attachments a "
             "JOIN messages m ON m.id = a.message_id WHERE m.conversation_id = ? ORDER BY a.message_id, a.position",
             (conversation_id,),
         ):
-            by_id[message_id].attachments.append(Attachment(sha, name, width, height))
+            message = by_id[message_id]
+            if not isinstance(sha, str) or not SHA_RX.match(sha):  # the path would be built from it
+                message.damaged = "; ".join(filter(None, [message.damaged, "a picture's id is not valid"]))
+                continue
+            message.attachments.append(Attachment(sha, _text(name), int(_number(width)), int(_number(height))))
+        for m in messages:
+            if m.damaged:
+                log.warning("chat %s, message %s is damaged: %s", conversation_id, m.id, m.damaged)
         return messages
 
     def add_message(

@@ -298,19 +298,23 @@ class MessageWidget(QFrame):
         self.stats.setVisible(bool(text))
 
     def set_stats(self, stats: dict, incomplete: bool = False) -> None:
+        def num(key: str) -> float:  # saved stats are read back from a file: a wrong type shows nothing
+            value = stats.get(key)
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
         parts = []
-        if stats.get("model"):
+        if isinstance(stats.get("model"), str) and stats["model"]:
             parts.append(stats["model"])
-        if stats.get("completion_tokens"):
-            parts.append(f"{stats['completion_tokens']} tokens")
-        if stats.get("tokens_per_second"):
-            parts.append(f"{stats['tokens_per_second']:.1f} tok/s")
-        if stats.get("time_to_first_token_s"):
-            parts.append(f"first token {stats['time_to_first_token_s'] * 1000:.0f} ms")
-        if stats.get("image_tokens"):
-            encode = stats.get("image_encode_s") or 0
-            parts.append(f"{stats['image_tokens']} image tokens" + (f", encoded in {encode * 1000:.0f} ms"
-                                                                    if encode else ""))
+        if num("completion_tokens"):
+            parts.append(f"{num('completion_tokens'):.0f} tokens")
+        if num("tokens_per_second"):
+            parts.append(f"{num('tokens_per_second'):.1f} tok/s")
+        if num("time_to_first_token_s"):
+            parts.append(f"first token {num('time_to_first_token_s') * 1000:.0f} ms")
+        if num("image_tokens"):
+            encode = num("image_encode_s")
+            parts.append(f"{num('image_tokens'):.0f} image tokens" + (f", encoded in {encode * 1000:.0f} ms"
+                                                                      if encode else ""))
         if incomplete:
             parts.append("incomplete")
         self.set_status(" · ".join(parts))

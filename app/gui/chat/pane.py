@@ -405,6 +405,8 @@ class ChatPane(PictureInput, ModelBackedPane):
             w = self._add_widget(m.id, m.role, m.content, m.attachments)
             if m.role == "assistant":
                 w.set_stats(m.stats, m.incomplete)
+            if m.damaged:  # shown as it is; the rest of the chat works
+                w.set_status(f"Damaged in the history file: {m.damaged}")
         self.update_first_run()
 
     def _ensure_conversation(self, first_message: str) -> int:
