@@ -258,3 +258,76 @@ def run_inner_pytest(tmp_path: Path, source: str, plugins: list[str], env: dict 
                         if c.tag in ("failure", "error"))
         said[case.get("name")] = (said.get(case.get("name"), "") + " " + text).strip()
     return said
+
+
+class HostileServer:
+    """An HTTP server on loopback that answers each request by calling ``answer(server, conn, path)``,
+    which writes raw bytes to the socket: any framing, any size, as slowly as it likes. ``stop`` is
+    set when the test ends (an answer that drips checks it); ``sent`` counts the bytes written.
+    Use it as a context manager."""
+
+    def __init__(self, answer):
+        import socket
+        import threading
+
+        self.answer = answer
+        self.stop = threading.Event()
+        self.answered = threading.Event()  # an answer has returned (the client let go, or it was done)
+        self.sent = 0
+        self.requests: list[str] = []
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        threading.Thread(target=self._serve, name="hostile-server", daemon=True).start()
+
+    def send(self, conn, data: bytes) -> bool:
+        """Writes `data`; False once the client has gone."""
+        try:
+            conn.sendall(data)
+        except OSError:
+            return False
+        self.sent += len(data)
+        return True
+
+    def _serve(self) -> None:
+        import threading
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn) -> None:
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                got = conn.recv(65536)
+                if not got:
+                    return
+                head += got
+            head, _, body = head.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next((int(v) for k, _, v in (h.partition(":") for h in lines[1:])
+                           if k.strip().lower() == "content-length"), 0)
+            while len(body) < length:
+                got = conn.recv(65536)
+                if not got:
+                    return
+                body += got
+            path = lines[0].split(" ")[1]
+            self.requests.append(path)
+            try:
+                self.answer(self, conn, path)
+            finally:
+                self.answered.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+    def __enter__(self) -> HostileServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -34,11 +34,12 @@ def run(args) -> int:
     """Runs one command. Every command's failures end here: one line on stderr, an exit code,
     no traceback (an unexpected one goes to the log, whose path the line names)."""
     from app.core.jobs import HearthError
+    from app.core.untrusted import printable
 
     try:
         return int(args.func(args) or 0)
-    except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except HearthError as exc:  # its text may quote a server or a file: no escape reaches the terminal
+        print(f"error: {printable(str(exc), keep=chr(10))}", file=sys.stderr)
         if hint := getattr(exc, "cli_hint", ""):  # what to type next, added by the command that knows
             print(hint, file=sys.stderr)
         return 1
@@ -54,5 +55,6 @@ def run(args) -> int:
 
         # INFO: the file log keeps the traceback; the console shows only the line below.
         logging.getLogger("app").info("command %s failed", args.command, exc_info=True)
-        print(f"error: {type(exc).__name__}: {exc} (details in {paths.log_file()})", file=sys.stderr)
+        print(f"error: {type(exc).__name__}: {printable(str(exc), 500)} (details in {paths.log_file()})",
+              file=sys.stderr)
         return 2

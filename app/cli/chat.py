@@ -33,6 +33,7 @@ def run(args) -> int:
     from app.core.chat.templates import Message
     from app.core.jobs import CancelToken, HearthError
     from app.core.models.opening import open_chat
+    from app.core.untrusted import printable
 
     images = _pictures(args)
     engine = open_chat(args.model, LoadOptions(n_ctx=args.ctx, chat_format=args.chat_format,
@@ -44,29 +45,33 @@ def run(args) -> int:
     params = SamplingParams(max_tokens=args.max_tokens, seed=args.seed)
     if args.temperature is not None:
         params.temperature = args.temperature
-    text, stats = "", None
+    text, stats, failed = "", None, None
     cancel = CancelToken()
     try:
         with _first_ctrl_c_stops(cancel):
             for piece in engine.stream(messages, params, cancel):
                 if isinstance(piece, str):
                     text += piece
-                    if not args.json:
-                        sys.stdout.write(piece)
+                    if not args.json:  # a reply is untrusted text too (a remote server's above all)
+                        sys.stdout.write(printable(piece, keep="\n\t"))
                         sys.stdout.flush()
                 else:
                     stats = piece
     except HearthError as exc:
-        if not cancel.cancelled:
+        if not cancel.cancelled and not text:
             raise
-        print(f"\nnote: {exc}", file=sys.stderr)  # stopped, and the model had to be ended
+        failed = exc  # stopped and the model had to be ended, or the reply broke off: what came is kept
     finally:
         engine.close()
     if args.json:
-        print(json.dumps({"text": text, "stats": stats.to_dict() if stats else None}, indent=2))
+        print(json.dumps({"text": text, "stats": stats.to_dict() if stats else None,
+                          **({"error": str(failed)} if failed else {})}, indent=2))
     else:
         print()
-    return 130 if cancel.cancelled else 0
+    if failed is not None:
+        word = "note" if cancel.cancelled else "error"
+        print(f"{word}: {printable(str(failed), keep=chr(10))}", file=sys.stderr)
+    return 130 if cancel.cancelled else (1 if failed else 0)
 
 
 @contextmanager

@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+from app.core.untrusted import printable
+
+SHOWN_WHEN_ADDED = 20  # `servers models` lists up to what the pickers keep (servers.MAX_MODELS)
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("servers", help="remote OpenAI-compatible chat servers (chat --model SERVER/MODEL)")
@@ -37,22 +41,39 @@ def run_add(args) -> int:
         models = [] if args.no_check else list_models(server)
         ServerList().add(server.name, server.base_url, server.api_key, models)
     except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 1
     print(f"added {server.name} ({server.base_url})")
-    for m in models:
-        print(f"  {server.name}/{m}")
+    _print_models(server.name, models, "  ", SHOWN_WHEN_ADDED)
     return 0
+
+
+def _print_models(name: str, models: list[str], indent: str = "", limit: int = 0) -> None:
+    """A server's model ids as it sent them: escaped, and not all of a list that never ends."""
+    from app.core.chat.servers import MAX_MODELS
+
+    limit = limit or MAX_MODELS
+    for m in models[:limit]:
+        print(f"{indent}{name}/{printable(m, 256)}")
+    if len(models) > limit:
+        print(f"{indent}… and {len(models) - limit:,} more (the chat's model list keeps the first {MAX_MODELS})")
+
+
+def _error(exc) -> None:
+    print(f"error: {printable(str(exc), keep=chr(10))}", file=sys.stderr)
 
 
 def run_list(args) -> int:
     from app.core.chat.servers import ServerList
 
-    servers = ServerList().load()
+    listing = ServerList()
+    servers = listing.load()
+    if listing.problem:
+        print(f"note: {printable(listing.problem)}", file=sys.stderr)
     if not servers:
         print("no servers added (python -m app servers add NAME URL)")
     for s in servers.values():
-        print(f"{s.name}\t{s.base_url}\t{'key' if s.api_key else 'no key'}")
+        print(f"{s.name}\t{printable(s.base_url)}\t{'key' if s.api_key else 'no key'}")
     return 0
 
 
@@ -63,7 +84,7 @@ def run_remove(args) -> int:
     try:
         ServerList().remove(args.name)
     except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 1
     return 0
 
@@ -75,14 +96,13 @@ def run_models(args) -> int:
 
     server = ServerList().get(args.name)
     if server is None:
-        print(f"error: no server named {args.name!r}", file=sys.stderr)
+        _error(f"no server named {args.name!r}")
         return 1
     try:
         models = list_models(server)
         ServerList().add(server.name, server.base_url, server.api_key, models)  # the pickers' list, refreshed
-        for m in models:
-            print(f"{server.name}/{m}")
+        _print_models(server.name, models)
     except HearthError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        _error(exc)
         return 1
     return 0

@@ -153,6 +153,43 @@ def test_servers_are_kept_private_and_keys_go_only_to_their_origin(hearth_home):
     assert servers.get("gpu-box").key_for("https://10.0.0.5:8080/v1/models") == ""
 
 
+def test_a_symlinked_servers_file_is_never_followed(hearth_home, tmp_path):
+    """#22 item 19: loading chmod-ed the link's target to 0600."""
+    from app.core import paths
+    from app.core.chat.servers import ServerList
+
+    target = tmp_path / "someone-elses.json"
+    original = json.dumps({"schema_version": 1, "servers": [{"name": "box", "base_url": "http://10.0.0.5/v1"}]})
+    target.write_text(original)
+    os.chmod(target, 0o644)
+    link = paths.servers_file()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+    servers = ServerList()
+    loaded = servers.load()
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o644, "the link's target was chmod-ed"
+    assert loaded == {} and "symbolic link" in servers.problem
+    listed = run_app("servers", "list")
+    assert "symbolic link" in listed.stderr and stat.S_IMODE(os.stat(target).st_mode) == 0o644
+    servers.add("new", "http://10.0.0.6", "sk-new")  # replaces the link itself with a private file
+    assert not link.is_symlink() and stat.S_IMODE(os.lstat(link).st_mode) == 0o600
+    assert set(servers.load()) == {"new"}
+    assert target.read_text() == original and stat.S_IMODE(os.stat(target).st_mode) == 0o644
+
+
+def test_saving_never_writes_through_a_link_at_a_temporary_name(hearth_home, tmp_path):
+    """The temporary file had a guessable name (servers.json.PID.tmp) opened without O_EXCL."""
+    from app.core.chat.servers import ServerList
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    servers = ServerList()
+    servers.path.parent.mkdir(parents=True, exist_ok=True)
+    servers.path.with_name(f"{servers.path.name}.{os.getpid()}.tmp").symlink_to(victim)
+    servers.add("box", "http://10.0.0.5", "sk-secret")
+    assert victim.read_text() == "precious" and servers.get("box").api_key == "sk-secret"
+
+
 def test_a_hostile_servers_file_is_read_entry_by_entry(hearth_home, caplog):
     from app.core.chat.servers import ServerList, split_remote
 

@@ -54,6 +54,35 @@ def test_a_bad_server_address_is_a_message(qtbot, window):
     assert "http://" in models.message.text()
 
 
+def test_a_server_offering_a_hundred_thousand_models_is_kept_in_part_and_said_so(qtbot, window):
+    """#22 item 16: the saved list (and so the chat's picker) keeps servers.MAX_MODELS; the message
+    says how many the server offered, and a server's error is shown as text, never as HTML."""
+    from app.core.chat.servers import MAX_MODELS
+    from tests.core.test_remote_hostile import EVIL, _models
+    from tests.helpers import HostileServer
+
+    models, chat = window.panes["models"], window.panes["chat"]
+    ids = ["evil" + EVIL] + [f"m{i}" for i in range(100_000)]
+    with HostileServer(_models(ids)) as srv:
+        models.add_remote_server("many", srv.url)
+        qtbot.waitUntil(lambda: models.message.text().startswith("Added many"), timeout=30000)
+    text = models.message.text()
+    assert "100,000 model(s), of which the first 500 are kept: m0, m1" in text and "\x1b" not in text
+    remote = [chat.picker.combo.itemData(i) for i in range(chat.picker.combo.count())]
+    assert len([m for m in remote if str(m).startswith("many/")]) == MAX_MODELS
+
+    body = b"<h1>down</h1><img src='file:///etc/hostname'>"
+
+    def failing(srv, conn, path):
+        srv.send(conn, b"HTTP/1.1 502 Bad\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+    with HostileServer(failing) as srv:
+        models.add_remote_server("html", srv.url)
+        qtbot.waitUntil(lambda: "Could not add the server" in models.message.text(), timeout=30000)
+    assert "<h1>down</h1>" in models.message.text()
+    assert models.message.textFormat() == Qt.TextFormat.PlainText
+
+
 def test_the_server_switch_serves_the_chat_pane_loaded_model(qtbot, starter_store, hearth_home):
     from app.core.settings import load_settings
     from app.gui.main_window import MainWindow

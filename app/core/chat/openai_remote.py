@@ -5,7 +5,9 @@ nothing follows a redirect and the key goes only where the server entry says.
 Stop shuts the socket from a watcher thread, which ends a blocked read at once.
 Errors name what went wrong (server down, key refused, unknown model, a failure
 or a disconnect mid-reply); text already received has been yielded by then, so
-the caller keeps it and marks the reply incomplete.
+the caller keeps it and marks the reply incomplete. The server is not trusted to keep
+to max_tokens or to any size: each line, event and reply is bounded here (sse.py,
+_Budget), and a bound reached ends the reply with a message saying so.
 """
 
 from __future__ import annotations
@@ -21,18 +23,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from app.core.chat import sse
 from app.core.chat.engine import ChatStats, SamplingParams
 from app.core.chat.remote import FormatInfo
 from app.core.chat.servers import RemoteServer
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken, InputError, ModelError
+from app.core.untrusted import printable
 
 log = logging.getLogger(__name__)
 ENGINE = "openai-compatible"
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 300.0  # a big model's prompt on a busy server can take minutes
-MAX_LINE = 1 << 20
 MAX_BODY = 4 << 20
+MAX_REPLY_CHARS = 4_000_000  # one reply's text, whatever max_tokens says
+CHARS_PER_TOKEN = 64  # generous: no real token is longer, so a reply within max_tokens is never cut
 
 
 class RemoteError(ModelError):
@@ -46,15 +51,23 @@ class RemoteChatStats(ChatStats):
 
 
 class _Connection:
-    """One HTTP exchange with a server; cancel() ends a blocked read from any thread."""
+    """One HTTP exchange with a server; cancel() ends a blocked read from any thread.
 
-    def __init__(self, server: RemoteServer, timeout: float):
+    The socket is kept here: http.client lets go of it (conn.sock = None) when a body ends at
+    close (no length, not chunked), and Stop must reach it whatever the framing."""
+
+    def __init__(self, server: RemoteServer, timeout: float, read_timeout: float | None = None):
         parts = urlsplit(server.base_url)
         self.server = server
         self.base_path = parts.path
+        self.read_timeout = read_timeout or timeout
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
         kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
         self.conn = cls(parts.hostname, parts.port, timeout=timeout, **kwargs)
+        self.sock = None
+        self.resp = None
+        self._lock = threading.Lock()
+        self._cancelled = False
 
     def request(self, method: str, path: str, body: dict | None = None, accept: str = "application/json"):
         url = self.server.base_url + path
@@ -67,23 +80,38 @@ class _Connection:
             data = json.dumps(body).encode()
             headers["Content-Type"] = "application/json"
         try:
+            self.conn.connect()
+            self.conn.sock.settimeout(self.read_timeout)  # the connect timeout is for connecting only
+            with self._lock:
+                self.sock = self.conn.sock
+                if self._cancelled:
+                    self._shut()
             self.conn.request(method, self.base_path + path, body=data, headers=headers)
-            return self.conn.getresponse()
+            self.resp = self.conn.getresponse()
+            return self.resp
         except (ConnectionRefusedError, socket.gaierror, TimeoutError, OSError, http.client.HTTPException) as exc:
             raise RemoteError(
                 f"the server '{self.server.name}' ({self.server.base_url}) cannot be reached: {_reason(exc)}. "
                 "Is it running, and is the address right?") from None
 
     def cancel(self) -> None:
-        sock = self.conn.sock
-        if sock is not None:
+        with self._lock:
+            self._cancelled = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self.sock is not None:
             try:
-                sock.shutdown(socket.SHUT_RDWR)
+                self.sock.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
 
     def close(self) -> None:
+        if self.resp is not None:
+            self.resp.close()
         self.conn.close()
+        if self.sock is not None:
+            self.sock.close()
 
 
 def _reason(exc: BaseException) -> str:
@@ -93,24 +121,28 @@ def _reason(exc: BaseException) -> str:
         return "unknown host"
     if isinstance(exc, TimeoutError):
         return "no answer in time"
-    return str(exc) or type(exc).__name__
+    return printable(str(exc) or type(exc).__name__, 200)  # http.client quotes what the server sent
 
 
 def _error_message(raw: bytes) -> str:
     try:
         data = json.loads(raw)
     except ValueError:
-        return raw.decode("utf-8", "replace").strip()[:300]
+        return printable(raw[:1200].decode("utf-8", "replace").strip(), 300)
     if isinstance(data, dict):
         err = data.get("error", data)
         if isinstance(err, dict):
-            return str(err.get("message") or err.get("detail") or err)[:300]
-        return str(err)[:300]
-    return str(data)[:300]
+            err = err.get("message") or err.get("detail") or err
+        return printable(str(err), 300)
+    return printable(str(data), 300)
+
+
+def _usable_id(m) -> bool:
+    return isinstance(m, str) and 0 < len(m) <= 256 and m.isprintable()  # the rule servers.check_models keeps
 
 
 def list_models(server: RemoteServer, timeout: float = CONNECT_TIMEOUT_S) -> list[str]:
-    """The model ids the server offers (GET /models)."""
+    """The model ids the server offers (GET /models); ids that are not printable text are left out."""
     c = _Connection(server, timeout)
     try:
         resp = c.request("GET", "/models")
@@ -124,8 +156,14 @@ def list_models(server: RemoteServer, timeout: float = CONNECT_TIMEOUT_S) -> lis
         if not isinstance(items, list):
             raise RemoteError(f"the server '{server.name}' answered /models without a model list")
         # A server that says what kind each model is (another Hearth) offers only its chat models here.
-        return [m["id"][:256] for m in items if isinstance(m, dict) and isinstance(m.get("id"), str)
-                and m.get("kind", "chat") == "chat"]
+        ids = [m.get("id") for m in items if isinstance(m, dict) and m.get("kind", "chat") == "chat"]
+        usable = [m for m in ids if _usable_id(m)]
+        if len(usable) < len(ids):
+            log.warning("server %s: %d model id(s) that are not printable text were left out",
+                        server.name, len(ids) - len(usable))
+        return usable
+    except (OSError, http.client.HTTPException) as exc:
+        raise RemoteError(f"the server '{server.name}' broke off its model list ({_reason(exc)})") from None
     finally:
         c.close()
 
@@ -144,6 +182,39 @@ def _raise_for_status(server: RemoteServer, status: int, raw: bytes, model: str)
     if status >= 500:
         raise RemoteError(f"the server '{server.name}' failed (HTTP {status}): {detail}")
     raise RemoteError(f"the server '{server.name}' refused the request (HTTP {status}): {detail}")
+
+
+def _count(value) -> int:
+    """A token count from the server's usage: a whole number in range, else 0 (a bad one is ignored)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 2**31:
+        return 0
+    return int(value)
+
+
+class _Budget:
+    """What one reply may hold, whatever the server does with max_tokens: at most max_tokens pieces
+    (a delta is at least one token), at most CHARS_PER_TOKEN characters a token, at most MAX_REPLY_CHARS."""
+
+    def __init__(self, server: str, max_tokens: int):
+        self.server, self.max_tokens = server, max_tokens
+        self.chars = min(MAX_REPLY_CHARS, max_tokens * CHARS_PER_TOKEN) if max_tokens > 0 else MAX_REPLY_CHARS
+        self.pieces = self.used = 0
+
+    def take(self, piece: str) -> tuple[str, str]:
+        """The part of `piece` within the budget, and why the rest was cut ("" when nothing was)."""
+        if self.max_tokens > 0 and self.pieces >= self.max_tokens:
+            return "", self._why()
+        self.pieces += 1
+        kept = piece[:self.chars - self.used]
+        self.used += len(kept)
+        return kept, self._why() if len(kept) < len(piece) else ""
+
+    def _why(self) -> str:
+        if self.chars < MAX_REPLY_CHARS:
+            return (f"the server '{self.server}' kept sending past the {self.max_tokens}-token limit (max tokens) "
+                    "it was asked for; the reply was cut there and is kept")
+        return (f"the reply from the server '{self.server}' reached {MAX_REPLY_CHARS // 1_000_000} million "
+                "characters, the most Hearth keeps of one reply; it was cut there and is kept")
 
 
 class OpenAIChatEngine:
@@ -180,7 +251,7 @@ class OpenAIChatEngine:
         }
         if params.seed is not None:
             body["seed"] = params.seed
-        c = _Connection(self.server, CONNECT_TIMEOUT_S)
+        c = _Connection(self.server, CONNECT_TIMEOUT_S, self.read_timeout)
         done = threading.Event()
 
         def watch() -> None:
@@ -190,9 +261,10 @@ class OpenAIChatEngine:
                     return
 
         threading.Thread(target=watch, name="remote-chat-stop", daemon=True).start()
+        budget = _Budget(self.server.name, params.max_tokens)
         first_at = None
-        chunks = 0
         finished = False
+        name = self.server.name
         try:
             if cancel.cancelled:
                 stats.stop_reason = "cancelled"
@@ -201,56 +273,65 @@ class OpenAIChatEngine:
             resp = c.request("POST", "/chat/completions", body, accept="text/event-stream")
             if resp.status >= 400:
                 _raise_for_status(self.server, resp.status, resp.read(MAX_BODY), self.remote_model)
-            if c.conn.sock is not None:
-                c.conn.sock.settimeout(self.read_timeout)
-            for event in _events(resp):
+            for event in sse.events(resp):
                 if event == "[DONE]":
                     finished = True
                     break
                 try:
                     data = json.loads(event)
                 except ValueError:
-                    raise RemoteError(f"the server '{self.server.name}' sent something that is not JSON") from None
+                    raise RemoteError(f"the server '{name}' sent something that is not JSON") from None
                 if not isinstance(data, dict):
                     continue
                 if "error" in data:
-                    raise RemoteError(f"the server '{self.server.name}' failed mid-reply: "
+                    raise RemoteError(f"the server '{name}' failed mid-reply: "
                                       f"{_error_message(json.dumps(data).encode())}")
                 usage = data.get("usage")
                 if isinstance(usage, dict):
-                    stats.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-                    stats.completion_tokens = int(usage.get("completion_tokens") or 0)
-                for choice in data.get("choices") or []:
+                    stats.prompt_tokens = _count(usage.get("prompt_tokens"))
+                    stats.completion_tokens = _count(usage.get("completion_tokens"))
+                choices = data.get("choices")
+                for choice in choices if isinstance(choices, list) else ():
                     if not isinstance(choice, dict):
                         continue
-                    delta = choice.get("delta") or {}
+                    delta = choice.get("delta")
                     piece = delta.get("content") if isinstance(delta, dict) else None
                     if isinstance(piece, str) and piece:
-                        if first_at is None:
-                            first_at = time.perf_counter()
-                        chunks += 1
-                        yield piece
+                        kept, cut = budget.take(piece)
+                        if kept:
+                            first_at = first_at or time.perf_counter()
+                            yield kept
+                        if cut:
+                            log.warning("%s", cut)
+                            raise RemoteError(cut)
                     reason = choice.get("finish_reason")
-                    if reason:
-                        stats.stop_reason = {"stop": "eos", "length": "length"}.get(reason, str(reason)[:32])
+                    if reason and isinstance(reason, str):
+                        stats.stop_reason = {"stop": "eos", "length": "length"}.get(reason, printable(reason, 32))
                         finished = True
                 if cancel.cancelled:
                     break
             if cancel.cancelled:
                 stats.stop_reason = "cancelled"
             elif not finished:
-                raise RemoteError(f"the server '{self.server.name}' closed the connection mid-reply; "
+                raise RemoteError(f"the server '{name}' closed the connection mid-reply; "
                                   "the partial reply is kept")
-        except (OSError, http.client.HTTPException) as exc:
+        except sse.StreamLimit as exc:
             if not cancel.cancelled:
-                raise RemoteError(f"the connection to the server '{self.server.name}' broke mid-reply "
+                raise RemoteError(f"the server '{name}' sent {exc}, more than a reply can be; "
+                                  "it was ended there and the partial reply is kept") from None
+            stats.stop_reason = "cancelled"
+        except (OSError, http.client.HTTPException, RemoteError) as exc:
+            if not cancel.cancelled:
+                if isinstance(exc, RemoteError):
+                    raise
+                raise RemoteError(f"the connection to the server '{name}' broke mid-reply "
                                   f"({_reason(exc)}); the partial reply is kept") from None
             stats.stop_reason = "cancelled"
         finally:
             done.set()
             c.close()
         end = time.perf_counter()
-        stats.completion_tokens = stats.completion_tokens or chunks
+        stats.completion_tokens = stats.completion_tokens or budget.pieces
         stats.total_s = end - start
         if first_at is not None:
             stats.time_to_first_token_s = first_at - start
@@ -260,30 +341,6 @@ class OpenAIChatEngine:
 
     def close(self) -> None:
         pass
-
-
-def _events(resp) -> Iterator[str]:
-    """The data of each Server-Sent Event (multi-line data joined), until the stream ends."""
-    data: list[str] = []
-    while True:
-        line = resp.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise RemoteError("the server sent a line too long to be an event")
-        if not line:
-            if data:
-                yield "\n".join(data)
-            return
-        text = line.decode("utf-8", "replace").rstrip("\r\n")
-        if not text:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if text.startswith(":"):
-            continue
-        field, _, value = text.partition(":")
-        if field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
 
 
 def open_remote_engine(spec: str) -> OpenAIChatEngine | None:

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import stat
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -75,7 +76,7 @@ def normalise_url(url: str) -> str:
         port = parts.port
     except ValueError as exc:
         raise InputError(f"the server address has a bad port: {exc}") from None
-    if any(c.isspace() or ord(c) < 32 for c in url.strip()):
+    if any(c.isspace() or not c.isprintable() for c in url.strip()):
         raise InputError("the server address contains spaces or control characters")
     path = parts.path.rstrip("/") or "/v1"
     host = parts.hostname.lower()
@@ -108,30 +109,40 @@ def make_server(name: str, url: str, api_key: str = "", models=()) -> RemoteServ
 class ServerList:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else paths.servers_file()
+        self.problem = ""
 
     # --- the file ------------------------------------------------------------------
     def load(self) -> dict[str, RemoteServer]:
+        self.problem = ""  # why the file was not read, for the CLI to say
         try:
-            st = self.path.stat()
+            st = os.lstat(self.path)
         except FileNotFoundError:
             return {}
         except OSError as exc:
-            log.warning("the servers file %s is unreadable: %s", self.path, exc)
-            return {}
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
-            log.warning("the servers file %s is not a small regular file; ignored", self.path)
-            return {}
-        if os.name == "posix" and st.st_mode & 0o077:
-            log.warning("the servers file %s was readable by others; made private", self.path)
-            try:
-                os.chmod(self.path, 0o600)
-            except OSError:
-                pass
+            return self._ignored(f"is unreadable: {exc.strerror or exc}")
+        if stat.S_ISLNK(st.st_mode):  # never chmod through it or read keys from where it points
+            return self._ignored("is a symbolic link, so it is not read (adding a server replaces it "
+                                 "with a file of Hearth's own)")
+        if not stat.S_ISREG(st.st_mode):
+            return self._ignored("is not a regular file")
+        try:  # no link followed, no FIFO waited on, if the file was swapped since lstat
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        except OSError as exc:
+            return self._ignored(f"is unreadable: {exc.strerror or exc}")
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            with os.fdopen(fd, "rb") as fh:
+                st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
+                    return self._ignored("is not a small regular file")
+                if os.name == "posix" and st.st_mode & 0o077:
+                    log.warning("the servers file %s was readable by others; made private", self.path)
+                    try:
+                        os.fchmod(fh.fileno(), 0o600)  # the file itself, never a link's target
+                    except OSError:
+                        pass
+                data = json.loads(fh.read(MAX_FILE_BYTES + 1).decode("utf-8"))
         except (OSError, ValueError) as exc:
-            log.warning("the servers file %s is unreadable: %s", self.path, exc)
-            return {}
+            return self._ignored(f"is unreadable: {exc}")
         if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
             log.warning("the servers file %s has no server list; ignored", self.path)
             return {}
@@ -155,14 +166,21 @@ class ServerList:
                 log.warning("the servers file has a bad entry (%s); left out", exc)
         return out
 
+    def _ignored(self, why: str) -> dict:
+        self.problem = f"the servers file {self.path} {why}; no servers are read from it"
+        log.warning("%s", self.problem)
+        return {}
+
     def _save(self, servers: dict[str, RemoteServer]) -> None:
         data = {"schema_version": SCHEMA_VERSION, "servers": [
             {"name": s.name, "base_url": s.base_url, "api_key": s.api_key, "key_origin": s.key_origin,
              "models": list(s.models)}
             for s in servers.values()]}
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private from the first byte
+        # A new file (O_EXCL, never through a link planted at the name), private from the first byte;
+        # the rename then replaces servers.json itself, a link there included.
+        fd, name = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent)
+        tmp = Path(name)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=2)

@@ -124,6 +124,7 @@ class ChatPane(PictureInput, ModelBackedPane):
     def _build_centre(self) -> QWidget:
         self.notice = QLabel()
         self.notice.setObjectName("chatNotice")
+        self.notice.setTextFormat(Qt.TextFormat.PlainText)  # it quotes servers' errors: never HTML
         self.notice.setWordWrap(True)
         centre = QWidget()
         col = QVBoxLayout(centre)

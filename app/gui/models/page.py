@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -76,6 +76,7 @@ class ModelsPane(Pane):
         self._build_found(layout)
         self.message = QLabel()
         self.message.setObjectName("modelsMessage")
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes servers' errors: never HTML
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
         self._connect()
@@ -495,13 +496,10 @@ class ModelsPane(Pane):
             self.add_remote_server(*dialog.values())
 
     def add_remote_server(self, name: str, url: str, key: str = ""):
-        from app.gui.models.servers import add_server_job
+        from app.gui.models.servers import add_server_job, added_message
 
-        def added(server) -> None:
-            listed = ", ".join(server.models[:5]) + ("…" if len(server.models) > 5 else "")
-            self.message.setText(f"Added {server.name} ({server.base_url}): {len(server.models)} model(s)"
-                                 f"{': ' + listed if listed else ''}. They are in the chat's model list as "
-                                 f"{server.name}/MODEL.")
+        def added(result) -> None:
+            self.message.setText(added_message(*result))
             self.store_changed.emit()
 
         self.message.setText(f"Adding {name}…")

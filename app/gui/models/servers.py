@@ -6,14 +6,24 @@ from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLineEdit
 
 
 def add_server_job(cancel, progress, name: str, url: str, key: str):
-    """On the models worker: checks the address and the key by listing the models, then saves."""
+    """On the models worker: checks the address and the key by listing the models, then saves.
+    Returns the saved server (its models capped at servers.MAX_MODELS) and how many the server offered."""
     from app.core.chat.openai_remote import list_models
     from app.core.chat.servers import ServerList, make_server
 
     server = make_server(name, url, key)  # InputError for a bad name, address or key
     progress(f"Asking {server.base_url} for its models…")
     models = list_models(server)
-    return ServerList().add(server.name, server.base_url, server.api_key, models)
+    return ServerList().add(server.name, server.base_url, server.api_key, models), len(models)
+
+
+def added_message(server, offered: int) -> str:
+    listed = ", ".join(server.models[:5]) + ("…" if len(server.models) > 5 else "")
+    count = f"{offered:,} model(s)"
+    if offered > len(server.models):
+        count += f", of which the first {len(server.models)} are kept"
+    return (f"Added {server.name} ({server.base_url}): {count}{': ' + listed if listed else ''}. "
+            f"They are in the chat's model list as {server.name}/MODEL.")
 
 
 class AddServerDialog(QDialog):
