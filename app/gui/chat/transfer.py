@@ -7,15 +7,12 @@ connection per thread); the pane's history sees the result through SQLite.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from app.core.jobs import HearthError
 from app.gui.workers import Job, SerialWorker
-
-log = logging.getLogger(__name__)
 
 
 def _export(cancel, progress, db_path: Path, conversation_id: int, path: Path, kind: str):
@@ -41,7 +38,8 @@ def _import(cancel, progress, db_path: Path, path: Path):
 
 
 def _reason(exc: BaseException) -> str:
-    """A failure in words: ours say what went wrong; anything else is in the log (the worker put it there)."""
+    """A failure in words: ours say what went wrong; anything else is in the log (the worker logs every
+    failure, with its traceback when it is not one of ours)."""
     return str(exc) if isinstance(exc, HearthError) else "an unexpected error (the log has the details)"
 
 
@@ -70,7 +68,6 @@ class ChatTransfer(QObject):
         self.notice.emit(f"Exported “{done.title}” to {done.path}{pictures}.")
 
     def _export_failed(self, exc) -> None:
-        log.warning("chat export failed: %s", exc)
         self.notice.emit(f"Export failed: {_reason(exc)}")
 
     def _imported(self, conv) -> None:
@@ -78,7 +75,6 @@ class ChatTransfer(QObject):
         self.imported.emit(conv.id)
 
     def _import_failed(self, path: Path, exc) -> None:
-        log.warning("chat import of %s failed: %s", path, exc)
         self.notice.emit(f"Could not import {path.name}: {_reason(exc)}")
 
     def busy(self) -> bool:
