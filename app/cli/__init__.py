@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import chat, doctor, models, search, serve, servers, transcribe
+from app.cli import chat, chats, doctor, models, search, serve, servers, transcribe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_parser(sub)
     models.add_parser(sub)
     chat.add_parser(sub)
+    chats.add_parser(sub)
     transcribe.add_parser(sub)
     search.add_parser(sub)
     servers.add_parser(sub)

@@ -208,6 +208,10 @@ class MainWindow(QMainWindow):
         for action in (self.new_chat_action, self.find_chat_action):
             chat_menu.addAction(action)
             self.addAction(action)
+        chat_menu.addSeparator()
+        self.import_chat_action = QAction("&Import chat…", self)
+        self.import_chat_action.triggered.connect(self.import_chat)
+        chat_menu.addAction(self.import_chat_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard shortcuts", self)
@@ -242,6 +246,12 @@ class MainWindow(QMainWindow):
         chat = self.panes.get("chat")
         if hasattr(chat, "new_conversation"):
             chat.new_conversation()
+
+    def import_chat(self) -> None:
+        self.show_pane("chat")
+        chat = self.panes.get("chat")
+        if hasattr(chat, "import_chat"):
+            chat.import_chat()
 
     def find_chats(self) -> None:
         self.show_pane("chat")

@@ -97,8 +97,8 @@ def test_export_round_trips_through_the_pane(qtbot, chat, tmp_path):
     chat.settings_panel.max_tokens.setValue(6)
     _send(qtbot, chat, "Export this")
     qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
-    chat.export_to(tmp_path / "chat.json", "json")
-    chat.export_to(tmp_path / "chat.md", "md")
+    jobs = [chat.export_to(tmp_path / "chat.json", "json"), chat.export_to(tmp_path / "chat.md", "md")]
+    qtbot.waitUntil(lambda: all(j.done for j in jobs), timeout=20000)  # written on the files worker
     history = ChatHistory()
     imported = history.import_json((tmp_path / "chat.json").read_text())
     a = [(m.role, m.content) for m in history.messages(chat.conversation_id)]

@@ -29,6 +29,7 @@ def test_chat_export_starts_in_documents_with_a_clean_name(qtbot, window, tmp_pa
 
     monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(dialog))
     chat._export("md")
+    qtbot.waitUntil(lambda: "Exported" in chat.notice.text(), timeout=20000)  # written on the files worker
     start, filters = asked[0]
     assert start == str(documents_dir() / "Plans 2025 26 draft.md")
     assert filters == "Markdown (*.md)"

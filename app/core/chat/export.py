@@ -2,40 +2,94 @@
 
 Markdown and JSON exports write each picture beside the file as ``picture-<sha256 prefix>.png`` (the
 Markdown shows them, the JSON names them by hash and file name); importing a JSON export reads them
-back from beside it, each checked against its hash.
+back from beside it, each checked against its hash (history.import_json).
+
+An export is never left half-written: each file goes through a temp file and a rename, the .md/.json
+last (so it never names a picture that is not there), and a failure removes the pictures it added.
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.chat.history import ChatHistory, Conversation, HistoryError, picture_file_name
+from app.core.chat.history import MAX_EXPORT_BYTES, ChatHistory, Conversation, HistoryError, picture_file_name
 from app.core.chat.pictures import PictureError, PictureStore
+from app.core.fileio import atomic_write_bytes, atomic_write_text
+
+log = logging.getLogger(__name__)
+KINDS = {".md": "md", ".json": "json"}
+
+
+@dataclass(frozen=True)
+class Exported:
+    path: Path
+    pictures: list[Path]
+    title: str
+
+
+def kind_for(path: Path) -> str:
+    """The export format a file name asks for, from its suffix."""
+    kind = KINDS.get(Path(path).suffix.lower())
+    if kind is None:
+        raise HistoryError(f"{Path(path).name}: an export ends in .md (Markdown) or .json (JSON)")
+    return kind
 
 
 def export_conversation(history: ChatHistory, conversation_id: int, path: Path, kind: str) -> list[Path]:
     """Writes the .md or .json and its pictures; returns the files written."""
+    done = export_file(history, conversation_id, path, kind)
+    return [done.path, *done.pictures]
+
+
+def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: str) -> Exported:
     path = Path(path)
+    title = history.conversation(conversation_id).title
     text = (history.export_markdown if kind == "md" else history.export_json)(conversation_id)
     store = PictureStore()
-    written = []
+    written: list[Path] = []
+    added: list[Path] = []  # files this export created: removed again if it fails
     try:
         for sha in sorted(history.picture_shas(conversation_id)):
+            data = store.read(sha)  # checked against its hash: a changed file is not exported
             target = path.parent / picture_file_name(sha)
-            target.write_bytes(store.read(sha))
+            if not _same(target, data):
+                existed = target.exists()
+                atomic_write_bytes(target, data)
+                if not existed:
+                    added.append(target)
             written.append(target)
-        path.write_text(text, encoding="utf-8")
-    except PictureError as exc:
-        raise HistoryError(f"could not export: {exc}") from exc
-    except OSError as exc:
-        raise HistoryError(f"could not export to {path}: {exc.strerror or exc}") from exc
-    return [path, *written]
+        atomic_write_text(path, text)
+    except (PictureError, OSError) as exc:
+        for target in added:
+            target.unlink(missing_ok=True)
+        log.warning("export of chat %s to %s failed: %s", conversation_id, path, exc)
+        if isinstance(exc, PictureError):
+            raise HistoryError(f"could not export: {exc}") from exc
+        raise HistoryError(f"could not write {path.name} to {path.parent}: {exc.strerror or type(exc).__name__}") \
+            from exc
+    log.info("exported chat %s to %s with %d pictures", conversation_id, path, len(written))
+    return Exported(path, written, title)
+
+
+def _same(target: Path, data: bytes) -> bool:
+    try:
+        return target.is_file() and target.stat().st_size == len(data) and target.read_bytes() == data
+    except OSError:
+        return False
 
 
 def import_conversation(history: ChatHistory, path: Path) -> Conversation:
+    """Reads a JSON export (hostile: see history.import_json) and its pictures from beside it."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_EXPORT_BYTES:
+            raise HistoryError(f"{path.name} is too large for a chat export ({size // (1024 * 1024)} MB)")
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise HistoryError(f"cannot read {path.name}: {exc}") from exc
+    except OSError as exc:
+        raise HistoryError(f"cannot read {path.name}: {exc.strerror or type(exc).__name__}") from exc
+    except UnicodeDecodeError as exc:
+        raise HistoryError(f"{path.name} is not a Hearth chat export (not UTF-8 text)") from exc
     return history.import_json(text, path.parent)

@@ -25,6 +25,7 @@ from app.core.jobs import HearthError
 log = logging.getLogger(__name__)
 EXPORT_FORMAT = "hearth-conversation/1"
 SHA_RX = re.compile(r"^[0-9a-f]{64}$")  # a picture's id, as the picture store names its files
+MAX_EXPORT_BYTES = 64 * 1024 * 1024  # a chat export read back: its text (pictures are files beside it)
 
 
 class HistoryError(HearthError):
@@ -314,6 +315,10 @@ class ChatHistory:
                 log.warning("chat %s, message %s is damaged: %s", conversation_id, m.id, m.damaged)
         return messages
 
+    def message_counts(self) -> dict[int, int]:
+        """How many messages each conversation has (conversations with none are absent)."""
+        return dict(self.db.execute("SELECT conversation_id, COUNT(*) FROM messages GROUP BY conversation_id"))
+
     def add_message(
         self, conversation_id: int, role: str, content: str, incomplete: bool = False, created: float | None = None,
         attachments: tuple[Attachment, ...] | list[Attachment] = (),
@@ -386,22 +391,35 @@ class ChatHistory:
         return json.dumps(data, indent=2, ensure_ascii=False)
 
     def import_json(self, text: str, folder: Path | None = None) -> Conversation:
-        """``folder``: where the export's picture files are (beside the JSON); each is checked against its
-        sha256 before it is stored. A picture already in this Hearth's store needs no file."""
+        """A new conversation from a JSON export (hostile: imports.parse_export checks it in full first).
+        ``folder``: where the export's picture files are (beside the JSON); each is checked against its
+        sha256 before it is stored. A picture already in this Hearth's store needs no file. All or
+        nothing: a failure leaves no conversation and none of the pictures it stored."""
+        from app.core.chat import imports
+
+        if len(text) > MAX_EXPORT_BYTES:
+            raise HistoryError("the file is too large for a chat export")
+        chat = imports.parse_export(text)
+        if self.read_only:
+            raise HistoryError(self.notice)
+        if chat.shas and not self.pictures:
+            raise HistoryError("pictures cannot be saved in this chat history: its schema stays at "
+                               f"{self.store.version} (this Python's SQLite has no FTS5 trigram tokenizer)")
+        added: set[str] = set()
         try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise HistoryError(f"not a Hearth conversation export: {exc}") from exc
-        if data.get("format") != EXPORT_FORMAT:
-            raise HistoryError("not a Hearth conversation export (unknown format)")
-        c = self.create(data.get("title", "Imported chat"), data.get("system_prompt", ""), data.get("model", ""),
-                        data.get("params", {}))
-        for m in data.get("messages", []):
-            attachments = _import_attachments(m.get("attachments", []), folder)
-            msg = self.add_message(c.id, m["role"], m["content"], bool(m.get("incomplete")), m.get("created"),
-                                   attachments)
-            if m.get("stats"):
-                self.finish_reply(msg.id, m["content"], m["stats"], bool(m.get("incomplete")))
+            stored = imports.store_pictures(chat, folder, added)
+            with self._tx_checked():
+                c = self.create(chat.title, chat.system_prompt, chat.model, chat.params)
+                for m in chat.messages:
+                    pictures = [Attachment(stored[p.sha256], p.name, p.width, p.height) for p in m.pictures]
+                    msg = self.add_message(c.id, m.role, m.content, m.incomplete, m.created, pictures)
+                    if m.stats:
+                        self.finish_reply(msg.id, m.content, m.stats, m.incomplete)
+        except BaseException:
+            self.forget_pictures(added)
+            raise
+        log.info("imported a chat export as conversation %s (%d messages, %d pictures)",
+                 c.id, len(chat.messages), len(chat.shas))
         return self.conversation(c.id)
 
     def export_markdown(self, conversation_id: int) -> str:
@@ -428,30 +446,3 @@ def picture_file_name(sha256: str) -> str:
 
 def _md_alt(name: str) -> str:
     return "".join(c for c in name if c not in "[]()\n\r") or "picture"
-
-
-def _import_attachments(raw, folder: Path | None) -> list[Attachment]:
-    from app.core.chat.pictures import SHA_RX, PictureError, PictureStore, prepare
-
-    if not isinstance(raw, list):
-        raise HistoryError("an exported message's attachments are not a list")
-    store, out = PictureStore(), []
-    for a in raw:
-        sha = a.get("sha256") if isinstance(a, dict) else None
-        if not isinstance(sha, str) or not SHA_RX.match(sha):
-            raise HistoryError("an exported picture has no valid sha256")
-        if not store.exists(sha):
-            source = folder / picture_file_name(sha) if folder is not None else None
-            if source is None or not source.is_file():
-                raise HistoryError(f"the picture {picture_file_name(sha)} is not beside the export")
-            try:
-                pic = prepare(source, str(a.get("name", "")), side=8192)  # hostile until decoded, like any picture
-            except PictureError as exc:
-                raise HistoryError(str(exc)) from exc
-            if pic.sha256 != sha:
-                raise HistoryError(f"{source.name} is not the picture the export names (its hash differs)")
-            store.put(pic)
-        name = a.get("name", "") if isinstance(a.get("name"), str) else ""
-        w, h = (a.get(k) if isinstance(a.get(k), int) else 0 for k in ("width", "height"))
-        out.append(Attachment(sha, name[:120], w, h))
-    return out

@@ -30,6 +30,7 @@ from app.gui.chat.message_view import READABLE_WIDTH, ConversationView, MessageW
 from app.gui.chat.picture_input import PictureInput, pictures_in
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
+from app.gui.chat.transfer import ChatTransfer
 from app.gui.chat.worker import ChatWorker
 from app.gui.models.table import human
 from app.gui.panes.base import ModelBackedPane, button
@@ -84,6 +85,7 @@ class ChatPane(PictureInput, ModelBackedPane):
         super().__init__(settings, parent)
         self.history = ChatHistory()
         self.chat = ChatWorker(self)
+        self.transfer = ChatTransfer(self.history.path, self)
         self.conversation_id: int | None = None
         self.job = None
         self.loaded_model: str | None = None
@@ -266,6 +268,9 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.sidebar.new_requested.connect(self.new_conversation)
         self.sidebar.rename_requested.connect(self._rename)
         self.sidebar.delete_requested.connect(self._delete)
+        self.sidebar.import_requested.connect(self.import_chat)
+        self.transfer.notice.connect(self.notice.setText)
+        self.transfer.imported.connect(self._imported)
         self.settings_panel.changed.connect(self._save_conversation_settings)
         self.picker.changed.connect(lambda _id: self.ensure_model())
         self.picker.changed.connect(lambda _id: self.update_vision())
@@ -292,7 +297,8 @@ class ChatPane(PictureInput, ModelBackedPane):
     def _set_tab_order(self) -> None:
         chain = [
             self.picker.combo, self.picker.manage, self.sidebar.search, self.sidebar.list,
-            self.sidebar.new_button, self.sidebar.rename_button, self.sidebar.delete_button, self.input,
+            self.sidebar.new_button, self.sidebar.rename_button, self.sidebar.delete_button,
+            self.sidebar.import_button, self.input,
             self.send_button, self.attach_button, self.stop_button, self.mic_button, self.settings_toggle,
             self.export_md, self.export_json,
         ]
@@ -658,13 +664,26 @@ class ChatPane(PictureInput, ModelBackedPane):
         if path is not None:
             self.export_to(path, kind)
 
-    def export_to(self, path: Path, kind: str) -> None:
-        text = (self.history.export_markdown if kind == "md" else self.history.export_json)(self.conversation_id)
-        try:
-            path.write_text(text, encoding="utf-8")
-            self.notice.setText(f"Exported to {path}.")
-        except OSError as exc:
-            self.notice.setText(f"Could not export: {exc.strerror or exc}")
+    def export_to(self, path: Path, kind: str):
+        """Exports the open chat with its pictures beside the file, on the files worker; returns the job."""
+        return self.transfer.export(self.conversation_id, path, kind)
+
+    def import_chat(self) -> None:
+        from app.gui.dialogs.export import ask_import_path
+
+        path = ask_import_path(self, "Import chat", "json")
+        if path is not None:
+            self.import_from(path)
+
+    def import_from(self, path: Path):
+        """Imports a JSON export on the files worker; the chat appears in the list and opens. Returns the job."""
+        return self.transfer.import_file(path)
+
+    def _imported(self, conversation_id: int) -> None:
+        if self._closing:
+            return
+        self.sidebar.refresh(select=conversation_id)
+        self.open_conversation(conversation_id)  # not while a reply streams: the list shows it meanwhile
 
     def finish_workers(self) -> list:
         """Quit: stops the reply (the worker saves it as incomplete), saves the draft, closes the history.
@@ -678,5 +697,6 @@ class ChatPane(PictureInput, ModelBackedPane):
             self.job.cancel()
         ending = self.chat.finish()
         self.tray.worker.finish()
+        files = self.transfer.finish()
         self.history.close()
-        return [ending, self.tray.worker]
+        return [ending, self.tray.worker, files]

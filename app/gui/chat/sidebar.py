@@ -1,4 +1,4 @@
-"""The conversation list: new, rename, delete, search titles and text."""
+"""The conversation list: new, rename, delete, import, search titles and text."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ class ConversationList(QWidget):
     new_requested = Signal()
     rename_requested = Signal(int)
     delete_requested = Signal(int)
+    import_requested = Signal()
 
     def __init__(self, history, parent=None):
         super().__init__(parent)
@@ -57,8 +58,11 @@ class ConversationList(QWidget):
         self.rename_button.setAccessibleName("Rename chat")
         self.delete_button = QPushButton("Delete")
         self.delete_button.setAccessibleName("Delete chat")
+        self.import_button = QPushButton("Import chat…")
+        self.import_button.setAccessibleName("Import chat")
         theme.set_icon(self.new_button, "plus")
         # Rename and Delete as icons with tooltips: three labelled buttons were clipped in a 200 px list.
+        theme.set_icon(self.import_button, "file")
         for b, icon_name in ((self.rename_button, "edit"), (self.delete_button, "trash")):
             b.setToolTip(b.text())
             b.setText("")
@@ -67,9 +71,11 @@ class ConversationList(QWidget):
         row.addWidget(self.rename_button)
         row.addWidget(self.delete_button)
         layout.addLayout(row)
+        layout.addWidget(self.import_button)  # a row of its own: a fourth button in the row above was clipped
         self.new_button.clicked.connect(self.new_requested)
         self.rename_button.clicked.connect(lambda: self._with_current(self.rename_requested))
         self.delete_button.clicked.connect(lambda: self._with_current(self.delete_requested))
+        self.import_button.clicked.connect(self.import_requested)
         # No fixed minimum below what the buttons need: a 160 px floor cut "New chat" short.
         self.setMaximumWidth(360)  # grows with the window, up to a comfortable list
 

@@ -1,4 +1,5 @@
-"""The export dialog: starts in Documents, with a clean file name and the format's own filter."""
+"""The export dialog: starts in Documents, with a clean file name and the format's own filter; and the
+import dialog, for a file an export wrote."""
 
 from __future__ import annotations
 
@@ -40,3 +41,8 @@ def ask_export_path(parent, caption: str, title: str, fmt: str, fallback: str = 
         return None
     result = Path(path)
     return result if result.suffix.lower() == f".{fmt}" else result.with_name(result.name + f".{fmt}")
+
+
+def ask_import_path(parent, caption: str, fmt: str) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(parent, caption, str(documents_dir()), FILTERS.get(fmt, f"*.{fmt}"))
+    return Path(path) if path else None
