@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from app.core.hardware import CPUInfo, GPUInfo, HardwareReport
 from app.core.models import speed
 from app.core.models.catalog import load_catalog
@@ -70,3 +72,54 @@ def test_a_damaged_calibration_file_counts_as_none(hearth_home):
     assert "guess" in speed.estimate("chat", 800_000_000, _machine()).how
     speed.calibration_file().write_text("{not json")
     assert speed.load_calibration() == {}
+
+
+# --- #24.2: advice that stays true after one reply ------------------------------------------
+def _chat_picks(catalog, hw):
+    return {e.id: round(speed.estimate("chat", e.size, hw, None, e.id, e.quantization).value, 3)
+            for e in catalog if e.kind == "chat"}, speed.recommend(catalog, hw, "chat")
+
+
+def test_a_tiny_models_reply_says_nothing_of_the_catalogs_speed(hearth_home):
+    hw, catalog = _machine(), load_catalog()
+    speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, 60.0, load=0.3)
+    before = _chat_picks(catalog, hw)
+    # A 0.5 MB test model decodes at hundreds of tokens/s: scaled by size it made every model "~0.0 tokens/s"
+    assert speed.record("chat", "tiny-vision", 520_000, 400.0, load=0.3) is False
+    assert _chat_picks(catalog, hw) == before
+    assert before[1] is not None, "the first-run suggestion stays"
+
+
+def test_one_slow_reply_under_load_moves_nothing_and_the_history_keeps_the_median(hearth_home):
+    hw, catalog = _machine(), load_catalog()
+    for value in (60.0, 62.0, 58.0):
+        speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, value, load=0.5)
+    quiet = _chat_picks(catalog, hw)
+    speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, 3.0, load=4.0)  # two other jobs per core
+    assert _chat_picks(catalog, hw) == quiet, "a crowded run counts only while no quiet one exists"
+    speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, 20.0, load=0.5)  # quiet but odd: the median holds
+    assert speed.load_calibration()["chat"]["value"] == 59.0
+    assert speed.recommend(catalog, hw, "chat") == quiet[1]
+
+
+def test_a_measured_model_says_so_and_the_rest_say_estimated(hearth_home):
+    hw, catalog = _machine(), load_catalog()
+    qwen = next(e for e in catalog if e.id == "qwen2.5-0.5b-instruct-q4_k_m")
+    speed.record("chat", qwen.id, qwen.size, 30.0, quant=qwen.quantization, load=0.2)
+    speed.record("chat", qwen.id, qwen.size, 34.0, quant=qwen.quantization, load=0.2)
+    own = speed.estimate("chat", qwen.size, hw, None, qwen.id, qwen.quantization)
+    assert own.measured and own.value == 32.0 and "measured here (2 runs" in own.how
+    other = next(e for e in catalog if e.kind == "chat" and e.quantization == "Q4_K_M" and e.id != qwen.id)
+    guess = speed.estimate("chat", other.size, hw, None, other.id, other.quantization)
+    assert not guess.measured and "Q4_K_M models measured here" in guess.how
+    # scaled by the bandwidth the measured model reached (32 tok/s x its size), plus the per-token guess
+    assert guess.value == pytest.approx(1 / (other.size / (32.0 * qwen.size) + speed.PER_TOKEN_S))
+
+
+def test_a_version_1_calibration_file_is_read_as_a_history_of_one(hearth_home):
+    speed.calibration_file().parent.mkdir(parents=True, exist_ok=True)
+    speed.calibration_file().write_text(json.dumps({"chat": {"model": "m", "size": 253_110_465, "value": 50.0}}))
+    assert speed.load_calibration()["chat"] == {"model": "m", "size": 253_110_465, "value": 50.0}
+    speed.record("chat", "m", 253_110_465, 70.0, load=0.1)
+    assert speed.load_calibration()["chat"]["value"] == 60.0
+    assert json.loads(speed.calibration_file().read_text())["schema_version"] == speed.SCHEMA_VERSION

@@ -162,7 +162,8 @@ def test_the_cli_calibrates_too_and_gpu_runs_never_do(clip_store, tmp_path):
     encoder.on_measured(0.01, 100, "cuda")  # what a GPU run reports: it says nothing of this CPU
     assert speed.load_calibration().get("images") == recorded
     encoder.on_measured(1.0, 100, "cpu")
-    assert speed.load_calibration()["images"]["value"] == pytest.approx(100.0)
+    runs = [100.0] if recorded is None else [recorded["value"], 100.0]
+    assert speed.load_calibration()["images"]["value"] == pytest.approx(sum(runs) / len(runs)), "the median"
 
 
 def test_time_spent_waiting_for_the_model_is_not_counted(whisper_dir, long_speech):

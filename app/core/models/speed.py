@@ -25,11 +25,19 @@ UNITS = {"chat": "tokens/s", "speech": "× real time", "images": "images/s"}
 # Effective memory bandwidth (bytes/s) a GPU's layers get, when nothing better is known.
 GPU_BANDWIDTH = {"nvidia": 300e9, "apple": 100e9}
 CPU_BANDWIDTH_PER_CORE = 4e9  # a rough guess, only until this machine has measured itself
+GUESSED_LAYERS = 32  # a guess at a model's layer count, for the share a partial GPU offload takes
+PER_TOKEN_S = 0.002  # a guess at what a token costs besides reading the weights (sampling, the graph)
 BASE_RTF_SIZE = 147_882_941  # Whisper base (the starter) at RTF 0.4 on 2 cores, before a measurement
 BASE_CLIP_SIZE = 605_143_920  # ViT-B-32 at about 3 images/s per core, before a measurement
 # Shorter runs are mostly start-up and warm-up: they would calibrate the wrong thing.
 MIN_AUDIO_S = 10.0
 MIN_IMAGES = 16
+
+
+SCHEMA_VERSION = 2  # 1: the last measurement per kind; 2: a history of them
+HISTORY = 20  # measurements kept per kind (the newest)
+MIN_CHAT_BYTES = 100 * 2**20  # a tinier model's speed is overhead, not weights read: it says nothing of size
+HEAVY_LOAD = 2.0  # runnable tasks per core: above it, others were competing (used only if nothing else is)
 
 
 @dataclass
@@ -38,6 +46,7 @@ class Speed:
     kind: str
     comfortable: bool
     how: str
+    measured: bool = False  # this very model was measured here (else: estimated)
 
     def text(self) -> str:
         if self.kind == "speech":
@@ -49,32 +58,96 @@ def calibration_file():
     return paths.cache_dir() / "speed-calibration.json"
 
 
-def load_calibration() -> dict:
-    """{kind: {"model": id, "size": bytes, "value": measured}}; a damaged file counts as none."""
+def _measurement(kind: str, rec) -> dict | None:
+    if not (isinstance(rec, dict) and isinstance(rec.get("size"), int) and not isinstance(rec["size"], bool)
+            and rec["size"] > 0 and isinstance(rec.get("value"), (int, float)) and not isinstance(rec["value"], bool)
+            and 0 < rec["value"] < 1e9):
+        return None
+    load = rec.get("load", 0.0)
+    return {"model": str(rec.get("model", ""))[:200], "size": rec["size"], "value": float(rec["value"]),
+            "quant": str(rec.get("quant", ""))[:40].upper(),
+            "load": float(load) if isinstance(load, (int, float)) and not isinstance(load, bool) else 0.0}
+
+
+def _usable(records: list[dict]) -> list[dict]:
+    """The runs made while the machine was quiet; those made under heavy load only if there are no others."""
+    quiet = [m for m in records if m["load"] <= HEAVY_LOAD]
+    return quiet or records
+
+
+def load_history() -> dict[str, list[dict]]:
+    """{kind: [measurements, oldest first]}; a damaged file or record counts as none."""
     try:
         data = read_json_regular(calibration_file())
     except (OSError, ValueError):
         return {}
-    out = {}
-    if isinstance(data, dict):
-        for kind, rec in data.items():
-            if (kind in COMFORTABLE and isinstance(rec, dict) and isinstance(rec.get("size"), int)
-                    and rec["size"] > 0 and isinstance(rec.get("value"), (int, float)) and rec["value"] > 0):
-                out[kind] = {"model": str(rec.get("model", ""))[:200], "size": rec["size"],
-                             "value": float(rec["value"])}
+    if not isinstance(data, dict):
+        return {}
+    if "history" not in data:  # version 1: one measurement per kind
+        data = {"history": {k: [v] for k, v in data.items()}}
+    history = data.get("history")
+    out: dict[str, list[dict]] = {}
+    for kind, records in (history.items() if isinstance(history, dict) else ()):
+        if kind in COMFORTABLE and isinstance(records, list):
+            kept = [m for m in (_measurement(kind, r) for r in records[-HISTORY:]) if m is not None]
+            if kept:
+                out[kind] = kept
     return out
 
 
-def record(kind: str, model_id: str, size: int, value: float, on_gpu: bool = False) -> None:
-    """Keeps a measurement made on this machine (CPU runs only: they calibrate the CPU estimate)."""
-    if kind not in COMFORTABLE or on_gpu or size <= 0 or value <= 0:
-        return
-    data = load_calibration()
-    data[kind] = {"model": model_id, "size": int(size), "value": float(value)}
+def _median(values: list[float]) -> float:
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def load_calibration() -> dict:
+    """{kind: {"model": id, "size": bytes, "value": measured}}: per kind, the model measured most
+    often here (the newest on a tie) with the median of its measurements, so one odd run moves nothing."""
+    out = {}
+    for kind, records in load_history().items():
+        records = _usable(records)
+        counts: dict[str, int] = {}
+        for m in records:
+            counts[m["model"]] = counts.get(m["model"], 0) + 1
+        model = max(reversed([m["model"] for m in records]), key=lambda name: counts[name])
+        own = [m for m in records if m["model"] == model]
+        out[kind] = {"model": model, "size": own[-1]["size"], "value": _median([m["value"] for m in own])}
+    return out
+
+
+def _load_now() -> float:
+    import psutil
+
     try:
-        atomic_write_json(calibration_file(), data)
+        return psutil.getloadavg()[0] / max(1, psutil.cpu_count() or 1)
+    except (OSError, AttributeError):
+        return 0.0
+
+
+def record(kind: str, model_id: str, size: int, value: float, on_gpu: bool = False, quant: str = "",
+           load: float | None = None) -> bool:
+    """Keeps a measurement made on this machine (CPU runs only: they calibrate the CPU estimate), with
+    the load it was made under (``load``: runnable tasks per core; the live figure when None): a run made
+    while other work crowded the cores counts only until a quiet one exists. Not kept: a chat model under
+    100 MB (its speed is per-token overhead, not size). Returns whether it was kept."""
+    if kind not in COMFORTABLE or on_gpu or size <= 0 or value <= 0:
+        return False
+    if kind == "chat" and size < MIN_CHAT_BYTES:
+        log.info("speed of %s not kept: under %d MB, it measures overhead, not size", model_id, MIN_CHAT_BYTES >> 20)
+        return False
+    load = _load_now() if load is None else load
+    history = load_history()
+    records = history.setdefault(kind, [])
+    records.append({"model": model_id, "size": int(size), "value": float(value), "quant": quant.upper(),
+                    "load": round(float(load), 2)})
+    history[kind] = records[-HISTORY:]
+    try:
+        atomic_write_json(calibration_file(), {"schema_version": SCHEMA_VERSION, "history": history})
     except OSError as exc:
         log.warning("could not keep the speed measurement: %s", exc)
+        return False
+    return True
 
 
 def record_transcription(model_id: str, size: int, seconds: float, audio_s: float, on_gpu: bool) -> None:
@@ -89,6 +162,29 @@ def record_indexing(model_id: str, size: int, seconds: float, images: int, on_gp
     Decoding runs in a pool beside the model and costs the same whatever the model's size."""
     if images >= MIN_IMAGES and seconds > 0:
         record("images", model_id, size, images / seconds, on_gpu)
+
+
+def _own(kind: str, model_id: str | None) -> list[dict]:
+    """This model's own measurements here."""
+    if not model_id:
+        return []
+    return _usable([m for m in load_history().get(kind, []) if m["model"] == model_id])
+
+
+def _chat_bandwidth(quant: str) -> tuple[float, str] | None:
+    """Bytes of weights read per second while decoding, from the measured chat models: those of the
+    same quantisation when there are any (their kernels run at the same rate), else all of them."""
+    records = _usable(load_history().get("chat", []))
+    same = [m for m in records if quant and m["quant"] == quant.upper()]
+    chosen = same or records
+    if not chosen:
+        return None
+    if not same:
+        return _median([m["value"] * m["size"] for m in chosen]), ""
+    models = sorted({m["model"] for m in same})
+    where = f"{', '.join(models[:2])}{' …' if len(models) > 2 else ''}"
+    how = f"estimated from the {quant.upper()} models measured here ({where}), by file size"
+    return _median([m["value"] * m["size"] for m in chosen]), how
 
 
 def _cores(hardware) -> int:
@@ -112,25 +208,37 @@ def basis(kind: str, hardware, cal: dict | None = None) -> str:
     return f"scaled by size from {cal['model']}'s measured {rate} images/s here (the model's own time)"
 
 
-def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
-    cal = load_calibration().get(kind)
+def estimate(kind: str, size: int, hardware, fit=None, model_id: str | None = None, quant: str = "") -> Speed:
+    """Speed of a model of ``size`` here: its own median where this model was measured (on the CPU),
+    else scaled by size from what was measured (chat: the memory bandwidth decoding reached, from
+    models of the same quantisation first), else a guess from the core count."""
     cores = _cores(hardware)
+    own = _own(kind, model_id)
+    on_gpu = fit is not None and fit.verdict in ("gpu", "partial")
+    if own and not (on_gpu and any(g.vendor in GPU_BANDWIDTH for g in hardware.gpus)):
+        value = _median([m["value"] for m in own])
+        how = f"measured here ({len(own)} run{'s' if len(own) != 1 else ''}, the median)"
+        ok = value <= COMFORTABLE[kind] if kind == "speech" else value >= COMFORTABLE[kind]
+        return Speed(value, kind, ok, how, measured=True)
+    cal = load_calibration().get(kind)
     how = basis(kind, hardware, cal or {})
     if kind == "chat":
-        if cal:
-            cpu_bw = cal["value"] * cal["size"]  # bytes read per second while decoding, measured
+        bandwidth = _chat_bandwidth(quant)
+        if bandwidth is not None:
+            cpu_bw, same_quant = bandwidth
+            how = same_quant or how
         else:
             cpu_bw = CPU_BANDWIDTH_PER_CORE * cores
         fraction = 0.0
         if fit is not None and fit.verdict in ("gpu", "partial"):
-            fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / 32)
+            fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / GUESSED_LAYERS)
         gpu_bw = next((GPU_BANDWIDTH[g.vendor] for g in hardware.gpus if g.vendor in GPU_BANDWIDTH), None)
         if fraction and gpu_bw:
             seconds = (1 - fraction) * size / cpu_bw + fraction * size / gpu_bw
-            how += f", {fraction:.0%} of it on the GPU (assumed {gpu_bw / 1e9:.0f} GB/s)"
+            how += f", {fraction:.0%} of it on the GPU (a guessed {gpu_bw / 1e9:.0f} GB/s)"
         else:
             seconds = size / cpu_bw
-        value = 1 / seconds
+        value = 1 / (seconds + PER_TOKEN_S)
         return Speed(value, kind, value >= COMFORTABLE[kind], how)
     if kind == "speech":
         if cal:
@@ -139,7 +247,7 @@ def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
             rtf = 0.4 * (2 / cores) * size / BASE_RTF_SIZE
         if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
             rtf /= 10
-            how += ", about ten times faster on the GPU"
+            how += ", about ten times faster on the GPU (a guess)"
         return Speed(rtf, kind, rtf <= COMFORTABLE[kind], how)
     if cal:
         rate = cal["value"] * cal["size"] / size
@@ -147,7 +255,7 @@ def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
         rate = 3.0 * cores * BASE_CLIP_SIZE / size
     if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
         rate *= 10
-        how += ", about ten times faster on the GPU"
+        how += ", about ten times faster on the GPU (a guess)"
     return Speed(rate, kind, rate >= COMFORTABLE[kind], how)
 
 
@@ -165,6 +273,7 @@ def recommend(entries, hardware, kind: str = "chat", sees: bool = False):
         fit = estimate_entry_fit(e, hardware)
         if fit.verdict not in ("gpu", "ram", "partial") or e.size > hardware.ram_bytes * 0.35:
             continue
-        if estimate(kind, e.size, hardware, fit).comfortable and (best is None or e.size > best.size):
+        if (estimate(kind, e.size, hardware, fit, e.id, e.quantization).comfortable
+                and (best is None or e.size > best.size)):
             best = e
     return best
