@@ -54,7 +54,7 @@ ensure_venv() {  # $1: pip extras, e.g. "starter" or "dev,starter"
   echo "$stamp" >"$stamp_file"
 }
 
-provision_models() {  # provisions into HEARTH_HOME when set, else the user's data folder
+provision_models() {  # provisions into HEARTH_HOME when set, else the user's data folder; "$@": --instruct
   say "provisioning starter models"
-  "$PY" -m app models provision
+  "$PY" -m app models provision "$@"
 }

@@ -38,6 +38,9 @@ def add_parser(sub) -> None:
     ver.set_defaults(func=_verify)
 
     prov = msub.add_parser("provision", help="install the offline starter models (idempotent)")
+    prov.add_argument("--instruct", action="store_true",
+                      help="also download the instruct chat starter where the hub can be reached (offline: "
+                           "the base model stays, and the app offers the instruct one)")
     prov.set_defaults(func=_provision)
 
     dl = msub.add_parser("download", help="download a catalog model by id, or a model file by https URL")
@@ -131,10 +134,29 @@ def _verify(args) -> int:
 
 
 def _provision(args) -> int:
-    from app.core.models.starter import provision
+    import os
 
-    installed = provision(_store())
+    from app.core.jobs import DownloadError
+    from app.core.models.starter import INSTRUCT_STARTER, provision, provision_instruct
+    from app.core.settings import load_settings
+
+    store = _store()
+    installed = provision(store)
     print("installed: " + ", ".join(installed) if installed else "starter models already installed")
+    if getattr(args, "instruct", False):
+        endpoint = os.environ.get("HF_ENDPOINT") or load_settings().hf_endpoint
+        try:
+            status = provision_instruct(store, endpoint, progress=_Printer())
+        except DownloadError as exc:  # the base model still works; the app offers the download again
+            print(f"\nthe instruct chat model {INSTRUCT_STARTER} could not be downloaded: {exc}", file=sys.stderr)
+            return 0
+        if status == "removed":
+            print(f"{INSTRUCT_STARTER} was removed here, so it is not downloaded again")
+        elif status == "offline":
+            print(f"offline: chat starts with the base model (it continues text); {INSTRUCT_STARTER}, which "
+                  "answers questions, is offered in the app")
+        else:
+            print(f"\nchat model: {INSTRUCT_STARTER} ({'downloaded' if status == 'installed' else 'already here'})")
     return 0
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
+from app.core import paths
 from app.core.fileio import CHUNK
 from app.core.jobs import ModelError
 from app.core.models.store import ModelStore
@@ -109,3 +110,48 @@ def provision(store: ModelStore, starters=STARTERS) -> list[str]:
             shutil.rmtree(staging, ignore_errors=True)
         installed.append(starter.id)
     return installed
+
+
+# The chat starter that answers: an instruct model from the catalog, downloaded (and verified by the
+# hub's sha256, like any download) where the set-up can reach the hub. Qwen2.5 0.5B Instruct: the
+# smallest catalog model that follows instructions in many languages, 491 MB, about as fast here as
+# the 270M base model is big (it could not be measured here: no machine of ours reaches the hub).
+INSTRUCT_STARTER = "qwen2.5-0.5b-instruct-q4_k_m"
+BASE_CHAT_STARTERS = frozenset(s.id for s in STARTERS if s.kind == "chat")  # continue text, follow nothing
+
+
+def is_base_model(model_id: str | None) -> bool:
+    """A text-continuation model (no chat tuning): said wherever it is chosen."""
+    return bool(model_id) and model_id in BASE_CHAT_STARTERS
+
+
+def provision_instruct(store: ModelStore, endpoint: str, entry=None, downloader=None, progress=None) -> str:
+    """Downloads the instruct starter when the hub can be reached and makes it the chat default unless the
+    user chose another model. Returns "present", "installed", "offline" (the app offers it later) or
+    "removed" (installed once, then removed by the user: not downloaded again)."""
+    from app.core.models.catalog import find
+    from app.core.models.download import hub_url, reachable
+    from app.core.models.installer import install_entry
+    from app.core.settings import load_settings, save_settings
+
+    entry = entry or find(INSTRUCT_STARTER)
+    if entry is None:
+        raise ModelError(f"the catalog has no {INSTRUCT_STARTER}")
+    done = paths.data_dir() / "instruct-starter.done"  # once installed, a removal is the user's choice
+    if store.get(entry.id) is not None:
+        status = "present"
+    elif done.exists():
+        return "removed"
+    else:
+        if not reachable(hub_url(endpoint, entry.repo, entry.revision, entry.model_file.path), timeout=3):
+            return "offline"
+        install_entry(entry, store, endpoint, downloader, progress=progress)
+        status = "installed"
+    done.parent.mkdir(parents=True, exist_ok=True)
+    done.touch()
+    settings = load_settings()
+    chosen = settings.default_models.get("chat")
+    if not chosen or is_base_model(chosen):
+        settings.default_models["chat"] = entry.id
+        save_settings(settings)
+    return status
