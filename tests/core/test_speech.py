@@ -554,3 +554,34 @@ def test_batched_pieces_are_cut_into_subtitle_cues(transcriber, speech_wav, word
         assert all(s.words and s.start == s.words[0].start and s.end == s.words[-1].end for s in segments)
     else:
         assert all(s.words == [] for s in segments)
+
+
+def test_dictated_utterances_carry_their_own_times_in_the_audio(transcriber, tmp_path):
+    """#24.8: two 2-second sentences were stamped [00:00.0 -> 00:29.6] and [00:29.6 -> 00:29.6]
+    (the clock of the GUI when the text arrived). Each event now says where its speech lies in the audio."""
+    from app.core.speech.live import LiveDictation
+
+    def clip(text, name):
+        return np.concatenate(list(iter_chunks(speak(text, tmp_path / name))))
+
+    silence = np.zeros(SAMPLE_RATE, dtype=np.float32)
+    first, second = clip("The library opens at nine.", "a.wav"), clip("Bring your own cup.", "b.wav")
+    stream = np.concatenate([silence, first, np.zeros(2 * SAMPLE_RATE, np.float32), second, silence])
+    dictation = LiveDictation(transcriber, "en", partials=False)
+    events = []
+    for start in range(0, stream.size, 4800):  # 0.3 s at a time, as the microphone delivers it
+        events += dictation.feed(stream[start:start + 4800])
+    events += dictation.flush()
+    finals = [e for e in events if e.kind == "final"]
+    assert [("library" in e.text.lower(), "cup" in e.text.lower()) for e in finals] == [(True, False), (False, True)]
+    one, two = finals
+
+    def voiced(audio, offset):  # where the clip's own speech begins and ends, in the stream
+        loud = np.flatnonzero(np.abs(audio) > 0.02)
+        return (offset + loud[0]) / SAMPLE_RATE, (offset + loud[-1]) / SAMPLE_RATE
+
+    begin1, end1 = voiced(first, SAMPLE_RATE)
+    begin2, end2 = voiced(second, SAMPLE_RATE + first.size + 2 * SAMPLE_RATE)
+    assert begin1 - 0.4 <= one.start_s <= begin1 + 0.1 and abs(one.end_s - end1) < 0.3
+    assert begin2 - 0.4 <= two.start_s <= begin2 + 0.1 and abs(two.end_s - end2) < 0.3
+    assert one.end_s < two.start_s

@@ -1,6 +1,7 @@
 import subprocess
 import sys
 import time
+import wave
 
 import pytest
 from PySide6.QtCore import Qt
@@ -106,14 +107,22 @@ def test_live_dictation_through_the_microphone(qtbot, speech, pulse, tmp_path):
     assert "vmic" in speech.device.currentText(), f"it would record from another device than ours: {listed}"
     wav = speak(SPEECH_TEXT, tmp_path / "say.wav")
     qtbot.mouseClick(speech.record_button, Qt.MouseButton.LeftButton)
+    started = time.monotonic()
     assert speech.dictation.active, (speech.mic_status.text(), speech.record_button.isChecked())
     _play_into_the_microphone(qtbot, speech.dictation.recorder, pulse, wav)  # the last utterance ends in silence
+    recorded_for = time.monotonic() - started
     qtbot.mouseClick(speech.record_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not speech.listening, timeout=30000)
     live = [speech.transcript.item(i).text() for i in range(speech.transcript.count())]
     assert live and all(" → " in line.split("]")[0] for line in live), live  # real times (#14)
     dictated = speech.records[-1]
     assert dictated.kind == "dictation" and all(seg.end > seg.start for seg in dictated.segments), "its own, timed"
+    # #24.8: times are the speech's place in the recording, not when its text arrived
+    with wave.open(str(wav)) as w:
+        spoken = w.getnframes() / w.getframerate()
+    assert dictated.segments[-1].end <= recorded_for + 0.5, (recorded_for, dictated.segments)
+    assert sum(seg.end - seg.start for seg in dictated.segments) <= spoken + 1.0, dictated.segments
+    assert all(a.end <= b.start + 0.05 for a, b in zip(dictated.segments, dictated.segments[1:], strict=False))
     assert word_error_rate(SPEECH_TEXT, speech.transcript_text()) <= 0.35, speech.transcript_text()
 
 

@@ -24,6 +24,8 @@ class Utterance:
     audio: np.ndarray
     final: bool  # False: a snapshot of speech still going on
     ended_at: float  # monotonic time the last voiced frame arrived
+    start_s: float = 0.0  # where the utterance lies in the stream fed so far (its audio's own clock)
+    end_s: float = 0.0
 
 
 @dataclass
@@ -31,6 +33,8 @@ class LiveEvent:
     kind: str  # "partial" | "final"
     text: str
     latency_s: float = 0.0  # final: from the end of speech to the text
+    start_s: float = 0.0  # in the dictation's audio, from the first sample fed
+    end_s: float = 0.0
 
 
 class UtteranceChunker:
@@ -54,6 +58,9 @@ class UtteranceChunker:
         self._silent = 0
         self._since_partial = 0
         self._last_voiced_at = 0.0
+        self._frames = 0  # frames seen since the start: the stream's clock (time taken to transcribe is not in it)
+        self._start_frame = 0
+        self._last_voiced_frame = 0
         self.noise = 0.003
         self.level = 0.0  # RMS of the last frame, for a level meter
 
@@ -71,12 +78,15 @@ class UtteranceChunker:
         self._pending = data[n * FRAME :].copy()
         for i in range(n):
             frame = data[i * FRAME : (i + 1) * FRAME]
+            self._frames += 1
             rms = float(np.sqrt(np.mean(frame * frame)))
             self.level = rms
             speech = self._is_speech(rms)
             if not self._speech:
                 if speech:
                     self._speech = [*self._preroll, frame]
+                    self._start_frame = self._frames - len(self._speech)
+                    self._last_voiced_frame = self._frames
                     self._voiced, self._silent, self._since_partial = 1, 0, 0
                     self._last_voiced_at = time.monotonic()
                 else:
@@ -88,6 +98,7 @@ class UtteranceChunker:
                 self._voiced += 1
                 self._silent = 0
                 self._last_voiced_at = time.monotonic()
+                self._last_voiced_frame = self._frames
             else:
                 self._silent += 1
             if self._silent >= self.silence_frames or len(self._speech) >= self.max_frames:
@@ -96,21 +107,29 @@ class UtteranceChunker:
                     out.append(utt)
             elif self.partial_frames and self._since_partial >= self.partial_frames and self._voiced >= self.min_frames:
                 self._since_partial = 0
-                out.append(Utterance(np.concatenate(self._speech), False, self._last_voiced_at))
+                out.append(Utterance(np.concatenate(self._speech), False, self._last_voiced_at, *self._span()))
         return out
+
+    def _span(self) -> tuple[float, float]:
+        """(start, end) of the open utterance in seconds of audio: from its first frame (pre-roll
+        included) to the end of its last voiced frame, so trailing silence is not counted."""
+        seconds = FRAME / SAMPLE_RATE
+        return self._start_frame * seconds, self._last_voiced_frame * seconds
 
     def _finish(self) -> Utterance | None:
         speech, voiced = self._speech, self._voiced
+        span = self._span()
         self._speech, self._preroll, self._voiced, self._silent = [], [], 0, 0
         if voiced < self.min_frames:  # a click or a cough
             return None
-        return Utterance(np.concatenate(speech), True, self._last_voiced_at)
+        return Utterance(np.concatenate(speech), True, self._last_voiced_at, *span)
 
     def flush(self) -> Utterance | None:
         """End of input (push-to-talk released): whatever speech is open is final."""
         if not self._speech:
             return None
         self._last_voiced_at = time.monotonic()
+        self._last_voiced_frame = self._frames
         return self._finish()
 
 
@@ -146,8 +165,8 @@ class LiveDictation:
     def _event(self, u: Utterance) -> LiveEvent:
         text = self._text(u.audio, self.final_options if u.final else self.partial_options)
         if u.final:
-            return LiveEvent("final", text, time.monotonic() - u.ended_at)
-        return LiveEvent("partial", text)
+            return LiveEvent("final", text, time.monotonic() - u.ended_at, u.start_s, u.end_s)
+        return LiveEvent("partial", text, 0.0, u.start_s, u.end_s)
 
     @property
     def level(self) -> float:

@@ -15,6 +15,7 @@ FEED_EVERY_MS = 100
 class Dictation(QObject):
     partial = Signal(str)
     final = Signal(str)
+    segment = Signal(str, float, float)  # a final utterance with its start and end in the dictation's audio
     level = Signal(float)
     started = Signal()
     stopped = Signal()  # the microphone is closed
@@ -95,6 +96,8 @@ class Dictation(QObject):
     def _events(self, events) -> None:
         for e in events:
             (self.final if e.kind == "final" else self.partial).emit(e.text)
+            if e.kind == "final":
+                self.segment.emit(e.text, e.start_s, e.end_s)
 
     def _failed(self, message: str) -> None:
         self.recorder.stop()

@@ -183,7 +183,7 @@ class SpeechPane(ModelBackedPane):
         self.talk_button.pressed.connect(lambda: self._start_live())
         self.talk_button.released.connect(self.dictation.stop)
         self.dictation.partial.connect(self._set_partial)
-        self.dictation.final.connect(self._live_final)
+        self.dictation.segment.connect(self._live_final)
         self.dictation.level.connect(lambda v: self.meter.setValue(int(v * 100)))
         self.dictation.failed.connect(self._live_failed)
         self.dictation.stopped.connect(lambda: self.record_button.setChecked(False))
@@ -212,7 +212,6 @@ class SpeechPane(ModelBackedPane):
         if self.listening:
             # Dictation is a transcript of its own; times count from when listening began.
             self.live = self.store.new("Dictation", "dictation")
-            self._live_t0 = time.monotonic()
             self._list_add(self.live)
             self._show(self.live)
         return self.listening
@@ -231,7 +230,7 @@ class SpeechPane(ModelBackedPane):
             self.dictation.stop()
             self.mic_status.setText("")
 
-    def _live_final(self, text: str) -> None:
+    def _live_final(self, text: str, start: float, end: float) -> None:
         from app.core.speech.transcriber import Segment
 
         if not self.listening:
@@ -240,9 +239,8 @@ class SpeechPane(ModelBackedPane):
         t = self.live
         if t is None:
             return
-        now = time.monotonic() - self._live_t0
-        start = t.segments[-1].end if t.segments else 0.0
-        seg = Segment(start, max(now, start + 0.01), text)
+        # The utterance's own place in the audio (the time its text arrived includes the transcribing).
+        seg = Segment(start, max(end, start + 0.01), text)
         t.segments.append(seg)
         self._keep(t)
         if self.shown is t:
