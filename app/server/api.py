@@ -12,6 +12,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from app.server.chat import chat_completions
+from app.server.connections import ConnectionLimits
+from app.server.guard import HostOriginGuard
 from app.server.http import ApiError, BodyLimit, KeyCheck, error_response, from_hearth
 from app.server.media import embeddings, image_search, transcriptions, translations
 
@@ -23,13 +25,16 @@ class Limits:
     body_bytes: int = 8 << 20  # JSON requests: a few pictures as data URIs at most
     upload_bytes: int = 200 << 20  # audio files
     timeout_s: float = 600.0  # a request's whole job, or the wait for the model's next word
+    in_flight: int = 64  # requests under way at once, with the key (or all, without one)
 
 
 @dataclass
 class ServerOptions:
     api_key: str = ""
     cors: list[str] = field(default_factory=list)
+    allow_hosts: list[str] = field(default_factory=list)  # Host names besides loopback and the bound address
     limits: Limits = field(default_factory=Limits)
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 async def list_models(request):
@@ -52,7 +57,8 @@ async def _other_error(request, exc: Exception):
     return error_response(from_hearth(exc))
 
 
-def create_app(backends, options: ServerOptions | None = None):
+def create_app(backends, options: ServerOptions | None = None, host: str = "127.0.0.1"):
+    """host: the address the server listens on (a Host header may name it)."""
     options = options or ServerOptions()
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
@@ -72,8 +78,8 @@ def create_app(backends, options: ServerOptions | None = None):
         return limits.upload_bytes if path.startswith("/v1/audio/") else limits.body_bytes
 
     asgi = BodyLimit(app, limit_for)
-    asgi = KeyCheck(asgi, options.api_key)
+    asgi = KeyCheck(asgi, options.api_key, limits.in_flight)
     if options.cors:
         asgi = CORSMiddleware(asgi, allow_origins=options.cors, allow_methods=["GET", "POST"],
                               allow_headers=["Authorization", "Content-Type"])
-    return asgi
+    return HostOriginGuard(asgi, host, options.allow_hosts, options.cors)

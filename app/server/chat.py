@@ -95,7 +95,8 @@ def parse_request(data: dict) -> tuple[list[Message], SamplingParams, list[str],
         raise ApiError(400, "'messages' must be a non-empty list", param="messages")
     out = []
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
+        role = m.get("role") if isinstance(m, dict) else None
+        if not isinstance(role, str) or role not in ROLES:
             raise ApiError(400, f"messages[{i}].role must be one of {', '.join(ROLES)}", param="messages")
         text, images = _content(m.get("content"), i)
         if images and m["role"] != "user":

@@ -10,6 +10,7 @@ import logging
 from functools import partial
 
 import anyio
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, StreamingResponse
 
 from app.core.jobs import Cancelled, CancelToken, HearthError, InputError
@@ -89,10 +90,21 @@ class watch_disconnect:  # noqa: N801 - used as a context manager, like a functi
 
 
 async def read_json(request) -> dict:
+    # A web form or a page's text/plain POST is sent without a preflight: only JSON is taken.
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if kind != "application/json":
+        raise ApiError(415, f"send the request as JSON (Content-Type: application/json, not '{kind[:60] or 'none'}')",
+                       code="unsupported_media_type")
     try:
-        data = json.loads(await request.body())
+        raw = await request.body()
+    except ClientDisconnect:  # it left, or was closed for pausing mid-body: nobody to answer
+        raise ApiError(400, "the request body did not arrive") from None
+    try:
+        data = json.loads(raw)
     except ValueError:
         raise ApiError(400, "the request body is not valid JSON") from None
+    except RecursionError:  # the parser's own guard against a deep stack
+        raise ApiError(400, "the request body is nested too deeply") from None
     if not isinstance(data, dict):
         raise ApiError(400, "the request body must be a JSON object")
     return data
@@ -109,13 +121,19 @@ async def _send_error(send, exc: ApiError) -> None:
 
 
 class KeyCheck:
-    """Bearer key, compared in constant time. Preflight requests pass (CORS sits outside)."""
+    """Bearer key, compared in constant time. Preflight requests pass (CORS sits outside).
+    Requests under way are counted by whether they showed the key, so callers without it
+    (answered at once) never use up the places of those with it."""
 
-    def __init__(self, app, api_key: str):
-        self.app, self.key = app, api_key.encode()
+    def __init__(self, app, api_key: str, in_flight: int = 64):
+        self.app, self.key, self.in_flight = app, api_key.encode(), in_flight
+        self.busy = {"authorised": 0, "keyless": 0}
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and self.key and scope.get("method") != "OPTIONS":
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        pool = "keyless"
+        if self.key and scope.get("method") != "OPTIONS":
             given = b""
             for name, value in scope.get("headers", []):
                 if name == b"authorization":
@@ -126,7 +144,17 @@ class KeyCheck:
                 await _send_error(send, ApiError(401, "missing or wrong API key (send Authorization: Bearer KEY)",
                                                  "authentication_error", code="invalid_api_key"))
                 return
-        await self.app(scope, receive, send)
+            pool = "authorised"
+        if self.busy[pool] >= self.in_flight:
+            log.warning("refused a request: %d under way already", self.busy[pool])
+            await _send_error(send, ApiError(503, f"the server is busy with {self.in_flight} requests; try again "
+                                             "shortly", "server_busy", code="too_many_requests"))
+            return
+        self.busy[pool] += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.busy[pool] -= 1
 
 
 class _TooLargeError(ApiError):

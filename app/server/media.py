@@ -184,14 +184,13 @@ async def embeddings(request):
 async def image_search(request):
     state = request.app.state
     data = await read_json(request)
-    model = _resolve(request, data.get("model"), "images")
     text = data.get("query") or ""
     if not isinstance(text, str) or len(text) > 2000:
         raise ApiError(400, "'query' must be text", param="query")
     uris = data.get("image") or []
     uris = [uris] if isinstance(uris, str) else uris
-    if not isinstance(uris, list) or len(uris) > 8:
-        raise ApiError(400, "'image' must be a data URI or a list of up to 8", param="image")
+    if not isinstance(uris, list) or len(uris) > 8 or not all(isinstance(u, str) for u in uris):
+        raise ApiError(400, "'image' must be a data URI or a list of up to 8 of them", param="image")
     top = data.get("top", data.get("limit", 20))
     if isinstance(top, bool) or not isinstance(top, int) or not 1 <= top <= 1000:
         raise ApiError(400, "'top' must be an integer from 1 to 1000", param="top")
@@ -200,6 +199,7 @@ async def image_search(request):
         raise ApiError(400, "'threshold' must be a number", param="threshold")
     if not text.strip() and not uris:
         raise ApiError(400, "give a 'query' (text) or an 'image' (a data URI)", param="query")
+    model = _resolve(request, data.get("model"), "images")
     with ExitStack() as stack:
         images = [_scratch(stack, _image_bytes(u, f"image[{i}]")) for i, u in enumerate(uris)]
         try:

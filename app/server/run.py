@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import socket
 import threading
 
 from app.core.jobs import InputError
+from app.server.guard import check_options, is_loopback  # noqa: F401 - is_loopback is this module's rule too
 
 log = logging.getLogger(__name__)
 DEFAULT_PORT = 8765
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # a host name may resolve anywhere
 
 
 def check_bind(host: str, api_key: str) -> None:
@@ -36,9 +27,11 @@ class HearthServer:
         import uvicorn
 
         from app.server.api import ServerOptions, create_app
+        from app.server.connections import ConnectionGuard, guarded_protocol
 
         options = options or ServerOptions()
         check_bind(host, options.api_key)
+        check_options(options.api_key, options.cors, options.allow_hosts)
         family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -50,8 +43,10 @@ class HearthServer:
         self.sock.listen(128)
         self.host, self.port = host, self.sock.getsockname()[1]
         self.backends = backends
-        config = uvicorn.Config(create_app(backends, options), lifespan="off", log_level="warning",
-                                access_log=False, timeout_keep_alive=5, limit_concurrency=64,
+        # Requests under way are limited by KeyCheck, idle and slow connections by the guard.
+        protocol = guarded_protocol(ConnectionGuard(options.connections))
+        config = uvicorn.Config(create_app(backends, options, host), http=protocol, lifespan="off",
+                                log_level="warning", access_log=False, timeout_keep_alive=5,
                                 timeout_graceful_shutdown=3, h11_max_incomplete_event_size=64 * 1024)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

@@ -140,3 +140,56 @@ def test_a_model_too_large_for_memory_is_refused_before_loading(tmp_path):
         fh.truncate(200 * 1024**3)
     with pytest.raises(ModelError, match="too large: needs"):
         load_chat_model(path, LoadOptions(n_ctx=2048))
+
+
+def _old_fit(engine, messages, max_tokens):
+    """The loop plan() replaced: one layout per dropped turn. The reference for which turns are kept."""
+    budget = engine.n_ctx - max(16, min(max_tokens, engine.n_ctx // 2))
+    system = [m for m in messages if m.role == "system"]
+    rest = [m for m in messages if m.role != "system"]
+    for dropped in range(len(rest)):
+        ids = engine.tokenize(engine.render(system + rest[dropped:]))
+        if len(ids) <= budget:
+            return dropped, ids
+    return None, None
+
+
+def _conversation(n: int, seed: int, system: bool) -> list[Message]:
+    import random
+
+    rng = random.Random(seed)
+    words = ("the", "weather", "is", "mild", "and", "the", "river", "runs", "fast", "past", "old", "mill", "under",
+             "grey", "skies")
+    out = [Message("system", "You are terse.")] if system else []
+    for i in range(n):
+        text = " ".join(rng.choice(words) for _ in range(rng.choice([3, 20, 80, 300])))
+        out.append(Message("user" if i % 2 == 0 else "assistant", f"{i}: {text}"))
+    if out[-1].role != "user":
+        out.append(Message("user", "And now?"))
+    return out
+
+
+@pytest.mark.parametrize(("n", "seed", "system", "max_tokens"), [
+    (3, 1, False, 64), (12, 2, True, 512), (25, 3, False, 200), (40, 4, True, 900), (60, 5, False, 16),
+])
+def test_fitting_the_context_keeps_the_same_turns_as_dropping_them_one_by_one(gemma, n, seed, system, max_tokens):
+    messages = _conversation(n, seed, system)
+    dropped, ids = _old_fit(gemma, messages, max_tokens)
+    plan = gemma.plan(messages, max_tokens)
+    assert (plan.dropped, plan.tokens) == (dropped, ids)
+    assert plan.messages[-1] == messages[-1] and (not system or plan.messages[0].role == "system")
+
+
+def test_999_turns_are_fitted_with_a_few_layouts_not_one_per_dropped_turn(gemma):
+    """An 8 MB request of 999 turns was laid out (rendered and tokenised) once per dropped turn,
+    holding the model for the whole request timeout."""
+    messages = _conversation(999, 9, True)
+    before = gemma.layouts
+    plan = gemma.plan(messages, 512)
+    assert plan.dropped > 900 and len(plan.tokens) <= gemma.n_ctx - 512
+    assert gemma.layouts - before <= 2 * 10 + 2  # gallop and bisect: about 2 log2(999); one per turn was 900+
+    # And a single message too long for the context is refused in words, after a single layout.
+    before = gemma.layouts
+    with pytest.raises(InputError, match="too long"):
+        gemma.plan([Message("user", "lorem ipsum " * 200_000)], 512)
+    assert gemma.layouts - before == 1

@@ -116,19 +116,19 @@ def _gone(pid: int) -> bool:
 
 
 def test_a_model_process_that_ignores_stop_is_ended_and_started_again(gemma_path, caplog):
-    from app.core.chat.remote import STOP_GRACE_S, ChatRestartedError
+    from app.core.chat.remote import STOP_GRACE_MIN_S, ChatRestartedError
 
     engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
     first_pid, cancel, got = engine.pid, CancelToken(), []
     try:
-        with caplog.at_level("WARNING"), pytest.raises(ChatRestartedError, match="did not stop within 1 s"):
+        with caplog.at_level("WARNING"), pytest.raises(ChatRestartedError, match=r"did not stop within \d+ s"):
             for item in engine.stream([Message("user", "Tell a long story.")], SamplingParams(max_tokens=2000), cancel):
                 got.append(item)
                 if len(got) == 2:
                     os.kill(first_pid, signal.SIGSTOP)  # stuck in a native call, as far as the app can tell
                     asked = time.monotonic()
                     cancel.cancel()
-        assert time.monotonic() - asked >= STOP_GRACE_S  # it was given its second
+        assert time.monotonic() - asked >= STOP_GRACE_MIN_S  # it was given its grace
         assert _gone(first_pid), "the stuck process is ended"
         assert any("did not stop" in r.getMessage() for r in caplog.records)
         items = list(engine.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, temperature=0)))
@@ -137,6 +137,36 @@ def test_a_model_process_that_ignores_stop_is_ended_and_started_again(gemma_path
     finally:
         engine.close()
     assert _gone(engine.pid)
+
+
+def test_a_stop_answered_late_on_a_loaded_machine_keeps_the_process(remote):
+    """The process is held still for 2 s just as Stop is sent (as a loaded machine may hold it within
+    one step): it then stops, and the same process, with its model loaded, serves the next request.
+    A 1 s grace ended it, and the next request paid for a reload."""
+    pid, cancel, got = remote.pid, CancelToken(), []
+    resumed = threading.Event()
+
+    def resume() -> None:
+        os.kill(pid, signal.SIGCONT)
+        resumed.set()
+
+    timer = threading.Timer(2.0, resume)
+    try:
+        for item in remote.stream([Message("user", "Tell a long story.")], SamplingParams(max_tokens=2000, seed=6),
+                                  cancel):
+            got.append(item)
+            if len(got) == 2:
+                os.kill(pid, signal.SIGSTOP)
+                timer.start()
+                cancel.cancel()
+    finally:
+        if timer.ident is not None:
+            timer.join(10)
+    assert resumed.is_set()
+    assert isinstance(got[-1], ChatStats) and got[-1].stop_reason == "cancelled", got[-1]
+    items = list(remote.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, seed=7)))
+    assert isinstance(items[-1], ChatStats) and items[-1].completion_tokens > 0
+    assert remote.pid == pid and not _gone(pid)
 
 
 def test_letting_go_of_a_stuck_stream_ends_the_process_and_the_engine_recovers(gemma_path):

@@ -277,7 +277,7 @@ def test_a_client_leaving_a_non_streamed_request_stops_it_too(served):
     before = len(recorder.stats)
     body = json.dumps({"model": GEMMA, "messages": COUNTING, "max_tokens": 3000, "temperature": 0}).encode()
     with socket.create_connection(("127.0.0.1", served.port)) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                      b"Content-Length: %d\r\n\r\n" % len(body) + body)
     assert recorder.chat_done.acquire(timeout=120)
     stats = recorder.stats[before]

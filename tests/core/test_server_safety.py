@@ -124,8 +124,42 @@ def test_bad_requests_get_openai_errors(served):
     assert status == 400 and err["param"] == "temperature"
     status, _, raw = request(served, "GET", "/v1/nothing-here", headers=AUTH)
     assert status == 404 and "error" in json.loads(raw)
-    status, _, raw = request(served, "POST", "/v1/chat/completions", b"{not json", AUTH)
+    status, _, raw = request(served, "POST", "/v1/chat/completions", b"{not json",
+                             {**AUTH, "Content-Type": "application/json"})
     assert status == 400 and "JSON" in json.loads(raw)["error"]["message"]
+
+
+@pytest.mark.parametrize(("path", "body", "words"), [
+    ("/v1/chat/completions", b"[" * 1500 + b"]" * 1500, "nested too deeply"),
+    ("/v1/chat/completions", b'{"messages": ' + b"[" * 1400 + b"]" * 1400 + b"}", "nested too deeply"),
+    ("/v1/chat/completions", json.dumps({"messages": [{"role": ["user"], "content": "hi"}]}).encode(), "role"),
+    ("/v1/chat/completions", json.dumps({"messages": [{"role": {"a": 1}, "content": "hi"}]}).encode(), "role"),
+])
+def test_malformed_shapes_are_400s_in_words(served, path, body, words):
+    """Each was a 500 with the exception's name: RecursionError, an unhashable role."""
+    status, _, raw = request(served, "POST", path, body, {**AUTH, "Content-Type": "application/json"})
+    error = json.loads(raw)["error"]
+    assert status == 400 and error["type"] == "invalid_request_error", error
+    assert words in error["message"] and "Error" not in error["message"]
+
+
+def test_a_picture_of_the_wrong_shape_is_a_400_in_words(clip_store):
+    """`image: [1, 2]` reached the data-URI check and was a 500 (TypeError); the model is never loaded."""
+    from app.server.backends import LocalBackends
+    from app.server.run import HearthServer
+
+    backends = LocalBackends(store=clip_store)
+    server = HearthServer(backends, "127.0.0.1", 0).start()
+    try:
+        for image in ([1, 2], {"url": "data:image/png;base64,AAAA"}, [None]):
+            body = json.dumps({"model": "tiny-clip", "query": "cat", "image": image}).encode()
+            status, _, raw = request(server, "POST", "/v1/images/search", body, {"Content-Type": "application/json"})
+            error = json.loads(raw)["error"]
+            assert status == 400 and error["param"] == "image" and "data URI" in error["message"], image
+        assert backends.loaded() == {}
+    finally:
+        server.stop()
+        backends.close()
 
 
 def test_cors_lets_only_the_named_origin_in(served):

@@ -124,3 +124,32 @@ def test_the_server_switch_serves_the_chat_pane_loaded_model(qtbot, starter_stor
     qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
     assert switch.address.text() == "" and not switch.copy.isVisible()
     win.stop_workers()
+
+
+def test_the_server_switch_refuses_other_hosts_and_web_pages(qtbot, starter_store):
+    """The switch builds the same app as `serve`: a rebinding Host and a page's Origin are refused."""
+    from app.gui.server import ServerSwitch
+
+    switch = ServerSwitch({})
+    qtbot.addWidget(switch)
+    switch.show()
+    switch.port = 0
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: switch.address.text().startswith("http://127.0.0.1:"), timeout=30000)
+    port = switch.server.port
+
+    def ask(headers, method="GET", path="/v1/models", body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request(method, path, body, headers)
+        resp = conn.getresponse()
+        out = resp.status, json.loads(resp.read())
+        conn.close()
+        return out
+
+    status, body = ask({"Host": f"attacker.example:{port}"})
+    assert status == 421 and body["error"]["code"] == "host_not_allowed"
+    status, body = ask({"Origin": "http://evil.example", "Content-Type": "text/plain"}, "POST",
+                       "/v1/chat/completions", json.dumps({"messages": [{"role": "user", "content": "hi"}]}))
+    assert status == 403 and body["error"]["code"] == "origin_not_allowed"
+    assert ask({})[0] == 200
+    assert switch.finish().wait(10000)

@@ -124,6 +124,7 @@ class ChatEngine:
         self.gpu_layers, self.device_reason = 0, ""
         self._eos = llm.token_eos()
         self._vocab = llm._model.vocab if hasattr(llm, "_model") else None
+        self.layouts = 0  # prompts laid out to fit the context (each a render and a tokenisation)
 
     # --- prompt --------------------------------------------------------------------
     def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
@@ -149,27 +150,63 @@ class ChatEngine:
         return PromptPlan(prompt.ids, dropped, kept)
 
     def _fit(self, messages: list[Message], max_tokens: int, layout):
-        """The first prompt, dropping the oldest turns one by one, that leaves room for the reply.
-        layout(kept) builds a prompt (ids, image_tokens, close()); prompts that do not fit are closed."""
+        """The prompt that keeps the most recent turns, dropping the oldest, that leaves room for the
+        reply (never the system prompt or the last message). layout(kept) builds a prompt (ids,
+        image_tokens, close()); prompts not chosen are closed.
+
+        The answer is what dropping turns one by one would give, without laying the prompt out once
+        per dropped turn (999 turns were 999 renders): each turn's words are tokenised once, newest
+        first and only until the budget is spent, which says how many old turns cannot fit; from
+        there a few layouts, galloping then bisecting, find the first that fits."""
         if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
             raise InputError("the message is empty")
         budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
         system = [m for m in messages if m.role == "system"]
         rest = [m for m in messages if m.role != "system"]
-        dropped = 0
-        while True:
-            kept = system + rest[dropped:]
-            prompt = layout(kept)
-            if len(prompt.ids) <= budget:
-                return prompt, dropped, kept
-            prompt.close()
-            if len(rest) - dropped <= 1:
-                pictures = f" ({prompt.image_tokens} of them pictures)" if prompt.image_tokens else ""
-                raise InputError(
-                    f"the message is too long for the model's context: {len(prompt.ids)} tokens{pictures}, "
-                    f"{budget} fit (context {self.n_ctx}, {self.n_ctx - budget} kept for the reply)"
-                )
-            dropped += 1
+        last = len(rest) - 1
+        laid: dict[int, object] = {}
+
+        def fits(dropped: int) -> bool:
+            if dropped not in laid:
+                self.layouts += 1
+                laid[dropped] = layout(system + rest[dropped:])
+            return len(laid[dropped].ids) <= budget
+
+        try:
+            low = min(self._cannot_fit(rest, budget), last)
+            high = low
+            step = 1
+            while not fits(high):
+                if high == last:
+                    prompt = laid[high]
+                    pictures = f" ({prompt.image_tokens} of them pictures)" if prompt.image_tokens else ""
+                    raise InputError(
+                        f"the message is too long for the model's context: {len(prompt.ids)} tokens{pictures}, "
+                        f"{budget} fit (context {self.n_ctx}, {self.n_ctx - budget} kept for the reply)"
+                    )
+                low, high, step = high + 1, min(last, high + step), step * 2
+            while low < high:  # high fits; everything below low does not
+                mid = (low + high) // 2
+                if fits(mid):
+                    high = mid
+                else:
+                    low = mid + 1
+            chosen = laid.pop(high)
+            return chosen, high, system + rest[high:]
+        finally:
+            for prompt in laid.values():
+                prompt.close()
+
+    def _cannot_fit(self, rest: list[Message], budget: int) -> int:
+        """How many of the oldest turns cannot fit by their words alone: a turn's words never take
+        fewer tokens in the prompt than alone, less two for where they join (templates add more)."""
+        total = 0
+        for i in range(len(rest) - 1, -1, -1):
+            words = rest[i].content.encode("utf-8")
+            total += max(0, len(self.llm.tokenize(words, add_bos=False, special=True)) - 2) if words else 0
+            if total > budget:
+                return i + 1
+        return 0
 
     # --- generation ----------------------------------------------------------------
     def _prefill(self, tokens: list[int], cancel: CancelToken) -> int:

@@ -9,7 +9,7 @@ llama.cpp's native code then runs apart from the window and from torch:
 
 Calls go over one pipe and are answered in order. While a reply streams, a reader
 thread in the child takes Stop at once, so cancel is as quick as in-process. A process
-that has not honoured Stop within STOP_GRACE_S (stuck in a native call, or anything
+that has not honoured Stop within stop_grace_s() (stuck in a native call, or anything
 else) is ended, and the next call starts it again.
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import queue
 import threading
 import time
@@ -30,7 +31,11 @@ from app.core.jobs import Cancelled, CancelToken, HearthError, InputError, Model
 
 log = logging.getLogger(__name__)
 _ERRORS = {"ModelError": ModelError, "InputError": InputError, "Cancelled": Cancelled, "TemplateError": TemplateError}
-STOP_GRACE_S = 1.0
+# The process gets this long to honour Stop before it is ended (and the model reloaded, which
+# costs far more): several seconds, more on a loaded machine, where one prompt step or one token
+# can take seconds (1 s ended processes that were about to stop).
+STOP_GRACE_MIN_S = 5.0
+STOP_GRACE_MAX_S = 60.0
 # Text goes to the app at most this often (the first piece at once): one pipe message and
 # one wake of the app's threads per token took ~5% of decode speed on 2 cores, where those
 # wakes pre-empt llama.cpp's threads. Two frames at 60 Hz still stream smoothly.
@@ -41,6 +46,16 @@ BATCH_S = 1 / 30
 class FormatInfo:
     name: str
     stop: tuple[str, ...]
+
+
+def stop_grace_s() -> float:
+    """How long a process may take to honour Stop: the minimum, times how overloaded the CPUs are."""
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):  # not on Windows
+        load = 0.0
+    cores = os.cpu_count() or 1
+    return min(STOP_GRACE_MAX_S, STOP_GRACE_MIN_S * max(1.0, load / cores))
 
 
 class ChatProcessError(ModelError):
@@ -154,18 +169,18 @@ class RemoteChatEngine:
         with self._lock:
             self._ensure_running()
             self._send(("stream", (messages, params)))
-            told_at, ended = None, False
+            told_at, ended, grace = None, False, STOP_GRACE_MIN_S
             try:
                 while True:
                     if cancel.cancelled and told_at is None:
                         self._send(("cancel", ()))
-                        told_at = time.monotonic()
+                        told_at, grace = time.monotonic(), stop_grace_s()
                     if not self._conn.poll(0.05):
-                        if told_at is not None and time.monotonic() - told_at > STOP_GRACE_S:
+                        if told_at is not None and time.monotonic() - told_at > grace:
                             ended = True
-                            self._end_process(f"did not stop within {STOP_GRACE_S:g} s of Stop")
+                            self._end_process(f"did not stop within {grace:.0f} s of Stop")
                             raise ChatRestartedError(
-                                f"the model did not stop within {STOP_GRACE_S:g} s, so its process was ended; "
+                                f"the model did not stop within {grace:.0f} s, so its process was ended; "
                                 "it starts again with your next message. Your conversation is kept")
                         continue
                     kind, payload = self._recv()
@@ -180,18 +195,18 @@ class RemoteChatEngine:
                         raise _ERRORS.get(name, ModelError)(message)
             finally:
                 if not ended and not self._closed:  # the consumer let go early: stop, then drain
-                    self._drain(told_at)
+                    self._drain(told_at, grace)
 
-    def _drain(self, told_at: float | None) -> None:
+    def _drain(self, told_at: float | None, grace: float) -> None:
         """Stops a reply nobody reads any more and reads to its end, or ends the process."""
         try:
             if told_at is None:
                 self._conn.send(("cancel", ()))
-                told_at = time.monotonic()
+                told_at, grace = time.monotonic(), stop_grace_s()
             while True:
-                left = told_at + STOP_GRACE_S - time.monotonic()
+                left = told_at + grace - time.monotonic()
                 if left <= 0 or not self._conn.poll(left):
-                    self._end_process(f"did not stop within {STOP_GRACE_S:g} s of Stop")
+                    self._end_process(f"did not stop within {grace:.0f} s of Stop")
                     return
                 if self._recv()[0] in ("end", "error"):
                     return
