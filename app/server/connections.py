@@ -34,30 +34,40 @@ class ConnectionGuard:
         self.limits = limits
         self.waiting: dict[object, float] = {}  # protocol -> when it began waiting; oldest first
         self.per_client: dict[str, int] = {}
-        self._timers: dict[object, object] = {}
+        self.counted: set[object] = set()  # open connections, until closed or dropped (a drop counts at once:
+        self._timers: dict[object, object] = {}  # in a burst of accepts its connection_lost comes later)
 
     @staticmethod
     def _address(proto) -> str:
         return proto.client[0] if proto.client else ""
 
     def opened(self, proto) -> bool:
-        """False: the client has too many connections; this one is closed."""
+        """False: the client has too many connections, none of them idle; this one is closed."""
         address = self._address(proto)
-        count = self.per_client.get(address, 0) + 1
-        self.per_client[address] = count
-        if count > self.limits.max_per_client:
-            log.warning("closed a connection from %s: %d open already", address, count - 1)
-            proto.transport.close()
-            return False
+        if self.per_client.get(address, 0) >= self.limits.max_per_client:
+            idle = next((p for p in self.waiting if self._address(p) == address), None)
+            if idle is None:
+                log.warning("closed a connection from %s: %d open already", address, self.per_client[address])
+                proto.transport.close()
+                return False
+            self._drop(idle, "too many connections from its address")  # the newest is heard
+        self.counted.add(proto)
+        self.per_client[address] = self.per_client.get(address, 0) + 1
         return True
 
-    def closed(self, proto) -> None:
+    def _uncount(self, proto) -> None:
+        if proto not in self.counted:
+            return
+        self.counted.discard(proto)
         address = self._address(proto)
         left = self.per_client.get(address, 1) - 1
         if left > 0:
             self.per_client[address] = left
         else:
             self.per_client.pop(address, None)
+
+    def closed(self, proto) -> None:
+        self._uncount(proto)
         self.waiting.pop(proto, None)
         self._cancel(proto)
 
@@ -90,6 +100,7 @@ class ConnectionGuard:
         log.info("closed a connection from %s: %s", self._address(proto), why)
         self.waiting.pop(proto, None)
         self._cancel(proto)
+        self._uncount(proto)
         proto.transport.close()
 
     def _arm(self, proto, seconds: float, why: str) -> None:
