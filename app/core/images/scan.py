@@ -12,6 +12,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.images.formats import NOT_A_PICTURE, open_picture
+
 log = logging.getLogger(__name__)
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff", ".heic", ".heif"}
@@ -61,15 +63,6 @@ class FoundFile:
 class ScanReport:
     found: list[FoundFile]
     unreadable: list[str]  # folders that could not be listed
-
-
-def _register_heif() -> None:
-    try:
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-    except ImportError:
-        pass  # HEIC only where the plugin is installed
 
 
 def scan_folder(root: Path, exclude: tuple[str, ...] = ()) -> ScanReport:
@@ -189,7 +182,6 @@ def open_image(path: str, target: int = 224):
     against a budget shared by every decode thread."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    _register_heif()
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         if os.path.getsize(path) == 0:
@@ -197,7 +189,7 @@ def open_image(path: str, target: int = 224):
         with warnings.catch_warnings():
             # Pillow warns between its limit and twice it; we refuse above our own limit instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            im = open_picture(path)  # raster formats only: never a plug-in that runs a program
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise SkipImage("too large (decompression bomb guard)")
@@ -216,7 +208,7 @@ def open_image(path: str, target: int = 224):
     except Image.DecompressionBombError as exc:
         raise SkipImage("too large (decompression bomb guard)") from exc
     except UnidentifiedImageError as exc:
-        raise SkipImage("not an image") from exc
+        raise SkipImage(NOT_A_PICTURE) from exc
     except FileNotFoundError as exc:
         raise SkipImage(DELETED) from exc
     except PermissionError as exc:
