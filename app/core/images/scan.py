@@ -7,12 +7,14 @@ import hashlib
 import logging
 import os
 import threading
+import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.images.formats import NOT_A_PICTURE, open_picture
+from app.core.jobs import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,25 @@ class MemoryBudget:
 
 
 _budget = MemoryBudget(DECODE_BUDGET)
+
+
+class RequestBudget:
+    """What one request may spend decoding its pictures: pixels and seconds in all, and its cancel
+    token (a client that left). Each picture is charged its size before its pixels are decoded."""
+
+    def __init__(self, pixels: int, seconds: float, cancel: CancelToken | None = None):
+        self.pixels, self.seconds, self.cancel = pixels, seconds, cancel
+        self.spent = 0
+        self.deadline = time.monotonic() + seconds
+
+    def charge(self, pixels: int) -> None:
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled()
+        if time.monotonic() > self.deadline:
+            raise SkipImage(f"the pictures took longer than {self.seconds:.0f} s to decode in all")
+        self.spent += pixels
+        if self.spent > self.pixels:
+            raise SkipImage(f"the pictures are too large together (over {self.pixels // 1_000_000} megapixels)")
 
 
 @dataclass
@@ -174,7 +195,7 @@ class SkipImage(Exception):  # noqa: N818 - a reason to skip, not a failure
     pass
 
 
-def open_image(path: str, target: int = 224):
+def open_image(path: str, target: int = 224, budget: RequestBudget | None = None):
     """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not.
 
     JPEG decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) and other formats are reduced right after
@@ -193,6 +214,8 @@ def open_image(path: str, target: int = 224):
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise SkipImage("too large (decompression bomb guard)")
+            if budget is not None:
+                budget.charge(im.width * im.height)
             im.draft("RGB", (target, target))  # JPEG: never below the model's input size
             cost = im.width * im.height * max(4, len(im.getbands()))
             _budget.acquire(cost)

@@ -1,0 +1,89 @@
+"""The API server's pictures under attack (issue 22): a budget per request, decoding that stops when
+its client leaves (item 11)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import socket
+import time
+
+import pytest
+from PIL import Image
+
+from tests.helpers import wait_until
+
+MODEL = "tiny-clip"
+
+
+def _server(store, **limits):
+    from app.server.api import Limits, ServerOptions
+    from app.server.backends import LocalBackends
+    from app.server.run import HearthServer
+
+    backends = LocalBackends(store=store)
+    return backends, HearthServer(backends, "127.0.0.1", 0, ServerOptions(limits=Limits(**limits))).start()
+
+
+@pytest.fixture
+def served(clip_store):
+    backends, server = _server(clip_store)
+    yield server
+    server.stop()
+    backends.close()
+
+
+@pytest.fixture
+def served_without_pixel_budget(clip_store):
+    backends, server = _server(clip_store, picture_pixels=10**15)  # only the client's leaving stops them
+    yield server
+    server.stop()
+    backends.close()
+
+
+def _post(server, path: str, body: dict, timeout: float = 120) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        conn.request("POST", path, json.dumps(body), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def _bomb_uri() -> str:
+    """A 1-bit PNG of 100 megapixels (under the 120-megapixel limit for one picture): 12 KB to send."""
+    buf = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buf, "PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def test_a_request_full_of_near_limit_bombs_is_refused_by_its_pixel_budget(served):
+    status, body = _post(served, "/v1/embeddings", {"model": MODEL, "input": [_bomb_uri()] * 12})
+    assert status == 400, body
+    assert "too large together" in body["error"]["message"] and "megapixels" in body["error"]["message"]
+    status, body = _post(served, "/v1/images/search", {"model": MODEL, "image": [_bomb_uri()] * 8, "query": ""})
+    assert status == 200, "eight are within one request's budget"
+
+
+def test_pictures_of_a_client_that_left_are_not_decoded(served_without_pixel_budget):
+    from app.core import paths
+
+    server = served_without_pixel_budget
+    assert _post(server, "/v1/embeddings", {"model": MODEL, "input": "warm"})[0] == 200  # the model is loaded
+    body = json.dumps({"model": MODEL, "input": [_bomb_uri()] * 256}).encode()  # about 28 s of decoding here
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    uploads = lambda: list(paths.cache_dir().glob("upload-*"))  # noqa: E731 - the request's scratch files
+    wait_until(lambda: len(uploads()) == 256, 60, "the request to reach the model's worker")
+    sock.close()  # the client leaves while its pictures are decoded
+    began = time.monotonic()
+    status, answer = _post(server, "/v1/embeddings", {"model": MODEL, "input": "a red circle"}, timeout=120)
+    took = time.monotonic() - began
+    assert status == 200, answer
+    assert took < 10, f"the next request waited {took:.0f} s behind pictures nobody wanted any more"
+    wait_until(lambda: not uploads(), 10, "the request that was left to end")
+
