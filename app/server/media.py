@@ -14,6 +14,7 @@ import numpy as np
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from app.core import paths
+from app.core.images.scan import path_fields
 from app.core.jobs import CancelToken
 from app.server.http import ApiError, from_hearth, picture_budget, read_json, wait, watch_disconnect
 
@@ -215,5 +216,5 @@ async def image_search(request):
         except Exception as exc:  # noqa: BLE001
             raise from_hearth(exc) from None
     return JSONResponse({"object": "list", "model": model,
-                         "data": [{"path": h.path, "score": round(float(h.score), 6), "offline": h.offline}
+                         "data": [{**path_fields(h.path), "score": round(float(h.score), 6), "offline": h.offline}
                                   for h in hits]})

@@ -1,5 +1,5 @@
 """The API server's pictures under attack (issue 22): a budget per request, decoding that stops when
-its client leaves (item 11)."""
+its client leaves (item 11), and hits whose file names are not UTF-8 (item 12)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,17 @@ import base64
 import http.client
 import io
 import json
+import os
 import socket
 import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.helpers import wait_until
+from app.core.images.index import ImageIndex, IndexSummary
+from tests.conftest import run_app
+from tests.helpers import photo_library, wait_until
 
 MODEL = "tiny-clip"
 
@@ -87,3 +91,34 @@ def test_pictures_of_a_client_that_left_are_not_decoded(served_without_pixel_bud
     assert took < 10, f"the next request waited {took:.0f} s behind pictures nobody wanted any more"
     wait_until(lambda: not uploads(), 10, "the request that was left to end")
 
+
+def _odd_library(root, encoder, key):
+    photo_library(root, per_class=1)
+    odd = os.path.join(os.fsencode(root), b"caf\xe9.png")  # Latin-1: not UTF-8
+    Image.new("RGB", (64, 64), (250, 120, 20)).save(odd)
+    index = ImageIndex()
+    index.add_folder(root)
+    assert [i for i in index.index(encoder, key) if isinstance(i, IndexSummary)][0].embedded == 21
+    index.close()
+    return odd
+
+
+def test_a_hit_whose_name_is_not_utf8_is_answered_with_its_name_in_words_and_bytes(served, tmp_path):
+    from app.core.models.opening import open_encoder
+
+    encoder, key = open_encoder(MODEL)
+    odd = _odd_library(tmp_path / "lib", encoder, key)
+    picture = "data:image/png;base64," + base64.b64encode(Path(os.fsdecode(odd)).read_bytes()).decode()
+    status, body = _post(served, "/v1/images/search", {"model": MODEL, "image": picture, "top": 21})
+    assert status == 200, body
+    hits = {h["path"]: h for h in body["data"]}
+    assert len(hits) == 21
+    shown = os.fsencode(odd).decode("utf-8", "replace")
+    assert shown.endswith("caf\ufffd.png") and shown in hits
+    assert base64.b64decode(hits[shown]["path_base64"]) == odd, "the exact bytes, to open the file with"
+    assert sum("path_base64" in h for h in hits.values()) == 1, "a UTF-8 name is given as it is"
+
+    result = run_app("search", "query", "--image", os.fsdecode(odd), "--top", "21", "--json")
+    assert result.returncode == 0, result.stderr
+    cli = {h["path"]: h for h in json.loads(result.stdout)}
+    assert cli.keys() == hits.keys() and cli[shown]["path_base64"] == hits[shown]["path_base64"]

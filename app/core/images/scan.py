@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import logging
@@ -27,6 +28,17 @@ DECODE_BUDGET = 512 * 1024 * 1024  # bytes of decoded pixels the decode pool may
 def display_path(path: str) -> str:
     """A path fit to show: bytes that are not UTF-8 (kept losslessly as surrogates) become U+FFFD."""
     return os.fsencode(path).decode("utf-8", "replace") if isinstance(path, str) else str(path)
+
+
+def path_fields(path: str) -> dict:
+    """A path in JSON (the API's answers, the CLI's --json): "path" is always valid UTF-8 (display_path);
+    a name that is not UTF-8 also gives its exact bytes as "path_base64", so a client can still open it."""
+    raw = os.fsencode(path)
+    try:
+        raw.decode("utf-8")
+        return {"path": path}
+    except UnicodeDecodeError:
+        return {"path": display_path(path), "path_base64": base64.b64encode(raw).decode("ascii")}
 
 
 class MemoryBudget:
