@@ -90,18 +90,24 @@ class FoundFile:
     path: str
     size: int
     mtime: float
+    dev: int | None = None  # the device of its folder: a nested mount point's differs from the root's
 
 
 @dataclass
 class ScanReport:
     found: list[FoundFile]
     unreadable: list[str]  # folders that could not be listed
+    dev: int | None = None  # the root's device
 
 
 def scan_folder(root: Path, exclude: tuple[str, ...] = ()) -> ScanReport:
     """All picture files below root, following links but never in a loop."""
     found, unreadable = [], []
     seen: set[tuple[int, int]] = set()
+    try:
+        root_dev = os.stat(root).st_dev
+    except OSError:
+        root_dev = None
 
     def onerror(err: OSError) -> None:
         unreadable.append(str(err.filename))
@@ -127,8 +133,8 @@ def scan_folder(root: Path, exclude: tuple[str, ...] = ()) -> ScanReport:
                 fst = os.stat(full)
             except OSError:
                 continue  # deleted while we looked, or a dangling link
-            found.append(FoundFile(full, fst.st_size, fst.st_mtime))
-    return ScanReport(found, unreadable)
+            found.append(FoundFile(full, fst.st_size, fst.st_mtime, st.st_dev))
+    return ScanReport(found, unreadable, root_dev)
 
 
 @dataclass
@@ -142,6 +148,7 @@ class KnownFile:
     status: str
     reason: str
     embedded_hash: str | None  # the hash the current model's vector was made from; None: no vector
+    dev: int | None = None  # the device its folder was on when it was indexed
 
 
 @dataclass
@@ -153,6 +160,7 @@ class Todo:
     size: int
     mtime: float
     reusable: str | None
+    dev: int | None = None
 
 
 @dataclass
@@ -162,11 +170,18 @@ class FolderPlan:
     skipped: Counter = field(default_factory=Counter)  # reasons of files skipped before, still the same
     todo: list[Todo] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)  # ids of indexed files no longer there
+    unmounted: list[int] = field(default_factory=list)  # ids of files on a nested drive not mounted now: kept
+    unmounted_dirs: set[str] = field(default_factory=set)  # where those drives were mounted
+    moved_dev: list[tuple[int, int]] = field(default_factory=list)  # (device, id) of unchanged files to record
     lost_all: bool = False  # it had indexed pictures and none is there now: an empty mount point?
 
 
-def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFile]) -> FolderPlan:
-    """The diff between a folder on disk and the index: what is unchanged, what to (re)do, what is gone."""
+def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFile],
+                root: str | None = None, root_dev: int | None = None) -> FolderPlan:
+    """The diff between a folder on disk and the index: what is unchanged, what to (re)do, what is gone.
+
+    root_dev is the device the folder root was on when last indexed: a missing file that was on another
+    device (a nested mount point) whose folder is now back on the root's device was unmounted, not deleted."""
     plan = FolderPlan()
     present = set()
     for f in found:
@@ -176,16 +191,56 @@ def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFi
         same = old is not None and old.size == f.size and old.mtime == f.mtime
         if same and (old.status == "skipped" or old.embedded_hash is not None):
             plan.unchanged += 1
+            if f.dev is not None and old.dev != f.dev:
+                plan.moved_dev.append((f.dev, old.id))
             if old.status == "skipped":
                 plan.skipped[old.reason or "skipped"] += 1
             continue
         # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed.
         reusable = old.hash if old is not None and old.hash and old.embedded_hash == old.hash else None
-        plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable))
-    plan.gone = [k.id for p, k in known.items() if p not in present]
+        plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable, f.dev))
+    mounts = _MountCheck(root, root_dev) if root is not None and root_dev is not None else None
+    for p, k in known.items():
+        if p in present:
+            continue
+        where = mounts.unmounted(p, k.dev) if mounts is not None and k.dev is not None else None
+        if where is None:
+            plan.gone.append(k.id)
+        else:
+            plan.unmounted.append(k.id)
+            plan.unmounted_dirs.add(where)
     indexed = [p for p, k in known.items() if k.status != "skipped"]
     plan.lost_all = bool(indexed) and not any(p in present for p in indexed)
     return plan
+
+
+class _MountCheck:
+    """Was a missing file's drive unmounted? It was on a device other than the root's, and the nearest
+    folder of its path that is still there is now on the root's device (an empty mount point, or none)."""
+
+    def __init__(self, root: str, root_dev: int):
+        self.root, self.root_dev = root, root_dev
+        self._dev: dict[str, int | None] = {}
+
+    def unmounted(self, path: str, dev: int) -> str | None:
+        """The folder where its drive was mounted, if it is not mounted now; None: the file is gone."""
+        if dev == self.root_dev:
+            return None
+        folder = os.path.dirname(path)
+        while folder.startswith(self.root) and len(folder) > len(self.root) and not os.path.isdir(folder):
+            folder = os.path.dirname(folder)
+        now, root_now = self._device(folder), self._device(self.root)
+        if now is None or now == dev or now != root_now:
+            return None  # its drive is there (or another is mounted there): the file was deleted
+        return folder
+
+    def _device(self, folder: str) -> int | None:
+        if folder not in self._dev:
+            try:
+                self._dev[folder] = os.stat(folder).st_dev
+            except OSError:
+                self._dev[folder] = None
+        return self._dev[folder]
 
 
 def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
