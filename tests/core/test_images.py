@@ -158,6 +158,6 @@ def test_a_pickled_checkpoint_is_refused_without_side_effects(tmp_path):
         ModelStore().import_path(pt, "images", architecture="ViT-B-32")
     from app.core.images.encoder import ImageEncoder
 
-    with pytest.raises(ModelError, match="could not be loaded"):
-        ImageEncoder(pt, "ViT-B-32")  # weights_only=True refuses the payload too
+    with pytest.raises(ModelError, match="carries code"):
+        ImageEncoder(pt, "ViT-B-32")  # checked before open_clip reads it (weights_only=True would refuse it too)
     assert not (tmp_path / "pwned").exists()

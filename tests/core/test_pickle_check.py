@@ -139,3 +139,49 @@ def test_pickle_protocol_details_are_not_trusted(tmp_path):
     pt.write_bytes(_torch_zip(b"\x80\x02h\x05."))
     with pytest.raises(ModelError, match="corrupt"):
         check_pickle_is_plain(pt)
+
+
+def _clip_folder(folder, weights_name: str, weights: bytes, extra: dict | None = None):
+    """The tiny CLIP's config beside the given weights file (and any other files)."""
+    import shutil
+
+    folder.mkdir()
+    shutil.copy(TINY_CLIP / "open_clip_config.json", folder)
+    (folder / weights_name).write_bytes(weights)
+    for name, data in (extra or {}).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+def test_the_weights_checked_in_a_folder_are_the_weights_open_clip_loads(tmp_path):
+    """model.safetensors was checked while open_clip loaded open_clip_pytorch_model.pth beside it."""
+    from app.core.images.encoder import ImageEncoder
+
+    evil = _torch_zip(b"\x80\x02cbuiltins\nprint\n" + _u("pwned") + b"\x85R.")
+    folder = _clip_folder(tmp_path / "clip", "model.safetensors", (TINY_CLIP / "open_clip_model.safetensors")
+                          .read_bytes(), {"open_clip_pytorch_model.pth": evil})
+    with pytest.raises(ModelError, match="open_clip_pytorch_model.pth.*refused"):
+        ModelStore().import_path(folder, "images", "two-weights")
+    with pytest.raises(ModelError, match="open_clip_pytorch_model.pth.*refused"):
+        ImageEncoder(folder)
+
+
+@pytest.mark.parametrize("names", [
+    ["model.safetensors", "open_clip_pytorch_model.pth"],
+    ["open_clip_model.safetensors", "open_clip_pytorch_model.bin", "model.pth"],
+    ["pytorch_model.bin", "model.pth", "weights.safetensors"],
+    ["b.pth", "a.bin", "z.safetensors", "c.safetensors"],
+    ["b.pth", "a.bin"],
+    ["notes.txt"],
+])
+def test_hearth_picks_the_weights_file_open_clip_picks(tmp_path, names):
+    from pathlib import Path
+
+    from open_clip.factory import _find_checkpoint_in_dir
+
+    from app.core.models.validate import clip_folder_weights
+
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    theirs = _find_checkpoint_in_dir(tmp_path)
+    assert clip_folder_weights(tmp_path) == (Path(theirs) if theirs else None)

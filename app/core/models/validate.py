@@ -71,8 +71,33 @@ def _validate_whisper(src: Path) -> None:
         raise ModelError(f"{src.name}: model.bin is truncated")
 
 
-CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors", "model.safetensors",
-                "open_clip_pytorch_model.bin", "pytorch_model.bin")
+# open_clip's order of preference in a model folder (factory._find_checkpoint_in_dir).
+CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
+                "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pth",
+                "model.safetensors", "pytorch_model.bin", "pytorch_model.pth", "model.pth")
+
+
+def clip_folder_weights(src: Path) -> Path | None:
+    """The weights file open_clip loads from a model folder ('local-dir:'), chosen as it chooses: the
+    file checked is the file loaded. None: the folder has none."""
+    found = sorted([*src.glob("*.safetensors"), *src.glob("*.bin"), *src.glob("*.pth")])
+    if not found:
+        return None
+    preferred = sorted((p for p in found if p.name in CLIP_WEIGHTS), key=lambda p: CLIP_WEIGHTS.index(p.name))
+    if preferred:
+        return preferred[0]
+    found.sort(key=lambda p: p.suffix == ".safetensors", reverse=True)  # stable: sorted by name within each
+    return found[0]
+
+
+def check_clip_folder(src: Path) -> None:
+    """The folder's config and the weights open_clip will load from it; ModelError says what is wrong."""
+    _validate_clip_folder(src)
+
+
+def check_clip_checkpoint(src: Path) -> None:
+    """One checkpoint file, as open_clip will load it; ModelError says what is wrong."""
+    _validate_clip(src)
 
 
 def _validate_clip_folder(src: Path) -> str:
@@ -83,10 +108,10 @@ def _validate_clip_folder(src: Path) -> str:
         raise ModelError(f"{src.name}: not an OpenCLIP model folder (open_clip_config.json missing or bad)") from exc
     if "model_cfg" not in data:
         raise ModelError(f"{src.name}: open_clip_config.json has no model_cfg")
-    weights = [src / n for n in CLIP_WEIGHTS if (src / n).is_file()]
-    if not weights:
+    weights = clip_folder_weights(src)
+    if weights is None:
         raise ModelError(f"{src.name}: no OpenCLIP weights (open_clip_model.safetensors) in the folder")
-    _validate_clip(weights[0])
+    _validate_clip(weights)
     return "local-dir"
 
 
