@@ -239,3 +239,52 @@ def test_a_folder_indexed_on_another_device_and_now_empty_is_offline_not_deleted
     assert _offline(index, clip_encoder) == (40, 20)
     confirmed = _index(index, clip_encoder, remove_missing=True)  # the user says they are gone
     assert confirmed.removed == 20 and _offline(index, clip_encoder) == (20, 0)
+
+
+FOREIGN = {
+    "a table of its own": ["CREATE TABLE notes (x TEXT)"],
+    "a trigger": ["CREATE TRIGGER wipe AFTER INSERT ON files BEGIN DELETE FROM embeddings; END"],
+    "a column missing": ["ALTER TABLE files DROP COLUMN hash"],
+    "a column added": ["ALTER TABLE embeddings ADD COLUMN note TEXT"],
+    "an older version that already has the new columns": ["PRAGMA user_version = 1"],
+    "an older version without its tables": ["DROP TABLE embeddings", "PRAGMA user_version = 1"],
+}
+
+
+def _spoil(path, statements) -> None:
+    import sqlite3
+
+    ImageIndex().close()
+    with sqlite3.connect(path) as db:
+        for sql in statements:
+            db.execute(sql)
+
+
+def test_an_index_with_foreign_tables_or_columns_is_named_damaged_and_rebuilt(hearth_home, tmp_path):
+    path = index_module.default_path()
+    for what, statements in FOREIGN.items():
+        _spoil(path, statements)
+        try:
+            ImageIndex().folders()
+            raise AssertionError(f"{what}: went unnoticed")
+        except IndexDamagedError as exc:
+            assert str(exc).startswith(f"the photo index ({path}) is damaged"), f"{what}: {exc}"
+            assert "Error" not in str(exc) and "no such" not in str(exc), f"{what}: {exc}"
+        rebuilt = ImageIndex.rebuild()
+        rebuilt.add_folder(tmp_path)
+        assert [p for p, _, _ in rebuilt.folders()] == [str(tmp_path.resolve())]
+        rebuilt.close()
+        path.unlink()
+    assert len([p for p in path.parent.glob("images.sqlite3.damaged-*") if p.name[-4:] not in ("-wal", "-shm")]) \
+        == len(FOREIGN), "each set aside, none deleted"
+
+
+def test_cli_says_an_index_with_foreign_columns_is_damaged_and_rebuilds_it(clip_store, hearth_home, tmp_path):
+    photo_library(tmp_path / "lib", per_class=1)
+    _spoil(index_module.default_path(), FOREIGN["a column missing"])
+    result = run_app("search", "index", str(tmp_path / "lib"))
+    out = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in out and "no such column" not in out, out
+    assert "photo index" in result.stderr and "damaged" in result.stderr and "--rebuild" in result.stderr
+    rebuilt = run_app("search", "index", "--rebuild", str(tmp_path / "lib"))
+    assert rebuilt.returncode == 0 and "embedded 20" in rebuilt.stdout, rebuilt.stderr

@@ -141,6 +141,26 @@ def test_pickle_protocol_details_are_not_trusted(tmp_path):
         check_pickle_is_plain(pt)
 
 
+def _set_method(src, dst, method: int):
+    """A copy of a torch zip whose data.pkl claims another compression method (local and central headers)."""
+    data = bytearray(src.read_bytes())
+    with zipfile.ZipFile(src) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("data.pkl"))
+    assert data[info.header_offset:info.header_offset + 4] == b"PK\x03\x04"
+    data[info.header_offset + 8:info.header_offset + 10] = method.to_bytes(2, "little")
+    name = info.filename.encode()
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        n = int.from_bytes(data[at + 28:at + 30], "little")
+        if data[at + 46:at + 46 + n] == name:
+            data[at + 10:at + 12] = method.to_bytes(2, "little")
+            break
+        at = data.find(b"PK\x01\x02", at + 4)
+    assert at >= 0
+    dst.write_bytes(bytes(data))
+    return dst
+
+
 def _clip_folder(folder, weights_name: str, weights: bytes, extra: dict | None = None):
     """The tiny CLIP's config beside the given weights file (and any other files)."""
     import shutil
@@ -151,6 +171,27 @@ def _clip_folder(folder, weights_name: str, weights: bytes, extra: dict | None =
     for name, data in (extra or {}).items():
         (folder / name).write_bytes(data)
     return folder
+
+
+@pytest.mark.parametrize("method", [99, zipfile.ZIP_LZMA])
+def test_a_checkpoint_packed_with_a_method_torch_cannot_read_is_refused_in_words(tmp_path, method):
+    from app.core.images.encoder import ImageEncoder
+
+    good = _plain_checkpoint(tmp_path / "good.pt")
+    odd = tmp_path / "odd.pt"
+    if method == 99:  # a method no reader knows
+        _set_method(good, odd, method)
+    else:  # one Python reads and torch does not
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(odd, "w", zipfile.ZIP_LZMA) as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info))
+    assert _torch_refuses(odd)
+    with pytest.raises(ModelError, match=f"compression method torch cannot read \\(method {method}\\)"):
+        ModelStore().import_path(odd, "images", architecture="ViT-B-32")
+    folder = _clip_folder(tmp_path / "folder", "open_clip_pytorch_model.bin", odd.read_bytes())
+    with pytest.raises(ModelError, match="compression method torch cannot read") as opened:
+        ImageEncoder(folder)  # opening a model already in the store checks it too, before torch reads it
+    assert "Error" not in str(opened.value)
 
 
 def test_the_weights_checked_in_a_folder_are_the_weights_open_clip_loads(tmp_path):

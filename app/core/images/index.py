@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core import paths
-from app.core.db import DamagedDatabaseError, is_damage, open_db, set_aside
+from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
 from app.core.images.scan import (
     DELETED,
     KnownFile,
@@ -160,6 +160,17 @@ class ImageIndex:
         except DamagedDatabaseError as exc:
             raise IndexDamagedError(str(exc), self.path) from exc
         self.db = self.store.conn
+        try:
+            with _damage_named(self.path):
+                odd = schema_differences(self.db, MIGRATIONS)
+        except BaseException:
+            self.store.close()
+            raise
+        if odd:  # foreign tables or columns: a hostile or hand-made file, never queried as if it were ours
+            self.store.close()
+            log.info("the photo index %s is not as Hearth writes it: %s", self.path, "; ".join(odd))
+            raise IndexDamagedError(f"the photo index ({self.path}) is damaged: it is not as Hearth writes it "
+                                    f"({'; '.join(odd[:3])})", self.path)
         self._matrix: dict[str, tuple[np.ndarray, list[int]]] = {}
 
     @classmethod

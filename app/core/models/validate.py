@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 from app.core.jobs import ModelError
@@ -165,6 +166,7 @@ _DATA_OPS = {
 }
 _CONTAINER_OPS = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
 _MARK, _VALUE = object(), object()
+_TORCH_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 
 
 class _Global(str):
@@ -182,13 +184,20 @@ def check_pickle_is_plain(src: Path) -> None:
             names = [i.filename for i in infos]
             if len(set(names)) != len(names):  # readers disagree on which copy of a name wins
                 raise ModelError(f"{src.name}: the checkpoint holds two files of one name; refused")
+            odd = sorted({i.compress_type for i in infos} - _TORCH_ZIP_METHODS)
+            if odd:  # torch's reader (miniz) reads stored and deflated entries, nothing else
+                raise ModelError(f"{src.name}: the checkpoint is packed with a compression method torch cannot "
+                                 f"read (method {', '.join(map(str, odd))}); save it again with torch.save")
+            if any(i.flag_bits & 0x1 for i in infos):
+                raise ModelError(f"{src.name}: the checkpoint is encrypted; torch cannot read it")
             pickles = [i for i in infos if i.filename.endswith(".pkl")]
             if not any(i.filename.endswith("data.pkl") for i in pickles):
                 raise ModelError(f"{src.name}: no state dict in the checkpoint")
             for info in pickles:
                 _check_pickle(src, zf.read(info))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ModelError(f"{src.name}: corrupt checkpoint ({exc})") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
+            zlib.error) as exc:
+        raise ModelError(f"{src.name}: the checkpoint is damaged and cannot be read") from exc
 
 
 def _check_pickle(src: Path, data: bytes) -> None:
