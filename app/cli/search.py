@@ -84,7 +84,7 @@ def run_index(args) -> int:
 def run_query(args) -> int:
     from app.core.images.index import ImageIndex
     from app.core.images.query import search_vector
-    from app.core.images.scan import display_path
+    from app.core.images.scan import display_path, path_fields
     from app.core.models.opening import open_encoder
 
     encoder, key = open_encoder(args.model, args.arch)
@@ -96,7 +96,8 @@ def run_query(args) -> int:
         finally:
             index.close()
     if args.json:
-        print(json.dumps([{"path": h.path, "score": round(h.score, 4), "offline": h.offline} for h in hits], indent=2))
+        print(json.dumps([{**path_fields(h.path), "score": round(h.score, 4), "offline": h.offline} for h in hits],
+                         indent=2))
     else:
         for h in hits:
             print(f"{h.score:6.3f}  {display_path(h.path)}{'  (offline)' if h.offline else ''}")

@@ -51,6 +51,13 @@ def is_damage(exc: BaseException) -> bool:
     return "not a database" in text or "malformed" in text
 
 
+def _not_ours(exc: sqlite3.OperationalError) -> bool:
+    """A migration that failed because the tables are not what the schema version says (a hand-made or
+    hostile file), not because of a lock or a full disk."""
+    text = str(exc)
+    return text.startswith(("no such table", "no such column", "duplicate column")) or "already exists" in text
+
+
 class Database:
     """One connection (isolation_level=None: we say when transactions start)."""
 
@@ -123,7 +130,14 @@ def open_db(path: Path, migrations: Sequence[Migration], what: str, newer: str =
             if version < target:
                 with db.transaction():
                     for step in range(version, target):
-                        migrations[step](conn)
+                        try:
+                            migrations[step](conn)
+                        except sqlite3.OperationalError as exc:
+                            if not _not_ours(exc):
+                                raise
+                            raise DamagedDatabaseError(
+                                f"{what} ({path}) is damaged: its tables are not the ones its schema version "
+                                f"({version}) says", path) from exc
                     conn.execute(f"PRAGMA user_version = {target}")
                 db.version = target
                 log.info("%s migrated from schema %d to %d", what, version, target)
@@ -136,12 +150,45 @@ def open_db(path: Path, migrations: Sequence[Migration], what: str, newer: str =
                       f"as it is (schema {version}).")
             log.warning(notice)
             return Database(_open_read_only(path), path, version, read_only=True, notice=notice)
+    except DamagedDatabaseError:
+        conn.close()
+        raise
     except sqlite3.DatabaseError as exc:
         if conn is not None:
             conn.close()
         if is_damage(exc):
             raise DamagedDatabaseError(f"{what} ({path}) is damaged: {exc}", path) from exc
         raise DatabaseError(f"{what} ({path}) cannot be opened: {exc}") from exc
+
+
+def _schema(conn: sqlite3.Connection) -> dict[tuple[str, str], list[tuple]]:
+    """Every table, index, view and trigger (SQLite's own left out), with each table's columns."""
+    out = {}
+    for kind, name in conn.execute(
+            "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").fetchall():
+        quoted = name.replace('"', '""')
+        cols = conn.execute(f'PRAGMA table_info("{quoted}")').fetchall() if kind == "table" else []
+        out[(kind, name)] = [tuple(c[1:]) for c in cols]  # name, type, not null, default, key
+    return out
+
+
+def schema_differences(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[str]:
+    """How a database differs from what its migrations build (foreign tables, triggers, columns missing
+    or added by hand), in words; empty when it is exactly ours."""
+    ref = sqlite3.connect(":memory:")
+    try:
+        for step in migrations:
+            step(ref)
+        want = _schema(ref)
+    finally:
+        ref.close()
+    have = _schema(conn)
+    out = [f"an unexpected {kind} {name[:60]!r}" for kind, name in sorted(have.keys() - want.keys())]
+    out += [f"no {kind} {name!r}" for kind, name in sorted(want.keys() - have.keys())]
+    for key in sorted(want.keys() & have.keys()):
+        if want[key] != have[key]:
+            out.append(f"the {key[0]} {key[1]!r} has other columns than Hearth's")
+    return out
 
 
 def set_aside(path: Path) -> Path:

@@ -83,21 +83,21 @@ class WindowBackends(QObject):
             return self.own.transcribe(model, path, options, cancel)
         return self._on_pane_worker("speech", model, lambda t: run_transcribe(t, path, options, cancel))
 
-    def embed(self, model, texts, images) -> Future:
+    def embed(self, model, texts, images, budget=None) -> Future:
         from app.server.backends import embed_with
 
         if "images" not in self.workers:
-            return self.own.embed(model, texts, images)
-        return self._on_pane_worker("images", model, lambda m: embed_with(m[0], texts, images))
+            return self.own.embed(model, texts, images, budget)
+        return self._on_pane_worker("images", model, lambda m: embed_with(m[0], texts, images, budget))
 
-    def search(self, model, text, images, top, threshold) -> Future:
+    def search(self, model, text, images, top, threshold, budget=None) -> Future:
         from app.server.backends import search_with
 
         worker = self.workers.get("images")
         if worker is None:
-            return self.own.search(model, text, images, top, threshold)
+            return self.own.search(model, text, images, top, threshold, budget)
         return self._on_pane_worker("images", model, lambda m: search_with(m[0], m[1], worker.library(), text,
-                                                                           images, top, threshold))
+                                                                           images, top, threshold, budget))
 
     def close(self) -> None:
         self.own.close()

@@ -26,6 +26,9 @@ class Limits:
     upload_bytes: int = 200 << 20  # audio files
     timeout_s: float = 600.0  # a request's whole job, or the wait for the model's next word
     in_flight: int = 64  # requests under way at once, with the key (or all, without one)
+    # One request's pictures, decoded in all: a few hundred near-limit bombs cost seconds, not minutes.
+    picture_pixels: int = 1_000_000_000
+    picture_seconds: float = 60.0
 
 
 @dataclass
@@ -72,6 +75,7 @@ def create_app(backends, options: ServerOptions | None = None, host: str = "127.
         ApiError: _api_error, HTTPException: _http_error, Exception: _other_error})
     app.state.backends = backends
     app.state.timeout = options.limits.timeout_s
+    app.state.limits = options.limits
     limits = options.limits
 
     def limit_for(path: str) -> int:

@@ -62,10 +62,11 @@ class Backends(Protocol):
 
     def transcribe(self, model: str, path: Path, options, cancel: CancelToken) -> Future: ...
 
-    def embed(self, model: str, texts: list[str], images: list[Path]) -> Future:
-        """(text vectors, image vectors) as numpy arrays."""
+    def embed(self, model: str, texts: list[str], images: list[Path], budget=None) -> Future:
+        """(text vectors, image vectors) as numpy arrays; budget: the request's for decoding its pictures."""
 
-    def search(self, model: str, text: str, images: list[Path], top: int, threshold: float | None) -> Future:
+    def search(self, model: str, text: str, images: list[Path], top: int, threshold: float | None,
+               budget=None) -> Future:
         """A list of app.core.images.index.Hit."""
 
     def close(self) -> None: ...
@@ -185,11 +186,11 @@ class LocalBackends:
     def transcribe(self, model, path, options, cancel) -> Future:
         return self.worker(model, "speech").submit(run_transcribe, path, options, cancel)
 
-    def embed(self, model, texts, images) -> Future:
-        return self.worker(model, "images").submit(lambda m: embed_with(m.encoder, texts, images))
+    def embed(self, model, texts, images, budget=None) -> Future:
+        return self.worker(model, "images").submit(lambda m: embed_with(m.encoder, texts, images, budget))
 
-    def search(self, model, text, images, top, threshold) -> Future:
-        return self.worker(model, "images").submit(lambda m: m.search(text, images, top, threshold))
+    def search(self, model, text, images, top, threshold, budget=None) -> Future:
+        return self.worker(model, "images").submit(lambda m: m.search(text, images, top, threshold, budget))
 
     def loaded(self) -> dict[str, int]:
         """How many times each model was loaded (one each, once used)."""
@@ -228,30 +229,31 @@ def run_transcribe(transcriber, path: Path, options, cancel: CancelToken) -> Tra
     return out
 
 
-def _pictures(encoder, images: list[Path]):
+def _pictures(encoder, images: list[Path], budget=None):
     from app.core.images.scan import SkipImage, open_image
 
     out = []
     for i, p in enumerate(images):
         try:
-            out.append(open_image(str(p), encoder.image_size))
+            out.append(open_image(str(p), encoder.image_size, budget))
         except SkipImage as exc:
             raise InputError(f"image {i + 1}: {exc}") from None
     return out
 
 
-def embed_with(encoder, texts: list[str], images: list[Path]):
+def embed_with(encoder, texts: list[str], images: list[Path], budget=None):
     import numpy as np
 
     tv = encoder.embed_text(texts) if texts else np.zeros((0, 0), np.float32)
-    iv = encoder.embed_pil(_pictures(encoder, images)) if images else np.zeros((0, 0), np.float32)
+    iv = encoder.embed_pil(_pictures(encoder, images, budget)) if images else np.zeros((0, 0), np.float32)
     return tv, iv
 
 
-def search_with(encoder, key: str, index, text: str, images: list[Path], top: int, threshold: float | None):
+def search_with(encoder, key: str, index, text: str, images: list[Path], top: int, threshold: float | None,
+                budget=None):
     from app.core.images.query import parse, query_vector
 
-    vectors = list(encoder.embed_pil(_pictures(encoder, images))) if images else []
+    vectors = list(encoder.embed_pil(_pictures(encoder, images, budget))) if images else []
     return index.search(query_vector(parse(text or ""), encoder, vectors), key, top, threshold)
 
 
@@ -262,12 +264,12 @@ class _Images:
         self.encoder, self.key = encoder, key
         self._index = None
 
-    def search(self, text: str, images: list[Path], top: int, threshold: float | None):
+    def search(self, text: str, images: list[Path], top: int, threshold: float | None, budget=None):
         from app.core.images.index import ImageIndex
 
         if self._index is None:
             self._index = ImageIndex()
-        return search_with(self.encoder, self.key, self._index, text, images, top, threshold)
+        return search_with(self.encoder, self.key, self._index, text, images, top, threshold, budget)
 
     def close(self) -> None:
         if self._index is not None:

@@ -6,6 +6,7 @@ import asyncio
 import base64
 import binascii
 import json
+import logging
 import re
 import time
 import uuid
@@ -15,8 +16,10 @@ from starlette.responses import JSONResponse
 
 from app.core.chat.engine import ChatStats, SamplingParams
 from app.core.chat.templates import Message
-from app.core.jobs import CancelToken
-from app.server.http import ApiError, CancellableStream, from_hearth, read_json, watch_disconnect
+from app.core.jobs import Cancelled, CancelToken
+from app.server.http import ApiError, CancellableStream, from_hearth, picture_budget, read_json, watch_disconnect
+
+log = logging.getLogger(__name__)
 
 ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 MAX_MESSAGES = 1000
@@ -75,16 +78,18 @@ def picture_bytes(ref, where: str) -> bytes:
                        code="invalid_image") from None
 
 
-def decode_pictures(messages: list[Message], side: int) -> list[Message]:
+def decode_pictures(messages: list[Message], side: int, budget=None) -> list[Message]:
     """Every picture through the chat pane's decoder (bomb guard, truncated files), shrunk for the projector:
-    the model gets the same PNG bytes a picture dropped in the chat pane gives it."""
+    the model gets the same PNG bytes a picture dropped in the chat pane gives it. The request's budget
+    bounds the pixels and seconds spent on all of them, and stops them when the client leaves."""
     from app.core.chat.pictures import prepare
 
     out = []
     for i, m in enumerate(messages):
         if m.images:
             m = Message(m.role, m.content, tuple(
-                prepare(data, f"messages[{i}] picture {k + 1}", side).data for k, data in enumerate(m.images)))
+                prepare(data, f"messages[{i}] picture {k + 1}", side, budget).data
+                for k, data in enumerate(m.images)))
         out.append(m)
     return out
 
@@ -171,16 +176,19 @@ async def chat_completions(request):
     except Exception as exc:  # noqa: BLE001 - reported in OpenAI's shape
         raise from_hearth(exc) from None
     messages, params, stops, options = parse_request(data)
+    cancel = CancelToken()
     if any(m.images for m in messages):
         side = state.backends.picture_side(model)
         if side is None:
             raise ApiError(400, f"this model cannot see pictures: {model} has no projector; choose a vision model "
                            "or send the text alone", param="messages", code="model_cannot_see")
         try:
-            messages = await run_in_threadpool(decode_pictures, messages, side)
+            async with watch_disconnect(request, cancel):
+                messages = await run_in_threadpool(decode_pictures, messages, side, picture_budget(request, cancel))
         except Exception as exc:  # noqa: BLE001 - a bad picture is a 400 in OpenAI's shape
+            if isinstance(exc, Cancelled):
+                log.info("chat request left while its pictures were decoded: the rest were not")
             raise from_hearth(exc) from None
-    cancel = CancelToken()
     loop = asyncio.get_running_loop()
     items: asyncio.Queue = asyncio.Queue()
     flt = StopFilter(stops)

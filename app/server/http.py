@@ -66,6 +66,14 @@ async def wait(fut, timeout: float, cancel: CancelToken | None = None):
         raise
 
 
+def picture_budget(request, cancel: CancelToken):
+    """What this request may spend decoding its pictures; it stops when the client leaves."""
+    from app.core.images.scan import RequestBudget
+
+    limits = request.app.state.limits
+    return RequestBudget(limits.picture_pixels, limits.picture_seconds, cancel)
+
+
 class watch_disconnect:  # noqa: N801 - used as a context manager, like a function
     """While a non-streamed job runs, a client that leaves cancels it (the body is read by then,
     so the next message the server has for us is the disconnect)."""

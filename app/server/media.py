@@ -14,8 +14,9 @@ import numpy as np
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from app.core import paths
+from app.core.images.scan import path_fields
 from app.core.jobs import CancelToken
-from app.server.http import ApiError, from_hearth, read_json, wait, watch_disconnect
+from app.server.http import ApiError, from_hearth, picture_budget, read_json, wait, watch_disconnect
 
 AUDIO_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 MAX_IMAGE_BYTES = 16 << 20
@@ -162,7 +163,10 @@ async def embeddings(request):
                 order.append(("text", len(texts)))
                 texts.append(x)
         try:
-            tv, iv = await wait(state.backends.embed(model, texts, images), state.timeout)
+            cancel = CancelToken()
+            async with watch_disconnect(request, cancel):
+                job = state.backends.embed(model, texts, images, picture_budget(request, cancel))
+                tv, iv = await wait(job, state.timeout, cancel)
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -203,11 +207,14 @@ async def image_search(request):
     with ExitStack() as stack:
         images = [_scratch(stack, _image_bytes(u, f"image[{i}]")) for i, u in enumerate(uris)]
         try:
-            hits = await wait(state.backends.search(model, text, images, top, threshold), state.timeout)
+            cancel = CancelToken()
+            async with watch_disconnect(request, cancel):
+                job = state.backends.search(model, text, images, top, threshold, picture_budget(request, cancel))
+                hits = await wait(job, state.timeout, cancel)
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise from_hearth(exc) from None
     return JSONResponse({"object": "list", "model": model,
-                         "data": [{"path": h.path, "score": round(float(h.score), 6), "offline": h.offline}
+                         "data": [{**path_fields(h.path), "score": round(float(h.score), 6), "offline": h.offline}
                                   for h in hits]})

@@ -168,3 +168,123 @@ def test_huge_pictures_decode_reduced_within_a_memory_budget(tmp_path, monkeypat
     assert all(max(im.size) <= 224 * 4 and im.mode == "RGB" for im in pictures)
     assert 0 < budget.peak <= budget.limit, f"{budget.peak} bytes decoded at once"
     assert budget.used == 0
+
+
+def _offline(index, encoder) -> tuple[int, int]:
+    hits = index.search(query_vector(parse("a red circle"), encoder), KEY, top=1000)
+    return len(hits), sum(h.offline for h in hits)
+
+
+def test_an_unmounted_nested_drive_keeps_its_entries_while_the_parent_has_pictures(clip_encoder, tmp_path):
+    import subprocess
+
+    import pytest
+
+    photos = tmp_path / "photos"
+    photo_library(photos, per_class=1)
+    usb = photos / "usb"
+    usb.mkdir()
+
+    def mount() -> bool:
+        return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=32m", "hearth-test", str(usb)],
+                              capture_output=True).returncode == 0
+
+    if os.name != "posix" or os.geteuid() != 0 or not mount():
+        pytest.skip("mounting a tmpfs needs root; the next test covers the rule with recorded devices")
+    index = ImageIndex()
+    try:
+        photo_library(usb, per_class=1, seed=5)  # pictures on the nested drive
+        index.add_folder(photos)
+        assert _index(index, clip_encoder).embedded == 40
+    finally:
+        subprocess.run(["umount", str(usb)], check=True)
+    assert usb.is_dir() and not any(usb.iterdir()), "an empty mount point is left"
+    summary = _index(index, clip_encoder)
+    assert summary.removed == 0 and str(usb.resolve()) in summary.offline_folders and not summary.emptied_folders
+    assert _offline(index, clip_encoder) == (40, 20), "kept and searchable, marked offline"
+    assert {p: s for p, s, n in index.folders()}[str(photos.resolve())] == "ok"
+
+    assert mount()
+    try:
+        photo_library(usb, per_class=1, seed=5)  # plugged in again: the same pictures
+        back = _index(index, clip_encoder)
+        assert back.removed == 0 and back.embedded == 0 and not back.offline_folders
+        assert _offline(index, clip_encoder) == (40, 0)
+        next(usb.rglob("*.png")).unlink()  # deleted on a drive that is there: an ordinary deletion
+        assert _index(index, clip_encoder).removed == 1
+    finally:
+        subprocess.run(["umount", str(usb)], check=True)
+
+
+def test_a_folder_indexed_on_another_device_and_now_empty_is_offline_not_deleted(clip_encoder, hearth_home, tmp_path):
+    import sqlite3
+
+    photos = tmp_path / "photos"
+    photo_library(photos, per_class=1)
+    photo_library(photos / "usb", per_class=1, seed=5)
+    index = ImageIndex()
+    index.add_folder(photos)
+    assert _index(index, clip_encoder).embedded == 40
+    index.close()
+    # What indexing records when photos/usb is a mount point: its files on a device other than the root's.
+    with sqlite3.connect(index_module.default_path()) as db:
+        dev = os.stat(photos).st_dev
+        moved = db.execute("UPDATE files SET dev = ? WHERE path LIKE ?", (dev + 1, f"{photos / 'usb'}/%")).rowcount
+    assert moved == 20
+    for p in sorted((photos / "usb").rglob("*"), reverse=True):  # unmounted: an empty folder on the root's device
+        p.unlink() if p.is_file() else p.rmdir()
+    index = ImageIndex()
+    summary = _index(index, clip_encoder)
+    assert summary.removed == 0 and summary.offline_folders == [str((photos / "usb").resolve())]
+    assert _offline(index, clip_encoder) == (40, 20)
+    confirmed = _index(index, clip_encoder, remove_missing=True)  # the user says they are gone
+    assert confirmed.removed == 20 and _offline(index, clip_encoder) == (20, 0)
+
+
+FOREIGN = {
+    "a table of its own": ["CREATE TABLE notes (x TEXT)"],
+    "a trigger": ["CREATE TRIGGER wipe AFTER INSERT ON files BEGIN DELETE FROM embeddings; END"],
+    "a column missing": ["ALTER TABLE files DROP COLUMN hash"],
+    "a column added": ["ALTER TABLE embeddings ADD COLUMN note TEXT"],
+    "an older version that already has the new columns": ["PRAGMA user_version = 1"],
+    "an older version without its tables": ["DROP TABLE embeddings", "PRAGMA user_version = 1"],
+}
+
+
+def _spoil(path, statements) -> None:
+    import sqlite3
+
+    ImageIndex().close()
+    with sqlite3.connect(path) as db:
+        for sql in statements:
+            db.execute(sql)
+
+
+def test_an_index_with_foreign_tables_or_columns_is_named_damaged_and_rebuilt(hearth_home, tmp_path):
+    path = index_module.default_path()
+    for what, statements in FOREIGN.items():
+        _spoil(path, statements)
+        try:
+            ImageIndex().folders()
+            raise AssertionError(f"{what}: went unnoticed")
+        except IndexDamagedError as exc:
+            assert str(exc).startswith(f"the photo index ({path}) is damaged"), f"{what}: {exc}"
+            assert "Error" not in str(exc) and "no such" not in str(exc), f"{what}: {exc}"
+        rebuilt = ImageIndex.rebuild()
+        rebuilt.add_folder(tmp_path)
+        assert [p for p, _, _ in rebuilt.folders()] == [str(tmp_path.resolve())]
+        rebuilt.close()
+        path.unlink()
+    assert len([p for p in path.parent.glob("images.sqlite3.damaged-*") if p.name[-4:] not in ("-wal", "-shm")]) \
+        == len(FOREIGN), "each set aside, none deleted"
+
+
+def test_cli_says_an_index_with_foreign_columns_is_damaged_and_rebuilds_it(clip_store, hearth_home, tmp_path):
+    photo_library(tmp_path / "lib", per_class=1)
+    _spoil(index_module.default_path(), FOREIGN["a column missing"])
+    result = run_app("search", "index", str(tmp_path / "lib"))
+    out = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in out and "no such column" not in out, out
+    assert "photo index" in result.stderr and "damaged" in result.stderr and "--rebuild" in result.stderr
+    rebuilt = run_app("search", "index", "--rebuild", str(tmp_path / "lib"))
+    assert rebuilt.returncode == 0 and "embedded 20" in rebuilt.stdout, rebuilt.stderr

@@ -139,3 +139,90 @@ def test_pickle_protocol_details_are_not_trusted(tmp_path):
     pt.write_bytes(_torch_zip(b"\x80\x02h\x05."))
     with pytest.raises(ModelError, match="corrupt"):
         check_pickle_is_plain(pt)
+
+
+def _set_method(src, dst, method: int):
+    """A copy of a torch zip whose data.pkl claims another compression method (local and central headers)."""
+    data = bytearray(src.read_bytes())
+    with zipfile.ZipFile(src) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith("data.pkl"))
+    assert data[info.header_offset:info.header_offset + 4] == b"PK\x03\x04"
+    data[info.header_offset + 8:info.header_offset + 10] = method.to_bytes(2, "little")
+    name = info.filename.encode()
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        n = int.from_bytes(data[at + 28:at + 30], "little")
+        if data[at + 46:at + 46 + n] == name:
+            data[at + 10:at + 12] = method.to_bytes(2, "little")
+            break
+        at = data.find(b"PK\x01\x02", at + 4)
+    assert at >= 0
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+def _clip_folder(folder, weights_name: str, weights: bytes, extra: dict | None = None):
+    """The tiny CLIP's config beside the given weights file (and any other files)."""
+    import shutil
+
+    folder.mkdir()
+    shutil.copy(TINY_CLIP / "open_clip_config.json", folder)
+    (folder / weights_name).write_bytes(weights)
+    for name, data in (extra or {}).items():
+        (folder / name).write_bytes(data)
+    return folder
+
+
+@pytest.mark.parametrize("method", [99, zipfile.ZIP_LZMA])
+def test_a_checkpoint_packed_with_a_method_torch_cannot_read_is_refused_in_words(tmp_path, method):
+    from app.core.images.encoder import ImageEncoder
+
+    good = _plain_checkpoint(tmp_path / "good.pt")
+    odd = tmp_path / "odd.pt"
+    if method == 99:  # a method no reader knows
+        _set_method(good, odd, method)
+    else:  # one Python reads and torch does not
+        with zipfile.ZipFile(good) as src, zipfile.ZipFile(odd, "w", zipfile.ZIP_LZMA) as dst:
+            for info in src.infolist():
+                dst.writestr(info.filename, src.read(info))
+    assert _torch_refuses(odd)
+    with pytest.raises(ModelError, match=f"compression method torch cannot read \\(method {method}\\)"):
+        ModelStore().import_path(odd, "images", architecture="ViT-B-32")
+    folder = _clip_folder(tmp_path / "folder", "open_clip_pytorch_model.bin", odd.read_bytes())
+    with pytest.raises(ModelError, match="compression method torch cannot read") as opened:
+        ImageEncoder(folder)  # opening a model already in the store checks it too, before torch reads it
+    assert "Error" not in str(opened.value)
+
+
+def test_the_weights_checked_in_a_folder_are_the_weights_open_clip_loads(tmp_path):
+    """model.safetensors was checked while open_clip loaded open_clip_pytorch_model.pth beside it."""
+    from app.core.images.encoder import ImageEncoder
+
+    evil = _torch_zip(b"\x80\x02cbuiltins\nprint\n" + _u("pwned") + b"\x85R.")
+    folder = _clip_folder(tmp_path / "clip", "model.safetensors", (TINY_CLIP / "open_clip_model.safetensors")
+                          .read_bytes(), {"open_clip_pytorch_model.pth": evil})
+    with pytest.raises(ModelError, match="open_clip_pytorch_model.pth.*refused"):
+        ModelStore().import_path(folder, "images", "two-weights")
+    with pytest.raises(ModelError, match="open_clip_pytorch_model.pth.*refused"):
+        ImageEncoder(folder)
+
+
+@pytest.mark.parametrize("names", [
+    ["model.safetensors", "open_clip_pytorch_model.pth"],
+    ["open_clip_model.safetensors", "open_clip_pytorch_model.bin", "model.pth"],
+    ["pytorch_model.bin", "model.pth", "weights.safetensors"],
+    ["b.pth", "a.bin", "z.safetensors", "c.safetensors"],
+    ["b.pth", "a.bin"],
+    ["notes.txt"],
+])
+def test_hearth_picks_the_weights_file_open_clip_picks(tmp_path, names):
+    from pathlib import Path
+
+    from open_clip.factory import _find_checkpoint_in_dir
+
+    from app.core.models.validate import clip_folder_weights
+
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    theirs = _find_checkpoint_in_dir(tmp_path)
+    assert clip_folder_weights(tmp_path) == (Path(theirs) if theirs else None)

@@ -43,7 +43,7 @@ def test_pasted_bytes_and_files_give_the_same_picture(tmp_path):
 
 
 @pytest.mark.parametrize("kind, reason", [
-    ("truncated", "corrupt"), ("bomb", "decompression bomb"), ("empty", "empty file"), ("text", "not an image"),
+    ("truncated", "corrupt"), ("bomb", "decompression bomb"), ("empty", "empty file"), ("text", "not a picture"),
 ])
 def test_bad_pictures_give_a_clear_message(tmp_path, kind, reason):
     path = bad_pictures(tmp_path)[kind]

@@ -111,3 +111,18 @@ def test_a_text_only_model_refuses_a_picture(client):
         _ask(client, _uri(red_png()), model=GEMMA)
     assert "this model cannot see pictures" in err.value.body["message"]
     assert err.value.body["code"] == "model_cannot_see"
+
+
+def test_a_message_full_of_near_limit_bombs_is_refused_by_the_request_budget(client):
+    import io
+
+    import openai
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("1", (10_000, 10_000)).save(buf, "PNG")  # 100 megapixels, under the limit for one picture
+    bombs = [{"type": "image_url", "image_url": {"url": _uri(buf.getvalue())}}] * 12
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model=SEER, max_tokens=2, messages=[
+            {"role": "user", "content": [*bombs, {"type": "text", "text": QUESTION}]}])
+    assert "too large together" in err.value.body["message"]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from app.core import paths
 from app.core.fileio import atomic_write_bytes
-from app.core.images.scan import SkipImage, open_image
+from app.core.images.scan import RequestBudget, SkipImage, open_image
 from app.core.jobs import InputError
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,13 @@ def display_name(name: str) -> str:
     return base[:120]
 
 
-def prepare(source: Path | bytes, name: str = "", side: int = DEFAULT_SIDE) -> Picture:
-    """Decodes, turns upright and shrinks a picture; PictureError says plainly what is wrong with it."""
+def prepare(source: Path | bytes, name: str = "", side: int = DEFAULT_SIDE,
+            budget: RequestBudget | None = None) -> Picture:
+    """Decodes, turns upright and shrinks a picture; PictureError says plainly what is wrong with it.
+    A budget (a server request's) is charged the picture's pixels and stops a request that left."""
     label = display_name(name or (source.name if isinstance(source, Path) else "pasted picture"))
     if isinstance(source, bytes | bytearray):
-        return _prepare_bytes(bytes(source), label, side)
+        return _prepare_bytes(bytes(source), label, side, budget)
     path = Path(source)
     try:
         size = path.stat().st_size
@@ -82,14 +84,14 @@ def prepare(source: Path | bytes, name: str = "", side: int = DEFAULT_SIDE) -> P
     if size > MAX_FILE_BYTES:
         raise PictureError(f"{label}: the file is too large to be a picture ({size // (1024 * 1024)} MB)")
     try:
-        im = open_image(str(path), target=side)
+        im = open_image(str(path), target=side, budget=budget)
     except SkipImage as exc:
         log.warning("picture %s refused: %s", label, exc)
         raise PictureError(f"{label} cannot be used as a picture: {exc}") from exc
     return _finish(im, label, side)
 
 
-def _prepare_bytes(data: bytes, label: str, side: int) -> Picture:
+def _prepare_bytes(data: bytes, label: str, side: int, budget: RequestBudget | None) -> Picture:
     if len(data) > MAX_FILE_BYTES:
         raise PictureError(f"{label}: too large to be a picture")
     # open_image works on files (its guards need a size and a seekable source); a private temp file it is.
@@ -97,7 +99,7 @@ def _prepare_bytes(data: bytes, label: str, side: int) -> Picture:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        return prepare(Path(tmp), label, side)
+        return prepare(Path(tmp), label, side, budget)
     finally:
         os.unlink(tmp)
 

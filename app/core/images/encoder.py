@@ -31,6 +31,8 @@ class ImageEncoder:
         import open_clip
         import torch
 
+        from app.core.models.validate import check_clip_checkpoint, check_clip_folder
+
         path = Path(path)
         self.model_id = model_id or path.stem
         self.on_measured = on_measured
@@ -38,6 +40,7 @@ class ImageEncoder:
         torch.set_num_threads(physical_cores())
         try:
             if path.is_dir():
+                check_clip_folder(path)  # the weights open_clip picks in it, before it reads them
                 name = "local-dir:" + str(path)
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     name, device=self.choice.device, precision=self.choice.detail, weights_only=True
@@ -46,6 +49,7 @@ class ImageEncoder:
             else:
                 if not architecture:
                     raise ModelError(f"{path.name}: an OpenCLIP checkpoint needs its architecture (e.g. ViT-B-32)")
+                check_clip_checkpoint(path)
                 model, _, preprocess = open_clip.create_model_and_transforms(
                     architecture, pretrained=str(path), device=self.choice.device,
                     precision=self.choice.detail, weights_only=True,

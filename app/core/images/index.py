@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core import paths
-from app.core.db import DamagedDatabaseError, is_damage, open_db, set_aside
+from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
 from app.core.images.scan import (
     DELETED,
     KnownFile,
@@ -135,7 +135,13 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS = [_v0_to_v1]
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    # The device each folder and file was on when indexed: an unmounted nested drive is told from deletions.
+    db.execute("ALTER TABLE folders ADD COLUMN dev INTEGER")
+    db.execute("ALTER TABLE files ADD COLUMN dev INTEGER")
+
+
+MIGRATIONS = [_v0_to_v1, _v1_to_v2]
 
 
 @dataclass
@@ -154,6 +160,17 @@ class ImageIndex:
         except DamagedDatabaseError as exc:
             raise IndexDamagedError(str(exc), self.path) from exc
         self.db = self.store.conn
+        try:
+            with _damage_named(self.path):
+                odd = schema_differences(self.db, MIGRATIONS)
+        except BaseException:
+            self.store.close()
+            raise
+        if odd:  # foreign tables or columns: a hostile or hand-made file, never queried as if it were ours
+            self.store.close()
+            log.info("the photo index %s is not as Hearth writes it: %s", self.path, "; ".join(odd))
+            raise IndexDamagedError(f"the photo index ({self.path}) is damaged: it is not as Hearth writes it "
+                                    f"({'; '.join(odd[:3])})", self.path)
         self._matrix: dict[str, tuple[np.ndarray, list[int]]] = {}
 
     @classmethod
@@ -267,7 +284,8 @@ class ImageIndex:
               remove_missing: bool = False) -> list[Todo]:
         """Scans each folder, records what went offline or away, and returns what to decode."""
         todo: list[Todo] = []
-        for folder_id, stored, exclude in self.db.execute("SELECT id, path, exclude FROM folders").fetchall():
+        rows = self.db.execute("SELECT id, path, exclude, dev FROM folders").fetchall()
+        for folder_id, stored, exclude, was_dev in rows:
             folder = _from_db(stored)
             if only is not None and folder not in only:
                 continue
@@ -279,7 +297,7 @@ class ImageIndex:
             for bad in report.unreadable:
                 summary.skipped["unreadable folder"] += 1
                 log.warning("could not list %s", bad)
-            plan = plan_folder(folder_id, report.found, self._known(folder_id, model_key))
+            plan = plan_folder(folder_id, report.found, self._known(folder_id, model_key), folder, was_dev)
             if plan.lost_all and not remove_missing:
                 log.warning("%s lost every indexed picture at once: kept as offline until removal is confirmed",
                             display_path(folder))
@@ -287,11 +305,20 @@ class ImageIndex:
                 summary.offline_folders.append(folder)
                 summary.emptied_folders.append(folder)
                 continue
+            if remove_missing:  # the user confirmed: an unmounted drive's entries go too
+                plan.gone, plan.unmounted, plan.unmounted_dirs = plan.gone + plan.unmounted, [], set()
             with self.store.transaction():
-                self.db.execute("UPDATE folders SET status = 'ok' WHERE id = ?", (folder_id,))
+                self.db.execute("UPDATE folders SET status = 'ok', dev = ? WHERE id = ?", (report.dev, folder_id))
                 self.db.execute("UPDATE files SET status = 'ok' WHERE folder_id = ? AND status = 'offline'",
                                 (folder_id,))
                 self.db.executemany("DELETE FROM files WHERE id = ?", [(i,) for i in plan.gone])
+                self.db.executemany("UPDATE files SET status = 'offline' WHERE id = ? AND status = 'ok'",
+                                    [(i,) for i in plan.unmounted])
+                self.db.executemany("UPDATE files SET dev = ? WHERE id = ?", plan.moved_dev)
+            for where in sorted(plan.unmounted_dirs):
+                log.warning("%s: a drive that was mounted here is not now: its pictures are kept as offline",
+                            display_path(where))
+                summary.offline_folders.append(where)
             summary.scanned += plan.scanned
             summary.unchanged += plan.unchanged
             summary.skipped.update(plan.skipped)
@@ -301,7 +328,7 @@ class ImageIndex:
 
     def _known(self, folder_id: int, model_key: str) -> dict[str, KnownFile]:
         rows = self.db.execute(
-            "SELECT f.id, f.path, f.size, f.mtime, f.hash, f.status, f.reason, e.hash FROM files f"
+            "SELECT f.id, f.path, f.size, f.mtime, f.hash, f.status, f.reason, e.hash, f.dev FROM files f"
             " LEFT JOIN embeddings e ON e.file_id = f.id AND e.model = ? WHERE f.folder_id = ?",
             (model_key, folder_id))
         return {_from_db(r[1]): KnownFile(r[0], *r[2:]) for r in rows}
@@ -350,7 +377,8 @@ class ImageIndex:
     def _record_unembedded(self, item: _Decoded, summary: IndexSummary) -> None:
         t = item.todo
         if item.reason == "same":
-            self.db.execute("UPDATE files SET size = ?, mtime = ? WHERE path = ?", (t.size, t.mtime, _to_db(t.path)))
+            self.db.execute("UPDATE files SET size = ?, mtime = ?, dev = ? WHERE path = ?",
+                            (t.size, t.mtime, t.dev, _to_db(t.path)))
             summary.unchanged += 1
             return
         summary.skipped[item.reason] += 1
@@ -377,10 +405,10 @@ class ImageIndex:
 
     def _upsert_file(self, t: Todo, digest: str | None, status: str, reason: str) -> int:
         self.db.execute(
-            "INSERT INTO files (path, folder_id, size, mtime, hash, status, reason) VALUES (?,?,?,?,?,?,?)"
+            "INSERT INTO files (path, folder_id, size, mtime, hash, status, reason, dev) VALUES (?,?,?,?,?,?,?,?)"
             " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, hash=excluded.hash,"
-            " status=excluded.status, reason=excluded.reason, folder_id=excluded.folder_id",
-            (_to_db(t.path), t.folder_id, t.size, t.mtime, digest, status, reason),
+            " status=excluded.status, reason=excluded.reason, folder_id=excluded.folder_id, dev=excluded.dev",
+            (_to_db(t.path), t.folder_id, t.size, t.mtime, digest, status, reason, t.dev),
         )
         return self.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(t.path),)).fetchone()[0]
 

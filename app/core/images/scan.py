@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import hashlib
 import logging
 import os
 import threading
+import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from app.core.images.formats import NOT_A_PICTURE, open_picture
+from app.core.jobs import Cancelled, CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +28,17 @@ DECODE_BUDGET = 512 * 1024 * 1024  # bytes of decoded pixels the decode pool may
 def display_path(path: str) -> str:
     """A path fit to show: bytes that are not UTF-8 (kept losslessly as surrogates) become U+FFFD."""
     return os.fsencode(path).decode("utf-8", "replace") if isinstance(path, str) else str(path)
+
+
+def path_fields(path: str) -> dict:
+    """A path in JSON (the API's answers, the CLI's --json): "path" is always valid UTF-8 (display_path);
+    a name that is not UTF-8 also gives its exact bytes as "path_base64", so a client can still open it."""
+    raw = os.fsencode(path)
+    try:
+        raw.decode("utf-8")
+        return {"path": path}
+    except UnicodeDecodeError:
+        return {"path": display_path(path), "path_base64": base64.b64encode(raw).decode("ascii")}
 
 
 class MemoryBudget:
@@ -50,32 +66,48 @@ class MemoryBudget:
 _budget = MemoryBudget(DECODE_BUDGET)
 
 
+class RequestBudget:
+    """What one request may spend decoding its pictures: pixels and seconds in all, and its cancel
+    token (a client that left). Each picture is charged its size before its pixels are decoded."""
+
+    def __init__(self, pixels: int, seconds: float, cancel: CancelToken | None = None):
+        self.pixels, self.seconds, self.cancel = pixels, seconds, cancel
+        self.spent = 0
+        self.deadline = time.monotonic() + seconds
+
+    def charge(self, pixels: int) -> None:
+        if self.cancel is not None and self.cancel.cancelled:
+            raise Cancelled()
+        if time.monotonic() > self.deadline:
+            raise SkipImage(f"the pictures took longer than {self.seconds:.0f} s to decode in all")
+        self.spent += pixels
+        if self.spent > self.pixels:
+            raise SkipImage(f"the pictures are too large together (over {self.pixels // 1_000_000} megapixels)")
+
+
 @dataclass
 class FoundFile:
     path: str
     size: int
     mtime: float
+    dev: int | None = None  # the device of its folder: a nested mount point's differs from the root's
 
 
 @dataclass
 class ScanReport:
     found: list[FoundFile]
     unreadable: list[str]  # folders that could not be listed
-
-
-def _register_heif() -> None:
-    try:
-        from pillow_heif import register_heif_opener
-
-        register_heif_opener()
-    except ImportError:
-        pass  # HEIC only where the plugin is installed
+    dev: int | None = None  # the root's device
 
 
 def scan_folder(root: Path, exclude: tuple[str, ...] = ()) -> ScanReport:
     """All picture files below root, following links but never in a loop."""
     found, unreadable = [], []
     seen: set[tuple[int, int]] = set()
+    try:
+        root_dev = os.stat(root).st_dev
+    except OSError:
+        root_dev = None
 
     def onerror(err: OSError) -> None:
         unreadable.append(str(err.filename))
@@ -101,8 +133,8 @@ def scan_folder(root: Path, exclude: tuple[str, ...] = ()) -> ScanReport:
                 fst = os.stat(full)
             except OSError:
                 continue  # deleted while we looked, or a dangling link
-            found.append(FoundFile(full, fst.st_size, fst.st_mtime))
-    return ScanReport(found, unreadable)
+            found.append(FoundFile(full, fst.st_size, fst.st_mtime, st.st_dev))
+    return ScanReport(found, unreadable, root_dev)
 
 
 @dataclass
@@ -116,6 +148,7 @@ class KnownFile:
     status: str
     reason: str
     embedded_hash: str | None  # the hash the current model's vector was made from; None: no vector
+    dev: int | None = None  # the device its folder was on when it was indexed
 
 
 @dataclass
@@ -127,6 +160,7 @@ class Todo:
     size: int
     mtime: float
     reusable: str | None
+    dev: int | None = None
 
 
 @dataclass
@@ -136,11 +170,18 @@ class FolderPlan:
     skipped: Counter = field(default_factory=Counter)  # reasons of files skipped before, still the same
     todo: list[Todo] = field(default_factory=list)
     gone: list[int] = field(default_factory=list)  # ids of indexed files no longer there
+    unmounted: list[int] = field(default_factory=list)  # ids of files on a nested drive not mounted now: kept
+    unmounted_dirs: set[str] = field(default_factory=set)  # where those drives were mounted
+    moved_dev: list[tuple[int, int]] = field(default_factory=list)  # (device, id) of unchanged files to record
     lost_all: bool = False  # it had indexed pictures and none is there now: an empty mount point?
 
 
-def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFile]) -> FolderPlan:
-    """The diff between a folder on disk and the index: what is unchanged, what to (re)do, what is gone."""
+def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFile],
+                root: str | None = None, root_dev: int | None = None) -> FolderPlan:
+    """The diff between a folder on disk and the index: what is unchanged, what to (re)do, what is gone.
+
+    root_dev is the device the folder root was on when last indexed: a missing file that was on another
+    device (a nested mount point) whose folder is now back on the root's device was unmounted, not deleted."""
     plan = FolderPlan()
     present = set()
     for f in found:
@@ -150,16 +191,56 @@ def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFi
         same = old is not None and old.size == f.size and old.mtime == f.mtime
         if same and (old.status == "skipped" or old.embedded_hash is not None):
             plan.unchanged += 1
+            if f.dev is not None and old.dev != f.dev:
+                plan.moved_dev.append((f.dev, old.id))
             if old.status == "skipped":
                 plan.skipped[old.reason or "skipped"] += 1
             continue
         # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed.
         reusable = old.hash if old is not None and old.hash and old.embedded_hash == old.hash else None
-        plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable))
-    plan.gone = [k.id for p, k in known.items() if p not in present]
+        plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable, f.dev))
+    mounts = _MountCheck(root, root_dev) if root is not None and root_dev is not None else None
+    for p, k in known.items():
+        if p in present:
+            continue
+        where = mounts.unmounted(p, k.dev) if mounts is not None and k.dev is not None else None
+        if where is None:
+            plan.gone.append(k.id)
+        else:
+            plan.unmounted.append(k.id)
+            plan.unmounted_dirs.add(where)
     indexed = [p for p, k in known.items() if k.status != "skipped"]
     plan.lost_all = bool(indexed) and not any(p in present for p in indexed)
     return plan
+
+
+class _MountCheck:
+    """Was a missing file's drive unmounted? It was on a device other than the root's, and the nearest
+    folder of its path that is still there is now on the root's device (an empty mount point, or none)."""
+
+    def __init__(self, root: str, root_dev: int):
+        self.root, self.root_dev = root, root_dev
+        self._dev: dict[str, int | None] = {}
+
+    def unmounted(self, path: str, dev: int) -> str | None:
+        """The folder where its drive was mounted, if it is not mounted now; None: the file is gone."""
+        if dev == self.root_dev:
+            return None
+        folder = os.path.dirname(path)
+        while folder.startswith(self.root) and len(folder) > len(self.root) and not os.path.isdir(folder):
+            folder = os.path.dirname(folder)
+        now, root_now = self._device(folder), self._device(self.root)
+        if now is None or now == dev or now != root_now:
+            return None  # its drive is there (or another is mounted there): the file was deleted
+        return folder
+
+    def _device(self, folder: str) -> int | None:
+        if folder not in self._dev:
+            try:
+                self._dev[folder] = os.stat(folder).st_dev
+            except OSError:
+                self._dev[folder] = None
+        return self._dev[folder]
 
 
 def _excluded(path: str, patterns: tuple[str, ...]) -> bool:
@@ -181,7 +262,7 @@ class SkipImage(Exception):  # noqa: N818 - a reason to skip, not a failure
     pass
 
 
-def open_image(path: str, target: int = 224):
+def open_image(path: str, target: int = 224, budget: RequestBudget | None = None):
     """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not.
 
     JPEG decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) and other formats are reduced right after
@@ -189,7 +270,6 @@ def open_image(path: str, target: int = 224):
     against a budget shared by every decode thread."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    _register_heif()
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     try:
         if os.path.getsize(path) == 0:
@@ -197,10 +277,12 @@ def open_image(path: str, target: int = 224):
         with warnings.catch_warnings():
             # Pillow warns between its limit and twice it; we refuse above our own limit instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            im = open_picture(path)  # raster formats only: never a plug-in that runs a program
         with im:
             if im.width * im.height > MAX_PIXELS:
                 raise SkipImage("too large (decompression bomb guard)")
+            if budget is not None:
+                budget.charge(im.width * im.height)
             im.draft("RGB", (target, target))  # JPEG: never below the model's input size
             cost = im.width * im.height * max(4, len(im.getbands()))
             _budget.acquire(cost)
@@ -216,7 +298,7 @@ def open_image(path: str, target: int = 224):
     except Image.DecompressionBombError as exc:
         raise SkipImage("too large (decompression bomb guard)") from exc
     except UnidentifiedImageError as exc:
-        raise SkipImage("not an image") from exc
+        raise SkipImage(NOT_A_PICTURE) from exc
     except FileNotFoundError as exc:
         raise SkipImage(DELETED) from exc
     except PermissionError as exc:

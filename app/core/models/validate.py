@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 import zipfile
+import zlib
 from pathlib import Path
 
 from app.core.jobs import ModelError
@@ -71,8 +72,33 @@ def _validate_whisper(src: Path) -> None:
         raise ModelError(f"{src.name}: model.bin is truncated")
 
 
-CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors", "model.safetensors",
-                "open_clip_pytorch_model.bin", "pytorch_model.bin")
+# open_clip's order of preference in a model folder (factory._find_checkpoint_in_dir).
+CLIP_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.safetensors",
+                "open_clip_pytorch_model.bin", "open_clip_pytorch_model.pth",
+                "model.safetensors", "pytorch_model.bin", "pytorch_model.pth", "model.pth")
+
+
+def clip_folder_weights(src: Path) -> Path | None:
+    """The weights file open_clip loads from a model folder ('local-dir:'), chosen as it chooses: the
+    file checked is the file loaded. None: the folder has none."""
+    found = sorted([*src.glob("*.safetensors"), *src.glob("*.bin"), *src.glob("*.pth")])
+    if not found:
+        return None
+    preferred = sorted((p for p in found if p.name in CLIP_WEIGHTS), key=lambda p: CLIP_WEIGHTS.index(p.name))
+    if preferred:
+        return preferred[0]
+    found.sort(key=lambda p: p.suffix == ".safetensors", reverse=True)  # stable: sorted by name within each
+    return found[0]
+
+
+def check_clip_folder(src: Path) -> None:
+    """The folder's config and the weights open_clip will load from it; ModelError says what is wrong."""
+    _validate_clip_folder(src)
+
+
+def check_clip_checkpoint(src: Path) -> None:
+    """One checkpoint file, as open_clip will load it; ModelError says what is wrong."""
+    _validate_clip(src)
 
 
 def _validate_clip_folder(src: Path) -> str:
@@ -83,10 +109,10 @@ def _validate_clip_folder(src: Path) -> str:
         raise ModelError(f"{src.name}: not an OpenCLIP model folder (open_clip_config.json missing or bad)") from exc
     if "model_cfg" not in data:
         raise ModelError(f"{src.name}: open_clip_config.json has no model_cfg")
-    weights = [src / n for n in CLIP_WEIGHTS if (src / n).is_file()]
-    if not weights:
+    weights = clip_folder_weights(src)
+    if weights is None:
         raise ModelError(f"{src.name}: no OpenCLIP weights (open_clip_model.safetensors) in the folder")
-    _validate_clip(weights[0])
+    _validate_clip(weights)
     return "local-dir"
 
 
@@ -140,6 +166,7 @@ _DATA_OPS = {
 }
 _CONTAINER_OPS = {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "BUILD"}
 _MARK, _VALUE = object(), object()
+_TORCH_ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED}
 
 
 class _Global(str):
@@ -157,13 +184,20 @@ def check_pickle_is_plain(src: Path) -> None:
             names = [i.filename for i in infos]
             if len(set(names)) != len(names):  # readers disagree on which copy of a name wins
                 raise ModelError(f"{src.name}: the checkpoint holds two files of one name; refused")
+            odd = sorted({i.compress_type for i in infos} - _TORCH_ZIP_METHODS)
+            if odd:  # torch's reader (miniz) reads stored and deflated entries, nothing else
+                raise ModelError(f"{src.name}: the checkpoint is packed with a compression method torch cannot "
+                                 f"read (method {', '.join(map(str, odd))}); save it again with torch.save")
+            if any(i.flag_bits & 0x1 for i in infos):
+                raise ModelError(f"{src.name}: the checkpoint is encrypted; torch cannot read it")
             pickles = [i for i in infos if i.filename.endswith(".pkl")]
             if not any(i.filename.endswith("data.pkl") for i in pickles):
                 raise ModelError(f"{src.name}: no state dict in the checkpoint")
             for info in pickles:
                 _check_pickle(src, zf.read(info))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise ModelError(f"{src.name}: corrupt checkpoint ({exc})") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError,
+            zlib.error) as exc:
+        raise ModelError(f"{src.name}: the checkpoint is damaged and cannot be read") from exc
 
 
 def _check_pickle(src: Path, data: bytes) -> None:

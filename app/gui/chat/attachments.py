@@ -11,6 +11,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
 from app.gui import theme
+from app.gui.images.reading import read_picture
 from app.gui.workers import SerialWorker
 
 THUMB = 64
@@ -120,7 +121,7 @@ def picture_button(path: str, name: str, size: int = 96) -> QToolButton:
     b.setObjectName("messagePicture")
     b.setAccessibleName(f"Open picture {name}")
     b.setToolTip(name)
-    b.setIcon(QIcon(QPixmap(path)))
+    b.setIcon(QIcon(QPixmap.fromImage(read_picture(str(path)))))  # our stored PNG, read as a PNG only
     b.setIconSize(QSize(size, size))
     b.setAutoRaise(True)
     return b

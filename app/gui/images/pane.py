@@ -27,6 +27,7 @@ from app.core.db import DamagedDatabaseError
 from app.core.images.scan import display_path
 from app.core.jobs import HearthError
 from app.gui import theme
+from app.gui.images.reading import read_picture
 from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.images.worker import ImagesWorker
 from app.gui.panes.base import ModelBackedPane, button, hbox
@@ -525,7 +526,7 @@ class ImagesPane(ModelBackedPane):
         menu.addAction("Find similar", lambda: self.find_similar(path))
         menu.addAction("Show in folder", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(Path(path).parent))))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
-        menu.addAction("Copy image", lambda: QGuiApplication.clipboard().setImage(QImage(path)))
+        menu.addAction("Copy image", lambda: QGuiApplication.clipboard().setImage(read_picture(path)))
         self._menu_ref = menu
         return menu
 

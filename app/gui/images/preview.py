@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QImageReader, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QImage, QKeySequence, QPixmap, QShortcut
 from PySide6.QtWidgets import QDialog, QLabel, QVBoxLayout
+
+from app.gui.images.reading import picture_reader
 
 MAX_SIDE = 1600
 
@@ -20,13 +22,17 @@ class PreviewDialog(QDialog):
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setAccessibleName("Picture preview")
-        reader = QImageReader(path)  # scaled while decoding: a huge picture never lands in memory whole
-        reader.setAutoTransform(True)
-        size = reader.size()
-        if size.isValid() and max(size.width(), size.height()) > MAX_SIDE:
-            reader.setScaledSize(size.scaled(QSize(MAX_SIDE, MAX_SIDE), Qt.AspectRatioMode.KeepAspectRatio))
-        image = reader.read()
-        if image.isNull():
+        reader = picture_reader(path)  # scaled while decoding: a huge picture never lands in memory whole
+        image = QImage()
+        if reader is not None:
+            reader.setAutoTransform(True)
+            size = reader.size()
+            if size.isValid() and max(size.width(), size.height()) > MAX_SIDE:
+                reader.setScaledSize(size.scaled(QSize(MAX_SIDE, MAX_SIDE), Qt.AspectRatioMode.KeepAspectRatio))
+            image = reader.read()
+        if reader is None:
+            self.picture.setText("This file is not a picture Hearth can show.")
+        elif image.isNull():
             self.picture.setText(f"This picture could not be read: {reader.errorString()}")
         else:
             screen = self.screen().availableGeometry().size() * 0.8 if self.screen() else QSize(1200, 800)

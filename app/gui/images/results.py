@@ -6,10 +6,11 @@ import hashlib
 import os
 
 from PySide6.QtCore import QAbstractListModel, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage, QImageReader, QPixmap
+from PySide6.QtGui import QImage, QPixmap
 
 from app.core import paths
 from app.core.images.scan import display_path
+from app.gui.images.reading import picture_reader
 
 THUMB = 128
 CELL = QSize(THUMB + 24, THUMB + 44)  # the thumbnail, the file name and the score under it
@@ -37,12 +38,13 @@ class _ThumbJob(QRunnable):
         cached = thumb_path(self.path)
         image = QImage(cached) if os.path.exists(cached) else QImage()
         if image.isNull():
-            reader = QImageReader(self.path)
-            reader.setAutoTransform(True)  # EXIF orientation
-            size = reader.size()
-            if size.isValid():
-                reader.setScaledSize(size.scaled(QSize(THUMB, THUMB), Qt.AspectRatioMode.KeepAspectRatio))
-            image = reader.read()
+            reader = picture_reader(self.path)  # the allow-listed reader for its content, or none
+            if reader is not None:
+                reader.setAutoTransform(True)  # EXIF orientation
+                size = reader.size()
+                if size.isValid():
+                    reader.setScaledSize(size.scaled(QSize(THUMB, THUMB), Qt.AspectRatioMode.KeepAspectRatio))
+                image = reader.read()
             if not image.isNull():
                 image.save(cached, "PNG")
         self.signals.done.emit(self.path, image)
