@@ -139,9 +139,18 @@ class MainWindow(QMainWindow):
             except Exception:  # noqa: BLE001 - a broken store is reported by the Models pane itself
                 pass
         self._on_row(self.nav.currentRow())
+        self.show_notices()
         # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")
         self.panes_ready.emit()
+
+    def show_notices(self) -> None:
+        """Says once, in the status bar, what became of a saved file (set aside, a newer Hearth's kept)."""
+        from app.core.saved_json import take_notices
+
+        notices = take_notices()
+        if notices:
+            self.statusBar().showMessage(" ".join(notices))
 
     def _connect_panes(self, chat_class, speech_class, models_class) -> None:
         """Wires the panes to each other; a broken pane (BrokenPane) simply takes no part."""

@@ -16,10 +16,11 @@ import logging
 from dataclasses import dataclass
 
 from app.core import paths
-from app.core.fileio import atomic_write_json, read_json_regular
+from app.core.saved_json import NewerFileError, read_versioned, write_versioned
 
 log = logging.getLogger(__name__)
 
+SCHEMA_VERSION = 1  # of speed-calibration.json; files from before it had none (1)
 COMFORTABLE = {"chat": 10.0, "speech": 0.5, "images": 5.0}  # tok/s at least, RTF at most, images/s at least
 UNITS = {"chat": "tokens/s", "speech": "× real time", "images": "images/s"}
 # Effective memory bandwidth (bytes/s) a GPU's layers get, when nothing better is known.
@@ -49,31 +50,34 @@ def calibration_file():
     return paths.cache_dir() / "speed-calibration.json"
 
 
-def load_calibration() -> dict:
-    """{kind: {"model": id, "size": bytes, "value": measured}}; a damaged file counts as none."""
-    try:
-        data = read_json_regular(calibration_file())
-    except (OSError, ValueError):
-        return {}
+def _read() -> tuple[dict, bool]:
+    """(the measurements, read-only): a damaged file is set aside, a newer Hearth's is read, never written."""
+    got = read_versioned(calibration_file(), SCHEMA_VERSION, "the speed measurements")
     out = {}
-    if isinstance(data, dict):
-        for kind, rec in data.items():
-            if (kind in COMFORTABLE and isinstance(rec, dict) and isinstance(rec.get("size"), int)
-                    and rec["size"] > 0 and isinstance(rec.get("value"), (int, float)) and rec["value"] > 0):
-                out[kind] = {"model": str(rec.get("model", ""))[:200], "size": rec["size"],
-                             "value": float(rec["value"])}
-    return out
+    for kind, rec in (got.data or {}).items():
+        if (kind in COMFORTABLE and isinstance(rec, dict) and isinstance(rec.get("size"), int)
+                and rec["size"] > 0 and isinstance(rec.get("value"), (int, float)) and rec["value"] > 0):
+            out[kind] = {"model": str(rec.get("model", ""))[:200], "size": rec["size"], "value": float(rec["value"])}
+    return out, got.read_only
+
+
+def load_calibration() -> dict:
+    """{kind: {"model": id, "size": bytes, "value": measured}}."""
+    return _read()[0]
 
 
 def record(kind: str, model_id: str, size: int, value: float, on_gpu: bool = False) -> None:
     """Keeps a measurement made on this machine (CPU runs only: they calibrate the CPU estimate)."""
     if kind not in COMFORTABLE or on_gpu or size <= 0 or value <= 0:
         return
-    data = load_calibration()
+    data, read_only = _read()
+    if read_only:
+        log.info("speed measurement of %s not kept: the file is a newer Hearth's or unreadable", model_id)
+        return
     data[kind] = {"model": model_id, "size": int(size), "value": float(value)}
     try:
-        atomic_write_json(calibration_file(), data)
-    except OSError as exc:
+        write_versioned(calibration_file(), data, SCHEMA_VERSION, "the speed measurements")
+    except (OSError, NewerFileError) as exc:
         log.warning("could not keep the speed measurement: %s", exc)
 
 
