@@ -32,6 +32,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args) -> int:
+    """Runs one command, then says once what became of any saved file it met (set aside, a newer
+    Hearth's kept as it is)."""
+    from app.core.saved_json import take_notices
+    from app.core.untrusted import printable
+
+    try:
+        return _run(args)
+    finally:
+        for notice in take_notices():
+            print(f"warning: {printable(notice)}", file=sys.stderr)
+
+
+def _run(args) -> int:
     """Runs one command. Every command's failures end here: one line on stderr, an exit code,
     no traceback (an unexpected one goes to the log, whose path the line names)."""
     from app.core.jobs import HearthError

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from app.core import paths
-from app.core.fileio import atomic_write_json, read_json_regular
+from app.core.saved_json import NewerFileError, SetAsideError, read_versioned, set_aside, write_versioned
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,10 @@ MIGRATIONS = {1: _v1_to_v2}
 
 
 def migrate(data: dict) -> dict:
+    """Brings older settings up to date; a newer Hearth's are left as they are (read for what is known)."""
     version = data.get("schema_version", 1)
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"settings schema_version {version!r} is not a number")
-    if version > SCHEMA_VERSION:
-        raise ValueError(f"settings schema {version} is newer than this Hearth ({SCHEMA_VERSION})")
     while version < SCHEMA_VERSION:
         data = MIGRATIONS[version](dict(data))
         version += 1
@@ -102,20 +101,31 @@ def from_dict(data: dict) -> Settings:
     return settings
 
 
-def read_settings(path: Path) -> Settings:
-    """The file's settings; an unreadable or newer file is kept aside as .json.bad and defaults used."""
-    if not path.exists():
-        return Settings()
+def read_file(path: Path) -> tuple[Settings, bool]:
+    """The file's settings and whether they are read-only (a newer Hearth wrote them, or unreadable).
+
+    A damaged file is set aside under a name that says so and defaults are used; a newer one
+    is read for the settings this Hearth knows and never overwritten (app.core.saved_json).
+    """
+    got = read_versioned(path, SCHEMA_VERSION, "the settings")
+    if got.data is None:
+        return Settings(), got.read_only
     try:
-        return from_dict(read_json_regular(path))
-    except (ValueError, TypeError, OSError) as exc:
-        backup = path.with_suffix(".json.bad")
-        log.error("settings unreadable (%s); kept as %s, using defaults", exc, backup)
-        try:
-            path.replace(backup)
-        except OSError:
-            pass
-        return Settings()
+        settings = from_dict(got.data)
+    except (ValueError, TypeError, KeyError) as exc:
+        if not got.read_only:
+            try:
+                set_aside(path, str(exc))
+            except SetAsideError as err:
+                log.error("%s", err)
+                return Settings(), True
+        return Settings(), got.read_only
+    settings.schema_version = SCHEMA_VERSION
+    return settings, got.read_only
+
+
+def read_settings(path: Path) -> Settings:
+    return read_file(path)[0]
 
 
 class SettingsFile:
@@ -123,13 +133,22 @@ class SettingsFile:
 
     def __init__(self, path: Path):
         self.path = path
-        self.settings = read_settings(path)
+        self.settings, self.read_only = read_file(path)
 
-    def save(self, settings: Settings | None = None) -> None:
+    def save(self, settings: Settings | None = None) -> bool:
+        """False when the file is a newer Hearth's: the change holds for this run only (logged)."""
         if settings is not None:
             self.settings = settings
         self.settings.schema_version = SCHEMA_VERSION
-        atomic_write_json(self.path, asdict(self.settings))
+        if not self.read_only:
+            try:
+                write_versioned(self.path, asdict(self.settings), SCHEMA_VERSION, "the settings")
+                return True
+            except NewerFileError:
+                self.read_only = True  # a newer Hearth wrote it since we read it
+        log.info("settings not saved: %s is a newer Hearth's or unreadable; the change holds until Hearth closes",
+                 self.path)
+        return False
 
 
 _owners: dict[Path, SettingsFile] = {}
@@ -151,6 +170,6 @@ def load_settings() -> Settings:
     return settings_file().settings
 
 
-def save_settings(settings: Settings) -> None:
-    """Makes ``settings`` the current ones and writes them atomically."""
-    settings_file().save(settings)
+def save_settings(settings: Settings) -> bool:
+    """Makes ``settings`` the current ones and writes them atomically (False: a newer Hearth's file, kept)."""
+    return settings_file().save(settings)

@@ -108,6 +108,9 @@ class MainWindow(QMainWindow):
         """Idempotent; runs after the first paint (or on demand)."""
         if self.panes or not self.isVisible():  # closed before this ran: start no workers nobody stops
             return
+        from app.core.saved_json import take_notices
+
+        early = take_notices()  # the settings', met before the window: for the status bar, not the Models page
         from app.gui.chat.pane import ChatPane
         from app.gui.images.pane import ImagesPane
         from app.gui.models.page import ModelsPane
@@ -139,9 +142,19 @@ class MainWindow(QMainWindow):
             except Exception:  # noqa: BLE001 - a broken store is reported by the Models pane itself
                 pass
         self._on_row(self.nav.currentRow())
+        self.show_notices(early)
         # Hardware detection starts once nothing competes with the first paint for the GIL.
         self.worker.submit(_detect_hardware, on_result=self._on_hardware, name="detect-hardware")
         self.panes_ready.emit()
+
+    def show_notices(self, early: list[str] = ()) -> None:
+        """Says once, in the status bar, what became of a saved file (set aside, a newer Hearth's kept).
+        The Models page shows those it meets itself (a registry or queue file) on its own line."""
+        from app.core.saved_json import take_notices
+
+        notices = [*early, *take_notices()]
+        if notices:
+            self.statusBar().showMessage(" ".join(notices))
 
     def _connect_panes(self, chat_class, speech_class, models_class) -> None:
         """Wires the panes to each other; a broken pane (BrokenPane) simply takes no part."""

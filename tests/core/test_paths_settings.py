@@ -1,7 +1,5 @@
 import json
 
-import pytest
-
 from app.core import paths
 from app.core.settings import SCHEMA_VERSION, Settings, load_settings, save_settings
 
@@ -29,12 +27,24 @@ def test_settings_migrate_from_v1(hearth_home):
     assert s.schema_version == SCHEMA_VERSION
 
 
-@pytest.mark.parametrize("content", ["{not json", json.dumps({"schema_version": 999})])
-def test_unreadable_or_newer_settings_fall_back_and_keep_the_file(hearth_home, content):
-    paths.settings_file().write_text(content)
+def _set_aside() -> list:
+    return sorted(paths.settings_file().parent.glob("settings.json.invalid-*"))
+
+
+def test_unreadable_settings_fall_back_and_are_set_aside_under_a_name_that_says_so(hearth_home):
+    paths.settings_file().write_text("{not json")
     s = load_settings()
     assert s == Settings()
-    assert paths.settings_file().with_suffix(".json.bad").read_text() == content
+    assert [p.read_text() for p in _set_aside()] == ["{not json"]
+
+
+def test_newer_settings_are_read_for_what_is_known_and_never_overwritten(hearth_home):
+    content = json.dumps({"schema_version": 999, "last_pane": "images", "something_new": 1})
+    paths.settings_file().write_text(content)
+    s = load_settings()
+    assert s.last_pane == "images" and s.chat_context == Settings().chat_context
+    assert save_settings(s) is False
+    assert paths.settings_file().read_text() == content and _set_aside() == []
 
 
 def test_wrong_types_are_a_message_and_the_default(hearth_home, caplog):
@@ -51,7 +61,7 @@ def test_wrong_types_are_a_message_and_the_default(hearth_home, caplog):
     logged = caplog.text
     for name in ("chat_context", "default_models", "hf_token", "models_dir"):
         assert f"setting {name} has the wrong type" in logged
-    assert not paths.settings_file().with_suffix(".json.bad").exists(), "a wrong value is not a broken file"
+    assert _set_aside() == [], "a wrong value is not a broken file"
 
 
 def test_settings_load_once_per_process_and_stores_do_not_reread(hearth_home, tmp_path):
@@ -66,7 +76,7 @@ def test_settings_load_once_per_process_and_stores_do_not_reread(hearth_home, tm
     paths.settings_file().write_text("{broken")
     store = ModelStore()
     assert store.root == custom and store.settings is first
-    assert not paths.settings_file().with_suffix(".json.bad").exists()
+    assert _set_aside() == []
 
 
 def test_save_is_atomic_and_a_fresh_owner_reads_it_back(hearth_home):

@@ -120,11 +120,12 @@ def test_cli_with_a_bad_registry_prints_a_message_not_a_traceback():
     assert "warning: registry.json was invalid" in res.stderr and "no models installed" in res.stdout
 
 
-def test_a_newer_registry_is_refused_not_set_aside():
+def test_a_newer_registry_is_read_only_not_set_aside():
     store = ModelStore()
-    _write_registry(store, {"schema_version": 99, "models": []})
+    _write_registry(store, {"schema_version": 99, "models": [_entry()]})
+    assert [e.id for e in store.list()] == ["good"], "read for what this Hearth understands"
     with pytest.raises(ModelError, match="newer Hearth"):
-        store.list()
+        store.remove("good")
     assert _set_aside(store.root, "registry.json") == []
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from app.core import paths
 from app.core.jobs import InputError
+from app.core.saved_json import SetAsideError, parse_versioned, set_aside
 
 log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
@@ -110,10 +111,12 @@ class ServerList:
     def __init__(self, path: Path | None = None):
         self.path = Path(path) if path else paths.servers_file()
         self.problem = ""
+        self.read_only, self._kept = False, ""
 
     # --- the file ------------------------------------------------------------------
     def load(self) -> dict[str, RemoteServer]:
         self.problem = ""  # why the file was not read, for the CLI to say
+        self.read_only = False
         try:
             st = os.lstat(self.path)
         except FileNotFoundError:
@@ -140,14 +143,21 @@ class ServerList:
                         os.fchmod(fh.fileno(), 0o600)  # the file itself, never a link's target
                     except OSError:
                         pass
-                data = json.loads(fh.read(MAX_FILE_BYTES + 1).decode("utf-8"))
-        except (OSError, ValueError) as exc:
+                raw = fh.read(MAX_FILE_BYTES + 1)
+        except OSError as exc:
             return self._ignored(f"is unreadable: {exc}")
-        if not isinstance(data, dict) or not isinstance(data.get("servers"), list):
-            log.warning("the servers file %s has no server list; ignored", self.path)
+        # Damaged: set aside and said once; newer: read, never written over (app.core.saved_json).
+        got = parse_versioned(self.path, raw, SCHEMA_VERSION, "the server list")
+        self.read_only, self._kept = got.read_only, got.note
+        if got.data is None:
             return {}
-        if not isinstance(data.get("schema_version", 1), int) or data.get("schema_version", 1) > SCHEMA_VERSION:
-            log.warning("the servers file was written by a newer Hearth; ignored")
+        data = got.data
+        if not isinstance(data.get("servers"), list):
+            if not self.read_only:
+                try:
+                    set_aside(self.path, "no list of servers")
+                except SetAsideError as exc:
+                    return self._ignored(f"has no list of servers: {exc}")
             return {}
         out: dict[str, RemoteServer] = {}
         for item in data["servers"][:MAX_SERVERS]:
@@ -172,6 +182,8 @@ class ServerList:
         return {}
 
     def _save(self, servers: dict[str, RemoteServer]) -> None:
+        if self.read_only:  # load() ran just before: it knows whose file this is
+            raise InputError(f"no server was added or removed: {self._kept}")
         data = {"schema_version": SCHEMA_VERSION, "servers": [
             {"name": s.name, "base_url": s.base_url, "api_key": s.api_key, "key_origin": s.key_origin,
              "models": list(s.models)}

@@ -7,15 +7,18 @@ path) and the file as it was is set aside for the user.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import asdict, dataclass, fields
 
 from app.core import paths
-from app.core.fileio import atomic_write_json, loads_json, read_text_regular
 from app.core.jobs import DownloadError
 from app.core.models.download import check_url
 from app.core.models.kinds import KINDS
 from app.core.models.records import set_aside, valid_id
+from app.core.saved_json import NewerFileError, read_versioned, write_versioned
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 # "offline": failed for want of a network; it starts again by itself once the host can be reached
@@ -60,18 +63,15 @@ class DownloadQueue:
 
     def __init__(self):
         self.path = paths.data_dir() / "downloads.json"
+        self.read_only = False
 
     def items(self) -> list[QueuedDownload]:
-        try:
-            text = read_text_regular(self.path)
-        except (OSError, ValueError):
+        """A newer Hearth's queue is its own: none of it is started here, and it is left as it is."""
+        got = read_versioned(self.path, SCHEMA_VERSION, "the download queue")
+        self.read_only = got.read_only
+        if got.state != "ok":
             return []
-        try:
-            data = loads_json(text)
-        except ValueError as exc:
-            set_aside(self.path, f"not JSON: {exc}")
-            return []
-        records = data.get("downloads") if isinstance(data, dict) else None
+        records = got.data.get("downloads")
         if not isinstance(records, list):
             set_aside(self.path, "not an object with a list of downloads")
             return []
@@ -86,7 +86,14 @@ class DownloadQueue:
         return items
 
     def _save(self, items: list[QueuedDownload]) -> None:
-        atomic_write_json(self.path, {"schema_version": SCHEMA_VERSION, "downloads": [asdict(i) for i in items]})
+        if self.read_only:
+            log.info("the download queue %s is a newer Hearth's or unreadable; not saved", self.path)
+            return
+        try:
+            write_versioned(self.path, {"downloads": [asdict(i) for i in items]}, SCHEMA_VERSION,
+                            "the download queue")
+        except NewerFileError as exc:
+            log.info("%s", exc)
 
     def put(self, item: QueuedDownload) -> None:
         with self._lock:

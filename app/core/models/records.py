@@ -10,20 +10,15 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-import time
 from pathlib import Path
 
+from app.core import saved_json
 from app.core.jobs import ModelError
 from app.core.models.kinds import KINDS
 
 log = logging.getLogger(__name__)
 
 ID_RX = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
-
-_notices: list[str] = []
-_notices_lock = threading.Lock()
-
 
 def valid_id(model_id: object) -> bool:
     return isinstance(model_id, str) and bool(ID_RX.match(model_id))
@@ -54,28 +49,13 @@ def relative_path_ok(value: str) -> bool:
 
 
 def set_aside(path: Path, problem: str) -> Path | None:
-    """Renames a bad file beside itself and reports it once (a log entry and a notice)."""
-    aside = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}")
-    n = 1
-    while aside.exists():
-        aside = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}-{n}")
-        n += 1
+    """Renames a bad file beside itself and reports it once (app.core.saved_json's rule)."""
     try:
-        path.rename(aside)
-    except FileNotFoundError:
-        return None  # another reader set it aside first; it reported
-    except OSError as exc:
-        raise ModelError(f"{path} is invalid ({problem}) and could not be set aside: {exc.strerror or exc}") from exc
-    message = f"{path.name} was invalid ({problem}); it was kept as {aside.name} and Hearth started without it."
-    log.warning("%s", message)
-    with _notices_lock:
-        _notices.append(message)
-    return aside
+        return saved_json.set_aside(path, problem)
+    except saved_json.SetAsideError as exc:
+        raise ModelError(str(exc)) from exc
 
 
 def take_notices() -> list[str]:
-    """The messages not yet shown to the user (each is returned once)."""
-    with _notices_lock:
-        out = list(_notices)
-        _notices.clear()
-    return out
+    """The messages not yet shown to the user, about any saved file (each is returned once)."""
+    return saved_json.take_notices()

@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 
 from app.core import paths
-from app.core.fileio import atomic_write_json, read_json_regular
+from app.core.saved_json import NewerFileError, read_versioned, write_versioned
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,12 @@ def _usable(records: list[dict]) -> list[dict]:
     return quiet or records
 
 
-def load_history() -> dict[str, list[dict]]:
-    """{kind: [measurements, oldest first]}; a damaged file or record counts as none."""
-    try:
-        data = read_json_regular(calibration_file())
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
+def _read() -> tuple[dict[str, list[dict]], bool]:
+    """({kind: [measurements, oldest first]}, read-only): a damaged file is set aside (app.core.saved_json),
+    a newer Hearth's is read for what this one knows and never written; a damaged record counts as none."""
+    got = read_versioned(calibration_file(), SCHEMA_VERSION, "the speed measurements")
+    data = dict(got.data or {})
+    data.pop("schema_version", None)
     if "history" not in data:  # version 1: one measurement per kind
         data = {"history": {k: [v] for k, v in data.items()}}
     history = data.get("history")
@@ -92,7 +90,11 @@ def load_history() -> dict[str, list[dict]]:
             kept = [m for m in (_measurement(kind, r) for r in records[-HISTORY:]) if m is not None]
             if kept:
                 out[kind] = kept
-    return out
+    return out, got.read_only
+
+
+def load_history() -> dict[str, list[dict]]:
+    return _read()[0]
 
 
 def _median(values: list[float]) -> float:
@@ -137,14 +139,17 @@ def record(kind: str, model_id: str, size: int, value: float, on_gpu: bool = Fal
         log.info("speed of %s not kept: under %d MB, it measures overhead, not size", model_id, MIN_CHAT_BYTES >> 20)
         return False
     load = _load_now() if load is None else load
-    history = load_history()
+    history, read_only = _read()
+    if read_only:
+        log.info("speed measurement of %s not kept: the file is a newer Hearth's or unreadable", model_id)
+        return False
     records = history.setdefault(kind, [])
     records.append({"model": model_id, "size": int(size), "value": float(value), "quant": quant.upper(),
                     "load": round(float(load), 2)})
     history[kind] = records[-HISTORY:]
     try:
-        atomic_write_json(calibration_file(), {"schema_version": SCHEMA_VERSION, "history": history})
-    except OSError as exc:
+        write_versioned(calibration_file(), {"history": history}, SCHEMA_VERSION, "the speed measurements")
+    except (OSError, NewerFileError) as exc:
         log.warning("could not keep the speed measurement: %s", exc)
         return False
     return True

@@ -17,11 +17,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.core import paths
-from app.core.fileio import atomic_write_json, loads_json, read_text_regular, sha256_tree, tree_size
+from app.core.fileio import sha256_tree, tree_size
 from app.core.jobs import ModelError
 from app.core.models.kinds import KINDS
 from app.core.models.records import check_id, check_kind, inside, relative_path_ok, set_aside, valid_id
 from app.core.models.validate import validate
+from app.core.saved_json import NewerFileError, check_writable, read_versioned, write_versioned
 from app.core.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -99,27 +100,19 @@ class ModelStore:
         return self.root / REGISTRY
 
     def _read(self) -> dict[str, ModelEntry]:
+        """The entries; a registry a newer Hearth wrote is read for what this one understands, never changed."""
         path = self.registry_path
-        try:
-            text = read_text_regular(path)
-        except FileNotFoundError:
+        got = read_versioned(path, SCHEMA_VERSION, "the model registry")
+        if got.state == "unreadable":
+            raise ModelError(got.note)
+        if got.data is None:
             return {}
-        except (OSError, ValueError) as exc:
-            raise ModelError(f"the model registry {path} is unreadable: {exc}") from exc
-        try:
-            data = loads_json(text)
-        except ValueError as exc:
-            set_aside(path, f"not JSON: {exc}")
-            return {}
-        if not isinstance(data, dict) or not isinstance(data.get("models", []), list):
+        data = got.data
+        if not isinstance(data.get("models", []), list):
+            if got.read_only:
+                return {}
             set_aside(path, "not an object with a list of models")
             return {}
-        version = data.get("schema_version", 1)
-        if not isinstance(version, int) or isinstance(version, bool):
-            set_aside(path, "its schema_version is not a number")
-            return {}
-        if version > SCHEMA_VERSION:
-            raise ModelError("the model registry was written by a newer Hearth")
         entries: dict[str, ModelEntry] = {}
         problems = []
         for record in data.get("models", []):
@@ -131,6 +124,10 @@ class ModelStore:
             if entry.id in entries:
                 problems.append(f"{entry.id} is listed twice")
             entries[entry.id] = entry
+        if got.read_only:
+            if problems:
+                log.info("entries of the newer registry left out here: %s", "; ".join(problems[:3]))
+            return entries
         # The good entries stay; the file as it was is kept for the user.
         if problems and set_aside(path, "; ".join(problems[:3]) + (" …" if len(problems) > 3 else "")) and entries:
             self._write(entries)
@@ -138,7 +135,17 @@ class ModelStore:
 
     def _write(self, entries: dict[str, ModelEntry]) -> None:
         data = {"schema_version": SCHEMA_VERSION, "models": [asdict(e) for e in entries.values()]}
-        atomic_write_json(self.registry_path, data)
+        try:
+            write_versioned(self.registry_path, data, SCHEMA_VERSION, "the model registry")
+        except NewerFileError as exc:
+            raise ModelError(f"{exc} No model is added or removed until then.") from None
+
+    def check_writable(self) -> None:
+        """Refuses early, before any file is copied, when a newer Hearth's registry is here."""
+        try:
+            check_writable(self.registry_path, SCHEMA_VERSION, "the model registry")
+        except NewerFileError as exc:
+            raise ModelError(f"{exc} No model is added or removed until then.") from None
 
     # --- queries -----------------------------------------------------------------
     def list(self, kind: str | None = None) -> list[ModelEntry]:
@@ -205,6 +212,7 @@ class ModelStore:
         if not src.exists():
             raise ModelError(f"{src} does not exist")
         model_id = check_id(model_id or slugify(src.stem if src.is_file() else src.name))
+        self.check_writable()
         if self.get(model_id) is not None:
             raise ModelError(f"a model with id '{model_id}' is already installed")
         fmt, arch = validate(src, kind, architecture)

@@ -1,8 +1,9 @@
 """The list of transcripts: one per file transcribed and one per dictation, kept across restarts.
 
 Each is a small JSON file in ``<data>/transcripts/``, written atomically. Files
-read back are checked (id shape, types, finite times) before use; a bad one is
-skipped and logged, never a crash.
+read back are checked (id shape, types, finite times) before use; a damaged one is
+set aside under a name that says so and the user told (app.core.saved_json), never
+a crash; one a newer Hearth wrote is shown and never written over.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core import paths
-from app.core.fileio import atomic_write_json, read_json_regular
+from app.core.saved_json import NewerFileError, SetAsideError, read_versioned, set_aside, write_versioned
 from app.core.speech.transcriber import Segment
 
 log = logging.getLogger(__name__)
+SCHEMA_VERSION = 1  # transcripts from before it had none (1)
 ID = re.compile(r"^[0-9a-f]{32}$")
 STATUSES = ("running", "done", "failed", "cancelled")
 
@@ -66,6 +68,13 @@ def from_dict(data) -> Transcript:
                       status, str(data.get("error", ""))[:2000], segments)
 
 
+def _set_aside(path: Path, problem: str) -> None:
+    try:
+        set_aside(path, problem)
+    except SetAsideError as exc:
+        log.warning("%s", exc)
+
+
 class TranscriptStore:
     def __init__(self, folder: Path | None = None):
         self.folder = folder or paths.data_dir() / "transcripts"
@@ -80,7 +89,11 @@ class TranscriptStore:
 
     def save(self, transcript: Transcript) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(self._path(transcript.id), transcript.to_dict())
+        try:
+            path = self._path(transcript.id)
+            write_versioned(path, transcript.to_dict(), SCHEMA_VERSION, f"the transcript {path.name}")
+        except NewerFileError as exc:
+            log.info("%s", exc)
 
     def delete(self, transcript_id: str) -> None:
         self._path(transcript_id).unlink(missing_ok=True)
@@ -89,10 +102,16 @@ class TranscriptStore:
         """Oldest first; a transcript still "running" at start-up was interrupted."""
         out = []
         for path in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
+            got = read_versioned(path, SCHEMA_VERSION, f"the transcript {path.name}")
+            if got.data is None:
+                continue
             try:
-                t = from_dict(read_json_regular(path))
-            except (OSError, ValueError) as exc:
-                log.warning("skipped the transcript file %s: %s", path.name, exc)
+                t = from_dict(got.data)
+            except ValueError as exc:
+                if got.read_only:
+                    log.info("skipped the newer transcript file %s: %s", path.name, exc)
+                else:
+                    _set_aside(path, str(exc))
                 continue
             if path.stem != t.id:
                 log.warning("skipped the transcript file %s: its id says %s", path.name, t.id)
