@@ -110,7 +110,7 @@ class SpeedKind:
     def round_trip(self):
         speed.record("images", "clip", 1000, 7.0)
         on_disk = json.loads(self.path().read_text())
-        return speed.load_calibration()["images"]["value"] == 7.0 and on_disk["schema_version"] == 1
+        return speed.load_calibration()["images"]["value"] == 7.0 and on_disk["schema_version"] == speed.SCHEMA_VERSION
 
 
 class QueueKind:
