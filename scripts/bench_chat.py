@@ -116,7 +116,8 @@ def bench_chat(args) -> dict:
     with tempfile.TemporaryDirectory() as home:
         os.environ["HEARTH_HOME"] = home
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        from app.core.chat.engine import LoadOptions, load_chat_model
+        from app.core.chat.engine import LoadOptions
+        from app.core.chat.loading import load_chat_model
         from app.core.chat.templates import Message
         from app.core.hardware import physical_cores
 
@@ -165,7 +166,8 @@ def bench_chat(args) -> dict:
 
 def _ttft_pair(path: Path, n_ctx: int, threads: int) -> tuple[float, float, int]:
     """Time to first token of a 1,500-token conversation, then of its next turn."""
-    from app.core.chat.engine import LoadOptions, SamplingParams, load_chat_model
+    from app.core.chat.engine import LoadOptions, SamplingParams
+    from app.core.chat.loading import load_chat_model
     from app.core.chat.templates import Message
 
     engine = load_chat_model(path, LoadOptions(n_ctx=n_ctx, n_threads=threads), "gemma")

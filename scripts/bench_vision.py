@@ -1,7 +1,7 @@
 """`bench.py vision`: send-to-first-token for one picture, Hearth against bare llama-cpp-python.
 
 Hearth: the picture file is decoded and shrunk in this process (app.core.chat.pictures), sent as bytes
-to the model's own process (app.core.models.opening.open_chat, as the app does) and evaluated there
+to the model's own process (app.core.opening.open_chat, as the app does) and evaluated there
 through MTMDChatHandler's mtmd context. Bare: llama-cpp-python's ``Llama`` with ``MTMDChatHandler``
 and ``create_chat_completion``, given the same file as a data URI. Same model files, same threads,
 one token each, a different picture every run (so neither side reuses a cached picture), 5 runs
@@ -84,7 +84,7 @@ def _hearth(model: Path, mmproj: Path, threads: int, n_ctx: int):
     from app.core.chat.engine import LoadOptions, SamplingParams
     from app.core.chat.pictures import prepare, side_for_projector
     from app.core.chat.templates import Message
-    from app.core.models.opening import open_chat
+    from app.core.opening import open_chat
 
     engine = open_chat(str(model), LoadOptions(n_ctx=n_ctx, n_threads=threads, gpu="cpu", projector=str(mmproj)))
     side = side_for_projector(mmproj)

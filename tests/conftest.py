@@ -216,7 +216,8 @@ def gemma_path(starter_home) -> Path:
 @pytest.fixture(scope="session")
 def gemma(gemma_path):
     """One loaded starter model for the engine tests (loading takes about a second)."""
-    from app.core.chat.engine import LoadOptions, load_chat_model
+    from app.core.chat.engine import LoadOptions
+    from app.core.chat.loading import load_chat_model
 
     engine = load_chat_model(gemma_path, LoadOptions(n_ctx=2048), "gemma-3-270m-q4_k_m")
     yield engine

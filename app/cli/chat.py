@@ -32,7 +32,7 @@ def run(args) -> int:
     from app.core.chat.engine import LoadOptions, SamplingParams
     from app.core.chat.templates import Message
     from app.core.jobs import CancelToken, HearthError
-    from app.core.models.opening import open_chat
+    from app.core.opening import open_chat
     from app.core.untrusted import printable
 
     images = _pictures(args)
@@ -101,7 +101,7 @@ def _pictures(args) -> tuple[bytes, ...]:
 
     from app.core.chat.pictures import prepare, side_for_projector
     from app.core.jobs import InputError
-    from app.core.models.opening import projector_for, resolve
+    from app.core.opening import projector_for, resolve
 
     if args.projector and not args.model:
         raise InputError("--projector goes with --model PATH.gguf (a stored vision model carries its own)")

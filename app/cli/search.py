@@ -50,7 +50,7 @@ def _rebuild_hint():
 def run_index(args) -> int:
     from app.core.images.index import ImageIndex, IndexProgress, IndexSummary
     from app.core.images.scan import display_path
-    from app.core.models.opening import open_encoder
+    from app.core.opening import open_encoder
 
     encoder, key = open_encoder(args.model, args.arch)
     with _rebuild_hint():
@@ -85,7 +85,7 @@ def run_query(args) -> int:
     from app.core.images.index import ImageIndex
     from app.core.images.query import search_vector
     from app.core.images.scan import display_path, path_fields
-    from app.core.models.opening import open_encoder
+    from app.core.opening import open_encoder
 
     encoder, key = open_encoder(args.model, args.arch)
     with _rebuild_hint():

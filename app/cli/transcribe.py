@@ -37,7 +37,7 @@ def _write(segments, stream, sink) -> None:
 
 def run(args) -> int:
     from app.core.jobs import HearthError
-    from app.core.models.opening import open_transcriber
+    from app.core.opening import open_transcriber
     from app.core.settings import load_settings
     from app.core.speech import subtitles
     from app.core.speech.transcriber import Segment, TranscribeOptions

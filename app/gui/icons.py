@@ -9,6 +9,7 @@ from PySide6.QtGui import QIcon, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
 from app.core.resources import resources_dir
+from app.gui.colors import current_colors
 
 SIZES = (16, 20, 24, 32, 48)
 
@@ -36,9 +37,7 @@ def pixmap(name: str, size: int, color: str, ratio: float = 1.0) -> QPixmap:
 
 def icon(name: str, color: str | None = None, disabled: str | None = None) -> QIcon:
     """An icon drawn in the theme's text colour (or `color`), greyed when disabled."""
-    from app.gui import theme
-
-    colors = theme.current_colors()
+    colors = current_colors()
     color = color or colors["text"]
     disabled = disabled or colors["muted"]
     result = QIcon()

@@ -12,32 +12,21 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from app.gui import colors
+from app.gui.colors import COLORS, current, current_colors
+
+__all__ = ["COLORS", "current", "current_colors"]  # theme.COLORS and friends, as before
+
 log = logging.getLogger(__name__)
 
 THEMES = ("system", "light", "dark")
 LABELS = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 
-COLORS = {
-    "light": {
-        "window": "#f6f5f3", "base": "#ffffff", "alt": "#efedea", "text": "#1f2328", "muted": "#6b7075",
-        "accent": "#c2551f", "accent_text": "#ffffff", "border": "#d8d5d0", "sidebar": "#ecebe8",
-        "user": "#fbeee6", "assistant": "#ffffff", "code_bg": "#f3f2ef", "code_border": "#dedbd6",
-        "link": "#0b62c4", "error": "#b3261e", "selection": "#f3c9b2",
-    },
-    "dark": {
-        "window": "#1e1f22", "base": "#26282c", "alt": "#2d2f34", "text": "#e6e6e6", "muted": "#9aa0a6",
-        "accent": "#ef8a4c", "accent_text": "#1b1b1b", "border": "#4a4e56", "sidebar": "#18191b",
-        "user": "#3a2d25", "assistant": "#26282c", "code_bg": "#16171a", "code_border": "#3a3d43",
-        "link": "#7ab7ff", "error": "#ff8a80", "selection": "#6b4a36",
-    },
-}
-
-
 class _Notifier(QObject):
     changed = Signal(str)  # "light" | "dark"
 
 
-_state = {"choice": "system", "applied": "light", "hooked": False}
+_state = {"choice": "system", "hooked": False}
 _notifier: _Notifier | None = None
 _icon_users: list[tuple[weakref.ref, str]] = []
 
@@ -62,14 +51,6 @@ def system_scheme() -> str:
 
 def resolve(choice: str) -> str:
     return system_scheme() if choice not in ("light", "dark") else choice
-
-
-def current() -> str:
-    return _state["applied"]
-
-
-def current_colors() -> dict[str, str]:
-    return COLORS[current()]
 
 
 def palette(name: str) -> QPalette:
@@ -150,7 +131,7 @@ def apply(choice: str = "system", app: QApplication | None = None) -> str:
     choice = choice if choice in THEMES else "system"
     _state["choice"] = choice
     name = resolve(choice)
-    _state["applied"] = name
+    colors.set_current(name)
     if app is None:
         return name
     if not _state["hooked"]:
@@ -167,7 +148,7 @@ def apply(choice: str = "system", app: QApplication | None = None) -> str:
 
 
 def _on_system_change(*_args) -> None:
-    if _state["choice"] == "system" and resolve("system") != _state["applied"]:
+    if _state["choice"] == "system" and resolve("system") != current():
         apply("system")
 
 

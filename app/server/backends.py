@@ -161,7 +161,7 @@ class LocalBackends:
             return w
 
     def _load(self, entry, path: Path):
-        from app.core.models import opening
+        from app.core import opening
 
         if entry.kind == "chat":
             from app.core.chat.engine import LoadOptions

@@ -63,3 +63,49 @@ def test_gui_and_cli_contract_is_kept_and_catches_a_crossing(tmp_path):
     crossed = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                              env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)})
     assert crossed.returncode != 0 and "BROKEN" in crossed.stdout, crossed.stdout + crossed.stderr
+
+
+def test_no_module_imports_itself_round_a_circle():
+    """Arrows only point down (app/ARCHITECTURE.md, Layers), so no import circle, imports inside
+    functions included (engine <-> vision_engine, theme <-> icons and history <-> imports were)."""
+    code = """
+import grimp
+g = grimp.build_graph("app")
+circles = sorted({tuple(sorted((a, b))) for a in g.modules for b in g.find_modules_directly_imported_by(a)
+                  if a != b and g.chain_exists(importer=b, imported=a)})
+print(circles)
+"""
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+def _lint_copy(tmp_path, files: dict[str, str]):
+    """lint-imports with this project's contracts on a copy of app/ with ``files`` added."""
+    import shutil
+
+    shutil.copytree(ROOT / "app", tmp_path / "app", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path)}
+    return subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+
+
+def test_layers_contract_catches_an_upward_import(tmp_path):
+    """The model store below the engines: a lazy import of an engine from app.core.models (what
+    models/opening.py did) breaks the app.core layers contract."""
+    upward = "def open_it():\n    from app.core.chat import engine\n\n    return engine\n"
+    result = _lint_copy(tmp_path, {"app/core/models/opener.py": upward})
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "layers in app.core: opening, then engines, then stores and formats, then basics BROKEN" in result.stdout
+    assert "app.core.models is not allowed to import app.core.chat" in result.stdout, result.stdout
+
+
+def test_layers_contract_wants_a_new_core_package_placed(tmp_path):
+    """The contracts are exhaustive: a new package (app.core.docs, say) must be given its layer."""
+    result = _lint_copy(tmp_path, {"app/core/docs/__init__.py": ""})
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert "not listed as layers" in result.stdout and "- app.core.docs" in result.stdout, result.stdout

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams, load_chat_model
+from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+from app.core.chat.loading import load_chat_model
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken, InputError, ModelError
 from tests.helpers import make_gguf

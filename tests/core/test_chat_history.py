@@ -13,7 +13,8 @@ from tests.helpers import wait_until
 
 STREAMER = """
 import sys
-from app.core.chat.engine import LoadOptions, SamplingParams, load_chat_model
+from app.core.chat.engine import LoadOptions, SamplingParams
+from app.core.chat.loading import load_chat_model
 from app.core.chat.history import ChatHistory
 from app.core.chat.session import run_turn
 from app.core.jobs import CancelToken

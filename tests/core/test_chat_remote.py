@@ -25,7 +25,7 @@ def _text(items) -> str:
 
 
 def test_replies_match_the_in_process_engine(remote, gemma_path):
-    from app.core.chat.engine import load_chat_model
+    from app.core.chat.loading import load_chat_model
 
     messages = [Message("user", "Name three colours.")]
     params = SamplingParams(temperature=0.0, max_tokens=24, seed=1)

@@ -1,10 +1,10 @@
-"""app.core.models.opening: the one way the GUI and the CLI name a model."""
+"""app.core.opening: the one way the GUI and the CLI name a model."""
 
 import pytest
 
 from app.core.jobs import ModelError
-from app.core.models.opening import encoder_key, resolve
 from app.core.models.store import ModelStore
+from app.core.opening import encoder_key, resolve
 from app.core.settings import Settings
 from tests.helpers import make_gguf
 

@@ -241,7 +241,7 @@ def test_embeddings_are_the_clip_model_text_and_image_vectors(client, tmp_path):
 def test_image_search_over_the_indexed_folders(served, store, tmp_path):
     from app.core.images.encoder import ImageEncoder
     from app.core.images.index import ImageIndex, IndexSummary
-    from app.core.models.opening import encoder_key, resolve
+    from app.core.opening import encoder_key, resolve
 
     lib = photo_library(tmp_path / "photos", per_class=3)
     index = ImageIndex()

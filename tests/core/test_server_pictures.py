@@ -104,7 +104,7 @@ def _odd_library(root, encoder, key):
 
 
 def test_a_hit_whose_name_is_not_utf8_is_answered_with_its_name_in_words_and_bytes(served, tmp_path):
-    from app.core.models.opening import open_encoder
+    from app.core.opening import open_encoder
 
     encoder, key = open_encoder(MODEL)
     odd = _odd_library(tmp_path / "lib", encoder, key)

@@ -15,7 +15,7 @@ from app.core.images.index import ImageIndex, IndexSummary
 from app.core.jobs import Cancelled, CancelToken
 from app.core.models import speed
 from app.core.models.catalog import load_catalog
-from app.core.models.opening import open_encoder, open_transcriber
+from app.core.opening import open_encoder, open_transcriber
 from app.core.speech.transcriber import Segment, TranscribeOptions
 from tests.helpers import SPEECH_TEXT, photo_library, speak
 

@@ -6,7 +6,8 @@ picture changes the greedy output, the same picture gives the same output, and t
 
 import pytest
 
-from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams, load_chat_model
+from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+from app.core.chat.loading import load_chat_model
 from app.core.chat.pictures import prepare, side_for_projector
 from app.core.chat.remote import RemoteChatEngine
 from app.core.chat.templates import Message

@@ -18,18 +18,13 @@ from pathlib import Path
 
 from app.core import paths
 from app.core.chat import search_index
+from app.core.chat.history_base import EXPORT_FORMAT, HistoryError, picture_file_name
 from app.core.db import DatabaseError, open_db
 from app.core.fileio import loads_json
-from app.core.jobs import HearthError
 
 log = logging.getLogger(__name__)
-EXPORT_FORMAT = "hearth-conversation/1"
 SHA_RX = re.compile(r"^[0-9a-f]{64}$")  # a picture's id, as the picture store names its files
 MAX_EXPORT_BYTES = 64 * 1024 * 1024  # a chat export read back: its text (pictures are files beside it)
-
-
-class HistoryError(HearthError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -437,11 +432,6 @@ class ChatHistory:
 
     def picture_shas(self, conversation_id: int) -> set[str]:
         return self._shas("m.conversation_id = ?", (conversation_id,))
-
-
-def picture_file_name(sha256: str) -> str:
-    """An exported picture's file name beside the .md/.json: from its hash only, never from user text."""
-    return f"picture-{sha256[:16]}.png"
 
 
 def _md_alt(name: str) -> str:

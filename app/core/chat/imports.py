@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from app.core.chat.engine import ChatStats, SamplingParams
-from app.core.chat.history import EXPORT_FORMAT, HistoryError, picture_file_name
+from app.core.chat.history_base import EXPORT_FORMAT, HistoryError, picture_file_name
 from app.core.chat.pictures import SHA_RX, Picture, PictureError, PictureStore, prepare
 from app.core.fileio import sha256_file
 

@@ -251,7 +251,7 @@ def _serve(conn, path: str, options, model_id: str, report=None) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C is the app's to handle; Stop comes over the pipe
     if report is not None:  # nvidia-smi and a cuBLAS load take ~0.5 s: the app has done them once
         hardware.adopt(report)
-    from app.core.chat.engine import load_chat_model
+    from app.core.chat.loading import load_chat_model
 
     try:
         engine = load_chat_model(Path(path), options, model_id)

@@ -6,7 +6,7 @@ measured decode speed here (recorded after a real reply); layers on a GPU read
 from faster memory. Whisper's real-time factor and CLIP's images/s scale with
 model size from a measured run of the same kind: a whole file transcribed or a
 folder indexed on the CPU reports the model's own time through the hook that
-app.core.models.opening gives each engine, so the GUI and the CLI both calibrate.
+app.core.opening gives each engine, so the GUI and the CLI both calibrate.
 Without a measurement yet, a rough guess from the core count is used and said to be one.
 """
 

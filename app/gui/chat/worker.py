@@ -23,7 +23,7 @@ class ChatWorker(ModelWorker):
         self._crashed = False
 
     def open_model(self, model_id: str):
-        from app.core.models.opening import open_chat
+        from app.core.opening import open_chat
 
         # In its own process: a crash there is a message here (app.core.chat.remote).
         return open_chat(model_id, self._options)

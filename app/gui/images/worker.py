@@ -16,7 +16,7 @@ class ImagesWorker(ModelWorker):
         self._index = None  # app.core.images.index.ImageIndex; worker thread only
 
     def open_model(self, model_id: str):
-        from app.core.models.opening import open_encoder
+        from app.core.opening import open_encoder
 
         return open_encoder(model_id)
 

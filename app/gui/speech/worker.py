@@ -13,7 +13,7 @@ class SpeechWorker(ModelWorker):
         self._live = None  # the dictation in progress; worker thread only
 
     def open_model(self, model_id: str):
-        from app.core.models.opening import open_transcriber
+        from app.core.opening import open_transcriber
 
         return open_transcriber(model_id)
 

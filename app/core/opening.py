@@ -3,6 +3,9 @@
 ``resolve`` turns what the user named (a store id, a path, or nothing: the
 kind's default) into files on disk; ``open_chat``, ``open_transcriber`` and
 ``open_encoder`` build the engine for that kind. Heavy imports stay inside.
+
+This is the layer above the engines (app.core.chat, .images, .speech) and below the GUI, the CLI
+and the server; app.core.models, below the engines, imports none of them (pyproject's layers contract).
 """
 
 from __future__ import annotations
