@@ -216,26 +216,6 @@ class ModelsPane(Pane):
         if self.hardware is not None:
             self.refresh()
 
-    def _fit_text(self, entry) -> tuple[str, str]:
-        """Memory and speed: "fits in RAM · ~18 tokens/s" (slow models say so), and how the speed was estimated."""
-        from app.core.models import speed
-        from app.core.models.fit import estimate_entry_fit
-
-        fit = estimate_entry_fit(entry, self.hardware)
-        if fit.verdict == "too_large":
-            return fit.message, ""
-        estimate = speed.estimate(entry.kind, entry.size, self.hardware, fit)
-        text = f"{fit.message} · {estimate.text()}" + ("" if estimate.comfortable else " (slow here)")
-        return text, f"Speed {estimate.how}."
-
-    def _recommended(self) -> set[str]:
-        """Per kind, the largest catalog model that fits and runs comfortably fast here."""
-        from app.core.models import speed
-
-        if self.hardware is None:
-            return set()
-        return {best.id for kind in KINDS if (best := speed.recommend(self.catalog(), self.hardware, kind))}
-
     def _show_speed_basis(self) -> None:
         from app.core.models import speed
 
@@ -246,47 +226,23 @@ class ModelsPane(Pane):
         self.speed_basis.setText(f"Speed estimates: {speed.basis(kind, self.hardware)}.")
 
     def refresh(self) -> None:
+        from app.core.models.overview import build_rows
         from app.core.models.records import take_notices
 
         try:
             store = ModelStore()
-            installed = {e.id: e for e in store.list()}
+            installed = store.list()
         except HearthError as exc:
             self.message.setText(str(exc))
             return
         notices = take_notices()  # a registry or queue file that was set aside, said once
         if notices:
             self.message.setText(" ".join(notices))
-        states = self.downloads.states()
-        best = self._recommended()
+        rows = build_rows(self.catalog(), installed, self.downloads.states().values(), self.hardware)
         for kind, table in self.tables.items():
-            rows = []
-            for c in (e for e in self.catalog() if e.kind == kind):
-                fit, how = self._fit_text(c) if self.hardware else ("…", "")
-                if c.id in best:
-                    fit += " · recommended here"
-                status, note = "available", ""
-                if c.id in installed:
-                    status = "installed"
-                    note = "" if installed[c.id].verified else "unverified"
-                elif c.id in states:
-                    status, note = states[c.id].state, states[c.id].error
-                rows.append(Row(c.id, c.name, c.size, c.licence, fit, status, note, fit_how=how))
-            known = {r.id for r in rows}
-            for item in states.values():  # "Download from URL": not in the catalog, shown while queued or failed
-                if item.kind == kind and item.model_id not in known and item.model_id not in installed:
-                    rows.append(Row(item.model_id, item.model_id, 0, "—", "", item.state, item.error,
-                                    catalog=False))
-                    known.add(item.model_id)
-            for e in installed.values():
-                if e.kind == kind and e.id not in known:
-                    note = "imported" if e.verified else "unverified"
-                    # A chat model's fit and speed follow from its size, as a catalog entry's do.
-                    fit, how = self._fit_text(e) if kind == "chat" and self.hardware else ("", "")
-                    rows.append(Row(e.id, e.id, e.size, "—", fit, "installed", note, catalog=False, fit_how=how))
-            table.set_rows(rows)
+            table.set_rows([Row.of(r, estimated=self.hardware is not None) for r in rows if r.kind == kind])
         self._show_speed_basis()
-        used = sum(e.size for e in installed.values())
+        used = sum(e.size for e in installed)
         self.summary.setText(
             f"{len(installed)} installed, {human(used)} in {store.root}. "
             "Downloads resume where they stopped and are checked before use."
