@@ -16,7 +16,8 @@ def add_parser(sub) -> None:
     ls = msub.add_parser("list", help="list installed models")
     ls.add_argument("--kind", choices=KINDS)
     ls.add_argument("--json", action="store_true")
-    ls.add_argument("--available", action="store_true", help="the catalog, with whether each fits this machine")
+    ls.add_argument("--available", action="store_true",
+                    help="the catalog and installed models, with whether each fits this machine")
     ls.set_defaults(func=_list)
 
     imp = msub.add_parser("import", help="import a local model file or folder")
@@ -65,26 +66,18 @@ def _store():
 
 def _list_available(args) -> int:
     from app.core import hardware
-    from app.core.models.catalog import load_catalog
-    from app.core.models.fit import estimate_entry_fit
+    from app.core.models.overview import load_rows
 
-    machine = hardware.detect()
-    store = _store()
-    rows = []
-    for e in load_catalog():
-        if args.kind and e.kind != args.kind:
-            continue
-        fit = estimate_entry_fit(e, machine)
-        rows.append({"id": e.id, "kind": e.kind, "name": e.name, "size": e.size, "licence": e.licence,
-                     "sees": e.sees, "fit": fit.verdict, "fit_message": fit.message,
-                     "installed": store.get(e.id) is not None})
+    _store()  # says first if the registry was set aside
+    rows = load_rows(hardware.detect(), args.kind)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps([r.as_json() for r in rows], indent=2))
         return 0
     for r in rows:
-        mark = ("installed " if r["installed"] else "") + ("sees pictures" if r["sees"] else "")
-        size = f"{r['size'] / 1e9:6.2f} GB"
-        print(f"{r['id']:<32} {r['kind']:<7} {size}  {r['licence']:<14} {r['fit_message']:<34} {mark}")
+        state = "" if r.state == "available" else r.state + (f" ({r.note})" if r.note else "") + " "
+        mark = state + ("sees pictures" if r.sees else "")
+        size = f"{r.size / 1e9:6.2f} GB"
+        print(f"{r.id:<32} {r.kind:<7} {size}  {r.licence:<14} {r.fit_text:<34} {mark}")
     return 0
 
 

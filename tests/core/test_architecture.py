@@ -109,3 +109,31 @@ def test_layers_contract_wants_a_new_core_package_placed(tmp_path):
     result = _lint_copy(tmp_path, {"app/core/docs/__init__.py": ""})
     assert result.returncode != 0, result.stdout + result.stderr
     assert "not listed as layers" in result.stdout and "- app.core.docs" in result.stdout, result.stdout
+
+
+PANE_LINES = 350
+
+
+def _pane_modules() -> dict[str, int]:
+    """Every module under app/gui that defines a pane (a class named *Pane, or built on one): its lines."""
+    import ast
+
+    found = {}
+    for path in sorted((ROOT / "app" / "gui").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef):
+                names = [node.name] + [b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases]
+                if any(n.endswith("Pane") for n in names):
+                    found[str(path.relative_to(ROOT))] = len(text.splitlines())
+                    break
+    return found
+
+
+def test_every_pane_module_is_small():
+    """#23: a pane lays out what the user sees; what it shows is built in app.core and its parts
+    (composer, folders panel, transcripts…) live in modules of their own."""
+    panes = _pane_modules()
+    assert {"app/gui/chat/pane.py", "app/gui/images/pane.py", "app/gui/speech/pane.py",
+            "app/gui/models/page.py"} <= panes.keys()
+    assert {p: n for p, n in panes.items() if n >= PANE_LINES} == {}

@@ -123,3 +123,17 @@ def test_a_version_1_calibration_file_is_read_as_a_history_of_one(hearth_home):
     speed.record("chat", "m", 253_110_465, 70.0, load=0.1)
     assert speed.load_calibration()["chat"]["value"] == 60.0
     assert json.loads(speed.calibration_file().read_text())["schema_version"] == speed.SCHEMA_VERSION
+
+
+def test_a_chat_reply_calibrates_only_when_long_enough_and_on_the_cpu(starter_store):
+    from app.core.chat.engine import ChatStats
+
+    model = "gemma-3-270m-q4_k_m"
+    speed.record_reply(model, ChatStats(completion_tokens=4, tokens_per_second=90.0), on_gpu=False)
+    speed.record_reply(model, ChatStats(completion_tokens=40, tokens_per_second=90.0), on_gpu=True)
+    speed.record_reply("not-installed", ChatStats(completion_tokens=40, tokens_per_second=90.0), on_gpu=False)
+    assert "chat" not in speed.load_calibration()
+    speed.record_reply(model, ChatStats(completion_tokens=40, tokens_per_second=42.0), on_gpu=False)
+    cal = speed.load_calibration()["chat"]
+    assert (cal["model"], cal["value"]) == (model, 42.0)
+    assert cal["size"] == starter_store.get(model).size

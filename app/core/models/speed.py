@@ -32,6 +32,7 @@ BASE_CLIP_SIZE = 605_143_920  # ViT-B-32 at about 3 images/s per core, before a 
 # Shorter runs are mostly start-up and warm-up: they would calibrate the wrong thing.
 MIN_AUDIO_S = 10.0
 MIN_IMAGES = 16
+MIN_REPLY_TOKENS = 8
 
 
 SCHEMA_VERSION = 2  # 1: the last measurement per kind; 2: a history of them
@@ -153,6 +154,22 @@ def record(kind: str, model_id: str, size: int, value: float, on_gpu: bool = Fal
         log.warning("could not keep the speed measurement: %s", exc)
         return False
     return True
+
+
+def record_reply(model_id: str, stats, on_gpu: bool) -> None:
+    """A real chat reply (a ChatStats) on the CPU: the installed model's decode speed here.
+    A few tokens are mostly start-up: they would calibrate the wrong thing."""
+    if (stats.completion_tokens or 0) < MIN_REPLY_TOKENS or not stats.tokens_per_second or on_gpu:
+        return
+    from app.core.jobs import HearthError
+    from app.core.models.store import ModelStore
+
+    try:
+        entry = ModelStore().get(model_id)
+    except HearthError:
+        return
+    if entry is not None:
+        record("chat", entry.id, entry.size, stats.tokens_per_second)
 
 
 def record_transcription(model_id: str, size: int, seconds: float, audio_s: float, on_gpu: bool) -> None:

@@ -3,78 +3,35 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
-    QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
     QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
-from app.core import paths
 from app.core.chat.history import ChatHistory
-from app.core.fileio import atomic_write_text
 from app.core.jobs import HearthError
-from app.gui import theme
 from app.gui.chat.attachments import AttachmentTray
-from app.gui.chat.message_view import READABLE_WIDTH, ConversationView, MessageWidget
-from app.gui.chat.picture_input import PictureInput, pictures_in
+from app.gui.chat.composer import Composer, draft_file  # noqa: F401 - draft_file: where tests find it
+from app.gui.chat.conversations import Conversations
+from app.gui.chat.first_run import FirstRunCard
+from app.gui.chat.message_view import ConversationView, MessageWidget
+from app.gui.chat.picture_input import PictureInput
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
 from app.gui.chat.transfer import ChatTransfer
 from app.gui.chat.worker import ChatWorker
-from app.gui.models.table import human
-from app.gui.panes.base import ModelBackedPane, button
+from app.gui.panes.base import ModelBackedPane
 
 log = logging.getLogger(__name__)
 
 
-def draft_file():
-    return paths.data_dir() / "chat-draft.txt"
-
-
-class ChatInput(QPlainTextEdit):
-    """Enter sends; Shift+Enter starts a new line; Tab moves focus (Ctrl+Tab types one).
-
-    Pictures dropped or pasted in are handed on, not typed.
-    """
-
-    submitted = Signal()
-    pictures_given = Signal(list)  # file paths (str) and pasted pictures (PNG bytes)
-
-    def canInsertFromMimeData(self, source):  # noqa: N802 - Qt override
-        return bool(pictures_in(source)) or super().canInsertFromMimeData(source)
-
-    def insertFromMimeData(self, source):  # noqa: N802 - Qt override: drops and Ctrl+V both come here
-        pictures = pictures_in(source)
-        if pictures:
-            self.pictures_given.emit(pictures)
-        else:
-            super().insertFromMimeData(source)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setTabChangesFocus(True)
-
-    def keyPressEvent(self, event):  # noqa: N802 - Qt override
-        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and not (
-            event.modifiers() & Qt.KeyboardModifier.ShiftModifier
-        ):
-            self.submitted.emit()
-            return
-        super().keyPressEvent(event)
-
-
-class ChatPane(PictureInput, ModelBackedPane):
+class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedPane):
     kind, title = "chat", "Chat"
     blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
 
@@ -143,121 +100,9 @@ class ChatPane(PictureInput, ModelBackedPane):
         col.addLayout(self._build_exports())
         return centre
 
-    def _build_first_run(self) -> QWidget:
-        """One line on an empty conversation: what the model is, and the one button that helps."""
-        self.first_run = QFrame()
-        self.first_run.setObjectName("emptyState")
-        self.first_run.setMaximumWidth(READABLE_WIDTH)
-        row = QHBoxLayout(self.first_run)
-        row.setContentsMargins(12, 8, 12, 8)
-        self.first_run_text = QLabel()
-        self.first_run_text.setObjectName("firstRunText")
-        self.first_run_text.setWordWrap(True)
-        row.addWidget(self.first_run_text, 1)
-        self.first_run_button = QPushButton()
-        self.first_run_button.setProperty("primary", True)
-        self.first_run_button.setAccessibleName("Download a chat model")  # until update_first_run names it
-        theme.set_icon(self.first_run_button, "download")
-        self.first_run_button.clicked.connect(self._first_run_clicked)
-        row.addWidget(self.first_run_button)
-        self.first_run.hide()
-        return self.first_run
-
     def set_hardware(self, hardware) -> None:
         self.hardware = hardware
         self.update_first_run()
-
-    def update_first_run(self) -> None:
-        """Shown on an empty conversation only: no model yet, or a base (not chat-tuned) model."""
-        from app.core.models import speed
-        from app.core.models.catalog import load_catalog
-        from app.core.models.starter import STARTERS
-
-        model_id = self.picker.current()
-        base = {s.id for s in STARTERS if s.kind == "chat"}
-        empty = not self.view.widgets
-        self.suggested, self.suggested_label = None, ""
-        if self.hardware is not None:
-            try:
-                best = speed.recommend(load_catalog(), self.hardware, "chat")
-            except Exception as exc:  # noqa: BLE001 - a damaged catalog is reported by the Models pane
-                log.warning("no recommendation: %s", exc)
-                best = None
-            self.suggested = best.id if best else None
-            self.suggested_label = best.name if best else ""
-            size = human(best.size) if best else ""
-        # With no model the card says so: the picker's own "No chat model installed yet" would say it twice.
-        self.picker.status.setVisible(bool(model_id) or not empty)
-        if not empty or (model_id and model_id not in base):
-            self.first_run.hide()
-            return
-        tip = f" {self.suggested_label} runs well on this computer." if self.suggested else ""
-        if not model_id:
-            self.first_run_text.setText(f"No chat model yet.{tip or ' Download one to start chatting.'}")
-        else:
-            self.first_run_text.setText(
-                f"{model_id} is a small base model: it continues text rather than following instructions.{tip}")
-        # The name is in the sentence; the button stays short enough for the smallest window.
-        self.first_run_button.setText(f"Download ({size})" if self.suggested else "Open Models")
-        self.first_run_button.setAccessibleName(
-            f"Download {self.suggested_label} ({size})" if self.suggested else "Open Models")
-        self.first_run.show()
-
-    def _first_run_clicked(self) -> None:
-        self.download_requested.emit(self.suggested or "")
-
-    def _build_input_row(self) -> QHBoxLayout:
-        self.input = ChatInput()
-        self.input.setObjectName("chatInput")
-        self.input.setAccessibleName("Message")
-        self.input.setPlaceholderText("Message (Enter to send, Shift+Enter for a new line)")
-        self.input.setMaximumHeight(110)
-        self.send_button = button("&Send", "Send")
-        self.send_button.setProperty("primary", True)
-        theme.set_icon(self.send_button, "send")
-        self.stop_button = button("S&top", "Stop")
-        theme.set_icon(self.stop_button, "stop")
-        self.stop_button.setEnabled(False)
-        self.mic_button = QPushButton("Dictate")
-        theme.set_icon(self.mic_button, "mic")
-        self.mic_button.setCheckable(True)
-        self.mic_button.setAccessibleName("Dictate into the message")
-        self.mic_button.setEnabled(False)  # until a speech pane lends its dictation
-        self.attach_button = button("Picture…", "Attach a picture")
-        theme.set_icon(self.attach_button, "attach")
-        buttons = QVBoxLayout()
-        buttons.addWidget(self.send_button)
-        buttons.addWidget(self.attach_button)
-        buttons.addWidget(self.stop_button)
-        buttons.addWidget(self.mic_button)
-        # As wide as the messages above it, centred under them (not 1,700 px of text box at 2560 px).
-        area = QWidget()
-        area.setObjectName("inputArea")
-        area.setMaximumWidth(READABLE_WIDTH)
-        inner = QHBoxLayout(area)
-        inner.setContentsMargins(0, 0, 0, 0)
-        inner.addWidget(self.input, 1)
-        inner.addLayout(buttons)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(area, 100)
-        row.addStretch(1)
-        return row
-
-    def _build_exports(self) -> QHBoxLayout:
-        self.settings_toggle = button("Chat settings", "Show chat settings")
-        self.settings_toggle.setCheckable(True)
-        self.export_md = button("Export Markdown…", "Export as Markdown")
-        self.export_json = button("Export JSON…", "Export as JSON")
-        theme.set_icon(self.settings_toggle, "settings")
-        theme.set_icon(self.export_md, "export")
-        theme.set_icon(self.export_json, "export")
-        exports = QHBoxLayout()
-        exports.addWidget(self.settings_toggle)
-        exports.addStretch(1)
-        exports.addWidget(self.export_md)
-        exports.addWidget(self.export_json)
-        return exports
 
     def _connect(self) -> None:
         self.settings_toggle.toggled.connect(self.settings_panel.setVisible)
@@ -315,141 +160,9 @@ class ChatPane(PictureInput, ModelBackedPane):
             self.sidebar.refresh(select=convs[0].id)
             self.open_conversation(convs[0].id)
 
-    # --- dictation and text from elsewhere ---------------------------------------------
-    def set_dictation(self, dictation) -> None:
-        self.dictation = dictation
-        has_mic = dictation.recorder.default_device() is not None
-        self.mic_button.setEnabled(has_mic)
-        self.mic_button.setToolTip("" if has_mic else "No microphone found")
-        self.mic_button.toggled.connect(self._toggle_mic)
-        dictation.final.connect(self._dictated)
-        dictation.failed.connect(self._dictation_failed)
-        dictation.finished.connect(self._dictation_finished)
-
-    def _toggle_mic(self, on: bool) -> None:
-        if on:
-            if not self.dictation.start():
-                self.mic_button.setChecked(False)
-                return
-            self.dictating = True
-            self.notice.setText("Listening… press Dictate again to stop.")
-        else:
-            self.dictation.stop()  # words spoken just before still arrive, then dictating ends
-            self._clear_notice("Listening…")
-
-    def _dictation_finished(self) -> None:
-        self.dictating = self.mic_button.isChecked()
-
-    def _dictated(self, text: str) -> None:
-        if self.dictating:
-            self.receive_text(text)
-
     def _clear_notice(self, prefix: str) -> None:
         if self.notice.text().startswith(prefix):
             self.notice.clear()
-
-    def escape_pressed(self) -> None:
-        """Esc: stops a reply in progress, or else cancels editing a sent message."""
-        if self.job is not None and not self.job.done:
-            self.stop()
-        elif self.editing_id is not None:
-            self.editing_id = None
-            self.input.clear()
-            self._clear_notice("Editing a sent message")
-
-    # --- the draft ---------------------------------------------------------------------
-    def save_draft(self) -> None:
-        text = self.input.toPlainText()
-        try:
-            if text.strip():
-                atomic_write_text(draft_file(), text)
-            else:
-                draft_file().unlink(missing_ok=True)
-        except OSError as exc:
-            log.warning("could not save the chat draft: %s", exc)
-
-    def _restore_draft(self) -> None:
-        try:
-            text = draft_file().read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return
-        if text.strip() and not self.input.toPlainText():
-            self.input.setPlainText(text[:100_000])
-
-    def _dictation_failed(self, message: str) -> None:
-        if self.mic_button.isChecked():
-            self.mic_button.setChecked(False)
-            self.notice.setText(message)
-
-    def receive_text(self, text: str) -> None:
-        """Text from dictation or the Speech pane joins whatever is in the input."""
-        current = self.input.toPlainText().rstrip()
-        self.input.setPlainText(f"{current} {text}".strip() if current else text)
-        cursor = self.input.textCursor()
-        cursor.movePosition(cursor.MoveOperation.End)
-        self.input.setTextCursor(cursor)
-        self.input.setFocus()
-
-    # --- conversations ---------------------------------------------------------------
-    def new_conversation(self) -> None:
-        if self.job is not None and not self.job.done:
-            return  # the reply in progress belongs to the open chat
-        self.conversation_id = None
-        self.view.clear()
-        self.update_first_run()
-        self.settings_panel.load("", {})
-        self.sidebar.list.clearSelection()
-        self.input.setFocus()
-
-    def open_conversation(self, conversation_id: int) -> None:
-        if self.job is not None and not self.job.done:
-            return  # switching away mid-reply would hide the stream; the list follows after
-        self.conversation_id = conversation_id
-        conv = self.history.conversation(conversation_id)
-        self.settings_panel.load(conv.system_prompt, conv.params)
-        self.view.clear()
-        for m in self.history.messages(conversation_id):
-            w = self._add_widget(m.id, m.role, m.content, m.attachments)
-            if m.role == "assistant":
-                w.set_stats(m.stats, m.incomplete)
-            if m.damaged:  # shown as it is; the rest of the chat works
-                w.set_status(f"Damaged in the history file: {m.damaged}")
-        self.update_first_run()
-
-    def _ensure_conversation(self, first_message: str) -> int:
-        if self.conversation_id is None:
-            title = " ".join(first_message.split())[:48] or "New chat"
-            conv = self.history.create(
-                title, self.settings_panel.system.toPlainText(), self.picker.current() or "",
-                self.settings_panel.params().to_dict(),
-            )
-            self.conversation_id = conv.id
-            self.sidebar.refresh(select=conv.id)
-        return self.conversation_id
-
-    def _save_conversation_settings(self) -> None:
-        if self.conversation_id is not None and not self.history.read_only:
-            self.history.update(
-                self.conversation_id,
-                system_prompt=self.settings_panel.system.toPlainText(),
-                params=self.settings_panel.params().to_dict(),
-            )
-
-    def _rename(self, conversation_id: int) -> None:
-        conv = self.history.conversation(conversation_id)
-        title, ok = QInputDialog.getText(self, "Rename chat", "Title:", text=conv.title)
-        if ok and title.strip():
-            self.history.update(conversation_id, title=title.strip())
-            self.sidebar.refresh()
-
-    def _delete(self, conversation_id: int) -> None:
-        conv = self.history.conversation(conversation_id)
-        answer = QMessageBox.question(self, "Delete chat", f"Delete “{conv.title}” and all its messages?")
-        if answer == QMessageBox.StandardButton.Yes:
-            self.history.delete(conversation_id)
-            if conversation_id == self.conversation_id:
-                self.new_conversation()
-            self.sidebar.refresh()
 
     # --- model -------------------------------------------------------------------------
     def ensure_model(self) -> bool:
@@ -572,27 +285,16 @@ class ChatPane(PictureInput, ModelBackedPane):
             widget.message_id = result.message_id
             widget.set_text(result.text)
             widget.set_stats(result.stats.to_dict(), result.stats.stop_reason == "cancelled")
-        self._record_speed(result.stats)
+        from app.core.models import speed
+
+        on_gpu = self.settings.chat_gpu_layers > 0 or bool(self.hardware is not None and self.hardware.gpus)
+        speed.record_reply(self.loaded_model or "", result.stats, on_gpu)  # calibrates the Models pane
         if result.stats.dropped_messages:
             self.notice.setText(
                 f"{result.stats.dropped_messages} older message(s) no longer fit the model's context and were "
                 "left out of the prompt. They are still saved here."
             )
         self._finish_ui(result)
-
-    def _record_speed(self, stats) -> None:
-        """A real reply on the CPU calibrates the speed estimates of the Models pane (app.core.models.speed)."""
-        if (stats.completion_tokens or 0) < 8 or not stats.tokens_per_second or self.settings.chat_gpu_layers > 0:
-            return
-        from app.core.models import speed
-        from app.core.models.store import ModelStore
-
-        try:
-            entry = ModelStore().get(self.loaded_model or "")
-        except HearthError:
-            return
-        if entry is not None and (self.hardware is None or not self.hardware.gpus):
-            speed.record("chat", entry.id, entry.size, stats.tokens_per_second)
 
     def _on_failed(self, exc) -> None:
         if self._closing:
@@ -623,67 +325,6 @@ class ChatPane(PictureInput, ModelBackedPane):
         self.streaming = None
         self.sidebar.refresh()
         self.reply_finished.emit(outcome)
-
-    # --- message actions ---------------------------------------------------------------
-    def _add_widget(self, message_id: int, role: str, text: str, attachments=()) -> MessageWidget:
-        w = MessageWidget(message_id, role, text)
-        if attachments:
-            from app.core.chat.pictures import PictureStore
-
-            store = PictureStore()
-            w.add_pictures([(store.path_of(a.sha256), a.name) for a in attachments])
-            w.picture_opened.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
-        w.copy_requested.connect(lambda _id, w=w: QGuiApplication.clipboard().setText(w.text))
-        w.edit_requested.connect(lambda _id, w=w: self._edit(w))
-        w.regenerate_requested.connect(lambda _id, w=w: self.regenerate(w))
-        return self.view.add(w)
-
-    def _edit(self, widget: MessageWidget) -> None:
-        self.editing_id = widget.message_id
-        self.input.setPlainText(widget.text)
-        self.input.setFocus()
-        self.notice.setText("Editing a sent message: Send replaces it and the replies after it.")
-
-    def regenerate(self, widget: MessageWidget) -> None:
-        if (self.job is not None and not self.job.done) or widget.message_id < 0:
-            return
-        if not self.ensure_model():
-            return
-        self.history.truncate_after(self.conversation_id, widget.message_id, inclusive=True)
-        self.open_conversation(self.conversation_id)
-        self._start_reply()
-
-    def _export(self, kind: str) -> None:
-        if self.conversation_id is None:
-            self.notice.setText("Open a chat to export it.")
-            return
-        from app.gui.dialogs.export import ask_export_path
-
-        conv = self.history.conversation(self.conversation_id)
-        path = ask_export_path(self, "Export chat", conv.title, kind, "chat")
-        if path is not None:
-            self.export_to(path, kind)
-
-    def export_to(self, path: Path, kind: str):
-        """Exports the open chat with its pictures beside the file, on the files worker; returns the job."""
-        return self.transfer.export(self.conversation_id, path, kind)
-
-    def import_chat(self) -> None:
-        from app.gui.dialogs.export import ask_import_path
-
-        path = ask_import_path(self, "Import chat", "json")
-        if path is not None:
-            self.import_from(path)
-
-    def import_from(self, path: Path):
-        """Imports a JSON export on the files worker; the chat appears in the list and opens. Returns the job."""
-        return self.transfer.import_file(path)
-
-    def _imported(self, conversation_id: int) -> None:
-        if self._closing:
-            return
-        self.sidebar.refresh(select=conversation_id)
-        self.open_conversation(conversation_id)  # not while a reply streams: the list shows it meanwhile
 
     def finish_workers(self) -> list:
         """Quit: stops the reply (the worker saves it as incomplete), saves the draft, closes the history.

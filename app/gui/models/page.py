@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
-    QLineEdit,
-    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QTabWidget,
@@ -22,28 +17,17 @@ from PySide6.QtWidgets import (
 
 from app.core.jobs import HearthError
 from app.core.models.store import KINDS, ModelStore
-from app.core.settings import HUB_ENDPOINT, save_settings
 from app.gui.models.downloads import DownloadManager
+from app.gui.models.imports import ImportsMixin
 from app.gui.models.table import ModelTable, Row, human
-from app.gui.panes.base import Pane, button, hbox
-from app.gui.widgets.placeholder_list import PlaceholderList
+from app.gui.panes.base import Pane, button
 from app.gui.workers import SerialWorker
 
 log = logging.getLogger(__name__)
 TAB_TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech"}
 
 
-def _import_job(cancel, progress, path: str, kind: str, mode: str, arch: str, projector: str = ""):
-    return ModelStore().import_path(path, kind, mode=mode, architecture=arch, projector=projector or None)
-
-
-def _move_job(cancel, progress, new_root: str):
-    store = ModelStore()
-    store.move_to(Path(new_root), progress=progress)
-    return str(store.root)
-
-
-class ModelsPane(Pane):
+class ModelsPane(ImportsMixin, Pane):
     kind, title = "models", "Models"
     store_changed = Signal()
 
@@ -120,32 +104,6 @@ class ModelsPane(Pane):
         row2.addStretch(1)
         return row, row2
 
-    def _build_import_row(self) -> QHBoxLayout:
-        self.download_url = button("Download from &URL…", "Download from URL")
-        self.move_folder = button("&Move models folder…", "Move models folder")
-        self.add_server = button("Add ser&ver…", "Add a remote chat server")
-        return hbox(self.download_url, self.move_folder, self.add_server, stretch=True)
-
-    def _build_hub_row(self) -> QHBoxLayout:
-        self.endpoint = QLineEdit(self.settings.hf_endpoint)
-        self.endpoint.setAccessibleName("Hub address")
-        self.access_token = QLineEdit(self.settings.hf_token)
-        self.access_token.setAccessibleName("Access token")
-        self.access_token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.access_token.setPlaceholderText("access token, for gated models")
-        hub_row = QHBoxLayout()
-        hub_row.addWidget(QLabel("Hub:"))
-        hub_row.addWidget(self.endpoint, 2)
-        hub_row.addWidget(self.access_token, 1)
-        return hub_row
-
-    def _build_found(self, layout: QVBoxLayout) -> None:
-        layout.addWidget(QLabel("Found in the Hugging Face cache (used in place, nothing copied):"))
-        self.found = PlaceholderList("No models found in the Hugging Face cache")
-        self.found.setAccessibleName("Models found on this computer")
-        self.found.setMaximumHeight(90)
-        layout.addWidget(self.found)
-
     def _connect(self) -> None:
         for table in self.tables.values():
             table.itemSelectionChanged.connect(self._update_buttons)
@@ -216,26 +174,6 @@ class ModelsPane(Pane):
         if self.hardware is not None:
             self.refresh()
 
-    def _fit_text(self, entry) -> tuple[str, str]:
-        """Memory and speed: "fits in RAM · ~18 tokens/s" (slow models say so), and how the speed was estimated."""
-        from app.core.models import speed
-        from app.core.models.fit import estimate_entry_fit
-
-        fit = estimate_entry_fit(entry, self.hardware)
-        if fit.verdict == "too_large":
-            return fit.message, ""
-        estimate = speed.estimate(entry.kind, entry.size, self.hardware, fit)
-        text = f"{fit.message} · {estimate.text()}" + ("" if estimate.comfortable else " (slow here)")
-        return text, f"Speed {estimate.how}."
-
-    def _recommended(self) -> set[str]:
-        """Per kind, the largest catalog model that fits and runs comfortably fast here."""
-        from app.core.models import speed
-
-        if self.hardware is None:
-            return set()
-        return {best.id for kind in KINDS if (best := speed.recommend(self.catalog(), self.hardware, kind))}
-
     def _show_speed_basis(self) -> None:
         from app.core.models import speed
 
@@ -246,61 +184,28 @@ class ModelsPane(Pane):
         self.speed_basis.setText(f"Speed estimates: {speed.basis(kind, self.hardware)}.")
 
     def refresh(self) -> None:
+        from app.core.models.overview import build_rows
         from app.core.models.records import take_notices
 
         try:
             store = ModelStore()
-            installed = {e.id: e for e in store.list()}
+            installed = store.list()
         except HearthError as exc:
             self.message.setText(str(exc))
             return
         notices = take_notices()  # a registry or queue file that was set aside, said once
         if notices:
             self.message.setText(" ".join(notices))
-        states = self.downloads.states()
-        best = self._recommended()
+        rows = build_rows(self.catalog(), installed, self.downloads.states().values(), self.hardware)
         for kind, table in self.tables.items():
-            rows = []
-            for c in (e for e in self.catalog() if e.kind == kind):
-                fit, how = self._fit_text(c) if self.hardware else ("…", "")
-                if c.id in best:
-                    fit += " · recommended here"
-                status, note = "available", ""
-                if c.id in installed:
-                    status = "installed"
-                    note = "" if installed[c.id].verified else "unverified"
-                elif c.id in states:
-                    status, note = states[c.id].state, states[c.id].error
-                rows.append(Row(c.id, c.name, c.size, c.licence, fit, status, note, fit_how=how))
-            known = {r.id for r in rows}
-            for item in states.values():  # "Download from URL": not in the catalog, shown while queued or failed
-                if item.kind == kind and item.model_id not in known and item.model_id not in installed:
-                    rows.append(Row(item.model_id, item.model_id, 0, "—", "", item.state, item.error,
-                                    catalog=False))
-                    known.add(item.model_id)
-            for e in installed.values():
-                if e.kind == kind and e.id not in known:
-                    note = "imported" if e.verified else "unverified"
-                    # A chat model's fit and speed follow from its size, as a catalog entry's do.
-                    fit, how = self._fit_text(e) if kind == "chat" and self.hardware else ("", "")
-                    rows.append(Row(e.id, e.id, e.size, "—", fit, "installed", note, catalog=False, fit_how=how))
-            table.set_rows(rows)
+            table.set_rows([Row.of(r, estimated=self.hardware is not None) for r in rows if r.kind == kind])
         self._show_speed_basis()
-        used = sum(e.size for e in installed.values())
+        used = sum(e.size for e in installed)
         self.summary.setText(
             f"{len(installed)} installed, {human(used)} in {store.root}. "
             "Downloads resume where they stopped and are checked before use."
         )
         self._update_buttons()
-
-    def _discover(self) -> None:
-        from app.core.models.hf_cache import discover
-
-        self.found.clear()
-        for d in discover():
-            item = QListWidgetItem(f"{d.repo} · {d.kind} · {human(d.size)} · {d.path.name}")
-            item.setData(256, (str(d.path), d.kind))
-            self.found.addItem(item)
 
     # --- selection ------------------------------------------------------------------------
     def current_table(self) -> ModelTable:
@@ -401,110 +306,6 @@ class ModelsPane(Pane):
             if entry:
                 path = store.path_of(entry)
                 QDesktopServices.openUrl(QUrl.fromLocalFile(str(path if path.is_dir() else path.parent)))
-
-    def _save_hub(self) -> None:
-        self.settings.hf_endpoint = self.endpoint.text().strip() or HUB_ENDPOINT
-        self.settings.hf_token = self.access_token.text().strip()
-        try:
-            save_settings(self.settings)
-        except OSError as exc:
-            self.message.setText(f"Could not save settings: {exc}")
-
-    # --- imports --------------------------------------------------------------------------
-    def start_import(self, path: str, kind: str, mode: str = "copy", arch: str = "", projector: str = ""):
-        """``projector``: a vision model's mmproj, imported with the chat model as one model."""
-        self.message.setText(f"Importing {path}…" + (" with its projector" if projector else ""))
-        return self.worker.submit(
-            _import_job, path, kind, mode, arch, projector, on_result=self._imported, on_error=self._failed,
-            name="import",
-        )
-
-    def _ask_import(self, folder: bool) -> None:
-        if folder:
-            path = QFileDialog.getExistingDirectory(self, "Import a faster-whisper model folder")
-        else:
-            picked, _ = QFileDialog.getOpenFileNames(
-                self, "Import a model (for a vision model, select the .gguf and its mmproj together)", "",
-                "Models (*.gguf *.safetensors *.pt)")
-            try:
-                from app.core.models.projector import split_pair
-
-                path, projector = split_pair(picked)
-            except HearthError as exc:
-                self.message.setText(str(exc))
-                return
-        if not path:
-            return
-        kind = "speech" if folder else ("chat" if path.endswith(".gguf") else "images")
-        arch = ""
-        if kind == "images":
-            arch, ok = QInputDialog.getText(self, "OpenCLIP architecture", "Architecture (for example ViT-B-32):")
-            if not ok:
-                return
-        modes = ["copy", "move", "link"]
-        mode, ok = QInputDialog.getItem(self, "Import", "Copy it, move it, or use it where it is (link)?",
-                                        modes, 0, False)
-        if ok:
-            self.start_import(path, kind, mode, arch, projector="" if folder else projector)
-
-    def _ask_url(self) -> None:
-        url, ok = QInputDialog.getText(self, "Download from URL", "https URL of a .gguf or CLIP checkpoint:")
-        if not ok or not url.strip():
-            return
-        kind = "chat" if url.strip().lower().split("?")[0].endswith(".gguf") else "images"
-        from app.core.models.store import slugify
-
-        name = slugify(Path(url.split("?")[0]).stem)
-        self.downloads.start(name, kind, url.strip())
-
-    def _use_found(self, item) -> None:
-        path, kind = item.data(256)
-        self.start_import(path, kind, "link")
-
-    def _imported(self, entry) -> None:
-        note = "" if entry.verified else " (unverified)"
-        self.message.setText(f"Imported {entry.id}{note}.")
-        self.refresh()
-        self.store_changed.emit()
-
-    def _failed(self, exc) -> None:
-        self.message.setText(f"Could not import: {exc}")
-
-    def _ask_move(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Move the models folder to an empty folder")
-        if path:
-            self.move_models(path)
-
-    def move_models(self, new_root: str):
-        self.message.setText(f"Moving models to {new_root}…")
-
-        def moved(root: str) -> None:
-            self.settings.models_dir = root
-            save_settings(self.settings)
-            self.message.setText(f"Models now live in {root}.")
-            self.refresh()
-            self.store_changed.emit()
-
-        return self.worker.submit(_move_job, new_root, on_result=moved, on_error=self._failed, name="move-models")
-
-    # --- remote servers ---------------------------------------------------------------------
-    def _ask_server(self) -> None:
-        from app.gui.models.servers import AddServerDialog
-
-        dialog = AddServerDialog(self)
-        if dialog.exec():
-            self.add_remote_server(*dialog.values())
-
-    def add_remote_server(self, name: str, url: str, key: str = ""):
-        from app.gui.models.servers import add_server_job, added_message
-
-        def added(result) -> None:
-            self.message.setText(added_message(*result))
-            self.store_changed.emit()
-
-        self.message.setText(f"Adding {name}…")
-        return self.worker.submit(add_server_job, name, url, key, on_result=added, name="add-server",
-                                  on_error=lambda exc: self.message.setText(f"Could not add the server: {exc}"))
 
     def finish_workers(self) -> list:
         self.worker.finish()

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QProgressBar, QTableWidget, QTableWidgetItem
 
+from app.core.models.overview import ModelRow
+
 COLUMNS = ("Model", "Size", "Licence", "Fits this computer?", "Status")
 FIT_COLUMN = 3
 
@@ -22,6 +24,13 @@ class Row:
     note: str = ""
     catalog: bool = True
     fit_how: str = ""  # how the speed in ``fit`` was estimated (its tooltip)
+
+    @classmethod
+    def of(cls, r: ModelRow, estimated: bool = True) -> Row:
+        """A core overview row as the table shows it; "…" while the hardware is not known yet."""
+        fit = r.fit_text if r.fit else ("…" if r.in_catalog and not estimated else "")
+        how = f"Speed {r.speed_how}." if r.speed else ""
+        return cls(r.id, r.name, r.size, r.licence, fit, r.state, r.note, catalog=r.in_catalog, fit_how=how)
 
 
 def human(n: int) -> str:

@@ -1,0 +1,122 @@
+"""Every model the user can see, one row each: the catalog, what is installed, what is downloading.
+
+The Models page's tables and `models list --available` both render these rows, so the two never
+disagree on a size, a fit verdict or a state. Plain data: no Qt, no printing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.core.models.kinds import KINDS
+
+ROW_STATES = ("installed", "available", "queued", "running", "paused", "failed", "offline")
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    id: str
+    kind: str
+    name: str
+    size: int  # bytes; 0 while not known (a download from a URL)
+    licence: str  # "—" when not known
+    state: str  # one of ROW_STATES
+    note: str = ""  # "unverified", "imported", a download's message
+    in_catalog: bool = True
+    installed: bool = False
+    verified: bool = False
+    sees: bool = False  # a chat model that reads pictures
+    download_url: str = ""  # a "Download from URL" row: the URL it retries
+    fit: str = ""  # "gpu" | "partial" | "ram" | "too_large"; "" when not estimated
+    fit_message: str = ""
+    speed: str = ""  # "~18 tokens/s"; "" when not estimated
+    speed_how: str = ""  # how the speed was estimated
+    speed_measured: bool = False  # from a measurement on this machine, not a guess from the core count
+    comfortable: bool = True  # fast enough to be pleasant here
+    recommended: bool = False  # the largest of its kind that fits and runs comfortably here
+
+    @property
+    def fit_text(self) -> str:
+        """One line: "fits in RAM · ~18 tokens/s (slow here) · recommended here"."""
+        text = self.fit_message
+        if self.speed:
+            text += f" · {self.speed}" + ("" if self.comfortable else " (slow here)")
+        return text + (" · recommended here" if self.recommended else "")
+
+    def as_json(self) -> dict:
+        return {
+            "id": self.id, "kind": self.kind, "name": self.name, "size": self.size, "licence": self.licence,
+            "state": self.state, "note": self.note, "catalog": self.in_catalog, "installed": self.installed,
+            "verified": self.verified, "sees": self.sees, "fit": self.fit, "fit_message": self.fit_message,
+            "speed": self.speed, "speed_how": self.speed_how, "speed_measured": self.speed_measured,
+            "comfortable": self.comfortable, "recommended": self.recommended, "download_url": self.download_url,
+        }
+
+
+def _estimates(entry, hardware, measured: set[str]) -> dict:
+    """The fit verdict and, for a model that fits, its speed here."""
+    from app.core.models import speed
+    from app.core.models.fit import estimate_entry_fit
+
+    if hardware is None:
+        return {}
+    fit = estimate_entry_fit(entry, hardware)
+    out = {"fit": fit.verdict, "fit_message": fit.message}
+    if fit.verdict != "too_large":
+        estimate = speed.estimate(entry.kind, entry.size, hardware, fit)
+        out |= {"speed": estimate.text(), "speed_how": estimate.how, "comfortable": estimate.comfortable,
+                "speed_measured": entry.kind in measured}
+    return out
+
+
+def build_rows(catalog, installed, downloads, hardware=None, kind: str | None = None) -> list[ModelRow]:
+    """``catalog``: catalog entries; ``installed``: store entries; ``downloads``: queued downloads;
+    ``hardware``: a HardwareReport, or None (no fit or speed yet). Per kind: the catalog in its order,
+    then URL downloads not in it, then installed models not in it."""
+    from app.core.models import speed
+
+    have = {e.id: e for e in installed}
+    states = {d.model_id: d for d in downloads}
+    measured = set(speed.load_calibration()) if hardware is not None else set()
+    best = set()
+    if hardware is not None:
+        best = {b.id for k in KINDS if (b := speed.recommend(catalog, hardware, k))}
+    rows: list[ModelRow] = []
+    for k in (kind,) if kind else KINDS:
+        known: set[str] = set()
+        for c in (e for e in catalog if e.kind == k):
+            state, note, url = "available", "", ""
+            mine = have.get(c.id)
+            if mine is not None:
+                state, note = "installed", "" if mine.verified else "unverified"
+            elif c.id in states:
+                state, note, url = states[c.id].state, states[c.id].error, states[c.id].url
+            rows.append(ModelRow(c.id, k, c.name, c.size, c.licence, state, note, installed=mine is not None,
+                                 verified=bool(mine and mine.verified), sees=c.sees, download_url=url,
+                                 recommended=c.id in best, **_estimates(c, hardware, measured)))
+            known.add(c.id)
+        for d in states.values():  # "Download from URL": shown while queued or failed
+            if d.kind == k and d.model_id not in known and d.model_id not in have:
+                rows.append(ModelRow(d.model_id, k, d.model_id, 0, "—", d.state, d.error, in_catalog=False,
+                                     download_url=d.url))
+                known.add(d.model_id)
+        for e in have.values():
+            if e.kind == k and e.id not in known:
+                # A chat model's fit and speed follow from its size, as a catalog entry's do.
+                est = _estimates(e, hardware, measured) if k == "chat" else {}
+                rows.append(ModelRow(e.id, k, e.id, e.size, "—", "installed",
+                                     "imported" if e.verified else "unverified", in_catalog=False,
+                                     installed=True, verified=e.verified, sees=e.sees, **est))
+    return rows
+
+
+def load_rows(hardware=None, kind: str | None = None, catalog=None) -> list[ModelRow]:
+    """The rows from the catalog file, the store and the download queue on disk.
+    Raises HearthError when the store cannot be read; a bad catalog raises too unless given."""
+    from app.core.models.catalog import load_catalog
+    from app.core.models.queue import DownloadQueue
+    from app.core.models.store import ModelStore
+
+    installed = ModelStore().list()
+    return build_rows(load_catalog() if catalog is None else catalog, installed, DownloadQueue().items(),
+                      hardware, kind)

@@ -1,0 +1,36 @@
+"""The Models page and `models list --available` render the one overview (app.core.models.overview):
+the same rows, sizes, states and fit verdicts for the catalog, installed models and URL downloads."""
+
+import json
+
+from app.core import hardware
+from app.core.models.queue import DownloadQueue, QueuedDownload
+from app.core.settings import load_settings
+from app.gui.models.page import ModelsPane
+from tests.conftest import run_app
+
+URL_ID = "from-a-url"
+
+
+def test_the_cli_and_the_models_page_list_the_same_rows(qtbot, starter_store):
+    DownloadQueue().put(QueuedDownload(URL_ID, "chat", "https://example.invalid/m.gguf", "failed", "no route"))
+    pane = ModelsPane(load_settings())
+    qtbot.addWidget(pane)
+    pane.set_hardware(hardware.detect())
+    result = run_app("models", "list", "--available", "--json")
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+
+    shown = [(kind, r) for kind, table in pane.tables.items() for r in table.rows]
+    assert [(r["kind"], r["id"]) for r in listed] == [(kind, r.id) for kind, r in shown]
+    for row, (_, cell) in zip(listed, shown, strict=True):
+        assert (row["size"], row["state"], row["catalog"]) == (cell.size, cell.status, cell.catalog), row["id"]
+        assert cell.fit.startswith(row["fit_message"]) and row["speed"] in cell.fit, row["id"]
+        assert ("recommended here" in cell.fit) == row["recommended"], row["id"]
+    by_id = {r["id"]: r for r in listed}
+    # Installed from the catalog, installed from elsewhere (with a fit estimate: a chat model), a URL download.
+    assert by_id["whisper-base"]["installed"] and by_id["whisper-base"]["fit"] in ("ram", "gpu")
+    assert not by_id["gemma-3-270m-q4_k_m"]["catalog"] and by_id["gemma-3-270m-q4_k_m"]["fit"]
+    assert by_id[URL_ID]["state"] == "failed" and by_id[URL_ID]["note"] == "no route"
+    assert by_id[URL_ID]["download_url"] == "https://example.invalid/m.gguf"
+    pane.finish_workers()
