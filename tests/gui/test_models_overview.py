@@ -34,3 +34,21 @@ def test_the_cli_and_the_models_page_list_the_same_rows(qtbot, starter_store):
     assert by_id[URL_ID]["state"] == "failed" and by_id[URL_ID]["note"] == "no route"
     assert by_id[URL_ID]["download_url"] == "https://example.invalid/m.gguf"
     pane.finish_workers()
+
+
+def test_each_row_says_whether_its_speed_was_measured_or_estimated(qtbot, starter_store):
+    """#24.2: the measured model says measured; every other row says estimated, in the page and the CLI."""
+    from app.core.models import speed
+
+    gemma = starter_store.get("gemma-3-270m-q4_k_m")
+    speed.record("chat", gemma.id, gemma.size, 40.0, load=0.2)
+    pane = ModelsPane(load_settings())
+    qtbot.addWidget(pane)
+    pane.set_hardware(hardware.detect())
+    cells = {r.id: r.fit for r in pane.tables["chat"].rows}
+    assert "~40 tokens/s measured" in cells[gemma.id]
+    estimated = [i for i, fit in cells.items() if i != gemma.id and "tokens/s" in fit]
+    assert estimated and all("estimated" in cells[i] and "measured" not in cells[i] for i in estimated)
+    listed = {r["id"]: r for r in json.loads(run_app("models", "list", "--available", "--json").stdout)}
+    assert listed[gemma.id]["speed_measured"] and not listed[estimated[0]]["speed_measured"]
+    pane.finish_workers()

@@ -31,7 +31,7 @@ class ModelRow:
     fit_message: str = ""
     speed: str = ""  # "~18 tokens/s"; "" when not estimated
     speed_how: str = ""  # how the speed was estimated
-    speed_measured: bool = False  # from a measurement on this machine, not a guess from the core count
+    speed_measured: bool = False  # this model's own runs here (else the speed is estimated)
     comfortable: bool = True  # fast enough to be pleasant here
     recommended: bool = False  # the largest of its kind that fits and runs comfortably here
 
@@ -40,7 +40,8 @@ class ModelRow:
         """One line: "fits in RAM · ~18 tokens/s (slow here) · recommended here"."""
         text = self.fit_message
         if self.speed:
-            text += f" · {self.speed}" + ("" if self.comfortable else " (slow here)")
+            text += f" · {self.speed} {'measured' if self.speed_measured else 'estimated'}"
+            text += "" if self.comfortable else " (slow here)"
         return text + (" · recommended here" if self.recommended else "")
 
     def as_json(self) -> dict:
@@ -53,7 +54,7 @@ class ModelRow:
         }
 
 
-def _estimates(entry, hardware, measured: set[str]) -> dict:
+def _estimates(entry, hardware) -> dict:
     """The fit verdict and, for a model that fits, its speed here."""
     from app.core.models import speed
     from app.core.models.fit import estimate_entry_fit
@@ -63,9 +64,9 @@ def _estimates(entry, hardware, measured: set[str]) -> dict:
     fit = estimate_entry_fit(entry, hardware)
     out = {"fit": fit.verdict, "fit_message": fit.message}
     if fit.verdict != "too_large":
-        estimate = speed.estimate(entry.kind, entry.size, hardware, fit)
+        estimate = speed.estimate(entry.kind, entry.size, hardware, fit, entry.id, getattr(entry, "quantization", ""))
         out |= {"speed": estimate.text(), "speed_how": estimate.how, "comfortable": estimate.comfortable,
-                "speed_measured": entry.kind in measured}
+                "speed_measured": estimate.measured}
     return out
 
 
@@ -77,7 +78,6 @@ def build_rows(catalog, installed, downloads, hardware=None, kind: str | None = 
 
     have = {e.id: e for e in installed}
     states = {d.model_id: d for d in downloads}
-    measured = set(speed.load_calibration()) if hardware is not None else set()
     best = set()
     if hardware is not None:
         best = {b.id for k in KINDS if (b := speed.recommend(catalog, hardware, k))}
@@ -93,7 +93,7 @@ def build_rows(catalog, installed, downloads, hardware=None, kind: str | None = 
                 state, note, url = states[c.id].state, states[c.id].error, states[c.id].url
             rows.append(ModelRow(c.id, k, c.name, c.size, c.licence, state, note, installed=mine is not None,
                                  verified=bool(mine and mine.verified), sees=c.sees, download_url=url,
-                                 recommended=c.id in best, **_estimates(c, hardware, measured)))
+                                 recommended=c.id in best, **_estimates(c, hardware)))
             known.add(c.id)
         for d in states.values():  # "Download from URL": shown while queued or failed
             if d.kind == k and d.model_id not in known and d.model_id not in have:
@@ -103,7 +103,7 @@ def build_rows(catalog, installed, downloads, hardware=None, kind: str | None = 
         for e in have.values():
             if e.kind == k and e.id not in known:
                 # A chat model's fit and speed follow from its size, as a catalog entry's do.
-                est = _estimates(e, hardware, measured) if k == "chat" else {}
+                est = _estimates(e, hardware) if k == "chat" else {}
                 rows.append(ModelRow(e.id, k, e.id, e.size, "—", "installed",
                                      "imported" if e.verified else "unverified", in_catalog=False,
                                      installed=True, verified=e.verified, sees=e.sees, **est))

@@ -169,7 +169,10 @@ def record_reply(model_id: str, stats, on_gpu: bool) -> None:
     except HearthError:
         return
     if entry is not None:
-        record("chat", entry.id, entry.size, stats.tokens_per_second)
+        from app.core.models.catalog import find
+
+        listed = find(entry.id)  # its quantisation: models of the same one decode at the same bandwidth
+        record("chat", entry.id, entry.size, stats.tokens_per_second, quant=listed.quantization if listed else "")
 
 
 def record_transcription(model_id: str, size: int, seconds: float, audio_s: float, on_gpu: bool) -> None:
