@@ -69,6 +69,7 @@ class SearchResults:
     more: bool  # matches beyond those shown
 
 
+LIST_PAGE = 300  # chats the list reads at a time (the next page as it scrolls near its end)
 SEARCH_LIMIT = 200  # the sidebar's search shows this many newest matches, and says that there are more
 _SELECT = "SELECT id, title, system_prompt, created, updated, model, params FROM conversations"
 
@@ -234,6 +235,16 @@ class ChatHistory:
         if search:
             return self.search(search, limit=None).conversations
         rows = self.db.execute(_SELECT + search_index.ORDER).fetchall()
+        return [_conversation(r) for r in rows]
+
+    def conversations_page(self, limit: int, after: Conversation | None = None) -> list[Conversation]:
+        """The next ``limit`` conversations, newest first, after ``after`` (the last of the page before):
+        a keyset read on the (updated, id) index, as fast at 50,000 chats as at 50."""
+        if after is None:
+            rows = self.db.execute(_SELECT + search_index.ORDER + " LIMIT ?", (limit,))
+        else:
+            rows = self.db.execute(_SELECT + " WHERE updated < ? OR (updated = ? AND id < ?)" + search_index.ORDER
+                                   + " LIMIT ?", (after.updated, after.updated, after.id, limit))
         return [_conversation(r) for r in rows]
 
     def search(self, text: str, limit: int | None = SEARCH_LIMIT) -> SearchResults:

@@ -154,11 +154,10 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
         self.picker.changed.connect(lambda _id: self.update_first_run())
         if self.history.notice:
             self.notice.setText(self.history.notice)
-        self.sidebar.refresh()
-        convs = self.history.conversations()
-        if convs:
-            self.sidebar.refresh(select=convs[0].id)
-            self.open_conversation(convs[0].id)
+        newest = self.history.conversations_page(1)  # not the whole history: it may hold 50,000 chats
+        self.sidebar.refresh(select=newest[0].id if newest else None)
+        if newest:
+            self.open_conversation(newest[0].id)
 
     def _clear_notice(self, prefix: str) -> None:
         if self.notice.text().startswith(prefix):

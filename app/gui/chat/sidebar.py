@@ -13,8 +13,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.chat.history import LIST_PAGE
 from app.gui import theme
 from app.gui.widgets.placeholder_list import PlaceholderList
+
+PAGE = LIST_PAGE  # chats listed at a time: the next page loads as the list scrolls near its end
 
 
 def more_note(total: int | None, shown: int) -> str:
@@ -50,6 +53,8 @@ class ConversationList(QWidget):
         self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.list.setWordWrap(False)
         self.list.currentItemChanged.connect(self._on_current)
+        self.list.verticalScrollBar().valueChanged.connect(self._near_the_end)
+        self._last = None  # the last chat listed, while more are left to list (no search)
         layout.addWidget(self.list, 1)
         row = QHBoxLayout()
         self.new_button = QPushButton("&New chat")
@@ -87,18 +92,39 @@ class ConversationList(QWidget):
         self.list.placeholder = "No chats match" if text else "No chats yet"
         # A search shows the newest matches only (a list of thousands is no use), and says what it left out.
         found = self.history.search(text) if text else None
-        for c in found.conversations if found else self.history.conversations():
+        self._last = None
+        if found is not None:
+            self._add(found.conversations, current)
+        else:  # every chat, a page at a time (listing 50,000 at once took 243 ms)
+            self._add_page(current)
+            while current is not None and self._last is not None and self.current_id() != current:
+                self._add_page(current)  # the chat to select is further down
+        if found is not None and found.more:
+            note = QListWidgetItem(more_note(found.total, len(found.conversations)))
+            note.setFlags(Qt.ItemFlag.NoItemFlags)  # not a chat: it cannot be selected
+            self.list.addItem(note)
+        self.list.blockSignals(False)
+
+    def _add(self, conversations, current) -> None:
+        for c in conversations:
             item = QListWidgetItem(c.title or "Untitled")
             item.setToolTip(c.title or "Untitled")
             item.setData(Qt.ItemDataRole.UserRole, c.id)
             self.list.addItem(item)
             if c.id == current:
                 self.list.setCurrentItem(item)
-        if found is not None and found.more:
-            note = QListWidgetItem(more_note(found.total, len(found.conversations)))
-            note.setFlags(Qt.ItemFlag.NoItemFlags)  # not a chat: it cannot be selected
-            self.list.addItem(note)
-        self.list.blockSignals(False)
+
+    def _add_page(self, current=None) -> None:
+        page = self.history.conversations_page(PAGE + 1, self._last)
+        self._add(page[:PAGE], current)
+        self._last = page[PAGE - 1] if len(page) > PAGE else None
+
+    def _near_the_end(self, value: int) -> None:
+        bar = self.list.verticalScrollBar()
+        if self._last is not None and value >= bar.maximum() - bar.pageStep():
+            blocked = self.list.blockSignals(True)
+            self._add_page()
+            self.list.blockSignals(blocked)
 
     def current_id(self) -> int | None:
         item = self.list.currentItem()
