@@ -272,8 +272,10 @@ def test_stop_ends_a_stuck_model_and_the_next_message_restarts_it(qtbot, chat):
     stuck = _the_model_process()
     stuck.suspend()  # SIGSTOP: the process can no longer answer Stop, as in a stuck native call
     qtbot.mouseClick(chat.stop_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: job.done, timeout=15000)
-    assert "did not stop within 1 s" in chat.notice.text()
+    from app.core.chat.remote import STOP_GRACE_MAX_S  # the grace grows with the load (#22.20)
+
+    qtbot.waitUntil(lambda: job.done, timeout=int((STOP_GRACE_MAX_S + 15) * 1000))
+    assert "did not stop within" in chat.notice.text()
     assert chat.send_button.isEnabled() and not chat.stop_button.isEnabled()
     assert not stuck.is_running() or stuck.status() == psutil.STATUS_ZOMBIE
     msgs = ChatHistory().messages(chat.conversation_id)
