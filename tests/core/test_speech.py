@@ -49,7 +49,7 @@ def test_srt_and_vtt_parse_back_monotonic_and_cover_the_speech(transcriber, spee
         assert cues[0][0] <= 1.0 and cues[-1][1] >= duration - 1.5, "the cues cover the speech"
         assert word_error_rate(SPEECH_TEXT, " ".join(c[2] for c in cues)) <= 0.15
     assert subtitles.render(segments, "vtt").startswith("WEBVTT")
-    assert subtitles.to_txt(segments).strip()
+    assert subtitles.render(segments, "txt").strip()
 
 
 def test_long_files_stream_in_bounded_chunks(tmp_path):
