@@ -17,13 +17,16 @@ from dataclasses import dataclass
 
 from app.core import paths
 from app.core.fileio import atomic_write_json, read_json_regular
+from app.core.models.fit import LAYERS_GUESS
 
 log = logging.getLogger(__name__)
 
 COMFORTABLE = {"chat": 10.0, "speech": 0.5, "images": 5.0}  # tok/s at least, RTF at most, images/s at least
 UNITS = {"chat": "tokens/s", "speech": "× real time", "images": "images/s"}
-# Effective memory bandwidth (bytes/s) a GPU's layers get, when nothing better is known.
+# Guesses, never measured here (only CPU runs calibrate): the memory bandwidth (bytes/s) a GPU's
+# layers get, and how much faster Whisper and CLIP run on an NVIDIA GPU. Speeds from them say "guessed".
 GPU_BANDWIDTH = {"nvidia": 300e9, "apple": 100e9}
+GPU_SPEEDUP = 10
 CPU_BANDWIDTH_PER_CORE = 4e9  # a rough guess, only until this machine has measured itself
 BASE_RTF_SIZE = 147_882_941  # Whisper base (the starter) at RTF 0.4 on 2 cores, before a measurement
 BASE_CLIP_SIZE = 605_143_920  # ViT-B-32 at about 3 images/s per core, before a measurement
@@ -123,11 +126,11 @@ def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
             cpu_bw = CPU_BANDWIDTH_PER_CORE * cores
         fraction = 0.0
         if fit is not None and fit.verdict in ("gpu", "partial"):
-            fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / 32)
+            fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / (fit.layers or LAYERS_GUESS))
         gpu_bw = next((GPU_BANDWIDTH[g.vendor] for g in hardware.gpus if g.vendor in GPU_BANDWIDTH), None)
         if fraction and gpu_bw:
             seconds = (1 - fraction) * size / cpu_bw + fraction * size / gpu_bw
-            how += f", {fraction:.0%} of it on the GPU (assumed {gpu_bw / 1e9:.0f} GB/s)"
+            how += f", {fraction:.0%} of it on the GPU at a guessed {gpu_bw / 1e9:.0f} GB/s"
         else:
             seconds = size / cpu_bw
         value = 1 / seconds
@@ -138,16 +141,16 @@ def estimate(kind: str, size: int, hardware, fit=None) -> Speed:
         else:
             rtf = 0.4 * (2 / cores) * size / BASE_RTF_SIZE
         if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
-            rtf /= 10
-            how += ", about ten times faster on the GPU"
+            rtf /= GPU_SPEEDUP
+            how += f", on the GPU a guessed {GPU_SPEEDUP} times faster"
         return Speed(rtf, kind, rtf <= COMFORTABLE[kind], how)
     if cal:
         rate = cal["value"] * cal["size"] / size
     else:
         rate = 3.0 * cores * BASE_CLIP_SIZE / size
     if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
-        rate *= 10
-        how += ", about ten times faster on the GPU"
+        rate *= GPU_SPEEDUP
+        how += f", on the GPU a guessed {GPU_SPEEDUP} times faster"
     return Speed(rate, kind, rate >= COMFORTABLE[kind], how)
 
 
