@@ -1,6 +1,4 @@
 import os
-import threading
-import time
 
 import pytest
 
@@ -50,32 +48,6 @@ def test_follow_up_turn_reuses_the_evaluated_prefix(gemma):
     _, second = _run(gemma, history)
     assert second.reused_tokens >= first.prompt_tokens - 2
     assert second.prompt_tokens > first.prompt_tokens
-
-
-def test_cancel_stops_a_long_reply_midway(gemma):
-    cancel = CancelToken()
-    params = SamplingParams(temperature=1.0, max_tokens=1500, seed=3)  # far longer than the test runs
-    seen, first, asked = [], threading.Event(), threading.Event()
-
-    def consume():
-        for item in gemma.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
-            seen.append(item)
-            if isinstance(item, str) and not first.is_set():
-                first.set()
-                asked.wait(60)  # the reply is mid-way here until the cancel has been asked for
-
-    t = threading.Thread(target=consume)
-    t.start()
-    assert first.wait(120), "no token arrived"
-    asked_at = time.perf_counter()
-    cancel.cancel()
-    asked.set()
-    t.join(30)
-    assert not t.is_alive()
-    stats = seen[-1]
-    assert isinstance(stats, ChatStats) and stats.stop_reason == "cancelled", stats
-    assert 0 < stats.completion_tokens < params.max_tokens
-    assert time.perf_counter() - asked_at < 5.0  # generous for a loaded machine; 1500 tokens take far longer
 
 
 class _CancelAfterFirstBatch(CancelToken):

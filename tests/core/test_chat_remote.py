@@ -47,17 +47,19 @@ def test_input_errors_come_back_as_themselves(remote):
     assert isinstance(list(remote.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, seed=2)))[-1], ChatStats)
 
 
-def test_cancel_stops_a_long_reply_midway(remote):
+@pytest.mark.parametrize("where", ["gemma", "remote"])  # in this process, and in a process of its own
+def test_cancel_stops_a_long_reply_midway(where, request):
+    engine = request.getfixturevalue(where)
     cancel = CancelToken()
     params = SamplingParams(temperature=1.0, max_tokens=1500, seed=3)  # far longer than the test runs
     seen, first, asked = [], threading.Event(), threading.Event()
 
     def consume():
-        for item in remote.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
+        for item in engine.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
             seen.append(item)
             if isinstance(item, str) and not first.is_set():
                 first.set()
-                asked.wait(60)
+                asked.wait(60)  # the reply is mid-way here until the cancel has been asked for
 
     t = threading.Thread(target=consume)
     t.start()

@@ -10,9 +10,7 @@ from PySide6.QtGui import QDesktopServices, QTextCursor
 
 from app.core.chat.history import ChatHistory
 from app.core.models.store import ModelStore
-from app.core.settings import load_settings
 from app.gui.chat.message_view import MessageWidget
-from app.gui.main_window import MainWindow
 from tests.helpers import gguf_with_template
 
 
@@ -70,7 +68,7 @@ def test_enter_sends_shift_enter_adds_a_line_and_empty_is_refused(qtbot, chat):
     assert "tokens" in chat.view.widgets[-1].stats.text()
 
 
-def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, window):
+def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, window, open_window):
     chat.settings_panel.max_tokens.setValue(12)
     _send(qtbot, chat, "Hello there")
     qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
@@ -82,10 +80,7 @@ def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, wi
     assert [m.role for m in msgs] == ["user", "assistant"], "regenerate replaces the reply"
     window.close()
 
-    again = MainWindow(load_settings())
-    qtbot.addWidget(again)
-    again.show()
-    qtbot.waitUntil(lambda: bool(again.panes), timeout=10000)
+    again = open_window()
     pane = again.panes["chat"]
     assert pane.sidebar.list.count() == 1 and pane.sidebar.current_id() == cid
     assert [w.role for w in pane.view.widgets] == ["user", "assistant"]

@@ -6,9 +6,7 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
 from app.core.chat.history import ChatHistory
-from app.core.settings import load_settings
 from app.gui.chat.message_view import MessageWidget
-from app.gui.main_window import MainWindow
 
 
 def _send(qtbot, pane, text):
@@ -135,11 +133,8 @@ def test_load_failure_replaces_the_will_use_line(qtbot, window, tmp_path, gemma_
     assert "Will use" not in chat.picker.status.text()
 
 
-def test_the_draft_survives_a_crash(qtbot, hearth_home):
-    first = MainWindow(load_settings())
-    qtbot.addWidget(first)
-    first.show()
-    qtbot.waitUntil(lambda: bool(first.panes))
+def test_the_draft_survives_a_crash(qtbot, open_window):
+    first = open_window()
     chat = first.panes["chat"]
     chat.input.setFocus()
     qtbot.keyClicks(chat.input, "half a thought about lighthouses")
@@ -147,10 +142,7 @@ def test_the_draft_survives_a_crash(qtbot, hearth_home):
 
     qtbot.waitUntil(lambda: draft_file().exists() and "lighthouses" in draft_file().read_text(), timeout=5000)
     # A crash: no close, no shutdown. The next start finds the draft.
-    second = MainWindow(load_settings())
-    qtbot.addWidget(second)
-    second.show()
-    qtbot.waitUntil(lambda: bool(second.panes))
+    second = open_window()
     assert second.panes["chat"].input.toPlainText() == "half a thought about lighthouses"
     first.stop_workers()
     second.stop_workers()
