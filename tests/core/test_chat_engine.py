@@ -20,6 +20,7 @@ def _run(engine, messages, params=GREEDY, cancel=None):
     return pieces, stats
 
 
+@pytest.mark.slow
 def test_template_fallback_gives_a_non_empty_answer(gemma):
     # The starter GGUF has no chat template: the gemma3 architecture picks Gemma turns.
     assert gemma.info.chat_template is None
@@ -33,6 +34,7 @@ def test_template_fallback_gives_a_non_empty_answer(gemma):
     assert stats.completion_tokens > 0 and stats.tokens_per_second > 0
 
 
+@pytest.mark.slow
 def test_streaming_is_deterministic_with_a_seed(gemma):
     params = SamplingParams(temperature=0.9, max_tokens=20, seed=1234)
     first, _ = _run(gemma, [Message("user", "Tell me about the sea.")], params)
@@ -41,6 +43,7 @@ def test_streaming_is_deterministic_with_a_seed(gemma):
     assert len(first) > 1, "the reply arrives in several pieces"
 
 
+@pytest.mark.slow
 def test_follow_up_turn_reuses_the_evaluated_prefix(gemma):
     history = [Message("user", "Describe a forest in detail. " * 20)]
     pieces, first = _run(gemma, history)
@@ -65,6 +68,7 @@ class _CancelAfterFirstBatch(CancelToken):
         super().raise_if_cancelled()
 
 
+@pytest.mark.slow
 def test_cancel_during_a_long_prompt_stops_the_prompt(gemma):
     cancel = _CancelAfterFirstBatch()
     _, stats = _run(gemma, [Message("user", "word " * 1800)], SamplingParams(max_tokens=8), cancel)
@@ -79,6 +83,7 @@ def test_empty_prompt_and_too_long_prompt(gemma):
         _run(gemma, [Message("user", "lorem ipsum " * 3000)])
 
 
+@pytest.mark.slow
 def test_old_turns_are_left_out_not_lost(gemma):
     long = "This is an old message about the weather. " * 60
     history = []

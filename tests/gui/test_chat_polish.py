@@ -2,6 +2,7 @@
 
 import threading
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
@@ -20,6 +21,7 @@ def _reported(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "app.errors"]
 
 
+@pytest.mark.slow
 def test_quit_during_a_reply_stops_saves_and_closes_without_an_error(qtbot, starter_store, window, caplog):
     chat = window.panes["chat"]
     window.show_pane("chat")
@@ -38,6 +40,7 @@ def test_quit_during_a_reply_stops_saves_and_closes_without_an_error(qtbot, star
     assert msgs[1].incomplete and msgs[1].content, "the partial reply was saved"
 
 
+@pytest.mark.slow
 def test_quit_just_after_a_reply_closes_cleanly(qtbot, starter_store, window, caplog):
     chat = window.panes["chat"]
     chat.settings_panel.max_tokens.setValue(4)
@@ -84,6 +87,7 @@ def test_message_cards_wrap_to_the_view_at_the_smallest_size(qtbot, window):
         assert "incomplete" in reply.stats.text()
 
 
+@pytest.mark.slow
 def test_notices_clear_when_their_state_ends(qtbot, starter_store, window):
     chat = window.panes["chat"]
     chat.settings_panel.max_tokens.setValue(6)
@@ -113,6 +117,7 @@ def test_notices_clear_when_their_state_ends(qtbot, starter_store, window):
     assert "thinking" not in chat.view.widgets[-1].stats.text()
 
 
+@pytest.mark.slow
 def test_load_failure_replaces_the_will_use_line(qtbot, window, tmp_path, gemma_path):
     import shutil
 

@@ -2,6 +2,7 @@
 that runs well here (by the speed estimate), with one Download button; a real reply calibrates it."""
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from app.core.models import speed
@@ -58,6 +59,7 @@ def test_base_model_line_offers_a_fast_instruct_model_and_downloads_it(
     win.close()
 
 
+@pytest.mark.slow
 def test_a_real_reply_calibrates_the_speed_estimate(qtbot, starter_store, window):
     chat = window.panes["chat"]
     window.show_pane("chat")

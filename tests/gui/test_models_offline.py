@@ -40,6 +40,7 @@ def network(monkeypatch):
     return state
 
 
+@pytest.mark.slow
 def test_an_offline_download_waits_in_words_and_starts_again_when_the_network_is_back(
         qtbot, hub, tmp_path, open_window, network):
     hub.add(REPO, FILE, _gguf_bytes(tmp_path))
@@ -67,6 +68,7 @@ def test_an_offline_download_waits_in_words_and_starts_again_when_the_network_is
     win.close()
 
 
+@pytest.mark.slow
 def test_a_failed_row_keeps_its_words_across_a_restart_until_cleared(qtbot, hub, open_window, network):
     network["down"] = False
     hub.faults.status = 404

@@ -43,6 +43,7 @@ def models_window(qtbot, hub, open_window):
     win.close()
 
 
+@pytest.mark.slow
 def test_clicking_download_moves_the_bar_to_completion_and_installs(qtbot, hub, tmp_path, models_window):
     data = _gguf_bytes(tmp_path)
     hub.add(REPO, FILE, data)

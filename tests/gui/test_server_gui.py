@@ -83,6 +83,7 @@ def test_a_server_offering_a_hundred_thousand_models_is_kept_in_part_and_said_so
     assert models.message.textFormat() == Qt.TextFormat.PlainText
 
 
+@pytest.mark.slow
 def test_the_server_switch_serves_the_chat_pane_loaded_model(qtbot, starter_store, open_window):
 
     win = open_window()

@@ -1,5 +1,6 @@
 """Speech errors read as words (#14): the file's name once, what happened, no decoder errno."""
 
+import pytest
 from PySide6.QtCore import Qt
 
 from tests.gui.test_speech_pane import speech  # noqa: F401 - the pane with Whisper base
@@ -19,6 +20,7 @@ def test_a_file_that_is_not_audio_is_explained_in_words(qtbot, speech, tmp_path)
     assert "not an audio or video file" in text or "could not be decoded" in text
 
 
+@pytest.mark.slow
 def test_each_file_keeps_its_own_transcript_errors_stay_and_all_survive_a_restart(
         qtbot, speech, speech_wav, tmp_path, open_window):  # noqa: F811
 
