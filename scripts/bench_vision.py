@@ -86,7 +86,7 @@ def _hearth(model: Path, mmproj: Path, threads: int, n_ctx: int):
     from app.core.chat.templates import Message
     from app.core.opening import open_chat
 
-    engine = open_chat(str(model), LoadOptions(n_ctx=n_ctx, n_threads=threads, gpu="cpu", projector=str(mmproj)))
+    engine = open_chat(str(model), LoadOptions(n_ctx=n_ctx, n_threads=threads, gpu_layers=0, projector=str(mmproj)))
     side = side_for_projector(mmproj)
     params = SamplingParams(temperature=0.0, max_tokens=1, seed=0)
 

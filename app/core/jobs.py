@@ -1,9 +1,8 @@
-"""What engines share: cancellation, progress and typed errors."""
+"""What engines share: cancellation and typed errors (each engine yields progress of its own kind)."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 
 class HearthError(Exception):
@@ -45,16 +44,3 @@ class CancelToken:
 
     def wait(self, timeout: float) -> bool:
         return self._event.wait(timeout)
-
-
-@dataclass(frozen=True)
-class Progress:
-    done: float
-    total: float | None = None
-    message: str = ""
-
-    @property
-    def fraction(self) -> float | None:
-        if not self.total:
-            return None
-        return max(0.0, min(1.0, self.done / self.total))

@@ -1,7 +1,7 @@
 """The one way work leaves the GUI thread.
 
-A ``SerialWorker`` owns one QThread and runs its jobs one at a time (design
-rule 3: one worker per loaded model). A job is a plain function
+A ``SerialWorker`` owns one QThread and runs its jobs one at a time; a
+``ModelWorker`` is the one serial worker per loaded model (app/ARCHITECTURE.md, Threads). A job is a plain function
 ``fn(cancel, progress, *args)``: ``cancel`` is its CancelToken, ``progress(value)`` sends progress, coalesced so
 that at most one update waits for the GUI at a time and the latest value
 always arrives (tokens, progress: one repaint per frame, never one per item).
@@ -211,7 +211,7 @@ class SerialWorker(QObject):
 
 
 class ModelWorker(QObject):
-    """A serial worker that owns one model (design rule 9): it opens the model lazily on its own
+    """A serial worker that owns one model (app/ARCHITECTURE.md, Threads): it opens the model lazily on its own
     thread, opens it again when the id changes, and closes it there at exit. Subclasses say how to
     open (``open_model``) and add their jobs; the model is touched only on the worker thread."""
 

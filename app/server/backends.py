@@ -2,7 +2,7 @@
 standalone implementation `serve` uses.
 
 Every call returns a ``concurrent.futures.Future`` and runs on the worker that owns
-the model: one serial worker per loaded model (design rule 3), so concurrent
+the model: one serial worker per loaded model (app/ARCHITECTURE.md, Threads), so concurrent
 requests queue behind each other and a model is never loaded twice. The window's
 Server switch can implement the same interface on the GUI's own workers, so a
 request and a GUI turn share one loaded model.

@@ -1,4 +1,4 @@
-"""Design rule 1: app.core never imports Qt."""
+"""app.core never imports Qt (app/ARCHITECTURE.md, Packages and Layers)."""
 
 import subprocess
 import sys
@@ -41,7 +41,7 @@ def test_ruff_is_clean():
 
 
 def test_gui_and_cli_contract_is_kept_and_catches_a_crossing(tmp_path):
-    """Design rule 9: what both need lives in app.core. The contract must also fail on a crossing,
+    """What both need lives in app.core (app/ARCHITECTURE.md, Packages). The contract must also fail on a crossing,
     shown on a throwaway package with this project's importlinter settings."""
     import tomllib
 

@@ -30,6 +30,7 @@ def _resolved(hub):
     return {p for m, p, _ in hub.requests if m == "GET" and "/resolve/" in p}
 
 
+@pytest.mark.slow
 def test_whisper_large_v3_layout_installs_and_transcribes(hub, whisper_dir, speech_wav):
     from app.core.speech.transcriber import TranscribeOptions, Transcriber, transcribe_all
 
@@ -43,6 +44,7 @@ def test_whisper_large_v3_layout_installs_and_transcribes(hub, whisper_dir, spee
     assert word_error_rate(SPEECH_TEXT, text) <= 0.15, text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("entry_id", ["clip-vit-l-14-laion2b", "clip-vit-b-32-laion2b"])
 def test_openclip_layout_installs_from_its_pinned_revision_and_searches(hub, tmp_path, entry_id):
     shipped = find(entry_id, load_catalog())
@@ -75,6 +77,7 @@ def test_a_pinned_file_is_not_taken_from_another_revision(hub):
     assert ModelStore().list() == []
 
 
+@pytest.mark.slow
 def test_siglip_layout_tokenizes_text_from_its_own_folder(hub, tmp_path):
     raw = serve_entry(hub, "siglip-vit-b-16", siglip_contents())
     folder, _ = _install(hub, raw)

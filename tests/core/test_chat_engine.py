@@ -1,6 +1,4 @@
 import os
-import threading
-import time
 
 import pytest
 
@@ -23,6 +21,7 @@ def _run(engine, messages, params=GREEDY, cancel=None):
     return pieces, stats
 
 
+@pytest.mark.slow
 def test_template_fallback_gives_a_non_empty_answer(gemma):
     # The starter GGUF has no chat template: the gemma3 architecture picks Gemma turns.
     assert gemma.info.chat_template is None
@@ -36,6 +35,7 @@ def test_template_fallback_gives_a_non_empty_answer(gemma):
     assert stats.completion_tokens > 0 and stats.tokens_per_second > 0
 
 
+@pytest.mark.slow
 def test_streaming_is_deterministic_with_a_seed(gemma):
     params = SamplingParams(temperature=0.9, max_tokens=20, seed=1234)
     first, _ = _run(gemma, [Message("user", "Tell me about the sea.")], params)
@@ -44,6 +44,7 @@ def test_streaming_is_deterministic_with_a_seed(gemma):
     assert len(first) > 1, "the reply arrives in several pieces"
 
 
+@pytest.mark.slow
 def test_follow_up_turn_reuses_the_evaluated_prefix(gemma):
     history = [Message("user", "Describe a forest in detail. " * 20)]
     pieces, first = _run(gemma, history)
@@ -51,32 +52,6 @@ def test_follow_up_turn_reuses_the_evaluated_prefix(gemma):
     _, second = _run(gemma, history)
     assert second.reused_tokens >= first.prompt_tokens - 2
     assert second.prompt_tokens > first.prompt_tokens
-
-
-def test_cancel_stops_a_long_reply_midway(gemma):
-    cancel = CancelToken()
-    params = SamplingParams(temperature=1.0, max_tokens=1500, seed=3)  # far longer than the test runs
-    seen, first, asked = [], threading.Event(), threading.Event()
-
-    def consume():
-        for item in gemma.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
-            seen.append(item)
-            if isinstance(item, str) and not first.is_set():
-                first.set()
-                asked.wait(60)  # the reply is mid-way here until the cancel has been asked for
-
-    t = threading.Thread(target=consume)
-    t.start()
-    assert first.wait(120), "no token arrived"
-    asked_at = time.perf_counter()
-    cancel.cancel()
-    asked.set()
-    t.join(30)
-    assert not t.is_alive()
-    stats = seen[-1]
-    assert isinstance(stats, ChatStats) and stats.stop_reason == "cancelled", stats
-    assert 0 < stats.completion_tokens < params.max_tokens
-    assert time.perf_counter() - asked_at < 5.0  # generous for a loaded machine; 1500 tokens take far longer
 
 
 class _CancelAfterFirstBatch(CancelToken):
@@ -94,6 +69,7 @@ class _CancelAfterFirstBatch(CancelToken):
         super().raise_if_cancelled()
 
 
+@pytest.mark.slow
 def test_cancel_during_a_long_prompt_stops_the_prompt(gemma):
     cancel = _CancelAfterFirstBatch()
     _, stats = _run(gemma, [Message("user", "word " * 1800)], SamplingParams(max_tokens=8), cancel)
@@ -108,6 +84,7 @@ def test_empty_prompt_and_too_long_prompt(gemma):
         _run(gemma, [Message("user", "lorem ipsum " * 3000)])
 
 
+@pytest.mark.slow
 def test_old_turns_are_left_out_not_lost(gemma):
     long = "This is an old message about the weather. " * 60
     history = []

@@ -30,6 +30,7 @@ while True:  # keep streaming until killed
 """
 
 
+@pytest.mark.slow
 def test_a_reply_killed_mid_stream_is_kept_and_marked_incomplete(gemma_path, hearth_home):
     proc = subprocess.Popen([sys.executable, "-c", STREAMER, str(gemma_path)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True, env=dict(os.environ))

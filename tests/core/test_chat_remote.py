@@ -24,6 +24,7 @@ def _text(items) -> str:
     return "".join(i for i in items if isinstance(i, str))
 
 
+@pytest.mark.slow
 def test_replies_match_the_in_process_engine(remote, gemma_path):
     from app.core.chat.loading import load_chat_model
 
@@ -41,23 +42,27 @@ def test_replies_match_the_in_process_engine(remote, gemma_path):
     gemma.close()
 
 
+@pytest.mark.slow
 def test_input_errors_come_back_as_themselves(remote):
     with pytest.raises(InputError, match="empty"):
         list(remote.stream([Message("user", "   ")], SamplingParams()))
     assert isinstance(list(remote.stream([Message("user", "Hi")], SamplingParams(max_tokens=4, seed=2)))[-1], ChatStats)
 
 
-def test_cancel_stops_a_long_reply_midway(remote):
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["gemma", "remote"])  # in this process, and in a process of its own
+def test_cancel_stops_a_long_reply_midway(where, request):
+    engine = request.getfixturevalue(where)
     cancel = CancelToken()
     params = SamplingParams(temperature=1.0, max_tokens=1500, seed=3)  # far longer than the test runs
     seen, first, asked = [], threading.Event(), threading.Event()
 
     def consume():
-        for item in remote.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
+        for item in engine.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
             seen.append(item)
             if isinstance(item, str) and not first.is_set():
                 first.set()
-                asked.wait(60)
+                asked.wait(60)  # the reply is mid-way here until the cancel has been asked for
 
     t = threading.Thread(target=consume)
     t.start()
@@ -73,6 +78,7 @@ def test_cancel_stops_a_long_reply_midway(remote):
     assert time.perf_counter() - asked_at < 5.0  # generous for a loaded machine; 1500 tokens take far longer
 
 
+@pytest.mark.slow
 def test_letting_go_of_a_stream_early_leaves_the_engine_usable(remote):
     stream = remote.stream([Message("user", "Count to one hundred.")], SamplingParams(max_tokens=400, seed=4))
     next(stream)
@@ -81,6 +87,7 @@ def test_letting_go_of_a_stream_early_leaves_the_engine_usable(remote):
     assert isinstance(items[-1], ChatStats)
 
 
+@pytest.mark.slow
 def test_a_crash_in_the_model_process_is_a_message_and_the_next_load_works(gemma_path, caplog):
     engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
     got = []
@@ -115,6 +122,7 @@ def _gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.slow
 def test_a_model_process_that_ignores_stop_is_ended_and_started_again(gemma_path, caplog):
     from app.core.chat.remote import STOP_GRACE_MIN_S, ChatRestartedError
 
@@ -139,6 +147,7 @@ def test_a_model_process_that_ignores_stop_is_ended_and_started_again(gemma_path
     assert _gone(engine.pid)
 
 
+@pytest.mark.slow
 def test_a_stop_answered_late_on_a_loaded_machine_keeps_the_process(remote):
     """The process is held still for 2 s just as Stop is sent (as a loaded machine may hold it within
     one step): it then stops, and the same process, with its model loaded, serves the next request.
@@ -169,6 +178,7 @@ def test_a_stop_answered_late_on_a_loaded_machine_keeps_the_process(remote):
     assert remote.pid == pid and not _gone(pid)
 
 
+@pytest.mark.slow
 def test_letting_go_of_a_stuck_stream_ends_the_process_and_the_engine_recovers(gemma_path):
     engine = RemoteChatEngine(gemma_path, LoadOptions(n_ctx=1024), "gemma")
     first_pid = engine.pid
@@ -183,6 +193,7 @@ def test_letting_go_of_a_stuck_stream_ends_the_process_and_the_engine_recovers(g
         engine.close()
 
 
+@pytest.mark.slow
 def test_stop_during_a_looping_template_is_honoured_in_the_model_process(tmp_path, gemma_path):
     from app.core.chat.templates import TemplateError
     from tests.helpers import gguf_with_template
@@ -220,6 +231,7 @@ def _model_process(cli):
     return kids[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stuck", [False, True], ids=["streaming", "stuck"])
 def test_cli_chat_stops_on_the_first_ctrl_c(gemma_path, stuck):
     cli = _cli_chat("--model", str(gemma_path), "--max-tokens", "2000", "--seed", "3", "Write a very long story.")
@@ -263,6 +275,7 @@ def test_text_crosses_the_pipe_in_batches_and_arrives_whole():
     assert len(items) < len(pieces) // 4, "a fast reply is sent a few messages a frame, not one per token"
 
 
+@pytest.mark.slow
 def test_the_model_process_uses_the_apps_hardware_report(gemma_path):
     """The app detects hardware once; a model's own process is handed that report instead of detecting again."""
     import dataclasses

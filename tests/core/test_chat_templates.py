@@ -54,6 +54,7 @@ def test_a_good_template_renders_and_adds_its_stop_string():
     assert fmt.render([Message("user", "hi")]) == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
 
 
+@pytest.mark.slow
 def test_hostile_template_in_a_real_model_fails_the_reply_not_the_app(tmp_path, gemma_path):
     marker = tmp_path / "pwned"
     path = gguf_with_template(gemma_path, tmp_path / "hostile-gemma.gguf", hostile_templates(marker)["cycler"])
@@ -70,6 +71,7 @@ def test_hostile_template_in_a_real_model_fails_the_reply_not_the_app(tmp_path, 
         engine.close()
 
 
+@pytest.mark.slow
 def test_cli_chat_reports_a_hostile_template_in_one_line(tmp_path, gemma_path):
     marker = tmp_path / "pwned"
     path = gguf_with_template(gemma_path, tmp_path / "hostile-gemma.gguf", hostile_templates(marker)["lipsum"])
@@ -94,6 +96,7 @@ RUNAWAY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(RUNAWAY))
 def test_a_template_that_runs_for_ever_is_stopped_with_a_clear_error(name):
     template = JinjaTemplate(RUNAWAY[name])
@@ -144,6 +147,7 @@ def test_stop_interrupts_a_template_while_it_renders(monkeypatch):
     assert isinstance(outcome.get("exc"), Cancelled)
 
 
+@pytest.mark.slow
 def test_a_looping_template_in_a_real_model_fails_the_reply_and_the_model_still_answers(tmp_path, gemma_path):
     path = gguf_with_template(gemma_path, tmp_path / "looping-gemma.gguf", NESTED_LOOPS)
     engine = load_chat_model(path)

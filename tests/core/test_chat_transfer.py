@@ -39,6 +39,7 @@ def _messages(history, cid):
             for m in history.messages(cid)]
 
 
+@pytest.mark.slow
 def test_cli_export_then_import_into_a_fresh_home_keeps_messages_and_picture_bytes(history, tmp_path, monkeypatch):
     c, pics = _trip(history)
     before = _messages(history, c.id)

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from tests.conftest import run_app
 from tests.helpers import make_gguf
 
@@ -18,6 +20,7 @@ def test_version():
     assert result.returncode == 0 and __version__ in result.stdout
 
 
+@pytest.mark.slow
 def test_models_import_list_remove(tmp_path, hearth_home):
     gguf = make_gguf(tmp_path / "tiny.gguf")
     result = run_app("models", "import", str(gguf), "--kind", "chat", "--id", "tiny")
@@ -39,6 +42,7 @@ def test_models_errors_are_one_line_with_nonzero_exit(tmp_path):
     assert run_app("models", "remove", "nope").returncode == 1
 
 
+@pytest.mark.slow
 def test_chat_cli_streams_and_reports_stats(starter_store):
     result = run_app("chat", "--model", "gemma-3-270m-q4_k_m", "--seed", "4", "--max-tokens", "12",
                      "--temperature", "0.8", "--json", "Hello!")
@@ -52,6 +56,7 @@ def test_chat_cli_streams_and_reports_stats(starter_store):
     assert again.returncode == 0 and again.stdout.strip() == data["text"].strip(), "seeded: same text, streamed"
 
 
+@pytest.mark.slow
 def test_chat_cli_errors(starter_store, tmp_path):
     result = run_app("chat", "--model", "nope", "hi")
     assert result.returncode == 1 and "no installed chat model 'nope'" in result.stderr

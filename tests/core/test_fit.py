@@ -41,3 +41,19 @@ def test_catalog_estimates_use_the_same_arithmetic(gemma_path):
     assert estimate_entry_fit(speech, _report(8, [GPUInfo("nvidia", "Small", 4 * GB)])).verdict == "gpu"
     assert estimate_entry_fit(speech, _report(8, [GPUInfo("apple", "M", 8 * GB)])).verdict == "ram"
     assert estimate_entry_fit(speech, _report(2)).verdict == "too_large"
+
+
+def test_a_partial_offload_from_a_guessed_layer_count_says_so(gemma_path):
+    """The catalog does not list layers: the count offloaded rests on a guess, and the text says so;
+    a GGUF header's own count is stated plainly."""
+    from types import SimpleNamespace
+
+    from app.core.models.fit import LAYERS_GUESS, estimate_entry_fit
+
+    small = _report(32, [GPUInfo("nvidia", "Small", 6 * GB)])
+    partial = estimate_entry_fit(SimpleNamespace(kind="chat", size=7 * GB), small)
+    assert partial.layers == LAYERS_GUESS
+    assert partial.message == f"partial GPU offload: about {partial.gpu_layers} of a guessed {LAYERS_GUESS} layers"
+    info = read_gguf(gemma_path)
+    header = estimate_chat_fit(7 * GB, info, 4096, small)
+    assert header.layers == info.block_count and header.message == f"partial GPU offload: {header.gpu_layers} layers"

@@ -3,6 +3,7 @@
 import os
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from PIL import Image
 
 from app.core.images import index as index_module
@@ -38,6 +39,7 @@ def test_a_file_name_that_is_not_utf8_is_indexed_and_shown_with_replacement_char
     assert again.embedded == 0 and again.unchanged == 21 and again.removed == 0
 
 
+@pytest.mark.slow
 def test_an_emptied_folder_is_kept_offline_until_removal_is_confirmed(clip_encoder, tmp_path):
     photo_library(tmp_path / "mnt", per_class=1)
     photo_library(tmp_path / "other", per_class=1, seed=3)
@@ -63,6 +65,7 @@ def test_an_emptied_folder_is_kept_offline_until_removal_is_confirmed(clip_encod
     assert {p: (s, n) for p, s, n in index.folders()}[mnt] == ("ok", 0)
 
 
+@pytest.mark.slow
 def test_forget_missing_removes_only_what_is_gone(clip_encoder, tmp_path):
     photo_library(tmp_path / "mnt", per_class=1)
     index = ImageIndex()
@@ -84,6 +87,7 @@ def test_forget_missing_removes_only_what_is_gone(clip_encoder, tmp_path):
     assert {p: (s, n) for p, s, n in index.folders()}[mnt] == ("ok", 0)
 
 
+@pytest.mark.slow
 def test_cli_keeps_an_emptied_folder_until_remove_missing(clip_store, tmp_path):
     photo_library(tmp_path / "mnt", per_class=1)
     assert run_app("search", "index", str(tmp_path / "mnt")).returncode == 0
@@ -96,6 +100,7 @@ def test_cli_keeps_an_emptied_folder_until_remove_missing(clip_store, tmp_path):
     assert removed.returncode == 0 and "removed 20" in removed.stdout, removed.stdout + removed.stderr
 
 
+@pytest.mark.slow
 def test_a_damaged_index_is_named_and_rebuilt_with_the_old_file_kept(clip_encoder, hearth_home, tmp_path):
     photo_library(tmp_path / "lib", per_class=1)
     index = ImageIndex()
@@ -121,6 +126,7 @@ def test_a_damaged_index_is_named_and_rebuilt_with_the_old_file_kept(clip_encode
     assert _index(rebuilt, clip_encoder).embedded == 20
 
 
+@pytest.mark.slow
 def test_cli_says_the_index_is_damaged_and_rebuilds_it(clip_store, hearth_home, tmp_path):
     photo_library(tmp_path / "lib", per_class=1)
     path = index_module.default_path()
@@ -137,6 +143,7 @@ def test_cli_says_the_index_is_damaged_and_rebuilds_it(clip_store, hearth_home, 
     assert len(aside) == 1 and aside[0].read_bytes() == b"not a database at all, just bytes" * 200
 
 
+@pytest.mark.slow
 def test_a_picture_deleted_between_scan_and_decode_is_reported_as_deleted(clip_encoder, tmp_path, monkeypatch):
     lib = photo_library(tmp_path / "lib", per_class=1)
     victim = lib["red circle"][0]
@@ -155,6 +162,7 @@ def test_a_picture_deleted_between_scan_and_decode_is_reported_as_deleted(clip_e
     assert sum(index.skipped().values()) == 0, "nothing is kept for a file that is gone"
 
 
+@pytest.mark.slow
 def test_huge_pictures_decode_reduced_within_a_memory_budget(tmp_path, monkeypatch):
     budget = scan.MemoryBudget(40 * 1024 * 1024)
     monkeypatch.setattr(scan, "_budget", budget)

@@ -18,6 +18,7 @@ def _index(index, encoder, **kw) -> IndexSummary:
     return [i for i in index.index(encoder, KEY, **kw) if isinstance(i, IndexSummary)][0]
 
 
+@pytest.mark.slow
 def test_text_queries_rank_colour_and_shape_first(clip_encoder, tmp_path):
     lib = photo_library(tmp_path / "photos", per_class=4)
     index = ImageIndex()
@@ -32,6 +33,7 @@ def test_text_queries_rank_colour_and_shape_first(clip_encoder, tmp_path):
     assert np.mean(precisions) >= 0.75, precisions
 
 
+@pytest.mark.slow
 def test_an_image_query_finds_its_near_duplicates_first(clip_encoder, tmp_path):
     lib = photo_library(tmp_path / "photos", per_class=3)
     original = lib["purple star"][0]
@@ -55,6 +57,7 @@ def test_plus_and_minus_terms():
         query_vector(parse(""), None)
 
 
+@pytest.mark.slow
 def test_reindex_is_incremental_and_vanished_folders_are_kept(clip_encoder, tmp_path):
     photo_library(tmp_path / "a", per_class=1)
     photo_library(tmp_path / "b", per_class=1, seed=9)
@@ -83,6 +86,7 @@ def test_reindex_is_incremental_and_vanished_folders_are_kept(clip_encoder, tmp_
     assert any(h.offline for h in hits) and len(hits) == 40 - 1 + 1, "offline entries stay searchable"
 
 
+@pytest.mark.slow
 def test_bad_files_are_skipped_counted_and_indexing_finishes(clip_encoder, tmp_path):
     lib = tmp_path / "lib"
     photo_library(lib, per_class=1)
@@ -125,6 +129,7 @@ def test_scores_match_a_plain_product_on_both_paths():
     assert np.allclose(score_matrix(frozen, q), exact, atol=1e-4)  # numpy, a chunk at a time
 
 
+@pytest.mark.slow
 def test_cli_index_and_query(clip_store, tmp_path):
     lib = photo_library(tmp_path / "photos", per_class=3)
     result = run_app("search", "index", str(tmp_path / "photos"))
@@ -140,6 +145,7 @@ def test_cli_index_and_query(clip_store, tmp_path):
     assert result.returncode == 1 and "type something" in result.stderr
 
 
+@pytest.mark.slow
 def test_a_pickled_checkpoint_is_refused_without_side_effects(tmp_path):
     import pickle
     import zipfile

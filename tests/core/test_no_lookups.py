@@ -25,6 +25,8 @@ import pytest
 from tests.conftest import ROOT, TINY_CLIP
 from tests.helpers import photo_library, speak, wait_until
 
+pytestmark = pytest.mark.slow  # every test here runs an engine under strace or a resolver
+
 TRACE = ["strace", "-f", "-qq", "-s", "96", "-e", "trace=connect,sendto,sendmsg"]
 _INET = re.compile(r'sin_port=htons\((\d+)\), sin_addr=inet_addr\("([^"]+)"\)')
 _INET6 = re.compile(r'sin6_port=htons\((\d+)\).*?inet_pton\(AF_INET6, "([^"]+)"')

@@ -112,6 +112,7 @@ def test_a_zip_with_two_pickles_of_one_name_is_refused(tmp_path):
         check_pickle_is_plain(dup)
 
 
+@pytest.mark.slow
 def test_a_real_plain_checkpoint_is_accepted_and_loads(tmp_path):
     import torch
 

@@ -21,6 +21,7 @@ def test_a_command_with_a_qt_option_is_refused_plainly():
     assert exc.value.code == 2
 
 
+@pytest.mark.slow
 def test_style_fusion_opens_the_window():
     result = run_app("-style", "Fusion", "--self-test", timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]

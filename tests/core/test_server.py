@@ -82,11 +82,13 @@ def client(served):
     return openai.OpenAI(base_url=served.url, api_key="unused", max_retries=0, timeout=600)
 
 
+@pytest.mark.slow
 def test_models_lists_every_installed_model_with_its_kind(client):
     models = {m.id: m.kind for m in client.models.list()}
     assert models == {GEMMA: "chat", "whisper-base": "speech", "tiny-clip": "images"}
 
 
+@pytest.mark.slow
 def test_chat_through_the_api_is_the_in_app_engine_reply(client, gemma_path):
     from app.core.chat.engine import LoadOptions, SamplingParams
     from app.core.chat.remote import open_chat_engine
@@ -108,6 +110,7 @@ def test_chat_through_the_api_is_the_in_app_engine_reply(client, gemma_path):
     assert reply.model == GEMMA and reply.object == "chat.completion"
 
 
+@pytest.mark.slow
 def test_streamed_chat_gives_the_same_reply_piece_by_piece_with_usage(client):
     messages = [{"role": "user", "content": "Write one sentence about the sea."}]
     whole = client.chat.completions.create(model=GEMMA, messages=messages, max_tokens=20, temperature=0, seed=9)
@@ -126,6 +129,7 @@ def test_streamed_chat_gives_the_same_reply_piece_by_piece_with_usage(client):
     assert usage.completion_tokens == whole.usage.completion_tokens
 
 
+@pytest.mark.slow
 def test_a_stop_string_cuts_the_reply_where_it_begins(client):
     messages = COUNTING
     whole = client.chat.completions.create(model=GEMMA, messages=messages, max_tokens=24, temperature=0, seed=1)
@@ -137,6 +141,7 @@ def test_a_stop_string_cuts_the_reply_where_it_begins(client):
     assert cut.choices[0].finish_reason == "stop"
 
 
+@pytest.mark.slow
 def test_sse_framing_with_a_plain_http_client(served):
     conn = http.client.HTTPConnection("127.0.0.1", served.port, timeout=300)
     body = {"model": GEMMA, "messages": COUNTING, "max_tokens": 8, "stream": True, "seed": 3}
@@ -156,6 +161,7 @@ def test_sse_framing_with_a_plain_http_client(served):
     assert sum(bool(c["choices"][0]["delta"].get("content")) for c in chunks) >= 2
 
 
+@pytest.mark.slow
 def test_four_clients_at_once_are_all_answered_by_one_loaded_model(served):
     import openai
 
@@ -178,6 +184,7 @@ def test_four_clients_at_once_are_all_answered_by_one_loaded_model(served):
     assert served.recorder.loaded()[GEMMA] == 1  # one copy, one worker: the requests queued
 
 
+@pytest.mark.slow
 def test_a_client_leaving_mid_stream_stops_the_generation(served):
     recorder = served.recorder
     while recorder.chat_done.acquire(blocking=False):  # earlier tests' jobs
@@ -197,6 +204,7 @@ def test_a_client_leaving_mid_stream_stops_the_generation(served):
     assert stats.stop_reason == "cancelled" and stats.completion_tokens < 3000
 
 
+@pytest.mark.slow
 def test_transcription_as_text_srt_and_verbose_json(client, speech_wav):
     from app.core.speech.subtitles import parse_cues
 

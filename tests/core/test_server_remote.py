@@ -116,6 +116,7 @@ def ask(text: str):
     return [Message("user", text)]
 
 
+@pytest.mark.slow
 def test_a_remote_model_streams_and_the_reply_records_who_answered(remote, tmp_path):
     from app.core.chat.engine import SamplingParams
     from app.core.chat.history import ChatHistory
@@ -141,6 +142,7 @@ def test_a_remote_model_streams_and_the_reply_records_who_answered(remote, tmp_p
     assert 0 < stored.stats["completion_tokens"] <= 12 and stored.stats["stop_reason"] in ("length", "eos")
 
 
+@pytest.mark.slow
 def test_stop_ends_a_remote_reply_and_the_server_answers_the_next(remote):
     from app.core.chat.engine import ChatStats, SamplingParams
     from app.core.chat.openai_remote import OpenAIChatEngine
@@ -161,6 +163,7 @@ def test_stop_ends_a_remote_reply_and_the_server_answers_the_next(remote):
     assert again[-1].stop_reason in ("length", "eos")
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_reply_keeps_the_partial_reply(request, gemma_path, hearth_home_with_models, tmp_path):
     from app.core.chat.engine import SamplingParams
     from app.core.chat.history import ChatHistory
@@ -189,6 +192,7 @@ def test_a_server_killed_mid_reply_keeps_the_partial_reply(request, gemma_path, 
         assert stored.role == "assistant" and stored.incomplete and stored.content.strip(), served.kind
 
 
+@pytest.mark.slow
 def test_clear_messages_for_a_server_down_a_wrong_key_and_an_unknown_model(hearth_home_with_models):
     from app.core.chat.engine import SamplingParams
     from app.core.chat.openai_remote import OpenAIChatEngine, RemoteError

@@ -53,6 +53,7 @@ def _ask(client, picture: str | None, model: str = SEER, **kw):
                                           max_tokens=6, temperature=0, seed=0, **kw)
 
 
+@pytest.mark.slow
 def test_a_picture_as_a_data_uri_is_seen_and_its_tokens_are_counted(client):
     plain = _ask(client, None)
     seen = _ask(client, _uri(red_png()))

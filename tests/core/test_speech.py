@@ -12,6 +12,7 @@ from app.core.speech.transcriber import Segment, TranscribeOptions, TranscriptPr
 from tests.helpers import SPEECH_TEXT, encode_audio, speak, video_without_audio, word_error_rate
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["wav", "mp3", "ogg", "mp4"])
 def test_word_error_rate_on_clear_speech(transcriber, speech_wav, tmp_path, fmt):
     path = speech_wav
@@ -27,6 +28,7 @@ def test_word_error_rate_on_clear_speech(transcriber, speech_wav, tmp_path, fmt)
     assert wer <= 0.15, f"WER {wer:.2f}: {text!r}"
 
 
+@pytest.mark.slow
 def test_segments_stream_with_progress_and_words(transcriber, speech_wav):
     items = list(transcriber.transcribe(speech_wav, TranscribeOptions(word_timestamps=True)))
     segments = [i for i in items if isinstance(i, Segment)]
@@ -36,6 +38,7 @@ def test_segments_stream_with_progress_and_words(transcriber, speech_wav):
     assert all(p.language == "en" for p in items if isinstance(p, TranscriptProgress) and p.language)
 
 
+@pytest.mark.slow
 def test_srt_and_vtt_parse_back_monotonic_and_cover_the_speech(transcriber, speech_wav):
     segments = transcribe_all(transcriber, speech_wav)
     from app.core.speech.audio import probe
@@ -49,7 +52,7 @@ def test_srt_and_vtt_parse_back_monotonic_and_cover_the_speech(transcriber, spee
         assert cues[0][0] <= 1.0 and cues[-1][1] >= duration - 1.5, "the cues cover the speech"
         assert word_error_rate(SPEECH_TEXT, " ".join(c[2] for c in cues)) <= 0.15
     assert subtitles.render(segments, "vtt").startswith("WEBVTT")
-    assert subtitles.to_txt(segments).strip()
+    assert subtitles.render(segments, "txt").strip()
 
 
 def test_long_files_stream_in_bounded_chunks(tmp_path):
@@ -89,6 +92,7 @@ def test_a_video_without_audio_says_so(transcriber, tmp_path):
         transcribe_all(transcriber, path)
 
 
+@pytest.mark.slow
 def test_cancel_stops_a_long_transcription_midway(transcriber, tmp_path):
     wav = speak((SPEECH_TEXT + " ") * 8, tmp_path / "long.wav")
     from app.core.jobs import CancelToken
@@ -122,6 +126,7 @@ def test_cancel_stops_a_long_transcription_midway(transcriber, tmp_path):
     assert time.monotonic() - asked < 10.0  # generous for a loaded machine; the rest takes far longer
 
 
+@pytest.mark.slow
 def test_a_failing_gpu_falls_back_to_the_cpu_with_a_notice(whisper_dir, speech_wav):
     """CUDA asked for where CUDA cannot run (no device visible to the process): the model
     still loads, on the CPU, says why, logs it, and transcribes. In a child process, so the
@@ -162,6 +167,7 @@ def _spoken(text: str, path, voice: str = "en"):
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batched", [True, False], ids=["batched", "sequential"])
 def test_batched_and_sequential_give_the_text(transcriber, speech_wav, batched):
     items = list(transcriber.transcribe(speech_wav, TranscribeOptions(batched=batched, word_timestamps=True)))
@@ -191,6 +197,7 @@ def test_silence_gives_no_text_on_either_path(transcriber, tmp_path, batched):
     assert transcribe_all(transcriber, path, TranscribeOptions(batched=batched)) == []
 
 
+@pytest.mark.slow
 def test_batched_translate_and_language_detection(transcriber, tmp_path):
     clip = _spoken(SPANISH, tmp_path / "es.wav", "es")
     items = list(transcriber.transcribe(clip, TranscribeOptions(task="translate")))
@@ -267,6 +274,7 @@ class _Overlaps:
         return self._counted(method) if name in ("encode", "generate", "align", "detect_language") else method
 
 
+@pytest.mark.slow
 def test_a_cpu_decodes_a_files_pieces_side_by_side(whisper_dir, speech_wav, tmp_path, monkeypatch):
     """On a CPU with two cores a file's pieces are decoded one a core, each by a one-thread worker
     (CTranslate2's beam search gains nothing from a second thread): two pieces are in the model at
@@ -316,6 +324,7 @@ class _FailsOnce(_Overlaps):
         return generate
 
 
+@pytest.mark.slow
 def test_a_stop_or_a_failed_piece_with_pieces_in_flight_frees_the_workers(whisper_dir, speech_wav, tmp_path,
                                                                          monkeypatch):
     """Pieces decode on daemon threads (a quit mid-file must not wait for them). A Stop leaves the
@@ -357,6 +366,7 @@ def test_a_stop_or_a_failed_piece_with_pieces_in_flight_frees_the_workers(whispe
     assert word_error_rate(SPEECH_TEXT, text) <= 0.15
 
 
+@pytest.mark.slow
 def test_one_core_decodes_a_file_in_batches(whisper_dir, speech_wav, monkeypatch):
     """With no second core (or no memory for the side-by-side workers) a file goes through the
     batched pipeline on the model itself, as a GPU's files always do."""
@@ -370,6 +380,7 @@ def test_one_core_decodes_a_file_in_batches(whisper_dir, speech_wav, monkeypatch
     assert len(segments) >= 2 and all(s.words for s in segments), "cut into cues by its words"
 
 
+@pytest.mark.slow
 def test_cancel_mid_batch_is_prompt_and_the_next_file_is_clean(transcriber, speech_wav, tmp_path):
     from app.core.jobs import CancelToken
 
@@ -407,6 +418,7 @@ def _long_file(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_a_killed_transcribe_keeps_what_it_wrote_and_the_old_output(whisper_dir, tmp_path):
     import os
     import subprocess
@@ -438,6 +450,7 @@ def test_a_killed_transcribe_keeps_what_it_wrote_and_the_old_output(whisper_dir,
     assert word_error_rate(SPEECH_TEXT, " ".join(c[2] for c in cues)) <= 0.15
 
 
+@pytest.mark.slow
 def test_transcribe_output_replaces_the_target_when_done(whisper_dir, speech_wav, tmp_path):
     from app.cli.transcribe import partial_path
     from tests.conftest import run_app
@@ -456,6 +469,7 @@ def test_transcribe_output_replaces_the_target_when_done(whisper_dir, speech_wav
         assert data["segments"][0]["words"], flags
 
 
+@pytest.mark.slow
 def test_a_second_transcriber_shares_the_loaded_model(transcriber, whisper_dir, speech_wav):
     """Building a WhisperModel parses tokenizer.json holding the GIL (the Speech pane's stall, #11):
     the pane, dictation and a reload of the same folder share one, and its decode lanes."""
@@ -467,6 +481,7 @@ def test_a_second_transcriber_shares_the_loaded_model(transcriber, whisper_dir, 
     assert word_error_rate(SPEECH_TEXT, text) <= 0.15
 
 
+@pytest.mark.slow
 def test_a_reader_that_stops_mid_batch_does_not_hold_the_model(transcriber, speech_wav, tmp_path, monkeypatch):
     """A batch yields its segments at once; when the reader has gone (cancelled) and the queue is
     full, the decode thread must still let go of the model for the next file."""
@@ -485,6 +500,7 @@ def test_a_reader_that_stops_mid_batch_does_not_hold_the_model(transcriber, spee
     assert word_error_rate(SPEECH_TEXT, " ".join(s.text for s in result[0])) <= 0.15
 
 
+@pytest.mark.slow
 def test_batched_pieces_lose_no_sentence(transcriber, tmp_path):
     """Speech between pauses is packed into pieces of up to 30 s; no sentence of any piece may go
     missing (with timestamped decoding the pipeline dropped a piece's last sentence), and no
@@ -506,6 +522,7 @@ def test_batched_pieces_lose_no_sentence(transcriber, tmp_path):
     assert word_error_rate(" ".join([SPEECH_TEXT] * 10), text) <= 0.15
 
 
+@pytest.mark.slow
 def test_dictation_does_not_wait_behind_a_cancelled_files_batch(transcriber, speech_wav, tmp_path):
     """A cancelled file's batch cannot be interrupted and may run a minute on a loaded CPU (the
     GUI's live dictation timed out behind it): a sequential decode has its own lane and worker."""
@@ -540,6 +557,7 @@ def test_dictation_does_not_wait_behind_a_cancelled_files_batch(transcriber, spe
     assert word_error_rate(SPEECH_TEXT, again) <= 0.15, "the batch lane comes back for the next file"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("words", [True, False], ids=["with-words", "without-words"])
 def test_batched_pieces_are_cut_into_subtitle_cues(transcriber, speech_wav, words):
     """A batched piece is decoded whole (up to 30 s, no timestamps, so no text is lost) and then cut

@@ -137,3 +137,15 @@ def test_a_chat_reply_calibrates_only_when_long_enough_and_on_the_cpu(starter_st
     cal = speed.load_calibration()["chat"]
     assert (cal["model"], cal["value"]) == (model, 42.0)
     assert cal["size"] == starter_store.get(model).size
+
+
+def test_the_gpu_share_of_a_speed_counts_the_models_own_layers_and_says_what_is_guessed(hearth_home):
+    """The GPU's bandwidth and speed-up are never measured here: the text calls them guessed. Half of an
+    18-layer model on the GPU is half of it, not 9 of 32."""
+    speed.record("chat", "gemma-3-270m-q4_k_m", 253_110_465, 60.0)
+    gpu = _machine(gpus=[GPUInfo("nvidia", "RTX", 24 * GB)])
+    half = speed.estimate("chat", 4_920_734_016, gpu, Fit("partial", "partial", 9, 0, 18))
+    assert "50% of it on the GPU at a guessed 300 GB/s" in half.how, half.how
+    on_gpu = Fit("gpu", "fits on GPU")
+    for kind in ("speech", "images"):
+        assert "on the GPU a guessed 10 times faster" in speed.estimate(kind, 605_143_920, gpu, on_gpu).how

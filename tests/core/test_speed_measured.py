@@ -53,6 +53,7 @@ def _seconds(path) -> float:
         return w.getnframes() / w.getframerate()
 
 
+@pytest.mark.slow
 def test_a_file_transcription_calibrates_the_whisper_estimates(starter_store, long_speech, cpu_only):
     hw = _machine()
     entry = starter_store.get("whisper-base")
@@ -77,6 +78,7 @@ def test_a_file_transcription_calibrates_the_whisper_estimates(starter_store, lo
     assert "measured" in large.how
 
 
+@pytest.mark.slow
 def test_a_cancelled_or_silent_transcription_records_nothing(starter_store, long_speech, tmp_path, cpu_only):
     transcriber = open_transcriber("whisper-base", device="cpu")
     cancel = CancelToken()
@@ -144,6 +146,7 @@ def test_a_cancelled_or_small_index_run_records_nothing(clip_store, tmp_path, cp
     assert "images" not in speed.load_calibration()
 
 
+@pytest.mark.slow
 def test_the_cli_calibrates_too_and_gpu_runs_never_do(clip_store, tmp_path):
     from app.core import hardware
     from app.core.fileio import tree_size
@@ -166,6 +169,7 @@ def test_the_cli_calibrates_too_and_gpu_runs_never_do(clip_store, tmp_path):
     assert speed.load_calibration()["images"]["value"] == pytest.approx(sum(runs) / len(runs)), "the median"
 
 
+@pytest.mark.slow
 def test_time_spent_waiting_for_the_model_is_not_counted(whisper_dir, long_speech):
     """Two files at once on one model: the second waits for the first's decode (one batch at a time),
     and that wait is not its processing time."""

@@ -123,6 +123,7 @@ def test_the_model_process_gets_the_pictures_as_bytes_and_answers_as_in_process(
         remote.close()
 
 
+@pytest.mark.slow
 def test_cli_chat_with_images(tmp_path):
     red, grad = write(tmp_path / "red.png", red_png()), write(tmp_path / "grad.png", gradient_png())
     base = ["chat", "What is it?", "--model", str(MODEL), "--projector", str(MMPROJ), "--temperature", "0",

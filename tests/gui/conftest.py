@@ -70,20 +70,39 @@ def no_qthread_left_running(monkeypatch):
 
 
 @pytest.fixture
-def window(qtbot, hearth_home):
+def open_window(qtbot, hearth_home):
+    """Opens the main window as a start of the app does (from the saved settings) and waits for its
+    panes; every window opened stops its workers at teardown. For a test that saves settings or
+    files first, or starts the app twice; ``open_window(panes=False)`` does not wait."""
     from app.core.settings import load_settings
-    from app.gui.errors import install_hooks
     from app.gui.main_window import MainWindow
 
+    opened = []
+
+    def open_(panes: bool = True):
+        win = MainWindow(load_settings())
+        qtbot.addWidget(win)
+        opened.append(win)
+        win.show()
+        if panes:
+            qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+        return win
+
+    yield open_
+    for win in opened:
+        win.stop_workers()
+
+
+@pytest.fixture
+def window(qtbot, open_window):
+    """The main window of a fresh start, active, its panes built."""
+    from app.gui.errors import install_hooks
+
     install_hooks()
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window()
     win.activateWindow()
     qtbot.waitActive(win)
-    qtbot.waitUntil(lambda: bool(win.panes))
-    yield win
-    win.stop_workers()
+    return win
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -14,7 +14,7 @@ def _row_of(pane, conversation_id):
     raise AssertionError(f"chat {conversation_id} is not listed")
 
 
-def test_bad_rows_are_shown_as_damaged_and_the_rest_works(qtbot, hearth_home):
+def test_bad_rows_are_shown_as_damaged_and_the_rest_works(qtbot, open_window):
     history = ChatHistory()
     bad = history.create("Damaged chat")
     history.add_message(bad.id, "user", "first question")
@@ -34,13 +34,8 @@ def test_bad_rows_are_shown_as_damaged_and_the_rest_works(qtbot, hearth_home):
     db.commit()
     db.close()
 
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
 
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    win = open_window()
     pane = win.panes["chat"]
     assert pane.sidebar.list.count() == 2
     pane.sidebar.list.setCurrentRow(_row_of(pane, bad.id))

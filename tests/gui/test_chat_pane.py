@@ -10,9 +10,7 @@ from PySide6.QtGui import QDesktopServices, QTextCursor
 
 from app.core.chat.history import ChatHistory
 from app.core.models.store import ModelStore
-from app.core.settings import load_settings
 from app.gui.chat.message_view import MessageWidget
-from app.gui.main_window import MainWindow
 from tests.helpers import gguf_with_template
 
 
@@ -33,6 +31,7 @@ def _send(qtbot, pane, text):
     qtbot.keyClick(pane.input, Qt.Key.Key_Return)
 
 
+@pytest.mark.slow
 def test_tokens_stream_in_order_and_stop_keeps_the_partial_reply(qtbot, chat):
     _send(qtbot, chat, "Write a very long story about a lighthouse keeper.")
     assert chat.input.toPlainText() == ""
@@ -55,6 +54,7 @@ def test_tokens_stream_in_order_and_stop_keeps_the_partial_reply(qtbot, chat):
     assert chat.send_button.isEnabled() and not chat.stop_button.isEnabled()
 
 
+@pytest.mark.slow
 def test_enter_sends_shift_enter_adds_a_line_and_empty_is_refused(qtbot, chat):
     qtbot.keyClick(chat.input, Qt.Key.Key_Return)
     assert "Type a message first" in chat.notice.text() and chat.job is None
@@ -70,7 +70,8 @@ def test_enter_sends_shift_enter_adds_a_line_and_empty_is_refused(qtbot, chat):
     assert "tokens" in chat.view.widgets[-1].stats.text()
 
 
-def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, window):
+@pytest.mark.slow
+def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, window, open_window):
     chat.settings_panel.max_tokens.setValue(12)
     _send(qtbot, chat, "Hello there")
     qtbot.waitUntil(lambda: chat.job is not None and chat.job.done, timeout=60000)
@@ -82,10 +83,7 @@ def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, wi
     assert [m.role for m in msgs] == ["user", "assistant"], "regenerate replaces the reply"
     window.close()
 
-    again = MainWindow(load_settings())
-    qtbot.addWidget(again)
-    again.show()
-    qtbot.waitUntil(lambda: bool(again.panes), timeout=10000)
+    again = open_window()
     pane = again.panes["chat"]
     assert pane.sidebar.list.count() == 1 and pane.sidebar.current_id() == cid
     assert [w.role for w in pane.view.widgets] == ["user", "assistant"]
@@ -93,6 +91,7 @@ def test_conversations_survive_a_restart_and_regenerate_replaces(qtbot, chat, wi
     again.close()
 
 
+@pytest.mark.slow
 def test_export_round_trips_through_the_pane(qtbot, chat, tmp_path):
     chat.settings_panel.max_tokens.setValue(6)
     _send(qtbot, chat, "Export this")
@@ -107,6 +106,7 @@ def test_export_round_trips_through_the_pane(qtbot, chat, tmp_path):
     assert "Export this" in (tmp_path / "chat.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_hostile_template_shows_an_error_and_the_app_lives(qtbot, chat, tmp_path, gemma_path):
     marker = tmp_path / "pwned"
     bad = gguf_with_template(gemma_path, tmp_path / "evil.gguf",
@@ -137,6 +137,7 @@ def test_a_damaged_model_file_gives_a_message(qtbot, chat, tmp_path, gemma_path)
     assert [m.content for m in ChatHistory().messages(chat.conversation_id)] == ["hi"], "the message is kept"
 
 
+@pytest.mark.slow
 def test_a_crash_in_the_model_keeps_the_app_and_the_partial_reply(qtbot, chat):
     import psutil
 
@@ -265,6 +266,7 @@ def _streaming(qtbot, pane, text, at_least=3):
     return job, seen
 
 
+@pytest.mark.slow
 def test_stop_ends_a_stuck_model_and_the_next_message_restarts_it(qtbot, chat):
     import psutil
 
@@ -288,6 +290,7 @@ def test_stop_ends_a_stuck_model_and_the_next_message_restarts_it(qtbot, chat):
     assert chat.notice.text() == "", "the failure notice goes once the model answers again"
 
 
+@pytest.mark.slow
 def test_switching_models_does_not_wait_for_a_stuck_reply(qtbot, chat, gemma_path):
     ModelStore().import_path(gemma_path, "chat", "gemma-twin", mode="link")
     chat.picker.refresh()
@@ -302,6 +305,7 @@ def test_switching_models_does_not_wait_for_a_stuck_reply(qtbot, chat, gemma_pat
     assert chat.job.outcome == "succeeded"
 
 
+@pytest.mark.slow
 def test_a_looping_template_is_stopped_and_another_model_answers(qtbot, chat, tmp_path, gemma_path):
     loops = "{% for a in range(100000) %}{% for b in range(100000) %}{{ a }}{% endfor %}{% endfor %}"
     ModelStore().import_path(gguf_with_template(gemma_path, tmp_path / "loops.gguf", loops), "chat", "loops",
@@ -320,6 +324,7 @@ def test_a_looping_template_is_stopped_and_another_model_answers(qtbot, chat, tm
     assert chat.job.outcome == "succeeded" and ChatHistory().messages(chat.conversation_id)[-1].content.strip()
 
 
+@pytest.mark.slow
 def test_the_crash_notice_clears_when_the_restarted_model_streams(qtbot, chat):
     job, _ = _streaming(qtbot, chat, "Write a very long story about a lighthouse keeper.")
     _the_model_process().kill()

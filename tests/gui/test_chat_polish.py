@@ -2,13 +2,12 @@
 
 import threading
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication
 
 from app.core.chat.history import ChatHistory
-from app.core.settings import load_settings
 from app.gui.chat.message_view import MessageWidget
-from app.gui.main_window import MainWindow
 
 
 def _send(qtbot, pane, text):
@@ -22,6 +21,7 @@ def _reported(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "app.errors"]
 
 
+@pytest.mark.slow
 def test_quit_during_a_reply_stops_saves_and_closes_without_an_error(qtbot, starter_store, window, caplog):
     chat = window.panes["chat"]
     window.show_pane("chat")
@@ -40,6 +40,7 @@ def test_quit_during_a_reply_stops_saves_and_closes_without_an_error(qtbot, star
     assert msgs[1].incomplete and msgs[1].content, "the partial reply was saved"
 
 
+@pytest.mark.slow
 def test_quit_just_after_a_reply_closes_cleanly(qtbot, starter_store, window, caplog):
     chat = window.panes["chat"]
     chat.settings_panel.max_tokens.setValue(4)
@@ -86,6 +87,7 @@ def test_message_cards_wrap_to_the_view_at_the_smallest_size(qtbot, window):
         assert "incomplete" in reply.stats.text()
 
 
+@pytest.mark.slow
 def test_notices_clear_when_their_state_ends(qtbot, starter_store, window):
     chat = window.panes["chat"]
     chat.settings_panel.max_tokens.setValue(6)
@@ -115,6 +117,7 @@ def test_notices_clear_when_their_state_ends(qtbot, starter_store, window):
     assert "thinking" not in chat.view.widgets[-1].stats.text()
 
 
+@pytest.mark.slow
 def test_load_failure_replaces_the_will_use_line(qtbot, window, tmp_path, gemma_path):
     import shutil
 
@@ -135,11 +138,8 @@ def test_load_failure_replaces_the_will_use_line(qtbot, window, tmp_path, gemma_
     assert "Will use" not in chat.picker.status.text()
 
 
-def test_the_draft_survives_a_crash(qtbot, hearth_home):
-    first = MainWindow(load_settings())
-    qtbot.addWidget(first)
-    first.show()
-    qtbot.waitUntil(lambda: bool(first.panes))
+def test_the_draft_survives_a_crash(qtbot, open_window):
+    first = open_window()
     chat = first.panes["chat"]
     chat.input.setFocus()
     qtbot.keyClicks(chat.input, "half a thought about lighthouses")
@@ -147,10 +147,7 @@ def test_the_draft_survives_a_crash(qtbot, hearth_home):
 
     qtbot.waitUntil(lambda: draft_file().exists() and "lighthouses" in draft_file().read_text(), timeout=5000)
     # A crash: no close, no shutdown. The next start finds the draft.
-    second = MainWindow(load_settings())
-    qtbot.addWidget(second)
-    second.show()
-    qtbot.waitUntil(lambda: bool(second.panes))
+    second = open_window()
     assert second.panes["chat"].input.toPlainText() == "half a thought about lighthouses"
     first.stop_workers()
     second.stop_workers()

@@ -66,18 +66,13 @@ def test_an_emptied_folder_is_kept_until_the_user_confirms_removal(qtbot, images
                     and "offline" not in pane.folder_list.item(0).text())
 
 
-def test_a_damaged_index_is_explained_and_rebuilt_on_request(qtbot, clip_store, hearth_home, tmp_path):
+def test_a_damaged_index_is_explained_and_rebuilt_on_request(qtbot, clip_store, open_window, tmp_path):
     from app.core.images.index import default_path
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
 
     path = default_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"scrambled by a bad disk " * 300)
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: bool(win.panes))
+    win = open_window()
     try:
         win.show_pane("images")
         pane = win.panes["images"]

@@ -2,6 +2,7 @@
 every action button of a message card is inside the view, thumbnails are full-size on the first search;
 on a wide window messages (and the input under them) keep a readable width."""
 
+import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QApplication, QPushButton, QScrollArea
 
@@ -20,6 +21,7 @@ def _inside_horizontally(widget, viewport) -> bool:
     return left >= 0 and left + widget.width() <= viewport.width()
 
 
+@pytest.mark.slow
 def test_every_pane_fits_both_sizes_in_both_themes(qtbot, clip_store, window, tmp_path):
     chat, images = window.panes["chat"], window.panes["images"]
     photo_library(tmp_path / "photos", per_class=1)

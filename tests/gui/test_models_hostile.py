@@ -5,10 +5,9 @@ import json
 from app.core.models.queue import DownloadQueue
 from app.core.models.store import ModelStore
 from app.core.settings import load_settings, save_settings
-from app.gui.main_window import MainWindow
 
 
-def test_a_bad_registry_and_a_hostile_queue_start_an_empty_store_with_one_message(qtbot, hub, hearth_home):
+def test_a_bad_registry_and_a_hostile_queue_start_an_empty_store_with_one_message(qtbot, hub, open_window):
     settings = load_settings()
     settings.hf_endpoint = hub.endpoint
     save_settings(settings)
@@ -21,10 +20,7 @@ def test_a_bad_registry_and_a_hostile_queue_start_an_empty_store_with_one_messag
                "state": "running", "error": "", "architecture": ""}
     queue.path.write_text(json.dumps({"schema_version": 1, "downloads": [hostile]}), encoding="utf-8")
 
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: "models" in win.panes, timeout=10000)
+    win = open_window()
     win.show_pane("models")
     pane = win.panes["models"]
     qtbot.waitUntil(lambda: "registry.json was invalid" in pane.message.text(), timeout=5000)
@@ -35,7 +31,7 @@ def test_a_bad_registry_and_a_hostile_queue_start_an_empty_store_with_one_messag
     win.close()
 
 
-def test_download_from_url_sends_the_token_only_to_the_configured_hub(qtbot, hub, tmp_path, hearth_home):
+def test_download_from_url_sends_the_token_only_to_the_configured_hub(qtbot, hub, tmp_path, open_window):
     """The page's "Download from URL" path (downloads.start, as _ask_url calls it) with a token in Settings."""
     from tests.helpers import make_gguf
     from tests.hub_server import Hub
@@ -45,10 +41,7 @@ def test_download_from_url_sends_the_token_only_to_the_configured_hub(qtbot, hub
         settings = load_settings()
         settings.hf_endpoint, settings.hf_token = hub.endpoint, "secret"
         save_settings(settings)
-        win = MainWindow(load_settings())
-        qtbot.addWidget(win)
-        win.show()
-        qtbot.waitUntil(lambda: "models" in win.panes, timeout=10000)
+        win = open_window()
         manager = win.panes["models"].downloads
         model = make_gguf(tmp_path / "tiny.gguf").read_bytes()
         for server, model_id in ((other, "pasted"), (hub, "on-hub")):

@@ -9,19 +9,15 @@ from PySide6.QtCore import Qt
 from app.core.models.queue import DownloadQueue
 from app.core.models.store import ModelStore
 from app.core.settings import load_settings, save_settings
-from app.gui.main_window import MainWindow
 from app.gui.models.downloads import DownloadManager
 from tests.gui.test_models_page import FILE, MODEL, REPO, _gguf_bytes
 
 
-def _window(qtbot, endpoint):
+def _window(open_window, endpoint):
     settings = load_settings()
     settings.hf_endpoint = endpoint
     save_settings(settings)
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    win = open_window()
     win.show_pane("models")
     return win
 
@@ -44,11 +40,12 @@ def network(monkeypatch):
     return state
 
 
+@pytest.mark.slow
 def test_an_offline_download_waits_in_words_and_starts_again_when_the_network_is_back(
-        qtbot, hub, tmp_path, hearth_home, network):
+        qtbot, hub, tmp_path, open_window, network):
     hub.add(REPO, FILE, _gguf_bytes(tmp_path))
     port = hub.endpoint.rsplit(":", 1)[1]
-    win = _window(qtbot, f"http://localhost:{port}")
+    win = _window(open_window, f"http://localhost:{port}")
     pane = win.panes["models"]
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
@@ -71,10 +68,11 @@ def test_an_offline_download_waits_in_words_and_starts_again_when_the_network_is
     win.close()
 
 
-def test_a_failed_row_keeps_its_words_across_a_restart_until_cleared(qtbot, hub, hearth_home, network):
+@pytest.mark.slow
+def test_a_failed_row_keeps_its_words_across_a_restart_until_cleared(qtbot, hub, open_window, network):
     network["down"] = False
     hub.faults.status = 404
-    win = _window(qtbot, hub.endpoint)
+    win = _window(open_window, hub.endpoint)
     pane = win.panes["models"]
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
@@ -84,7 +82,7 @@ def test_a_failed_row_keeps_its_words_across_a_restart_until_cleared(qtbot, hub,
     win.close()
     requests = len(hub.requests)
 
-    again = _window(qtbot, hub.endpoint)  # the app started again
+    again = _window(open_window, hub.endpoint)  # the app started again
     pane = again.panes["models"]
     row = pane.tables["chat"].row_of(MODEL)
     assert row.status == "failed" and row.note == note, "kept, in the same words, and not retried by itself"
@@ -97,7 +95,7 @@ def test_a_failed_row_keeps_its_words_across_a_restart_until_cleared(qtbot, hub,
     again.close()
 
 
-def test_a_download_left_waiting_for_the_network_starts_again_at_the_next_start(qtbot, hub, tmp_path, hearth_home,
+def test_a_download_left_waiting_for_the_network_starts_again_at_the_next_start(qtbot, hub, tmp_path, open_window,
                                                                                 network):
     from app.core.models.queue import QueuedDownload
 
@@ -105,6 +103,6 @@ def test_a_download_left_waiting_for_the_network_starts_again_at_the_next_start(
     hub.add(REPO, FILE, _gguf_bytes(tmp_path))
     DownloadQueue().put(QueuedDownload(MODEL, "chat", state="offline",
                                        error="No internet connection: huggingface.co could not be found."))
-    win = _window(qtbot, hub.endpoint)
+    win = _window(open_window, hub.endpoint)
     qtbot.waitUntil(lambda: ModelStore().get(MODEL) is not None, timeout=30000)
     win.close()

@@ -5,7 +5,6 @@ from PySide6.QtCore import Qt
 from app.core.models.queue import DownloadQueue, QueuedDownload
 from app.core.models.store import ModelStore
 from app.core.settings import load_settings, save_settings
-from app.gui.main_window import MainWindow
 
 REPO = "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
 FILE = "qwen2.5-0.5b-instruct-q4_k_m.gguf"
@@ -34,19 +33,17 @@ def _shown_progress(pane) -> int:
 
 
 @pytest.fixture
-def models_window(qtbot, hub, hearth_home):
+def models_window(qtbot, hub, open_window):
     settings = load_settings()
     settings.hf_endpoint = hub.endpoint
     save_settings(settings)
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    win = open_window()
     win.show_pane("models")
     yield win
     win.close()
 
 
+@pytest.mark.slow
 def test_clicking_download_moves_the_bar_to_completion_and_installs(qtbot, hub, tmp_path, models_window):
     data = _gguf_bytes(tmp_path)
     hub.add(REPO, FILE, data)
@@ -99,7 +96,7 @@ def test_pause_resume_and_cancel_from_the_page(qtbot, hub, tmp_path, models_wind
     assert not (ModelStore().root / ".downloads" / MODEL).exists()
 
 
-def test_an_interrupted_download_resumes_when_the_app_starts(qtbot, hub, tmp_path, hearth_home):
+def test_an_interrupted_download_resumes_when_the_app_starts(qtbot, hub, tmp_path, open_window):
     data = _gguf_bytes(tmp_path)
     hub.add(REPO, FILE, data)
     staging = ModelStore().root / ".downloads" / MODEL
@@ -109,9 +106,7 @@ def test_an_interrupted_download_resumes_when_the_app_starts(qtbot, hub, tmp_pat
     settings = load_settings()
     settings.hf_endpoint = hub.endpoint
     save_settings(settings)
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
+    win = open_window(panes=False)
     qtbot.waitUntil(lambda: ModelStore().get(MODEL) is not None, timeout=30000)
     assert hub.ranges() == ["bytes=1000000-"]
     win.close()
@@ -127,11 +122,8 @@ def test_a_gated_model_says_so(qtbot, hub, models_window):
     assert pane.buttons["download"].isEnabled(), "it can be tried again"
 
 
-def test_a_first_run_with_no_models_opens_the_models_page_with_a_recommendation(qtbot, hearth_home):
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+def test_a_first_run_with_no_models_opens_the_models_page_with_a_recommendation(qtbot, open_window):
+    win = open_window()
     assert win.current_pane() == "models"
     pane = win.panes["models"]
     qtbot.waitUntil(lambda: "Recommended for this computer" in pane.message.text(), timeout=15000)

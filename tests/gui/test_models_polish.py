@@ -36,17 +36,12 @@ def test_a_failed_url_download_is_listed_retried_and_cleared(qtbot, hub, tmp_pat
     assert [i.model_id for i in DownloadQueue().items()] == []
 
 
-def test_an_installed_model_outside_the_catalog_says_whether_it_fits(qtbot, starter_store):
+def test_an_installed_model_outside_the_catalog_says_whether_it_fits(qtbot, starter_store, open_window):
     """The starter (or an imported) GGUF is not in the catalog; its row still says whether it fits
     and how fast it would run here, from its size, as the catalog's rows do."""
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
     from app.gui.models.table import COLUMNS
 
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    win = open_window()
     win.show_pane("models")
     pane = win.panes["models"]
     qtbot.waitUntil(lambda: pane.hardware is not None, timeout=30000)

@@ -1,6 +1,7 @@
 """#14 items that had no test of their own: Esc stops a reply, Ctrl+V in Images (full-size thumbnails after a
 paste), "Listening…" clears when dictation stops, message cards differ by role, the active pane is marked."""
 
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication
@@ -12,6 +13,7 @@ from app.gui.images.results import THUMB
 from tests.gui.test_images_pane import images  # noqa: F401 - the indexed library fixture
 
 
+@pytest.mark.slow
 def test_esc_stops_a_reply_and_keeps_what_came(qtbot, starter_store, window):
     window.show_pane("chat")
     chat = window.panes["chat"]

@@ -4,10 +4,13 @@ import os
 import subprocess
 import sys
 
+import pytest
 from PySide6.QtGui import QImage
 
 from app.core.settings import PANES
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow  # it renders every pane in both themes
 
 
 def test_the_screenshot_script_writes_every_pane_in_both_themes_and_every_size(tmp_path, starter_home):

@@ -83,15 +83,10 @@ def test_a_server_offering_a_hundred_thousand_models_is_kept_in_part_and_said_so
     assert models.message.textFormat() == Qt.TextFormat.PlainText
 
 
-def test_the_server_switch_serves_the_chat_pane_loaded_model(qtbot, starter_store, hearth_home):
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
+@pytest.mark.slow
+def test_the_server_switch_serves_the_chat_pane_loaded_model(qtbot, starter_store, open_window):
 
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.panes_ready, timeout=10000):
-        pass
+    win = open_window()
     chat, switch = win.panes["chat"], win.server_switch
     worker = chat.chat
     chat.ensure_model()

@@ -44,6 +44,7 @@ def _play_into_the_microphone(qtbot, recorder, pulse, wav, silence_s=1.0):
         recorder.samples.disconnect(count)
 
 
+@pytest.mark.slow
 def test_a_dropped_file_is_transcribed_and_sent_to_chat(qtbot, speech, speech_wav, window):
     assert drop_files(speech, [speech_wav])
     qtbot.waitUntil(lambda: speech.job is not None and speech.job.done, timeout=60000)
@@ -59,6 +60,7 @@ def test_a_dropped_file_is_transcribed_and_sent_to_chat(qtbot, speech, speech_wa
     assert window.panes["chat"].input.toPlainText() == speech.transcript_text()
 
 
+@pytest.mark.slow
 def test_exports_from_the_pane_parse_back(qtbot, speech, speech_wav, tmp_path):
     from app.core.speech.subtitles import parse_cues
 
@@ -72,6 +74,7 @@ def test_exports_from_the_pane_parse_back(qtbot, speech, speech_wav, tmp_path):
     assert (tmp_path / "t.vtt").read_text().startswith("WEBVTT")
 
 
+@pytest.mark.slow
 def test_bad_files_give_messages_and_the_queue_goes_on(qtbot, speech, speech_wav, tmp_path):
     empty = tmp_path / "empty.wav"
     empty.write_bytes(b"")
@@ -87,6 +90,7 @@ def test_bad_files_give_messages_and_the_queue_goes_on(qtbot, speech, speech_wav
     assert "segments" in messages[2] and speech.transcript_text()
 
 
+@pytest.mark.slow
 def test_cancel_stops_the_transcription_midway(qtbot, speech, tmp_path):
     # Three minutes: a file of up to three 30 s pieces is decoded as one batch, so it would be done at its first line.
     long = speak((SPEECH_TEXT + " ") * 24, tmp_path / "long.wav")
@@ -101,6 +105,7 @@ def test_cancel_stops_the_transcription_midway(qtbot, speech, tmp_path):
     assert speech.progress.value() < 1000, "it stopped before the end"
 
 
+@pytest.mark.slow
 def test_live_dictation_through_the_microphone(qtbot, speech, pulse, tmp_path):
     assert speech.record_button.isEnabled(), speech.mic_status.text()
     listed = [speech.device.itemText(i) for i in range(speech.device.count())]
@@ -126,6 +131,7 @@ def test_live_dictation_through_the_microphone(qtbot, speech, pulse, tmp_path):
     assert word_error_rate(SPEECH_TEXT, speech.transcript_text()) <= 0.35, speech.transcript_text()
 
 
+@pytest.mark.slow
 def test_the_chat_microphone_dictates_into_the_input(qtbot, speech, pulse, window, tmp_path):
     chat = window.panes["chat"]
     window.show_pane("chat")

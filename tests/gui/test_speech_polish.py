@@ -1,5 +1,6 @@
 """Speech errors read as words (#14): the file's name once, what happened, no decoder errno."""
 
+import pytest
 from PySide6.QtCore import Qt
 
 from tests.gui.test_speech_pane import speech  # noqa: F401 - the pane with Whisper base
@@ -19,10 +20,9 @@ def test_a_file_that_is_not_audio_is_explained_in_words(qtbot, speech, tmp_path)
     assert "not an audio or video file" in text or "could not be decoded" in text
 
 
+@pytest.mark.slow
 def test_each_file_keeps_its_own_transcript_errors_stay_and_all_survive_a_restart(
-        qtbot, speech, speech_wav, tmp_path):  # noqa: F811
-    from app.core.settings import load_settings
-    from app.gui.main_window import MainWindow
+        qtbot, speech, speech_wav, tmp_path, open_window):  # noqa: F811
 
     garbage = tmp_path / "garbage.wav"
     garbage.write_bytes(b"not audio at all" * 10)
@@ -48,10 +48,7 @@ def test_each_file_keeps_its_own_transcript_errors_stay_and_all_survive_a_restar
     speech.export_to(tmp_path / "first.srt", "srt")
     assert "-->" in (tmp_path / "first.srt").read_text()
 
-    again = MainWindow(load_settings())  # a restart: the list is read back
-    qtbot.addWidget(again)
-    again.show()
-    qtbot.waitUntil(lambda: bool(again.panes))
+    again = open_window()  # a restart: the list is read back
     restored = again.panes["speech"]
     assert [r.source for r in restored.records] == [speech_wav.name, "garbage.wav", "second.wav"]
     assert restored.records[1].status == "failed" and restored.records[0].text() == first_text

@@ -1,6 +1,7 @@
 """The Models pane says how its speed estimates were made, and a real run in the Speech or Images
 pane turns the rough guess into a measurement of this machine (#14, "Fits this computer?")."""
 
+import pytest
 from PySide6.QtCore import Qt
 
 from app.core.models import speed
@@ -23,6 +24,7 @@ def _fit_cell(models, kind, model_id):
     return table.item(row, 3)
 
 
+@pytest.mark.slow
 def test_a_transcription_in_the_speech_pane_calibrates_the_speech_estimates(qtbot, starter_store, cpu_only,  # noqa: F811
                                                                             window, tmp_path):
     models = _models_tab(window, qtbot, "speech")

@@ -1,6 +1,10 @@
 """The GUI suite's guards (threads, Qt warnings) fail a test that breaks the rules."""
 
+import pytest
+
 from tests.helpers import run_inner_pytest
+
+pytestmark = pytest.mark.slow  # it runs a pytest of its own
 
 INNER = '''
 import threading

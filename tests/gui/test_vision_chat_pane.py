@@ -107,6 +107,7 @@ def test_bad_pictures_give_a_clear_message_and_send_nothing(qtbot, seeing, tmp_p
     assert pane.conversation_id is None  # nothing was sent
 
 
+@pytest.mark.slow
 def test_a_text_only_model_disables_attach_with_its_reason(qtbot, vision_store, window, tmp_path):
     window.show_pane("chat")
     pane = window.panes["chat"]

@@ -28,22 +28,17 @@ def test_every_pane_is_reachable_by_shortcut(qtbot, window, key, name):
     assert window.current_pane() == name
 
 
-def test_settings_survive_a_restart(qtbot, hearth_home):
-    first = MainWindow(load_settings())
-    qtbot.addWidget(first)
-    first.show()
+def test_settings_survive_a_restart(qtbot, open_window):
+    first = open_window()  # with its panes: Ctrl+3 needs them, built after the first paint
     first.activateWindow()
     qtbot.waitActive(first)
-    qtbot.waitUntil(lambda: bool(first.panes))  # Ctrl+3 needs the panes, built after the first paint
     qtbot.keyClick(first, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
     assert first.current_pane() == "speech"
     first.resize(700, 500)
     first.close()
     assert load_settings().last_pane == "speech"
 
-    second = MainWindow(load_settings())
-    qtbot.addWidget(second)
-    second.show()
+    second = open_window(panes=False)
     qtbot.waitExposed(second)
     assert second.current_pane() == "speech"
     qtbot.waitUntil(lambda: second.current_widget() is second.panes.get("speech"))
@@ -76,12 +71,8 @@ def test_hardware_dialog_from_the_help_menu(qtbot, window):
     assert "Runtimes:" in dialog.text.toPlainText() and dialog.refresh.isEnabled()
 
 
-def test_panes_say_which_model_they_will_use(qtbot, starter_store, hearth_home):
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.panes_ready, timeout=10000):
-        pass
+def test_panes_say_which_model_they_will_use(qtbot, starter_store, open_window):
+    win = open_window()
     chat, speech, images = win.panes["chat"], win.panes["speech"], win.panes["images"]
     assert chat.picker.current() == "gemma-3-270m-q4_k_m"
     assert "gemma-3-270m-q4_k_m" in chat.picker.status.text()
@@ -128,7 +119,7 @@ def test_models_pane_imports_in_the_background(qtbot, window, tmp_path):
     assert [r.id for r in pane.tables["chat"].rows if not r.catalog] == ["tiny"]
 
 
-def test_a_pane_that_fails_to_build_is_an_error_pane_and_the_rest_work(qtbot, hearth_home, monkeypatch):
+def test_a_pane_that_fails_to_build_is_an_error_pane_and_the_rest_work(qtbot, open_window, monkeypatch):
     from app.gui.images.pane import ImagesPane
     from app.gui.panes.base import BrokenPane
 
@@ -136,10 +127,7 @@ def test_a_pane_that_fails_to_build_is_an_error_pane_and_the_rest_work(qtbot, he
         raise RuntimeError("no room for folders")
 
     monkeypatch.setattr(ImagesPane, "_build_folders", fail)
-    win = MainWindow(load_settings())
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitUntil(lambda: bool(win.panes), timeout=10000)
+    win = open_window()
     broken = win.panes["images"]
     assert isinstance(broken, BrokenPane) and set(win.broken_panes) == {"images"}
     assert "could not start: no room for folders" in broken.message.text()

@@ -83,7 +83,6 @@ class ChatStats:
 class LoadOptions:
     n_ctx: int = 4096
     n_threads: int | None = None  # default: physical cores
-    gpu: str = "auto"  # "auto" | "cpu"
     gpu_layers: int = -1  # -1: chosen from the fit estimate; otherwise the user's number (Settings)
     chat_format: str | None = None  # override: a built-in format name, or "template"
     projector: str = ""  # a vision model's mmproj GGUF: the model then sees pictures
@@ -98,7 +97,7 @@ class PromptPlan:
 
 def choose_gpu_layers(info: GGUFInfo, path: Path, options: LoadOptions) -> tuple[int, str]:
     """Layers to offload, and why, from the hardware report and the fit estimate."""
-    if options.gpu == "cpu" or options.gpu_layers == 0:
+    if options.gpu_layers == 0:
         return 0, "CPU chosen in settings"
     from app.core import hardware
 

@@ -15,6 +15,9 @@ RAM_USABLE = 0.85  # of total RAM; the OS and the app need the rest
 GPU_USABLE = 0.9  # of VRAM; the driver and the display keep some
 APPLE_WORKING_SET = 0.65  # Metal's default working-set limit on unified memory
 BUFFERS = 256 * 1024**2  # compute buffers beside the weights and the cache
+# A guess, where no GGUF header says: the catalog does not list layers, and 7-8B models have 32.
+# A partial offload counted from it says "about" and "guessed".
+LAYERS_GUESS = 32
 
 
 @dataclass
@@ -23,6 +26,7 @@ class Fit:
     message: str
     gpu_layers: int = 0
     needed_bytes: int = 0
+    layers: int = 0  # the model's layers, of which gpu_layers go to the GPU (0: not counted)
 
 
 def _count(value, default: int) -> int:
@@ -40,7 +44,7 @@ def _per_layer(value, layers: int, default: int) -> list[int]:
 
 
 def kv_cache_bytes(info, n_ctx: int) -> int:
-    layers = _count(info.block_count, 0) or 32
+    layers = _count(info.block_count, 0) or LAYERS_GUESS
     heads = _per_layer(info.arch_value("attention.head_count"), layers, 0)
     top_heads = max(heads)
     kv_heads = _per_layer(info.arch_value("attention.head_count_kv"), layers, -1)
@@ -78,16 +82,18 @@ def _gpu_memory(hardware, vendors: tuple[str, ...]) -> int | None:
 
 
 def place(need: int, hardware, layers: int = 0, weights: int = 0, fixed: int = 0, gpu_need: int | None = None,
-          vendors: tuple[str, ...] = ("nvidia", "apple")) -> Fit:
+          vendors: tuple[str, ...] = ("nvidia", "apple"), layers_guessed: bool = False) -> Fit:
     """The one fit arithmetic: all on the GPU, else as many ``layers`` of ``weights`` as fit beside
     the ``fixed`` part (cache, buffers), else RAM, else too large."""
     vram = _gpu_memory(hardware, vendors)
     if vram is not None:
         if (need if gpu_need is None else gpu_need) <= vram * GPU_USABLE:
-            return Fit("gpu", "fits on GPU", layers + 1 if layers else 0, need)
+            return Fit("gpu", "fits on GPU", layers + 1 if layers else 0, need, layers)
         n = int((vram * GPU_USABLE - fixed) // (weights / layers)) if layers and weights else 0
         if n > 0:
-            return Fit("partial", f"partial GPU offload: {min(n, layers)} layers", min(n, layers), need)
+            n = min(n, layers)
+            said = f"about {n} of a guessed {layers} layers" if layers_guessed else f"{n} layers"
+            return Fit("partial", f"partial GPU offload: {said}", n, need, layers)
     if need <= hardware.ram_bytes * RAM_USABLE:
         return Fit("ram", "fits in RAM", 0, need)
     return Fit("too_large", f"too large: needs {need / GB:.1f} GB, you have {hardware.ram_bytes / GB:.1f} GB", 0, need)
@@ -95,16 +101,18 @@ def place(need: int, hardware, layers: int = 0, weights: int = 0, fixed: int = 0
 
 def estimate_chat_fit(file_size: int, info, n_ctx: int, hardware) -> Fit:
     """From the GGUF header: the KV cache for ``n_ctx`` stays on the GPU beside the offloaded layers."""
-    return place(needed_bytes(file_size, info, n_ctx), hardware, info.block_count or 32, file_size,
-                 kv_cache_bytes(info, n_ctx) + BUFFERS)
+    layers = _count(info.block_count, 0)
+    return place(needed_bytes(file_size, info, n_ctx), hardware, layers or LAYERS_GUESS, file_size,
+                 kv_cache_bytes(info, n_ctx) + BUFFERS, layers_guessed=not layers)
 
 
 def estimate_entry_fit(entry, hardware) -> Fit:
     """Before download, from the catalog's numbers (the GGUF header is not here yet)."""
     if entry.kind == "chat":
-        # weights (model and projector), a 4k-token cache and buffers, 32 layers being typical; a vision
+        # weights (model and projector), a 4k-token cache and buffers, LAYERS_GUESS layers; a vision
         # model's cache also holds pictures' tokens (a few per conversation) and its encoder a buffer.
         image_tokens = getattr(entry, "image_tokens", 0)
         cache = 0.5 * GB * (4096 + 4 * image_tokens) / 4096 + (0.25 * GB if image_tokens else 0)
-        return place(int(entry.size * 1.1 + cache), hardware, 32, entry.size, int(cache))
+        return place(int(entry.size * 1.1 + cache), hardware, LAYERS_GUESS, entry.size, int(cache),
+                     layers_guessed=True)
     return place(int(entry.ram_gb * GB), hardware, gpu_need=int(entry.vram_gb * GB), vendors=("nvidia",))

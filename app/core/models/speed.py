@@ -16,16 +16,18 @@ import logging
 from dataclasses import dataclass
 
 from app.core import paths
+from app.core.models.fit import LAYERS_GUESS
 from app.core.saved_json import NewerFileError, read_versioned, write_versioned
 
 log = logging.getLogger(__name__)
 
 COMFORTABLE = {"chat": 10.0, "speech": 0.5, "images": 5.0}  # tok/s at least, RTF at most, images/s at least
 UNITS = {"chat": "tokens/s", "speech": "× real time", "images": "images/s"}
-# Effective memory bandwidth (bytes/s) a GPU's layers get, when nothing better is known.
+# Guesses, never measured here (only CPU runs calibrate): the memory bandwidth (bytes/s) a GPU's
+# layers get, and how much faster Whisper and CLIP run on an NVIDIA GPU. Speeds from them say "guessed".
 GPU_BANDWIDTH = {"nvidia": 300e9, "apple": 100e9}
+GPU_SPEEDUP = 10
 CPU_BANDWIDTH_PER_CORE = 4e9  # a rough guess, only until this machine has measured itself
-GUESSED_LAYERS = 32  # a guess at a model's layer count, for the share a partial GPU offload takes
 PER_TOKEN_S = 0.002  # a guess at what a token costs besides reading the weights (sampling, the graph)
 BASE_RTF_SIZE = 147_882_941  # Whisper base (the starter) at RTF 0.4 on 2 cores, before a measurement
 BASE_CLIP_SIZE = 605_143_920  # ViT-B-32 at about 3 images/s per core, before a measurement
@@ -256,11 +258,11 @@ def estimate(kind: str, size: int, hardware, fit=None, model_id: str | None = No
             cpu_bw = CPU_BANDWIDTH_PER_CORE * cores
         fraction = 0.0
         if fit is not None and fit.verdict in ("gpu", "partial"):
-            fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / GUESSED_LAYERS)
+            fraction = 1.0 if fit.verdict == "gpu" else min(1.0, fit.gpu_layers / (fit.layers or LAYERS_GUESS))
         gpu_bw = next((GPU_BANDWIDTH[g.vendor] for g in hardware.gpus if g.vendor in GPU_BANDWIDTH), None)
         if fraction and gpu_bw:
             seconds = (1 - fraction) * size / cpu_bw + fraction * size / gpu_bw
-            how += f", {fraction:.0%} of it on the GPU (a guessed {gpu_bw / 1e9:.0f} GB/s)"
+            how += f", {fraction:.0%} of it on the GPU at a guessed {gpu_bw / 1e9:.0f} GB/s"
         else:
             seconds = size / cpu_bw
         value = 1 / (seconds + PER_TOKEN_S)
@@ -271,16 +273,16 @@ def estimate(kind: str, size: int, hardware, fit=None, model_id: str | None = No
         else:
             rtf = 0.4 * (2 / cores) * size / BASE_RTF_SIZE
         if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
-            rtf /= 10
-            how += ", about ten times faster on the GPU (a guess)"
+            rtf /= GPU_SPEEDUP
+            how += f", on the GPU a guessed {GPU_SPEEDUP} times faster"
         return Speed(rtf, kind, rtf <= COMFORTABLE[kind], how)
     if cal:
         rate = cal["value"] * cal["size"] / size
     else:
         rate = 3.0 * cores * BASE_CLIP_SIZE / size
     if any(g.vendor == "nvidia" for g in hardware.gpus) and fit is not None and fit.verdict == "gpu":
-        rate *= 10
-        how += ", about ten times faster on the GPU (a guess)"
+        rate *= GPU_SPEEDUP
+        how += f", on the GPU a guessed {GPU_SPEEDUP} times faster"
     return Speed(rate, kind, rate >= COMFORTABLE[kind], how)
 
 

@@ -317,9 +317,6 @@ class ModelStore:
             self.registry_path.unlink(missing_ok=True)
             self.root = new_root
 
-    def disk_use(self) -> int:
-        return sum(e.size for e in self.list() if not Path(e.path).is_absolute())
-
     def remove(self, model_id: str) -> None:
         with self._lock:
             entries = self._read()

@@ -8,12 +8,6 @@ import re
 FORMATS = ("txt", "srt", "vtt", "json")
 
 
-def _clean(segments) -> list:
-    """Monotonic and non-overlapping, whatever the decoder produced."""
-    stream = Stream("txt")
-    return [cue for s in segments if (cue := stream.cue(s))]
-
-
 def _stamp(seconds: float, sep: str) -> str:
     ms = int(round(seconds * 1000))
     h, ms = divmod(ms, 3_600_000)
@@ -78,22 +72,6 @@ class Stream:
 def render(segments, fmt: str, **meta) -> str:
     stream = Stream(fmt, **meta)
     return stream.head() + "".join(stream.add(s) for s in segments) + stream.tail()
-
-
-def to_txt(segments) -> str:
-    return render(segments, "txt")
-
-
-def to_srt(segments) -> str:
-    return render(segments, "srt")
-
-
-def to_vtt(segments) -> str:
-    return render(segments, "vtt")
-
-
-def to_json(segments, **meta) -> str:
-    return render(segments, "json", **meta)
 
 
 _CUE = re.compile(r"(\d+):(\d\d):(\d\d)[,.](\d{3})\s+-->\s+(\d+):(\d\d):(\d\d)[,.](\d{3})")

@@ -1,4 +1,4 @@
-"""The chat worker: one thread that owns the loaded model (design rule 3)."""
+"""The chat worker: one thread that owns the loaded model (app/ARCHITECTURE.md, Threads)."""
 
 from __future__ import annotations
 
