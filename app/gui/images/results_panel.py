@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListView, QMenu, QSlider, QVBoxLayout
 
@@ -21,6 +21,25 @@ from app.gui.panes.base import button, hbox
 from app.gui.widgets.empty_state import EmptyState
 
 
+class _FileDrops(QObject):
+    """Hands a drag of files on the query field to the pane: the field would type their
+    file:// addresses (a file manager offers them as text too) instead of searching by them."""
+
+    def __init__(self, pane):
+        super().__init__(pane)
+        self.pane = pane
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+        kinds = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
+        if event.type() in kinds and any(u.isLocalFile() for u in event.mimeData().urls()):
+            if event.type() == QEvent.Type.Drop:
+                self.pane.dropEvent(event)
+            else:
+                event.acceptProposedAction()
+            return True
+        return False
+
+
 class ResultsPanel:
     def _build_search(self) -> QVBoxLayout:
         self.query = QLineEdit()
@@ -30,6 +49,7 @@ class ResultsPanel:
         self.query.setToolTip('Describe what is in the picture: "a dog on a beach -night +snow"\n'
                               "(-night: less like night, +snow: more like snow).\n"
                               "Or drop or paste (Ctrl+V) a picture to find similar ones.")
+        self.query.installEventFilter(_FileDrops(self))
         self.search_button = button("&Search", "Search")
         self.ask_button = button("Ask in chat", "Ask in chat about the selected pictures")
         self.ask_button.setEnabled(False)
