@@ -152,6 +152,8 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
 
     def _open_latest(self) -> None:
         self.picker.changed.connect(lambda _id: self.update_first_run())
+        self.picker.refreshed.connect(self.update_vision)
+        self.picker.refreshed.connect(self.update_first_run)
         if self.history.notice:
             self.notice.setText(self.history.notice)
         self.sidebar.refresh()

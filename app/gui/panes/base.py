@@ -43,6 +43,7 @@ class ModelPicker(QWidget):
     """Lists the store's models of one kind; the choice becomes the pane's default."""
 
     changed = Signal(str)
+    refreshed = Signal()  # the store's list was read again (an import, a download): the choice may be new
     manage_requested = Signal()
 
     def __init__(self, kind: str, settings: Settings, parent=None):
@@ -97,6 +98,7 @@ class ModelPicker(QWidget):
             self.status.setText(f"No {self.kind} model installed yet: open Models to import or download one.")
         else:
             self.status.setText(f"Will use {self.current()}.")
+        self.refreshed.emit()
 
     def current(self) -> str | None:
         return self.combo.currentData()
