@@ -28,3 +28,50 @@ def test_the_chat_card_stops_saying_no_model_once_one_is_imported(qtbot, window,
         models.start_import(str(gguf), "chat", "copy")
     assert chat.picker.current() == "my-model"
     assert not chat.first_run.isVisible(), "the picker shows a model: the card must not say there is none"
+
+
+def _no_question(monkeypatch, asked):
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("copy", True))  # the native dialogs
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(a[1]), ("", True))[1])
+
+
+def test_import_folder_takes_an_openclip_folder(qtbot, window, tmp_path, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from tests.conftest import TINY_CLIP
+
+    folder = shutil.copytree(TINY_CLIP, tmp_path / "holiday-clip")
+    page, images = window.panes["models"], window.panes["images"]
+    window.show_pane("models")
+    asked = []
+    _no_question(monkeypatch, asked)
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    qtbot.mouseClick(page.import_folder, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Imported" in page.message.text() or "Could not" in page.message.text(), timeout=20000)
+    assert page.message.text().startswith("Imported holiday-clip"), page.message.text()
+    assert images.picker.current() == "holiday-clip" and asked == []
+
+
+def test_import_file_of_an_openclip_checkpoint_asks_no_architecture(qtbot, window, tmp_path, monkeypatch):
+    import shutil
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from tests.conftest import TINY_CLIP
+
+    folder = shutil.copytree(TINY_CLIP, tmp_path / "hub-clip")
+    page = window.panes["models"]
+    window.show_pane("models")
+    asked = []
+    _no_question(monkeypatch, asked)
+    weights = str(folder / "open_clip_model.safetensors")
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([weights], ""))
+    qtbot.mouseClick(page.import_file, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Imported" in page.message.text() or "Could not" in page.message.text(), timeout=20000)
+    assert page.message.text().startswith("Imported hub-clip"), page.message.text()
+    assert asked == [], "its open_clip_config.json names the architecture"
+    assert window.panes["images"].picker.current() == "hub-clip"
