@@ -75,3 +75,26 @@ def test_import_file_of_an_openclip_checkpoint_asks_no_architecture(qtbot, windo
     assert page.message.text().startswith("Imported hub-clip"), page.message.text()
     assert asked == [], "its open_clip_config.json names the architecture"
     assert window.panes["images"].picker.current() == "hub-clip"
+
+
+def _colours(widget) -> int:
+    image = widget.grab().toImage()
+    return len({image.pixel(x, y) for x in range(0, image.width(), 2) for y in range(0, image.height(), 2)})
+
+
+def test_after_indexing_the_results_say_what_to_do_and_zero_hides_nothing(qtbot, images):  # noqa: F811
+    pane, _lib = images
+    assert pane.grid.isVisible() and pane.results.rowCount() == 0
+    assert _colours(pane.grid.viewport()) > 2, "a blank box: the grid must say what to do"
+    assert "drop a picture" in pane.grid.placeholder
+    assert pane.threshold.value() == 0
+    qtbot.keyClicks(pane.query, "a red star")
+    with qtbot.waitSignal(pane.results_ready, timeout=30000) as blocker:
+        qtbot.keyClick(pane.query, Qt.Key.Key_Return)
+    positive = sum(h.score > 0 for h in pane.all_hits)
+    assert positive < len(pane.all_hits), "the tiny model scores some pictures below zero (no match)"
+    assert blocker.args[0] == positive
+    assert pane.message.text() == f"{positive} results.", "at 0.00 the slider hides nothing"
+    pane.threshold.setValue(int(sorted(h.score for h in pane.all_hits)[-3] * 100))  # hides some matches
+    shown, hidden = pane.results.rowCount(), sum(0 < h.score <= pane.threshold.value() / 100 for h in pane.all_hits)
+    assert hidden and pane.message.text() == f"{shown} results. {hidden} less similar ones hidden."

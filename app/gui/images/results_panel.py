@@ -19,6 +19,10 @@ from app.gui.images.reading import read_picture
 from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.panes.base import button, hbox
 from app.gui.widgets.empty_state import EmptyState
+from app.gui.widgets.placeholder_list import PlaceholderView
+
+PLACEHOLDER = "Type what you are looking for, or drop a picture"
+NO_MATCH = "No matches: try other words, or a lower minimum similarity"
 
 
 class _FileDrops(QObject):
@@ -98,7 +102,7 @@ class ResultsPanel:
         return right
 
     def _build_grid(self) -> QListView:
-        self.grid = QListView()
+        self.grid = PlaceholderView(PLACEHOLDER)
         self.grid.setObjectName("resultsGrid")
         self.grid.setAccessibleName("Results")
         self.grid.setViewMode(QListView.ViewMode.IconMode)
@@ -168,11 +172,13 @@ class ResultsPanel:
             self._apply_threshold()
 
     def _apply_threshold(self) -> None:
-        """Shows the hits above the slider's value; a score at or below zero is never a match."""
+        """Shows the hits above the slider's value; a score at or below zero is never a match (and not
+        counted as hidden by the slider: at 0.00 it hides nothing)."""
         floor = self.threshold.value() / 100
         shown = [h for h in self.all_hits if h.score > floor and h.score > 0]
         self.results.set_hits(shown)
-        hidden = len(self.all_hits) - len(shown)
+        self.grid.set_placeholder(NO_MATCH)
+        hidden = sum(1 for h in self.all_hits if 0 < h.score <= floor)
         if not shown:
             text = "No matches." if not self.all_hits else "No matches above the threshold."
         else:
