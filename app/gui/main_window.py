@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSize, QTimer, QUrl, Signal
+from PySide6.QtCore import QSize, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -88,10 +88,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.hw_label)
         self._build_menus()
 
-        if settings.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
-        else:
-            self.resize(1100, 720)
+        from app.gui.window_geometry import place
+
+        place(self, settings.window_geometry)
         self.worker = SerialWorker("hardware-worker", self)
         self._hardware_dialog = None
         self._ending: list[SerialWorker] | None = None  # set once closing has begun

@@ -98,3 +98,52 @@ def test_after_indexing_the_results_say_what_to_do_and_zero_hides_nothing(qtbot,
     pane.threshold.setValue(int(sorted(h.score for h in pane.all_hits)[-3] * 100))  # hides some matches
     shown, hidden = pane.results.rowCount(), sum(0 < h.score <= pane.threshold.value() / 100 for h in pane.all_hits)
     assert hidden and pane.message.text() == f"{shown} results. {hidden} less similar ones hidden."
+
+
+def _main_window(qtbot):
+    from app.core.settings import load_settings
+    from app.gui.main_window import MainWindow
+
+    win = MainWindow(load_settings())
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: bool(win.panes))
+    return win
+
+
+def _inside(rect, area) -> bool:
+    return area.contains(rect.topLeft()) and area.contains(rect.bottomRight())
+
+
+def test_the_first_window_fits_the_screen(qtbot, hearth_home):
+    win = _main_window(qtbot)
+    avail = win.screen().availableGeometry()  # the offscreen screen: 800 x 800, narrower than 1100
+    assert _inside(win.geometry(), avail), (win.geometry(), avail)
+    assert _inside(win.statusBar().geometry().translated(win.geometry().topLeft()), avail)
+    win.stop_workers()
+
+
+def test_a_window_closed_maximized_comes_back_maximized_at_a_usable_size(qtbot, hearth_home):
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QMainWindow
+
+    from app.core.settings import load_settings, save_settings
+    from app.gui.window_geometry import FRAME, MINIMUM
+
+    other = QMainWindow()  # what a maximized window on another screen left behind: a tiny normal size
+    other.setGeometry(QRect(5, 5, 230, 255))
+    other.setWindowState(other.windowState() | Qt.WindowState.WindowMaximized)
+    settings = load_settings()
+    settings.window_geometry = bytes(other.saveGeometry().toBase64()).decode()
+    save_settings(settings)
+    win = _main_window(qtbot)
+    avail = win.screen().availableGeometry()
+    assert win.isMaximized()
+    usable = MINIMUM.boundedTo(avail.size() - FRAME)  # the screen is smaller than MINIMUM: all of it
+    normal = win.normalGeometry()  # what un-maximizing gives
+    assert normal.width() >= usable.width() and normal.height() >= usable.height(), normal
+    assert _inside(normal, avail)
+    win.showNormal()
+    qtbot.waitUntil(lambda: not win.isMaximized())
+    assert win.width() >= usable.width() and win.height() >= usable.height() and _inside(win.geometry(), avail)
+    win.stop_workers()
