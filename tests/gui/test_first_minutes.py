@@ -45,7 +45,7 @@ def test_import_folder_takes_an_openclip_folder(qtbot, window, tmp_path, monkeyp
     from tests.conftest import TINY_CLIP
 
     folder = shutil.copytree(TINY_CLIP, tmp_path / "holiday-clip")
-    page, images = window.panes["models"], window.panes["images"]
+    page, images_pane = window.panes["models"], window.panes["images"]
     window.show_pane("models")
     asked = []
     _no_question(monkeypatch, asked)
@@ -53,7 +53,7 @@ def test_import_folder_takes_an_openclip_folder(qtbot, window, tmp_path, monkeyp
     qtbot.mouseClick(page.import_folder, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "Imported" in page.message.text() or "Could not" in page.message.text(), timeout=20000)
     assert page.message.text().startswith("Imported holiday-clip"), page.message.text()
-    assert images.picker.current() == "holiday-clip" and asked == []
+    assert images_pane.picker.current() == "holiday-clip" and asked == []
 
 
 def test_import_file_of_an_openclip_checkpoint_asks_no_architecture(qtbot, window, tmp_path, monkeypatch):
