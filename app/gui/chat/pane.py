@@ -40,6 +40,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
 
     def __init__(self, settings, parent=None):
         super().__init__(settings, parent)
+        self.setAcceptDrops(True)  # pictures dropped on the conversation (PictureInput)
         self.history = ChatHistory()
         self.chat = ChatWorker(self)
         self.transfer = ChatTransfer(self.history.path, self)
