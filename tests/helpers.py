@@ -213,14 +213,17 @@ def photo_library(root: Path, per_class: int = 4, seed: int = 7) -> dict[str, li
     return out
 
 
-def drop_files(widget, paths) -> bool:
-    """What a file manager's drag does: enter, then drop, with file URLs. True if the drop was taken."""
+def drop_files(widget, paths, with_text: bool = False) -> bool:
+    """What a file manager's drag does: enter, then drop, with file URLs. True if the drop was taken.
+    ``with_text``: the URLs offered as plain text too, as Nautilus and Dolphin do."""
     from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    if with_text:
+        mime.setText("\n".join(QUrl.fromLocalFile(str(p)).toString() for p in paths))
     centre = widget.rect().center()
     enter = QDragEnterEvent(centre, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)

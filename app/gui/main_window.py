@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QByteArray, QSize, QTimer, QUrl, Signal
+from PySide6.QtCore import QSize, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -64,6 +64,9 @@ class MainWindow(QMainWindow):
         self.nav.setAccessibleName("Panes")
         self.nav.setFixedWidth(160)
         self.nav.setIconSize(QSize(20, 20))
+        # Styled before its rows are laid out: setCurrentRow below lays them out at once, and rows laid
+        # out unstyled (22 px apart) kept those places once the style sheet made each 42 px tall (#24.5).
+        self.nav.ensurePolished()
         self.stack = QStackedWidget()
         self.stack.setObjectName("paneStack")
         self.panes: dict[str, Pane] = {}
@@ -88,10 +91,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.hw_label)
         self._build_menus()
 
-        if settings.window_geometry:
-            self.restoreGeometry(QByteArray.fromBase64(settings.window_geometry.encode()))
-        else:
-            self.resize(1100, 720)
+        from app.gui.window_geometry import place
+
+        place(self, settings.window_geometry)
         self.worker = SerialWorker("hardware-worker", self)
         self._hardware_dialog = None
         self._ending: list[SerialWorker] | None = None  # set once closing has begun

@@ -96,3 +96,22 @@ def test_the_guard_logs_an_unexpected_error_and_exits_2(hearth_home, capsys, cap
     assert str(paths.log_file()) in err, "the line says where the details are"
     logged = [r for r in caplog.records if r.exc_info]
     assert logged and logged[0].exc_info[0] is ZeroDivisionError, "the log keeps the traceback"
+
+
+def test_an_openclip_checkpoint_takes_its_architecture_from_the_config_beside_it(tmp_path, hearth_home):
+    """#24.6: a hub folder's weights file, imported alone, needs no architecture name from the user."""
+    import shutil
+
+    from tests.conftest import TINY_CLIP
+
+    folder = shutil.copytree(TINY_CLIP, tmp_path / "tiny-clip")
+    result = run_app("models", "import", str(folder / "open_clip_model.safetensors"), "--kind", "images",
+                     "--id", "mine")
+    assert result.returncode == 0, result.stderr
+    [entry] = json.loads(run_app("models", "list", "--json").stdout)
+    assert entry["id"] == "mine" and entry["architecture"] == "local-dir"
+    lone = tmp_path / "lone" / "weights.safetensors"  # no config beside it: the name is still needed, and said
+    lone.parent.mkdir()
+    shutil.copy(folder / "open_clip_model.safetensors", lone)
+    result = run_app("models", "import", str(lone), "--kind", "images")
+    assert result.returncode == 1 and "architecture name" in result.stderr

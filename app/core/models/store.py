@@ -21,7 +21,7 @@ from app.core.fileio import sha256_tree, tree_size
 from app.core.jobs import ModelError
 from app.core.models.kinds import KINDS
 from app.core.models.records import check_id, check_kind, inside, relative_path_ok, set_aside, valid_id
-from app.core.models.validate import validate
+from app.core.models.validate import clip_folder_of, validate
 from app.core.saved_json import NewerFileError, check_writable, read_versioned, write_versioned
 from app.core.settings import Settings, load_settings
 
@@ -211,6 +211,8 @@ class ModelStore:
             raise ModelError(f"unknown import mode '{mode}' (one of {', '.join(MODES)})")
         if not src.exists():
             raise ModelError(f"{src} does not exist")
+        if kind == "images" and not architecture and src.is_file():
+            src = clip_folder_of(src) or src  # its config beside it names the architecture: the folder is the model
         model_id = check_id(model_id or slugify(src.stem if src.is_file() else src.name))
         self.check_writable()
         if self.get(model_id) is not None:

@@ -33,7 +33,8 @@ def validate(src: Path, kind: str, architecture: str = "") -> tuple[str, str]:
             return "open_clip", architecture or _validate_clip_folder(src)
         _validate_clip(src)
         if not architecture:
-            raise ModelError("an OpenCLIP checkpoint needs its architecture name (for example ViT-B-32)")
+            raise ModelError(f"{src.name}: an OpenCLIP checkpoint needs its architecture name (for example "
+                             "ViT-B-32), or open_clip_config.json beside it (then import its folder)")
         return "open_clip", architecture
     raise ModelError(f"unknown model kind '{kind}'")
 
@@ -89,6 +90,29 @@ def clip_folder_weights(src: Path) -> Path | None:
         return preferred[0]
     found.sort(key=lambda p: p.suffix == ".safetensors", reverse=True)  # stable: sorted by name within each
     return found[0]
+
+
+def folder_kind(src: Path) -> str:
+    """The kind of model a folder holds, read from its files: "images" (an OpenCLIP folder as
+    published on the hub), "speech" (a faster-whisper folder) or "chat" (one .gguf). ModelError
+    when it is none of them."""
+    if (src / "open_clip_config.json").is_file():
+        return "images"
+    if all((src / n).is_file() for n in WHISPER_REQUIRED):
+        return "speech"
+    if len(list(src.glob("*.gguf"))) == 1:
+        return "chat"
+    raise ModelError(f"{src.name}: not a model folder Hearth knows (an OpenCLIP folder with open_clip_config.json, "
+                     "or a faster-whisper folder with model.bin and config.json)")
+
+
+def clip_folder_of(checkpoint: Path) -> Path | None:
+    """The hub-style OpenCLIP folder a checkpoint file is the weights of (open_clip_config.json beside it,
+    and the file the one open_clip loads from there), else None. Its config names the architecture."""
+    folder = checkpoint.parent
+    if (folder / "open_clip_config.json").is_file() and clip_folder_weights(folder) == checkpoint:
+        return folder
+    return None
 
 
 def check_clip_folder(src: Path) -> None:

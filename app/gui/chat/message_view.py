@@ -315,6 +315,8 @@ class MessageWidget(QFrame):
             encode = num("image_encode_s")
             parts.append(f"{num('image_tokens'):.0f} image tokens" + (f", encoded in {encode * 1000:.0f} ms"
                                                                       if encode else ""))
+        if stats.get("stop_reason") == "length":  # the reply did not end: the token limit cut it
+            parts.append("cut at the token limit")
         if incomplete:
             parts.append("incomplete")
         self.set_status(" · ".join(parts))

@@ -40,6 +40,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
 
     def __init__(self, settings, parent=None):
         super().__init__(settings, parent)
+        self.setAcceptDrops(True)  # pictures dropped on the conversation (PictureInput)
         self.history = ChatHistory()
         self.chat = ChatWorker(self)
         self.transfer = ChatTransfer(self.history.path, self)
@@ -152,6 +153,8 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
 
     def _open_latest(self) -> None:
         self.picker.changed.connect(lambda _id: self.update_first_run())
+        self.picker.refreshed.connect(self.update_vision)
+        self.picker.refreshed.connect(self.update_first_run)
         if self.history.notice:
             self.notice.setText(self.history.notice)
         newest = self.history.conversations_page(1)  # not the whole history: it may hold 50,000 chats

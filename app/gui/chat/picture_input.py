@@ -78,6 +78,19 @@ class PictureInput:
             self.notice.setText("Ask about the picture" + ("s" if len(paths) > 1 else "") + " and press Send.")
         return ok
 
+    # A picture dropped anywhere on the pane (the conversation, not only the input) is taken as the
+    # input takes it; with a model that does not see, the drop is taken to say why.
+    def dragEnterEvent(self, event):  # noqa: N802 - Qt override
+        if pictures_in(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802 - Qt override
+        pictures = pictures_in(event.mimeData())
+        if pictures:
+            event.acceptProposedAction()
+            if self.attach_sources(pictures):
+                self.input.setFocus()
+
     def _ask_pictures(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Attach pictures", "",
                                                 "Pictures (*.png *.jpg *.jpeg *.webp *.gif *.bmp *.tif *.tiff)")

@@ -24,8 +24,11 @@ def clean_name(title: str, fallback: str = "export", limit: int = 80) -> str:
     """A file name any system accepts: no separators or reserved characters, no dots or spaces at the ends."""
     name = unicodedata.normalize("NFC", title)
     name = _UNSAFE.sub(" ", name)
-    name = " ".join(name.split()).strip(" .")[:limit].strip(" .")
-    return name or fallback
+    name = " ".join(name.split()).strip(" .")
+    if len(name) > limit:  # cut at a word's end, not through one ("What is the capi")
+        cut = name[:limit]
+        name = cut[:cut.rfind(" ")] if name[limit] != " " and " " in cut else cut
+    return name.strip(" .") or fallback
 
 
 def documents_dir() -> Path:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QUrl
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage, QPixmap
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListView, QMenu, QSlider, QVBoxLayout
 
@@ -19,6 +19,29 @@ from app.gui.images.reading import read_picture
 from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.panes.base import button, hbox
 from app.gui.widgets.empty_state import EmptyState
+from app.gui.widgets.placeholder_list import PlaceholderView
+
+PLACEHOLDER = "Type what you are looking for, or drop a picture"
+NO_MATCH = "No matches: try other words, or a lower minimum similarity"
+
+
+class _FileDrops(QObject):
+    """Hands a drag of files on the query field to the pane: the field would type their
+    file:// addresses (a file manager offers them as text too) instead of searching by them."""
+
+    def __init__(self, pane):
+        super().__init__(pane)
+        self.pane = pane
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt override
+        kinds = (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop)
+        if event.type() in kinds and any(u.isLocalFile() for u in event.mimeData().urls()):
+            if event.type() == QEvent.Type.Drop:
+                self.pane.dropEvent(event)
+            else:
+                event.acceptProposedAction()
+            return True
+        return False
 
 
 class ResultsPanel:
@@ -30,6 +53,7 @@ class ResultsPanel:
         self.query.setToolTip('Describe what is in the picture: "a dog on a beach -night +snow"\n'
                               "(-night: less like night, +snow: more like snow).\n"
                               "Or drop or paste (Ctrl+V) a picture to find similar ones.")
+        self.query.installEventFilter(_FileDrops(self))
         self.search_button = button("&Search", "Search")
         self.ask_button = button("Ask in chat", "Ask in chat about the selected pictures")
         self.ask_button.setEnabled(False)
@@ -78,7 +102,7 @@ class ResultsPanel:
         return right
 
     def _build_grid(self) -> QListView:
-        self.grid = QListView()
+        self.grid = PlaceholderView(PLACEHOLDER)
         self.grid.setObjectName("resultsGrid")
         self.grid.setAccessibleName("Results")
         self.grid.setViewMode(QListView.ViewMode.IconMode)
@@ -148,11 +172,13 @@ class ResultsPanel:
             self._apply_threshold()
 
     def _apply_threshold(self) -> None:
-        """Shows the hits above the slider's value; a score at or below zero is never a match."""
+        """Shows the hits above the slider's value; a score at or below zero is never a match (and not
+        counted as hidden by the slider: at 0.00 it hides nothing)."""
         floor = self.threshold.value() / 100
         shown = [h for h in self.all_hits if h.score > floor and h.score > 0]
         self.results.set_hits(shown)
-        hidden = len(self.all_hits) - len(shown)
+        self.grid.set_placeholder(NO_MATCH)
+        hidden = sum(1 for h in self.all_hits if 0 < h.score <= floor)
         if not shown:
             text = "No matches." if not self.all_hits else "No matches above the threshold."
         else:

@@ -80,8 +80,10 @@ class ImportsMixin:
         )
 
     def _ask_import(self, folder: bool) -> None:
+        projector = ""
         if folder:
-            path = QFileDialog.getExistingDirectory(self, "Import a faster-whisper model folder")
+            path = QFileDialog.getExistingDirectory(
+                self, "Import a model folder (OpenCLIP with open_clip_config.json, or faster-whisper)")
         else:
             picked, _ = QFileDialog.getOpenFileNames(
                 self, "Import a model (for a vision model, select the .gguf and its mmproj together)", "",
@@ -95,9 +97,15 @@ class ImportsMixin:
                 return
         if not path:
             return
-        kind = "speech" if folder else ("chat" if path.endswith(".gguf") else "images")
+        from app.core.models.validate import clip_folder_of, folder_kind
+
+        try:  # a folder says what it is by its files; a file by its suffix
+            kind = folder_kind(Path(path)) if folder else ("chat" if path.endswith(".gguf") else "images")
+        except HearthError as exc:
+            self.message.setText(str(exc))
+            return
         arch = ""
-        if kind == "images":
+        if kind == "images" and not folder and clip_folder_of(Path(path)) is None:  # else its config names it
             arch, ok = QInputDialog.getText(self, "OpenCLIP architecture", "Architecture (for example ViT-B-32):")
             if not ok:
                 return
@@ -105,7 +113,7 @@ class ImportsMixin:
         mode, ok = QInputDialog.getItem(self, "Import", "Copy it, move it, or use it where it is (link)?",
                                         modes, 0, False)
         if ok:
-            self.start_import(path, kind, mode, arch, projector="" if folder else projector)
+            self.start_import(path, kind, mode, arch.strip(), projector=projector)
 
     def _ask_url(self) -> None:
         url, ok = QInputDialog.getText(self, "Download from URL", "https URL of a .gguf or CLIP checkpoint:")

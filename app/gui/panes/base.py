@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import HearthError
+from app.core.models.starter import is_base_model
 from app.core.models.store import ModelStore
 from app.core.settings import Settings, save_settings
 from app.gui.workers import SerialWorker
@@ -43,6 +44,7 @@ class ModelPicker(QWidget):
     """Lists the store's models of one kind; the choice becomes the pane's default."""
 
     changed = Signal(str)
+    refreshed = Signal()  # the store's list was read again (an import, a download): the choice may be new
     manage_requested = Signal()
 
     def __init__(self, kind: str, settings: Settings, parent=None):
@@ -83,7 +85,12 @@ class ModelPicker(QWidget):
         self.combo.blockSignals(True)
         self.combo.clear()
         for e in entries:
-            self.combo.addItem(f"{e.id}  ({e.size / 2**20:.0f} MB)", e.id)
+            notes = [f"{e.size / 2**20:.0f} MB"]
+            if e.kind == "chat" and e.sees:
+                notes.append("sees pictures")
+            if e.kind == "chat" and is_base_model(e.id):
+                notes.append("base model: continues text")
+            self.combo.addItem(f"{e.id}  ({' · '.join(notes)})", e.id)
         for spec in remote:
             self.combo.addItem(f"{spec}  (remote)", spec)
         chosen = self.settings.default_models.get(self.kind)
@@ -97,6 +104,7 @@ class ModelPicker(QWidget):
             self.status.setText(f"No {self.kind} model installed yet: open Models to import or download one.")
         else:
             self.status.setText(f"Will use {self.current()}.")
+        self.refreshed.emit()
 
     def current(self) -> str | None:
         return self.combo.currentData()

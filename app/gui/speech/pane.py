@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import mimetypes
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Signal
@@ -25,6 +27,15 @@ from app.gui.speech.worker import SpeechWorker
 
 log = logging.getLogger(__name__)
 LANGUAGES = ("auto", "en", "de", "fr", "es", "it", "pt", "nl", "pl", "ru", "uk", "tr", "ar", "hi", "ja", "ko", "zh")
+def is_media(path: str) -> bool:
+    """A file that may hold sound: audio or video by its name, or a name that says nothing (the decoder
+    decides). A folder, a text file, a picture or a document is not."""
+    if not os.path.isfile(path):
+        return False
+    kind = mimetypes.guess_type(path)[0]
+    return kind is None or kind.split("/")[0] in ("audio", "video")
+
+
 MEDIA = "Audio and video (*.wav *.mp3 *.m4a *.flac *.ogg *.opus *.mp4 *.mkv *.webm *.mov);;All files (*)"
 
 
@@ -117,13 +128,24 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
-            self.add_files(paths)
-            self.start_queue()
+            self.transcribe_files(paths)
 
     def _ask_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Transcribe files", "", MEDIA)
         if paths:
-            self.add_files(paths)
+            self.transcribe_files(paths)
+
+    def transcribe_files(self, paths) -> None:
+        """A drop and "Add files…" alike: the sound and video files start at once (after any running);
+        anything else is refused here, with the reason, rather than queued to fail."""
+        media = [p for p in paths if is_media(p)]
+        refused = [Path(p).name for p in paths if p not in media]
+        if media:
+            self.add_files(media)
+            self.start_queue()
+        if refused:
+            log.info("not queued for transcription (not sound or video): %s", ", ".join(refused))
+            self.message.setText(f"Not a sound or video file, so not transcribed: {', '.join(refused)}.")
 
     def _update_empty(self, *_args) -> None:
         """The first-step line until there is a file, a transcript line or a recording."""
@@ -166,6 +188,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self._list_add(self.running)
         self._show(self.running)
         self.progress.setValue(0)
+        self.progress.setFormat("%p%")
         self.progress.show()
         self.message.setText(f"Transcribing {Path(path).name}…")
         self.cancel_button.setEnabled(True)
@@ -210,6 +233,8 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
             self.running.status = "failed"
             self.running.error = text[len(name):].lstrip(" :") if text.startswith(name) else text
             self._keep(self.running)
+        self.progress.setValue(self.progress.maximum())  # finished, not stuck at 0 %
+        self.progress.setFormat("Failed")
         if not isinstance(exc, HearthError):
             from app.gui.errors import reporter
 
