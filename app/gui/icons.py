@@ -39,7 +39,7 @@ def icon(name: str, color: str | None = None, disabled: str | None = None) -> QI
     """An icon drawn in the theme's text colour (or `color`), greyed when disabled."""
     colors = current_colors()
     color = color or colors["text"]
-    disabled = disabled or colors["muted"]
+    disabled = disabled or colors["disabled"]
     result = QIcon()
     for size in SIZES:
         result.addPixmap(pixmap(name, size, color, 2.0), QIcon.Mode.Normal)

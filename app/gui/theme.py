@@ -65,8 +65,21 @@ def palette(name: str) -> QPalette:
     ):
         p.setColor(r, QColor(c[key]))
     for r in (role.WindowText, role.Text, role.ButtonText):
-        p.setColor(QPalette.ColorGroup.Disabled, r, QColor(c["muted"]))
+        p.setColor(QPalette.ColorGroup.Disabled, r, QColor(c["disabled"]))
     return p
+
+
+def tick_file(color: str) -> str:
+    """A checkbox's tick in ``color``, as a file a style sheet can name (style sheets take no icon object)."""
+    from app.core import paths
+
+    path = paths.cache_dir() / "ui" / f"tick-{color.lstrip('#')}.svg"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="24" height="24" '
+                        f'fill="none" stroke="{color}" stroke-width="3.2" stroke-linecap="round" '
+                        'stroke-linejoin="round"><path d="M5 12.5l4.5 4.5L19 7.5"/></svg>', encoding="utf-8")
+    return path.as_posix()
 
 
 def style_sheet(name: str) -> str:
@@ -90,10 +103,10 @@ QPushButton {{ background: {c['base']}; color: {c['text']}; border: 1px solid {c
 QPushButton:hover {{ background: {c['alt']}; }}
 QPushButton:focus {{ border-color: {c['accent']}; }}
 QPushButton:pressed, QPushButton:checked {{ background: {c['selection']}; border-color: {c['accent']}; }}
-QPushButton:disabled {{ color: {c['muted']}; background: {c['window']}; border-color: {c['border']}; }}
+QPushButton:disabled {{ color: {c['disabled']}; background: transparent; border: 1px dashed {c['border']}; }}
 QPushButton[primary="true"] {{ background: {c['accent']}; color: {c['accent_text']}; border: none;
     border-radius: 6px; padding: 6px 14px; font-weight: 600; }}
-QPushButton[primary="true"]:disabled {{ background: {c['border']}; color: {c['muted']}; }}
+QPushButton[primary="true"]:disabled {{ background: {c['alt']}; color: {c['disabled']}; }}
 QScrollArea#conversationView {{ background: {c['window']}; border: none; }}
 QWidget#conversationInner {{ background: {c['window']}; }}
 QPlainTextEdit#chatInput {{ border: 1px solid {c['border']}; border-radius: 8px; padding: 4px;
@@ -120,8 +133,11 @@ QListWidget#conversationList::item:disabled {{ color: {c['muted']}; }}
 QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c['muted']}; border-radius: 4px;
     background: {c['base']}; }}
 QCheckBox::indicator:hover {{ border-color: {c['accent']}; }}
-QCheckBox::indicator:checked {{ background: {c['accent']}; border-color: {c['accent']}; }}
+QCheckBox::indicator:checked {{ background: {c['accent']}; border-color: {c['accent']};
+    image: url("{tick_file(c['accent_text'])}"); }}
 QCheckBox::indicator:disabled {{ background: {c['alt']}; border-color: {c['border']}; }}
+QProgressBar#levelMeter {{ border: none; border-radius: 3px; background: {c['alt']}; max-height: 6px; }}
+QProgressBar#levelMeter::chunk {{ background: {c['accent']}; border-radius: 3px; }}
 """
 
 

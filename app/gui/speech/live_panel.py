@@ -24,6 +24,7 @@ class LivePanel:
         self.meter.setTextVisible(False)
         self.meter.setMaximumWidth(120)
         self.meter.setAccessibleName("Input level")
+        self.meter.setObjectName("levelMeter")  # a thin bar, not a box that looks like a text field
         return hbox(QLabel("Microphone"), self.device, self.record_button, self.talk_button, self.meter, stretch=True)
 
     def refresh_devices(self) -> None:
