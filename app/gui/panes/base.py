@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import HearthError
+from app.core.models.sizes import human_size
 from app.core.models.store import ModelStore
 from app.core.settings import Settings, save_settings
 from app.gui.workers import SerialWorker
@@ -83,7 +84,7 @@ class ModelPicker(QWidget):
         self.combo.blockSignals(True)
         self.combo.clear()
         for e in entries:
-            self.combo.addItem(f"{e.id}  ({e.size / 2**20:.0f} MB)", e.id)
+            self.combo.addItem(f"{e.id}  ({human_size(e.size)})", e.id)
         for spec in remote:
             self.combo.addItem(f"{spec}  (remote)", spec)
         chosen = self.settings.default_models.get(self.kind)
