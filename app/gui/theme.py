@@ -133,6 +133,7 @@ QLabel[badge="good"] {{ background: {c['selection']}; color: {c['text']}; border
 QLabel[badge="accent"] {{ background: {c['accent']}; color: {c['accent_text']}; border-radius: 8px; padding: 0 6px; }}
 QScrollArea#modelDetailsScroll {{ border: 1px solid {c['border']}; border-radius: 8px; background: {c['base']}; }}
 QFrame#modelDetails {{ background: {c['base']}; }}
+QLabel#modelCardState[role="error"], QLabel#modelDetailsState[role="error"] {{ color: {c['error']}; }}
 QPushButton[chip="true"] {{ border-radius: 12px; padding: 3px 10px; }}
 QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c['muted']}; border-radius: 4px;
     background: {c['base']}; }}

@@ -57,9 +57,10 @@ def test_an_offline_download_waits_in_words_and_starts_again_when_the_network_is
     assert row.note.startswith("No internet connection: localhost could not be found")
     assert "starts again by itself" in row.note and "urlopen" not in row.note and "Errno" not in row.note
     assert hub.requests == [], "it failed at the name lookup, without a minute of retries"
-    shown = pane.browser.card(MODEL).state.text()
-    assert shown.startswith("Waiting for the internet: No internet connection")
     pane.select(MODEL)
+    assert pane.browser.card(MODEL).state.text() == "Waiting for the internet"
+    shown = pane.details.state.text()  # the whole message, beside the list
+    assert shown.startswith("Waiting for the internet: No internet connection")
     assert pane.buttons["download"].text() == "&Retry" and pane.buttons["cancel"].text() == "Cl&ear"
     asked = network["asked"]
     qtbot.waitUntil(lambda: network["asked"] > asked + 1, timeout=10000)  # it keeps checking, off the GUI thread

@@ -59,6 +59,15 @@ def status_text(row: Row) -> str:
     }.get(row.status, row.status)
 
 
+SHORT_STATES = {"queued": "Queued", "paused": "Paused", "failed": "Download failed",
+                "offline": "Waiting for the internet"}
+
+
+def card_fit(row: Row) -> str:
+    """The card's fit line: the recommendation is a badge there, so not said twice."""
+    return row.fit.replace(" · recommended here", "")
+
+
 def badges(row: Row) -> list[tuple[str, str]]:
     """(text, style) of the small labels on a card and in the details: what the model is, at a glance."""
     info = row.info
@@ -87,7 +96,7 @@ class ElidedLabel(QLabel):
     def __init__(self, text: str = "", parent=None):
         super().__init__(parent)
         self.setTextFormat(Qt.TextFormat.PlainText)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self._full = ""
         self.setText(text)
 
@@ -97,6 +106,9 @@ class ElidedLabel(QLabel):
 
     def text(self) -> str:
         return self._full
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 4, super().sizeHint().height())
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
         return QSize(0, super().minimumSizeHint().height())
@@ -125,22 +137,23 @@ class ModelCard(QFrame):
         self.badges.setSpacing(4)
         self.size = QLabel()
         self.size.setObjectName("modelCardSize")
-        top.addWidget(self.name, 1)
+        top.addWidget(self.name)
         top.addLayout(self.badges)
+        top.addStretch(1)
         top.addWidget(self.size)
         self.description = ElidedLabel()
         self.description.setObjectName("modelCardText")
         bottom = QHBoxLayout()
         self.fit_label = ElidedLabel()
         self.fit_label.setObjectName("modelCardFit")
-        self.state = ElidedLabel()
+        self.state = QLabel()  # a word or two; the whole message is in the details and the tooltip
         self.state.setObjectName("modelCardState")
         self.bar = QProgressBar()
         self.bar.setRange(0, 1000)
         self.bar.setFixedWidth(240)
         self.bar.hide()
-        bottom.addWidget(self.fit_label, 3)
-        bottom.addWidget(self.state, 2)
+        bottom.addWidget(self.fit_label, 1)
+        bottom.addWidget(self.state)
         bottom.addWidget(self.bar)
         layout.addLayout(top)
         layout.addWidget(self.description)
@@ -156,15 +169,21 @@ class ModelCard(QFrame):
         info = row.info
         self.description.setText(info.description if info is not None and info.description else
                                  ("From the catalog" if row.catalog else "Your own model, not from the catalog"))
-        self.fit_label.setText(row.fit)
+        self.fit_label.setText(card_fit(row))
         self.fit_label.setToolTip(row.fit_how)
-        self.state.setText(status_text(row) if row.status != "running" else "")
+        self.state.setText(SHORT_STATES.get(row.status, ""))
         self.state.setToolTip(status_text(row))
+        if self.state.property("role") != ("error" if row.status == "failed" else ""):
+            self.state.setProperty("role", "error" if row.status == "failed" else "")
+            self.state.style().unpolish(self.state)
+            self.state.style().polish(self.state)
         shown = [(self.badges.itemAt(i).widget().text(), self.badges.itemAt(i).widget().property("badge"))
                  for i in range(self.badges.count())]
         if shown != badges(row):
             while self.badges.count():
-                self.badges.takeAt(0).widget().deleteLater()
+                old = self.badges.takeAt(0).widget()
+                old.hide()  # out of sight now; deleteLater is later
+                old.deleteLater()
             for text, style in badges(row):
                 self.badges.addWidget(badge(text, style))
 

@@ -82,12 +82,17 @@ class DetailsPanel(QFrame):
         while self.badges.count():
             item = self.badges.takeAt(0)
             if item.widget():
+                item.widget().hide()  # out of sight now; deleteLater is later
                 item.widget().deleteLater()
         for text, style in badges(row) if row else ():
             self.badges.addWidget(badge(text, style))
         self.badges.addStretch(1)
         self.state.setText(status_text(row) if row else "")
         self.state.setVisible(bool(self.state.text()))
+        failed = "error" if row is not None and row.status == "failed" else ""
+        if self.state.property("role") != failed:
+            self.state.setProperty("role", failed)
+            self.state.style().polish(self.state)
         values = {
             "Size": human(row.size) if row else "",
             "Parameters": info.parameters if info else "",
