@@ -108,6 +108,7 @@ def test_selecting_a_model_shows_its_details_and_the_actions_that_apply(qtbot, s
     assert _visible_actions(pane) == {"default", "folder", "delete"}
     qtbot.mouseClick(pane.buttons["default"], Qt.MouseButton.LeftButton)
     assert pane.settings.default_models["speech"] == "whisper-base"
+    assert _visible_actions(pane) == {"folder", "delete"} and "used by default for speech" in d.state.text()
     _click(qtbot, pane, FAILED)
     assert _visible_actions(pane) == {"download", "cancel"}
     assert pane.buttons["download"].text() == "&Retry" and pane.buttons["cancel"].text() == "Cl&ear"
@@ -145,6 +146,9 @@ def test_the_browser_fits_1024x640_and_2560x1440_in_both_themes(qtbot, starter_s
                     card = pane.browser.card(model_id)
                     assert pane.browser.viewport().height() >= 3 * card.height(), f"three cards or more: {where}"
                     assert pane.details.width() >= 280 and pane.details.title.isVisible(), where
+                    first, second = (pane.browser.visualItemRect(pane.browser.item(i)) for i in (0, 1))
+                    columns = 2 if size[0] > 2000 else 1  # wide: cards side by side, not stretched thin
+                    assert (first.top() == second.top()) == (columns == 2), f"{first} {second} {where}"
                     viewport = pane.browser.viewport().rect()
                     assert viewport.contains(pane.browser.visualItemRect(pane.browser.currentItem())), where
     finally:

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QProgressBar,
     QSizePolicy,
+    QStyle,
     QVBoxLayout,
 )
 
@@ -22,6 +25,8 @@ from app.core.models.overview import ModelRow
 from app.core.models.sizes import human_rate, human_size
 
 human = human_size  # the one size formatter (app.core.models.sizes), under its old name here
+CARD_WIDTH = 480  # a card's comfortable width: a wide window shows cards side by side, not stretched thin
+SPACING = 3
 
 
 @dataclass
@@ -189,17 +194,23 @@ class ModelCard(QFrame):
 
 
 class ModelList(QListWidget):
-    """Every model, one card each; the filters hide cards, never rows."""
+    """Every model, one card each, in as many columns as fit; the filters hide cards, never rows."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("modelList")
         self.setAccessibleName("Models")
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setViewMode(QListView.ViewMode.IconMode)  # a grid that wraps, one column when narrow
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setMovement(QListView.Movement.Static)
+        self.setDragEnabled(False)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.setSpacing(2)
+        self.setSpacing(SPACING)
+        self.placeholder = "No model matches the search and filters."
         self.rows: list[Row] = []
         self.cards: dict[str, ModelCard] = {}
         self.bars: dict[str, QProgressBar] = {}  # the running downloads' bars
@@ -231,7 +242,7 @@ class ModelList(QListWidget):
             item = self.item(i)
             item.setData(Qt.ItemDataRole.AccessibleTextRole,
                          ", ".join(x for x in (row.name, human(row.size), status_text(row), row.fit) if x))
-            item.setSizeHint(QSize(0, card.sizeHint().height()))
+            item.setSizeHint(QSize(self._card_width(), card.sizeHint().height()))
             if row.status == "running" and row.id not in self.bars:
                 card.bar.setValue(0)
                 card.bar.setFormat("Waiting…")
@@ -241,6 +252,39 @@ class ModelList(QListWidget):
                 self.bars[row.id] = card.bar
             elif row.status != "running" and row.id in self.bars:
                 self.bars.pop(row.id).hide()
+
+    def _card_width(self) -> int:
+        # QListView lays a wrapping grid out in the viewport's largest size less a scroll bar's width.
+        bar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.verticalScrollBar())
+        width = self.maximumViewportSize().width() - bar - SPACING - 2
+        columns = max(1, width // CARD_WIDTH)
+        return max(200, width // columns - SPACING - 1)  # IconMode puts the spacing before each item
+
+    def viewportEvent(self, event) -> bool:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Resize:  # the window, or a scroll bar that came or went
+            self._fit_cards()
+        return super().viewportEvent(event)
+
+    def _fit_cards(self) -> None:
+        width = self._card_width()
+        changed = False
+        for i in range(self.count()):
+            hint = self.item(i).sizeHint()
+            if hint.width() != width:
+                self.item(i).setSizeHint(QSize(width, hint.height()))
+                changed = True
+        if changed:  # new sizes are laid out at once, not at Qt's next delayed layout
+            self.scheduleDelayedItemsLayout()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self.rows and all(self.item(i).isHidden() for i in range(self.count())):
+            painter = QPainter(self.viewport())
+            painter.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            painter.drawText(self.viewport().rect().adjusted(8, 16, -8, -8),
+                             Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap,
+                             self.placeholder)
+            painter.end()
 
     def show_progress(self, model_id: str, p) -> None:
         bar = self.bars.get(model_id)

@@ -122,7 +122,7 @@ class DetailsPanel(QFrame):
         text += "" if info.comfortable else " (slow here)"
         return f"{text}: {info.speed_how}." if info.speed_how else text
 
-    def set_actions(self, row: Row | None, retry_url: bool) -> None:
+    def set_actions(self, row: Row | None, retry_url: bool, is_default: bool = False) -> None:
         """Enables, names and shows the actions that apply to ``row``'s state now."""
         status = row.status if row else None
         waiting = status in ("failed", "offline")
@@ -137,6 +137,9 @@ class DetailsPanel(QFrame):
         b["cancel"].setText("Cl&ear" if waiting else "&Cancel")
         for key in ("delete", "default", "folder"):
             b[key].setEnabled(status == "installed")
+        b["default"].setEnabled(status == "installed" and not is_default)
+        if status == "installed" and is_default:
+            self.state.setText(f"{status_text(row)} · used by default for {row.kind}")
         while self.actions.count():  # only what applies now, two a row: the panel is narrow at 1024 px
             self.actions.takeAt(0)
         shown = [button for button in b.values() if button.isEnabled()]

@@ -241,7 +241,8 @@ class ModelsPane(ImportsMixin, Pane):
         waiting = row is not None and row.status in ("failed", "offline")
         retry_url = waiting and bool(getattr(self.downloads.states().get(row.id), "url", ""))
         self.details.show_row(row)
-        self.details.set_actions(row, retry_url)
+        is_default = row is not None and self.settings.default_models.get(row.kind) == row.id
+        self.details.set_actions(row, retry_url, is_default)
         self._show_speed_basis()
 
     # --- actions --------------------------------------------------------------------------
@@ -295,6 +296,7 @@ class ModelsPane(ImportsMixin, Pane):
         if row:
             self.settings.default_models[row.kind] = row.id
             self.message.setText(f"{row.id} is now the default {row.kind} model.")
+            self._update_buttons()
             self.store_changed.emit()
 
     def _show_in_folder(self) -> None:
