@@ -207,10 +207,9 @@ class ModelsPane(ImportsMixin, Pane):
         rows = build_rows(self.catalog(), installed, self.downloads.states().values(), self.hardware)
         self.browser.set_rows([Row.of(r, estimated=self.hardware is not None) for r in rows])
         used = sum(e.size for e in installed)
-        self.summary.setText(
-            f"{len(installed)} installed, {human(used)} in {store.root}. "
-            "Downloads resume where they stopped and are checked before use."
-        )
+        held = f"{len(installed)} installed, {human(used)} in {store.root}" if installed else \
+            f"Nothing installed yet; models go to {store.root}"
+        self.summary.setText(f"{held}. Downloads resume where they stopped and are checked before use.")
         self._apply_filters()
 
     def _apply_filters(self) -> None:
