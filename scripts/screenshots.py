@@ -8,7 +8,7 @@ running the app by hand. Nothing in the user's own folders is read or written.
 
 sample: a conversation with code blocks, a table and a stats line; search results
 by words and by picture (the query picture above them); several transcripts (one
-failed, one dictation); a Models table with a failed download; Chat settings open;
+failed, one dictation); a Models page with a failed download selected; Chat settings open;
 the Settings dialog. The starter models (HEARTH_STARTER_HOME) and the tiny test
 CLIP are registered in place when present.
 empty: a first run, nothing installed: what each pane asks the user to do first.
@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     chat = window.panes["chat"]
     if state == "sample" and chat.view.widgets:
         chat.view.widgets[-1].set_stats(STATS)
+    models = window.panes["models"]
+    if state == "sample" and hasattr(models, "browser"):  # the failed download: its details, Retry and Clear
+        models.select("qwen2.5-0.5b-instruct-q4_k_m")
     speech = window.panes["speech"]
     if getattr(speech, "transcript_list", None) is not None and speech.transcript_list.count():
         speech.transcript_list.setCurrentRow(0)

@@ -7,6 +7,7 @@ import sys
 from dataclasses import asdict
 
 from app.core.models.kinds import KINDS
+from app.core.models.sizes import human_rate, human_size
 
 
 def add_parser(sub) -> None:
@@ -76,7 +77,7 @@ def _list_available(args) -> int:
     for r in rows:
         state = "" if r.state == "available" else r.state + (f" ({r.note})" if r.note else "") + " "
         mark = state + ("sees pictures" if r.sees else "")
-        size = f"{r.size / 1e9:6.2f} GB"
+        size = f"{human_size(r.size):>9}"
         print(f"{r.id:<32} {r.kind:<7} {size}  {r.licence:<14} {r.fit_text:<34} {mark}")
     return 0
 
@@ -95,7 +96,7 @@ def _list(args) -> int:
     for e in entries:
         flag = "" if e.verified else "  (unverified)"
         sees = "  sees pictures" if e.sees else ("  text only" if e.kind == "chat" else "")
-        print(f"{e.id:<28} {e.kind:<7} {e.size / 2**20:9.1f} MB  {e.format:<12} {e.source}{flag}{sees}")
+        print(f"{e.id:<28} {e.kind:<7} {human_size(e.size):>9}  {e.format:<12} {e.source}{flag}{sees}")
     return 0
 
 
@@ -107,7 +108,7 @@ def _import(args) -> int:
     entry = _store().import_path(args.path, kind, args.model_id, args.mode, architecture=args.arch,
                                  projector=args.projector)
     sees = " with its projector: it sees pictures" if entry.sees else ""
-    print(f"imported {entry.id} ({entry.kind}, {entry.size / 2**20:.1f} MB){sees}")
+    print(f"imported {entry.id} ({entry.kind}, {human_size(entry.size)}){sees}")
     return 0
 
 
@@ -166,9 +167,9 @@ class _Printer:
         if now - self.last < 0.5 and p.eta_s != 0.0:
             return
         self.last = now
-        total = f"/{p.total / 2**20:.0f}" if p.total else ""
+        total = f" of {human_size(p.total)}" if p.total else ""
         eta = f", {p.eta_s:.0f}s left" if p.eta_s else ""
-        print(f"\r  {p.done / 2**20:.0f}{total} MB at {p.rate / 2**20:.1f} MB/s{eta}   ", end="", file=sys.stderr)
+        print(f"\r  {human_size(p.done)}{total} at {human_rate(p.rate)}{eta}   ", end="", file=sys.stderr)
 
 
 def _download(args) -> int:
@@ -196,5 +197,5 @@ def _download(args) -> int:
         entry = install_entry(item, store, endpoint, progress=printer)
     print(file=sys.stderr)
     note = "" if entry.verified else " (unverified: the server published no hash)"
-    print(f"installed {entry.id} ({entry.size / 2**20:.1f} MB){note}")
+    print(f"installed {entry.id} ({human_size(entry.size)}){note}")
     return 0

@@ -130,6 +130,24 @@ QListWidget#conversationList::item:selected, QListWidget#transcriptList::item:se
 QListWidget#folderList::item:selected, QListWidget#speechQueue::item:selected,
 QListWidget#transcript::item:selected {{ background: {c['selection']}; color: {c['text']}; }}
 QListWidget#conversationList::item:disabled {{ color: {c['muted']}; }}
+QListWidget#modelList {{ border: 1px solid {c['border']}; border-radius: 8px; background: {c['base']};
+    padding: 4px; outline: 0; }}
+QListWidget#modelList::item {{ border-radius: 6px; border-bottom: 1px solid {c['alt']}; }}
+QListWidget#modelList::item:hover {{ background: {c['alt']}; }}
+QListWidget#modelList::item:selected {{ background: {c['selection']}; }}
+QLabel#modelCardName {{ font-weight: 600; }}
+QLabel#modelDetailsTitle {{ font-size: 15pt; font-weight: 600; }}
+QLabel#modelCardText, QLabel#modelCardFit, QLabel#modelCardState, QLabel#modelCardSize, QLabel#modelDetailsId,
+QLabel#speedBasis, QLabel#importHint, QLabel#modelsSummary, QLabel#modelCount {{ color: {c['muted']}; }}
+QLabel[badge="plain"] {{ background: {c['alt']}; color: {c['text']}; border: 1px solid {c['border']};
+    border-radius: 8px; padding: 0 6px; }}
+QLabel[badge="good"] {{ background: {c['selection']}; color: {c['text']}; border: 1px solid {c['accent']};
+    border-radius: 8px; padding: 0 6px; }}
+QLabel[badge="accent"] {{ background: {c['accent']}; color: {c['accent_text']}; border-radius: 8px; padding: 0 6px; }}
+QScrollArea#modelDetailsScroll {{ border: 1px solid {c['border']}; border-radius: 8px; background: {c['base']}; }}
+QFrame#modelDetails {{ background: {c['base']}; }}
+QLabel#modelCardState[role="error"], QLabel#modelDetailsState[role="error"] {{ color: {c['error']}; }}
+QPushButton[chip="true"] {{ border-radius: 12px; padding: 3px 10px; }}
 QCheckBox::indicator {{ width: 14px; height: 14px; border: 1px solid {c['muted']}; border-radius: 4px;
     background: {c['base']}; }}
 QCheckBox::indicator:hover {{ border-color: {c['accent']}; }}

@@ -79,3 +79,17 @@ def test_the_shipped_catalog_round_trips_through_its_own_validation():
     for item in raw["models"]:
         entry = validate_entry(item)
         assert entry.size == sum(f.size for f in entry.files)
+
+
+@pytest.mark.parametrize("extra", [{"tools": "yes"}, {"tools": 1}, {"parameters": 7}])
+def test_tools_and_parameters_have_their_types(extra):
+    with pytest.raises(ModelError, match="tools is true or false|parameters is a text"):
+        validate_entry(_raw(**extra))
+
+
+def test_the_catalog_says_which_models_call_tools():
+    entries = load_catalog()
+    tools = {e.id for e in entries if e.tools}
+    assert "qwen2.5-7b-instruct-q4_k_m" in tools and "llama-3.1-8b-instruct-q4_k_m" in tools
+    assert all(e.kind == "chat" and e.projector is None for e in entries if e.tools)
+    assert validate_entry(_raw(tools=True, parameters="7B")).tools

@@ -51,7 +51,7 @@ def test_base_model_line_offers_a_fast_instruct_model_and_downloads_it(
     qtbot.mouseClick(chat.first_run_button, Qt.MouseButton.LeftButton)
     assert win.current_pane() == "models"
     models = win.panes["models"]
-    qtbot.waitUntil(lambda: models.tables["chat"].row_of(MODEL).status == "installed", timeout=30000)
+    qtbot.waitUntil(lambda: models.browser.row_of(MODEL).status == "installed", timeout=30000)
     assert ModelStore().get(MODEL) is not None
     win.show_pane("chat")
     chat.picker.combo.setCurrentIndex(chat.picker.combo.findData(MODEL))

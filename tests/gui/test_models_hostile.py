@@ -24,7 +24,7 @@ def test_a_bad_registry_and_a_hostile_queue_start_an_empty_store_with_one_messag
     win.show_pane("models")
     pane = win.panes["models"]
     qtbot.waitUntil(lambda: "registry.json was invalid" in pane.message.text(), timeout=5000)
-    assert [r.id for t in pane.tables.values() for r in t.rows if r.status == "installed"] == [], "an empty store"
+    assert [r.id for r in pane.browser.rows if r.status == "installed"] == [], "an empty store"
     assert hub.requests == [], "the hostile queue entry was never downloaded"
     assert list(store.root.glob("registry.json.invalid-*")) and list(queue.path.parent.glob("downloads.json.invalid-*"))
     assert (victim / "keep").is_dir()

@@ -49,21 +49,22 @@ def test_an_offline_download_waits_in_words_and_starts_again_when_the_network_is
     pane = win.panes["models"]
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "offline", timeout=10000)
-    row = pane.tables["chat"].row_of(MODEL)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "offline", timeout=10000)
+    row = pane.browser.row_of(MODEL)
     assert row.note.startswith("No internet connection: localhost could not be found")
     assert "starts again by itself" in row.note and "urlopen" not in row.note and "Errno" not in row.note
     assert hub.requests == [], "it failed at the name lookup, without a minute of retries"
-    shown = pane.tables["chat"].item(pane.tables["chat"].rows.index(row), 4).text()
-    assert shown.startswith("Waiting for the internet: No internet connection")
     pane.select(MODEL)
+    assert pane.browser.card(MODEL).state.text() == "Waiting for the internet"
+    shown = pane.details.state.text()  # the whole message, beside the list
+    assert shown.startswith("Waiting for the internet: No internet connection")
     assert pane.buttons["download"].text() == "&Retry" and pane.buttons["cancel"].text() == "Cl&ear"
     asked = network["asked"]
     qtbot.waitUntil(lambda: network["asked"] > asked + 1, timeout=10000)  # it keeps checking, off the GUI thread
-    assert pane.tables["chat"].row_of(MODEL).status == "offline"
+    assert pane.browser.row_of(MODEL).status == "offline"
 
     network["down"] = False  # the network is back
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "installed", timeout=30000)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "installed", timeout=30000)
     assert ModelStore().get(MODEL) is not None and DownloadQueue().items() == []
     win.close()
 
@@ -76,21 +77,21 @@ def test_a_failed_row_keeps_its_words_across_a_restart_until_cleared(qtbot, hub,
     pane = win.panes["models"]
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "failed", timeout=10000)
-    note = pane.tables["chat"].row_of(MODEL).note
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "failed", timeout=10000)
+    note = pane.browser.row_of(MODEL).note
     assert note.startswith("not found on the server (404)")
     win.close()
     requests = len(hub.requests)
 
     again = _window(open_window, hub.endpoint)  # the app started again
     pane = again.panes["models"]
-    row = pane.tables["chat"].row_of(MODEL)
+    row = pane.browser.row_of(MODEL)
     assert row.status == "failed" and row.note == note, "kept, in the same words, and not retried by itself"
     assert len(hub.requests) == requests
     pane.select(MODEL)
     assert pane.buttons["download"].isEnabled() and pane.buttons["download"].text() == "&Retry"
     qtbot.mouseClick(pane.buttons["cancel"], Qt.MouseButton.LeftButton)  # Clear
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "available", timeout=5000)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "available", timeout=5000)
     assert DownloadQueue().items() == []
     again.close()
 

@@ -21,7 +21,7 @@ def test_the_cli_and_the_models_page_list_the_same_rows(qtbot, starter_store):
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
 
-    shown = [(kind, r) for kind, table in pane.tables.items() for r in table.rows]
+    shown = [(r.kind, r) for r in pane.browser.rows]
     assert [(r["kind"], r["id"]) for r in listed] == [(kind, r.id) for kind, r in shown]
     for row, (_, cell) in zip(listed, shown, strict=True):
         assert (row["size"], row["state"], row["catalog"]) == (cell.size, cell.status, cell.catalog), row["id"]
@@ -45,7 +45,7 @@ def test_each_row_says_whether_its_speed_was_measured_or_estimated(qtbot, starte
     pane = ModelsPane(load_settings())
     qtbot.addWidget(pane)
     pane.set_hardware(hardware.detect())
-    cells = {r.id: r.fit for r in pane.tables["chat"].rows}
+    cells = {r.id: pane.browser.card(r.id).fit_label.text() for r in pane.browser.rows if r.kind == "chat"}
     assert "~40 tokens/s measured" in cells[gemma.id]
     estimated = [i for i, fit in cells.items() if i != gemma.id and "tokens/s" in fit]
     assert estimated and all("estimated" in cells[i] and "measured" not in cells[i] for i in estimated)

@@ -28,7 +28,7 @@ def _gguf_bytes(tmp_path, mb=4) -> bytes:
 
 def _shown_progress(pane) -> int:
     """The model's download bar as the page shows it (0..1000), or -1 while it has none."""
-    bar = pane.tables["chat"].bars.get(MODEL)
+    bar = pane.browser.bars.get(MODEL)
     return bar.value() if bar is not None else -1
 
 
@@ -49,14 +49,13 @@ def test_clicking_download_moves_the_bar_to_completion_and_installs(qtbot, hub, 
     hub.add(REPO, FILE, data)
     hub.faults.bytes_per_s = 3_000_000  # long enough for several progress updates
     pane = models_window.panes["models"]
-    pane.tabs.setCurrentIndex(0)
     pane.select(MODEL)
     assert pane.selected().status == "available"
     values = []
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: MODEL in pane.tables["chat"].bars, timeout=5000)
-    pane.tables["chat"].bars[MODEL].valueChanged.connect(values.append)
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "installed", timeout=30000)
+    qtbot.waitUntil(lambda: MODEL in pane.browser.bars, timeout=5000)
+    pane.browser.bars[MODEL].valueChanged.connect(values.append)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "installed", timeout=30000)
     assert len(values) >= 2 and values == sorted(values) and values[-1] == 1000
     assert ModelStore().get(MODEL).verified
     # The chat pane can pick it now.
@@ -74,14 +73,14 @@ def test_pause_resume_and_cancel_from_the_page(qtbot, hub, tmp_path, models_wind
     qtbot.waitUntil(lambda: pane.buttons["pause"].isEnabled(), timeout=5000)
     qtbot.waitUntil(lambda: _shown_progress(pane) > 0, timeout=10000)  # bytes have arrived
     qtbot.mouseClick(pane.buttons["pause"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "paused", timeout=5000)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "paused", timeout=5000)
     part = ModelStore().root / ".downloads" / MODEL / (FILE + ".part")
     kept = part.stat().st_size
     assert 0 < kept < len(data)
     hub.faults.bytes_per_s = None
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["resume"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "installed", timeout=30000)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "installed", timeout=30000)
     assert f"bytes={kept}-" in hub.ranges()
     # Delete it, then download and cancel: nothing stays behind.
     pane.delete(MODEL)
@@ -92,7 +91,7 @@ def test_pause_resume_and_cancel_from_the_page(qtbot, hub, tmp_path, models_wind
     qtbot.waitUntil(lambda: pane.buttons["cancel"].isEnabled(), timeout=5000)
     qtbot.waitUntil(lambda: _shown_progress(pane) > 0, timeout=10000)  # a part file exists to be cleaned up
     qtbot.mouseClick(pane.buttons["cancel"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "available", timeout=5000)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "available", timeout=5000)
     assert not (ModelStore().root / ".downloads" / MODEL).exists()
 
 
@@ -117,7 +116,7 @@ def test_a_gated_model_says_so(qtbot, hub, models_window):
     pane = models_window.panes["models"]
     pane.select(MODEL)
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of(MODEL).status == "failed", timeout=10000)
+    qtbot.waitUntil(lambda: pane.browser.row_of(MODEL).status == "failed", timeout=10000)
     assert "token" in pane.message.text()
     assert pane.buttons["download"].isEnabled(), "it can be tried again"
 

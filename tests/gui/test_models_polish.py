@@ -14,40 +14,35 @@ def test_a_failed_url_download_is_listed_retried_and_cleared(qtbot, hub, tmp_pat
     # Qt's modal input dialog answers with the URL the user would type (it runs its own event loop).
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: (url, True)))
     pane._ask_url()  # 404: nothing is served there yet
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of("tiny-chat") is not None
-                    and pane.tables["chat"].row_of("tiny-chat").status == "failed", timeout=20000)
-    row = pane.tables["chat"].row_of("tiny-chat")
+    qtbot.waitUntil(lambda: pane.browser.row_of("tiny-chat") is not None
+                    and pane.browser.row_of("tiny-chat").status == "failed", timeout=20000)
+    row = pane.browser.row_of("tiny-chat")
     assert "404" in row.note or "not found" in row.note
-    pane.tabs.setCurrentIndex(0)
     pane.select("tiny-chat")
     assert pane.buttons["download"].isEnabled() and pane.buttons["cancel"].isEnabled()
     hub.add("someone/tiny", "tiny-chat.gguf", _gguf_bytes(tmp_path))
     qtbot.mouseClick(pane.buttons["download"], Qt.MouseButton.LeftButton)  # retry: the same URL again
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of("tiny-chat").status == "installed", timeout=30000)
+    qtbot.waitUntil(lambda: pane.browser.row_of("tiny-chat").status == "installed", timeout=30000)
     assert ModelStore().get("tiny-chat") is not None
 
     monkeypatch.setattr(QInputDialog, "getText",
                         staticmethod(lambda *a, **k: (f"{hub.endpoint}/someone/gone/resolve/main/gone.gguf", True)))
     pane._ask_url()
-    qtbot.waitUntil(lambda: getattr(pane.tables["chat"].row_of("gone"), "status", "") == "failed", timeout=20000)
+    qtbot.waitUntil(lambda: getattr(pane.browser.row_of("gone"), "status", "") == "failed", timeout=20000)
     pane.select("gone")
     qtbot.mouseClick(pane.buttons["cancel"], Qt.MouseButton.LeftButton)  # clear it
-    qtbot.waitUntil(lambda: pane.tables["chat"].row_of("gone") is None, timeout=5000)
+    qtbot.waitUntil(lambda: pane.browser.row_of("gone") is None, timeout=5000)
     assert [i.model_id for i in DownloadQueue().items()] == []
 
 
 def test_an_installed_model_outside_the_catalog_says_whether_it_fits(qtbot, starter_store, open_window):
     """The starter (or an imported) GGUF is not in the catalog; its row still says whether it fits
     and how fast it would run here, from its size, as the catalog's rows do."""
-    from app.gui.models.table import COLUMNS
-
     win = open_window()
     win.show_pane("models")
     pane = win.panes["models"]
     qtbot.waitUntil(lambda: pane.hardware is not None, timeout=30000)
-    table = pane.tables["chat"]
-    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "gemma-3-270m-q4_k_m")
-    fit = table.item(row, COLUMNS.index("Fits this computer?"))
+    fit = pane.browser.card("gemma-3-270m-q4_k_m").fit_label
     assert "fits" in fit.text() and "tokens/s" in fit.text(), fit.text()
     assert fit.toolTip().startswith("Speed "), "and how the speed was estimated"
     win.close()

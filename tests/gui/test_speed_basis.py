@@ -5,7 +5,6 @@ import pytest
 from PySide6.QtCore import Qt
 
 from app.core.models import speed
-from app.core.models.store import KINDS
 from tests.core.test_speed_measured import cpu_only  # noqa: F401 - engines open on the CPU
 from tests.helpers import SPEECH_TEXT, drop_files, photo_library, speak
 
@@ -14,14 +13,14 @@ def _models_tab(window, qtbot, kind):
     window.show_pane("models")
     models = window.panes["models"]
     qtbot.waitUntil(lambda: models.hardware is not None, timeout=20000)
-    models.tabs.setCurrentIndex(KINDS.index(kind))
+    models.filters.set_kind(kind)
     return models
 
 
 def _fit_cell(models, kind, model_id):
-    table = models.tables[kind]
-    row = next(i for i, r in enumerate(table.rows) if r.id == model_id)
-    return table.item(row, 3)
+    """The fit and speed line on the model's card (its tooltip says how the speed was estimated)."""
+    assert models.browser.row_of(model_id).kind == kind
+    return models.browser.card(model_id).fit_label
 
 
 @pytest.mark.slow
@@ -46,7 +45,7 @@ def test_a_transcription_in_the_speech_pane_calibrates_the_speech_estimates(qtbo
     assert estimate.text() in cell.text() and "measured" in cell.toolTip()
     assert estimate.value > cal["value"], "a bigger model is estimated slower than the one measured"
     best = speed.recommend(models.catalog(), models.hardware, "speech")  # the largest comfortably fast one
-    marked = [r.id for r in models.tables["speech"].rows if "recommended here" in r.fit]
+    marked = [r.id for r in models.browser.rows if r.kind == "speech" and "recommended here" in r.fit]
     assert marked == ([best.id] if best else [])
 
 

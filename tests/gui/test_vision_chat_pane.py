@@ -174,7 +174,7 @@ def test_the_models_page_imports_a_model_with_its_projector(qtbot, window, tmp_p
 
     page = window.panes["models"]
     window.show_pane("models")
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("copy", True))  # the native dialogs
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("Copy into Hearth's folder", True))
     wrong = mismatched_projector(tmp_path / "mmproj-other.gguf")
     monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(wrong), str(MODEL)], ""))
     qtbot.mouseClick(page.import_file, Qt.MouseButton.LeftButton)

@@ -82,7 +82,7 @@ def test_panes_say_which_model_they_will_use(qtbot, starter_store, open_window):
     qtbot.mouseClick(images.picker.manage, Qt.MouseButton.LeftButton)
     assert win.current_pane() == "models"
     models = win.panes["models"]
-    installed = {r.id for t in models.tables.values() for r in t.rows if r.status == "installed"}
+    installed = {r.id for r in models.browser.rows if r.status == "installed"}
     assert installed == {"gemma-3-270m-q4_k_m", "whisper-base"}
     win.close()
 
@@ -108,7 +108,7 @@ def test_models_pane_imports_in_the_background(qtbot, window, tmp_path):
     job = pane.start_import(str(make_gguf(tmp_path / "tiny.gguf")), "chat")
     qtbot.waitUntil(lambda: job.done, timeout=10000)
     assert "Imported tiny" in pane.message.text()
-    assert pane.tables["chat"].row_of("tiny").status == "installed"
+    assert pane.browser.row_of("tiny").status == "installed"
     assert window.panes["chat"].picker.current() == "tiny"
 
     bad = tmp_path / "bad.gguf"
@@ -116,7 +116,7 @@ def test_models_pane_imports_in_the_background(qtbot, window, tmp_path):
     job = pane.start_import(str(bad), "chat")
     qtbot.waitUntil(lambda: job.done, timeout=10000)
     assert "not a GGUF" in pane.message.text()
-    assert [r.id for r in pane.tables["chat"].rows if not r.catalog] == ["tiny"]
+    assert [r.id for r in pane.browser.rows if not r.catalog] == ["tiny"]
 
 
 def test_a_pane_that_fails_to_build_is_an_error_pane_and_the_rest_work(qtbot, open_window, monkeypatch):

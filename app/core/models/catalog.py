@@ -45,6 +45,8 @@ class CatalogEntry:
     context: int = 0
     variants: tuple[dict, ...] = field(default_factory=tuple)
     image_tokens: int = 0  # context one picture takes (vision models)
+    parameters: str = ""  # "7B", as the model's makers count them
+    tools: bool = False  # known to call tools well (function calling)
 
     @property
     def projector(self) -> CatalogFile | None:
@@ -126,6 +128,10 @@ def validate_entry(raw: dict) -> CatalogEntry:
         raise ModelError(f"catalog entry {where}: unexpected checkpoint file type")
     if raw["kind"] == "speech" and not {"model.bin", "config.json"} <= {f.path for f in files}:
         raise ModelError(f"catalog entry {where}: a faster-whisper model needs model.bin and config.json")
+    if not isinstance(raw.get("tools", False), bool) or (raw.get("tools") and raw["kind"] != "chat"):
+        raise ModelError(f"catalog entry {where}: tools is true or false, and only for a chat model")
+    if not isinstance(raw.get("parameters", ""), str):
+        raise ModelError(f"catalog entry {where}: parameters is a text such as \"7B\"")
     if not isinstance(raw["size"], int) or raw["size"] != sum(f.size for f in files):
         raise ModelError(f"catalog entry {where}: size must be the sum of its files' sizes")
     return CatalogEntry(
@@ -134,6 +140,7 @@ def validate_entry(raw: dict) -> CatalogEntry:
         ram_gb=float(raw["ram_gb"]), vram_gb=float(raw["vram_gb"]), description=raw["description"],
         architecture=raw.get("architecture", ""), quantization=raw.get("quantization", ""),
         context=int(raw.get("context", 0)), variants=tuple(variants), image_tokens=image_tokens,
+        parameters=raw.get("parameters", ""), tools=raw.get("tools", False),
     )
 
 

@@ -34,6 +34,12 @@ class ModelRow:
     speed_measured: bool = False  # this model's own runs here (else the speed is estimated)
     comfortable: bool = True  # fast enough to be pleasant here
     recommended: bool = False  # the largest of its kind that fits and runs comfortably here
+    tools: bool = False  # calls tools well (the catalog says so)
+    description: str = ""  # the catalog's one line; "" outside the catalog
+    parameters: str = ""  # "7B"
+    quantization: str = ""  # "Q4_K_M"
+    context: int = 0  # tokens; 0 when not known
+    languages: tuple[str, ...] = ()
 
     @property
     def fit_text(self) -> str:
@@ -51,7 +57,26 @@ class ModelRow:
             "verified": self.verified, "sees": self.sees, "fit": self.fit, "fit_message": self.fit_message,
             "speed": self.speed, "speed_how": self.speed_how, "speed_measured": self.speed_measured,
             "comfortable": self.comfortable, "recommended": self.recommended, "download_url": self.download_url,
+            "tools": self.tools, "description": self.description, "parameters": self.parameters,
+            "quantization": self.quantization, "context": self.context, "languages": list(self.languages),
         }
+
+    @property
+    def fits(self) -> bool:
+        return self.fit in ("gpu", "partial", "ram")
+
+
+def matches(row: ModelRow, text: str = "", kind: str = "", fits: bool = False, sees: bool = False,
+            tools: bool = False, installed: bool = False) -> bool:
+    """The Models page's search and filters: every word of ``text`` in the row's name, id,
+    description, size class or quantisation; ``kind`` "" for all; each flag narrows."""
+    if kind and row.kind != kind:
+        return False
+    if (fits and not row.fits) or (sees and not row.sees) or (tools and not row.tools) \
+            or (installed and not row.installed):
+        return False
+    hay = " ".join((row.name, row.id, row.description, row.parameters, row.quantization, row.kind)).lower()
+    return all(word in hay for word in text.lower().split())
 
 
 def _estimates(entry, hardware) -> dict:
@@ -93,7 +118,9 @@ def build_rows(catalog, installed, downloads, hardware=None, kind: str | None = 
                 state, note, url = states[c.id].state, states[c.id].error, states[c.id].url
             rows.append(ModelRow(c.id, k, c.name, c.size, c.licence, state, note, installed=mine is not None,
                                  verified=bool(mine and mine.verified), sees=c.sees, download_url=url,
-                                 recommended=c.id in best, **_estimates(c, hardware)))
+                                 recommended=c.id in best, tools=c.tools, description=c.description,
+                                 parameters=c.parameters, quantization=c.quantization, context=c.context,
+                                 languages=c.languages, **_estimates(c, hardware)))
             known.add(c.id)
         for d in states.values():  # "Download from URL": shown while queued or failed
             if d.kind == k and d.model_id not in known and d.model_id not in have:

@@ -10,9 +10,9 @@ import logging
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from app.core.models.sizes import human_size as human
 from app.gui import theme
 from app.gui.chat.message_view import READABLE_WIDTH
-from app.gui.models.table import human
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,17 @@ from pathlib import Path
 from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidgetItem, QVBoxLayout
 
 from app.core.jobs import HearthError
+from app.core.models.sizes import human_size as human
 from app.core.models.store import ModelStore
 from app.core.settings import HUB_ENDPOINT, save_settings
-from app.gui.models.table import human
 from app.gui.panes.base import button, hbox
 from app.gui.widgets.placeholder_list import PlaceholderList
+
+# How an imported model is kept, in words (the store's modes are copy, move and link).
+IMPORT_MODES = {"Copy into Hearth's folder": "copy", "Move into Hearth's folder": "move",
+                "Use where it is (link)": "link"}
+IMPORT_HINT = ("Your own models: a chat model's .gguf (for a vision model, select its .gguf and its mmproj "
+               "together), an OpenCLIP checkpoint, or a faster-whisper model folder.")
 
 
 def _import_job(cancel, progress, path: str, kind: str, mode: str, arch: str, projector: str = ""):
@@ -86,7 +92,7 @@ class ImportsMixin:
                 self, "Import a model folder (OpenCLIP with open_clip_config.json, or faster-whisper)")
         else:
             picked, _ = QFileDialog.getOpenFileNames(
-                self, "Import a model (for a vision model, select the .gguf and its mmproj together)", "",
+                self, "Import a model file", "",
                 "Models (*.gguf *.safetensors *.pt)")
             try:
                 from app.core.models.projector import split_pair
@@ -109,11 +115,10 @@ class ImportsMixin:
             arch, ok = QInputDialog.getText(self, "OpenCLIP architecture", "Architecture (for example ViT-B-32):")
             if not ok:
                 return
-        modes = ["copy", "move", "link"]
-        mode, ok = QInputDialog.getItem(self, "Import", "Copy it, move it, or use it where it is (link)?",
-                                        modes, 0, False)
-        if ok:
-            self.start_import(path, kind, mode, arch.strip(), projector=projector)
+        choice, ok = QInputDialog.getItem(self, "Import", f"How should Hearth keep {Path(path).name}?",
+                                          list(IMPORT_MODES), 0, False)
+        if ok and choice in IMPORT_MODES:
+            self.start_import(path, kind, IMPORT_MODES[choice], arch.strip(), projector=projector)
 
     def _ask_url(self) -> None:
         url, ok = QInputDialog.getText(self, "Download from URL", "https URL of a .gguf or CLIP checkpoint:")

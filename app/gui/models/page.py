@@ -6,25 +6,19 @@ import logging
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QMessageBox,
-    QPushButton,
-    QTabWidget,
-    QVBoxLayout,
-)
+from PySide6.QtWidgets import QLabel, QMessageBox, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from app.core.jobs import HearthError
-from app.core.models.store import KINDS, ModelStore
+from app.core.models.store import ModelStore
+from app.gui.models.cards import ModelList, Row, human
+from app.gui.models.details import DetailsPanel
 from app.gui.models.downloads import DownloadManager
-from app.gui.models.imports import ImportsMixin
-from app.gui.models.table import ModelTable, Row, human
+from app.gui.models.filters import FilterBar
+from app.gui.models.imports import IMPORT_HINT, ImportsMixin
 from app.gui.panes.base import Pane, button
 from app.gui.workers import SerialWorker
 
 log = logging.getLogger(__name__)
-TAB_TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech"}
 
 
 class ModelsPane(ImportsMixin, Pane):
@@ -47,75 +41,69 @@ class ModelsPane(ImportsMixin, Pane):
         self.summary.setObjectName("modelsSummary")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
-        layout.addWidget(self._build_tabs(), 1)
-        self.speed_basis = QLabel()  # how the selected tab's speeds were estimated
-        self.speed_basis.setObjectName("speedBasis")
-        self.speed_basis.setWordWrap(True)
-        layout.addWidget(self.speed_basis)
-        actions, more = self._build_action_rows()
-        layout.addLayout(actions)
-        layout.addLayout(more)
-        layout.addLayout(self._build_import_row())
-        layout.addLayout(self._build_hub_row())
-        self._build_found(layout)
+        self.filters = FilterBar()
+        layout.addWidget(self.filters)
+        layout.addWidget(self._build_browser(), 1)
         self.message = QLabel()
         self.message.setObjectName("modelsMessage")
         self.message.setTextFormat(Qt.TextFormat.PlainText)  # it quotes servers' errors: never HTML
         self.message.setWordWrap(True)
         layout.addWidget(self.message)
+        self._build_ways_in(layout)
         self._connect()
         self.refresh()
         self._discover()
+        self._show_more(False)
         self.downloads.recover()
 
     # --- building ------------------------------------------------------------------------
-    def _build_tabs(self) -> QTabWidget:
-        self.tabs = QTabWidget()
-        self.tabs.setAccessibleName("Model kinds")
-        self.tables: dict[str, ModelTable] = {}
-        for kind in KINDS:
-            table = ModelTable(kind)
-            self.tables[kind] = table
-            self.tabs.addTab(table, TAB_TITLES[kind])
-        return self.tabs
+    def _build_browser(self) -> QSplitter:
+        """The list of cards, and the selected model's details and actions beside it."""
+        self.browser = ModelList()
+        self.details = DetailsPanel()
+        self.buttons = self.details.buttons
+        self.speed_basis = self.details.speed_basis
+        scroll = QScrollArea()
+        scroll.setObjectName("modelDetailsScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.details)
+        scroll.setMinimumWidth(300)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self.browser)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.browser.setMinimumWidth(320)
+        return splitter
 
-    def _build_action_rows(self) -> tuple[QHBoxLayout, QHBoxLayout]:
-        """The buttons for the selected model, and (second row) the imports that follow them."""
-        row, row2 = QHBoxLayout(), QHBoxLayout()
-        self.buttons = {}
-        for key, text, name in (
-            ("download", "&Download", "Download model"),
-            ("pause", "&Pause", "Pause download"),
-            ("resume", "Res&ume", "Resume download"),
-            ("cancel", "&Cancel", "Cancel download"),
-            ("delete", "De&lete", "Delete model"),
-            ("default", "Use by de&fault", "Use this model by default"),
-            ("folder", "Show in fol&der", "Show in folder"),
-        ):
-            b = QPushButton(text)
-            b.setAccessibleName(name)
-            (row2 if key in ("default", "folder") else row).addWidget(b)
-            self.buttons[key] = b
-        row.addStretch(1)
+    def _build_ways_in(self, layout: QVBoxLayout) -> None:
+        """Importing, a URL, a server: one row; the hub, the models folder and the Hugging Face
+        cache's finds behind "More"."""
+        hint = QLabel(IMPORT_HINT)
+        hint.setObjectName("importHint")
+        hint.setWordWrap(True)
+        layout.addWidget(hint)
         self.import_file = button("Import &file…", "Import model file")
         self.import_folder = button("Import f&older…", "Import model folder")
-        row2.addWidget(self.import_file)
-        row2.addWidget(self.import_folder)
-        row2.addStretch(1)
-        return row, row2
+        row = self._build_import_row()  # Download from URL, Move models folder, Add server
+        row.insertWidget(0, self.import_folder)
+        row.insertWidget(0, self.import_file)
+        self.more = button("More ▸", "More ways to add models")
+        self.more.setCheckable(True)
+        row.addWidget(self.more)
+        layout.addLayout(row)
+        self.more_panel = QWidget()
+        self.more_panel.setObjectName("modelsMore")
+        more = QVBoxLayout(self.more_panel)
+        more.setContentsMargins(0, 0, 0, 0)
+        more.addLayout(self._build_hub_row())
+        self._build_found(more)
+        self.more_panel.hide()
+        layout.addWidget(self.more_panel)
 
-    def _connect(self) -> None:
-        for table in self.tables.values():
-            table.itemSelectionChanged.connect(self._update_buttons)
-        self.tabs.currentChanged.connect(self._update_buttons)
-        self.tabs.currentChanged.connect(self._show_speed_basis)
-        self.buttons["download"].clicked.connect(self.download_selected)
-        self.buttons["pause"].clicked.connect(lambda: self._with_selected(self.downloads.pause))
-        self.buttons["resume"].clicked.connect(self.download_selected)
-        self.buttons["cancel"].clicked.connect(lambda: self._with_selected(self.downloads.cancel))
-        self.buttons["delete"].clicked.connect(self._delete_selected)
-        self.buttons["default"].clicked.connect(self._make_default)
-        self.buttons["folder"].clicked.connect(self._show_in_folder)
+    def _connect_ways_in(self) -> None:
         self.import_file.clicked.connect(lambda: self._ask_import(folder=False))
         self.import_folder.clicked.connect(lambda: self._ask_import(folder=True))
         self.download_url.clicked.connect(self._ask_url)
@@ -124,6 +112,24 @@ class ModelsPane(ImportsMixin, Pane):
         self.endpoint.editingFinished.connect(self._save_hub)
         self.access_token.editingFinished.connect(self._save_hub)
         self.found.itemActivated.connect(self._use_found)
+        self.more.toggled.connect(self._show_more)
+
+    def _show_more(self, on: bool) -> None:
+        self.more_panel.setVisible(on)
+        found = self.found.count()
+        self.more.setText(("More ▾" if on else "More ▸") + (f" ({found} found)" if found and not on else ""))
+
+    def _connect(self) -> None:
+        self.browser.itemSelectionChanged.connect(self._update_buttons)
+        self.filters.changed.connect(self._apply_filters)
+        self.buttons["download"].clicked.connect(self.download_selected)
+        self.buttons["pause"].clicked.connect(lambda: self._with_selected(self.downloads.pause))
+        self.buttons["resume"].clicked.connect(self.download_selected)
+        self.buttons["cancel"].clicked.connect(lambda: self._with_selected(self.downloads.cancel))
+        self.buttons["delete"].clicked.connect(self._delete_selected)
+        self.buttons["default"].clicked.connect(self._make_default)
+        self.buttons["folder"].clicked.connect(self._show_in_folder)
+        self._connect_ways_in()
         self.downloads.progress.connect(self._on_progress)
         self.downloads.state_changed.connect(self._on_state)
         self.downloads.installed.connect(self._on_installed)
@@ -160,7 +166,7 @@ class ModelsPane(ImportsMixin, Pane):
             return None
         fit = estimate_entry_fit(best, hardware)
         estimate = speed.estimate("chat", best.size, hardware, fit)
-        self.tabs.setCurrentIndex(0)
+        self.filters.clear()
         self.select(best.id)
         self.message.setText(
             f"No models yet. Recommended for this computer: {best.name} ({human(best.size)}, {fit.message}, "
@@ -175,12 +181,14 @@ class ModelsPane(ImportsMixin, Pane):
             self.refresh()
 
     def _show_speed_basis(self) -> None:
+        """How this kind's speeds were estimated: the kind shown, else the selected model's."""
         from app.core.models import speed
 
+        row = self.selected()
+        kind = self.filters.kind() or (row.kind if row else "chat")
         if self.hardware is None:
             self.speed_basis.clear()
             return
-        kind = KINDS[self.tabs.currentIndex()]
         self.speed_basis.setText(f"Speed estimates: {speed.basis(kind, self.hardware)}.")
 
     def refresh(self) -> None:
@@ -197,30 +205,30 @@ class ModelsPane(ImportsMixin, Pane):
         if notices:
             self.message.setText(" ".join(notices))
         rows = build_rows(self.catalog(), installed, self.downloads.states().values(), self.hardware)
-        for kind, table in self.tables.items():
-            table.set_rows([Row.of(r, estimated=self.hardware is not None) for r in rows if r.kind == kind])
-        self._show_speed_basis()
+        self.browser.set_rows([Row.of(r, estimated=self.hardware is not None) for r in rows])
         used = sum(e.size for e in installed)
-        self.summary.setText(
-            f"{len(installed)} installed, {human(used)} in {store.root}. "
-            "Downloads resume where they stopped and are checked before use."
-        )
+        held = f"{len(installed)} installed, {human(used)} in {store.root}" if installed else \
+            f"Nothing installed yet; models go to {store.root}"
+        self.summary.setText(f"{held}. Downloads resume where they stopped and are checked before use.")
+        self._apply_filters()
+
+    def _apply_filters(self) -> None:
+        shown = self.browser.apply_filter(self.filters.keep)
+        self.filters.show_count(shown, len(self.browser.rows))
         self._update_buttons()
 
     # --- selection ------------------------------------------------------------------------
-    def current_table(self) -> ModelTable:
-        return self.tables[KINDS[self.tabs.currentIndex()]]
-
     def selected(self) -> Row | None:
-        table = self.current_table()
-        model_id = table.selected_id()
-        return table.row_of(model_id) if model_id else None
+        model_id = self.browser.selected_id()
+        return self.browser.row_of(model_id) if model_id else None
 
     def select(self, model_id: str) -> None:
-        for i, kind in enumerate(KINDS):
-            if self.tables[kind].row_of(model_id):
-                self.tabs.setCurrentIndex(i)
-                self.tables[kind].select(model_id)
+        """Selects the model's card; filters that hide it are cleared first."""
+        if self.browser.row_of(model_id) is None:
+            return
+        if not self.browser.is_shown(model_id):
+            self.filters.clear()
+        self.browser.select(model_id)
 
     def _with_selected(self, fn) -> None:
         row = self.selected()
@@ -229,20 +237,12 @@ class ModelsPane(ImportsMixin, Pane):
 
     def _update_buttons(self) -> None:
         row = self.selected()
-        status = row.status if row else None
-        waiting = status in ("failed", "offline")
-        retry_url = waiting and row is not None and bool(getattr(self.downloads.states().get(row.id), "url", ""))
-        self.buttons["download"].setEnabled(
-            (status in ("available", "failed", "offline") and bool(row and row.catalog)) or retry_url)
-        self.buttons["download"].setText("&Retry" if waiting else "&Download")
-        self.buttons["pause"].setEnabled(status == "running")
-        self.buttons["resume"].setEnabled(status == "paused")
-        self.buttons["cancel"].setEnabled(status in ("running", "paused", "failed", "offline"))
-        # A failed or waiting row is cleared (forgotten, its partial files removed), not cancelled.
-        self.buttons["cancel"].setText("Cl&ear" if waiting else "&Cancel")
-        self.buttons["delete"].setEnabled(status == "installed")
-        self.buttons["default"].setEnabled(status == "installed")
-        self.buttons["folder"].setEnabled(status == "installed")
+        waiting = row is not None and row.status in ("failed", "offline")
+        retry_url = waiting and bool(getattr(self.downloads.states().get(row.id), "url", ""))
+        self.details.show_row(row)
+        is_default = row is not None and self.settings.default_models.get(row.kind) == row.id
+        self.details.set_actions(row, retry_url, is_default)
+        self._show_speed_basis()
 
     # --- actions --------------------------------------------------------------------------
     def download_selected(self) -> None:
@@ -254,11 +254,10 @@ class ModelsPane(ImportsMixin, Pane):
         if item is not None and item.url:  # a failed "Download from URL": try the same URL again
             self.downloads.start(row.id, item.kind, item.url, item.architecture)
             return
-        self.downloads.start(row.id, self.current_table().kind)
+        self.downloads.start(row.id, row.kind)
 
     def _on_progress(self, model_id: str, p) -> None:
-        for table in self.tables.values():
-            table.show_progress(model_id, p)
+        self.browser.show_progress(model_id, p)
 
     def _on_state(self, model_id: str, state: str, message: str) -> None:
         if message:
@@ -294,8 +293,9 @@ class ModelsPane(ImportsMixin, Pane):
     def _make_default(self) -> None:
         row = self.selected()
         if row:
-            self.settings.default_models[self.current_table().kind] = row.id
-            self.message.setText(f"{row.id} is now the default {self.current_table().kind} model.")
+            self.settings.default_models[row.kind] = row.id
+            self.message.setText(f"{row.id} is now the default {row.kind} model.")
+            self._update_buttons()
             self.store_changed.emit()
 
     def _show_in_folder(self) -> None:

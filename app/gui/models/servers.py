@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLineEdit
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout
+
+MIN_WIDTH = 520  # an address such as http://gpu-box.local:8080/v1 shows whole, with room for a key
 
 
 def add_server_job(cancel, progress, name: str, url: str, key: str):
@@ -31,7 +33,20 @@ class AddServerDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Add server")
         self.setObjectName("addServerDialog")
-        form = QFormLayout(self)
+        self.setMinimumWidth(MIN_WIDTH)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(18, 16, 18, 16)
+        layout.setSpacing(12)
+        self.intro = QLabel("A server on your network that speaks the OpenAI API (llama.cpp's llama-server, "
+                            "Ollama, LM Studio, vLLM, another Hearth). Its chat models then appear in the "
+                            "chat's model list as NAME/MODEL.")
+        self.intro.setObjectName("addServerIntro")
+        self.intro.setWordWrap(True)
+        layout.addWidget(self.intro)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setVerticalSpacing(8)
+        layout.addLayout(form)
         self.name = QLineEdit()
         self.name.setObjectName("serverName")
         self.name.setAccessibleName("Server name")
@@ -44,14 +59,14 @@ class AddServerDialog(QDialog):
         self.key.setObjectName("serverKey")
         self.key.setAccessibleName("API key")
         self.key.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key.setPlaceholderText("optional")
+        self.key.setPlaceholderText("optional: only if the server asks for one")
         form.addRow("&Name:", self.name)
         form.addRow("&Address:", self.url)
         form.addRow("API &key:", self.key)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        layout.addWidget(buttons)
 
     def values(self) -> tuple[str, str, str]:
         return self.name.text().strip(), self.url.text().strip(), self.key.text().strip()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import HearthError
+from app.core.models.sizes import human_size
 from app.core.models.starter import is_base_model
 from app.core.models.store import ModelStore
 from app.core.settings import Settings, save_settings
@@ -85,7 +86,7 @@ class ModelPicker(QWidget):
         self.combo.blockSignals(True)
         self.combo.clear()
         for e in entries:
-            notes = [f"{e.size / 2**20:.0f} MB"]
+            notes = [human_size(e.size)]
             if e.kind == "chat" and e.sees:
                 notes.append("sees pictures")
             if e.kind == "chat" and is_base_model(e.id):
