@@ -54,3 +54,11 @@ def test_offline_the_base_model_stays_and_the_cli_says_what_is_offered(starter_s
     assert ModelStore().get(INSTRUCT_STARTER) is None
     assert find(INSTRUCT_STARTER) is not None and find(INSTRUCT_STARTER).kind == "chat", "in the catalog"
     assert is_base_model("gemma-3-270m-q4_k_m") and not is_base_model(INSTRUCT_STARTER)
+
+
+def test_the_base_starter_says_what_it_is_in_the_models_overview(starter_store):
+    from app.core.models.overview import load_rows
+
+    rows = {r.id: r for r in load_rows()}
+    assert "continues text" in rows["gemma-3-270m-q4_k_m"].description
+    assert rows["whisper-base"].description and "continues text" not in rows["whisper-base"].description

@@ -95,6 +95,12 @@ def _estimates(entry, hardware) -> dict:
     return out
 
 
+def _is_base(model_id: str) -> bool:
+    from app.core.models.starter import is_base_model
+
+    return is_base_model(model_id)
+
+
 def build_rows(catalog, installed, downloads, hardware=None, kind: str | None = None) -> list[ModelRow]:
     """``catalog``: catalog entries; ``installed``: store entries; ``downloads``: queued downloads;
     ``hardware``: a HardwareReport, or None (no fit or speed yet). Per kind: the catalog in its order,
@@ -131,9 +137,12 @@ def build_rows(catalog, installed, downloads, hardware=None, kind: str | None = 
             if e.kind == k and e.id not in known:
                 # A chat model's fit and speed follow from its size, as a catalog entry's do.
                 est = _estimates(e, hardware) if k == "chat" else {}
+                # The offline starter is a base model: said wherever it is chosen (#24.1).
+                said = ("A base model: it continues text rather than answering; the catalog's instruct "
+                        "models answer" if _is_base(e.id) else "")
                 rows.append(ModelRow(e.id, k, e.id, e.size, "—", "installed",
                                      "imported" if e.verified else "unverified", in_catalog=False,
-                                     installed=True, verified=e.verified, sees=e.sees, **est))
+                                     installed=True, verified=e.verified, sees=e.sees, description=said, **est))
     return rows
 
 
