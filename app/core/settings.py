@@ -124,10 +124,6 @@ def read_file(path: Path) -> tuple[Settings, bool]:
     return settings, got.read_only
 
 
-def read_settings(path: Path) -> Settings:
-    return read_file(path)[0]
-
-
 class SettingsFile:
     """The owner of one settings file: loaded once, saved atomically on change."""
 

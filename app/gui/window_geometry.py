@@ -8,6 +8,7 @@ from PySide6.QtGui import QGuiApplication
 
 DEFAULT = QSize(1100, 720)
 MINIMUM = QSize(960, 600)  # the panes are laid out for 1024 x 640 at the least
+SMALLEST = QSize(480, 360)  # a size the user chose is kept down to this; below it, it is a broken geometry
 FRAME = QSize(16, 48)  # the window manager's title bar and borders, unknown before the window shows
 
 
@@ -31,7 +32,10 @@ def place(window, saved: str = "") -> None:
         if not fits:  # a small screen: all of it, status bar included
             window.setWindowState(window.windowState() | Qt.WindowState.WindowMaximized)
         return
-    size = normal.size().boundedTo(room).expandedTo(MINIMUM.boundedTo(room))
+    # A maximized window's normal size was never chosen (one came back 230 x 255): it gets a usable one;
+    # a size the user dragged the window to is kept unless it is too small to be one.
+    floor = MINIMUM if maximized else SMALLEST
+    size = normal.size().boundedTo(room).expandedTo(floor.boundedTo(room))
     border = FRAME.width() // 2  # the frame's left, right and bottom; the rest of FRAME's height is its title
     x = min(max(normal.x(), avail.x() + border), avail.x() + avail.width() - size.width() - border)
     y = min(max(normal.y(), avail.y() + FRAME.height() - border), avail.y() + avail.height() - size.height() - border)

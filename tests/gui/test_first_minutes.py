@@ -33,7 +33,10 @@ def test_the_chat_card_stops_saying_no_model_once_one_is_imported(qtbot, window,
 def _no_question(monkeypatch, asked):
     from PySide6.QtWidgets import QInputDialog
 
-    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: ("copy", True))  # the native dialogs
+    from app.gui.models.imports import IMPORT_MODES
+
+    copy = next(label for label, mode in IMPORT_MODES.items() if mode == "copy")
+    monkeypatch.setattr(QInputDialog, "getItem", lambda *a, **k: (copy, True))  # the native dialogs
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: (asked.append(a[1]), ("", True))[1])
 
 

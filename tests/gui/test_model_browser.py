@@ -163,7 +163,7 @@ def test_a_size_reads_the_same_on_the_models_page_and_in_the_chat_picker(qtbot, 
     shown = pane.browser.card(model_id).size.text()
     picker = window.panes["chat"].picker.combo
     text = picker.itemText(picker.findData(model_id))
-    assert text == f"{model_id}  ({shown})", (text, shown)
+    assert text.startswith(f"{model_id}  ({shown}"), (text, shown)
     pane.select(model_id)
     assert pane.details.facts["Size"].text() == shown
     size = ModelStore().get(model_id).size
