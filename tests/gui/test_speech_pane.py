@@ -146,6 +146,26 @@ def test_the_chat_microphone_dictates_into_the_input(qtbot, speech, pulse, windo
     assert speech.transcript.count() == 0, "dictation into the chat stays out of the Speech pane"
 
 
+@pytest.mark.slow
+def test_the_chat_shows_words_while_a_long_sentence_is_still_being_dictated(qtbot, speech, pulse, window, tmp_path):
+    """#24.8: the chat's Dictate showed no words until a pause or Stop; what is heard shows as it comes."""
+    chat = window.panes["chat"]
+    window.show_pane("chat")
+    said = ("Please summarise the meeting notes from Tuesday and list every action item with the name of "
+            "its owner and the date it is due")
+    wav = speak(said, tmp_path / "long.wav", rate=140)
+    heard: list[str] = []
+    chat.dictation.partial.connect(lambda text: heard.append(chat.notice.text()))
+    qtbot.mouseClick(chat.mic_button, Qt.MouseButton.LeftButton)
+    _play_into_the_microphone(qtbot, chat.dictation.recorder, pulse, wav)
+    shown_before_stop = [h for h in heard if "“" in h]
+    with qtbot.waitSignal(chat.dictation.finished, timeout=60000):
+        qtbot.mouseClick(chat.mic_button, Qt.MouseButton.LeftButton)
+    assert shown_before_stop, "words were shown while the sentence went on"
+    assert any(w in shown_before_stop[-1].lower() for w in ("meeting", "notes", "summarise", "tuesday", "action"))
+    assert "meeting" in chat.input.toPlainText().lower(), "and the whole sentence joins the message"
+
+
 NO_MIC = """
 import os
 from PySide6.QtWidgets import QApplication

@@ -105,6 +105,7 @@ class Composer:
         self.mic_button.setToolTip("" if has_mic else "No microphone found")
         self.mic_button.toggled.connect(self._toggle_mic)
         dictation.final.connect(self._dictated)
+        dictation.partial.connect(self._hearing)
         dictation.failed.connect(self._dictation_failed)
         dictation.finished.connect(self._dictation_finished)
 
@@ -125,6 +126,14 @@ class Composer:
     def _dictated(self, text: str) -> None:
         if self.dictating:
             self.receive_text(text)
+            if self.notice.text().startswith("Listening"):
+                self.notice.setText("Listening… press Dictate again to stop.")
+
+    def _hearing(self, text: str) -> None:
+        """The words of an utterance still going on, as they are heard: they join the message when it ends
+        (a long sentence showed nothing until a pause or Stop)."""
+        if self.dictating and text and self.notice.text().startswith("Listening"):
+            self.notice.setText(f"Listening… “{text.strip()}”")
 
     def escape_pressed(self) -> None:
         """Esc: stops a reply in progress, or else cancels editing a sent message."""
