@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+from app.core.chat.engine import LoadOptions, SamplingParams
+from app.core.chat.events import ChatStats, TextDelta
 from app.core.chat.loading import load_chat_model
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken, InputError, ModelError
@@ -16,10 +17,12 @@ GREEDY = SamplingParams(temperature=0.0, max_tokens=24, seed=7)
 def _run(engine, messages, params=GREEDY, cancel=None):
     pieces, stats = [], None
     for item in engine.stream(messages, params, cancel):
+        assert stats is None, "ChatStats ends the stream"
         if isinstance(item, ChatStats):
             stats = item
         else:
-            pieces.append(item)
+            assert isinstance(item, TextDelta), item
+            pieces.append(item.text)
     return pieces, stats
 
 
@@ -61,7 +64,7 @@ def test_cancel_stops_a_long_reply_midway(gemma):
     def consume():
         for item in gemma.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
             seen.append(item)
-            if isinstance(item, str) and not first.is_set():
+            if isinstance(item, TextDelta) and not first.is_set():
                 first.set()
                 asked.wait(60)  # the reply is mid-way here until the cancel has been asked for
 

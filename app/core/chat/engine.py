@@ -1,8 +1,8 @@
 """The chat engine: a GGUF model through llama-cpp-python, streamed token by token.
 
 Plain Python, no Qt. ``load_chat_model`` (app/core/chat/loading.py) validates and sizes the model
-before llama.cpp sees it; ``ChatEngine.stream`` yields text pieces and finishes with
-``ChatStats``. The prompt is evaluated in small batches so a cancel is honoured
+before llama.cpp sees it; ``ChatEngine.stream`` yields ``TextDelta`` events and finishes with
+``ChatStats`` (app/core/chat/events.py). The prompt is evaluated in small batches so a cancel is honoured
 within one batch, and a follow-up turn only evaluates what is new (the
 already-evaluated prefix stays in the KV cache).
 """
@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from app.core.chat.events import ChatStats, StreamEvent, TextDelta
 from app.core.chat.templates import Message, PromptFormat
 from app.core.jobs import Cancelled, CancelToken, InputError
 from app.core.models.fit import estimate_chat_fit
@@ -56,24 +57,6 @@ class SamplingParams:
             elif isinstance(value, (int, float)) and math.isfinite(value):
                 out[key] = float(value)
         return cls(**out)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class ChatStats:
-    model: str = ""
-    prompt_tokens: int = 0
-    reused_tokens: int = 0  # prompt tokens already in the KV cache
-    completion_tokens: int = 0
-    time_to_first_token_s: float = 0.0
-    tokens_per_second: float = 0.0
-    total_s: float = 0.0
-    dropped_messages: int = 0  # old turns left out because the context is full
-    stop_reason: str = ""  # "eos" | "stop" | "length" | "cancelled"
-    image_tokens: int = 0  # prompt tokens that are pictures (counted in prompt_tokens too)
-    image_encode_s: float = 0.0  # time the projector took to encode this turn's new pictures
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -231,8 +214,8 @@ class ChatEngine:
 
     def stream(
         self, messages: list[Message], params: SamplingParams, cancel: CancelToken | None = None
-    ) -> Iterator[str | ChatStats]:
-        """Yields text pieces as they are decoded, then one ChatStats."""
+    ) -> Iterator[StreamEvent]:
+        """Yields the text as it is decoded (TextDelta), then one ChatStats."""
         cancel = cancel or CancelToken()
         start = time.perf_counter()
         try:
@@ -282,7 +265,7 @@ class ChatEngine:
                     break
                 safe = len(text) - hold if hold else len(text)  # a stop string may be arriving
                 if safe > emitted:
-                    yield text[emitted:safe]
+                    yield TextDelta(text[emitted:safe])
                     emitted = safe
                 if cancel.cancelled:
                     stats.stop_reason = "cancelled"
@@ -296,7 +279,7 @@ class ChatEngine:
             cut = _find_stop(text, stops)
             text = text[:cut] if cut is not None else text
         if len(text) > emitted:
-            yield text[emitted:]
+            yield TextDelta(text[emitted:])
         end = time.perf_counter()
         stats.total_s = end - start
         if first_at is not None:
