@@ -46,7 +46,7 @@ def projector_for(model: ResolvedModel, store: ModelStore | None = None) -> Path
     if model.entry is None or not model.entry.projector:
         return None
     path = (store or ModelStore()).projector_of(model.entry)
-    if not path.exists():
+    if path is None or not path.exists():
         from app.core.jobs import ModelError
 
         raise ModelError(f"the projector of {model.entry.id} is missing from {path}")

@@ -24,6 +24,7 @@ from app.core.jobs import CancelToken, InputError, ModelError
 if TYPE_CHECKING:
     from app.core.chat.events import StreamEvent
     from app.core.chat.protocol import ChatEngineProtocol
+    from app.core.images.index import ImageIndex
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ class ModelWorker:
     def __init__(self, name: str, load: Callable[[], object]):
         self.name = name
         self._load = load
-        self.model = None
+        self.model: object | None = None
         self.loads = 0
         self._jobs: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"serve-{name}", daemon=True)
@@ -269,7 +270,7 @@ class _Images:
 
     def __init__(self, encoder, key: str):
         self.encoder, self.key = encoder, key
-        self._index = None
+        self._index: ImageIndex | None = None
 
     def search(self, text: str, images: list[Path], top: int, threshold: float | None, budget=None):
         from app.core.images.index import ImageIndex

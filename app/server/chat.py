@@ -47,7 +47,8 @@ def _content(content, i: int) -> tuple[str, tuple[bytes, ...]]:
         return "", ()
     if not isinstance(content, list):
         raise ApiError(400, f"messages[{i}].content must be a string or a list of parts", param="messages")
-    out, images = [], []
+    out: list[str] = []
+    images: list[bytes] = []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
@@ -128,11 +129,11 @@ def parse_request(data: dict) -> tuple[list[Message], SamplingParams, list[str],
             raise ApiError(400, "'seed' must be an integer", param="seed")
         params.seed = seed & 0x7FFFFFFF
     stop = data.get("stop")
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    stops: list[str] = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
     if stop is not None and (len(stops) > 4 or not all(isinstance(s, str) and s for s in stops)):
         raise ApiError(400, "'stop' must be a string or a list of up to 4 strings", param="stop")
-    options = data.get("stream_options") if isinstance(data.get("stream_options"), dict) else {}
-    return out, params, stops, options
+    options = data.get("stream_options")
+    return out, params, stops, options if isinstance(options, dict) else {}
 
 
 class StopFilter:

@@ -13,9 +13,10 @@ import codecs
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from app.core.chat.events import ChatStats, StreamEvent, TextDelta
 from app.core.chat.templates import Message, PromptFormat
@@ -44,7 +45,7 @@ class SamplingParams:
     @classmethod
     def from_dict(cls, data: dict | None) -> SamplingParams:
         """Known keys of the right type (a saved chat is hostile input); anything else keeps its default."""
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in (data if isinstance(data, dict) else {}).items():
             if key not in cls.__dataclass_fields__ or isinstance(value, bool):
                 continue
@@ -131,7 +132,8 @@ class ChatEngine:
             messages, max_tokens, lambda kept: _TextPrompt(self.tokenize(self.render(kept, cancel))))
         return PromptPlan(prompt.ids, dropped, kept)
 
-    def _fit(self, messages: list[Message], max_tokens: int, layout):
+    def _fit(self, messages: list[Message], max_tokens: int,
+             layout: Callable[[list[Message]], _Laid]) -> tuple[Any, int, list[Message]]:
         """The prompt that keeps the most recent turns, dropping the oldest, that leaves room for the
         reply (never the system prompt or the last message). layout(kept) builds a prompt (ids,
         image_tokens, close()); prompts not chosen are closed.
@@ -146,7 +148,7 @@ class ChatEngine:
         system = [m for m in messages if m.role == "system"]
         rest = [m for m in messages if m.role != "system"]
         last = len(rest) - 1
-        laid: dict[int, object] = {}
+        laid: dict[int, _Laid] = {}
 
         def fits(dropped: int) -> bool:
             if dropped not in laid:
@@ -304,6 +306,15 @@ class ChatEngine:
             self.llm.close()
         except AttributeError:
             pass
+
+
+class _Laid(Protocol):
+    """A prompt laid out for _fit: its ids, how many are pictures, and what to free when not chosen."""
+
+    ids: list[int]
+    image_tokens: int
+
+    def close(self) -> None: ...
 
 
 @dataclass

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from app.core.chat import sse
@@ -63,10 +64,10 @@ class _Connection:
         self.base_path = parts.path
         self.read_timeout = read_timeout or timeout
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
-        self.conn = cls(parts.hostname, parts.port, timeout=timeout, **kwargs)
-        self.sock = None
-        self.resp = None
+        kwargs: dict[str, Any] = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
+        self.conn = cls(parts.hostname or "", parts.port, timeout=timeout, **kwargs)  # servers.py checked the URL
+        self.sock: socket.socket | None = None
+        self.resp: http.client.HTTPResponse | None = None
         self._lock = threading.Lock()
         self._cancelled = False
 
@@ -138,7 +139,7 @@ def _error_message(raw: bytes) -> str:
     return printable(str(data), 300)
 
 
-def _usable_id(m) -> bool:
+def _usable_id(m: object) -> TypeGuard[str]:
     return isinstance(m, str) and 0 < len(m) <= 256 and m.isprintable()  # the rule servers.check_models keeps
 
 
@@ -158,7 +159,7 @@ def list_models(server: RemoteServer, timeout: float = CONNECT_TIMEOUT_S) -> lis
             raise RemoteError(f"the server '{server.name}' answered /models without a model list")
         # A server that says what kind each model is (another Hearth) offers only its chat models here.
         ids = [m.get("id") for m in items if isinstance(m, dict) and m.get("kind", "chat") == "chat"]
-        usable = [m for m in ids if _usable_id(m)]
+        usable: list[str] = [m for m in ids if _usable_id(m)]
         if len(usable) < len(ids):
             log.warning("server %s: %d model id(s) that are not printable text were left out",
                         server.name, len(ids) - len(usable))
