@@ -60,7 +60,8 @@ def query_vector(query: Query, encoder, image_vectors: list[np.ndarray] | None =
         v = np.asarray(v, dtype=np.float32)
         v = v / (np.linalg.norm(v) or 1.0)
         total = v if total is None else total + v
-    assert total is not None  # checked above: a word or a picture was given
+    if total is None:  # only pictures named by path, which the caller did not turn into vectors
+        raise InputError("type something to search for, or drop a picture here")
     norm = float(np.linalg.norm(total))
     if norm == 0:
         raise InputError("the query cancels itself out")
