@@ -167,6 +167,7 @@ def bench_chat(args) -> dict:
 def _ttft_pair(path: Path, n_ctx: int, threads: int) -> tuple[float, float, int]:
     """Time to first token of a 1,500-token conversation, then of its next turn."""
     from app.core.chat.engine import LoadOptions, SamplingParams
+    from app.core.chat.events import text_of
     from app.core.chat.loading import load_chat_model
     from app.core.chat.templates import Message
 
@@ -178,7 +179,7 @@ def _ttft_pair(path: Path, n_ctx: int, threads: int) -> tuple[float, float, int]
     convo.append(Message("user", "What happens next?"))
     greedy = SamplingParams(temperature=0.0, max_tokens=16, repeat_penalty=1.0)
     first = _ttft(engine, convo, greedy)
-    reply = "".join(p for p in engine.stream(convo, greedy) if isinstance(p, str))
+    reply = text_of(engine.stream(convo, greedy))
     convo2 = convo + [Message("assistant", reply), Message("user", "And then?")]
     second = _ttft(engine, convo2, greedy)
     prompt_tokens = len(engine.tokenize(engine.render(convo)))
@@ -187,7 +188,7 @@ def _ttft_pair(path: Path, n_ctx: int, threads: int) -> tuple[float, float, int]
 
 
 def _ttft(engine, messages, params) -> float:
-    from app.core.chat.engine import ChatStats
+    from app.core.chat.events import ChatStats
 
     for item in engine.stream(messages, params):
         if isinstance(item, ChatStats):

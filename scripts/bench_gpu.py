@@ -44,7 +44,8 @@ def _bare_llama(path: Path, prompt: str, gpu_layers: int, n_ctx: int, max_tokens
 
 
 def _ours_llama(path: Path, messages, n_ctx: int, max_tokens: int) -> dict:
-    from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+    from app.core.chat.engine import LoadOptions, SamplingParams
+    from app.core.chat.events import ChatStats
     from app.core.chat.remote import open_chat_engine
 
     engine = open_chat_engine(path, LoadOptions(n_ctx=n_ctx), "bench")  # in its own process, as in the app

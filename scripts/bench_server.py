@@ -122,7 +122,8 @@ def _show(out: dict, key: str) -> None:
 
 
 def bench_server(args) -> dict:
-    from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+    from app.core.chat.engine import LoadOptions, SamplingParams
+    from app.core.chat.events import ChatStats, TextDelta
     from app.core.chat.remote import open_chat_engine
     from app.core.chat.templates import Message
     from app.core.models.starter import provision
@@ -152,7 +153,7 @@ def bench_server(args) -> dict:
                                       SamplingParams(temperature=0, max_tokens=max_tokens, seed=1)):
                 if isinstance(item, ChatStats):
                     stats = item
-                elif item:
+                elif isinstance(item, TextDelta) and item.text:
                     last = time.perf_counter()
                     first = first or last
             end = time.perf_counter()

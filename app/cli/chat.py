@@ -30,6 +30,7 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     from app.core.chat.engine import LoadOptions, SamplingParams
+    from app.core.chat.events import ChatStats, TextDelta, ToolStep
     from app.core.chat.templates import Message
     from app.core.jobs import CancelToken, HearthError
     from app.core.opening import open_chat
@@ -49,14 +50,17 @@ def run(args) -> int:
     cancel = CancelToken()
     try:
         with _first_ctrl_c_stops(cancel):
-            for piece in engine.stream(messages, params, cancel):
-                if isinstance(piece, str):
-                    text += piece
-                    if not args.json:  # a reply is untrusted text too (a remote server's above all)
-                        sys.stdout.write(printable(piece, keep="\n\t"))
-                        sys.stdout.flush()
-                else:
-                    stats = piece
+            for event in engine.stream(messages, params, cancel):
+                match event:
+                    case TextDelta(piece):
+                        text += piece
+                        if not args.json:  # a reply is untrusted text too (a remote server's above all)
+                            sys.stdout.write(printable(piece, keep="\n\t"))
+                            sys.stdout.flush()
+                    case ChatStats():
+                        stats = event
+                    case ToolStep():
+                        pass  # no tools in a one-shot chat yet
     except HearthError as exc:
         if not cancel.cancelled and not text:
             raise

@@ -151,7 +151,8 @@ def open_db(path: Path, migrations: Sequence[Migration], what: str, newer: str =
             log.warning(notice)
             return Database(_open_read_only(path), path, version, read_only=True, notice=notice)
     except DamagedDatabaseError:
-        conn.close()
+        if conn is not None:
+            conn.close()
         raise
     except sqlite3.DatabaseError as exc:
         if conn is not None:

@@ -105,7 +105,7 @@ def _run(cmd: list[str], timeout: float = 5.0) -> str:
 
 
 def _linux_cpu() -> tuple[str, set[str]]:
-    model, flags = "", set()
+    model, flags = "", set[str]()
     try:
         text = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:
@@ -142,7 +142,7 @@ def _windows_cpu() -> tuple[str, set[str]]:
     # PF_AVX_INSTRUCTIONS_AVAILABLE (39), PF_AVX2 (40), PF_AVX512F (41), PF_ARM_NEON (19)
     for name, code in (("avx", 39), ("avx2", 40), ("avx512f", 41), ("neon", 19)):
         try:
-            if ctypes.windll.kernel32.IsProcessorFeaturePresent(code):
+            if ctypes.windll.kernel32.IsProcessorFeaturePresent(code):  # type: ignore[attr-defined]  # Windows only
                 flags.add(name)
         except (AttributeError, OSError):
             pass

@@ -12,8 +12,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.models.store import ModelEntry, ModelStore
+
+if TYPE_CHECKING:
+    from app.core.chat.engine import LoadOptions
+    from app.core.chat.protocol import ChatEngineProtocol
+    from app.core.images.protocol import ImageEncoderProtocol
+    from app.core.speech.protocol import TranscriberProtocol
 
 
 @dataclass(frozen=True)
@@ -39,14 +46,15 @@ def projector_for(model: ResolvedModel, store: ModelStore | None = None) -> Path
     if model.entry is None or not model.entry.projector:
         return None
     path = (store or ModelStore()).projector_of(model.entry)
-    if not path.exists():
+    if path is None or not path.exists():
         from app.core.jobs import ModelError
 
         raise ModelError(f"the projector of {model.entry.id} is missing from {path}")
     return path
 
 
-def open_chat(id_or_path: str | None, options=None, store: ModelStore | None = None):
+def open_chat(id_or_path: str | None, options: LoadOptions | None = None,
+              store: ModelStore | None = None) -> ChatEngineProtocol:
     """A chat engine in a process of its own (app.core.chat.remote): a crash there is a message here.
     SERVER/MODEL names a model on a remote server the user added (app.core.chat.openai_remote).
     A stored vision model opens with its projector; a model given by path takes ``options.projector``."""
@@ -87,7 +95,8 @@ def _measured(kind: str, model: ResolvedModel):
     return measured
 
 
-def open_transcriber(id_or_path: str | None, store: ModelStore | None = None, device: str = "auto"):
+def open_transcriber(id_or_path: str | None, store: ModelStore | None = None,
+                     device: str = "auto") -> TranscriberProtocol:
     from app.core.speech.transcriber import Transcriber
 
     model = resolve("speech", id_or_path, store)
@@ -99,7 +108,8 @@ def encoder_key(model: ResolvedModel) -> str:
     return f"{model.entry.id}:{model.entry.sha256[:12]}" if model.entry else f"path:{model.path.resolve()}"
 
 
-def open_encoder(id_or_path: str | None, arch: str = "", store: ModelStore | None = None):
+def open_encoder(id_or_path: str | None, arch: str = "",
+                 store: ModelStore | None = None) -> tuple[ImageEncoderProtocol, str]:
     """(encoder, index key) from a store id, a model folder or a checkpoint path (+ its architecture)."""
     from app.core.images.encoder import ImageEncoder
 

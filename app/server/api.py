@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from app.server.chat import chat_completions
 from app.server.connections import ConnectionLimits
@@ -71,8 +72,10 @@ def create_app(backends, options: ServerOptions | None = None, host: str = "127.
         Route("/v1/embeddings", embeddings, methods=["POST"]),
         Route("/v1/images/search", image_search, methods=["POST"]),
     ]
+    # Starlette hands each handler the exception type it is keyed by; its stub types every handler as taking Exception.
     app = Starlette(routes=routes, exception_handlers={
-        ApiError: _api_error, HTTPException: _http_error, Exception: _other_error})
+        ApiError: _api_error, HTTPException: _http_error,  # type: ignore[dict-item]
+        Exception: _other_error})
     app.state.backends = backends
     app.state.timeout = options.limits.timeout_s
     app.state.limits = options.limits
@@ -81,7 +84,7 @@ def create_app(backends, options: ServerOptions | None = None, host: str = "127.
     def limit_for(path: str) -> int:
         return limits.upload_bytes if path.startswith("/v1/audio/") else limits.body_bytes
 
-    asgi = BodyLimit(app, limit_for)
+    asgi: ASGIApp = BodyLimit(app, limit_for)
     asgi = KeyCheck(asgi, options.api_key, limits.in_flight)
     if options.cors:
         asgi = CORSMiddleware(asgi, allow_origins=options.cors, allow_methods=["GET", "POST"],

@@ -17,9 +17,14 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from app.core.jobs import CancelToken, InputError, ModelError
+
+if TYPE_CHECKING:
+    from app.core.chat.events import StreamEvent
+    from app.core.chat.protocol import ChatEngineProtocol
+    from app.core.images.index import ImageIndex
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +59,10 @@ class Backends(Protocol):
     def resolve(self, model: str | None, kind: str) -> str:
         """The installed model id a request names (None: the default), or UnknownModel."""
 
-    def chat(self, model: str, messages: list, params, cancel: CancelToken, emit: Callable[[object], None]) -> Future:
-        """Streams a reply: emit(piece) for each text piece and once for the ChatStats, on the model's worker."""
+    def chat(self, model: str, messages: list, params, cancel: CancelToken,
+             emit: Callable[[StreamEvent], None]) -> Future:
+        """Streams a reply: emit(event) for each of the engine's events (app/core/chat/events.py), on the
+        model's worker."""
 
     def picture_side(self, model: str) -> int | None:
         """The side pictures are shrunk to for this chat model's projector; None: the model does not see."""
@@ -78,7 +85,7 @@ class ModelWorker:
     def __init__(self, name: str, load: Callable[[], object]):
         self.name = name
         self._load = load
-        self.model = None
+        self.model: object | None = None
         self.loads = 0
         self._jobs: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._run, name=f"serve-{name}", daemon=True)
@@ -206,14 +213,15 @@ class LocalBackends:
 # --- the jobs, on whichever worker owns the model (this module's or the window's) -------------
 
 
-def run_chat(engine, model: str, messages, params, cancel: CancelToken, emit) -> None:
+def run_chat(engine: ChatEngineProtocol, model: str, messages, params, cancel: CancelToken,
+             emit: Callable[[StreamEvent], None]) -> None:
     if cancel.cancelled:  # its client left while it queued
-        from app.core.chat.engine import ChatStats
+        from app.core.chat.events import ChatStats
 
         emit(ChatStats(model=model, stop_reason="cancelled"))
         return
-    for item in engine.stream(messages, params, cancel):
-        emit(item)
+    for event in engine.stream(messages, params, cancel):
+        emit(event)
 
 
 def run_transcribe(transcriber, path: Path, options, cancel: CancelToken) -> Transcript:
@@ -262,7 +270,7 @@ class _Images:
 
     def __init__(self, encoder, key: str):
         self.encoder, self.key = encoder, key
-        self._index = None
+        self._index: ImageIndex | None = None
 
     def search(self, text: str, images: list[Path], top: int, threshold: float | None, budget=None):
         from app.core.images.index import ImageIndex

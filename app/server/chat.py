@@ -10,11 +10,14 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import Future
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
 
-from app.core.chat.engine import ChatStats, SamplingParams
+from app.core.chat.engine import SamplingParams
+from app.core.chat.events import ChatStats, StreamEvent, TextDelta, ToolStep
 from app.core.chat.templates import Message
 from app.core.jobs import Cancelled, CancelToken
 from app.server.http import ApiError, CancellableStream, from_hearth, picture_budget, read_json, watch_disconnect
@@ -44,7 +47,8 @@ def _content(content, i: int) -> tuple[str, tuple[bytes, ...]]:
         return "", ()
     if not isinstance(content, list):
         raise ApiError(400, f"messages[{i}].content must be a string or a list of parts", param="messages")
-    out, images = [], []
+    out: list[str] = []
+    images: list[bytes] = []
     for part in content:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text" and isinstance(part.get("text"), str):
@@ -125,11 +129,11 @@ def parse_request(data: dict) -> tuple[list[Message], SamplingParams, list[str],
             raise ApiError(400, "'seed' must be an integer", param="seed")
         params.seed = seed & 0x7FFFFFFF
     stop = data.get("stop")
-    stops = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
+    stops: list[str] = [stop] if isinstance(stop, str) else stop if isinstance(stop, list) else []
     if stop is not None and (len(stops) > 4 or not all(isinstance(s, str) and s for s in stops)):
         raise ApiError(400, "'stop' must be a string or a list of up to 4 strings", param="stop")
-    options = data.get("stream_options") if isinstance(data.get("stream_options"), dict) else {}
-    return out, params, stops, options
+    options = data.get("stream_options")
+    return out, params, stops, options if isinstance(options, dict) else {}
 
 
 class StopFilter:
@@ -171,112 +175,141 @@ def _usage(stats: ChatStats | None) -> dict:
 async def chat_completions(request):
     state = request.app.state
     data = await read_json(request)
-    try:
-        model = state.backends.resolve(data.get("model"), "chat")
-    except Exception as exc:  # noqa: BLE001 - reported in OpenAI's shape
-        raise from_hearth(exc) from None
+    model = _resolve_model(state.backends, data)
     messages, params, stops, options = parse_request(data)
     cancel = CancelToken()
     if any(m.images for m in messages):
-        side = state.backends.picture_side(model)
-        if side is None:
-            raise ApiError(400, f"this model cannot see pictures: {model} has no projector; choose a vision model "
-                           "or send the text alone", param="messages", code="model_cannot_see")
-        try:
-            async with watch_disconnect(request, cancel):
-                messages = await run_in_threadpool(decode_pictures, messages, side, picture_budget(request, cancel))
-        except Exception as exc:  # noqa: BLE001 - a bad picture is a 400 in OpenAI's shape
-            if isinstance(exc, Cancelled):
-                log.info("chat request left while its pictures were decoded: the rest were not")
-            raise from_hearth(exc) from None
-    loop = asyncio.get_running_loop()
-    items: asyncio.Queue = asyncio.Queue()
-    flt = StopFilter(stops)
+        messages = await _decode_request_pictures(request, state.backends, model, messages, cancel)
+    reply = _Reply(model, stops, cancel, state.timeout)
+    reply.start(state.backends, messages, params)
+    if not data.get("stream"):
+        return await _whole_reply(request, reply)
+    return _streamed_reply(reply, bool(options.get("include_usage")))
 
-    def emit(item) -> None:
-        if isinstance(item, str) and stops:
-            if flt.hit:
+
+def _resolve_model(backends, data: dict) -> str:
+    try:
+        return backends.resolve(data.get("model"), "chat")
+    except Exception as exc:  # noqa: BLE001 - reported in OpenAI's shape
+        raise from_hearth(exc) from None
+
+
+async def _decode_request_pictures(request, backends, model: str, messages: list[Message],
+                                   cancel: CancelToken) -> list[Message]:
+    """The request's pictures decoded off the event loop, for a model that sees; stopped if the client leaves."""
+    side = backends.picture_side(model)
+    if side is None:
+        raise ApiError(400, f"this model cannot see pictures: {model} has no projector; choose a vision model "
+                       "or send the text alone", param="messages", code="model_cannot_see")
+    try:
+        async with watch_disconnect(request, cancel):
+            return await run_in_threadpool(decode_pictures, messages, side, picture_budget(request, cancel))
+    except Exception as exc:  # noqa: BLE001 - a bad picture is a 400 in OpenAI's shape
+        if isinstance(exc, Cancelled):
+            log.info("chat request left while its pictures were decoded: the rest were not")
+        raise from_hearth(exc) from None
+
+
+class _Reply:
+    """One reply: the engine's events, emitted on the model's worker, read here on the event loop,
+    with the text cut at the request's stop strings."""
+
+    def __init__(self, model: str, stops: list[str], cancel: CancelToken, timeout: float):
+        self.model, self.stops, self.cancel, self.timeout = model, stops, cancel, timeout
+        self.id, self.created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+        self.filter = StopFilter(stops)
+        self.stats: ChatStats | None = None
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[StreamEvent | Future] = asyncio.Queue()
+
+    def start(self, backends, messages: list[Message], params: SamplingParams) -> None:
+        fut = backends.chat(self.model, messages, params, self.cancel, self._emit)
+        fut.add_done_callback(lambda f: self._loop.call_soon_threadsafe(self._queue.put_nowait, f))
+
+    def _emit(self, event: StreamEvent) -> None:
+        """On the model's worker thread."""
+        if isinstance(event, TextDelta) and self.stops:
+            if self.filter.hit:
                 return
-            item = flt.feed(item)
-            if flt.hit:
-                cancel.cancel()  # the engine stops at its next token
-        loop.call_soon_threadsafe(items.put_nowait, item)
+            event = TextDelta(self.filter.feed(event.text))
+            if self.filter.hit:
+                self.cancel.cancel()  # the engine stops at its next token
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
 
-    fut = state.backends.chat(model, messages, params, cancel, emit)
-    fut.add_done_callback(lambda f: loop.call_soon_threadsafe(items.put_nowait, f))
-    rid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
-    timeout = state.timeout
-
-    async def events():
-        """Text pieces, then the ChatStats; ends with the job, raising its error."""
-        stats = None
+    async def texts(self) -> AsyncIterator[str]:
+        """The reply's text pieces; self.stats is set by the end. Ends with the job, raising its error."""
         while True:
             try:
-                item = await asyncio.wait_for(items.get(), timeout)
+                item = await asyncio.wait_for(self._queue.get(), self.timeout)
             except asyncio.TimeoutError:
-                cancel.cancel()
-                raise ApiError(504, f"no word from the model in {timeout:.0f} s", "timeout") from None
-            if isinstance(item, str):
-                if item:
-                    yield item
-            elif isinstance(item, ChatStats):
-                stats = item
-            else:  # the job's future: done
-                exc = item.exception()
-                if exc is not None and not flt.hit:
-                    raise from_hearth(exc)
-                # After a stop string the reply is complete: how the engine then ended (its
-                # process may be restarted when a loaded machine answers the cancel late) is ours.
-                if stops and not flt.hit:
-                    rest = flt.flush()
-                    if rest:
-                        yield rest
-                yield stats
-                return
+                self.cancel.cancel()
+                raise ApiError(504, f"no word from the model in {self.timeout:.0f} s", "timeout") from None
+            match item:
+                case TextDelta(text):
+                    if text:
+                        yield text
+                case ChatStats():
+                    self.stats = item
+                case ToolStep():
+                    pass  # the API has no tools yet
+                case Future():  # the job: done
+                    exc = item.exception()
+                    if exc is not None and not self.filter.hit:
+                        raise from_hearth(exc)
+                    # After a stop string the reply is complete: how the engine then ended (its
+                    # process may be restarted when a loaded machine answers the cancel late) is ours.
+                    if self.stops and not self.filter.hit:
+                        rest = self.filter.flush()
+                        if rest:
+                            yield rest
+                    return
 
-    if not data.get("stream"):
-        text, stats = "", None
-        try:
-            async with watch_disconnect(request, cancel):
-                async for piece in events():
-                    if isinstance(piece, str):
-                        text += piece
-                    else:
-                        stats = piece
-        finally:
-            cancel.cancel()
-        return JSONResponse({
-            "id": rid, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": _finish_reason(stats, flt.hit)}],
-            "usage": _usage(stats), "system_fingerprint": "hearth",
-        })
+    def finish_reason(self) -> str:
+        return _finish_reason(self.stats, self.filter.hit)
 
-    def chunk(delta: dict, finish: str | None = None) -> str:
-        body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
+    def chunk(self, delta: dict, finish: str | None = None) -> str:
+        """One Server-Sent Event of the streamed reply."""
+        body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model,
                 "system_fingerprint": "hearth",
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
+
+async def _whole_reply(request, reply: _Reply) -> JSONResponse:
+    """stream: false: the whole reply in one JSON body."""
+    text = ""
+    try:
+        async with watch_disconnect(request, reply.cancel):
+            async for piece in reply.texts():
+                text += piece
+    finally:
+        reply.cancel.cancel()
+    return JSONResponse({
+        "id": reply.id, "object": "chat.completion", "created": reply.created, "model": reply.model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                     "finish_reason": reply.finish_reason()}],
+        "usage": _usage(reply.stats), "system_fingerprint": "hearth",
+    })
+
+
+def _streamed_reply(reply: _Reply, include_usage: bool) -> CancellableStream:
+    """stream: true: Server-Sent Events as the text comes, then the finish reason (and usage), then [DONE]."""
+
     async def sse():
         try:
-            yield chunk({"role": "assistant", "content": ""})
-            stats = None
-            async for piece in events():
-                if isinstance(piece, str):
-                    yield chunk({"content": piece})
-                else:
-                    stats = piece
-            yield chunk({}, _finish_reason(stats, flt.hit))
-            if options.get("include_usage"):
-                body = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
-                        "choices": [], "usage": _usage(stats)}
+            yield reply.chunk({"role": "assistant", "content": ""})
+            async for piece in reply.texts():
+                yield reply.chunk({"content": piece})
+            yield reply.chunk({}, reply.finish_reason())
+            if include_usage:
+                body = {"id": reply.id, "object": "chat.completion.chunk", "created": reply.created,
+                        "model": reply.model, "choices": [], "usage": _usage(reply.stats)}
                 yield f"data: {json.dumps(body)}\n\n"
             yield "data: [DONE]\n\n"
         except ApiError as exc:  # headers are gone: the error travels as an event, as OpenAI's does
             yield f"data: {json.dumps(exc.body())}\n\n"
         finally:
-            cancel.cancel()
+            reply.cancel.cancel()
 
-    return CancellableStream(sse(), cancel, media_type="text/event-stream",
+    return CancellableStream(sse(), reply.cancel, media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -11,6 +11,7 @@ arriving. Requests under way are counted apart (see KeyCheck: authorised ones ap
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ class ConnectionGuard:
         self.waiting: dict[object, float] = {}  # protocol -> when it began waiting; oldest first
         self.per_client: dict[str, int] = {}
         self.counted: set[object] = set()  # open connections, until closed or dropped (a drop counts at once:
-        self._timers: dict[object, object] = {}  # in a burst of accepts its connection_lost comes later)
+        self._timers: dict[object, asyncio.TimerHandle] = {}  # in a burst of accepts its connection_lost comes later)
 
     @staticmethod
     def _address(proto) -> str:
@@ -117,7 +118,7 @@ def guarded_protocol(guard: ConnectionGuard):
     """uvicorn's HTTP protocol class, reporting each connection's state to the guard."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-    class GuardedProtocol(AutoHTTPProtocol):
+    class GuardedProtocol(AutoHTTPProtocol):  # type: ignore[valid-type,misc]  # uvicorn picks the class at import
         def connection_made(self, transport) -> None:
             super().connection_made(transport)
             if guard.opened(self):

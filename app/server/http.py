@@ -79,7 +79,8 @@ class watch_disconnect:  # noqa: N801 - used as a context manager, like a functi
     so the next message the server has for us is the disconnect)."""
 
     def __init__(self, request, cancel: CancelToken):
-        self.request, self.cancel, self.task = request, cancel, None
+        self.request, self.cancel = request, cancel
+        self.task: asyncio.Task | None = None
 
     async def _watch(self) -> None:
         while True:
@@ -93,7 +94,8 @@ class watch_disconnect:  # noqa: N801 - used as a context manager, like a functi
         return self
 
     async def __aexit__(self, *exc):
-        self.task.cancel()
+        if self.task is not None:
+            self.task.cancel()
         return False
 
 

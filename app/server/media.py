@@ -154,7 +154,9 @@ async def embeddings(request):
     if fmt not in ("float", "base64"):
         raise ApiError(400, "'encoding_format' must be float or base64", param="encoding_format")
     with ExitStack() as stack:
-        texts, images, order = [], [], []
+        texts: list[str] = []
+        images: list[Path] = []
+        order: list[tuple[str, int]] = []
         for i, x in enumerate(inputs):
             if _DATA_URI.match(x):
                 order.append(("image", len(images)))

@@ -63,12 +63,12 @@ class HearthServer:
             self.sock.close()
 
     def start(self, timeout: float = 30) -> HearthServer:
-        self._thread = threading.Thread(target=self.run, name="hearth-serve", daemon=True)
-        self._thread.start()
+        self._thread = thread = threading.Thread(target=self.run, name="hearth-serve", daemon=True)
+        thread.start()
         ready = threading.Event()
 
         def poll():
-            while not (self.server.started or not self._thread.is_alive()):
+            while not (self.server.started or not thread.is_alive()):
                 ready.wait(0.01)
             ready.set()
 

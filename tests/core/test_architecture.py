@@ -137,3 +137,48 @@ def test_every_pane_module_is_small():
     assert {"app/gui/chat/pane.py", "app/gui/images/pane.py", "app/gui/speech/pane.py",
             "app/gui/models/page.py"} <= panes.keys()
     assert {p: n for p, n in panes.items() if n >= PANE_LINES} == {}
+
+
+def test_mypy_passes_on_core_and_server():
+    """The engines' typed contract (app/core/chat/events.py, the protocols) is checked, not just written:
+    pyproject's [tool.mypy] names what is checked and how strictly."""
+    result = subprocess.run([sys.executable, "-m", "mypy", "app/core", "app/server"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Success: no issues found" in result.stdout
+
+
+ENGINE = """
+from collections.abc import Iterator
+
+from app.core.chat.events import StreamEvent, TextDelta
+from app.core.chat.protocol import ChatEngineProtocol
+
+
+class Engine:
+    def __init__(self) -> None:
+        self.model_id, self.n_ctx, self.gpu_layers, self.device_reason = "m", 0, 0, ""
+        self.notices: list[str] = []
+
+    def stream(self, messages, params, cancel=None) -> Iterator[{item}]:
+        yield {text}
+
+    def close(self) -> None:
+        pass
+
+
+engine: ChatEngineProtocol = Engine()
+"""
+
+
+def test_mypy_refuses_an_engine_that_yields_bare_text(tmp_path):
+    """What every engine did before the events: text as str beside ChatStats. The protocol catches it."""
+    runs = {}
+    for name, item, text in (("old", "str | StreamEvent", '"text"'), ("new", "StreamEvent", 'TextDelta("text")')):
+        path = tmp_path / f"{name}_engine.py"
+        path.write_text(ENGINE.format(item=item, text=text))
+        runs[name] = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", str(path)], cwd=ROOT,
+                                    capture_output=True, text=True)
+    assert runs["new"].returncode == 0, runs["new"].stdout + runs["new"].stderr
+    assert runs["old"].returncode == 1, runs["old"].stdout + runs["old"].stderr
+    assert '"Engine"' in runs["old"].stdout and "ChatEngineProtocol" in runs["old"].stdout, runs["old"].stdout

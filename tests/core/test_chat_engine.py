@@ -2,7 +2,8 @@ import os
 
 import pytest
 
-from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+from app.core.chat.engine import LoadOptions, SamplingParams
+from app.core.chat.events import ChatStats, TextDelta
 from app.core.chat.loading import load_chat_model
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken, InputError, ModelError
@@ -14,10 +15,12 @@ GREEDY = SamplingParams(temperature=0.0, max_tokens=24, seed=7)
 def _run(engine, messages, params=GREEDY, cancel=None):
     pieces, stats = [], None
     for item in engine.stream(messages, params, cancel):
+        assert stats is None, "ChatStats ends the stream"
         if isinstance(item, ChatStats):
             stats = item
         else:
-            pieces.append(item)
+            assert isinstance(item, TextDelta), item
+            pieces.append(item.text)
     return pieces, stats
 
 

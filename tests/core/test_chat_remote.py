@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+from app.core.chat.engine import LoadOptions, SamplingParams
+from app.core.chat.events import ChatStats, TextDelta, text_of
 from app.core.chat.remote import ChatProcessError, RemoteChatEngine
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken, InputError, ModelError
@@ -20,10 +21,6 @@ def remote(gemma_path):
     engine.close()
 
 
-def _text(items) -> str:
-    return "".join(i for i in items if isinstance(i, str))
-
-
 @pytest.mark.slow
 def test_replies_match_the_in_process_engine(remote, gemma_path):
     from app.core.chat.loading import load_chat_model
@@ -34,7 +31,8 @@ def test_replies_match_the_in_process_engine(remote, gemma_path):
     gemma = load_chat_model(gemma_path, LoadOptions(n_ctx=2048), "gemma-3-270m-q4_k_m")  # fresh, as the remote is
     local = list(gemma.stream(messages, params))
     assert isinstance(ours[-1], ChatStats) and ours[-1].completion_tokens > 0
-    assert _text(ours) == _text(local) and _text(ours).strip()
+    assert ours[:-1] and all(isinstance(i, TextDelta) for i in ours[:-1])
+    assert text_of(ours) == text_of(local) and text_of(ours).strip()
     assert remote.render(messages) == gemma.render(messages)
     assert remote.tokenize("hello world") == gemma.tokenize("hello world")
     assert remote.format.name == "gemma" and remote.notices == gemma.notices and remote.n_ctx == gemma.n_ctx
@@ -60,7 +58,7 @@ def test_cancel_stops_a_long_reply_midway(where, request):
     def consume():
         for item in engine.stream([Message("user", "Write a very long story. " * 40)], params, cancel):
             seen.append(item)
-            if isinstance(item, str) and not first.is_set():
+            if isinstance(item, TextDelta) and not first.is_set():
                 first.set()
                 asked.wait(60)  # the reply is mid-way here until the cancel has been asked for
 
@@ -253,14 +251,17 @@ def test_cli_chat_stops_on_the_first_ctrl_c(gemma_path, stuck):
 
 
 def test_text_crosses_the_pipe_in_batches_and_arrives_whole():
+    """Text goes as bare strings (the cheapest to pickle), batched; other events go whole, in order."""
     import multiprocessing
 
+    from app.core.chat.events import ToolStep
     from app.core.chat.remote import _send_batched
 
-    pieces = [f"w{i} " for i in range(200)]
-    stats = ChatStats(model="m", completion_tokens=200, stop_reason="length")
+    pieces = [TextDelta(f"w{i} ") for i in range(200)]
+    step = ToolStep("search", {"query": "sea"}, "3 photos")
+    stats = ChatStats(model="m", completion_tokens=201, stop_reason="length")
     here, there = multiprocessing.Pipe()
-    _send_batched(there, iter([*pieces, stats]))
+    _send_batched(there, iter([*pieces[:100], step, *pieces[100:], stats]))
     there.close()
     got = []
     while here.poll(1):
@@ -268,10 +269,14 @@ def test_text_crosses_the_pipe_in_batches_and_arrives_whole():
             got.append(here.recv())
         except EOFError:
             break
-    assert all(kind == "item" for kind, _ in got)
+    kinds = [kind for kind, _ in got]
+    assert set(kinds) == {"text", "item"} and kinds[-1] == "item"
+    assert all(isinstance(payload, str) for kind, payload in got if kind == "text")
     items = [payload for _, payload in got]
-    assert items[0] == pieces[0], "the first piece goes at once"
-    assert items[-1] == stats and "".join(items[:-1]) == "".join(pieces)
+    assert items[0] == pieces[0].text, "the first piece goes at once"
+    at = items.index(step)
+    assert "".join(items[:at]) == "".join(p.text for p in pieces[:100]), "text before a step arrives before it"
+    assert items[-1] == stats and "".join(items[at + 1:-1]) == "".join(p.text for p in pieces[100:])
     assert len(items) < len(pieces) // 4, "a fast reply is sent a few messages a frame, not one per token"
 
 

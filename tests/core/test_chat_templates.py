@@ -3,7 +3,8 @@ import sys
 
 import pytest
 
-from app.core.chat.engine import ChatStats, SamplingParams
+from app.core.chat.engine import SamplingParams
+from app.core.chat.events import ChatStats
 from app.core.chat.loading import load_chat_model
 from app.core.chat.templates import JinjaTemplate, Message, TemplateError, choose_format
 from app.core.models.gguf_header import read_gguf

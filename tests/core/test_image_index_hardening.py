@@ -296,3 +296,14 @@ def test_cli_says_an_index_with_foreign_columns_is_damaged_and_rebuilds_it(clip_
     assert "photo index" in result.stderr and "damaged" in result.stderr and "--rebuild" in result.stderr
     rebuilt = run_app("search", "index", "--rebuild", str(tmp_path / "lib"))
     assert rebuilt.returncode == 0 and "embedded 20" in rebuilt.stdout, rebuilt.stderr
+
+
+def test_a_query_of_unresolved_picture_paths_alone_is_refused_in_words():
+    """mypy found it: such a query reached numpy with no vector at all and failed there with a TypeError."""
+    import pytest
+
+    from app.core.images.query import Query
+    from app.core.jobs import InputError
+
+    with pytest.raises(InputError, match="type something to search for"):
+        query_vector(Query(images=["holiday.png"]), encoder=None)

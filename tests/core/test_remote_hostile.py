@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from app.core.chat.events import TextDelta
 from tests.conftest import run_app
 from tests.helpers import HostileServer, wait_until
 
@@ -63,7 +64,7 @@ def test_data_lines_without_a_blank_line_end_the_reply_at_a_bound():
         with pytest.raises(RemoteError, match=r"an event longer than 1 MB.*partial reply is kept"):
             for item in engine_for(srv).stream(ask(), params()):
                 got.append(item)
-        assert got == ["Hello"]
+        assert got == [TextDelta("Hello")]
         assert srv.answered.wait(30)
         assert srv.sent < 32 << 20, "the client stopped reading at the bound, not at the server's 64 MB"
 
@@ -71,7 +72,7 @@ def test_data_lines_without_a_blank_line_end_the_reply_at_a_bound():
 def test_stop_ends_a_reply_whose_body_ends_at_close_while_the_server_drips():
     """Item 5: no length, not chunked: http.client let go of the socket, so Stop could not shut it,
     and a byte every half second never let the read time out."""
-    from app.core.chat.engine import ChatStats
+    from app.core.chat.events import ChatStats
     from app.core.jobs import CancelToken
 
     def answer(srv, conn, path):
@@ -103,7 +104,7 @@ def test_stop_ends_a_reply_whose_body_ends_at_close_while_the_server_drips():
         assert ended.wait(5), "Stop did not end the reply while the server dripped"
         assert time.monotonic() - asked < 5
     assert not errors, errors
-    assert got[0] == "Hi" and isinstance(got[-1], ChatStats) and got[-1].stop_reason == "cancelled"
+    assert got[0] == TextDelta("Hi") and isinstance(got[-1], ChatStats) and got[-1].stop_reason == "cancelled"
 
 
 def _words(count: int, text: str = "word "):
@@ -143,7 +144,7 @@ def test_long_pieces_count_against_max_tokens_by_their_length():
     with HostileServer(_words(50, "z" * 10_000)) as srv, pytest.raises(RemoteError, match="16-token limit"):
         for item in engine_for(srv).stream(ask(), params(16)):
             got.append(item)
-    assert sum(len(i) for i in got) == 16 * CHARS_PER_TOKEN
+    assert sum(len(i.text) for i in got) == 16 * CHARS_PER_TOKEN
 
 
 def test_the_cli_prints_at_most_one_reply_of_a_server_that_never_stops():
@@ -189,7 +190,7 @@ BAD_SHAPES = [
 @pytest.mark.parametrize("bad", BAD_SHAPES, ids=[json.dumps(b) for b in BAD_SHAPES])
 def test_usage_and_choices_of_the_wrong_shape_are_ignored(bad):
     """Item 15: these ended the reply with a TypeError's or ValueError's own text."""
-    from app.core.chat.engine import ChatStats
+    from app.core.chat.events import ChatStats
 
     def answer(srv, conn, path):
         srv.send(conn, SSE_HEAD + event(bad) + piece("ok", "stop") + DONE)
@@ -197,7 +198,7 @@ def test_usage_and_choices_of_the_wrong_shape_are_ignored(bad):
     with HostileServer(answer) as srv:
         items = list(engine_for(srv).stream(ask(), params()))
     stats = items[-1]
-    assert items[:-1] == ["ok"] and isinstance(stats, ChatStats) and stats.stop_reason == "eos"
+    assert items[:-1] == [TextDelta("ok")] and isinstance(stats, ChatStats) and stats.stop_reason == "eos"
     assert isinstance(stats.prompt_tokens, int) and 0 <= stats.prompt_tokens < 2**31
     assert stats.completion_tokens == 1
 

@@ -35,7 +35,7 @@ class RecordingBackends:
         return getattr(self.inner, name)
 
     def chat(self, model, messages, params, cancel, emit):
-        from app.core.chat.engine import ChatStats
+        from app.core.chat.events import ChatStats
 
         def recording(item):
             if isinstance(item, ChatStats):
@@ -91,6 +91,7 @@ def test_models_lists_every_installed_model_with_its_kind(client):
 @pytest.mark.slow
 def test_chat_through_the_api_is_the_in_app_engine_reply(client, gemma_path):
     from app.core.chat.engine import LoadOptions, SamplingParams
+    from app.core.chat.events import text_of
     from app.core.chat.remote import open_chat_engine
     from app.core.chat.templates import Message
 
@@ -102,7 +103,7 @@ def test_chat_through_the_api_is_the_in_app_engine_reply(client, gemma_path):
                                    SamplingParams(temperature=0, max_tokens=16, seed=5)))
     finally:
         engine.close()
-    local = "".join(i for i in items if isinstance(i, str))
+    local = text_of(items)
     assert reply.choices[0].message.content == local and local.strip()
     assert reply.choices[0].finish_reason in ("stop", "length")
     assert reply.usage.prompt_tokens == items[-1].prompt_tokens

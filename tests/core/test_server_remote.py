@@ -144,7 +144,8 @@ def test_a_remote_model_streams_and_the_reply_records_who_answered(remote, tmp_p
 
 @pytest.mark.slow
 def test_stop_ends_a_remote_reply_and_the_server_answers_the_next(remote):
-    from app.core.chat.engine import ChatStats, SamplingParams
+    from app.core.chat.engine import SamplingParams
+    from app.core.chat.events import ChatStats, TextDelta
     from app.core.chat.openai_remote import OpenAIChatEngine
     from app.core.jobs import CancelToken
 
@@ -154,11 +155,11 @@ def test_stop_ends_a_remote_reply_and_the_server_answers_the_next(remote):
     for item in engine.stream(ask("Count from one to one thousand: 1, 2, 3, 4,"),
                               SamplingParams(max_tokens=900, temperature=0), cancel):
         items.append(item)
-        if isinstance(item, str):
+        if isinstance(item, TextDelta):
             cancel.cancel()
     stats = items[-1]
     assert isinstance(stats, ChatStats) and stats.stop_reason == "cancelled"
-    assert sum(isinstance(i, str) for i in items) < 50
+    assert sum(isinstance(i, TextDelta) for i in items) < 50
     again = list(engine.stream(ask("Hello"), SamplingParams(max_tokens=4, temperature=0)))
     assert again[-1].stop_reason in ("length", "eos")
 

@@ -6,7 +6,8 @@ picture changes the greedy output, the same picture gives the same output, and t
 
 import pytest
 
-from app.core.chat.engine import ChatStats, LoadOptions, SamplingParams
+from app.core.chat.engine import LoadOptions, SamplingParams
+from app.core.chat.events import ChatStats, text_of
 from app.core.chat.loading import load_chat_model
 from app.core.chat.pictures import prepare, side_for_projector
 from app.core.chat.remote import RemoteChatEngine
@@ -36,7 +37,7 @@ def pictures(tmp_path_factory):
 def _ask(engine, messages, params=GREEDY, cancel=None):
     items = list(engine.stream(messages, params, cancel))
     assert isinstance(items[-1], ChatStats)
-    return "".join(i for i in items if isinstance(i, str)), items[-1]
+    return text_of(items), items[-1]
 
 
 def test_the_pictures_tokens_are_counted_in_the_prompt(seer, pictures):

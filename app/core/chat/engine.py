@@ -1,8 +1,8 @@
 """The chat engine: a GGUF model through llama-cpp-python, streamed token by token.
 
 Plain Python, no Qt. ``load_chat_model`` (app/core/chat/loading.py) validates and sizes the model
-before llama.cpp sees it; ``ChatEngine.stream`` yields text pieces and finishes with
-``ChatStats``. The prompt is evaluated in small batches so a cancel is honoured
+before llama.cpp sees it; ``ChatEngine.stream`` yields ``TextDelta`` events and finishes with
+``ChatStats`` (app/core/chat/events.py). The prompt is evaluated in small batches so a cancel is honoured
 within one batch, and a follow-up turn only evaluates what is new (the
 already-evaluated prefix stays in the KV cache).
 """
@@ -13,10 +13,12 @@ import codecs
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
+from app.core.chat.events import ChatStats, StreamEvent, TextDelta
 from app.core.chat.templates import Message, PromptFormat
 from app.core.jobs import Cancelled, CancelToken, InputError
 from app.core.models.fit import estimate_chat_fit
@@ -43,7 +45,7 @@ class SamplingParams:
     @classmethod
     def from_dict(cls, data: dict | None) -> SamplingParams:
         """Known keys of the right type (a saved chat is hostile input); anything else keeps its default."""
-        out = {}
+        out: dict[str, Any] = {}
         for key, value in (data if isinstance(data, dict) else {}).items():
             if key not in cls.__dataclass_fields__ or isinstance(value, bool):
                 continue
@@ -56,24 +58,6 @@ class SamplingParams:
             elif isinstance(value, (int, float)) and math.isfinite(value):
                 out[key] = float(value)
         return cls(**out)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
-class ChatStats:
-    model: str = ""
-    prompt_tokens: int = 0
-    reused_tokens: int = 0  # prompt tokens already in the KV cache
-    completion_tokens: int = 0
-    time_to_first_token_s: float = 0.0
-    tokens_per_second: float = 0.0
-    total_s: float = 0.0
-    dropped_messages: int = 0  # old turns left out because the context is full
-    stop_reason: str = ""  # "eos" | "stop" | "length" | "cancelled"
-    image_tokens: int = 0  # prompt tokens that are pictures (counted in prompt_tokens too)
-    image_encode_s: float = 0.0  # time the projector took to encode this turn's new pictures
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,7 +131,8 @@ class ChatEngine:
             messages, max_tokens, lambda kept: _TextPrompt(self.tokenize(self.render(kept, cancel))))
         return PromptPlan(prompt.ids, dropped, kept)
 
-    def _fit(self, messages: list[Message], max_tokens: int, layout):
+    def _fit(self, messages: list[Message], max_tokens: int,
+             layout: Callable[[list[Message]], _Laid]) -> tuple[Any, int, list[Message]]:
         """The prompt that keeps the most recent turns, dropping the oldest, that leaves room for the
         reply (never the system prompt or the last message). layout(kept) builds a prompt (ids,
         image_tokens, close()); prompts not chosen are closed.
@@ -162,7 +147,7 @@ class ChatEngine:
         system = [m for m in messages if m.role == "system"]
         rest = [m for m in messages if m.role != "system"]
         last = len(rest) - 1
-        laid: dict[int, object] = {}
+        laid: dict[int, _Laid] = {}
 
         def fits(dropped: int) -> bool:
             if dropped not in laid:
@@ -230,8 +215,8 @@ class ChatEngine:
 
     def stream(
         self, messages: list[Message], params: SamplingParams, cancel: CancelToken | None = None
-    ) -> Iterator[str | ChatStats]:
-        """Yields text pieces as they are decoded, then one ChatStats."""
+    ) -> Iterator[StreamEvent]:
+        """Yields the text as it is decoded (TextDelta), then one ChatStats."""
         cancel = cancel or CancelToken()
         start = time.perf_counter()
         try:
@@ -281,7 +266,7 @@ class ChatEngine:
                     break
                 safe = len(text) - hold if hold else len(text)  # a stop string may be arriving
                 if safe > emitted:
-                    yield text[emitted:safe]
+                    yield TextDelta(text[emitted:safe])
                     emitted = safe
                 if cancel.cancelled:
                     stats.stop_reason = "cancelled"
@@ -295,7 +280,7 @@ class ChatEngine:
             cut = _find_stop(text, stops)
             text = text[:cut] if cut is not None else text
         if len(text) > emitted:
-            yield text[emitted:]
+            yield TextDelta(text[emitted:])
         end = time.perf_counter()
         stats.total_s = end - start
         if first_at is not None:
@@ -320,6 +305,15 @@ class ChatEngine:
             self.llm.close()
         except AttributeError:
             pass
+
+
+class _Laid(Protocol):
+    """A prompt laid out for _fit: its ids, how many are pictures, and what to free when not chosen."""
+
+    ids: list[int]
+    image_tokens: int
+
+    def close(self) -> None: ...
 
 
 @dataclass

@@ -215,6 +215,7 @@ class ChatHistory:
             "INSERT INTO conversations (title, system_prompt, model, params, created, updated) VALUES (?,?,?,?,?,?)",
             (title, system_prompt, model, json.dumps(params or {}), now, now),
         )
+        assert cur.lastrowid is not None  # an INSERT's row
         return self.conversation(cur.lastrowid)
 
     def conversation(self, conversation_id: int) -> Conversation:
@@ -254,7 +255,7 @@ class ChatHistory:
         ids, total = search_index.matching_ids(self.db, text, limit, self.indexed_search)
         if not ids:
             return SearchResults([], total, more=False)
-        found = {}
+        found: dict[int, Conversation] = {}
         for start in range(0, len(ids), 500):  # under SQLite's host-parameter limit
             part = ids[start : start + 500]
             sql = _SELECT + f" WHERE id IN ({','.join('?' * len(part))})"
@@ -346,6 +347,7 @@ class ChatHistory:
                     (cur.lastrowid, position, a.sha256, a.name, a.width, a.height),
                 )
             self.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
+        assert cur.lastrowid is not None  # an INSERT's row
         return StoredMessage(cur.lastrowid, conversation_id, role, content, now, incomplete, {}, list(attachments))
 
     def start_reply(self, conversation_id: int) -> StoredMessage:

@@ -14,6 +14,7 @@ import logging
 import math
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TypeGuard
 
 from app.core.chat.engine import ChatStats, SamplingParams
 from app.core.chat.history_base import EXPORT_FORMAT, HistoryError, picture_file_name
@@ -73,7 +74,7 @@ def _text(value, what: str, default: str = "", limit: int | None = None) -> str:
     return value[:limit] if limit else value
 
 
-def _number(value) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
@@ -92,7 +93,8 @@ def _known(raw, cls, what: str) -> dict:
             ok = _number(value)
         else:  # int, or None (the seed): an integer; a float where an int belongs would break a spin box
             ok = _number(value) and float(value).is_integer() and abs(value) < 2**63
-            value = int(value) if ok else value
+            if ok and _number(value):
+                value = int(value)
         if ok:
             out[f.name] = value
     return out

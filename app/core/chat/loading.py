@@ -75,6 +75,7 @@ def load_chat_model(path: Path, options: LoadOptions | None = None, model_id: st
     fmt = choose_format(info.chat_template, info.architecture, bos, eos, options.chat_format)
     if fmt.name != "template" and not options.chat_format:
         notices.append(f"the model has no chat template; using the {fmt.name} format for {info.architecture}")
+    engine: ChatEngine
     if projector is not None:
         from app.core.chat.vision_engine import VisionChatEngine
 

@@ -21,10 +21,12 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
 from app.core.chat import sse
-from app.core.chat.engine import ChatStats, SamplingParams
+from app.core.chat.engine import SamplingParams
+from app.core.chat.events import ChatStats, StreamEvent, TextDelta
 from app.core.chat.remote import FormatInfo
 from app.core.chat.servers import RemoteServer
 from app.core.chat.templates import Message
@@ -62,10 +64,10 @@ class _Connection:
         self.base_path = parts.path
         self.read_timeout = read_timeout or timeout
         cls = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-        kwargs = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
-        self.conn = cls(parts.hostname, parts.port, timeout=timeout, **kwargs)
-        self.sock = None
-        self.resp = None
+        kwargs: dict[str, Any] = {"context": ssl.create_default_context()} if parts.scheme == "https" else {}
+        self.conn = cls(parts.hostname or "", parts.port, timeout=timeout, **kwargs)  # servers.py checked the URL
+        self.sock: socket.socket | None = None
+        self.resp: http.client.HTTPResponse | None = None
         self._lock = threading.Lock()
         self._cancelled = False
 
@@ -137,7 +139,7 @@ def _error_message(raw: bytes) -> str:
     return printable(str(data), 300)
 
 
-def _usable_id(m) -> bool:
+def _usable_id(m: object) -> TypeGuard[str]:
     return isinstance(m, str) and 0 < len(m) <= 256 and m.isprintable()  # the rule servers.check_models keeps
 
 
@@ -157,7 +159,7 @@ def list_models(server: RemoteServer, timeout: float = CONNECT_TIMEOUT_S) -> lis
             raise RemoteError(f"the server '{server.name}' answered /models without a model list")
         # A server that says what kind each model is (another Hearth) offers only its chat models here.
         ids = [m.get("id") for m in items if isinstance(m, dict) and m.get("kind", "chat") == "chat"]
-        usable = [m for m in ids if _usable_id(m)]
+        usable: list[str] = [m for m in ids if _usable_id(m)]
         if len(usable) < len(ids):
             log.warning("server %s: %d model id(s) that are not printable text were left out",
                         server.name, len(ids) - len(usable))
@@ -217,6 +219,103 @@ class _Budget:
                 "characters, the most Hearth keeps of one reply; it was cut there and is kept")
 
 
+def _shut_on_cancel(c: _Connection, cancel: CancelToken) -> threading.Event:
+    """Watches for Stop from a thread of its own: a read blocked on the socket ends at once. Set the
+    returned event when the exchange is over."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            if cancel.wait(0.05):
+                c.cancel()
+                return
+
+    threading.Thread(target=watch, name="remote-chat-stop", daemon=True).start()
+    return done
+
+
+def _broke_off(name: str, exc: BaseException) -> RemoteError:
+    """What a reply that failed mid-way (not by Stop) raises, in words."""
+    if isinstance(exc, RemoteError):
+        return exc
+    if isinstance(exc, sse.StreamLimit):
+        return RemoteError(f"the server '{name}' sent {exc}, more than a reply can be; "
+                           "it was ended there and the partial reply is kept")
+    return RemoteError(f"the connection to the server '{name}' broke mid-reply "
+                       f"({_reason(exc)}); the partial reply is kept")
+
+
+class _Reply:
+    """One streamed reply as it is read: its text within the budget, its stats, whether the server ended it."""
+
+    def __init__(self, server: str, max_tokens: int, stats: RemoteChatStats):
+        self.server, self.stats = server, stats
+        self.budget = _Budget(server, max_tokens)
+        self.first_at: float | None = None
+        self.finished = False
+
+    def read(self, resp, cancel: CancelToken) -> Iterator[TextDelta]:
+        """The text of each Server-Sent Event until [DONE], the end of the body, or Stop."""
+        for event in sse.events(resp):
+            if event == "[DONE]":
+                self.finished = True
+                return
+            data = self._parse(event)
+            if data is None:
+                continue
+            usage = data.get("usage")
+            if isinstance(usage, dict):
+                self.stats.prompt_tokens = _count(usage.get("prompt_tokens"))
+                self.stats.completion_tokens = _count(usage.get("completion_tokens"))
+            choices = data.get("choices")
+            for choice in choices if isinstance(choices, list) else ():
+                if isinstance(choice, dict):
+                    yield from self._choice(choice)
+            if cancel.cancelled:
+                return
+
+    def _parse(self, event: str) -> dict | None:
+        """An event's JSON object (None: not an object, skipped); a server's error is raised."""
+        try:
+            data = json.loads(event)
+        except ValueError:
+            raise RemoteError(f"the server '{self.server}' sent something that is not JSON") from None
+        if not isinstance(data, dict):
+            return None
+        if "error" in data:
+            raise RemoteError(f"the server '{self.server}' failed mid-reply: "
+                              f"{_error_message(json.dumps(data).encode())}")
+        return data
+
+    def _choice(self, choice: dict) -> Iterator[TextDelta]:
+        """A choice's new text, cut to the budget (a cut ends the reply), and its finish reason."""
+        delta = choice.get("delta")
+        piece = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(piece, str) and piece:
+            kept, cut = self.budget.take(piece)
+            if kept:
+                self.first_at = self.first_at or time.perf_counter()
+                yield TextDelta(kept)
+            if cut:
+                log.warning("%s", cut)
+                raise RemoteError(cut)
+        reason = choice.get("finish_reason")
+        if reason and isinstance(reason, str):
+            self.stats.stop_reason = {"stop": "eos", "length": "length"}.get(reason, printable(reason, 32))
+            self.finished = True
+
+    def finish(self, start: float) -> RemoteChatStats:
+        """The stats with their timings, once the reply is over."""
+        stats, end = self.stats, time.perf_counter()
+        stats.completion_tokens = stats.completion_tokens or self.budget.pieces
+        stats.total_s = end - start
+        if self.first_at is not None:
+            stats.time_to_first_token_s = self.first_at - start
+            if stats.completion_tokens > 1 and end > self.first_at:
+                stats.tokens_per_second = (stats.completion_tokens - 1) / (end - self.first_at)
+        return stats
+
+
 class OpenAIChatEngine:
     """A model on a server: the same stream(messages, params, cancel) as the local engine."""
 
@@ -234,13 +333,41 @@ class OpenAIChatEngine:
         self.read_timeout = read_timeout
 
     def stream(self, messages: list[Message], params: SamplingParams,
-               cancel: CancelToken | None = None) -> Iterator[str | ChatStats]:
+               cancel: CancelToken | None = None) -> Iterator[StreamEvent]:
         cancel = cancel or CancelToken()
         if not messages or not any(m.content.strip() for m in messages if m.role == "user"):
             raise InputError("the message is empty")
         start = time.perf_counter()
-        stats = RemoteChatStats(model=self.model_id, server=self.server.name, stop_reason="length")
-        body = {
+        reply = _Reply(self.server.name, params.max_tokens,
+                       RemoteChatStats(model=self.model_id, server=self.server.name, stop_reason="length"))
+        c = _Connection(self.server, CONNECT_TIMEOUT_S, self.read_timeout)
+        done = _shut_on_cancel(c, cancel)
+        try:
+            if cancel.cancelled:
+                reply.stats.stop_reason = "cancelled"
+                yield reply.stats
+                return
+            resp = c.request("POST", "/chat/completions", self._body(messages, params), accept="text/event-stream")
+            if resp.status >= 400:
+                _raise_for_status(self.server, resp.status, resp.read(MAX_BODY), self.remote_model)
+            yield from reply.read(resp, cancel)
+            if cancel.cancelled:
+                reply.stats.stop_reason = "cancelled"
+            elif not reply.finished:
+                raise RemoteError(f"the server '{self.server.name}' closed the connection mid-reply; "
+                                  "the partial reply is kept")
+        except (sse.StreamLimit, OSError, http.client.HTTPException, RemoteError) as exc:
+            if not cancel.cancelled:
+                raise _broke_off(self.server.name, exc) from None
+            reply.stats.stop_reason = "cancelled"
+        finally:
+            done.set()
+            c.close()
+        yield reply.finish(start)
+
+    def _body(self, messages: list[Message], params: SamplingParams) -> dict:
+        """The request: OpenAI's chat completion, streamed, with the usage at the end."""
+        body: dict = {
             "model": self.remote_model,
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "stream": True,
@@ -251,93 +378,7 @@ class OpenAIChatEngine:
         }
         if params.seed is not None:
             body["seed"] = params.seed
-        c = _Connection(self.server, CONNECT_TIMEOUT_S, self.read_timeout)
-        done = threading.Event()
-
-        def watch() -> None:
-            while not done.is_set():
-                if cancel.wait(0.05):
-                    c.cancel()
-                    return
-
-        threading.Thread(target=watch, name="remote-chat-stop", daemon=True).start()
-        budget = _Budget(self.server.name, params.max_tokens)
-        first_at = None
-        finished = False
-        name = self.server.name
-        try:
-            if cancel.cancelled:
-                stats.stop_reason = "cancelled"
-                yield stats
-                return
-            resp = c.request("POST", "/chat/completions", body, accept="text/event-stream")
-            if resp.status >= 400:
-                _raise_for_status(self.server, resp.status, resp.read(MAX_BODY), self.remote_model)
-            for event in sse.events(resp):
-                if event == "[DONE]":
-                    finished = True
-                    break
-                try:
-                    data = json.loads(event)
-                except ValueError:
-                    raise RemoteError(f"the server '{name}' sent something that is not JSON") from None
-                if not isinstance(data, dict):
-                    continue
-                if "error" in data:
-                    raise RemoteError(f"the server '{name}' failed mid-reply: "
-                                      f"{_error_message(json.dumps(data).encode())}")
-                usage = data.get("usage")
-                if isinstance(usage, dict):
-                    stats.prompt_tokens = _count(usage.get("prompt_tokens"))
-                    stats.completion_tokens = _count(usage.get("completion_tokens"))
-                choices = data.get("choices")
-                for choice in choices if isinstance(choices, list) else ():
-                    if not isinstance(choice, dict):
-                        continue
-                    delta = choice.get("delta")
-                    piece = delta.get("content") if isinstance(delta, dict) else None
-                    if isinstance(piece, str) and piece:
-                        kept, cut = budget.take(piece)
-                        if kept:
-                            first_at = first_at or time.perf_counter()
-                            yield kept
-                        if cut:
-                            log.warning("%s", cut)
-                            raise RemoteError(cut)
-                    reason = choice.get("finish_reason")
-                    if reason and isinstance(reason, str):
-                        stats.stop_reason = {"stop": "eos", "length": "length"}.get(reason, printable(reason, 32))
-                        finished = True
-                if cancel.cancelled:
-                    break
-            if cancel.cancelled:
-                stats.stop_reason = "cancelled"
-            elif not finished:
-                raise RemoteError(f"the server '{name}' closed the connection mid-reply; "
-                                  "the partial reply is kept")
-        except sse.StreamLimit as exc:
-            if not cancel.cancelled:
-                raise RemoteError(f"the server '{name}' sent {exc}, more than a reply can be; "
-                                  "it was ended there and the partial reply is kept") from None
-            stats.stop_reason = "cancelled"
-        except (OSError, http.client.HTTPException, RemoteError) as exc:
-            if not cancel.cancelled:
-                if isinstance(exc, RemoteError):
-                    raise
-                raise RemoteError(f"the connection to the server '{name}' broke mid-reply "
-                                  f"({_reason(exc)}); the partial reply is kept") from None
-            stats.stop_reason = "cancelled"
-        finally:
-            done.set()
-            c.close()
-        end = time.perf_counter()
-        stats.completion_tokens = stats.completion_tokens or budget.pieces
-        stats.total_s = end - start
-        if first_at is not None:
-            stats.time_to_first_token_s = first_at - start
-            if stats.completion_tokens > 1 and end > first_at:
-                stats.tokens_per_second = (stats.completion_tokens - 1) / (end - first_at)
-        yield stats
+        return body
 
     def close(self) -> None:
         pass

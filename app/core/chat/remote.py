@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core import hardware
+from app.core.chat.events import StreamEvent, TextDelta
+from app.core.chat.protocol import ChatEngineProtocol
 from app.core.chat.templates import TemplateError
 from app.core.jobs import Cancelled, CancelToken, HearthError, InputError, ModelError
 
@@ -67,6 +69,16 @@ class ChatRestartedError(ModelError):
 
 
 class RemoteChatEngine:
+    # Set from the child's first message (_start).
+    model_id: str
+    notices: list[str]
+    n_ctx: int
+    gpu_layers: int
+    device_reason: str
+    format: FormatInfo
+    architecture: str
+    pid: int | None
+
     def __init__(self, path: Path, options=None, model_id: str = ""):
         self._args = (str(path), options, model_id)
         self._lock = threading.Lock()
@@ -164,7 +176,8 @@ class RemoteChatEngine:
     def plan(self, messages, max_tokens: int):
         return self._call("plan", messages, max_tokens)
 
-    def stream(self, messages, params, cancel: CancelToken | None = None) -> Iterator:
+    def stream(self, messages, params, cancel: CancelToken | None = None) -> Iterator[StreamEvent]:
+        """The child's events, in order; its text arrives as bare strings (see _send_batched)."""
         cancel = cancel or CancelToken()
         with self._lock:
             self._ensure_running()
@@ -184,7 +197,9 @@ class RemoteChatEngine:
                                 "it starts again with your next message. Your conversation is kept")
                         continue
                     kind, payload = self._recv()
-                    if kind == "item":
+                    if kind == "text":
+                        yield TextDelta(payload)
+                    elif kind == "item":
                         yield payload
                     elif kind == "end":
                         ended = True
@@ -263,6 +278,7 @@ def _serve(conn, path: str, options, model_id: str, report=None) -> None:
         "gpu_layers": engine.gpu_layers, "device_reason": engine.device_reason,
         "format": engine.format.name, "stop": list(engine.format.stop), "architecture": engine.info.architecture,
     }))
+    contract: ChatEngineProtocol = engine  # where mypy checks that the in-process engines keep the contract
     requests: queue.Queue = queue.Queue()
     # The reply's token, replaced by the reader as each stream request arrives (pipe order
     # keeps a Stop with its own reply), so it is never cleared.
@@ -294,7 +310,8 @@ def _serve(conn, path: str, options, model_id: str, report=None) -> None:
             return
         try:
             if method == "stream":
-                _send_batched(conn, engine.stream(*args, current["token"]))
+                messages, params = args
+                _send_batched(conn, contract.stream(messages, params, current["token"]))
                 conn.send(("end", None))
             elif method in ("render", "tokenize", "plan"):
                 conn.send(("ok", getattr(engine, method)(*args)))
@@ -307,22 +324,24 @@ def _serve(conn, path: str, options, model_id: str, report=None) -> None:
             conn.send(("error", _describe(exc)))
 
 
-def _send_batched(conn, items) -> None:
-    """Sends a reply's text pieces joined, one message per BATCH_S, and its stats as they come."""
+def _send_batched(conn, events: Iterator[StreamEvent]) -> None:
+    """Sends a reply's text joined, one ("text", str) message per BATCH_S, and every other event
+    (ChatStats, ToolStep) as it comes, after the text before it. Text goes as a bare string: the
+    cheapest thing to pickle, wrapped in a TextDelta again on arrival."""
     pending: list[str] = []
     last = float("-inf")  # the first piece goes at once
-    for item in items:
-        if not isinstance(item, str):
+    for event in events:
+        if not isinstance(event, TextDelta):
             if pending:
-                conn.send(("item", "".join(pending)))
+                conn.send(("text", "".join(pending)))
                 pending.clear()
-            conn.send(("item", item))
+            conn.send(("item", event))
             continue
-        pending.append(item)
+        pending.append(event.text)
         now = time.monotonic()
         if now - last >= BATCH_S:
-            conn.send(("item", "".join(pending)))
+            conn.send(("text", "".join(pending)))
             pending.clear()
             last = now
     if pending:
-        conn.send(("item", "".join(pending)))
+        conn.send(("text", "".join(pending)))

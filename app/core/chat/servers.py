@@ -56,13 +56,13 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
-def check_name(name: str) -> str:
+def check_name(name: object) -> str:
     if not isinstance(name, str) or not _NAME_RX.match(name):
         raise InputError(f"a server name is lower-case letters, digits, '.', '_' or '-' (got {name!r})")
     return name
 
 
-def normalise_url(url: str) -> str:
+def normalise_url(url: object) -> str:
     """http(s)://host[:port][/path]; an empty path becomes /v1, as every OpenAI client assumes."""
     if not isinstance(url, str) or len(url) > 2048:
         raise InputError("the server address is not a URL")
@@ -86,10 +86,10 @@ def normalise_url(url: str) -> str:
     return f"{parts.scheme}://{host}{f':{port}' if port else ''}{path}"
 
 
-def check_key(key: str) -> str:
+def check_key(key: object) -> str:
     if key and (not isinstance(key, str) or not _KEY_RX.match(key)):
         raise InputError("the API key must be printable ASCII without spaces (at most 4096 characters)")
-    return key or ""
+    return key if isinstance(key, str) else ""
 
 
 MAX_MODELS = 500
@@ -101,7 +101,8 @@ def check_models(models) -> tuple[str, ...]:
     return tuple(m for m in models[:MAX_MODELS] if isinstance(m, str) and 0 < len(m) <= 256 and m.isprintable())
 
 
-def make_server(name: str, url: str, api_key: str = "", models=()) -> RemoteServer:
+def make_server(name: object, url: object, api_key: object = "", models=()) -> RemoteServer:
+    """Each field checked (they come from a hostile file or the user) before a RemoteServer is made."""
     base = normalise_url(url)
     key = check_key(api_key)
     return RemoteServer(check_name(name), base, key, origin_of(base) if key else "", check_models(models))

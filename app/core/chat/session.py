@@ -6,8 +6,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.core.chat.engine import ChatEngine, ChatStats, SamplingParams
+from app.core.chat.engine import SamplingParams
+from app.core.chat.events import ChatStats, TextDelta, ToolStep
 from app.core.chat.history import ChatHistory
+from app.core.chat.protocol import ChatEngineProtocol
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken
 
@@ -36,7 +38,7 @@ def conversation_messages(history: ChatHistory, conversation_id: int) -> list[Me
 
 
 def run_turn(
-    engine: ChatEngine,
+    engine: ChatEngineProtocol,
     history: ChatHistory,
     conversation_id: int,
     params: SamplingParams,
@@ -48,17 +50,21 @@ def run_turn(
     reply = history.start_reply(conversation_id)
     text, stats, last_commit = "", None, time.monotonic()
     try:
-        for piece in engine.stream(messages, params, cancel):
-            if isinstance(piece, ChatStats):
-                stats = piece
-                break
-            text += piece
-            if on_text:
-                on_text(text)
-            now = time.monotonic()
-            if now - last_commit >= COMMIT_EVERY_S:
-                history.update_reply(reply.id, text)
-                last_commit = now
+        for event in engine.stream(messages, params, cancel):
+            match event:
+                case ChatStats():
+                    stats = event
+                    break
+                case TextDelta(piece):
+                    text += piece
+                    if on_text:
+                        on_text(text)
+                    now = time.monotonic()
+                    if now - last_commit >= COMMIT_EVERY_S:
+                        history.update_reply(reply.id, text)
+                        last_commit = now
+                case ToolStep():
+                    pass  # not kept yet: "Ask Hearth" stores a message's steps with it
     except BaseException:
         history.finish_reply(reply.id, text, {}, incomplete=True)
         raise

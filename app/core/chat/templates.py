@@ -285,10 +285,10 @@ class JinjaTemplate:
 
         env = Sandbox(trim_blocks=True, lstrip_blocks=True)
         env.filters = {name: counted_filter(name, f) for name, f in env.filters.items()}
-        env.hearth_concat = _bounded_concat
+        env.hearth_concat = _bounded_concat  # type: ignore[attr-defined]  # read by our own compiled code
         env.globals["raise_exception"] = raise_exception
         env.globals["strftime_now"] = _strftime_now
-        env.hearth_counted = counted  # reached only as environment.hearth_counted, never by a template name
+        env.hearth_counted = counted  # type: ignore[attr-defined]  # reached only as environment.hearth_counted, never by a template name
         try:
             tree = env.parse(source)
             # Every for loop iterates through counted(): each iteration is a step.
@@ -355,6 +355,7 @@ class PromptFormat:
     def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
         if self._jinja is not None:
             return self._jinja.render(messages, cancel)
+        assert self._builtin is not None, "a PromptFormat has a template or a built-in format"
         return self._builtin.render(messages, self.bos)
 
 

@@ -21,6 +21,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.core.jobs import Cancelled, CancelToken, InputError, ModelError
 
@@ -46,7 +47,7 @@ class VisionPrompt:
     spans: list[Span]
     image_tokens: int
     chunks: object = None  # the mtmd_input_chunks*, freed by close()
-    _mtmd: object = None
+    _mtmd: Any = None
 
     def close(self) -> None:
         if self.chunks is not None:

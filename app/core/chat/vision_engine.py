@@ -7,9 +7,11 @@ stats count image tokens and encode time. Sampling, stop strings and streaming a
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
-from app.core.chat.engine import PREFILL_CPU, ChatEngine, ChatStats, PromptPlan
+from app.core.chat.engine import PREFILL_CPU, ChatEngine, PromptPlan, SamplingParams
+from app.core.chat.events import ChatStats, StreamEvent
 from app.core.chat.templates import Message
 from app.core.chat.vision import MARKER, PrefillResult, Vision, VisionPrompt, strip_marker
 from app.core.jobs import CancelToken, InputError
@@ -64,13 +66,14 @@ class VisionChatEngine(ChatEngine):
             self._prompt.close()
             self._prompt = None
 
-    def stream(self, messages, params, cancel: CancelToken | None = None):
+    def stream(self, messages: list[Message], params: SamplingParams,
+               cancel: CancelToken | None = None) -> Iterator[StreamEvent]:
         self._last = None
-        for item in super().stream(messages, params, cancel):
-            if isinstance(item, ChatStats) and self._last is not None:
-                item.image_tokens = self._last.image_tokens
-                item.image_encode_s = self._last.encode_s
-            yield item
+        for event in super().stream(messages, params, cancel):
+            if isinstance(event, ChatStats) and self._last is not None:  # the last event: the pictures' share
+                event.image_tokens = self._last.image_tokens
+                event.image_encode_s = self._last.encode_s
+            yield event
 
     def close(self) -> None:
         self._keep_none()

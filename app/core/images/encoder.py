@@ -180,9 +180,10 @@ class FolderTokenizer:
         self.tokenizer = Tokenizer.from_file(str(source))
         special = _special_tokens(folder)
         pad = special.get("pad_token")
-        self.pad_token_id = self.tokenizer.token_to_id(pad) if pad else None
-        if self.pad_token_id is None:
+        pad_id = self.tokenizer.token_to_id(pad) if pad else None
+        if pad_id is None:
             raise ModelError(f"{folder.name}: the tokenizer names no padding token that it knows")
+        self.pad_token_id: int = pad_id
         sep = special.get("sep_token")
         self.sep_token_id = self.tokenizer.token_to_id(sep) if sep else None
         self.tokenizer.no_padding()

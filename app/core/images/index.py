@@ -376,6 +376,7 @@ class ImageIndex:
 
     def _record_unembedded(self, item: _Decoded, summary: IndexSummary) -> None:
         t = item.todo
+        assert item.reason is not None  # only a picture left undecoded comes here, with its reason
         if item.reason == "same":
             self.db.execute("UPDATE files SET size = ?, mtime = ?, dev = ? WHERE path = ?",
                             (t.size, t.mtime, t.dev, _to_db(t.path)))

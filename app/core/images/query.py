@@ -49,7 +49,7 @@ def query_vector(query: Query, encoder, image_vectors: list[np.ndarray] | None =
                  minus_weight: float = 0.5) -> np.ndarray:
     if query.empty and not image_vectors:
         raise InputError("type something to search for, or drop a picture here")
-    total = None
+    total: np.ndarray | None = None
     texts = query.plus + query.minus
     if texts:
         vecs = encoder.embed_text(texts)
@@ -60,6 +60,8 @@ def query_vector(query: Query, encoder, image_vectors: list[np.ndarray] | None =
         v = np.asarray(v, dtype=np.float32)
         v = v / (np.linalg.norm(v) or 1.0)
         total = v if total is None else total + v
+    if total is None:  # only pictures named by path, which the caller did not turn into vectors
+        raise InputError("type something to search for, or drop a picture here")
     norm = float(np.linalg.norm(total))
     if norm == 0:
         raise InputError("the query cancels itself out")

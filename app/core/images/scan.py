@@ -189,7 +189,7 @@ def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFi
         present.add(f.path)
         old = known.get(f.path)
         same = old is not None and old.size == f.size and old.mtime == f.mtime
-        if same and (old.status == "skipped" or old.embedded_hash is not None):
+        if same and old is not None and (old.status == "skipped" or old.embedded_hash is not None):
             plan.unchanged += 1
             if f.dev is not None and old.dev != f.dev:
                 plan.moved_dev.append((f.dev, old.id))

@@ -87,7 +87,7 @@ def _estimates(entry, hardware) -> dict:
     if hardware is None:
         return {}
     fit = estimate_entry_fit(entry, hardware)
-    out = {"fit": fit.verdict, "fit_message": fit.message}
+    out: dict[str, object] = {"fit": fit.verdict, "fit_message": fit.message}
     if fit.verdict != "too_large":
         estimate = speed.estimate(entry.kind, entry.size, hardware, fit, entry.id, getattr(entry, "quantization", ""))
         out |= {"speed": estimate.text(), "speed_how": estimate.how, "comfortable": estimate.comfortable,

@@ -71,7 +71,7 @@ class DownloadQueue:
         self.read_only = got.read_only
         if got.state != "ok":
             return []
-        records = got.data.get("downloads")
+        records = (got.data or {}).get("downloads")
         if not isinstance(records, list):
             set_aside(self.path, "not an object with a list of downloads")
             return []

@@ -33,7 +33,7 @@ def check_id(model_id: object) -> str:
 def check_kind(kind: object) -> str:
     if kind not in KINDS:
         raise ModelError(f"unknown model kind '{kind}' (one of {', '.join(KINDS)})")
-    return kind  # type: ignore[return-value]
+    return kind
 
 
 def inside(root: Path, path: Path) -> bool:

@@ -184,7 +184,7 @@ def record_transcription(model_id: str, size: int, seconds: float, audio_s: floa
         record("speech", model_id, size, seconds / audio_s, on_gpu)
 
 
-def record_indexing(model_id: str, size: int, seconds: float, images: int, on_gpu: bool) -> None:
+def record_indexing(model_id: str, size: int, seconds: float, images: float, on_gpu: bool) -> None:
     """Pictures embedded over the seconds the model spent embedding them: images/s of this CLIP here.
     Decoding runs in a pool beside the model and costs the same whatever the model's size."""
     if images >= MIN_IMAGES and seconds > 0:

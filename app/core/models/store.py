@@ -53,7 +53,8 @@ class ModelEntry:
 
 
 _REQUIRED = ("id", "kind", "path", "size", "sha256", "source", "format")
-_TYPES = {"id": str, "kind": str, "path": str, "size": int, "sha256": str, "source": str, "format": str,
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "id": str, "kind": str, "path": str, "size": int, "sha256": str, "source": str, "format": str,
           "verified": bool, "architecture": str, "added": (int, float), "projector": str,
           "projector_sha256": str}
 

@@ -28,6 +28,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
@@ -190,7 +191,7 @@ def _most_likely(languages: list[tuple[str, float]]) -> str:
     votes: dict[str, float] = {}
     for token, p in languages:
         votes[token.strip("<|>")] = votes.get(token.strip("<|>"), 0.0) + p
-    return max(votes, key=votes.get)
+    return max(votes, key=votes.__getitem__)
 
 
 def batch_groups(pieces: list, size: int, ramp: bool, whole: int = 3) -> list[list]:
@@ -271,7 +272,7 @@ class SideBySide:
     A model of its own, since CTranslate2 sets threads per model: dictation keeps the main
     model's threads, all of them on one short window, for its latency."""
 
-    model: object  # a WhisperModel sharing the main one's tokenizer; its .model has the workers
+    model: Any  # a WhisperModel sharing the main one's tokenizer; its .model has the workers
     workers: int
 
 
@@ -398,7 +399,7 @@ class Transcriber:
             return list(batch), tap.languages
 
         def segments():
-            todo, running = deque(pieces), deque()  # running: in the pieces' order, done or not
+            todo, running = deque(pieces), deque[Future]()  # running: in the pieces' order, done or not
             heard: list[tuple[str, float]] = []
             learned: set[Future] = set()
             workers = _PieceWorkers(decode, at_once)
@@ -547,7 +548,8 @@ class Transcriber:
                 except Exception as exc:  # noqa: BLE001 - handed to the consumer
                     put(("error", exc))
                 finally:
-                    if hasattr(segments, "close"):  # in the lane: a decode left early lets go of its workers
+                    # In the lane: a decode left early lets go of its workers.
+                    if segments is not None and hasattr(segments, "close"):
                         segments.close()
                     if clock is not None:  # before "done": the reader sees it when it sees the end
                         clock.seconds += time.perf_counter() - began - waited[0]

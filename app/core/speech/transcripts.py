@@ -62,7 +62,7 @@ def from_dict(data) -> Transcript:
         if not isinstance(s, dict) or not isinstance(s.get("text"), str):
             raise ValueError("a segment is not an object with text")
         segments.append(Segment(_number(s.get("start")), _number(s.get("end")), s["text"][:10_000]))
-    status = data.get("status") if data.get("status") in STATUSES else "done"
+    status = str(data["status"]) if data.get("status") in STATUSES else "done"
     kind = "dictation" if data.get("kind") == "dictation" else "file"
     return Transcript(data["id"], str(data.get("source", ""))[:300], kind, _number(data.get("created", 0)),
                       status, str(data.get("error", ""))[:2000], segments)
