@@ -14,7 +14,7 @@ from starlette.types import ASGIApp
 
 from app.server.chat import chat_completions
 from app.server.connections import ConnectionLimits
-from app.server.guard import HostOriginGuard
+from app.server.guard import HostOriginGuard, normalise_origins
 from app.server.http import ApiError, BodyLimit, KeyCheck, error_response, from_hearth
 from app.server.media import embeddings, image_search, transcriptions, translations
 
@@ -86,7 +86,8 @@ def create_app(backends, options: ServerOptions | None = None, host: str = "127.
 
     asgi: ASGIApp = BodyLimit(app, limit_for)
     asgi = KeyCheck(asgi, options.api_key, limits.in_flight)
-    if options.cors:
-        asgi = CORSMiddleware(asgi, allow_origins=options.cors, allow_methods=["GET", "POST"],
+    origins = normalise_origins(options.cors)
+    if origins:
+        asgi = CORSMiddleware(asgi, allow_origins=origins, allow_methods=["GET", "POST"],
                               allow_headers=["Authorization", "Content-Type"])
-    return HostOriginGuard(asgi, host, options.allow_hosts, options.cors)
+    return HostOriginGuard(asgi, host, options.allow_hosts, origins)

@@ -17,6 +17,9 @@ import time
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+_BUSY_BODY = b'{"error": {"message": "too many connections from this address; try again shortly", "type": "busy"}}'
+BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nRetry-After: 1\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
 
 
 @dataclass
@@ -25,7 +28,9 @@ class ConnectionLimits:
     body_idle_s: float = 30.0  # the longest pause while a request body arrives
     max_waiting: int = 32  # connections not inside a request, in all
     max_waiting_per_client: int = 8
-    max_per_client: int = 48  # a client address's connections, waiting or not
+    # A client address's connections, waiting or not: above the 64 requests that may run at once plus its
+    # idle ones, since every local program shares 127.0.0.1.
+    max_per_client: int = 80
 
 
 class ConnectionGuard:
@@ -47,8 +52,9 @@ class ConnectionGuard:
         address = self._address(proto)
         if self.per_client.get(address, 0) >= self.limits.max_per_client:
             idle = next((p for p in self.waiting if self._address(p) == address), None)
-            if idle is None:
-                log.warning("closed a connection from %s: %d open already", address, self.per_client[address])
+            if idle is None:  # a reply a client retries as "busy", not a reset it cannot tell from a crash
+                log.warning("refused a connection from %s: %d open already", address, self.per_client[address])
+                proto.transport.write(BUSY)
                 proto.transport.close()
                 return False
             self._drop(idle, "too many connections from its address")  # the newest is heard

@@ -32,6 +32,12 @@ def is_loopback(host: str) -> bool:
         return False  # a host name may resolve anywhere
 
 
+def normalise_origins(cors: list[str]) -> list[str]:
+    """Origins as a browser sends them (lower case, no trailing slash): the guard and the CORS layer must
+    agree, or a page the guard lets through gets no CORS headers and cannot read the reply."""
+    return [o if o == "*" else o.strip().rstrip("/").lower() for o in cors]
+
+
 def check_options(api_key: str, cors: list[str], allow_hosts: list[str]) -> None:
     """Refuses what would open a keyless server to every web page."""
     if api_key:

@@ -173,6 +173,11 @@ AMPLIFIERS = {
     "wide format": "{{ '%09999999999d' % 1 }}",
     "wide pad": "{{ 'x'.center(10**9) }}",
     "one big output many times": "{% set big = 'z' * 3000000 %}{% for i in range(100) %}{{ big }}{% endfor %}",
+    "doubling by +": "{% set a = 'x' * 3000000 %}{% set b = a + a %}{% set c = b + b %}{{ c|length }}",
+    "a list doubled by +": "{% set a = ['x'] * 3000000 %}{% set b = a + a %}{{ b|length }}",
+    "a width passed to %": "{{ '%*s' % (2000000000, '') }}",
+    "a nested width passed to format": "{{ '{:{}}'.format('', 2000000000) }}",
+    "a width passed to the format filter": "{{ '%*s'|format(2000000000, '') }}",
 }
 
 

@@ -179,3 +179,16 @@ def test_an_oversized_export_is_refused_before_it_is_read(history, tmp_path):
         fh.truncate(65 * 1024 * 1024)  # sparse: no disk used
     with pytest.raises(HistoryError, match="too large"):
         import_conversation(history, big)
+
+
+def test_numbers_too_large_for_any_reader_are_not_a_raw_overflow(history):
+    """From the review: math.isfinite(10**400) raises OverflowError, which reached the user raw."""
+    huge = "1" + "0" * 400
+    doc = ('{"format": "hearth-conversation/1", "params": {"seed": ' + huge + '}, "messages": '
+           '[{"role": "user", "content": "hi", "created": ' + huge + '}]}')
+    try:
+        c = history.import_json(doc)
+    except HistoryError:
+        assert history.conversations() == []
+    else:
+        assert [m.content for m in history.messages(c.id)] == ["hi"] and "seed" not in c.params

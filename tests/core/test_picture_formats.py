@@ -131,3 +131,18 @@ def test_every_format_the_allow_list_names_decodes_and_nothing_else(tmp_path):
         assert formats.identify(str(tmp_path / name)) is None
         with pytest.raises(SkipImage, match="not a picture"):
             open_image(str(tmp_path / name))
+
+
+def test_a_requests_decode_clock_starts_at_its_first_picture_not_while_it_waits_for_the_model():
+    """From the review: a request queued behind two minutes of indexing got 'took longer than 60 s to
+    decode' before any picture was decoded."""
+    import time
+
+    from app.core.images.scan import RequestBudget, SkipImage
+
+    budget = RequestBudget(10**9, 0.05)
+    time.sleep(0.1)  # queued behind other work: longer than the whole budget
+    budget.charge(100)  # the first picture: the clock starts here
+    time.sleep(0.1)
+    with pytest.raises(SkipImage, match="longer than"):
+        budget.charge(100)

@@ -115,3 +115,25 @@ def test_serve_allow_host_is_answered(starter_store):
         proc.terminate()
         proc.wait(30)
         proc.stderr.close()
+
+
+def test_an_origin_written_with_a_slash_or_capitals_gets_its_cors_headers(starter_store):
+    """From the review: the guard let 'http://Notes.example/' through but the CORS layer compared it
+    as written, so the page's reply carried no Access-Control-Allow-Origin and it could not read it."""
+    from app.server.api import ServerOptions
+    from app.server.backends import LocalBackends
+    from app.server.run import HearthServer
+
+    backends = LocalBackends(store=starter_store)
+    server = HearthServer(backends, "127.0.0.1", 0, ServerOptions(cors=["http://Notes.example/"])).start()
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        conn.request("GET", "/v1/models", headers={"Origin": "http://notes.example"})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 200
+        assert resp.getheader("access-control-allow-origin") == "http://notes.example"
+        conn.close()
+    finally:
+        server.stop()
+        backends.close()

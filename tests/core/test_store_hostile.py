@@ -257,3 +257,18 @@ def test_models_import_of_a_fifo_projector_is_refused_not_a_hang(tmp_path):
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert "not a regular file" in res.stderr
     assert ModelStore().list() == []
+
+
+def test_a_gguf_claiming_billions_of_layers_is_refused_before_any_per_layer_list_is_built(tmp_path):
+    """From the review: block_count 2**32 made the fit estimate build 32 GB of per-layer lists."""
+    import struct
+
+    from app.core.models.fit import kv_cache_bytes
+    from app.core.models.gguf_header import read_gguf
+
+    def key(name: str) -> bytes:
+        return struct.pack("<Q", len(name)) + name.encode()
+
+    path = _raw_gguf(tmp_path / "deep.gguf", [key("llama.block_count") + struct.pack("<IQ", 10, 2**32)])
+    with pytest.raises(ModelError, match="corrupt"):
+        kv_cache_bytes(read_gguf(path), 2048)

@@ -75,7 +75,10 @@ def _text(value, what: str, default: str = "", limit: int | None = None) -> str:
 
 
 def _number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number of a size JSON's readers agree on (math.isfinite raises on an int of 400 digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    return abs(value) < 2**63 if isinstance(value, int) else math.isfinite(value)
 
 
 def _known(raw, cls, what: str) -> dict:

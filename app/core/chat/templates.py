@@ -170,6 +170,7 @@ def _check_args(name: str, obj, args: tuple, kwargs: dict) -> None:
         raise _too_large()
     if name == "format" and isinstance(obj, str):
         _check_format(obj)
+        _no_wide_numbers(values)
     if name == "replace" and isinstance(obj, str) and len(values) >= 2:
         old, new = values[0], values[1]
         if isinstance(old, str) and isinstance(new, str) and len(new) > len(old):
@@ -207,10 +208,22 @@ def _bounded_concat(parts) -> str:
     return "".join(out)
 
 
+def _no_wide_numbers(values) -> None:
+    """A width passed as an argument ('%*s' % (N, ''), '{:{}}'.format('', N)) builds before any check."""
+    if any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_SEQUENCE for v in values):
+        raise _too_large()
+
+
 def _bounded_product(operator: str, left, right):
+    if operator == "+":  # doubling by a + a reached gigabytes in a few steps
+        sized = (str, list, tuple)
+        if isinstance(left, sized) and isinstance(right, sized) and len(left) + len(right) > MAX_SEQUENCE:
+            raise _too_large()
+        return left + right
     if operator == "%":
         if isinstance(left, str):
             _check_format(left)
+            _no_wide_numbers(right if isinstance(right, (tuple, list)) else (right,))
         return _check_size(left % right)
     if operator == "*":
         for seq, n in ((left, right), (right, left)):
@@ -263,7 +276,7 @@ class JinjaTemplate:
                 self.write("))")
 
         class Sandbox(ImmutableSandboxedEnvironment):
-            intercepted_binops = frozenset({"*", "**", "%"})
+            intercepted_binops = frozenset({"*", "**", "%", "+"})
             code_generator_class = Generator
 
             # The stock sandbox returns a quiet Undefined for unsafe attributes;

@@ -73,12 +73,15 @@ class RequestBudget:
     def __init__(self, pixels: int, seconds: float, cancel: CancelToken | None = None):
         self.pixels, self.seconds, self.cancel = pixels, seconds, cancel
         self.spent = 0
-        self.deadline = time.monotonic() + seconds
+        self.deadline: float | None = None  # from the first picture: time queued for the model is not decoding
 
     def charge(self, pixels: int) -> None:
         if self.cancel is not None and self.cancel.cancelled:
             raise Cancelled()
-        if time.monotonic() > self.deadline:
+        now = time.monotonic()
+        if self.deadline is None:
+            self.deadline = now + self.seconds
+        elif now > self.deadline:
             raise SkipImage(f"the pictures took longer than {self.seconds:.0f} s to decode in all")
         self.spent += pixels
         if self.spent > self.pixels:

@@ -346,8 +346,8 @@ class Downloader:
                     target.unlink()
                 digest, total, resumed, learned = self._fetch(url, part, size, cancel, progress)
                 size = size if size is not None else learned
-                if size is None:  # the body ended with the connection, as a drop ends it too
-                    size = self._confirm_end(url, total, cancel)
+                if size is None and want is None:  # the body ended with the connection, as a drop ends it too
+                    size = self._confirm_end(url, total, cancel)  # (a known sha256 tells a cut file itself)
                 if size is not None and total != size:
                     raise _Retry(f"size mismatch: got {total} bytes, expected {size}")
                 if want is not None and digest != want:
@@ -389,6 +389,7 @@ class Downloader:
         try:
             resp = self._opener.open(self._request(url, headers={"Range": f"bytes={total}-"}), timeout=self.timeout)
         except urllib.error.HTTPError as exc:
+            exc.close()
             if exc.code == 416:
                 return total
             self._raise_for_status(exc.code, url)

@@ -43,8 +43,13 @@ def _per_layer(value, layers: int, default: int) -> list[int]:
     return [_count(value, default)] * layers
 
 
+MAX_LAYERS = 4096  # the deepest real model has a few hundred; more is a corrupt (or hostile) header
+
+
 def kv_cache_bytes(info, n_ctx: int) -> int:
     layers = _count(info.block_count, 0) or LAYERS_GUESS
+    if layers > MAX_LAYERS:  # per-layer lists of this length would take gigabytes before llama.cpp refused it
+        raise ModelError(f"the GGUF header is corrupt ({layers:,} layers)")
     heads = _per_layer(info.arch_value("attention.head_count"), layers, 0)
     top_heads = max(heads)
     kv_heads = _per_layer(info.arch_value("attention.head_count_kv"), layers, -1)

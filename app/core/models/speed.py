@@ -63,8 +63,8 @@ def calibration_file():
 
 def _measurement(kind: str, rec) -> dict | None:
     if not (isinstance(rec, dict) and isinstance(rec.get("size"), int) and not isinstance(rec["size"], bool)
-            and rec["size"] > 0 and isinstance(rec.get("value"), (int, float)) and not isinstance(rec["value"], bool)
-            and 0 < rec["value"] < 1e9):
+            and 0 < rec["size"] < 2**50 and isinstance(rec.get("value"), (int, float))
+            and not isinstance(rec["value"], bool) and 0 < rec["value"] < 1e9):
         return None
     load = rec.get("load", 0.0)
     return {"model": str(rec.get("model", ""))[:200], "size": rec["size"], "value": float(rec["value"]),
