@@ -102,6 +102,6 @@ def extract_many(paths: Iterable[Path | str], limits: Limits | None = None,
         except MemoryError:
             log.warning("document skipped: %s: out of memory", path)
             yield Skipped(Path(path), "could not be read (out of memory)")
-        except (OSError, ValueError, LookupError, UnicodeError):  # a reader's gap: logged, the rest go on
+        except Exception:  # noqa: BLE001 - a reader's gap on one hostile file: logged, the rest go on
             log.warning("document skipped: %s", path, exc_info=True)
             yield Skipped(Path(path), "could not be read (an unexpected error: see the log)")
