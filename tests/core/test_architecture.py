@@ -105,10 +105,10 @@ def test_layers_contract_catches_an_upward_import(tmp_path):
 
 
 def test_layers_contract_wants_a_new_core_package_placed(tmp_path):
-    """The contracts are exhaustive: a new package (app.core.docs, say) must be given its layer."""
-    result = _lint_copy(tmp_path, {"app/core/docs/__init__.py": ""})
+    """The contracts are exhaustive: a new package (app.core.tools, say) must be given its layer."""
+    result = _lint_copy(tmp_path, {"app/core/tools/__init__.py": ""})
     assert result.returncode != 0, result.stdout + result.stderr
-    assert "not listed as layers" in result.stdout and "- app.core.docs" in result.stdout, result.stdout
+    assert "not listed as layers" in result.stdout and "- app.core.tools" in result.stdout, result.stdout
 
 
 PANE_LINES = 350
