@@ -173,3 +173,45 @@ def test_the_converter_refuses_what_it_cannot_read(minilm_source, tmp_path):
     (broken / "config.json").write_text('{"model_type": "llama"}')
     with pytest.raises(ModelError, match="not BERT"):
         convert_bert(broken, tmp_path / "out.gguf")
+
+
+@pytest.fixture(scope="module")
+def served(starter_home, tmp_path_factory):
+    from app.core.models.store import ModelStore
+    from app.core.settings import Settings
+    from app.server.backends import LocalBackends
+    from app.server.run import HearthServer
+    from tests.conftest import TINY_CLIP
+
+    source = ModelStore(starter_home / "data" / "models", Settings())
+    store = ModelStore(tmp_path_factory.mktemp("served-models"), Settings())
+    entries = {}
+    for entry in source.list():
+        entry.path = str(source.path_of(entry))
+        entries[entry.id] = entry
+    store._write(entries)
+    store.import_path(TINY_CLIP, "images", "tiny-clip", mode="link")
+    backends = LocalBackends(store=store)
+    server = HearthServer(backends, "127.0.0.1", 0).start()
+    yield server
+    server.stop()
+    backends.close()
+
+
+@pytest.mark.slow
+def test_v1_embeddings_serves_the_text_model_in_openai_shape(served, embedder):
+    import openai
+
+    client = openai.OpenAI(base_url=served.url, api_key="unused", max_retries=0, timeout=300)
+    got = client.embeddings.create(model=MINILM, input=SENTENCES[:3])  # the client asks for base64
+    assert got.model == MINILM and [d.index for d in got.data] == [0, 1, 2]
+    assert np.allclose([d.embedding for d in got.data], embedder.embed(SENTENCES[:3]), atol=1e-5)
+    assert got.usage.prompt_tokens == embedder.last.tokens > 0
+    one = client.embeddings.create(model=MINILM, input="A man is eating food.", encoding_format="float")
+    assert len(one.data) == 1 and len(one.data[0].embedding) == 384
+    with pytest.raises(openai.BadRequestError, match="384 dimensions"):
+        client.embeddings.create(model=MINILM, input="hi", dimensions=100)
+    with pytest.raises(openai.BadRequestError, match="text only"):
+        client.embeddings.create(model=MINILM, input="data:image/png;base64,iVBORw0KGgo=")
+    clip = client.embeddings.create(model="tiny-clip", input=["a red circle"])  # CLIP stays CLIP
+    assert len(clip.data[0].embedding) != 384
