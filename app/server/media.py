@@ -139,10 +139,19 @@ def _image_bytes(uri: str, where: str) -> bytes:
         raise ApiError(400, f"{where}: the image's base64 is damaged") from None
 
 
+def _embedding_kind(request, model) -> str:
+    """A text-embedding model's id goes to that engine; any other name (or none) to the CLIP model,
+    as before: a request without a model keeps getting CLIP vectors."""
+    kind_of = getattr(request.app.state.backends, "kind_of", None)
+    return "embedding" if isinstance(model, str) and kind_of is not None and kind_of(model) == "embedding" \
+        else "images"
+
+
 async def embeddings(request):
     state = request.app.state
     data = await read_json(request)
-    model = _resolve(request, data.get("model"), "images")
+    kind = _embedding_kind(request, data.get("model"))
+    model = _resolve(request, data.get("model"), kind)
     inputs = data.get("input")
     if isinstance(inputs, str):
         inputs = [inputs]
@@ -153,6 +162,8 @@ async def embeddings(request):
     fmt = data.get("encoding_format") or "float"
     if fmt not in ("float", "base64"):
         raise ApiError(400, "'encoding_format' must be float or base64", param="encoding_format")
+    if kind == "embedding":
+        return await _text_embeddings(request, data, model, inputs, fmt)
     with ExitStack() as stack:
         texts: list[str] = []
         images: list[Path] = []
@@ -185,6 +196,31 @@ async def embeddings(request):
     n = sum(len(t.split()) for t in texts)
     return JSONResponse({"object": "list", "data": out, "model": model,
                          "usage": {"prompt_tokens": n, "total_tokens": n}})
+
+
+def _encode(vec, fmt: str):
+    vec = np.asarray(vec, dtype=np.float32)
+    return base64.b64encode(vec.astype("<f4").tobytes()).decode() if fmt == "base64" else vec.tolist()
+
+
+async def _text_embeddings(request, data, model: str, texts: list[str], fmt: str):
+    state = request.app.state
+    if any(_DATA_URI.match(x) for x in texts):
+        raise ApiError(400, f"{model} embeds text only; name an image model for pictures", param="input")
+    try:
+        cancel = CancelToken()
+        async with watch_disconnect(request, cancel):
+            vectors, tokens = await wait(state.backends.embed_text(model, texts, cancel), state.timeout, cancel)
+    except ApiError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise from_hearth(exc) from None
+    dims = data.get("dimensions")
+    if dims is not None and dims != vectors.shape[1]:
+        raise ApiError(400, f"this model's embeddings have {vectors.shape[1]} dimensions", param="dimensions")
+    out = [{"object": "embedding", "index": i, "embedding": _encode(v, fmt)} for i, v in enumerate(vectors)]
+    return JSONResponse({"object": "list", "data": out, "model": model,
+                         "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
 
 async def image_search(request):

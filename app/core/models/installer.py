@@ -92,8 +92,9 @@ def _install_entry_files(entry, store, endpoint, downloader, staging, cancel, pr
         if not result.verified and f.size > 10 * 1024 * 1024:
             verified = False
         done_before += result.size
-    single = entry.kind == "chat" or (entry.kind == "images" and len(entry.files) == 1)
-    src = staging / (entry.model_file.path if entry.kind == "chat" else entry.files[0].path) if single else staging
+    gguf = entry.kind in ("chat", "embedding")
+    single = gguf or (entry.kind == "images" and len(entry.files) == 1)
+    src = staging / (entry.model_file.path if gguf else entry.files[0].path) if single else staging
     # A vision entry's projector is checked against its model and registered with it: one model, two files.
     projector = staging / entry.projector.path if entry.projector else None
     installed = _import_or_clean(store, staging, src, entry.kind, entry.id, source=f"catalog:{entry.id}",

@@ -224,7 +224,7 @@ def basis(kind: str, hardware, cal: dict | None = None) -> str:
     if not cal:
         cores = _cores(hardware)
         todo = {"chat": "chat once with any model", "speech": f"transcribe a file of {MIN_AUDIO_S:.0f} s or more",
-                "images": f"index {MIN_IMAGES} or more pictures"}[kind]
+                "images": f"index {MIN_IMAGES} or more pictures"}.get(kind, "use it")
         return f"a rough guess from {cores} CPU cores ({todo} to measure this machine)"
     if kind == "chat":
         return f"scaled from {cal['model']}'s measured {cal['value']:.0f} tokens/s here by file size"
@@ -294,6 +294,8 @@ def recommend(entries, hardware, kind: str = "chat", sees: bool = False):
     from app.core.models.fit import estimate_entry_fit
 
     best = None
+    if kind not in COMFORTABLE:  # no speed measure for this kind (embedding) yet: nothing to recommend
+        return None
     for e in entries:
         if e.kind != kind or e.sees != sees:
             continue

