@@ -37,7 +37,8 @@ def chunk(document: Document, budget_tokens: int = 256, overlap_tokens: int = 32
     if budget_tokens < 8:
         raise ValueError("budget_tokens must be at least 8")
     overlap = max(0, min(overlap_tokens, budget_tokens // 4))
-    full, out = document.text, []
+    full = document.text
+    out: list[Chunk] = []
     for section in document.sections:
         pieces = [p for a, b in _paragraphs(full, section.start, section.end)
                   for p in _fit(full, a, b, budget_tokens - overlap, count)]

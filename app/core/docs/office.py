@@ -25,7 +25,8 @@ def _heading(stack: list[tuple[int, str]], level: int, text: str) -> tuple[str, 
 def read_docx(z: SafeZip, limits: Limits) -> tuple[str, Builder]:
     levels = _docx_heading_styles(z)
     body = parse_xml(z.read("word/document.xml"), "word/document.xml")
-    builder, stack, first = Builder(limits), [], ""
+    builder, first = Builder(limits), ""
+    stack: list[tuple[int, str]] = []
     for para in _docx_paragraphs(body):
         text = "".join(_docx_runs(para))
         if not text.strip():
@@ -98,7 +99,8 @@ def read_odt(z: SafeZip, limits: Limits) -> tuple[str, Builder]:
     body = root.find(f"{OFFICE}body")
     if body is None:
         raise UnreadableDocument("truncated or damaged (content.xml has no body)")
-    builder, stack, first = Builder(limits), [], ""
+    builder, first = Builder(limits), ""
+    stack: list[tuple[int, str]] = []
 
     def walk(node) -> None:
         nonlocal first

@@ -46,7 +46,8 @@ def read_markdown(data: bytes, limits: Limits, notes: list[str]) -> tuple[str, B
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
     builder = Builder(limits)
     stack: list[tuple[int, str]] = []
-    title, row, level, in_row = "", [], 0, False
+    title, level, in_row = "", 0, False
+    row: list[str] = []
     for token in md.parse(text):
         path = tuple(h for _, h in stack)
         if token.type == "heading_open":

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,7 +53,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def _pooling(folder: Path) -> int:
+def _pooling(folder: Path) -> Any:  # a gguf.PoolingType (gguf is imported lazily)
     import gguf
 
     for module in json.loads((folder / "modules.json").read_text()) if (folder / "modules.json").exists() else []:
@@ -65,7 +66,7 @@ def _pooling(folder: Path) -> int:
     return gguf.PoolingType.MEAN
 
 
-def _vocab(folder: Path, n_vocab: int) -> tuple[list[str], list[int]]:
+def _vocab(folder: Path, n_vocab: int) -> tuple[list[str], list[Any]]:  # gguf.TokenType values
     import gguf
 
     tok = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
