@@ -53,7 +53,7 @@ def _gpu_layers(device: str) -> int:
 
 
 class Embedder:
-    """One loaded text-embedding model. Not thread-safe: one worker owns it (design rule 3)."""
+    """One loaded text-embedding model. Not thread-safe: one worker owns it (app/ARCHITECTURE.md, Threads)."""
 
     def __init__(self, path: Path, model_id: str = "", n_threads: int = 0, device: str = "auto",
                  max_context: int = MAX_CONTEXT, batch_texts: int = BATCH_TEXTS):
