@@ -348,7 +348,3 @@ class DocsIndex:
             "SELECT c.id, f.path, c.text, c.page, c.heading, c.start, c.end FROM chunks c JOIN files f"
             f" ON f.id = c.file_id WHERE c.id IN ({marks})", [i for i, _ in fused])}
         return [DocHit(rows[i][0], score, *rows[i][1:]) for i, score in fused if i in rows]
-
-    @_guarded
-    def chunk_count(self) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
