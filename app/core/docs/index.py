@@ -1,0 +1,350 @@
+"""The document index: SQLite holds folders, files, chunks with their place, an FTS5 keyword index and
+the chunks' vectors (float32, under the embedding model's key); search fuses the two rankings.
+
+Incremental: a file whose size, mtime and model are unchanged is not touched; a changed file is read
+again; a removed file's chunks leave. Each file is committed on its own, so a run that is killed loses
+nothing already indexed and the next run goes on with the rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from app.core import paths
+from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
+from app.core.docs.chunks import chunk
+from app.core.docs.extract import HTML_SUFFIXES, MARKDOWN_SUFFIXES, TEXT_SUFFIXES, ZIP_SUFFIXES, Skipped, extract
+from app.core.docs.fusion import fts_query, rrf
+from app.core.docs.model import Limits, UnreadableDocument
+from app.core.jobs import CancelToken
+
+log = logging.getLogger(__name__)
+SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | set(ZIP_SUFFIXES) | {".pdf"}
+CHUNK_TOKENS = 200  # all-MiniLM was trained on 256 word pieces; room for the markers
+OVERLAP_TOKENS = 32
+CANDIDATES = 50  # each ranking's top-k before fusion
+
+
+@dataclass
+class DocHit:
+    path: str
+    score: float
+    text: str
+    page: int | None
+    heading: str
+    start: int
+    end: int
+
+
+@dataclass
+class DocProgress:
+    done: int
+    total: int
+    chunks: int  # embedded so far this run
+    current: str = ""
+
+
+@dataclass
+class DocSummary:
+    indexed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # path -> reason, this run's
+    missing_folders: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+
+class DocsIndexDamagedError(DamagedDatabaseError):
+    pass
+
+
+def default_path() -> Path:
+    return paths.db_dir() / "docs.sqlite3"
+
+
+def model_key(embedder) -> str:
+    """Vectors are comparable only with their own model's: a model change re-embeds."""
+    return f"{embedder.model_id}:{embedder.dimensions}"
+
+
+def _v0_to_v1(db: sqlite3.Connection) -> None:
+    for sql in (
+        "CREATE TABLE folders (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL)",
+        "CREATE TABLE files (id INTEGER PRIMARY KEY, path TEXT UNIQUE NOT NULL, folder_id INTEGER NOT NULL"
+        " REFERENCES folders(id) ON DELETE CASCADE, size INTEGER NOT NULL, mtime REAL NOT NULL, model TEXT NOT NULL"
+        " DEFAULT '', status TEXT NOT NULL DEFAULT 'ok', reason TEXT NOT NULL DEFAULT '')",
+        "CREATE INDEX files_by_folder ON files(folder_id)",
+        "CREATE TABLE chunks (id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE"
+        " CASCADE, idx INTEGER NOT NULL, text TEXT NOT NULL, page INTEGER, heading TEXT NOT NULL DEFAULT '',"
+        " start INTEGER NOT NULL, end INTEGER NOT NULL, model TEXT NOT NULL, vec BLOB NOT NULL)",
+        "CREATE INDEX chunks_by_file ON chunks(file_id)",
+        "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id')",
+        "CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN"
+        " INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text); END",
+        "CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN"
+        " INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
+    ):
+        db.execute(sql)
+
+
+MIGRATIONS = [_v0_to_v1]
+
+
+@contextlib.contextmanager
+def _damage_named(path: Path):
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if is_damage(exc):
+            raise DocsIndexDamagedError(f"the document index ({path}) is damaged: {exc}", path) from exc
+        raise
+
+
+def _guarded(method):
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        with _damage_named(self.path):
+            return method(self, *args, **kwargs)
+
+    return call
+
+
+def _folder_key(folder: str | Path) -> str:
+    return str(Path(folder).expanduser().resolve())
+
+
+def scan(folder: Path) -> dict[str, tuple[int, float]]:
+    """Document files under folder (hidden ones and links left out): path -> (size, mtime)."""
+    found: dict[str, tuple[int, float]] = {}
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if name.startswith(".") or Path(name).suffix.lower() not in SUFFIXES:
+                continue
+            full = os.path.join(root, name)
+            try:
+                st = os.lstat(full)
+            except OSError:
+                continue
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            found[full] = (st.st_size, st.st_mtime)
+    return found
+
+
+class DocsIndex:
+    def __init__(self, path: Path | None = None, limits: Limits | None = None):
+        self.path = Path(path) if path else default_path()
+        self.limits = limits or Limits()
+        try:
+            self.store = open_db(self.path, MIGRATIONS, "the document index", newer="refuse")
+        except DamagedDatabaseError as exc:
+            raise DocsIndexDamagedError(str(exc), self.path) from exc
+        self.db = self.store.conn
+        try:
+            with _damage_named(self.path):
+                odd = schema_differences(self.db, MIGRATIONS)
+        except BaseException:
+            self.store.close()
+            raise
+        if odd:
+            self.store.close()
+            raise DocsIndexDamagedError(f"the document index ({self.path}) is damaged: it is not as Hearth writes"
+                                        f" it ({'; '.join(odd[:3])})", self.path)
+        self._matrix: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    @classmethod
+    def rebuild(cls, path: Path | None = None) -> DocsIndex:
+        """Sets a damaged index aside (kept) and starts a new one with the folders the old one still names."""
+        path = Path(path) if path else default_path()
+        folders: list[tuple] = []
+        try:
+            old = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                folders = old.execute("SELECT path FROM folders").fetchall()
+            finally:
+                old.close()
+        except sqlite3.Error as exc:
+            log.warning("no folder list could be read from the damaged document index: %s", exc)
+        set_aside(path)
+        index = cls(path)
+        for (folder,) in folders:
+            with contextlib.suppress(sqlite3.Error):
+                index.db.execute("INSERT OR IGNORE INTO folders (path) VALUES (?)", (folder,))
+        return index
+
+    @classmethod
+    def open_or_rebuild(cls, path: Path | None = None) -> DocsIndex:
+        """Like the other indexes: a damaged one is set aside and rebuilt, said in the log."""
+        try:
+            return cls(path)
+        except DocsIndexDamagedError as exc:
+            log.warning("%s; setting it aside and building a new one", exc)
+            return cls.rebuild(path)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- folders -----------------------------------------------------------------------
+    def add_folder(self, folder: str | Path) -> str:
+        key = _folder_key(folder)
+        self.db.execute("INSERT OR IGNORE INTO folders (path) VALUES (?)", (key,))
+        return key
+
+    def remove_folder(self, folder: str | Path) -> bool:
+        cur = self.db.execute("DELETE FROM folders WHERE path = ?", (_folder_key(folder),))
+        self._matrix.clear()
+        return cur.rowcount > 0
+
+    @_guarded
+    def folders(self) -> list[dict]:
+        rows = self.db.execute(
+            "SELECT f.path, (SELECT COUNT(*) FROM files WHERE folder_id = f.id AND status = 'ok'),"
+            " (SELECT COUNT(*) FROM chunks c JOIN files x ON x.id = c.file_id WHERE x.folder_id = f.id),"
+            " (SELECT COUNT(*) FROM files WHERE folder_id = f.id AND status = 'skipped')"
+            " FROM folders f ORDER BY f.path").fetchall()
+        return [{"path": p, "files": n, "chunks": c, "skipped": s} for p, n, c, s in rows]
+
+    @_guarded
+    def skipped(self) -> list[tuple[str, str]]:
+        return self.db.execute("SELECT path, reason FROM files WHERE status = 'skipped' ORDER BY path").fetchall()
+
+    # --- indexing ------------------------------------------------------------------------
+    def index(self, embedder, cancel: CancelToken | None = None) -> Iterator[DocProgress | DocSummary]:
+        with _damage_named(self.path):
+            yield from self._index(embedder, cancel or CancelToken())
+
+    def _index(self, embedder, cancel: CancelToken) -> Iterator[DocProgress | DocSummary]:
+        started = time.monotonic()
+        key = model_key(embedder)
+        summary = DocSummary()
+        todo = self._plan(key, summary)
+        self._matrix.clear()
+        budget = max(16, min(CHUNK_TOKENS, getattr(embedder, "n_ctx", CHUNK_TOKENS) - 8))
+        for done, (path, folder_id, size, mtime) in enumerate(todo, start=1):
+            cancel.raise_if_cancelled()
+            item = self._read(path)
+            if isinstance(item, Skipped):
+                self._store_skipped(path, folder_id, size, mtime, item.reason)
+                summary.skipped[path] = item.reason
+            else:
+                pieces = chunk(item, budget, OVERLAP_TOKENS, embedder.tokens)
+                began = time.perf_counter()
+                vecs = embedder.embed([p.text for p in pieces], cancel)
+                summary.embed_seconds += time.perf_counter() - began
+                self._store(path, folder_id, size, mtime, key, pieces, vecs)
+                summary.indexed += 1
+                summary.chunks += len(pieces)
+            self._matrix.clear()
+            yield DocProgress(done, len(todo), summary.chunks, os.path.basename(path))
+        summary.seconds = time.monotonic() - started
+        yield summary
+
+    def _read(self, path: str):
+        try:
+            return extract(path, self.limits)
+        except UnreadableDocument as exc:
+            return Skipped(Path(path), exc.reason)
+        except OSError as exc:
+            return Skipped(Path(path), f"could not be read ({exc.strerror or exc})")
+        except Exception:  # noqa: BLE001 - one hostile file never stops the rest
+            log.warning("document skipped: %s", path, exc_info=True)
+            return Skipped(Path(path), "could not be read (an unexpected error: see the log)")
+
+    def _plan(self, key: str, summary: DocSummary) -> list[tuple[str, int, int, float]]:
+        """Scans each folder; removes what left; returns (path, folder id, size, mtime) to read."""
+        todo = []
+        for folder_id, folder in self.db.execute("SELECT id, path FROM folders ORDER BY path").fetchall():
+            if not os.path.isdir(folder):  # an unplugged drive: its entries are kept
+                summary.missing_folders.append(folder)
+                continue
+            found = scan(Path(folder))
+            known = {p: (i, s, m, mk, st) for i, p, s, m, mk, st in self.db.execute(
+                "SELECT id, path, size, mtime, model, status FROM files WHERE folder_id = ?", (folder_id,))}
+            gone = [(i,) for p, (i, *_rest) in known.items() if p not in found]
+            if gone:
+                with self.store.transaction():
+                    self.db.executemany("DELETE FROM files WHERE id = ?", gone)
+                summary.removed += len(gone)
+            for path, (size, mtime) in sorted(found.items()):
+                old = known.get(path)
+                if old and old[1] == size and old[2] == mtime and (old[4] == "skipped" or old[3] == key):
+                    summary.unchanged += 1
+                    continue
+                todo.append((path, folder_id, size, mtime))
+        return todo
+
+    def _upsert(self, path, folder_id, size, mtime, model, status, reason) -> int:
+        self.db.execute(
+            "INSERT INTO files (path, folder_id, size, mtime, model, status, reason) VALUES (?,?,?,?,?,?,?)"
+            " ON CONFLICT(path) DO UPDATE SET folder_id=excluded.folder_id, size=excluded.size,"
+            " mtime=excluded.mtime, model=excluded.model, status=excluded.status, reason=excluded.reason",
+            (path, folder_id, size, mtime, model, status, reason))
+        file_id = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
+        self.db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+        return file_id
+
+    def _store_skipped(self, path, folder_id, size, mtime, reason) -> None:
+        with self.store.transaction():
+            self._upsert(path, folder_id, size, mtime, "", "skipped", reason)
+
+    def _store(self, path, folder_id, size, mtime, key, pieces, vecs) -> None:
+        with self.store.transaction():
+            file_id = self._upsert(path, folder_id, size, mtime, key, "ok", "")
+            self.db.executemany(
+                "INSERT INTO chunks (file_id, idx, text, page, heading, start, end, model, vec)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                [(file_id, c.index, c.text, c.page, " > ".join(c.heading_path), c.start, c.end, key,
+                  np.asarray(v, np.float32).tobytes()) for c, v in zip(pieces, vecs, strict=True)])
+
+    # --- search --------------------------------------------------------------------------
+    def _vectors(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        if key not in self._matrix:
+            rows = self.db.execute("SELECT id, vec FROM chunks WHERE model = ? ORDER BY id", (key,)).fetchall()
+            if rows:
+                mat = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
+            else:
+                mat = np.zeros((0, 1), np.float32)
+            self._matrix[key] = (mat, np.array([r[0] for r in rows], np.int64))
+        return self._matrix[key]
+
+    def keyword_ids(self, query: str, k: int = CANDIDATES) -> list[int]:
+        match = fts_query(query)
+        if not match:
+            return []
+        return [r[0] for r in self.db.execute(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?", (match, k))]
+
+    def vector_ids(self, query: str, embedder, k: int = CANDIDATES) -> list[int]:
+        mat, ids = self._vectors(model_key(embedder))
+        if mat.shape[0] == 0:
+            return []
+        scores = mat @ embedder.embed([query])[0]
+        k = min(k, scores.size)
+        best = np.argpartition(-scores, k - 1)[:k]
+        return [int(ids[i]) for i in best[np.argsort(-scores[best])]]
+
+    @_guarded
+    def search(self, query: str, embedder, limit: int = 10) -> list[DocHit]:
+        if not query.strip():
+            return []
+        fused = rrf([self.keyword_ids(query), self.vector_ids(query, embedder)])[:max(0, limit)]
+        if not fused:
+            return []
+        marks = ",".join("?" * len(fused))
+        rows = {r[0]: r[1:] for r in self.db.execute(
+            "SELECT c.id, f.path, c.text, c.page, c.heading, c.start, c.end FROM chunks c JOIN files f"
+            f" ON f.id = c.file_id WHERE c.id IN ({marks})", [i for i, _ in fused])}
+        return [DocHit(rows[i][0], score, *rows[i][1:]) for i, score in fused if i in rows]

@@ -1,0 +1,256 @@
+"""The document index with the starter all-MiniLM-L6-v2 and real files: questions in other words,
+keyword-only queries through FTS5, edits/renames/deletions, a SIGKILL mid-run, a model change,
+skipped files with their reasons, damage, and the `docs` CLI contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, run_app
+from tests.core.docs_files import docx, pdf_bytes
+from tests.helpers import wait_until
+
+MINILM = "all-minilm-l6-v2"
+
+TOPICS = {
+    "cats.txt": "Adult cats should be fed twice a day, once in the morning and once in the evening. "
+                "Young kittens need three or four small meals spread through the day.",
+    "bikes.md": "# Bicycle care\n\nOil the chain every month and check the tyre pressure before each ride. "
+                "Replace worn brake pads early.",
+    "taxes.txt": "Submit the annual income tax return before the end of April. Keep receipts for deductions "
+                 "for at least six years.",
+    "bread.html": "<html><body><h1>Sourdough</h1><p>Mix flour, water and starter, let the dough rise overnight, "
+                  "then bake it in a hot oven for forty minutes.</p></body></html>",
+    "garden.txt": "Tomato plants want full sun and deep watering twice a week; tie them to stakes as they grow.",
+}
+QUESTIONS = {
+    "how often should I give my kitten food": "cats.txt",
+    "maintaining my bike so it rides well": "bikes.md",
+    "when is the deadline for paying what I owe the government": "taxes.txt",
+    "how do I make a loaf at home": "bread.html",
+}
+
+
+@pytest.fixture(scope="module")
+def embedder(starter_home):
+    from app.core.embeddings.engine import Embedder
+    from app.core.models.store import ModelStore
+    from app.core.settings import Settings
+
+    store = ModelStore(starter_home / "data" / "models", Settings())
+    path = store.path_of(store.get(MINILM))
+    engine = Embedder(path if path.is_file() else next(path.glob("*.gguf")), MINILM, device="cpu")
+    yield engine
+    engine.close()
+
+
+def _write(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+def _run(index, embedder):
+    from app.core.docs.index import DocSummary
+
+    return [x for x in index.index(embedder) if isinstance(x, DocSummary)][0]
+
+
+@pytest.fixture
+def index(tmp_path):
+    from app.core.docs.index import DocsIndex
+
+    ix = DocsIndex(tmp_path / "docs.sqlite3")
+    yield ix
+    ix.close()
+
+
+def test_a_question_in_other_words_finds_its_document_first(index, embedder, tmp_path):
+    _write(tmp_path / "d", TOPICS)
+    index.add_folder(tmp_path / "d")
+    summary = _run(index, embedder)
+    assert summary.indexed == len(TOPICS) and summary.chunks >= len(TOPICS)
+    for question, want in QUESTIONS.items():
+        assert index.keyword_ids(question) == []  # no word in common: the vectors alone answer
+        hits = index.search(question, embedder, 3)
+        assert Path(hits[0].path).name == want, (question, [h.path for h in hits])
+    heading = index.search("sourdough starter overnight", embedder, 1)[0]
+    assert heading.heading == "Sourdough" and "dough rise" in heading.text
+
+
+def test_a_keyword_only_query_is_found_through_fts5(index, embedder, tmp_path):
+    filler = {f"note{i}.txt": f"Meeting note {i}: the valve order for the supplier was discussed, part numbers "
+                              f"to follow in the catalogue." for i in range(60)}
+    filler["note33.txt"] = "Meeting note 33: the valve order for the supplier is part XK-4471, see the catalogue."
+    filler["people.txt"] = "The caretaker, Quentin Zabriskie, keeps the keys to the boiler room."
+    _write(tmp_path / "d", filler)
+    index.add_folder(tmp_path / "d")
+    _run(index, embedder)
+    for query, want in (("XK-4471", "note33.txt"), ("zabriskie", "people.txt")):
+        ids = index.keyword_ids(query)
+        assert len(ids) == 1
+        hits = index.search(query, embedder, 5)
+        assert Path(hits[0].path).name == want, (query, [h.path for h in hits])
+    # FTS5's own syntax in a query is only text, never an error
+    assert index.search('"XK" OR NEAR( -4471 *', embedder, 3)[0].path.endswith("note33.txt")
+
+
+def test_edits_renames_and_deletions_update_the_index(index, embedder, tmp_path):
+    folder = tmp_path / "d"
+    _write(folder, TOPICS)
+    index.add_folder(folder)
+    _run(index, embedder)
+    again = _run(index, embedder)
+    assert (again.indexed, again.unchanged, again.removed) == (0, len(TOPICS), 0)
+
+    (folder / "garden.txt").write_text("Prune the apple trees in late winter, before the buds open.")
+    os.utime(folder / "garden.txt", (1, 1))  # a new mtime even on a coarse clock
+    (folder / "taxes.txt").rename(folder / "tax-return.txt")
+    (folder / "bikes.md").unlink()
+    summary = _run(index, embedder)
+    assert (summary.indexed, summary.removed, summary.unchanged) == (2, 2, 2)
+    paths = {Path(h.path).name for h in index.search("bicycle chain tyre", embedder, 10)}
+    assert "bikes.md" not in paths and "taxes.txt" not in paths
+    assert Path(index.search("pruning fruit trees", embedder, 1)[0].path).name == "garden.txt"
+    assert Path(index.search("income tax return", embedder, 1)[0].path).name == "tax-return.txt"
+    assert index.keyword_ids("tomato") == []  # the old text left the keyword index too
+    assert {f["files"] for f in index.folders()} == {4}
+
+
+def test_a_model_change_re_embeds_everything(index, embedder, tmp_path, starter_home):
+    from app.core.embeddings.engine import Embedder
+
+    _write(tmp_path / "d", TOPICS)
+    index.add_folder(tmp_path / "d")
+    _run(index, embedder)
+    other = Embedder(embedder.path, "minilm-renamed", device="cpu")
+    try:
+        summary = _run(index, other)
+        assert summary.indexed == len(TOPICS)
+        assert Path(index.search("how often should I give my kitten food", other, 1)[0].path).name == "cats.txt"
+    finally:
+        other.close()
+
+
+def test_skipped_files_are_kept_with_their_reasons_while_the_rest_index(index, embedder, tmp_path):
+    folder = tmp_path / "d"
+    _write(folder, {"cats.txt": TOPICS["cats.txt"], "empty.txt": ""})
+    (folder / "locked.pdf").write_bytes(pdf_bytes([["secret plans"]], encrypt="pw"))
+    (folder / "manual.pdf").write_bytes(pdf_bytes([["Introduction"], ["The pump primes in ninety seconds."]]))
+    docx(folder / "report.docx")
+    index.add_folder(folder)
+    summary = _run(index, embedder)
+    assert summary.indexed == 3 and len(summary.skipped) == 2
+    reasons = dict((Path(p).name, r) for p, r in index.skipped())
+    assert set(reasons) == {"empty.txt", "locked.pdf"}
+    assert "encrypted" in reasons["locked.pdf"] and reasons["empty.txt"]
+    page = index.search("pump priming time", embedder, 1)[0]
+    assert Path(page.path).name == "manual.pdf" and page.page == 2
+    assert _run(index, embedder).unchanged == 5  # a skipped file is not read again until it changes
+
+
+def test_a_damaged_index_is_set_aside_and_rebuilt_with_its_folders(tmp_path):
+    from app.core.docs.index import DocsIndex, DocsIndexDamagedError
+
+    ix = DocsIndex(tmp_path / "docs.sqlite3")
+    ix.add_folder(tmp_path)
+    ix.close()
+    with open(tmp_path / "docs.sqlite3", "r+b") as f:
+        f.seek(100)
+        f.write(b"\xff" * 4000)
+    with pytest.raises(DocsIndexDamagedError):
+        DocsIndex(tmp_path / "docs.sqlite3").folders()
+    rebuilt = DocsIndex.open_or_rebuild(tmp_path / "docs.sqlite3")
+    try:
+        assert rebuilt.folders() == [] or rebuilt.folders()[0]["path"] == str(tmp_path.resolve())
+    finally:
+        rebuilt.close()
+    assert list(tmp_path.glob("docs.sqlite3.damaged-*"))
+
+
+def _docs(*args: str):
+    return run_app("docs", *args, timeout=300)
+
+
+def test_the_cli_contracts(starter_store, tmp_path):
+    folder = tmp_path / "d"
+    _write(folder, {**TOPICS, "empty.txt": ""})
+    (folder / "manual.pdf").write_bytes(pdf_bytes([["Contents"], ["The pump primes in ninety seconds."]]))
+    assert _docs("add", str(folder)).returncode == 0
+    done = _docs("index")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(_docs("list", "--json").stdout)
+    assert listed["folders"] == [{"path": str(folder.resolve()), "files": 6, "chunks": listed["folders"][0]["chunks"],
+                                  "skipped": 1}]
+    assert [(Path(s["path"]).name, bool(s["reason"])) for s in listed["skipped"]] == [("empty.txt", True)]
+
+    out = _docs("search", "how often should I give my kitten food", "--limit", "2", "--json")
+    hits = json.loads(out.stdout)
+    assert len(hits) == 2 and Path(hits[0]["path"]).name == "cats.txt"
+    assert all({"path", "score", "text"} <= set(h) for h in hits) and hits[0]["score"] >= hits[1]["score"]
+    page = json.loads(_docs("search", "ninety seconds pump", "--limit", "1", "--json").stdout)[0]
+    assert page["page"] == 2 and "ninety" in page["text"]
+    heading = json.loads(_docs("search", "sourdough oven", "--limit", "1", "--json").stdout)[0]
+    assert heading["heading"] == "Sourdough"
+    plain = _docs("search", "sourdough oven")
+    assert plain.returncode == 0 and "bread.html" in plain.stdout
+
+    bad = _docs("add", str(tmp_path / "nowhere"))
+    assert bad.returncode == 1 and "not a folder" in bad.stderr and "Traceback" not in bad.stderr
+    assert _docs("remove", str(folder)).returncode == 0
+    assert json.loads(_docs("list", "--json").stdout) == {"folders": [], "skipped": []}
+    assert json.loads(_docs("search", "kitten", "--json").stdout) == []
+    gone = _docs("remove", str(folder))
+    assert gone.returncode == 1 and "not one of the document folders" in gone.stderr
+
+
+def _committed(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM files WHERE status = 'ok'").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+def test_sigkill_mid_index_loses_nothing_and_the_next_run_does_only_the_rest(starter_store, embedder, tmp_path):
+    from app.core import paths
+    from app.core.docs.index import DocsIndex
+
+    folder = tmp_path / "many"
+    total = 300
+    _write(folder, {f"n{i:03}.txt": f"Note {i}. {TOPICS['garden.txt']} Entry {i} of the log." for i in range(total)})
+    assert _docs("add", str(folder)).returncode == 0
+    db = paths.db_dir() / "docs.sqlite3"
+    proc = subprocess.Popen([sys.executable, "-m", "app", "docs", "index"], cwd=ROOT, env=dict(os.environ),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: _committed(db) >= 5 or proc.poll() is not None, 240, "some files committed")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    seen = _committed(db)
+    assert 5 <= seen < total
+    index = DocsIndex()
+    try:
+        assert sum(f["chunks"] for f in index.folders()) == seen  # each committed file whole, with its chunks
+        summary = _run(index, embedder)
+        assert summary.unchanged == seen and summary.indexed == total - seen
+        assert index.folders()[0]["files"] == total
+        assert index.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')") is not None
+        assert len(index.keyword_ids("tomato", 1000)) == total
+    finally:
+        index.close()
