@@ -57,8 +57,18 @@ class Speed:
         return f"~{self.value:.0f} {UNITS[self.kind]}" if self.value >= 20 else f"~{self.value:.1f} {UNITS[self.kind]}"
 
 
+_paths: dict = {}
+
+
 def calibration_file():
-    return paths.cache_dir() / "speed-calibration.json"
+    """Where measurements are kept. Found once per home: paths.cache_dir() resolves and makes the folder,
+    and a page of estimates asked for it 330 times on the GUI thread."""
+    import os
+
+    key = tuple(os.environ.get(v, "") for v in ("HEARTH_HOME", "HOME", "XDG_CACHE_HOME", "LOCALAPPDATA"))
+    if key not in _paths:
+        _paths[key] = paths.cache_dir() / "speed-calibration.json"
+    return _paths[key]
 
 
 def _measurement(kind: str, rec) -> dict | None:
@@ -78,9 +88,29 @@ def _usable(records: list[dict]) -> list[dict]:
     return quiet or records
 
 
+_cache: dict = {}  # the last read, by the file's path, size and time: a Models page or a recommendation
+# asks for ~100 estimates, and read on the GUI thread each read cost a parse (p99 lag 57 ms while sending)
+
+
 def _read() -> tuple[dict[str, list[dict]], bool]:
     """({kind: [measurements, oldest first]}, read-only): a damaged file is set aside (app.core.saved_json),
-    a newer Hearth's is read for what this one knows and never written; a damaged record counts as none."""
+    a newer Hearth's is read for what this one knows and never written; a damaged record counts as none.
+    Callers get their own copy."""
+    path = calibration_file()
+    try:
+        st = path.stat()
+        key = (str(path), st.st_size, st.st_mtime_ns, st.st_ino)
+    except OSError:
+        key = (str(path), None, None, None)
+    if _cache.get("key") == key and key[1] is not None:
+        history, read_only = _cache["value"]
+        return {k: [dict(m) for m in v] for k, v in history.items()}, read_only
+    history, read_only = _parse()
+    _cache.update(key=key, value=({k: [dict(m) for m in v] for k, v in history.items()}, read_only))
+    return history, read_only
+
+
+def _parse() -> tuple[dict[str, list[dict]], bool]:
     got = read_versioned(calibration_file(), SCHEMA_VERSION, "the speed measurements")
     data = dict(got.data or {})
     data.pop("schema_version", None)
