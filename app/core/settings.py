@@ -19,7 +19,8 @@ from app.core.saved_json import NewerFileError, SetAsideError, read_versioned, s
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
-PANES = ("chat", "images", "speech", "models")
+PANES = ("chat", "images", "speech", "documents", "models")
+V1_PANES = ("chat", "images", "speech", "models")  # what a v1 file's pane index counted
 HUB_ENDPOINT = "https://huggingface.co"  # the hub the catalog's files come from, unless the user names another
 
 
@@ -42,7 +43,7 @@ class Settings:
 def _v1_to_v2(data: dict) -> dict:
     # v1 stored the pane as an index; v2 stores its name so panes can be reordered.
     index = data.pop("last_pane_index", 0)
-    data.setdefault("last_pane", PANES[index] if isinstance(index, int) and 0 <= index < len(PANES) else "chat")
+    data.setdefault("last_pane", V1_PANES[index] if isinstance(index, int) and 0 <= index < len(V1_PANES) else "chat")
     return data
 
 

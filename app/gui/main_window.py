@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from app.gui.panes.base import Pane
 
 log = logging.getLogger(__name__)
-TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech", "models": "Models"}
+TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech", "documents": "Documents", "models": "Models"}
 QUIT_WAIT_MS = 10_000  # longest a quit waits for the workers to close their models
-ICONS = {"chat": "chat", "images": "images", "speech": "speech", "models": "models"}
+ICONS = {"chat": "chat", "images": "images", "speech": "speech", "documents": "documents", "models": "models"}
 
 
 def _detect_hardware(cancel, progress, refresh: bool = False):
@@ -114,12 +114,14 @@ class MainWindow(QMainWindow):
 
         early = take_notices()  # the settings', met before the window: for the status bar, not the Models page
         from app.gui.chat.pane import ChatPane
+        from app.gui.docs.pane import DocsPane
         from app.gui.images.pane import ImagesPane
         from app.gui.models.page import ModelsPane
         from app.gui.panes.base import BrokenPane
         from app.gui.speech.pane import SpeechPane
 
-        classes = {"chat": ChatPane, "images": ImagesPane, "speech": SpeechPane, "models": ModelsPane}
+        classes = {"chat": ChatPane, "images": ImagesPane, "speech": SpeechPane, "documents": DocsPane,
+                   "models": ModelsPane}
         for name in PANES:
             try:
                 pane = classes[name](self.settings)

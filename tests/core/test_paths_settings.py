@@ -27,6 +27,11 @@ def test_settings_migrate_from_v1(hearth_home):
     assert s.schema_version == SCHEMA_VERSION
 
 
+def test_a_v1_pane_index_names_the_pane_it_meant_after_documents_joined_the_list(hearth_home):
+    paths.settings_file().write_text(json.dumps({"schema_version": 1, "last_pane_index": 3}))
+    assert load_settings().last_pane == "models"  # v1's fourth pane, not today's fourth (Documents)
+
+
 def _set_aside() -> list:
     return sorted(paths.settings_file().parent.glob("settings.json.invalid-*"))
 

@@ -21,7 +21,8 @@ def test_every_pane_is_reachable_by_click(qtbot, window):
 
 
 @pytest.mark.parametrize("key, name", [(Qt.Key.Key_1, "chat"), (Qt.Key.Key_2, "images"),
-                                       (Qt.Key.Key_3, "speech"), (Qt.Key.Key_4, "models")])
+                                       (Qt.Key.Key_3, "speech"), (Qt.Key.Key_4, "documents"),
+                                       (Qt.Key.Key_5, "models")])
 def test_every_pane_is_reachable_by_shortcut(qtbot, window, key, name):
     window.show_pane("models" if name != "models" else "chat")
     qtbot.keyClick(window, key, Qt.KeyboardModifier.ControlModifier)
