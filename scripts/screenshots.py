@@ -7,7 +7,8 @@ It runs in a private, throwaway HEARTH_HOME, so the look can be reviewed without
 running the app by hand. Nothing in the user's own folders is read or written.
 
 sample: a conversation with code blocks, a table and a stats line; search results
-by words and by picture (the query picture above them); several transcripts (one
+by words and by picture (the query picture above them); a folder of notes searched by a question
+(one file skipped); several transcripts (one
 failed, one dictation); a Models page with a failed download selected; Chat settings open;
 the Settings dialog. The starter models (HEARTH_STARTER_HOME) and the tiny test
 CLIP are registered in place when present.
@@ -165,6 +166,37 @@ def fill_images(window, home: Path) -> Path | None:
     return next(iter(library.values()))[0]
 
 
+DOCUMENTS = {
+    "field-sensors.md": "# Field sensors\n\n## Soil moisture\n\nThe soil moisture probes on the north field report "
+                        "every ten minutes. Replace a probe's battery when its reading drops to zero overnight.\n\n"
+                        "## Rain gauge\n\nEmpty the rain gauge after each storm and check the funnel for leaves.",
+    "goats.txt": "The goats need their hooves trimmed every six to eight weeks. Call the vet on Thursday about the "
+                 "vaccinations, and order more hay before the first frost.",
+    "seed-trays.html": "<html><body><h1>Seed trays</h1><p>Sow tomato and pepper seeds in trays on the windowsill "
+                       "in March; keep the compost moist but never wet, and move them out after the last frost.</p>"
+                       "</body></html>",
+    "notes-from-the-barn.txt": "The server in the barn keeps the sensor readings and sends them to the farm office "
+                               "each night.",
+    "empty.txt": "",
+}
+
+
+def fill_documents(window, home: Path) -> None:
+    """A small folder of notes, indexed and searched, so the Documents pane shows passages (and one skipped file)."""
+    pane = window.panes.get("documents")
+    if pane is None or not hasattr(pane, "add_folders") or not pane.picker.current():
+        return
+    folder = home / "notes"
+    folder.mkdir()
+    for name, text in DOCUMENTS.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    pane.add_folders([folder])
+    wait(pane.index_finished)
+    pane.query.setText("when should the sensor batteries be changed")
+    pane.search()
+    wait(pane.results_ready)
+
+
 def search_by_picture(window, picture: Path) -> None:
     pane = window.panes["images"]
     pane.query.clear()
@@ -223,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
                 shoot(name, scheme, size)
 
     picture = fill_images(window, home) if state == "sample" else None
+    if state == "sample":
+        fill_documents(window, home)
     chat = window.panes["chat"]
     if state == "sample" and chat.view.widgets:
         chat.view.widgets[-1].set_stats(STATS)

@@ -22,10 +22,15 @@ def query_words(query: str) -> list[str]:
     return sorted(seen, key=lambda w: (-len(w), w))
 
 
-def snippet(text: str, query: str, width: int = 260) -> list[tuple[str, bool]]:
+def snippet(text: str, query: str, width: int = 260, heading: str = "") -> list[tuple[str, bool]]:
     """``text`` with its whitespace folded, cut to about ``width`` characters around the first query word,
-    as (run, is a query word) pairs; "…" marks a cut. A word matches at its start ("tyre" in "tyres")."""
+    as (run, is a query word) pairs; "…" marks a cut. A word matches at its start ("tyre" in "tyres").
+    A passage that opens with its own heading (``heading``: its path, "A > B") loses that line: the
+    heading is shown beside the file name already."""
     flat = " ".join(text.split())
+    title = " ".join(heading.split(" > ")[-1].split()) if heading else ""
+    if title and flat.startswith(title + " "):
+        flat = flat[len(title) + 1:]
     words = query_words(query)
     pattern = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\w*", re.IGNORECASE) if words else None
     first = pattern.search(flat) if pattern else None

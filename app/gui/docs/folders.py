@@ -34,8 +34,11 @@ class FoldersPanel:
         self.folder_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         left = QVBoxLayout()
         left.addWidget(QLabel("Folders"))
-        left.addWidget(self.folder_list, 2)
+        self.folder_list.setMinimumHeight(self.folder_list.fontMetrics().height() * 3 + 8)
+        left.addWidget(self.folder_list, 1)
         self.add_folder = button("&Add folder…", "Add a document folder")
+        self.add_folder.setToolTip("Text, Markdown, HTML, PDF, Word, OpenDocument and EPUB files are read;\n"
+                                   "the folder is watched, so its index follows your edits.")
         self.remove_folder = button("Remove", "Remove the document folder")
         left.addLayout(hbox(self.add_folder, self.remove_folder))
         self.index_button = button("&Index", "Index the folders")
@@ -55,11 +58,14 @@ class FoldersPanel:
         self.skipped_list.setAccessibleName("Skipped files")
         self.skipped_list.setWordWrap(True)
         self.skipped_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # A few rows, then it scrolls: the folders above keep the room, and a small window needs no scrolling.
+        self.skipped_list.setMinimumHeight(self.skipped_list.fontMetrics().height() * 2 + 8)
+        self.skipped_list.setMaximumHeight(self.skipped_list.fontMetrics().height() * 7 + 8)
         self.skipped_label.setBuddy(self.skipped_list)
         for widget in (self.skipped_label, self.skipped_list):
             widget.hide()
         left.addWidget(self.skipped_label)
-        left.addWidget(self.skipped_list, 1)
+        left.addWidget(self.skipped_list)
         return left
 
     def _build_watcher(self) -> None:

@@ -33,7 +33,7 @@ def hit_html(hit, query: str) -> str:
         head += f" &nbsp;·&nbsp; {html.escape(where)}"
     head += f" &nbsp;<span style='color:{muted}'>score {hit.score:.3f}</span>"
     body = "".join(f"<b><u>{html.escape(run)}</u></b>" if marked else html.escape(run)
-                   for run, marked in snippet(hit.text, query))
+                   for run, marked in snippet(hit.text, query, heading=hit.heading))
     return f"{head}<br>{body}"
 
 

@@ -27,8 +27,7 @@ NO_MODEL = ("Documents are searched with a text-embedding model, and none is ins
 
 class DocsPane(FoldersPanel, ResultsPanel, ModelBackedPane):
     kind, title = "embedding", "Documents"
-    blurb = ("Search your notes, letters and manuals by asking a question. Text, Markdown, HTML, PDF, "
-             "Word, OpenDocument and EPUB files are read on this computer and kept up to date as they change.")
+    blurb = "Ask a question to find the passage that answers it in your notes, letters and manuals."
     results_ready = Signal(int)
     index_finished = Signal(object)  # a DocSummary, an exception, or None (cancelled)
     folders_shown = Signal()
@@ -46,6 +45,7 @@ class DocsPane(FoldersPanel, ResultsPanel, ModelBackedPane):
         row = QHBoxLayout()
         left = QWidget()
         left.setLayout(self._build_folders())
+        left.layout().setContentsMargins(0, 0, 0, 0)
         left.setMaximumWidth(320)
         row.addWidget(left)
         self.stack = QStackedWidget()
@@ -53,6 +53,7 @@ class DocsPane(FoldersPanel, ResultsPanel, ModelBackedPane):
         self.no_model = EmptyState(NO_MODEL, "Open &Models…", "models")
         search = QWidget()
         search.setLayout(self._build_search())
+        search.layout().setContentsMargins(0, 0, 0, 0)
         for page in (self.empty, self.no_model, search):
             self.stack.addWidget(page)
         self.search_page = search
@@ -89,6 +90,7 @@ class DocsPane(FoldersPanel, ResultsPanel, ModelBackedPane):
         else:
             page = self.search_page
         self.stack.setCurrentWidget(page)
+        self.picker.status.setVisible(page is not self.no_model)  # the card says it; not twice
         self.index_button.setEnabled(bool(self.picker.current() and self.folder_paths)
                                      and (self.index_job is None or self.index_job.done))
 
