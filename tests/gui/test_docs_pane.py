@@ -85,32 +85,64 @@ def test_a_dropped_folder_is_indexed_and_a_question_in_other_words_finds_its_fil
     assert "1 skipped" in pane.folder_list.item(0).text()
 
 
+def _names(pane) -> list[str]:
+    return [Path(h.path).name for h in _hits(pane)]
+
+
 @pytest.mark.slow
 def test_watched_edits_additions_and_deletions_keep_search_current(qtbot, docs):
     pane, folder = docs
+    summaries = []
+    pane.index_finished.connect(summaries.append)
     assert "gearbox" not in " ".join(h.text for h in _ask(qtbot, pane, "gearbox"))
-    # An edit in place: only the file's own watch sees it; the index follows on its own.
-    with qtbot.waitSignal(pane.index_finished, timeout=60000):
-        (folder / "taxes.txt").write_text("Change the gearbox oil of the tractor every spring.", encoding="utf-8")
-    assert pane.last_summary.indexed == 1 and pane.last_summary.unchanged == 4
-    qtbot.waitUntil(lambda: _hits(pane) and Path(_hits(pane)[0].path).name == "taxes.txt", timeout=60000)
-    assert "gearbox" in _hits(pane)[0].text  # the open search was run again
-    # A new file in a new sub-folder, and a deletion.
-    with qtbot.waitSignal(pane.index_finished, timeout=60000):
-        (folder / "sub").mkdir()
-    with qtbot.waitSignal(pane.index_finished, timeout=60000):
-        (folder / "sub" / "boat.txt").write_text("The sailing boat needs new ropes and a fresh coat of varnish.")
-    hits = _ask(qtbot, pane, "varnish for the sailing boat")
-    assert Path(hits[0].path).name == "boat.txt"
-    with qtbot.waitSignal(pane.index_finished, timeout=60000):
-        os.remove(folder / "sub" / "boat.txt")
-    assert pane.last_summary.removed == 1
-    qtbot.waitUntil(lambda: "boat.txt" not in {Path(h.path).name for h in _hits(pane)}, timeout=60000)
+    # An edit in place: only the file's own watch sees it. Only that file is read again, and the open
+    # search is run again, so the new words are found without typing.
+    (folder / "taxes.txt").write_text("Change the gearbox oil of the tractor every spring.", encoding="utf-8")
+    qtbot.waitUntil(lambda: _names(pane)[:1] == ["taxes.txt"] and "gearbox" in _hits(pane)[0].text, timeout=60000)
+    qtbot.waitUntil(lambda: any(s is not None and s.indexed == 1 and s.unchanged == 4 for s in summaries))
+    # A new file in a new sub-folder, then its deletion.
+    (folder / "sub").mkdir()
+    (folder / "sub" / "boat.txt").write_text("The sailing boat needs new ropes and a fresh coat of varnish.")
+    pane.query.setText("varnish for the sailing boat")
+    qtbot.waitUntil(lambda: _names(pane)[:1] == ["boat.txt"], timeout=60000)
+    qtbot.waitUntil(lambda: str(folder / "sub") in pane.watcher.directories(), timeout=60000)
+    os.remove(folder / "sub" / "boat.txt")
+    qtbot.waitUntil(lambda: _hits(pane) and "boat.txt" not in _names(pane), timeout=60000)
+    qtbot.waitUntil(lambda: "4 files" in pane.folder_list.item(0).text())
     # A rename: the new name is found, the old one is gone.
-    with qtbot.waitSignal(pane.index_finished, timeout=60000):
-        os.rename(folder / "cats.txt", folder / "pets.txt")
-    names = [Path(h.path).name for h in _ask(qtbot, pane, "feeding kittens")]
-    assert names[0] == "pets.txt" and "cats.txt" not in names
+    pane.query.setText("feeding kittens")
+    qtbot.waitUntil(lambda: _names(pane)[:1] == ["cats.txt"], timeout=60000)
+    os.rename(folder / "cats.txt", folder / "pets.txt")
+    qtbot.waitUntil(lambda: _names(pane)[:1] == ["pets.txt"] and "cats.txt" not in _names(pane), timeout=60000)
+
+
+@pytest.mark.slow
+def test_indexing_shows_its_progress_and_cancel_keeps_what_was_done(qtbot, starter_store, window, tmp_path):
+    window.show_pane("documents")
+    pane = window.panes["documents"]
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(300):
+        (folder / f"note{i:03}.txt").write_text(f"Note {i}: the delivery of crate {i} is due on day {i % 28 + 1}.")
+    seen = []
+
+    def on_progress(p):
+        seen.append(pane.index_status.text())
+        if len(seen) == 1:
+            qtbot.mouseClick(pane.cancel_button, Qt.MouseButton.LeftButton)
+
+    with qtbot.waitSignal(pane.index_finished, timeout=120000) as finished:
+        assert drop_files(pane, [folder / "note007.txt"])  # a dropped file adds the folder it is in
+        pane.index_job.progress.connect(on_progress)
+    assert finished.args == [None] and "Cancelled" in pane.index_status.text()
+    assert " of 300 files" in seen[0] and "Read note" in seen[0]
+    assert pane.index_button.isEnabled() and not pane.cancel_button.isEnabled()
+    done = int(pane.folder_list.item(0).text().split("\n")[1].split()[0])
+    assert 0 < done < 300  # what was indexed is kept
+    pane.folder_list.setCurrentRow(0)
+    qtbot.mouseClick(pane.remove_folder, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: pane.folder_list.count() == 0 and pane.empty.isVisible())
+    assert not pane.watcher.directories() and not pane.watcher.files()
 
 
 def test_without_an_embedding_model_the_pane_says_which_to_get_and_opens_models(qtbot, window):

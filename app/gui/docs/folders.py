@@ -77,6 +77,8 @@ class FoldersPanel:
         self.watcher.directoryChanged.connect(self._changed_on_disk)
         self.watcher.fileChanged.connect(self._changed_on_disk)
         self._again = False  # a change arrived while indexing: one more pass after it
+        self._quiet = False  # the running pass was started by the watch
+        self._last_report = ""
 
     def _changed_on_disk(self, path: str) -> None:
         log.debug("changed on disk: %s", path)
@@ -165,6 +167,7 @@ class FoldersPanel:
             self.update_empty()
             return
         self._again = False
+        self._quiet = quiet
         self._set_indexing(True)
         if not quiet:
             self.index_status.setText("Looking for new and changed documents…")
@@ -188,6 +191,12 @@ class FoldersPanel:
         self.last_summary = summary
         self.index_progress.setMaximum(1)
         self.index_progress.setValue(1)
+        if self._quiet and not (summary.indexed or summary.removed or summary.skipped):
+            # A pass the watch started that found nothing to do (reading a file can touch its access
+            # time): the last pass's report stays.
+            self.index_status.setText(self._last_report)
+            self._after_index(summary)
+            return
         parts = [f"{summary.indexed} new or changed", f"{summary.unchanged} unchanged"]
         if summary.removed:
             parts.append(f"{summary.removed} gone")
@@ -195,7 +204,8 @@ class FoldersPanel:
             parts.append(f"{len(summary.skipped)} skipped (listed below)")
         if summary.missing_folders:
             parts.append(f"{len(summary.missing_folders)} folder(s) not found, kept")
-        self.index_status.setText("Indexed: " + ", ".join(parts) + ".")
+        self._last_report = "Indexed: " + ", ".join(parts) + "."
+        self.index_status.setText(self._last_report)
         self._after_index(summary)
 
     def _on_index_failed(self, exc) -> None:
