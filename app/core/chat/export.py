@@ -1,4 +1,5 @@
-"""A conversation to a file and back, pictures included.
+"""A conversation to a file and back, pictures and documents included (a document beside the file as
+``document-<sha256 prefix>.<suffix of its kind>``, read back from there as a picture is).
 
 Markdown and JSON exports write each picture beside the file as ``picture-<sha256 prefix>.png`` (the
 Markdown shows them, the JSON names them by hash and file name); importing a JSON export reads them
@@ -14,6 +15,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.core.chat.documents import DocumentError, DocumentStore
+from app.core.chat.documents import file_name as document_file_name
 from app.core.chat.history import MAX_EXPORT_BYTES, ChatHistory, Conversation, HistoryError, picture_file_name
 from app.core.chat.pictures import PictureError, PictureStore
 from app.core.fileio import atomic_write_bytes, atomic_write_text
@@ -60,16 +63,26 @@ def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: st
                 if not existed:
                     added.append(target)
             written.append(target)
+        documents = DocumentStore()
+        for sha, kind in sorted(history.document_files(conversation_id).items()):
+            data = documents.read(sha)  # checked against its hash, as a picture is
+            target = path.parent / document_file_name(sha, kind)
+            if not _same(target, data):
+                existed = target.exists()
+                atomic_write_bytes(target, data)
+                if not existed:
+                    added.append(target)
+            written.append(target)
         atomic_write_text(path, text)
-    except (PictureError, OSError) as exc:
+    except (PictureError, DocumentError, OSError) as exc:
         for target in added:
             target.unlink(missing_ok=True)
         log.warning("export of chat %s to %s failed: %s", conversation_id, path, exc)
-        if isinstance(exc, PictureError):
+        if isinstance(exc, PictureError | DocumentError):
             raise HistoryError(f"could not export: {exc}") from exc
         raise HistoryError(f"could not write {path.name} to {path.parent}: {exc.strerror or type(exc).__name__}") \
             from exc
-    log.info("exported chat %s to %s with %d pictures", conversation_id, path, len(written))
+    log.info("exported chat %s to %s with %d pictures and documents", conversation_id, path, len(written))
     return Exported(path, written, title)
 
 
