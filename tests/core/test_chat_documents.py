@@ -21,8 +21,9 @@ from tests.core.docs_files import pdf_bytes
 from tests.helpers import HostileServer
 
 ANSWER = "The spare key for the boathouse is kept under the blue flowerpot by the north door."
-WORDS = ("river meadow lantern harvest copper engine orchard winter ledger falcon quarry harbour timber "
-         "signal mirror canvas thunder garden pepper marble cotton saddle violin glacier compass").split()
+WORDS = ["river", "meadow", "lantern", "harvest", "copper", "engine", "orchard", "winter", "ledger", "falcon",
+         "quarry", "harbour", "timber", "signal", "mirror", "canvas", "thunder", "garden", "pepper", "marble",
+         "cotton", "saddle", "violin", "glacier", "compass"]
 
 
 def long_markdown(sections: int = 60, seed: int = 5) -> str:
