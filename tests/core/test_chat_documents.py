@@ -210,3 +210,38 @@ def test_a_schema_4_history_migrates_and_keeps_its_messages_and_pictures():
         assert [d.name for d in h.messages(1)[1].documents] == ["w.txt"]
     finally:
         h.close()
+
+
+TOPICS = {
+    "Garden": "Tomatoes want full sun, deep watering twice weekly and a stake to climb as they grow tall.",
+    "Taxes": "Returns are filed by the last day of April; late filers pay interest on what is still owed.",
+    "Bikes": "Oil the chain monthly, keep the tyres firm and check that the brake pads are not worn thin.",
+    "Bread": "Knead the dough ten minutes, let it rise until doubled, then bake it in a hot oven.",
+    "Kittens": "Kittens should be fed small portions three or four times daily until they are six months old.",
+    "Trains": "The night service leaves the central station at eleven and reaches the coast by dawn.",
+    "Music": "Practise scales slowly with a metronome before playing the piece at its full tempo.",
+    "Weather": "A falling barometer and a ring around the moon often come before rain and wind.",
+}
+
+
+@pytest.mark.slow
+def test_with_an_embedder_a_question_in_other_words_finds_its_passage(starter_home):
+    """No word of the question is in the passage: the keyword ranking cannot find it, the starter
+    embedding model's ranking, fused with it, puts it first."""
+    from app.core.embeddings.engine import Embedder
+    from app.core.models.store import ModelStore
+    from app.core.settings import Settings
+
+    text = "\n\n".join(f"# {title}\n\n{body}" for title, body in TOPICS.items())
+    doc = read_document(text.encode(), "household.md")
+    question = "How many meals does a young cat need each day?"
+    keywords = context.keyword_ranking(list(TOPICS.values()), question)
+    assert keywords and list(TOPICS).index("Kittens") not in keywords, "keywords alone find other sections"
+    store = ModelStore(starter_home / "data" / "models", Settings())
+    path = store.path_of(store.get("all-minilm-l6-v2"))
+    embedder = Embedder(path if path.is_file() else next(path.glob("*.gguf")), "all-minilm-l6-v2", device="cpu")
+    try:
+        cited = context.build([("household.md", doc)], question, budget=80, embedder=embedder)
+    finally:
+        embedder.close()
+    assert not cited.whole and cited.passages[0].label() == "[1] household.md, Kittens"

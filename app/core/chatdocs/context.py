@@ -34,6 +34,10 @@ MARGIN = 0.85  # the token estimate is a guess: leave this share of the room, at
 PER_MESSAGE = 8  # template tokens around each message
 PASSAGE_TOKENS = 200
 PASSAGE_OVERLAP = 24
+# Words a question is made of but that say nothing of what it asks (English; other languages keep all words).
+STOP = frozenset("""a about an and any are as at be been by can could did do does for from had has have how i if in
+into is it its me my no not of on or our shall should so than that the their them then there these they this to
+was we were what when where which who whom why will with would you your""".split())
 CITE = ("Passages from the attached {what} that match the question follow, numbered. Answer from them and "
         "cite the ones you use by their number, like [1].")
 
@@ -93,9 +97,13 @@ def choose(documents: Sequence[tuple[str, Document]], question: str, budget: int
                                        for c in chunk(doc, PASSAGE_TOKENS, PASSAGE_OVERLAP)]
     if not pieces:
         return []
-    rankings = [keyword_ranking([c.text for _, c in pieces], question)]
+    texts = [c.text for _, c in pieces]
     if embedder is not None and question.strip():
-        rankings.append(vector_ranking([c.text for _, c in pieces], question, embedder))
+        # As the Documents index fuses them: keywords narrow to the passages that hold every word (a name,
+        # a part number), meaning ranks them all. Passages holding any one word would outvote meaning.
+        rankings = [keyword_ranking(texts, question, every_word=True), vector_ranking(texts, question, embedder)]
+    else:
+        rankings = [keyword_ranking(texts, question)]
     ranked = [i for i, _ in rrf([r for r in rankings if r])] or list(range(len(pieces)))  # no match: in order
     spent = estimate_tokens(CITE)
     out: list[Passage] = []
@@ -110,12 +118,17 @@ def choose(documents: Sequence[tuple[str, Document]], question: str, budget: int
     return out
 
 
-def keyword_ranking(texts: list[str], question: str, k1: float = 1.2, b: float = 0.75) -> list[int]:
-    """Indexes of the texts that hold any of the question's words, best first (BM25, as FTS5 scores)."""
-    terms = {w.lower() for w in WORD.findall(question)}
+def keyword_ranking(texts: list[str], question: str, every_word: bool = False,
+                    k1: float = 1.2, b: float = 0.75) -> list[int]:
+    """Indexes of the texts that hold any of the question's words (``every_word``: all of them), best first
+    (BM25, as FTS5 scores); words like "the" and "where" do not count."""
+    words = {w.lower() for w in WORD.findall(question)}
+    terms = (words - STOP) or words
     if not terms:
         return []
     docs = [Counter(w.lower() for w in WORD.findall(t)) for t in texts]
+    if every_word:
+        docs = [d if terms <= d.keys() else Counter() for d in docs]
     lengths = [sum(d.values()) for d in docs]
     average = sum(lengths) / len(docs) or 1.0
     scores: list[tuple[float, int]] = []
