@@ -35,9 +35,10 @@ PER_MESSAGE = 8  # template tokens around each message
 PASSAGE_TOKENS = 200
 PASSAGE_OVERLAP = 24
 # Words a question is made of but that say nothing of what it asks (English; other languages keep all words).
-STOP = frozenset("""a about an and any are as at be been by can could did do does for from had has have how i if in
+_STOP_WORDS = """a about an and any are as at be been by can could did do does for from had has have how i if in
 into is it its me my no not of on or our shall should so than that the their them then there these they this to
-was we were what when where which who whom why will with would you your""".split())
+was we were what when where which who whom why will with would you your"""
+STOP = frozenset(_STOP_WORDS.split())
 CITE = ("Passages from the attached {what} that match the question follow, numbered. Answer from them and "
         "cite the ones you use by their number, like [1].")
 
