@@ -11,7 +11,7 @@ import pytest
 
 from app.core.chat.documents import DocumentError, DocumentStore, file_name
 from app.core.chat.engine import SamplingParams
-from app.core.chat.export import export_conversation, import_conversation
+from app.core.chat.export import export_conversation, export_file, import_conversation
 from app.core.chat.history import ChatHistory, DocumentRef, HistoryError, default_path
 from app.core.chat.session import add_user_message, conversation_messages, run_turn
 from app.core.chatdocs import context
@@ -162,6 +162,7 @@ def test_export_and_import_carry_the_document_and_delete_forgets_it(history, tmp
     beside = out / file_name(doc.sha256, "markdown")
     assert beside in written and beside.read_bytes() == doc.data and beside.name.endswith(".md")
     md = export_conversation(history, c.id, out / "chat.md", "md")
+    assert export_file(history, c.id, out / "again.md", "md").beside() == "1 document"
     assert f"[Document: plan.md]({beside.name})" in md[0].read_text()
     history.delete(c.id)
     assert not store.exists(doc.sha256), "no message uses it any more"

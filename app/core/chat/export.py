@@ -12,7 +12,7 @@ last (so it never names a picture that is not there), and a failure removes the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.core.chat.documents import DocumentError, DocumentStore
@@ -30,6 +30,12 @@ class Exported:
     path: Path
     pictures: list[Path]
     title: str
+    documents: list[Path] = field(default_factory=list)
+
+    def beside(self) -> str:
+        """What was written beside the file, in words ("2 pictures and 1 document"), or ""."""
+        counts = [(len(self.pictures), "picture"), (len(self.documents), "document")]
+        return " and ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts if n)
 
 
 def kind_for(path: Path) -> str:
@@ -41,9 +47,9 @@ def kind_for(path: Path) -> str:
 
 
 def export_conversation(history: ChatHistory, conversation_id: int, path: Path, kind: str) -> list[Path]:
-    """Writes the .md or .json and its pictures; returns the files written."""
+    """Writes the .md or .json, its pictures and documents; returns the files written."""
     done = export_file(history, conversation_id, path, kind)
-    return [done.path, *done.pictures]
+    return [done.path, *done.pictures, *done.documents]
 
 
 def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: str) -> Exported:
@@ -52,6 +58,7 @@ def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: st
     text = (history.export_markdown if kind == "md" else history.export_json)(conversation_id)
     store = PictureStore()
     written: list[Path] = []
+    documents_written: list[Path] = []
     added: list[Path] = []  # files this export created: removed again if it fails
     try:
         for sha in sorted(history.picture_shas(conversation_id)):
@@ -72,7 +79,7 @@ def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: st
                 atomic_write_bytes(target, data)
                 if not existed:
                     added.append(target)
-            written.append(target)
+            documents_written.append(target)
         atomic_write_text(path, text)
     except (PictureError, DocumentError, OSError) as exc:
         for target in added:
@@ -82,8 +89,9 @@ def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: st
             raise HistoryError(f"could not export: {exc}") from exc
         raise HistoryError(f"could not write {path.name} to {path.parent}: {exc.strerror or type(exc).__name__}") \
             from exc
-    log.info("exported chat %s to %s with %d pictures and documents", conversation_id, path, len(written))
-    return Exported(path, written, title)
+    log.info("exported chat %s to %s with %d pictures and %d documents", conversation_id, path, len(written),
+             len(documents_written))
+    return Exported(path, written, title, documents_written)
 
 
 def _same(target: Path, data: bytes) -> bool:
