@@ -142,6 +142,11 @@ def test_the_prompt_sent_to_the_engine_holds_the_document(history):
                               compose=context.compose)
             assert result.text == "Under the flowerpot [1]."
             sent.append(json.loads(srv.bodies[-1])["messages"][-1]["content"])
+        # A follow-up without a document: the handbook's passages now include what it asks about.
+        history.add_message(c.id, "user", "And what is the key signature of the harbour song?")
+        run_turn(engine, history, c.id, SamplingParams(max_tokens=64), CancelToken(), compose=context.compose)
+        first_turn = json.loads(srv.bodies[-1])["messages"][0]["content"]
+        assert "D major" in first_turn and ANSWER in first_turn
     note, handbook = sent
     assert note.startswith("Attached document: note.txt") and "The meeting moved to Thursday at ten." in note
     assert note.endswith("Where is the spare key for the boathouse kept?")

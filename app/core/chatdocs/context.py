@@ -196,10 +196,13 @@ def compose(history: ChatHistory, conversation_id: int, engine: ChatEngineProtoc
     system = history.conversation(conversation_id).system_prompt
     used = estimate_tokens(system) + sum(estimate_tokens(m.content) + PER_MESSAGE for m in stored)
     budget = room(engine.n_ctx, params.max_tokens, used)
+    latest = next((m.content for m in reversed(stored) if m.role == "user"), "")
     texts: dict[int, str] = {}
     for m in reversed(with_documents):
         docs, notes = load(m.documents)
-        context = build(docs, m.content, budget, embedder) if docs else None
+        # An earlier message's documents answer the question asked now too (a follow-up about them).
+        question = m.content if latest == m.content else f"{m.content}\n{latest}"
+        context = build(docs, question, budget, embedder) if docs else None
         if context is not None:
             budget = max(0, budget - context.tokens)
             log.info("chat documents for message %s: %s, about %d tokens", m.id,
