@@ -36,6 +36,8 @@ def long_markdown(sections: int = 60, seed: int = 5) -> str:
             parts.append(" ".join(rng.choice(WORDS) for _ in range(60)) + ".")
         if i == 17:
             parts.append("The key signature of the harbour song is D major, played slowly at dusk.")
+        if i == 29:
+            parts.append("The fishermen's ballad is sung in D minor, slowly at dusk.")
         if i == 41:
             parts.append(ANSWER)
     return "\n\n".join(parts)
@@ -143,10 +145,11 @@ def test_the_prompt_sent_to_the_engine_holds_the_document(history):
             assert result.text == "Under the flowerpot [1]."
             sent.append(json.loads(srv.bodies[-1])["messages"][-1]["content"])
         # A follow-up without a document: the handbook's passages now include what it asks about.
-        history.add_message(c.id, "user", "And what is the key signature of the harbour song?")
+        assert "D minor" not in sent[-1], "the first question's passages are about the key"
+        history.add_message(c.id, "user", "And which scale is the fishermen's ballad sung in?")
         run_turn(engine, history, c.id, SamplingParams(max_tokens=64), CancelToken(), compose=context.compose)
         first_turn = json.loads(srv.bodies[-1])["messages"][0]["content"]
-        assert "D major" in first_turn and ANSWER in first_turn
+        assert "D minor" in first_turn and ANSWER in first_turn
     note, handbook = sent
     assert note.startswith("Attached document: note.txt") and "The meeting moved to Thursday at ten." in note
     assert note.endswith("Where is the spare key for the boathouse kept?")
