@@ -278,6 +278,7 @@ class HostileServer:
         self.answered = threading.Event()  # an answer has returned (the client let go, or it was done)
         self.sent = 0
         self.requests: list[str] = []
+        self.bodies: list[bytes] = []  # each request's body, in order
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
         threading.Thread(target=self._serve, name="hostile-server", daemon=True).start()
@@ -320,6 +321,7 @@ class HostileServer:
                 body += got
             path = lines[0].split(" ")[1]
             self.requests.append(path)
+            self.bodies.append(body)
             try:
                 self.answer(self, conn, path)
             finally:

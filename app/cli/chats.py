@@ -57,9 +57,8 @@ def run_export(args) -> int:
         done = export_file(history, args.conversation_id, path, kind)
     finally:
         history.close()
-    pictures = f" and {len(done.pictures)} picture{'s' if len(done.pictures) != 1 else ''} beside it" \
-        if done.pictures else ""
-    print(f"exported chat {args.conversation_id} to {done.path}{pictures}")
+    beside = f" and {done.beside()} beside it" if done.beside() else ""
+    print(f"exported chat {args.conversation_id} to {done.path}{beside}")
     return 0
 
 

@@ -69,6 +69,11 @@ def pictures_dir() -> Path:
     return _ensure(data_dir() / "pictures")
 
 
+def chat_documents_dir() -> Path:
+    """Documents attached to chat messages, stored once by content (sha256)."""
+    return _ensure(data_dir() / "chat-documents")
+
+
 def thumbnails_dir() -> Path:
     return _ensure(cache_dir() / "thumbnails")
 

@@ -108,12 +108,13 @@ def test_bad_pictures_give_a_clear_message_and_send_nothing(qtbot, seeing, tmp_p
 
 
 @pytest.mark.slow
-def test_a_text_only_model_disables_attach_with_its_reason(qtbot, vision_store, window, tmp_path):
+def test_a_text_only_model_refuses_pictures_with_its_reason(qtbot, vision_store, window, tmp_path):
     window.show_pane("chat")
     pane = window.panes["chat"]
     pane.picker.combo.setCurrentIndex(pane.picker.combo.findData("gemma-3-270m-q4_k_m"))
-    assert not pane.sees and not pane.attach_button.isEnabled()
+    assert not pane.sees and pane.attach_button.isEnabled(), "attach still takes documents (#25)"
     reason = pane.attach_button.toolTip()
+    assert reason.startswith("Attach documents")
     assert "gemma-3-270m-q4_k_m cannot see pictures" in reason and "Models page" in reason
     assert "SmolVLM 500M Instruct" in reason  # the smallest vision model fits any machine that runs the tests
     drop_files(pane.input.viewport(), [write(tmp_path / "red.png", red_png())])

@@ -1,4 +1,5 @@
-"""A conversation to a file and back, pictures included.
+"""A conversation to a file and back, pictures and documents included (a document beside the file as
+``document-<sha256 prefix>.<suffix of its kind>``, read back from there as a picture is).
 
 Markdown and JSON exports write each picture beside the file as ``picture-<sha256 prefix>.png`` (the
 Markdown shows them, the JSON names them by hash and file name); importing a JSON export reads them
@@ -11,9 +12,11 @@ last (so it never names a picture that is not there), and a failure removes the 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from app.core.chat.documents import DocumentError, DocumentStore
+from app.core.chat.documents import file_name as document_file_name
 from app.core.chat.history import MAX_EXPORT_BYTES, ChatHistory, Conversation, HistoryError, picture_file_name
 from app.core.chat.pictures import PictureError, PictureStore
 from app.core.fileio import atomic_write_bytes, atomic_write_text
@@ -27,6 +30,12 @@ class Exported:
     path: Path
     pictures: list[Path]
     title: str
+    documents: list[Path] = field(default_factory=list)
+
+    def beside(self) -> str:
+        """What was written beside the file, in words ("2 pictures and 1 document"), or ""."""
+        counts = [(len(self.pictures), "picture"), (len(self.documents), "document")]
+        return " and ".join(f"{n} {what}{'s' if n != 1 else ''}" for n, what in counts if n)
 
 
 def kind_for(path: Path) -> str:
@@ -38,9 +47,9 @@ def kind_for(path: Path) -> str:
 
 
 def export_conversation(history: ChatHistory, conversation_id: int, path: Path, kind: str) -> list[Path]:
-    """Writes the .md or .json and its pictures; returns the files written."""
+    """Writes the .md or .json, its pictures and documents; returns the files written."""
     done = export_file(history, conversation_id, path, kind)
-    return [done.path, *done.pictures]
+    return [done.path, *done.pictures, *done.documents]
 
 
 def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: str) -> Exported:
@@ -49,6 +58,7 @@ def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: st
     text = (history.export_markdown if kind == "md" else history.export_json)(conversation_id)
     store = PictureStore()
     written: list[Path] = []
+    documents_written: list[Path] = []
     added: list[Path] = []  # files this export created: removed again if it fails
     try:
         for sha in sorted(history.picture_shas(conversation_id)):
@@ -60,17 +70,28 @@ def export_file(history: ChatHistory, conversation_id: int, path: Path, kind: st
                 if not existed:
                     added.append(target)
             written.append(target)
+        documents = DocumentStore()
+        for sha, kind in sorted(history.document_files(conversation_id).items()):
+            data = documents.read(sha)  # checked against its hash, as a picture is
+            target = path.parent / document_file_name(sha, kind)
+            if not _same(target, data):
+                existed = target.exists()
+                atomic_write_bytes(target, data)
+                if not existed:
+                    added.append(target)
+            documents_written.append(target)
         atomic_write_text(path, text)
-    except (PictureError, OSError) as exc:
+    except (PictureError, DocumentError, OSError) as exc:
         for target in added:
             target.unlink(missing_ok=True)
         log.warning("export of chat %s to %s failed: %s", conversation_id, path, exc)
-        if isinstance(exc, PictureError):
+        if isinstance(exc, PictureError | DocumentError):
             raise HistoryError(f"could not export: {exc}") from exc
         raise HistoryError(f"could not write {path.name} to {path.parent}: {exc.strerror or type(exc).__name__}") \
             from exc
-    log.info("exported chat %s to %s with %d pictures", conversation_id, path, len(written))
-    return Exported(path, written, title)
+    log.info("exported chat %s to %s with %d pictures and %d documents", conversation_id, path, len(written),
+             len(documents_written))
+    return Exported(path, written, title, documents_written)
 
 
 def _same(target: Path, data: bytes) -> bool:

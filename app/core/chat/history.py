@@ -18,6 +18,7 @@ from pathlib import Path
 
 from app.core import paths
 from app.core.chat import search_index
+from app.core.chat.documents import file_name as document_file_name
 from app.core.chat.history_base import EXPORT_FORMAT, HistoryError, picture_file_name
 from app.core.db import DatabaseError, open_db
 from app.core.fileio import loads_json
@@ -37,6 +38,16 @@ class Attachment:
     height: int = 0
 
 
+@dataclass(frozen=True)
+class DocumentRef:
+    """A document in a message: the stored file's sha256, what the user called it, its size and kind."""
+
+    sha256: str
+    name: str
+    size: int = 0
+    kind: str = "text"
+
+
 @dataclass
 class StoredMessage:
     id: int
@@ -47,6 +58,7 @@ class StoredMessage:
     incomplete: bool = False
     stats: dict = field(default_factory=dict)
     attachments: list[Attachment] = field(default_factory=list)
+    documents: list[DocumentRef] = field(default_factory=list)
     damaged: str = ""  # what was wrong with the stored row ("" when nothing): shown, never fatal
 
 
@@ -158,10 +170,27 @@ def _v2_to_v3(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX attachments_by_sha ON attachments(sha256)")
 
 
-MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3, search_index.v3_to_v4]
+def _v4_to_v5(db: sqlite3.Connection) -> None:
+    """Documents in messages (#25): the files live in the chat documents folder, named by sha256."""
+    db.execute("""
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            sha256 TEXT NOT NULL CHECK (length(sha256) = 64),
+            name TEXT NOT NULL DEFAULT '',
+            size INTEGER NOT NULL DEFAULT 0,
+            kind TEXT NOT NULL DEFAULT 'text'
+        )""")
+    db.execute("CREATE INDEX documents_by_message ON documents(message_id, position)")
+    db.execute("CREATE INDEX documents_by_sha ON documents(sha256)")
+
+
+MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3, search_index.v3_to_v4, _v4_to_v5]
 SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
 ATTACHMENTS_VERSION = 3  # from this schema on, messages carry pictures
 SEARCH_POSITIONS_VERSION = 4  # from this schema on, the message index holds trigram positions (phrases)
+DOCUMENTS_VERSION = 5  # from this schema on, messages carry documents
 
 
 def default_path() -> Path:
@@ -188,6 +217,7 @@ class ChatHistory:
         ours = self.store.version >= SEARCH_INDEX_VERSION and known and not self.read_only
         # Without FTS5 trigram the schema stays at 1 (search_index): then there is no attachments table.
         self.pictures = self.store.version >= ATTACHMENTS_VERSION and known
+        self.documents = self.store.version >= DOCUMENTS_VERSION and known
         if ours and (search_index.backfill_pending(self.db) or search_index.retire_pending(self.db)):
             self.backfill = search_index.Backfill(self.path)
 
@@ -277,8 +307,10 @@ class ChatHistory:
 
     def delete(self, conversation_id: int) -> None:
         shas = self._shas("m.conversation_id = ?", (conversation_id,))
+        docs = self._document_shas("m.conversation_id = ?", (conversation_id,))
         self._write("DELETE FROM conversations WHERE id = ?", (conversation_id,))
         self.forget_pictures(shas)
+        self.forget_documents(docs)
 
     def _shas(self, where: str, args: tuple) -> set[str]:
         if not self.pictures:
@@ -286,6 +318,24 @@ class ChatHistory:
         rows = self.db.execute(
             f"SELECT a.sha256 FROM attachments a JOIN messages m ON m.id = a.message_id WHERE {where}", args)
         return {r[0] for r in rows}
+
+    def _document_shas(self, where: str, args: tuple) -> set[str]:
+        if not self.documents:
+            return set()
+        rows = self.db.execute(
+            f"SELECT d.sha256 FROM documents d JOIN messages m ON m.id = d.message_id WHERE {where}", args)
+        return {r[0] for r in rows if isinstance(r[0], str) and SHA_RX.match(r[0])}
+
+    def forget_documents(self, shas: set[str]) -> None:
+        """Removes the document files no message uses any more (another chat may share one)."""
+        if not shas:
+            return
+        from app.core.chat.documents import DocumentStore
+
+        marks = ",".join("?" * len(shas))
+        in_use = {r[0] for r in self.db.execute(f"SELECT sha256 FROM documents WHERE sha256 IN ({marks})",
+                                                tuple(shas))}
+        DocumentStore().remove_unused(shas, in_use)
 
     def forget_pictures(self, shas: set[str]) -> None:
         """Removes the picture files no message uses any more (another chat may share one)."""
@@ -317,10 +367,25 @@ class ChatHistory:
                 message.damaged = "; ".join(filter(None, [message.damaged, "a picture's id is not valid"]))
                 continue
             message.attachments.append(Attachment(sha, _text(name), int(_number(width)), int(_number(height))))
+        self._read_documents(conversation_id, by_id)
         for m in messages:
             if m.damaged:
                 log.warning("chat %s, message %s is damaged: %s", conversation_id, m.id, m.damaged)
         return messages
+
+    def _read_documents(self, conversation_id: int, by_id: dict[int, StoredMessage]) -> None:
+        from app.core.chat.documents import SUFFIXES
+
+        for message_id, sha, name, size, kind in () if not self.documents else self.db.execute(
+            "SELECT d.message_id, d.sha256, d.name, d.size, d.kind FROM documents d "
+            "JOIN messages m ON m.id = d.message_id WHERE m.conversation_id = ? ORDER BY d.message_id, d.position",
+            (conversation_id,),
+        ):
+            message = by_id[message_id]
+            if not isinstance(sha, str) or not SHA_RX.match(sha) or kind not in SUFFIXES:
+                message.damaged = "; ".join(filter(None, [message.damaged, "a document's id or kind is not valid"]))
+                continue
+            message.documents.append(DocumentRef(sha, _text(name), int(_number(size)), kind))
 
     def message_counts(self) -> dict[int, int]:
         """How many messages each conversation has (conversations with none are absent)."""
@@ -329,13 +394,17 @@ class ChatHistory:
     def add_message(
         self, conversation_id: int, role: str, content: str, incomplete: bool = False, created: float | None = None,
         attachments: tuple[Attachment, ...] | list[Attachment] = (),
+        documents: tuple[DocumentRef, ...] | list[DocumentRef] = (),
     ) -> StoredMessage:
-        """``attachments``: pictures already in the picture store (stored first, so a row never
-        names a file that is not there)."""
+        """``attachments``: pictures already in the picture store, ``documents`` documents already in the
+        chat document store (stored first, so a row never names a file that is not there)."""
         now = created if created is not None else time.time()
         if attachments and not self.pictures:
             raise HistoryError("pictures cannot be saved in this chat history: its schema stays at "
                                f"{self.store.version} (this Python's SQLite has no FTS5 trigram tokenizer)")
+        if documents and not self.documents:
+            raise HistoryError("documents cannot be saved in this chat history: its schema is "
+                               f"{self.store.version}, older than documents")
         with self._tx_checked():
             cur = self.db.execute(
                 "INSERT INTO messages (conversation_id, role, content, incomplete, created) VALUES (?,?,?,?,?)",
@@ -346,9 +415,15 @@ class ChatHistory:
                     "INSERT INTO attachments (message_id, position, sha256, name, width, height) VALUES (?,?,?,?,?,?)",
                     (cur.lastrowid, position, a.sha256, a.name, a.width, a.height),
                 )
+            for position, d in enumerate(documents):
+                self.db.execute(
+                    "INSERT INTO documents (message_id, position, sha256, name, size, kind) VALUES (?,?,?,?,?,?)",
+                    (cur.lastrowid, position, d.sha256, d.name, d.size, d.kind),
+                )
             self.db.execute("UPDATE conversations SET updated = ? WHERE id = ?", (now, conversation_id))
         assert cur.lastrowid is not None  # an INSERT's row
-        return StoredMessage(cur.lastrowid, conversation_id, role, content, now, incomplete, {}, list(attachments))
+        return StoredMessage(cur.lastrowid, conversation_id, role, content, now, incomplete, {}, list(attachments),
+                             list(documents))
 
     def start_reply(self, conversation_id: int) -> StoredMessage:
         return self.add_message(conversation_id, "assistant", "", incomplete=True)
@@ -369,8 +444,10 @@ class ChatHistory:
         """Removes the messages after one (for regenerate and edit-and-resend)."""
         op = ">=" if inclusive else ">"
         shas = self._shas(f"m.conversation_id = ? AND m.id {op} ?", (conversation_id, message_id))
+        docs = self._document_shas(f"m.conversation_id = ? AND m.id {op} ?", (conversation_id, message_id))
         self._write(f"DELETE FROM messages WHERE conversation_id = ? AND id {op} ?", (conversation_id, message_id))
         self.forget_pictures(shas)
+        self.forget_documents(docs)
 
     def _tx_checked(self):
         if self.read_only:
@@ -392,7 +469,10 @@ class ChatHistory:
                  "created": m.created,
                  **({"attachments": [{"sha256": a.sha256, "name": a.name, "file": picture_file_name(a.sha256),
                                       "width": a.width, "height": a.height} for a in m.attachments]}
-                    if m.attachments else {})}
+                    if m.attachments else {}),
+                 **({"documents": [{"sha256": d.sha256, "name": d.name, "size": d.size, "kind": d.kind,
+                                    "file": document_file_name(d.sha256, d.kind)} for d in m.documents]}
+                    if m.documents else {})}
                 for m in self.messages(conversation_id)
             ],
         }
@@ -410,21 +490,28 @@ class ChatHistory:
         chat = imports.parse_export(text)
         if self.read_only:
             raise HistoryError(self.notice)
+        if chat.document_shas and not self.documents:
+            raise HistoryError("documents cannot be saved in this chat history: its schema is "
+                               f"{self.store.version}, older than documents")
         if chat.shas and not self.pictures:
             raise HistoryError("pictures cannot be saved in this chat history: its schema stays at "
                                f"{self.store.version} (this Python's SQLite has no FTS5 trigram tokenizer)")
         added: set[str] = set()
+        added_documents: set[str] = set()
         try:
             stored = imports.store_pictures(chat, folder, added)
+            imports.store_documents(chat, folder, added_documents)
             with self._tx_checked():
                 c = self.create(chat.title, chat.system_prompt, chat.model, chat.params)
                 for m in chat.messages:
                     pictures = [Attachment(stored[p.sha256], p.name, p.width, p.height) for p in m.pictures]
-                    msg = self.add_message(c.id, m.role, m.content, m.incomplete, m.created, pictures)
+                    documents = [DocumentRef(d.sha256, d.name, d.size, d.kind) for d in m.documents]
+                    msg = self.add_message(c.id, m.role, m.content, m.incomplete, m.created, pictures, documents)
                     if m.stats:
                         self.finish_reply(msg.id, m.content, m.stats, m.incomplete)
         except BaseException:
             self.forget_pictures(added)
+            self.forget_documents(added_documents)
             raise
         log.info("imported a chat export as conversation %s (%d messages, %d pictures)",
                  c.id, len(chat.messages), len(chat.shas))
@@ -440,11 +527,16 @@ class ChatHistory:
             suffix = " *(incomplete)*" if m.incomplete else ""
             lines += [f"## {names.get(m.role, m.role)}{suffix}", ""]
             lines += [f"![{_md_alt(a.name)}]({picture_file_name(a.sha256)})" for a in m.attachments]
-            lines += ["", m.content, ""] if m.attachments else [m.content, ""]
+            lines += [f"[Document: {_md_alt(d.name)}]({document_file_name(d.sha256, d.kind)})" for d in m.documents]
+            lines += ["", m.content, ""] if m.attachments or m.documents else [m.content, ""]
         return "\n".join(lines)
 
     def picture_shas(self, conversation_id: int) -> set[str]:
         return self._shas("m.conversation_id = ?", (conversation_id,))
+
+    def document_files(self, conversation_id: int) -> dict[str, str]:
+        """Each document's sha256 → its kind, for the export to write beside the file."""
+        return {d.sha256: d.kind for m in self.messages(conversation_id) for d in m.documents}
 
 
 def _md_alt(name: str) -> str:

@@ -9,6 +9,7 @@ Hearth wrote.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -16,6 +17,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TypeGuard
 
+from app.core.chat.documents import MAX_DOCUMENT_BYTES, SUFFIXES, ChatDocument, DocumentError, DocumentStore
+from app.core.chat.documents import display_name as document_name
+from app.core.chat.documents import file_name as document_file_name
 from app.core.chat.engine import ChatStats, SamplingParams
 from app.core.chat.history_base import EXPORT_FORMAT, HistoryError, picture_file_name
 from app.core.chat.pictures import SHA_RX, Picture, PictureError, PictureStore, prepare
@@ -27,6 +31,8 @@ MAX_MESSAGES = 100_000
 MAX_PICTURES_PER_MESSAGE = 64
 MAX_PICTURES = 2_000  # distinct pictures in one export
 MAX_PICTURE_BYTES = 64 * 1024 * 1024  # a stored picture is a PNG of at most 2048 px a side: far under this
+MAX_DOCUMENTS_PER_MESSAGE = 64
+MAX_DOCUMENTS = 2_000  # distinct documents in one export
 MAX_TITLE = 500
 ROLES = ("system", "user", "assistant")
 
@@ -40,6 +46,14 @@ class PictureRef:
 
 
 @dataclass(frozen=True)
+class DocumentIn:
+    sha256: str
+    name: str
+    size: int
+    kind: str
+
+
+@dataclass(frozen=True)
 class ImportedMessage:
     role: str
     content: str
@@ -47,6 +61,7 @@ class ImportedMessage:
     created: float | None
     stats: dict
     pictures: tuple[PictureRef, ...]
+    documents: tuple[DocumentIn, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,11 @@ class ImportedChat:
     @property
     def shas(self) -> set[str]:
         return {p.sha256 for m in self.messages for p in m.pictures}
+
+    @property
+    def document_shas(self) -> dict[str, str]:
+        """Each document's sha256 → its kind (the kind names its file beside the export)."""
+        return {d.sha256: d.kind for m in self.messages for d in m.documents}
 
 
 def _bad(what: str) -> HistoryError:
@@ -121,6 +141,27 @@ def _pictures(raw, where: str) -> tuple[PictureRef, ...]:
     return tuple(out)
 
 
+def _documents(raw, where: str) -> tuple[DocumentIn, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise _bad(f"{where}: its documents are not a list")
+    if len(raw) > MAX_DOCUMENTS_PER_MESSAGE:
+        raise _bad(f"{where} has more than {MAX_DOCUMENTS_PER_MESSAGE} documents")
+    out = []
+    for d in raw:
+        sha = d.get("sha256") if isinstance(d, dict) else None
+        if not isinstance(sha, str) or not SHA_RX.match(sha):
+            raise _bad(f"{where}: a document has no valid sha256")
+        kind = d.get("kind")
+        if kind not in SUFFIXES:
+            raise _bad(f"{where}: a document's kind is not one Hearth reads")
+        name = d.get("name") if isinstance(d.get("name"), str) else ""
+        size = d.get("size") if isinstance(d.get("size"), int) and 0 <= d.get("size") <= MAX_DOCUMENT_BYTES else 0
+        out.append(DocumentIn(sha, document_name(name), size, kind))
+    return tuple(out)
+
+
 def parse_export(text: str) -> ImportedChat:
     """The export's content, every field checked; HistoryError says what is wrong, in words."""
     try:
@@ -146,7 +187,8 @@ def parse_export(text: str) -> ImportedChat:
         created = m.get("created")
         messages.append(ImportedMessage(
             m["role"], m["content"], m.get("incomplete") is True, float(created) if _number(created) else None,
-            _known(m.get("stats"), ChatStats, f"{where}'s statistics"), _pictures(m.get("attachments"), where)))
+            _known(m.get("stats"), ChatStats, f"{where}'s statistics"), _pictures(m.get("attachments"), where),
+            _documents(m.get("documents"), where)))
     chat = ImportedChat(
         _text(data.get("title"), "the title", "Imported chat", MAX_TITLE).strip() or "Imported chat",
         _text(data.get("system_prompt"), "the system prompt"),
@@ -156,6 +198,8 @@ def parse_export(text: str) -> ImportedChat:
     )
     if len(chat.shas) > MAX_PICTURES:
         raise _bad(f"more than {MAX_PICTURES:,} pictures")
+    if len(chat.document_shas) > MAX_DOCUMENTS:
+        raise _bad(f"more than {MAX_DOCUMENTS:,} documents")
     return chat
 
 
@@ -201,3 +245,49 @@ def _read_picture(sha: str, folder: Path | None) -> Picture:
     except OSError as exc:
         raise HistoryError(f"cannot read the picture {name}: {exc.strerror or type(exc).__name__}") from exc
     return prepare(source, name, side=8192)  # hostile until decoded, like any picture
+
+
+def store_documents(chat: ImportedChat, folder: Path | None, added: set[str]) -> None:
+    """Stores the documents this Hearth lacks, each read from beside the export and checked against its
+    hash; adds each one stored to ``added`` (for the caller to forget if the import fails). What a
+    document says is read, with the hostile-file extractors, only when a prompt is built."""
+    store = DocumentStore()
+    for sha, kind in sorted(chat.document_shas.items()):
+        if store.exists(sha):
+            continue
+        name = document_file_name(sha, kind)
+        data = _read_beside(folder, name, MAX_DOCUMENT_BYTES, "document")
+        if hashlib.sha256(data).hexdigest() != sha:
+            raise HistoryError(f"{name} is not the document the export names (its hash differs)")
+        try:
+            store.put(ChatDocument(sha, name, len(data), kind, data))
+        except DocumentError as exc:
+            raise HistoryError(str(exc)) from exc
+        except OSError as exc:
+            raise HistoryError(f"could not store an imported document: {exc.strerror or type(exc).__name__}") \
+                from exc
+        added.add(sha)
+
+
+def _read_beside(folder: Path | None, name: str, limit: int, what: str) -> bytes:
+    """A file named in the export, read only from the export's own folder (a link out of it is refused)."""
+    if folder is None:
+        raise HistoryError(f"the {what} {name} is not beside the export")
+    root = Path(folder).resolve()
+    source = (root / name).resolve()
+    if not source.is_relative_to(root):
+        log.warning("import: %s leads out of %s (%s); refused", name, root, source)
+        raise HistoryError(f"the {what} {name} is not inside the export's folder")
+    try:
+        if not source.is_file():
+            raise HistoryError(f"the {what} {name} is not beside the export")
+        size = source.stat().st_size
+        if size > limit:
+            raise HistoryError(f"the {what} {name} is too large ({size // (1024 * 1024)} MB)")
+        with source.open("rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise HistoryError(f"cannot read the {what} {name}: {exc.strerror or type(exc).__name__}") from exc
+    if len(data) > limit:
+        raise HistoryError(f"the {what} {name} is too large")
+    return data

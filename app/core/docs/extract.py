@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.docs.guard import SafeZip, read_bytes
+from app.core.docs.guard import SafeZip, read_bytes, too_large
 from app.core.docs.model import Builder, Document, Limits, UnreadableDocument
 from app.core.jobs import CancelToken
 
@@ -30,7 +30,17 @@ class Skipped:
 def extract(path: Path | str, limits: Limits | None = None) -> Document:
     """The file's text and sections; the kind decided by its content first, its suffix second."""
     path, limits = Path(path), limits or Limits()
-    data = read_bytes(path, limits)
+    return extract_bytes(read_bytes(path, limits), path, limits)
+
+
+def extract_bytes(data: bytes, path: Path | str, limits: Limits | None = None) -> Document:
+    """As extract, for bytes already read (a chat's stored document); ``path`` names it (its suffix
+    tells plain text from Markdown or HTML) and is never opened."""
+    path, limits = Path(path), limits or Limits()
+    if not data:
+        raise UnreadableDocument("empty file")
+    if len(data) > limits.max_file_bytes:
+        raise UnreadableDocument(too_large(len(data), limits.max_file_bytes))
     notes: list[str] = []
     kind = _kind(path, data)
     try:

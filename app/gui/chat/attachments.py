@@ -1,7 +1,8 @@
-"""Pictures waiting to be sent: a row of removable thumbnails above the chat input.
+"""Pictures and documents waiting to be sent: a row of removable thumbnails and chips above the chat input.
 
-Pictures are decoded and shrunk off the GUI thread (app.core.chat.pictures.prepare on a worker of
-their own, so a reply being generated never delays them); a bad one is reported and never added.
+Pictures are decoded and shrunk, documents read through the Documents index's extractors, off the GUI
+thread (on a worker of their own, so a reply being generated never delays them); a bad one is reported
+in words and never added.
 """
 
 from __future__ import annotations
@@ -39,6 +40,47 @@ def _prepare(cancel, progress, source, name: str, side: int):
     return picture
 
 
+def _prepare_document(cancel, progress, source, name: str):
+    from app.core.chat.documents import DocumentStore
+    from app.core.chatdocs.prepare import prepare
+
+    document = prepare(source, name)
+    DocumentStore().put(document)  # written here, so Send only adds rows
+    return document
+
+
+def document_chip(name: str, size: int, kind: str) -> QToolButton:
+    """A document as a chip: its icon, name and size (in the tray, and in a sent message)."""
+    from app.core.chat.documents import human_size
+
+    b = QToolButton()
+    b.setObjectName("documentChip")
+    b.setText(f"{name} ({human_size(size)})")
+    b.setToolTip(f"{name}: {kind}, {human_size(size)}")
+    b.setAccessibleName(f"Document {name}, {human_size(size)}")
+    b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+    b.setAutoRaise(True)
+    theme.set_icon(b, "file")
+    return b
+
+
+class _DocumentChip(QWidget):
+    def __init__(self, document, on_remove, parent=None):
+        super().__init__(parent)
+        self.document = document
+        row = QHBoxLayout(self)
+        row.setContentsMargins(2, 2, 2, 2)
+        self.label = document_chip(document.name, document.size, document.kind)
+        row.addWidget(self.label)
+        self.remove = QToolButton()
+        self.remove.setAccessibleName(f"Remove {document.name}")
+        self.remove.setToolTip(f"Remove {document.name}")
+        self.remove.setAutoRaise(True)
+        theme.set_icon(self.remove, "close")
+        self.remove.clicked.connect(lambda: on_remove(self))
+        row.addWidget(self.remove)
+
+
 class _Chip(QWidget):
     def __init__(self, picture, on_remove, parent=None):
         super().__init__(parent)
@@ -62,6 +104,7 @@ class AttachmentTray(QWidget):
     changed = Signal()
     failed = Signal(str)  # a picture that could not be used, and why
     removed = Signal(str)  # the sha256 of a picture taken out before sending
+    document_removed = Signal(str)  # the sha256 of a document taken out before sending
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -71,6 +114,7 @@ class AttachmentTray(QWidget):
         self.row.setContentsMargins(0, 0, 0, 0)
         self.row.addStretch(1)
         self.chips: list[_Chip] = []
+        self.document_chips: list[_DocumentChip] = []
         self.side = 1024
         self.worker = SerialWorker("chat-pictures", self)
         self.pending = 0
@@ -79,6 +123,27 @@ class AttachmentTray(QWidget):
     @property
     def pictures(self) -> list:
         return [c.picture for c in self.chips]
+
+    @property
+    def documents(self) -> list:
+        return [c.document for c in self.document_chips]
+
+    def add_document(self, source, name: str = ""):
+        """A document's file path or bytes; read on the worker. Returns the job."""
+        self.pending += 1
+        return self.worker.submit(_prepare_document, source, name, on_result=self._add_document,
+                                  on_error=self._failed, name="prepare-document")
+
+    def _add_document(self, document) -> None:
+        self.pending -= 1
+        if any(c.document.sha256 == document.sha256 for c in self.document_chips):
+            self.changed.emit()
+            return  # the same document twice is sent once
+        chip = _DocumentChip(document, self.remove_chip)
+        self.row.insertWidget(self.row.count() - 1, chip)
+        self.document_chips.append(chip)
+        self.show()
+        self.changed.emit()
 
     def add_source(self, source, name: str = ""):
         """A file path or PNG bytes; decoded on the worker. Returns the job."""
@@ -101,17 +166,22 @@ class AttachmentTray(QWidget):
         self.pending -= 1
         self.failed.emit(str(exc))
 
-    def remove_chip(self, chip: _Chip, sent: bool = False) -> None:
-        self.chips.remove(chip)
-        if not sent:
-            self.removed.emit(chip.picture.sha256)
+    def remove_chip(self, chip: _Chip | _DocumentChip, sent: bool = False) -> None:
+        if isinstance(chip, _DocumentChip):
+            self.document_chips.remove(chip)
+            if not sent:
+                self.document_removed.emit(chip.document.sha256)
+        else:
+            self.chips.remove(chip)
+            if not sent:
+                self.removed.emit(chip.picture.sha256)
         chip.setParent(None)
         chip.deleteLater()
-        self.setVisible(bool(self.chips))
+        self.setVisible(bool(self.chips or self.document_chips))
         self.changed.emit()
 
     def clear(self, sent: bool = False) -> None:
-        for chip in list(self.chips):
+        for chip in [*self.chips, *self.document_chips]:
             self.remove_chip(chip, sent)
 
 

@@ -16,7 +16,7 @@ from app.core import paths
 from app.core.fileio import atomic_write_text
 from app.gui import theme
 from app.gui.chat.message_view import READABLE_WIDTH
-from app.gui.chat.picture_input import pictures_in
+from app.gui.chat.picture_input import attachments_in
 from app.gui.panes.base import button
 
 log = logging.getLogger(__name__)
@@ -29,19 +29,19 @@ def draft_file():
 class ChatInput(QPlainTextEdit):
     """Enter sends; Shift+Enter starts a new line; Tab moves focus (Ctrl+Tab types one).
 
-    Pictures dropped or pasted in are handed on, not typed.
+    Pictures and documents dropped or pasted in (a copied file) are handed on, not typed.
     """
 
     submitted = Signal()
-    pictures_given = Signal(list)  # file paths (str) and pasted pictures (PNG bytes)
+    pictures_given = Signal(list)  # file paths (str: pictures and documents) and pasted pictures (PNG bytes)
 
     def canInsertFromMimeData(self, source):  # noqa: N802 - Qt override
-        return bool(pictures_in(source)) or super().canInsertFromMimeData(source)
+        return bool(attachments_in(source)) or super().canInsertFromMimeData(source)
 
     def insertFromMimeData(self, source):  # noqa: N802 - Qt override: drops and Ctrl+V both come here
-        pictures = pictures_in(source)
-        if pictures:
-            self.pictures_given.emit(pictures)
+        given = attachments_in(source)
+        if given:
+            self.pictures_given.emit(given)
         else:
             super().insertFromMimeData(source)
 
@@ -76,7 +76,7 @@ class Composer:
         self.mic_button.setCheckable(True)
         self.mic_button.setAccessibleName("Dictate into the message")
         self.mic_button.setEnabled(False)  # until a speech pane lends its dictation
-        self.attach_button = button("Picture…", "Attach a picture")
+        self.attach_button = button("Attach…", "Attach a picture or a document")
         theme.set_icon(self.attach_button, "attach")
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)

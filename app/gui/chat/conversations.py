@@ -51,7 +51,7 @@ class Conversations:
         self.settings_panel.load(conv.system_prompt, conv.params)
         self.view.clear()
         for m in self.history.messages(conversation_id):
-            w = self._add_widget(m.id, m.role, m.content, m.attachments)
+            w = self._add_widget(m.id, m.role, m.content, m.attachments, m.documents)
             if m.role == "assistant":
                 w.set_stats(m.stats, m.incomplete)
             if m.damaged:  # shown as it is; the rest of the chat works
@@ -126,8 +126,9 @@ class Conversations:
         self.open_conversation(conversation_id)  # not while a reply streams: the list shows it meanwhile
 
     # --- message actions ---------------------------------------------------------------
-    def _add_widget(self, message_id: int, role: str, text: str, attachments=()) -> MessageWidget:
+    def _add_widget(self, message_id: int, role: str, text: str, attachments=(), documents=()) -> MessageWidget:
         w = MessageWidget(message_id, role, text)
+        w.add_documents(documents)
         if attachments:
             from app.core.chat.pictures import PictureStore
 

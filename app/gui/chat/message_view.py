@@ -288,6 +288,15 @@ class MessageWidget(QFrame):
         if items:
             self.pictures.addStretch(1)
 
+    def add_documents(self, items) -> None:
+        """DocumentRefs: chips with name and size above the text."""
+        from app.gui.chat.attachments import document_chip
+
+        for d in items:
+            self.pictures.addWidget(document_chip(d.name, d.size, d.kind))
+        if items:
+            self.pictures.addStretch(1)
+
     def set_text(self, text: str) -> None:
         self.text = text
         self.body.set_markdown(text)

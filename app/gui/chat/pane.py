@@ -124,6 +124,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
         self.input.pictures_given.connect(self.attach_sources)
         self.tray.failed.connect(self._picture_failed)
         self.tray.removed.connect(self._forget_unsent)
+        self.tray.document_removed.connect(self._forget_unsent_document)
         self.update_vision()
         self.export_md.clicked.connect(lambda: self._export("md"))
         self.export_json.clicked.connect(lambda: self._export("json"))
@@ -210,13 +211,13 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
     # --- sending -----------------------------------------------------------------------
     def send(self) -> None:
         text = self.input.toPlainText().strip()
-        pictures = self.tray.pictures
+        pictures, documents = self.tray.pictures, self.tray.documents
         if self.job is not None and not self.job.done:
             return
         if self.tray.pending:
-            self.notice.setText("A picture is still being prepared; send again in a moment.")
+            self.notice.setText("An attachment is still being prepared; send again in a moment.")
             return
-        if not text and not pictures:
+        if not text and not pictures and not documents:
             self.notice.setText("Type a message first.")
             return
         if pictures and not self.sees:
@@ -236,13 +237,14 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
         else:
             from app.core.chat.session import add_user_message
 
-            cid = self._ensure_conversation(text or "Picture: " + pictures[0].name)
+            first = text or (f"Picture: {pictures[0].name}" if pictures else f"Document: {documents[0].name}")
+            cid = self._ensure_conversation(first)
             try:
-                msg = add_user_message(self.history, cid, text, pictures)
-            except HearthError as exc:  # a history that cannot hold pictures: nothing was sent
+                msg = add_user_message(self.history, cid, text, pictures, documents)
+            except HearthError as exc:  # a history that cannot hold pictures or documents: nothing was sent
                 self.notice.setText(str(exc))
                 return
-            self._add_widget(msg.id, "user", text, msg.attachments)
+            self._add_widget(msg.id, "user", text, msg.attachments, msg.documents)
             self.tray.clear(sent=True)
         self.input.clear()
         self._start_reply()

@@ -63,9 +63,8 @@ class ChatTransfer(QObject):
                                   on_result=self._imported, on_error=lambda exc: self._import_failed(path, exc))
 
     def _exported(self, done) -> None:
-        n = len(done.pictures)
-        pictures = f", with {n} picture{'s' if n != 1 else ''} beside it" if n else ""
-        self.notice.emit(f"Exported “{done.title}” to {done.path}{pictures}.")
+        beside = f", with {done.beside()} beside it" if done.beside() else ""
+        self.notice.emit(f"Exported “{done.title}” to {done.path}{beside}.")
 
     def _export_failed(self, exc) -> None:
         self.notice.emit(f"Export failed: {_reason(exc)}")

@@ -59,6 +59,7 @@ class ChatWorker(ModelWorker):
             from app.core.chat.history import ChatHistory
             from app.core.chat.remote import ChatProcessError
             from app.core.chat.session import run_turn
+            from app.core.chatdocs.context import compose
             from app.core.jobs import ModelError
 
             if self.model is None and self._crashed and self._wanted:
@@ -71,7 +72,8 @@ class ChatWorker(ModelWorker):
             if self._history is None:
                 self._history = ChatHistory()
             try:
-                return run_turn(self.model, self._history, conversation_id, params, cancel, on_text=progress)
+                return run_turn(self.model, self._history, conversation_id, params, cancel, on_text=progress,
+                                compose=compose)
             except ChatProcessError:
                 self.model, self.model_id, self._crashed = None, None, True
                 raise
