@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -76,10 +76,15 @@ class Engines:
     that owns it is the one that calls ``find`` with it and ``close`` (app/ARCHITECTURE.md, Threads)."""
 
     def __init__(self, embedder=None, encoder=None, embedding_model: str | None = None,
-                 images_model: str | None = None):
+                 images_model: str | None = None, clip_opener: Callable[[], tuple] | None = None):
+        """``embedder``/``encoder``: engines the caller already has open (it closes them). ``clip_opener``: how
+        to get (CLIP encoder, key) from the caller when a photo search needs it (e.g. the Images pane's
+        loaded model, on its own worker), so no photo index means no CLIP load. Anything else is opened
+        here, by id or the kind's default, and closed by ``close``."""
         self.embedder = embedder  # a text-embedding engine (app.core.embeddings.engine.Embedder)
         self.encoder = encoder  # (CLIP encoder, its index key), as app.core.opening.open_encoder returns
         self.embedding_model, self.images_model = embedding_model, images_model
+        self.clip_opener = clip_opener
         self._opened: list = []  # what this object opened, and so closes
 
     def text_embedder(self):
@@ -91,7 +96,9 @@ class Engines:
         return self.embedder
 
     def clip(self):
-        if self.encoder is None:
+        if self.encoder is None and self.clip_opener is not None:
+            self.encoder = _opened_or_skip(self.clip_opener, "photo search")
+        elif self.encoder is None:
             from app.core.opening import open_encoder
 
             self.encoder = _opened_or_skip(lambda: open_encoder(self.images_model), "photo search")
