@@ -52,11 +52,15 @@ def test_every_kind_is_found_with_its_place(library):
 
 @pytest.mark.slow
 def test_transcripts_are_kept_current_as_they_come_and_go(library):
+    from app.core import paths
     from app.core.speech.transcripts import TranscriptStore
 
+    damaged = paths.db_dir() / "recordings.sqlite3"  # the transcripts are the source: a damaged index is rebuilt
+    damaged.write_bytes(b"not a database" * 100)
     engines = Engines()
     try:
         assert find("frying onions in butter", kinds={"transcript"}, engines=engines).hits[0].title == "Dictation"
+        assert list(paths.db_dir().glob("recordings.sqlite3.damaged-*"))
         TranscriptStore().delete(library.cooking_id)
         left = find("frying onions in butter", kinds={"transcript"}, engines=engines).hits
         assert library.cooking_id not in {h.location.transcript_id for h in left}
@@ -74,6 +78,21 @@ def test_a_kind_without_an_index_is_skipped_with_its_reason(hearth_home):
     assert "no chats" in result.skipped["chat"] and "no transcripts" in result.skipped["transcript"]
     with pytest.raises(InputError):
         find("x", kinds={"songs"})
+
+
+def test_a_damaged_index_is_skipped_with_its_reason_and_the_rest_searched(hearth_home):
+    from app.core import paths
+    from app.core.chat.history import ChatHistory
+
+    paths.db_dir().mkdir(parents=True, exist_ok=True)
+    for name in ("docs.sqlite3", "images.sqlite3"):
+        (paths.db_dir() / name).write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    history = ChatHistory()
+    history.add_message(history.create("Bees").id, "user", "When do the bees swarm?")
+    history.close()
+    result = find("bees swarm")
+    assert "damaged" in result.skipped["document"] and "damaged" in result.skipped["photo"]
+    assert [h.title for h in result.hits] == ["Bees"]
 
 
 @pytest.mark.slow
