@@ -127,3 +127,16 @@ def test_the_find_cli_says_what_it_could_not_search(hearth_home):
     assert "documents: not searched" in run.stderr
     run = run_app("find", "anything", "--kind", "songs")
     assert run.returncode != 0 and "Traceback" not in run.stderr
+
+
+def test_transcript_lines_become_passages_with_their_times():
+    from app.core.docs.recordings import Line, best_line, passages
+
+    lines = [Line(a, b, text) for a, b, text in find_library.MEETING]
+    got = passages(lines, words=60)
+    assert [p.start for p in got] == [0.0, 18.0, 37.5] and got[-1].end == 55.0  # never a line split
+    assert all(len(p.text.split()) <= 60 for p in got) and " ".join(p.text for p in got).count("kayak") == 2
+    kayak = got[1]
+    assert best_line(kayak.lines, kayak.text, "who rents the red kayak?")[:2] == (24.5, 31.0)
+    assert best_line(kayak.lines, kayak.text, "nothing in common")[:2] == (18.0, 24.5)  # the first on a tie
+    assert passages([Line(0, 1, "  ")]) == []
