@@ -174,12 +174,27 @@ def _documents(query: str, limit: int, engines: Engines, cancel: CancelToken) ->
     try:
         if not index.db.execute("SELECT EXISTS (SELECT 1 FROM chunks)").fetchone()[0]:
             raise SkipKindError("no documents are indexed yet: add a folder in Documents (or `hearth docs index`)")
+        _prefer_index_model(index, engines)
         found = index.search(query, engines.text_embedder(), limit)
     finally:
         index.close()
     return [Hit("document", os.path.basename(h.path), h.path,
                 Location(page=h.page, heading=h.heading, char_start=h.start, char_end=h.end),
                 _snippet(h.text), h.score) for h in found]
+
+
+def _prefer_index_model(index, engines: Engines) -> None:
+    """Vectors compare only with their own model's: with none named or open, the model most of the
+    documents were embedded with is the one opened (when it is still installed), not the default."""
+    if engines.embedder is not None or engines.embedding_model is not None:
+        return
+    row = index.db.execute("SELECT model FROM chunks GROUP BY model ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
+    model_id = row[0].rpartition(":")[0] if row and isinstance(row[0], str) else ""
+    if model_id:
+        from app.core.models.store import ModelStore
+
+        if (entry := ModelStore().get(model_id)) is not None and entry.kind == "embedding":
+            engines.embedding_model = model_id
 
 
 # --- transcripts -------------------------------------------------------------------------

@@ -140,3 +140,30 @@ def test_transcript_lines_become_passages_with_their_times():
     assert best_line(kayak.lines, kayak.text, "who rents the red kayak?")[:2] == (24.5, 31.0)
     assert best_line(kayak.lines, kayak.text, "nothing in common")[:2] == (18.0, 24.5)  # the first on a tie
     assert passages([Line(0, 1, "  ")]) == []
+
+
+@pytest.mark.slow
+def test_documents_are_searched_with_the_model_they_were_embedded_with(starter_store, tmp_path):
+    from app.core.docs.index import DocsIndex, DocSummary
+    from app.core.opening import open_embedder, resolve
+    from app.core.settings import load_settings, save_settings
+
+    starter = resolve("embedding", "all-minilm-l6-v2", starter_store).path
+    gguf = starter if starter.is_file() else next(starter.glob("*.gguf"))
+    starter_store.import_path(gguf, "embedding", "minilm-copy", mode="link")
+    settings = load_settings()
+    settings.default_models["embedding"] = "all-minilm-l6-v2"  # the default is not the documents' model
+    save_settings(settings)
+    (tmp_path / "docs").mkdir()
+    for name, text in find_library.DOCS.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+    embedder, index = open_embedder("minilm-copy", device="cpu"), DocsIndex()
+    try:
+        index.add_folder(tmp_path / "docs")
+        assert [x for x in index.index(embedder) if isinstance(x, DocSummary)][0].indexed == len(find_library.DOCS)
+    finally:
+        index.close()
+        embedder.close()
+    question, name = find_library.PARAPHRASE  # no word in common: only the vectors find it
+    hits = find(question, kinds={"document"}, limit=1).hits
+    assert hits and hits[0].path.endswith(name)
