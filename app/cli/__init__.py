@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import chat, chats, docs, doctor, models, search, serve, servers, transcribe
+from app.cli import chat, chats, docs, doctor, find, models, search, serve, servers, transcribe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     transcribe.add_parser(sub)
     search.add_parser(sub)
     docs.add_parser(sub)
+    find.add_parser(sub)
     servers.add_parser(sub)
     serve.add_parser(sub)
     return parser

@@ -99,6 +99,7 @@ class MainWindow(QMainWindow):
         self._ending: list[SerialWorker] | None = None  # set once closing has begun
         self._painted = False
         self.server_switch = None  # app.gui.server.ServerSwitch, once the panes are built
+        self.find_box = None  # app.gui.find.box.FindBox, on the first Ctrl+K
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)
@@ -206,6 +207,12 @@ class MainWindow(QMainWindow):
         file_menu.addAction(quit_action)
 
         view = self.menuBar().addMenu("&View")
+        self.find_action = QAction("&Find anything…", self)  # documents, transcripts, photos, chats
+        self.find_action.setShortcut(QKeySequence("Ctrl+K"))
+        self.find_action.triggered.connect(self.show_find)
+        view.addAction(self.find_action)
+        self.addAction(self.find_action)
+        view.addSeparator()
         self.pane_actions: dict[str, QAction] = {}
         for i, name in enumerate(PANES, start=1):
             action = QAction(TITLES[name], self)
@@ -276,6 +283,27 @@ class MainWindow(QMainWindow):
         if hasattr(chat, "sidebar"):
             chat.sidebar.search.setFocus()
             chat.sidebar.search.selectAll()
+
+    def show_find(self):
+        """The Ctrl+K box, built on first use; photos are searched on the Images pane's worker."""
+        from app.gui.find.box import FindBox
+        from app.gui.find.worker import FindWorker, photo_search
+
+        if self.find_box is None:
+            images = self.panes.get("images")
+            photos = photo_search(images.images, images.picker.current) if hasattr(images, "images") else None
+            self.find_box = FindBox(FindWorker(self), photos, self)
+            self.find_box.open_requested.connect(self._open_found)
+        self.find_box.show_box()
+        return self.find_box
+
+    def _open_found(self, hit) -> None:
+        from app.gui.find.route import open_hit
+
+        if problem := open_hit(self, hit):
+            self.statusBar().showMessage(problem, 8000)
+        elif hit.kind != "document":  # shown in a pane here: the window takes the keys back from the box
+            self.activateWindow()
 
     def show_settings(self):
         from app.gui.dialogs.settings import SettingsDialog
@@ -415,6 +443,8 @@ class MainWindow(QMainWindow):
         ending = [self.worker]
         if self.server_switch is not None:
             ending.append(self.server_switch.finish())
+        if self.find_box is not None:
+            ending.append(self.find_box.worker.finish())
         for pane in self.panes.values():
             ending += pane.finish_workers()
         return ending

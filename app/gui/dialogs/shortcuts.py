@@ -14,6 +14,7 @@ SHORTCUTS: list[tuple[str, str]] = [
     ("Ctrl+5", "Show Models"),
     ("Ctrl+N", "New chat"),
     ("Ctrl+F", "Search chats"),
+    ("Ctrl+K", "Find anything: documents, transcripts, photos and chats"),
     ("Esc", "Stop the reply, or cancel editing a sent message"),
     ("Enter", "Send the message"),
     ("Shift+Enter", "New line in the message"),

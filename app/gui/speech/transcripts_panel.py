@@ -128,6 +128,22 @@ class TranscriptsPanel:
             self.transcript_list.setCurrentRow(row)
             self.transcript_list.blockSignals(False)
 
+    def show_transcript(self, transcript_id: str, seconds: float | None = None) -> bool:
+        """Shows a kept transcript with the line at ``seconds`` selected (the search box opens one so);
+        False when it is not kept."""
+        t = next((r for r in self.records if r.id == transcript_id), None)
+        if t is None:  # saved since the list was read (by the CLI, say)
+            t = next((r for r in self.store.list() if r.id == transcript_id), None)
+            if t is None:
+                return False
+            self._list_add(t)
+        self._show(t)
+        if seconds is not None and self.segments:
+            row = max((i for i, s in enumerate(self.segments) if s.start <= seconds + 1e-6), default=0)
+            self.transcript.setCurrentRow(row)
+            self.transcript.scrollToItem(self.transcript.item(row), QListWidget.ScrollHint.PositionAtCenter)
+        return True
+
     def _on_pick(self, row: int) -> None:
         if 0 <= row < len(self.records):
             self._show(self.records[row])
