@@ -215,3 +215,81 @@ def test_v1_embeddings_serves_the_text_model_in_openai_shape(served, embedder):
         client.embeddings.create(model=MINILM, input="data:image/png;base64,iVBORw0KGgo=")
     clip = client.embeddings.create(model="tiny-clip", input=["a red circle"])  # CLIP stays CLIP
     assert len(clip.data[0].embedding) != 384
+
+
+def _with_tensor_type(src: Path, out: Path, tensor: str, ggml_type: int) -> Path:
+    """A copy of src with one tensor's type field changed (same bytes per element, so the file still
+    loads): llama.cpp then meets an operation its CPU code has no kernel for, and aborts."""
+    import struct
+
+    data = bytearray(src.read_bytes())
+    name = tensor.encode()
+    at = data.find(struct.pack("<Q", len(name)) + name)
+    assert at > 0, tensor
+    dims_at = at + 8 + len(name)
+    n_dims = struct.unpack_from("<I", data, dims_at)[0]
+    struct.pack_into("<I", data, dims_at + 4 + 8 * n_dims, ggml_type)
+    out.write_bytes(bytes(data))
+    return out
+
+
+GGML_TYPE_I32 = 26  # in place of F32 (0): four bytes each too
+
+
+@pytest.fixture(scope="module")
+def aborting_gguf(minilm_gguf, tmp_path_factory) -> Path:
+    return _with_tensor_type(minilm_gguf, tmp_path_factory.mktemp("bad") / "aborts.gguf",
+                             "blk.0.attn_output_norm.weight", GGML_TYPE_I32)
+
+
+@pytest.mark.slow
+def test_a_file_that_makes_llama_cpp_abort_is_an_error_in_words(aborting_gguf, minilm_gguf):
+    import signal
+    import subprocess
+    import sys
+
+    from app.core.embeddings.engine import Embedder, EmbeddingProcessError
+    from tests.conftest import ROOT
+
+    # In-process, this file ends the whole process: llama.cpp aborts while embedding.
+    probe = ("import sys; from pathlib import Path; from app.core.embeddings.engine import InProcessEmbedder;"
+             "InProcessEmbedder(Path(sys.argv[1]), device='cpu').embed(['hello'])")
+    alone = subprocess.run([sys.executable, "-c", probe, str(aborting_gguf)], cwd=ROOT, capture_output=True,
+                           env={**__import__("os").environ, "GGML_NO_BACKTRACE": "1"}, timeout=300)
+    assert alone.returncode == -signal.SIGABRT, alone.stderr[-2000:]
+
+    engine = Embedder(aborting_gguf, "aborts", device="cpu")  # it loads: the header is fine
+    try:
+        first = engine.pid
+        for _ in range(2):  # and the next call starts it again, to the same end
+            with pytest.raises(EmbeddingProcessError) as exc:
+                engine.embed(["A man is eating food."])
+            message = str(exc.value)
+            assert message.startswith("the embedding model stopped:") and "SIGABRT" in message
+            assert "Traceback" not in message
+        assert engine.pid != first
+    finally:
+        engine.close()
+    good = Embedder(minilm_gguf, MINILM, device="cpu")  # this process carries on, and so does a good model
+    try:
+        assert good.embed(["still here"]).shape == (1, 384)
+    finally:
+        good.close()
+
+
+@pytest.mark.slow
+def test_the_model_process_gives_the_in_process_vectors(embedder, minilm_gguf):
+    import os
+
+    from app.core.embeddings.engine import InProcessEmbedder
+
+    assert embedder.pid != os.getpid()
+    local = InProcessEmbedder(minilm_gguf, MINILM, device="cpu")
+    try:
+        ours, theirs = embedder.embed(SENTENCES), local.embed(SENTENCES)
+        assert embedder.tokens(SENTENCES[4]) == local.tokens(SENTENCES[4])
+    finally:
+        local.close()
+    assert ours.dtype == np.float32 and ours.shape == theirs.shape
+    assert np.sum(ours * theirs, axis=1).min() >= 0.99
+    assert embedder.last.tokens == local.last.tokens and embedder.last.texts == len(SENTENCES)
