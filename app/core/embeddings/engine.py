@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core import hardware
-from app.core.embeddings.local import BATCH_TEXTS, MAX_CONTEXT, EmbedStats, InProcessEmbedder
+from app.core.embeddings.local import BATCH_TEXTS, MAX_CONTEXT, EmbedStats, InProcessEmbedder, file_fingerprint
 from app.core.jobs import Cancelled, CancelToken, InputError, ModelError
 
 __all__ = ["BATCH_TEXTS", "MAX_CONTEXT", "EmbedStats", "Embedder", "EmbeddingProcessError", "InProcessEmbedder"]
@@ -65,6 +65,10 @@ class Embedder:
         self.query_prefix = query_prefix  # what the model wants before a question ("search_query: ")
         self.document_prefix = document_prefix  # and before a passage ("search_document: ")
         self.last = EmbedStats()
+        try:
+            self.fingerprint = file_fingerprint(self.path)  # part of the index's key for these vectors
+        except OSError as exc:
+            raise ModelError(f"{self.path.name} could not be read: {exc.strerror or exc}") from exc
         self._args = (str(self.path), self.model_id, n_threads, device, max_context)
         self._lock = threading.Lock()
         self._closed = False

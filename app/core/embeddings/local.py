@@ -10,7 +10,9 @@ llama.cpp abort ends only that process; this class is what runs there.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,21 @@ log = logging.getLogger(__name__)
 
 BATCH_TEXTS = 32  # texts per llama.cpp call: the cancel token is checked this often
 MAX_CONTEXT = 2048  # tokens per text at most; long-context models are cut here to bound memory
+
+
+def file_fingerprint(path: Path, edge: int = 1 << 20) -> str:
+    """A short name for a model file's content: its size, header (metadata, tensor list) and last MiB of
+    weights. Another file under the same id or name (a new quantization, a fine-tune) gets another one,
+    without reading a model of a gigabyte whole each time it is opened."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        digest.update(str(size).encode())
+        digest.update(fh.read(edge))
+        if size > edge:
+            fh.seek(max(edge, size - edge))
+            digest.update(fh.read(edge))
+    return digest.hexdigest()[:12]
 
 
 @dataclass
@@ -70,6 +87,7 @@ class InProcessEmbedder:
         if info.data_end and size < info.data_end:
             raise ModelError(f"{self.path.name} is truncated: {size} of at least {info.data_end} bytes")
         check_embedding_gguf(info, self.path.name)
+        self.fingerprint = file_fingerprint(self.path)
         self.architecture = info.architecture
         self.n_ctx = max(32, min(info.context_length or 512, max_context))
         self.n_threads = n_threads or physical_cores()
