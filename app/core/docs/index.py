@@ -84,7 +84,9 @@ def model_key(embedder) -> str:
     """Vectors are comparable only with their own model's: a model change re-embeds. The file's
     fingerprint is part of it, so another file under the same id or name is another model."""
     fingerprint = getattr(embedder, "fingerprint", "")
-    return f"{embedder.model_id}:{embedder.dimensions}" + (f":{fingerprint}" if fingerprint else "")
+    key = f"{embedder.model_id}:{embedder.dimensions}" + (f":{fingerprint}" if fingerprint else "")
+    prefix = getattr(embedder, "document_prefix", "")  # passages embedded after another prefix are other vectors
+    return key + (f":{hashlib.sha256(prefix.encode()).hexdigest()[:8]}" if prefix else "")
 
 
 def content_hash(path: str) -> str:
