@@ -100,6 +100,9 @@ def run_index(args) -> int:
         embedder.close()
     print(file=sys.stderr)
     assert summary is not None
+    if summary.set_aside:
+        print(f"warning: the document index was damaged; it is set aside (kept) as {summary.set_aside} and was "
+              "built again", file=sys.stderr)
     print(f"indexed {summary.indexed} ({summary.chunks} chunks), unchanged {summary.unchanged}, removed "
           f"{summary.removed}, skipped {len(summary.skipped)} in {summary.seconds:.1f}s")
     for folder in summary.missing_folders:

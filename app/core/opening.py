@@ -117,7 +117,24 @@ def open_embedder(id_or_path: str | None, store: ModelStore | None = None, devic
 
             raise ModelError(f"{model.name}: an embedding model is one .gguf file")
         path = ggufs[0]
-    return Embedder(path, model_id=model.name, device=device)
+    query_prefix, document_prefix = embedding_prefixes(model)
+    return Embedder(path, model_id=model.name, device=device, query_prefix=query_prefix,
+                    document_prefix=document_prefix)
+
+
+def embedding_prefixes(model: ResolvedModel) -> tuple[str, str]:
+    """(query, document) prefix a model installed from the catalog was trained with; none for others."""
+    entry = model.entry
+    if entry is None or not entry.source.startswith("catalog:"):
+        return "", ""
+    from app.core.jobs import ModelError
+    from app.core.models.catalog import find
+
+    try:
+        listed = find(entry.source.removeprefix("catalog:"))
+    except ModelError:  # an unreadable catalog: the model still runs, as one without prefixes
+        return "", ""
+    return (listed.query_prefix, listed.document_prefix) if listed is not None else ("", "")
 
 
 def encoder_key(model: ResolvedModel) -> str:

@@ -99,6 +99,14 @@ class WindowBackends(QObject):
         return self._on_pane_worker("images", model, lambda m: search_with(m[0], m[1], worker.library(), text,
                                                                            images, top, threshold, budget))
 
+    def kind_of(self, model):
+        return self.own.kind_of(model)
+
+    def embed_text(self, model, texts, cancel) -> Future:
+        """No pane holds a text-embedding model for the server: it runs on the server's own worker, in its
+        own process (app.core.embeddings.engine), as under `serve`."""
+        return self.own.embed_text(model, texts, cancel)
+
     def close(self) -> None:
         self.own.close()
 

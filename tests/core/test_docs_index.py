@@ -103,41 +103,100 @@ def test_a_keyword_only_query_is_found_through_fts5(index, embedder, tmp_path):
     assert index.search('"XK" OR NEAR( -4471 *', embedder, 3)[0].path.endswith("note33.txt")
 
 
+def _rows(index, name: str) -> tuple:
+    """A file's row id, its chunk ids and its vector bytes: what embedding it again would change."""
+    file_id = index.db.execute("SELECT id FROM files WHERE path LIKE ?", (f"%/{name}",)).fetchone()[0]
+    rows = index.db.execute("SELECT id, vec FROM chunks WHERE file_id = ? ORDER BY id", (file_id,)).fetchall()
+    return file_id, [r[0] for r in rows], b"".join(r[1] for r in rows)
+
+
 def test_edits_renames_and_deletions_update_the_index(index, embedder, tmp_path):
-    folder = tmp_path / "d"
+    folder, other = tmp_path / "d", tmp_path / "e"
     _write(folder, TOPICS)
+    other.mkdir()
     index.add_folder(folder)
+    index.add_folder(other)
     _run(index, embedder)
     again = _run(index, embedder)
     assert (again.indexed, again.unchanged, again.removed) == (0, len(TOPICS), 0)
+    taxes, bread, cats = _rows(index, "taxes.txt"), _rows(index, "bread.html"), _rows(index, "cats.txt")
 
     (folder / "garden.txt").write_text("Prune the apple trees in late winter, before the buds open.")
     os.utime(folder / "garden.txt", (1, 1))  # a new mtime even on a coarse clock
-    (folder / "taxes.txt").rename(folder / "tax-return.txt")
+    (folder / "taxes.txt").rename(folder / "tax-return.txt")  # renamed: the same content
+    (folder / "bread.html").rename(other / "sourdough.html")  # moved to another folder
+    os.utime(folder / "cats.txt", (2, 2))  # touched, not changed
     (folder / "bikes.md").unlink()
     summary = _run(index, embedder)
-    assert (summary.indexed, summary.removed, summary.unchanged) == (2, 2, 2)
+    assert (summary.indexed, summary.removed, summary.moved, summary.unchanged) == (1, 1, 2, 3)
+    assert _rows(index, "tax-return.txt") == taxes and _rows(index, "sourdough.html") == bread
+    assert _rows(index, "cats.txt") == cats
     paths = {Path(h.path).name for h in index.search("bicycle chain tyre", embedder, 10)}
-    assert "bikes.md" not in paths and "taxes.txt" not in paths
+    assert paths.isdisjoint({"bikes.md", "taxes.txt", "bread.html"})
     assert Path(index.search("pruning fruit trees", embedder, 1)[0].path).name == "garden.txt"
     assert Path(index.search("income tax return", embedder, 1)[0].path).name == "tax-return.txt"
+    assert index.search("sourdough starter overnight", embedder, 1)[0].path == str(other / "sourdough.html")
     assert index.keyword_ids("tomato") == []  # the old text left the keyword index too
-    assert {f["files"] for f in index.folders()} == {4}
+    assert [f["files"] for f in index.folders()] == [3, 1]
+    assert _run(index, embedder).unchanged == 4  # and the next run has nothing to do
+
+    # renamed and changed: read again
+    (folder / "tax-return.txt").write_text("Submit the annual income tax return before the end of May.")
+    (folder / "tax-return.txt").rename(folder / "taxes-2.txt")
+    summary = _run(index, embedder)
+    assert (summary.indexed, summary.moved, summary.removed) == (1, 0, 1)
+    assert "May" in index.search("income tax return", embedder, 1)[0].text
 
 
-def test_a_model_change_re_embeds_everything(index, embedder, tmp_path, starter_home):
+def _other_model(src: Path, out: Path) -> Path:
+    """Another model in a file of the same name: src with its last layer's FFN output negated."""
+    import gguf
+    import numpy as np
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = bytearray(src.read_bytes())
+    tensor = next(t for t in gguf.GGUFReader(src).tensors if t.name == "blk.5.ffn_down.weight")
+    at = int(tensor.data_offset)
+    weights = np.frombuffer(bytes(data[at : at + int(tensor.n_bytes)]), np.float16)
+    data[at : at + int(tensor.n_bytes)] = (-weights).tobytes()
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_model_change_re_embeds_everything(index, embedder, tmp_path):
+    """Another model, even in a file of the same name: every vector is redone with it, and search reads
+    only its vectors, never the old model's."""
+    import numpy as np
+
+    from app.core.docs.index import model_key
     from app.core.embeddings.engine import Embedder
 
     _write(tmp_path / "d", TOPICS)
     index.add_folder(tmp_path / "d")
-    _run(index, embedder)
-    other = Embedder(embedder.path, "minilm-renamed", device="cpu")
+    first_path = tmp_path / "a" / "model.gguf"
+    first_path.parent.mkdir()
+    first_path.symlink_to(embedder.path)
+    second_path = _other_model(embedder.path, tmp_path / "b" / "model.gguf")
+    first = Embedder(first_path, device="cpu")
+    second = Embedder(second_path, device="cpu")
     try:
-        summary = _run(index, other)
-        assert summary.indexed == len(TOPICS)
-        assert Path(index.search("how often should I give my kitten food", other, 1)[0].path).name == "cats.txt"
+        assert first.model_id == second.model_id == "model"  # the same name: only the file differs
+        _run(index, first)
+        summary = _run(index, second)
+        assert summary.indexed == len(TOPICS) and summary.unchanged == 0
+        rows = index.db.execute("SELECT text, model, vec FROM chunks ORDER BY id").fetchall()
+        assert {r[1] for r in rows} == {model_key(second)} != {model_key(first)}
+        stored = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
+        texts = [r[0] for r in rows]
+        fresh, stale = second.embed_documents(texts), first.embed_documents(texts)
+        assert np.sum(stored * fresh, axis=1).min() > 0.999  # each vector is the new model's
+        assert np.sum(stored * stale, axis=1).min() < 0.99  # and the models really differ
+        assert Path(index.search("how often should I give my kitten food", second, 1)[0].path).name == "cats.txt"
+        assert index.vector_ids("kitten food", first) == []  # no vectors of the old model are left to mix in
+        assert _run(index, second).unchanged == len(TOPICS)
     finally:
-        other.close()
+        first.close()
+        second.close()
 
 
 def test_skipped_files_are_kept_with_their_reasons_while_the_rest_index(index, embedder, tmp_path):
@@ -174,6 +233,44 @@ def test_a_damaged_index_is_set_aside_and_rebuilt_with_its_folders(tmp_path):
     finally:
         rebuilt.close()
     assert list(tmp_path.glob("docs.sqlite3.damaged-*"))
+
+
+def test_an_index_of_the_first_schema_is_brought_up_to_date(tmp_path):
+    from app.core.docs.index import MIGRATIONS, DocsIndex
+
+    db = sqlite3.connect(tmp_path / "docs.sqlite3")
+    MIGRATIONS[0](db)
+    db.execute("INSERT INTO folders (path) VALUES ('/somewhere')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    ix = DocsIndex(tmp_path / "docs.sqlite3")
+    try:
+        assert [f["path"] for f in ix.folders()] == ["/somewhere"]
+        assert "hash" in [r[1] for r in ix.db.execute("PRAGMA table_info(files)")]
+    finally:
+        ix.close()
+
+
+@pytest.mark.slow
+def test_the_cli_sets_a_damaged_index_aside_and_builds_it_again(starter_store, tmp_path):
+    from app.core import paths
+
+    folder = tmp_path / "d"
+    _write(folder, TOPICS)
+    assert _docs("add", str(folder)).returncode == 0
+    assert _docs("index").returncode == 0
+    db = paths.db_dir() / "docs.sqlite3"
+    with open(db, "r+b") as f:  # the folders' page survives; the files' and chunks' do not
+        f.seek(4096 * 2)
+        f.write(b"\xff" * 4096 * 6)
+    out = _docs("index")
+    assert out.returncode == 0, out.stderr
+    assert "damaged" in out.stderr and "set aside" in out.stderr and "Traceback" not in out.stderr
+    assert list(db.parent.glob("docs.sqlite3.damaged-*"))  # kept, never deleted
+    assert f"indexed {len(TOPICS)} (" in out.stdout, out.stdout
+    hits = json.loads(_docs("search", "how often should I give my kitten food", "--json").stdout)
+    assert Path(hits[0]["path"]).name == "cats.txt"
 
 
 def _docs(*args: str):
@@ -225,9 +322,43 @@ def _committed(db: Path) -> int:
         return 0
 
 
-def test_sigkill_mid_index_loses_nothing_and_the_next_run_does_only_the_rest(starter_store, embedder, tmp_path):
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is pid (its embedding model's, here)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _snapshot(db: Path) -> dict[str, tuple]:
+    """path -> (file id, mtime, its chunk ids, its vectors): what a re-embedding would change."""
+    conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
+    try:
+        out = {}
+        for file_id, path, mtime in conn.execute("SELECT id, path, mtime FROM files WHERE status = 'ok'"):
+            rows = conn.execute("SELECT id, vec FROM chunks WHERE file_id = ? ORDER BY id", (file_id,)).fetchall()
+            out[path] = (file_id, mtime, [r[0] for r in rows], b"".join(r[1] for r in rows))
+        return out
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_sigkill_mid_index_loses_nothing_and_the_next_run_does_only_the_rest(starter_store, tmp_path):
     from app.core import paths
-    from app.core.docs.index import DocsIndex
 
     folder = tmp_path / "many"
     total = 300
@@ -238,19 +369,29 @@ def test_sigkill_mid_index_loses_nothing_and_the_next_run_does_only_the_rest(sta
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until(lambda: _committed(db) >= 5 or proc.poll() is not None, 240, "some files committed")
+        model_processes = _children(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(30)
     assert proc.returncode == -signal.SIGKILL, "the run ended before it could be killed"
-    seen = _committed(db)
+    # the model's process notices its app is gone and leaves, rather than lingering with the model loaded
+    assert model_processes
+    wait_until(lambda: not any(_alive(p) for p in model_processes), 60, "the model's process to leave")
+    before = _snapshot(db)
+    seen = len(before)
     assert 5 <= seen < total
-    index = DocsIndex()
+    assert all(chunks for _id, _m, chunks, _v in before.values())  # each committed file whole, with its chunks
+
+    again = _docs("index")  # the next run, as the user would start it
+    assert again.returncode == 0, again.stderr
+    assert f"indexed {total - seen} (" in again.stdout and f"unchanged {seen}," in again.stdout, again.stdout
+    after = _snapshot(db)
+    assert len(after) == total
+    assert {p: after[p] for p in before} == before  # the same rows and vectors: nothing was embedded again
+    conn = sqlite3.connect(db)
     try:
-        assert sum(f["chunks"] for f in index.folders()) == seen  # each committed file whole, with its chunks
-        summary = _run(index, embedder)
-        assert summary.unchanged == seen and summary.indexed == total - seen
-        assert index.folders()[0]["files"] == total
-        assert index.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')") is not None
-        assert len(index.keyword_ids("tomato", 1000)) == total
+        conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
+        assert conn.execute("SELECT COUNT(DISTINCT c.file_id) FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid"
+                            " WHERE chunks_fts MATCH 'tomato'").fetchone()[0] == total
     finally:
-        index.close()
+        conn.close()

@@ -215,3 +215,191 @@ def test_v1_embeddings_serves_the_text_model_in_openai_shape(served, embedder):
         client.embeddings.create(model=MINILM, input="data:image/png;base64,iVBORw0KGgo=")
     clip = client.embeddings.create(model="tiny-clip", input=["a red circle"])  # CLIP stays CLIP
     assert len(clip.data[0].embedding) != 384
+
+
+def _with_tensor_type(src: Path, out: Path, tensor: str, ggml_type: int) -> Path:
+    """A copy of src with one tensor's type field changed (same bytes per element, so the file still
+    loads): llama.cpp then meets an operation its CPU code has no kernel for, and aborts."""
+    import struct
+
+    data = bytearray(src.read_bytes())
+    name = tensor.encode()
+    at = data.find(struct.pack("<Q", len(name)) + name)
+    assert at > 0, tensor
+    dims_at = at + 8 + len(name)
+    n_dims = struct.unpack_from("<I", data, dims_at)[0]
+    struct.pack_into("<I", data, dims_at + 4 + 8 * n_dims, ggml_type)
+    out.write_bytes(bytes(data))
+    return out
+
+
+GGML_TYPE_I32 = 26  # in place of F32 (0): four bytes each too
+
+
+@pytest.fixture(scope="module")
+def aborting_gguf(minilm_gguf, tmp_path_factory) -> Path:
+    return _with_tensor_type(minilm_gguf, tmp_path_factory.mktemp("bad") / "aborts.gguf",
+                             "blk.0.attn_output_norm.weight", GGML_TYPE_I32)
+
+
+@pytest.mark.slow
+def test_a_file_that_makes_llama_cpp_abort_is_an_error_in_words(aborting_gguf, minilm_gguf):
+    import signal
+    import subprocess
+    import sys
+
+    from app.core.embeddings.engine import Embedder, EmbeddingProcessError
+    from tests.conftest import ROOT
+
+    # In-process, this file ends the whole process: llama.cpp aborts while embedding.
+    probe = ("import sys; from pathlib import Path; from app.core.embeddings.engine import InProcessEmbedder;"
+             "InProcessEmbedder(Path(sys.argv[1]), device='cpu').embed(['hello'])")
+    alone = subprocess.run([sys.executable, "-c", probe, str(aborting_gguf)], cwd=ROOT, capture_output=True,
+                           env={**__import__("os").environ, "GGML_NO_BACKTRACE": "1"}, timeout=300)
+    assert alone.returncode == -signal.SIGABRT, alone.stderr[-2000:]
+
+    engine = Embedder(aborting_gguf, "aborts", device="cpu")  # it loads: the header is fine
+    try:
+        first = engine.pid
+        for _ in range(2):  # and the next call starts it again, to the same end
+            with pytest.raises(EmbeddingProcessError) as exc:
+                engine.embed(["A man is eating food."])
+            message = str(exc.value)
+            assert message.startswith("the embedding model stopped:") and "SIGABRT" in message
+            assert "Traceback" not in message
+        assert engine.pid != first
+    finally:
+        engine.close()
+    good = Embedder(minilm_gguf, MINILM, device="cpu")  # this process carries on, and so does a good model
+    try:
+        assert good.embed(["still here"]).shape == (1, 384)
+    finally:
+        good.close()
+
+
+@pytest.mark.slow
+def test_the_model_process_gives_the_in_process_vectors(embedder, minilm_gguf):
+    import os
+
+    from app.core.embeddings.engine import InProcessEmbedder
+
+    assert embedder.pid != os.getpid()
+    local = InProcessEmbedder(minilm_gguf, MINILM, device="cpu")
+    try:
+        ours, theirs = embedder.embed(SENTENCES), local.embed(SENTENCES)
+        assert embedder.tokens(SENTENCES[4]) == local.tokens(SENTENCES[4])
+    finally:
+        local.close()
+    assert ours.dtype == np.float32 and ours.shape == theirs.shape
+    assert np.sum(ours * theirs, axis=1).min() >= 0.99
+    assert embedder.last.tokens == local.last.tokens and embedder.last.texts == len(SENTENCES)
+
+
+EMBEDDING_REPOS = {
+    "nomic-embed-text-v1.5-q8_0": ("nomic-ai/nomic-embed-text-v1.5-GGUF", "nomic-embed-text-v1.5.Q8_0.gguf"),
+    "bge-small-en-v1.5-q8_0": ("CompendiumLabs/bge-small-en-v1.5-gguf", "bge-small-en-v1.5-q8_0.gguf"),
+    "bge-m3-q8_0": ("ggml-org/bge-m3-Q8_0-GGUF", "bge-m3-q8_0.gguf"),
+    "qwen3-embedding-0.6b-q8_0": ("Qwen/Qwen3-Embedding-0.6B-GGUF", "Qwen3-Embedding-0.6B-Q8_0.gguf"),
+}
+
+
+def test_the_catalog_offers_text_embedding_models_with_their_prefixes():
+    from app.core.models.catalog import load_catalog
+
+    listed = {e.id: e for e in load_catalog() if e.kind == "embedding"}
+    assert {i: (e.repo, e.model_file.path) for i, e in listed.items()} == EMBEDDING_REPOS
+    nomic, bge, m3, qwen = (listed[i] for i in EMBEDDING_REPOS)
+    assert (nomic.query_prefix, nomic.document_prefix) == ("search_query: ", "search_document: ")
+    assert bge.query_prefix.startswith("Represent this sentence") and not bge.document_prefix
+    assert not m3.query_prefix and not m3.document_prefix  # bge-m3 takes none
+    assert qwen.query_prefix.startswith("Instruct: ") and qwen.query_prefix.endswith("\nQuery:")
+    assert not qwen.document_prefix
+    assert not bge.size_verified and nomic.size_verified  # the one size read off the hub's page is marked so
+    assert "multilingual" in m3.languages and "multilingual" in qwen.languages
+
+
+def test_models_list_offers_the_embedding_models(hearth_home):
+    import json
+
+    from tests.conftest import run_app
+
+    out = run_app("models", "list", "--available", "--json")
+    assert out.returncode == 0, out.stderr  # an embedding entry has no speed estimate: said as none, not a crash
+    rows = {r["id"]: r for r in json.loads(out.stdout)}
+    assert all(rows[i]["kind"] == "embedding" and rows[i]["fit"] for i in EMBEDDING_REPOS)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: r.update(kind="chat", source={"repo": "o/r", "files": [{"path": "m.gguf", "size": 10}]}),
+     "only for an embedding model"),
+    (lambda r: r.update(query_prefix=5), "query_prefix is a text"),
+    (lambda r: r.update(document_prefix="x" * 1000), "document_prefix is a text"),
+    (lambda r: r.update(size_verified="no"), "size_verified is true or false"),
+])
+def test_catalog_prefixes_are_checked(change, message):
+    import copy
+
+    from app.core.models.catalog import load_catalog, validate_entry
+
+    shipped = json_entry(next(e.id for e in load_catalog() if e.kind == "embedding"))
+    raw = copy.deepcopy(shipped)
+    change(raw)
+    with pytest.raises(ModelError, match=message):
+        validate_entry(raw)
+
+
+def json_entry(model_id: str) -> dict:
+    import json
+
+    from app.core.resources import resources_dir
+
+    data = json.loads((resources_dir() / "catalog.json").read_text(encoding="utf-8"))
+    return next(m for m in data["models"] if m["id"] == model_id)
+
+
+@pytest.mark.slow
+def test_a_catalog_model_embeds_questions_and_passages_after_its_prefixes(hub, minilm_gguf, hearth_home, tmp_path):
+    """nomic's entry installed from a (loopback) hub, its file a stand-in: opening it gives the engine the
+    catalog's prefixes, queries and passages are embedded after them, and the index files passages so."""
+    from dataclasses import replace
+
+    from app.core import opening
+    from app.core.docs.index import DocsIndex, DocSummary
+    from app.core.models.catalog import CatalogFile, find
+    from app.core.models.installer import install_entry
+    from app.core.models.store import ModelStore
+
+    shipped = find("nomic-embed-text-v1.5-q8_0")
+    data = minilm_gguf.read_bytes()
+    hub.add(shipped.repo, shipped.model_file.path, data)
+    entry = replace(shipped, revision="main", size=len(data), files=(CatalogFile(shipped.model_file.path, len(data)),))
+    store = ModelStore(tmp_path / "models")
+    install_entry(entry, store, hub.endpoint)
+    engine = opening.open_embedder(shipped.id, store, device="cpu")
+    try:
+        assert (engine.query_prefix, engine.document_prefix) == ("search_query: ", "search_document: ")
+        question = "how often should I feed a kitten"
+        asked = engine.embed_queries([question])[0]
+        assert np.allclose(asked, engine.embed(["search_query: " + question])[0], atol=1e-5)
+        assert float(asked @ engine.embed([question])[0]) < 0.999  # the prefix changed what was embedded
+
+        folder = tmp_path / "docs"
+        folder.mkdir()
+        (folder / "cats.txt").write_text("Kittens need three or four small meals a day.", encoding="utf-8")
+        index = DocsIndex(tmp_path / "docs.sqlite3")
+        try:
+            index.add_folder(folder)
+            assert [x for x in index.index(engine) if isinstance(x, DocSummary)][0].indexed == 1
+            text, vec = index.db.execute("SELECT text, vec FROM chunks").fetchone()
+            stored = np.frombuffer(vec, np.float32)
+            assert np.allclose(stored, engine.embed(["search_document: " + text])[0], atol=1e-5)
+            assert not np.allclose(stored, engine.embed([text])[0], atol=1e-3)
+        finally:
+            index.close()
+    finally:
+        engine.close()
+    plain = opening.open_embedder(str(minilm_gguf), device="cpu")  # a file by path has no catalog entry
+    try:
+        assert (plain.query_prefix, plain.document_prefix) == ("", "")
+    finally:
+        plain.close()

@@ -148,3 +148,45 @@ def test_the_server_switch_refuses_other_hosts_and_web_pages(qtbot, starter_stor
     assert status == 403 and body["error"]["code"] == "origin_not_allowed"
     assert ask({})[0] == 200
     assert switch.finish().wait(10000)
+
+
+@pytest.mark.slow
+def test_the_server_switch_serves_text_embeddings_like_serve(qtbot, starter_store, open_window):
+    """/v1/embeddings naming the text-embedding model gets that model's vectors from the window's server,
+    as from `serve`, not the Images pane's CLIP vectors (or an error from it)."""
+    import numpy as np
+
+    from app.core.opening import open_embedder
+
+    win = open_window()
+    switch = win.server_switch
+    switch.port = 0
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: switch.address.text().startswith("http://127.0.0.1:"), timeout=30000)
+    texts = ["A man is eating food.", "A man is eating a piece of bread."]
+    answer: dict = {}
+
+    def ask() -> None:  # off the GUI thread
+        conn = http.client.HTTPConnection("127.0.0.1", switch.server.port, timeout=300)
+        body = {"model": "all-minilm-l6-v2", "input": texts, "encoding_format": "float"}
+        conn.request("POST", "/v1/embeddings", json.dumps(body), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        answer["status"], answer["body"] = resp.status, json.loads(resp.read())
+        conn.close()
+
+    t = threading.Thread(target=ask)
+    t.start()
+    qtbot.waitUntil(lambda: "status" in answer, timeout=300000)
+    t.join()
+    assert answer["status"] == 200, answer["body"]
+    got = np.array([d["embedding"] for d in answer["body"]["data"]], np.float32)
+    embedder = open_embedder("all-minilm-l6-v2", starter_store, device="cpu")
+    try:
+        want = embedder.embed(texts)
+    finally:
+        embedder.close()
+    assert got.shape == (2, 384) and np.allclose(got, want, atol=1e-4)
+    assert answer["body"]["model"] == "all-minilm-l6-v2" and answer["body"]["usage"]["prompt_tokens"] > 0
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: switch.address.text() == "", timeout=30000)
+    win.stop_workers()

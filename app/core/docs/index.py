@@ -2,14 +2,18 @@
 the chunks' vectors (float32, under the embedding model's key); search fuses the two rankings.
 
 Incremental: a file whose size, mtime and model are unchanged is not touched; a changed file is read
-again; a removed file's chunks leave. Each file is committed on its own, so a run that is killed loses
-nothing already indexed and the next run goes on with the rest.
+again; a removed file's chunks leave. A file renamed or moved, or only touched, keeps its chunks and
+vectors when its content hash is unchanged. Each file is committed on its own, so a run that is killed
+loses nothing already indexed and the next run goes on with the rest. Vectors are filed under their
+model's key (its id, width and file): a run with another model embeds everything again, and search
+reads only the query model's vectors, so two models' vectors never mix.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import os
 import sqlite3
@@ -57,13 +61,15 @@ class DocProgress:
 @dataclass
 class DocSummary:
     indexed: int = 0
-    unchanged: int = 0
+    unchanged: int = 0  # renamed and touched files whose content is the same count here too
     removed: int = 0
+    moved: int = 0  # renamed or moved with the same content: their vectors kept
     chunks: int = 0
     skipped: dict[str, str] = field(default_factory=dict)  # path -> reason, this run's
     missing_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    set_aside: str = ""  # the damaged index this run found, set aside (kept) before it built a new one
 
 
 class DocsIndexDamagedError(DamagedDatabaseError):
@@ -75,8 +81,26 @@ def default_path() -> Path:
 
 
 def model_key(embedder) -> str:
-    """Vectors are comparable only with their own model's: a model change re-embeds."""
-    return f"{embedder.model_id}:{embedder.dimensions}"
+    """Vectors are comparable only with their own model's: a model change re-embeds. The file's
+    fingerprint is part of it, so another file under the same id or name is another model."""
+    fingerprint = getattr(embedder, "fingerprint", "")
+    key = f"{embedder.model_id}:{embedder.dimensions}" + (f":{fingerprint}" if fingerprint else "")
+    prefix = getattr(embedder, "document_prefix", "")  # passages embedded after another prefix are other vectors
+    return key + (f":{hashlib.sha256(prefix.encode()).hexdigest()[:8]}" if prefix else "")
+
+
+def content_hash(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _embed(embedder, texts: list[str], cancel: CancelToken | None, role: str):
+    """Passages or queries, each with the model's prefix for it where the engine has one."""
+    method = getattr(embedder, f"embed_{role}", None)
+    return method(texts, cancel) if method is not None else embedder.embed(texts, cancel)
 
 
 def _v0_to_v1(db: sqlite3.Connection) -> None:
@@ -99,7 +123,12 @@ def _v0_to_v1(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-MIGRATIONS = [_v0_to_v1]
+def _v1_to_v2(db: sqlite3.Connection) -> None:
+    # the content's SHA-256: a renamed or touched file with the same content keeps its vectors
+    db.execute("ALTER TABLE files ADD COLUMN hash TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = [_v0_to_v1, _v1_to_v2]
 
 
 @contextlib.contextmanager
@@ -123,6 +152,13 @@ def _guarded(method):
 
 def _folder_key(folder: str | Path) -> str:
     return str(Path(folder).expanduser().resolve())
+
+
+def _hash_or_empty(path: str) -> str:
+    try:
+        return content_hash(path)
+    except OSError:
+        return ""
 
 
 def scan(folder: Path) -> dict[str, tuple[int, float]]:
@@ -165,8 +201,10 @@ class DocsIndex:
                                         f" it ({'; '.join(odd[:3])})", self.path)
         self._matrix: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
+    set_aside_as: Path | None = None  # where rebuild() put the damaged file
+
     @classmethod
-    def rebuild(cls, path: Path | None = None) -> DocsIndex:
+    def rebuild(cls, path: Path | None = None, limits: Limits | None = None) -> DocsIndex:
         """Sets a damaged index aside (kept) and starts a new one with the folders the old one still names."""
         path = Path(path) if path else default_path()
         folders: list[tuple] = []
@@ -178,8 +216,9 @@ class DocsIndex:
                 old.close()
         except sqlite3.Error as exc:
             log.warning("no folder list could be read from the damaged document index: %s", exc)
-        set_aside(path)
-        index = cls(path)
+        aside = set_aside(path)
+        index = cls(path, limits)
+        index.set_aside_as = aside
         for (folder,) in folders:
             with contextlib.suppress(sqlite3.Error):
                 index.db.execute("INSERT OR IGNORE INTO folders (path) VALUES (?)", (folder,))
@@ -223,8 +262,27 @@ class DocsIndex:
 
     # --- indexing ------------------------------------------------------------------------
     def index(self, embedder, cancel: CancelToken | None = None) -> Iterator[DocProgress | DocSummary]:
+        """Damage found on the way (a page the opening checks did not read) sets the index aside and
+        builds it again, once, from the folders it still names, as opening a damaged one does."""
+        cancel = cancel or CancelToken()
+        try:
+            with _damage_named(self.path):
+                yield from self._index(embedder, cancel)
+            return
+        except DocsIndexDamagedError as exc:
+            log.warning("%s; setting it aside and building a new one", exc)
+            aside = self._rebuild_here()
         with _damage_named(self.path):
-            yield from self._index(embedder, cancel or CancelToken())
+            for item in self._index(embedder, cancel):
+                if isinstance(item, DocSummary):
+                    item.set_aside = str(aside)
+                yield item
+
+    def _rebuild_here(self) -> Path | None:
+        self.store.close()
+        fresh = type(self).rebuild(self.path, self.limits)
+        self.store, self.db, self._matrix = fresh.store, fresh.db, {}
+        return fresh.set_aside_as
 
     def _index(self, embedder, cancel: CancelToken) -> Iterator[DocProgress | DocSummary]:
         started = time.monotonic()
@@ -242,9 +300,9 @@ class DocsIndex:
             else:
                 pieces = chunk(item, budget, OVERLAP_TOKENS, embedder.tokens)
                 began = time.perf_counter()
-                vecs = embedder.embed([p.text for p in pieces], cancel)
+                vecs = _embed(embedder, [p.text for p in pieces], cancel, "documents")
                 summary.embed_seconds += time.perf_counter() - began
-                self._store(path, folder_id, size, mtime, key, pieces, vecs)
+                self._store(path, folder_id, size, mtime, key, pieces, vecs, _hash_or_empty(path))
                 summary.indexed += 1
                 summary.chunks += len(pieces)
             self._matrix.clear()
@@ -264,34 +322,65 @@ class DocsIndex:
             return Skipped(Path(path), "could not be read (an unexpected error: see the log)")
 
     def _plan(self, key: str, summary: DocSummary) -> list[tuple[str, int, int, float]]:
-        """Scans each folder; removes what left; returns (path, folder id, size, mtime) to read."""
-        todo = []
+        """Scans each folder; keeps the vectors of what was renamed or touched; removes what left;
+        returns (path, folder id, size, mtime) to read."""
+        todo, gone = [], {}
         for folder_id, folder in self.db.execute("SELECT id, path FROM folders ORDER BY path").fetchall():
             if not os.path.isdir(folder):  # an unplugged drive: its entries are kept
                 summary.missing_folders.append(folder)
                 continue
             found = scan(Path(folder))
-            known = {p: (i, s, m, mk, st) for i, p, s, m, mk, st in self.db.execute(
-                "SELECT id, path, size, mtime, model, status FROM files WHERE folder_id = ?", (folder_id,))}
-            gone = [(i,) for p, (i, *_rest) in known.items() if p not in found]
-            if gone:
-                with self.store.transaction():
-                    self.db.executemany("DELETE FROM files WHERE id = ?", gone)
-                summary.removed += len(gone)
+            known = {p: (i, s, m, mk, st, h) for i, p, s, m, mk, st, h in self.db.execute(
+                "SELECT id, path, size, mtime, model, status, hash FROM files WHERE folder_id = ?", (folder_id,))}
+            gone.update({p: row for p, row in known.items() if p not in found})
             for path, (size, mtime) in sorted(found.items()):
                 old = known.get(path)
                 if old and old[1] == size and old[2] == mtime and (old[4] == "skipped" or old[3] == key):
                     summary.unchanged += 1
-                    continue
-                todo.append((path, folder_id, size, mtime))
+                elif old and old[1] == size and old[3] == key and old[4] == "ok" and old[5] \
+                        and _hash_or_empty(path) == old[5]:  # touched, not changed
+                    with self.store.transaction():
+                        self.db.execute("UPDATE files SET mtime = ? WHERE id = ?", (mtime, old[0]))
+                    summary.unchanged += 1
+                else:
+                    todo.append((path, folder_id, size, mtime))
+        todo = self._moves(todo, gone, key, summary)
+        if gone:
+            with self.store.transaction():
+                self.db.executemany("DELETE FROM files WHERE id = ?", [(row[0],) for row in gone.values()])
+            summary.removed += len(gone)
         return todo
 
-    def _upsert(self, path, folder_id, size, mtime, model, status, reason) -> int:
+    def _moves(self, todo: list, gone: dict, key: str, summary: DocSummary) -> list:
+        """A new path with the content of one that left (same size, then same hash, same model) takes over
+        its row, chunks and vectors; returns the rest of todo. Only files of a size that left are hashed."""
+        sizes = {row[1] for row in gone.values() if row[3] == key and row[4] == "ok" and row[5]}
+        rest = []
+        for path, folder_id, size, mtime in todo:
+            match = None
+            if size in sizes and path not in gone:
+                digest = _hash_or_empty(path)
+                match = next((p for p, row in gone.items() if digest and row[1] == size and row[3] == key
+                              and row[4] == "ok" and row[5] == digest), None)
+            if match is None:
+                rest.append((path, folder_id, size, mtime))
+                continue
+            row = gone.pop(match)
+            with self.store.transaction():
+                self.db.execute("DELETE FROM files WHERE path = ?", (path,))  # an older entry of the new name
+                self.db.execute("UPDATE files SET path = ?, folder_id = ?, mtime = ? WHERE id = ?",
+                                (path, folder_id, mtime, row[0]))
+            summary.moved += 1
+            summary.unchanged += 1
+        return rest
+
+    def _upsert(self, path, folder_id, size, mtime, model, status, reason, digest: str = "") -> int:
         self.db.execute(
-            "INSERT INTO files (path, folder_id, size, mtime, model, status, reason) VALUES (?,?,?,?,?,?,?)"
+            "INSERT INTO files (path, folder_id, size, mtime, model, status, reason, hash) VALUES (?,?,?,?,?,?,?,?)"
             " ON CONFLICT(path) DO UPDATE SET folder_id=excluded.folder_id, size=excluded.size,"
-            " mtime=excluded.mtime, model=excluded.model, status=excluded.status, reason=excluded.reason",
-            (path, folder_id, size, mtime, model, status, reason))
+            " mtime=excluded.mtime, model=excluded.model, status=excluded.status, reason=excluded.reason,"
+            " hash=excluded.hash",
+            (path, folder_id, size, mtime, model, status, reason, digest))
         file_id = self.db.execute("SELECT id FROM files WHERE path = ?", (path,)).fetchone()[0]
         self.db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
         return file_id
@@ -300,9 +389,9 @@ class DocsIndex:
         with self.store.transaction():
             self._upsert(path, folder_id, size, mtime, "", "skipped", reason)
 
-    def _store(self, path, folder_id, size, mtime, key, pieces, vecs) -> None:
+    def _store(self, path, folder_id, size, mtime, key, pieces, vecs, digest: str = "") -> None:
         with self.store.transaction():
-            file_id = self._upsert(path, folder_id, size, mtime, key, "ok", "")
+            file_id = self._upsert(path, folder_id, size, mtime, key, "ok", "", digest)
             self.db.executemany(
                 "INSERT INTO chunks (file_id, idx, text, page, heading, start, end, model, vec)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
@@ -331,7 +420,7 @@ class DocsIndex:
         mat, ids = self._vectors(model_key(embedder))
         if mat.shape[0] == 0:
             return []
-        scores = mat @ embedder.embed([query])[0]
+        scores = mat @ _embed(embedder, [query], None, "queries")[0]
         k = min(k, scores.size)
         best = np.argpartition(-scores, k - 1)[:k]
         return [int(ids[i]) for i in best[np.argsort(-scores[best])]]

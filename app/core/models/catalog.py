@@ -15,6 +15,7 @@ ROLES = ("model", "projector")
 REQUIRED = ("id", "kind", "name", "source", "size", "licence", "languages", "ram_gb", "vram_gb", "description")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 COMMIT = re.compile(r"^[0-9a-f]{40}$")  # a full commit hash: the only revision a pinned sha256 may name
+MAX_PREFIX = 300
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -47,6 +48,11 @@ class CatalogEntry:
     image_tokens: int = 0  # context one picture takes (vision models)
     parameters: str = ""  # "7B", as the model's makers count them
     tools: bool = False  # known to call tools well (function calling)
+    # A text-embedding model's own markers: what it was trained to see before a question and before a
+    # passage ("search_query: " / "search_document: " for nomic, "query: " / "passage: " for e5).
+    query_prefix: str = ""
+    document_prefix: str = ""
+    size_verified: bool = True  # False: the sizes are as the hub's pages round them, not yet checked in bytes
 
     @property
     def projector(self) -> CatalogFile | None:
@@ -132,6 +138,13 @@ def validate_entry(raw: dict) -> CatalogEntry:
         raise ModelError(f"catalog entry {where}: tools is true or false, and only for a chat model")
     if not isinstance(raw.get("parameters", ""), str):
         raise ModelError(f"catalog entry {where}: parameters is a text such as \"7B\"")
+    prefixes = {k: raw.get(k, "") for k in ("query_prefix", "document_prefix")}
+    for key, value in prefixes.items():
+        if not isinstance(value, str) or len(value) > MAX_PREFIX or (value and raw["kind"] != "embedding"):
+            raise ModelError(f"catalog entry {where}: {key} is a text of at most {MAX_PREFIX} characters, "
+                             "and only for an embedding model")
+    if not isinstance(raw.get("size_verified", True), bool):
+        raise ModelError(f"catalog entry {where}: size_verified is true or false")
     if not isinstance(raw["size"], int) or raw["size"] != sum(f.size for f in files):
         raise ModelError(f"catalog entry {where}: size must be the sum of its files' sizes")
     return CatalogEntry(
@@ -141,6 +154,8 @@ def validate_entry(raw: dict) -> CatalogEntry:
         architecture=raw.get("architecture", ""), quantization=raw.get("quantization", ""),
         context=int(raw.get("context", 0)), variants=tuple(variants), image_tokens=image_tokens,
         parameters=raw.get("parameters", ""), tools=raw.get("tools", False),
+        query_prefix=prefixes["query_prefix"], document_prefix=prefixes["document_prefix"],
+        size_verified=raw.get("size_verified", True),
     )
 
 

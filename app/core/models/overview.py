@@ -88,7 +88,7 @@ def _estimates(entry, hardware) -> dict:
         return {}
     fit = estimate_entry_fit(entry, hardware)
     out: dict[str, object] = {"fit": fit.verdict, "fit_message": fit.message}
-    if fit.verdict != "too_large":
+    if fit.verdict != "too_large" and entry.kind in speed.COMFORTABLE:  # no speed measure for embedding yet
         estimate = speed.estimate(entry.kind, entry.size, hardware, fit, entry.id, getattr(entry, "quantization", ""))
         out |= {"speed": estimate.text(), "speed_how": estimate.how, "comfortable": estimate.comfortable,
                 "speed_measured": estimate.measured}
