@@ -345,7 +345,8 @@ def test_schema_3_moves_to_an_index_with_positions_rebuilt_in_the_background(tmp
 
 @pytest.mark.parametrize("text", ["some into", "some\ninto", "stanbul in s", "20 \u212a is", "İstanbul", "de nata at",
                                   "ok (really", "it's 1", "the night, some", "into the day", "ome int", "sbo",
-                                  "ight, some\ninto the da", "tyle cust", "ÉCOLE éc", "ld I eat in Lis", "\u212a is", "cole"])
+                                  "ight, some\ninto the da", "tyle cust", "ÉCOLE éc", "ld I eat in Lis", "\u212a is",
+                                  "cole"])
 def test_the_index_query_matches_every_message_the_scan_finds(tmp_path, text):
     """match_query narrows by the words of text, its edges looked up in the vocabulary: a superset of
     LIKE's matches (LIKE checks)."""
@@ -362,6 +363,56 @@ def test_the_index_query_matches_every_message_the_scan_finds(tmp_path, text):
     if query is not None:
         near = {r[0] for r in h.db.execute("SELECT rowid FROM message_search WHERE message_search MATCH ?", (query,))}
         assert like <= near, query
+    h.close()
+
+
+def _index_to_text(db) -> float:
+    """The search tables' pages over the messages' text bytes."""
+    text = db.execute("SELECT SUM(LENGTH(CAST(content AS BLOB))) FROM messages").fetchone()[0]
+    try:
+        index = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'message_search%'"
+                           " OR name LIKE 'search_terms%' OR name LIKE 'term_search%'").fetchone()[0]
+    except sqlite3.OperationalError:
+        pytest.skip("this SQLite has no dbstat")
+    return index / text
+
+
+def test_a_schema_4_history_moves_to_a_word_index_under_one_and_a_half_times_its_text(tmp_path, monkeypatch):
+    """Schema 4's trigram index with positions is about four times the text; the word index that replaces it
+    (built in the background, the old one freed) is under 1.5 times, and finds the same chats."""
+    import random
+
+    from app.core.chat import history, search_index
+
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    rng = random.Random(5)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(3000)]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for n in range(300):
+        cid = conn.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)",
+                           (" ".join(rng.choices(words, k=4)), 10 + n, 10 + n)).lastrowid
+        conn.executemany("INSERT INTO messages (conversation_id, role, content, created) VALUES (?,?,?,?)",
+                         [(cid, "user", " ".join(rng.choices(words, k=120)), 10 + n) for _ in range(10)])
+    conn.execute("COMMIT")
+    conn.close()
+    every = history.MIGRATIONS
+    monkeypatch.setattr(history, "MIGRATIONS", every[:4])
+    h = ChatHistory(path)
+    assert h.backfill.done.wait(120) and h.store.version == 4
+    assert _index_to_text(h.db) > 2, "the trigram index with positions"
+    h.close()
+    monkeypatch.setattr(history, "MIGRATIONS", every)
+    h = ChatHistory(path)
+    assert h.backfill is not None and h.backfill.done.wait(120) and h.indexed_search
+    assert not search_index.retire_pending(h.db), "the trigram index is freed"
+    assert _index_to_text(h.db) <= 1.5
+    samples = [words[0], words[1][1:], f"{words[2]} {words[3][:2]}", words[4][1:-1], "zzqq"]
+    for q in QUERIES + samples:
+        old = _old_results(h, q)
+        assert [c.id for c in h.conversations(q)] == old, q
+        assert [c.id for c in h.search(q, limit=5).conversations] == old[:5], q
     h.close()
 
 
