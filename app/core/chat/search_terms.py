@@ -87,6 +87,7 @@ def _expand(db: sqlite3.Connection, word: str, open_start: bool, open_end: bool)
     """The vocabulary's words that may stand where word stands (at most EXPAND_MAX + 1 of them)."""
     if not open_start and not open_end:
         return [word]
+    args: tuple[str, ...]
     if not open_start:  # a word that starts with it: a range of the vocabulary's own index
         sql, args = "SELECT term FROM search_terms WHERE term >= ? AND term < ?", (word, word + _TOP)
     else:  # ends with it, or holds it: the vocabulary's trigrams (GLOB is exact; tokens hold no * ? [)
@@ -125,5 +126,5 @@ def match_query(db: sqlite3.Connection, text: str) -> str | None:
             first = last = []
     if not (first or middle or last):
         return None
-    phrases = [[a, *middle, b] for a in first or [None] for b in last or [None]]
-    return " OR ".join(" + ".join(_quote(t) for t in p if t is not None) for p in phrases)
+    phrases = [[*a, *middle, *b] for a in [[w] for w in first] or [[]] for b in [[w] for w in last] or [[]]]
+    return " OR ".join(" + ".join(map(_quote, p)) for p in phrases)
