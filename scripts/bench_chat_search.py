@@ -2,8 +2,7 @@
 
 Each size is a generated history of 20-message chats (about 700 bytes a message, as a real one measured),
 written as schema 1 (no search index), then opened by ChatHistory, which migrates it (reported) and indexes
-the existing messages in the background (the backfill, reported; searches scan until it is done). Since
-schema 4 the message index holds trigram positions (FTS5 detail=full): file_mb_after shows what they cost. Queries
+the existing messages in the background (the backfill, reported; searches scan until it is done). Queries
 are timed through ChatHistory.search, the call the sidebar makes on each keystroke (the 200 newest
 matches and a count or "more"), against the old LIKE scan on the same file; each answer is checked to be the
 old scan's first 200. Since schema 5 the message index is by word (FTS5 unicode61, with positions) and a
