@@ -212,7 +212,7 @@ def test_a_schema_4_history_migrates_and_keeps_its_messages_and_pictures():
     assert sqlite3.connect(default_path()).execute("PRAGMA user_version").fetchone()[0] == 4
     h = ChatHistory()
     try:
-        assert h.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == DOCUMENTS_VERSION
+        assert h.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= DOCUMENTS_VERSION
         [m] = h.messages(1)
         assert (m.content, [a.name for a in m.attachments], m.documents) == ("hi", ["p.png"], [])
         add_user_message(h, 1, "and a document", (), [prepare(b"Some words.", "w.txt")])

@@ -157,22 +157,22 @@ def test_an_old_history_migrates_to_indexed_search_with_the_same_results(tmp_pat
     assert h.backfill is not None and h.backfill.done.wait(60), "existing messages are indexed in the background"
     assert h.indexed_search
     plan = " ".join(r[3] for r in h.db.execute(
-        "EXPLAIN QUERY PLAN SELECT rowid FROM message_search WHERE content LIKE '%lisbon%'"))
+        "EXPLAIN QUERY PLAN SELECT rowid FROM message_search WHERE message_search MATCH 'lisbon'"))
     assert "VIRTUAL TABLE INDEX" in plan, plan  # answered by the index, not a scan
     assert search_index.plan(h.db, "Custard", 200) == "index" and search_index.plan(h.db, "li", 200) == "walk"
-    assert search_index.plan(h.db, "nowhere", 200) == "index", "a trigram in no message"
+    assert search_index.plan(h.db, "nowhere", 200) == "index", "a word in no message"
     monkeypatch.setattr(search_index, "CANDIDATES", 1)  # every term has "many" candidates: the probe decides
     monkeypatch.setattr(search_index, "PROBE", 2)
     assert search_index.plan(h.db, "Belém", 200) == "candidates", "in none of the 2 newest chats: walk the candidates"
     assert search_index.plan(h.db, "Custard", 200) == "walk", "in 1 of the 2 newest chats: common"
     assert search_index.plan(h.db, "empty", 200) == "index", "no candidates at all"
-    assert search_index.plan(h.db, "a", 200) == "walk", "under 3 characters"
+    assert search_index.plan(h.db, "a", 200) == "walk", "a word under 3 characters that may be inside a word"
     monkeypatch.setattr(search_index, "CANDIDATES", 10**9)  # below: every query of 3+ characters uses the index
     for q in QUERIES:  # including what FTS5 query syntax would choke on, and a word being typed
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
     assert [c.title for c in h.conversations("lisb")] == ["Recipes", "Trip to Lisbon"]
-    plans = {search_index.where_clause(q.replace("%", "").replace("_", ""))[0] for q in QUERIES}
-    assert plans == {search_index.SCAN_WHERE, search_index.INDEXED_WHERE, search_index.NARROWED_WHERE}
+    plans = {search_index.where_clause(h.db, q.replace("%", "").replace("_", ""))[0] for q in QUERIES}
+    assert plans == {search_index.SCAN_WHERE, search_index.TITLE_WHERE, search_index.NARROWED_WHERE}
 
     # Kept in sync: new, streamed, edited, truncated and deleted messages, renamed and deleted chats.
     c = h.create("Weekend")
@@ -209,13 +209,17 @@ def test_writes_during_the_backfill_keep_the_index_exact(tmp_path, monkeypatch):
     old = h.messages(h.conversations("trip to")[0].id)
     h.edit_message(old[0].id, "Where should I eat in Oslo?")  # not indexed yet: no trigger runs
     added = h.add_message(old[0].conversation_id, "user", "Bergen by train?")  # indexed by its trigger
+    h.add_message(old[0].conversation_id, "user", "Hardangerfjord")  # its words reach the vocabulary at a search
     conn = sqlite3.connect(path, isolation_level=None)
     while search_index.backfill_step(conn, chunk=3):
+        pass
+    assert not h.indexed_search, "the vocabulary is filled next"
+    while search_index.terms_step(conn, chunk=2):
         pass
     conn.close()
     assert h.indexed_search
     h.delete(h.conversations("recipes")[0].id)
-    for q in QUERIES + ["oslo", "bergen", "lisbon", "train", "belém"]:
+    for q in QUERIES + ["oslo", "bergen", "lisbon", "train", "belém", "angerfj", "slo?", "fjord"]:
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
     assert [c.id for c in h.conversations("bergen")] == [added.conversation_id]
     h.db.execute("INSERT INTO message_search(message_search) VALUES ('integrity-check')")
@@ -297,34 +301,38 @@ def _schema3_history(path, monkeypatch):
 
 def test_schema_3_moves_to_an_index_with_positions_rebuilt_in_the_background(tmp_path, monkeypatch):
     from app.core.chat import search_index
-    from app.core.chat.history import SEARCH_POSITIONS_VERSION
+    from app.core.chat.history import WORD_INDEX_VERSION
 
     path = tmp_path / "chat.sqlite3"
     _schema3_history(path, monkeypatch)
     monkeypatch.setattr(search_index.Backfill, "__init__", lambda self, p: setattr(self, "path", p))
     h = ChatHistory(path)  # migrated; the rebuild is stepped by hand below
-    assert h.store.version == len(MIGRATIONS) >= SEARCH_POSITIONS_VERSION
-    assert "detail=full" in h.db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
+    assert h.store.version == len(MIGRATIONS) == WORD_INDEX_VERSION
+    sql = h.db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
+    assert "detail=full" in sql and "unicode61" in sql
     assert not h.indexed_search and search_index.backfill_pending(h.db), "every message is indexed again"
     for q in QUERIES:  # meanwhile search scans
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
     added = h.add_message(h.conversations("kelvin")[0].id, "user", "some into it")  # indexed by its trigger
     apart = h.add_message(added.conversation_id, "user", "some words, then into")
     tables = "SELECT name FROM sqlite_master WHERE name LIKE 'message_search%' AND type = 'table'"
-    assert {r[0] for r in h.db.execute(tables)} > {"message_search", "message_search_v2"}, "the old one is set aside"
+    old = {"message_search", "message_search_v2", "message_search_v4"}
+    assert {r[0] for r in h.db.execute(tables)} > old, "the old ones are set aside"
     conn = sqlite3.connect(path, isolation_level=None)
     steps = 0
     while search_index.retire_step(conn, chunk=1):  # a row of its pages at a time, then dropped
         steps += 1
-    assert steps >= 1 and not search_index.retire_pending(conn)
-    assert not any(r[0].startswith("message_search_v2") for r in conn.execute(tables))
+    assert steps >= 2 and not search_index.retire_pending(conn)
+    assert not any(r[0].startswith(("message_search_v2", "message_search_v4")) for r in conn.execute(tables))
     while search_index.backfill_step(conn, chunk=2):
+        pass
+    while search_index.terms_step(conn, chunk=5):
         pass
     conn.close()
     assert h.indexed_search
     h.db.execute("INSERT INTO message_search(message_search) VALUES ('integrity-check')")
     near = "SELECT rowid FROM message_search WHERE message_search MATCH ?"
-    indexed = {r[0] for r in h.db.execute(near, (search_index.match_query("some into"),))}
+    indexed = {r[0] for r in h.db.execute(near, (search_index.search_terms.match_query(h.db, "some into"),))}
     assert added.id in indexed and apart.id not in indexed and len(indexed) == 2, "the phrase's, by positions"
     monkeypatch.setattr(search_index, "CANDIDATES", 10**9)  # every query of 3+ characters asks the index
     for q in QUERIES:
@@ -336,21 +344,75 @@ def test_schema_3_moves_to_an_index_with_positions_rebuilt_in_the_background(tmp
 
 
 @pytest.mark.parametrize("text", ["some into", "some\ninto", "stanbul in s", "20 \u212a is", "İstanbul", "de nata at",
-                                  "ok (really", "it's 1", "the night, some", "into the day"])
+                                  "ok (really", "it's 1", "the night, some", "into the day", "ome int", "sbo",
+                                  "ight, some\ninto the da", "tyle cust", "ÉCOLE éc", "ld I eat in Lis", "\u212a is",
+                                  "cole"])
 def test_the_index_query_matches_every_message_the_scan_finds(tmp_path, text):
-    """match_query narrows by two trigrams NEAR each other: a superset of LIKE's matches (LIKE checks)."""
-    from app.core.chat import search_index
+    """match_query narrows by the words of text, its edges looked up in the vocabulary: a superset of
+    LIKE's matches (LIKE checks)."""
+    from app.core.chat import search_terms
 
     path = tmp_path / "chat.sqlite3"
     _v1_history(path)
     h = ChatHistory(path)
     assert h.backfill.done.wait(60) and h.indexed_search
-    query = search_index.match_query(text)
+    query = search_terms.match_query(h.db, text)
     like = {r[0] for r in h.db.execute("SELECT id FROM messages WHERE content LIKE ?", (f"%{text}%",))}
     assert like, "each text is in some message"
+    assert query != "", "the index says no message holds it"
     if query is not None:
         near = {r[0] for r in h.db.execute("SELECT rowid FROM message_search WHERE message_search MATCH ?", (query,))}
         assert like <= near, query
+    h.close()
+
+
+def _index_to_text(db) -> float:
+    """The search tables' pages over the messages' text bytes."""
+    text = db.execute("SELECT SUM(LENGTH(CAST(content AS BLOB))) FROM messages").fetchone()[0]
+    try:
+        index = db.execute("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE 'message_search%'"
+                           " OR name LIKE 'search_terms%' OR name LIKE 'term_search%'").fetchone()[0]
+    except sqlite3.OperationalError:
+        pytest.skip("this SQLite has no dbstat")
+    return index / text
+
+
+def test_a_schema_4_history_moves_to_a_word_index_under_one_and_a_half_times_its_text(tmp_path, monkeypatch):
+    """Schema 4's trigram index with positions is about four times the text; the word index that replaces it
+    (built in the background, the old one freed) is under 1.5 times, and finds the same chats."""
+    import random
+
+    from app.core.chat import history, search_index
+
+    path = tmp_path / "chat.sqlite3"
+    _v1_history(path)
+    rng = random.Random(5)
+    words = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(3000)]
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    for n in range(300):
+        cid = conn.execute("INSERT INTO conversations (title, created, updated) VALUES (?, ?, ?)",
+                           (" ".join(rng.choices(words, k=4)), 10 + n, 10 + n)).lastrowid
+        conn.executemany("INSERT INTO messages (conversation_id, role, content, created) VALUES (?,?,?,?)",
+                         [(cid, "user", " ".join(rng.choices(words, k=120)), 10 + n) for _ in range(10)])
+    conn.execute("COMMIT")
+    conn.close()
+    every = history.MIGRATIONS
+    monkeypatch.setattr(history, "MIGRATIONS", every[:4])
+    h = ChatHistory(path)
+    assert h.backfill.done.wait(120) and h.store.version == 4
+    assert _index_to_text(h.db) > 2, "the trigram index with positions"
+    h.close()
+    monkeypatch.setattr(history, "MIGRATIONS", every)
+    h = ChatHistory(path)
+    assert h.backfill is not None and h.backfill.done.wait(120) and h.indexed_search
+    assert not search_index.retire_pending(h.db), "the trigram index is freed"
+    assert _index_to_text(h.db) <= 1.5
+    samples = [words[0], words[1][1:], f"{words[2]} {words[3][:2]}", words[4][1:-1], "zzqq"]
+    for q in QUERIES + samples:
+        old = _old_results(h, q)
+        assert [c.id for c in h.conversations(q)] == old, q
+        assert [c.id for c in h.search(q, limit=5).conversations] == old[:5], q
     h.close()
 
 

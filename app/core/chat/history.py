@@ -186,11 +186,13 @@ def _v4_to_v5(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX documents_by_sha ON documents(sha256)")
 
 
-MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3, search_index.v3_to_v4, _v4_to_v5]
+MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3, search_index.v3_to_v4, _v4_to_v5,
+              search_index.v5_to_v6]
 SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
 ATTACHMENTS_VERSION = 3  # from this schema on, messages carry pictures
 SEARCH_POSITIONS_VERSION = 4  # from this schema on, the message index holds trigram positions (phrases)
 DOCUMENTS_VERSION = 5  # from this schema on, messages carry documents
+WORD_INDEX_VERSION = 6  # from this schema on, messages are indexed by word, with positions (search_terms)
 
 
 def default_path() -> Path:
@@ -223,9 +225,9 @@ class ChatHistory:
 
     @property
     def indexed_search(self) -> bool:
-        """Whether searches use the trigram index (schema 4 on: with positions; every message indexed). A
-        read-only schema 2 or 3 file scans: its index has no positions for the index query (match_query)."""
-        if not self._index_ready and SEARCH_POSITIONS_VERSION <= self.store.version <= len(MIGRATIONS):
+        """Whether searches use the index (schema 6 on: by word; every message indexed, every word in the
+        vocabulary). A read-only file of an older schema scans: its trigram index is not the one queried."""
+        if not self._index_ready and WORD_INDEX_VERSION <= self.store.version <= len(MIGRATIONS):
             self._index_ready = not search_index.backfill_pending(self.db)
         return self._index_ready
 
