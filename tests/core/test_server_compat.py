@@ -199,9 +199,7 @@ def test_a_server_that_stops_ends_its_open_streams_with_an_error_event(store):
         conn.request("POST", "/v1/chat/completions", json.dumps(body), {"Content-Type": "application/json"})
         resp = conn.getresponse()
         assert resp.status == 200
-        events = []
-        while not any('"content": "' in e and '"content": ""' not in e for e in events):
-            events.append(resp.readline().decode())
+        _first_words_then(resp)
         stopper = threading.Thread(target=server.stop)
         stopper.start()
         rest = resp.read().decode()  # to the end of the response
@@ -209,6 +207,66 @@ def test_a_server_that_stops_ends_its_open_streams_with_an_error_event(store):
     finally:
         server.stop()
         backends.close()
-    last = [line for line in rest.splitlines() if line.startswith("data: ")][-1]
-    error = json.loads(last[len("data: "):])["error"]
+    error = _shutdown_error(rest)
     assert error["code"] == "server_shutdown" and "shutting down" in error["message"]
+
+
+def _first_words_then(resp) -> None:
+    """Reads a streamed reply until its first words have come."""
+    events: list[str] = []
+    while not any('"content": "' in e and '"content": ""' not in e for e in events):
+        line = resp.readline().decode()
+        assert line, "the stream ended before its first words"
+        events.append(line)
+
+
+def _shutdown_error(rest: str) -> dict:
+    last = [line for line in rest.splitlines() if line.startswith("data: ")][-1]
+    return json.loads(last[len("data: "):])["error"]
+
+
+@pytest.mark.slow
+def test_serve_interrupted_ends_its_open_streams_with_an_error_event(starter_home, tmp_path):
+    """`python -m app serve` and Ctrl+C: uvicorn's own signal handling, not HearthServer.stop()."""
+    import signal
+
+    from app.core.models.store import ModelStore
+    from app.core.settings import Settings
+    from tests.core.test_server_remote import KEY, start_hearth
+
+    source = ModelStore(starter_home / "data" / "models", Settings())
+    entries = {}
+    for entry in source.list("chat"):
+        entry.path = str(source.path_of(entry))
+        entries[entry.id] = entry
+    ModelStore(tmp_path / "data" / "models", Settings())._write(entries)
+    served = start_hearth(tmp_path)
+    try:
+        port = int(served.base_url.rsplit(":", 1)[1].split("/")[0])
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        body = {"model": GEMMA, "stream": True, "max_tokens": 900, "temperature": 0,
+                "messages": _ask("Count from one to one thousand: 1, 2, 3, 4, 5,")}
+        conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                     {"Content-Type": "application/json", "Authorization": f"Bearer {KEY}"})
+        resp = conn.getresponse()
+        assert resp.status == 200
+        _first_words_then(resp)
+        served.proc.send_signal(signal.SIGINT)
+        rest = resp.read().decode()
+        assert served.proc.wait(60) == 130  # the CLI's exit for Ctrl+C
+    finally:
+        served.stop()
+    error = _shutdown_error(rest)
+    assert error["code"] == "server_shutdown" and "shutting down" in error["message"]
+
+
+def test_a_requests_constraints_are_never_saved_with_a_chats_settings():
+    """A saved chat is hostile input: it cannot switch on a grammar, raw prompts or extra stops."""
+    from app.core.chat.engine import SamplingParams
+
+    params = SamplingParams(stop=("x",), json_schema='{"type": "object"}', whole_prompt=True, raw=True)
+    assert set(params.to_dict()) == {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens",
+                                     "seed"}
+    loaded = SamplingParams.from_dict({"raw": 1, "whole_prompt": 1, "json_schema": "{}", "stop": ["x"],
+                                       "max_tokens": 9})
+    assert loaded == SamplingParams(max_tokens=9)
