@@ -161,13 +161,7 @@ async def chat_completions(request):
     if any(m.images for m in messages):
         messages = await _decode_request_pictures(request, state.backends, model, messages, cancel)
     reply = Reply("chatcmpl", model, cancel, state.timeout, state.replies)
-    reply.start(state.backends, messages, params)
-    try:
-        async with watch_disconnect(request, cancel):
-            await reply.ready()
-    except BaseException:
-        reply.close()
-        raise
+    await reply.begin(request, state.backends, messages, params)
     if not data.get("stream"):
         return await _whole_reply(request, reply)
     return _streamed_reply(reply, bool(options.get("include_usage")))

@@ -41,13 +41,7 @@ async def completions(request):
         params.max_tokens = DEFAULT_MAX_TOKENS
     cancel = CancelToken()
     reply = Reply("cmpl", model, cancel, state.timeout, state.replies)
-    reply.start(state.backends, [Message("user", prompt)], params)
-    try:
-        async with watch_disconnect(request, cancel):
-            await reply.ready()
-    except BaseException:
-        reply.close()
-        raise
+    await reply.begin(request, state.backends, [Message("user", prompt)], params)
     echo = prompt if data.get("echo") is True else ""
     if not data.get("stream"):
         text = echo

@@ -15,7 +15,7 @@ from app.core.chat.engine import SamplingParams
 from app.core.chat.events import ChatStats, StreamEvent, TextDelta, ToolStep
 from app.core.chat.templates import Message
 from app.core.jobs import CancelToken
-from app.server.http import ApiError, from_hearth
+from app.server.http import ApiError, from_hearth, watch_disconnect
 
 _SHUTDOWN = object()  # put in a reply's queue when the server stops
 
@@ -57,6 +57,16 @@ class Reply:
         self._loop = asyncio.get_running_loop()
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._held: list[object] = []
+
+    async def begin(self, request, backends, messages: list[Message], params: SamplingParams) -> None:
+        """Starts the job and waits for its first event (ready); a client that leaves meanwhile stops it."""
+        try:
+            self.start(backends, messages, params)
+            async with watch_disconnect(request, self.cancel):
+                await self.ready()
+        except BaseException:
+            self.close()
+            raise
 
     def start(self, backends, messages: list[Message], params: SamplingParams) -> None:
         self._open.add(self)
