@@ -62,9 +62,11 @@ def run(args) -> int:
                     case ToolStep():
                         pass  # no tools in a one-shot chat yet
     except HearthError as exc:
-        if not cancel.cancelled and not text:
+        if not cancel.cancelled and not text and not args.json:
             raise
-        failed = exc  # stopped and the model had to be ended, or the reply broke off: what came is kept
+        # Stopped and the model had to be ended, or the reply broke off: what came is kept, and a
+        # script reading --json gets its object whatever came (an empty reply with the error too).
+        failed = exc
     finally:
         engine.close()
     if args.json:

@@ -13,10 +13,12 @@ from starlette.routing import Route
 from starlette.types import ASGIApp
 
 from app.server.chat import chat_completions
+from app.server.completions import completions
 from app.server.connections import ConnectionLimits
 from app.server.guard import HostOriginGuard, normalise_origins
 from app.server.http import ApiError, BodyLimit, KeyCheck, error_response, from_hearth
 from app.server.media import embeddings, image_search, transcriptions, translations
+from app.server.reply import OpenReplies
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +43,23 @@ class ServerOptions:
     connections: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
+def _model(m) -> dict:
+    return {"id": m.id, "object": "model", "created": m.created, "owned_by": "hearth", "kind": m.kind}
+
+
 async def list_models(request):
     models = request.app.state.backends.models()
-    return JSONResponse({"object": "list", "data": [
-        {"id": m.id, "object": "model", "created": m.created, "owned_by": "hearth", "kind": m.kind} for m in models
-    ]})
+    return JSONResponse({"object": "list", "data": [_model(m) for m in models]})
+
+
+async def get_model(request):
+    """GET /v1/models/{id}: one installed model (ids may hold a slash: a file's stem never does, but be kind)."""
+    wanted = request.path_params["model"]
+    for m in request.app.state.backends.models():
+        if m.id == wanted:
+            return JSONResponse(_model(m))
+    raise ApiError(404, f"the model '{wanted[:200]}' does not exist (GET /v1/models lists those installed)",
+                   param="model", code="model_not_found")
 
 
 async def _api_error(request, exc: ApiError):
@@ -61,12 +75,16 @@ async def _other_error(request, exc: Exception):
     return error_response(from_hearth(exc))
 
 
-def create_app(backends, options: ServerOptions | None = None, host: str = "127.0.0.1"):
-    """host: the address the server listens on (a Host header may name it)."""
+def create_app(backends, options: ServerOptions | None = None, host: str = "127.0.0.1",
+               replies: OpenReplies | None = None):
+    """host: the address the server listens on (a Host header may name it); replies: the streams its
+    stop() ends."""
     options = options or ServerOptions()
     routes = [
         Route("/v1/models", list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", get_model, methods=["GET"]),
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+        Route("/v1/completions", completions, methods=["POST"]),
         Route("/v1/audio/transcriptions", transcriptions, methods=["POST"]),
         Route("/v1/audio/translations", translations, methods=["POST"]),
         Route("/v1/embeddings", embeddings, methods=["POST"]),
@@ -79,6 +97,7 @@ def create_app(backends, options: ServerOptions | None = None, host: str = "127.
     app.state.backends = backends
     app.state.timeout = options.limits.timeout_s
     app.state.limits = options.limits
+    app.state.replies = replies or OpenReplies()
     limits = options.limits
 
     def limit_for(path: str) -> int:

@@ -34,12 +34,15 @@ def error_response(exc: ApiError) -> JSONResponse:
 
 def from_hearth(exc: BaseException) -> ApiError:
     """A core engine's error as the API reports it."""
+    from app.core.chat.engine import ContextLengthError
     from app.server.backends import UnknownModel
 
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, UnknownModel):
         return ApiError(404, str(exc), param="model", code="model_not_found")
+    if isinstance(exc, ContextLengthError):
+        return ApiError(400, str(exc), param="messages", code="context_length_exceeded")
     if isinstance(exc, InputError):
         return ApiError(400, str(exc))
     if isinstance(exc, Cancelled):

@@ -28,6 +28,7 @@ class HearthServer:
 
         from app.server.api import ServerOptions, create_app
         from app.server.connections import ConnectionGuard, guarded_protocol
+        from app.server.reply import OpenReplies
 
         options = options or ServerOptions()
         check_bind(host, options.api_key)
@@ -45,10 +46,18 @@ class HearthServer:
         self.backends = backends
         # Requests under way are limited by KeyCheck, idle and slow connections by the guard.
         protocol = guarded_protocol(ConnectionGuard(options.connections))
-        config = uvicorn.Config(create_app(backends, options, host), http=protocol, lifespan="off",
+        self.replies = OpenReplies()
+        config = uvicorn.Config(create_app(backends, options, host, self.replies), http=protocol, lifespan="off",
                                 log_level="warning", access_log=False, timeout_keep_alive=5,
                                 timeout_graceful_shutdown=3, h11_max_incomplete_event_size=64 * 1024)
         self.server = uvicorn.Server(config)
+        exit_on_signal = self.server.handle_exit
+
+        def handle_exit(sig, frame) -> None:  # Ctrl+C or SIGTERM for `serve`: its streams end in words too
+            self.replies.close_all()
+            exit_on_signal(sig, frame)
+
+        self.server.handle_exit = handle_exit  # type: ignore[method-assign]
         self._thread: threading.Thread | None = None
 
     @property
@@ -78,6 +87,7 @@ class HearthServer:
         return self
 
     def stop(self, timeout: float = 10) -> None:
+        self.replies.close_all()  # each open stream ends with an error event, not a cut connection
         self.server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout)

@@ -41,13 +41,18 @@ class SamplingParams:
     repeat_penalty: float = 1.1
     max_tokens: int = 512
     seed: int | None = None
+    # One request's constraints (the API's), never saved with a chat's settings (to_dict leaves them out):
+    stop: tuple[str, ...] = ()  # more stop strings besides the format's; decoding ends inside the engine
+    json_schema: str = ""  # JSON Schema text the reply must match, decoded under a grammar built from it
+    whole_prompt: bool = False  # refuse a prompt that does not fit (ContextLengthError), never drop old turns
+    raw: bool = False  # the last message's text is the whole prompt, with no chat template (/v1/completions)
 
     @classmethod
     def from_dict(cls, data: dict | None) -> SamplingParams:
         """Known keys of the right type (a saved chat is hostile input); anything else keeps its default."""
         out: dict[str, Any] = {}
         for key, value in (data if isinstance(data, dict) else {}).items():
-            if key not in cls.__dataclass_fields__ or isinstance(value, bool):
+            if key not in cls.__dataclass_fields__ or key in _REQUEST_ONLY or isinstance(value, bool):
                 continue
             if key == "seed":
                 if value is None or isinstance(value, int):
@@ -60,7 +65,14 @@ class SamplingParams:
         return cls(**out)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k not in _REQUEST_ONLY}
+
+
+_REQUEST_ONLY = ("stop", "json_schema", "whole_prompt", "raw")
+
+
+class ContextLengthError(InputError):
+    """The prompt does not fit the model's context (and turns may not be dropped to make it fit)."""
 
 
 @dataclass
@@ -119,20 +131,41 @@ class ChatEngine:
     def tokenize(self, text: str) -> list[int]:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
-    def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None) -> PromptPlan:
+    def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None,
+             whole: bool = False) -> PromptPlan:
         """Leaves out the oldest turns (never the system prompt or the last message)
-        until the prompt plus the reply fits the context. Cancelled if cancel is set
-        while a model's own template renders."""
+        until the prompt plus the reply fits the context; whole: refuses instead (ContextLengthError).
+        Cancelled if cancel is set while a model's own template renders."""
         if messages and messages[-1].images:  # VisionChatEngine plans its own prompts
             raise InputError("this model cannot see pictures: choose a vision model, or send the text alone")
         # Earlier pictures in a chat continued with a text-only model: it reads the words around them.
         messages = [Message(m.role, m.content) if m.images else m for m in messages]
         prompt, dropped, kept = self._fit(
-            messages, max_tokens, lambda kept: _TextPrompt(self.tokenize(self.render(kept, cancel))))
+            messages, max_tokens, lambda kept: _TextPrompt(self.tokenize(self.render(kept, cancel))), whole)
         return PromptPlan(prompt.ids, dropped, kept)
 
+    def plan_raw(self, text: str, max_tokens: int) -> PromptPlan:
+        """A prompt taken as it is, with no chat template (/v1/completions); refused when it does not fit."""
+        if not text:
+            raise InputError("the prompt is empty")
+        ids = self.tokenize(text)
+        self._check_room(len(ids), max_tokens)
+        return PromptPlan(ids, 0, [Message("user", text)])
+
+    def _room(self, max_tokens: int) -> int:
+        """Prompt tokens that fit: the context less what is kept for the reply (at most half of it)."""
+        return self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
+
+    def _check_room(self, tokens: int, max_tokens: int, pictures: int = 0) -> None:
+        budget = self._room(max_tokens)
+        if tokens > budget:
+            of = f" ({pictures} of them pictures)" if pictures else ""
+            raise ContextLengthError(
+                f"the prompt is too long for the model's context: {tokens} tokens{of}, {budget} fit "
+                f"(context {self.n_ctx}, {self.n_ctx - budget} kept for the reply)")
+
     def _fit(self, messages: list[Message], max_tokens: int,
-             layout: Callable[[list[Message]], _Laid]) -> tuple[Any, int, list[Message]]:
+             layout: Callable[[list[Message]], _Laid], whole: bool = False) -> tuple[Any, int, list[Message]]:
         """The prompt that keeps the most recent turns, dropping the oldest, that leaves room for the
         reply (never the system prompt or the last message). layout(kept) builds a prompt (ids,
         image_tokens, close()); prompts not chosen are closed.
@@ -143,7 +176,7 @@ class ChatEngine:
         there a few layouts, galloping then bisecting, find the first that fits."""
         if not messages or not any(m.content.strip() or m.images for m in messages if m.role == "user"):
             raise InputError("the message is empty")
-        budget = self.n_ctx - max(16, min(max_tokens, self.n_ctx // 2))
+        budget = self._room(max_tokens)
         system = [m for m in messages if m.role == "system"]
         rest = [m for m in messages if m.role != "system"]
         last = len(rest) - 1
@@ -156,17 +189,16 @@ class ChatEngine:
             return len(laid[dropped].ids) <= budget
 
         try:
+            if whole:  # all of it or nothing
+                laid[0] = prompt = layout(system + rest)
+                self._check_room(len(prompt.ids), max_tokens, prompt.image_tokens)
+                return laid.pop(0), 0, system + rest
             low = min(self._cannot_fit(rest, budget), last)
             high = low
             step = 1
             while not fits(high):
                 if high == last:
-                    prompt = laid[high]
-                    pictures = f" ({prompt.image_tokens} of them pictures)" if prompt.image_tokens else ""
-                    raise InputError(
-                        f"the message is too long for the model's context: {len(prompt.ids)} tokens{pictures}, "
-                        f"{budget} fit (context {self.n_ctx}, {self.n_ctx - budget} kept for the reply)"
-                    )
+                    self._check_room(len(laid[high].ids), max_tokens, laid[high].image_tokens)
                 low, high, step = high + 1, min(last, high + step), step * 2
             while low < high:  # high fits; everything below low does not
                 mid = (low + high) // 2
@@ -220,7 +252,11 @@ class ChatEngine:
         cancel = cancel or CancelToken()
         start = time.perf_counter()
         try:
-            plan = self.plan(messages, params.max_tokens, cancel)
+            if params.raw:
+                plan = self.plan_raw(messages[-1].content if messages else "", params.max_tokens)
+            else:
+                plan = self.plan(messages, params.max_tokens, cancel, params.whole_prompt)
+            grammar = self._grammar(params.json_schema)
         except Cancelled:
             yield ChatStats(model=self.model_id, stop_reason="cancelled", total_s=time.perf_counter() - start)
             return
@@ -235,9 +271,10 @@ class ChatEngine:
             yield stats
             return
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        stops = self.format.stop
+        stops = self.format.stop + tuple(s for s in params.stop if s)
         hold = max((len(s) for s in stops), default=0)
         text, emitted = "", 0  # emitted: chars of text already yielded
+        starts: list[int] = []  # where each counted token's text begins: a stop's cut keeps those before it
         first_at = None
         stats.stop_reason = "length"
         room = self.n_ctx - len(plan.tokens)
@@ -249,6 +286,7 @@ class ChatEngine:
             min_p=params.min_p,
             temp=params.temperature,
             repeat_penalty=params.repeat_penalty,
+            grammar=grammar,
         )
         try:
             for token in gen:
@@ -258,11 +296,13 @@ class ChatEngine:
                     stats.stop_reason = "eos"
                     break
                 stats.completion_tokens += 1
+                starts.append(len(text))
                 text += decoder.decode(llm.detokenize([token], special=False))
                 cut = _find_stop(text, stops)
                 if cut is not None:
                     text = text[:cut]
                     stats.stop_reason = "stop"
+                    stats.completion_tokens = _tokens_before(starts, cut)
                     break
                 safe = len(text) - hold if hold else len(text)  # a stop string may be arriving
                 if safe > emitted:
@@ -278,7 +318,9 @@ class ChatEngine:
         text += decoder.decode(b"", final=True)
         if stats.stop_reason != "stop":
             cut = _find_stop(text, stops)
-            text = text[:cut] if cut is not None else text
+            if cut is not None:
+                text = text[:cut]
+                stats.completion_tokens = _tokens_before(starts, cut)
         if len(text) > emitted:
             yield TextDelta(text[emitted:])
         end = time.perf_counter()
@@ -289,6 +331,22 @@ class ChatEngine:
             if stats.completion_tokens > 1 and decode_s > 0:
                 stats.tokens_per_second = (stats.completion_tokens - 1) / decode_s
         yield stats
+
+    def _grammar(self, schema: str):
+        """The llama.cpp grammar for a JSON schema (None: decode freely); a schema it cannot follow is an
+        InputError before anything is decoded."""
+        if not schema:
+            return None
+        from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
+
+        try:
+            gbnf = json_schema_to_gbnf(schema)
+        except Exception as exc:  # noqa: BLE001 - the converter asserts and raises freely on odd schemas
+            log.info("a JSON schema was refused: %r", exc)
+            raise InputError(f"the JSON schema cannot be turned into a grammar ({type(exc).__name__}: "
+                             f"{str(exc)[:200]})") from None
+        _check_grammar(self.llm, gbnf)
+        return LlamaGrammar.from_string(gbnf, verbose=False)
 
     def _is_end(self, token: int) -> bool:
         if token == self._eos:
@@ -329,6 +387,22 @@ def _token_text(llm, token: int) -> str:
     if token < 0:
         return ""
     return llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
+
+
+def _check_grammar(llm, gbnf: str) -> None:
+    """llama.cpp parses a grammar only when sampling starts, and a sampler it cannot build is a null
+    pointer there: build one here first and free it."""
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"), b"root")
+    if not sampler:
+        raise InputError("the JSON schema gave a grammar llama.cpp cannot read")
+    llama_cpp.llama_sampler_free(sampler)
+
+
+def _tokens_before(starts: list[int], cut: int) -> int:
+    """How many decoded tokens begin before the cut: the reply's tokens, not those decoded past it."""
+    return sum(1 for start in starts if start < cut)
 
 
 def _find_stop(text: str, stops: tuple[str, ...]) -> int | None:

@@ -26,13 +26,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.core import hardware
+from app.core.chat.engine import ContextLengthError
 from app.core.chat.events import StreamEvent, TextDelta
 from app.core.chat.protocol import ChatEngineProtocol
 from app.core.chat.templates import TemplateError
 from app.core.jobs import Cancelled, CancelToken, HearthError, InputError, ModelError
 
 log = logging.getLogger(__name__)
-_ERRORS = {"ModelError": ModelError, "InputError": InputError, "Cancelled": Cancelled, "TemplateError": TemplateError}
+_ERRORS = {"ModelError": ModelError, "InputError": InputError, "Cancelled": Cancelled, "TemplateError": TemplateError,
+           "ContextLengthError": ContextLengthError}
 # The process gets this long to honour Stop before it is ended (and the model reloaded, which
 # costs far more): several seconds, more on a loaded machine, where one prompt step or one token
 # can take seconds (1 s ended processes that were about to stop).
@@ -173,8 +175,8 @@ class RemoteChatEngine:
     def tokenize(self, text: str) -> list[int]:
         return self._call("tokenize", text)
 
-    def plan(self, messages, max_tokens: int):
-        return self._call("plan", messages, max_tokens)
+    def plan(self, messages, max_tokens: int, whole: bool = False):
+        return self._call("plan", messages, max_tokens, None, whole)
 
     def stream(self, messages, params, cancel: CancelToken | None = None) -> Iterator[StreamEvent]:
         """The child's events, in order; its text arrives as bare strings (see _send_batched)."""

@@ -38,11 +38,24 @@ class VisionChatEngine(ChatEngine):
         images = [img for m in messages for img in m.images]
         return self.vision.tokenize(self.render([with_markers(m) for m in messages], cancel), images)
 
-    def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None) -> PromptPlan:
+    def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None,
+             whole: bool = False) -> PromptPlan:
         """As ChatEngine.plan, counting each picture's tokens; the oldest turns go first when full."""
-        prompt, dropped, kept = self._fit(messages, max_tokens, lambda kept: self._layout(kept, cancel))
+        prompt, dropped, kept = self._fit(messages, max_tokens, lambda kept: self._layout(kept, cancel), whole)
         self._keep(prompt)
         return PromptPlan(prompt.ids, dropped, kept)
+
+    def plan_raw(self, text: str, max_tokens: int) -> PromptPlan:
+        if not text:
+            raise InputError("the prompt is empty")
+        prompt = self.vision.tokenize(strip_marker(text), [])
+        try:
+            self._check_room(len(prompt.ids), max_tokens)
+        except InputError:
+            prompt.close()
+            raise
+        self._keep(prompt)
+        return PromptPlan(prompt.ids, 0, [Message("user", text)])
 
     def _keep(self, prompt: VisionPrompt) -> None:
         if self._prompt is not None:
