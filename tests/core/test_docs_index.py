@@ -113,7 +113,8 @@ def test_a_word_in_most_chunks_is_left_out_of_the_keyword_query(index, embedder,
     index.add_folder(tmp_path / "d")
     _run(index, embedder)
     assert len(index.keyword_ids("the")) == 12  # a small index keeps every word: scoring them all is cheap
-    monkeypatch.setattr(docs_index, "COMMON_FLOOR", 4, raising=False)  # as if this were a large index: "the" is in 12 of 12
+    # as if this were a large index: "the" is in 12 of 12 chunks
+    monkeypatch.setattr(docs_index, "COMMON_FLOOR", 4, raising=False)
     assert index.keyword_ids("the") == []
     assert len(index.keyword_ids("the supplier ships")) == 1  # "ships" is rare: it still narrows
     hits = index.search("the part XK-4471", embedder, 3)
