@@ -5,6 +5,7 @@
     python scripts/bench.py chat-search     # chat history search at 5,000 and 50,000 chats, no model
     python scripts/bench.py images-memory   # peak RSS indexing six 10,900 x 10,900 PNGs
     python scripts/bench.py server     (the OpenAI-compatible API vs the in-app engines)
+    python scripts/bench.py docs       # embedding through the index vs bare llama-cpp-python; search at 100k chunks
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join
@@ -157,6 +158,12 @@ def bench_vision(args) -> dict:
     return run(args)
 
 
+def bench_docs(args) -> dict:
+    from bench_docs import bench_docs as run
+
+    return run(args)
+
+
 def bench_gpu(args) -> dict:
     from bench_gpu import bench_gpu as run
 
@@ -175,6 +182,7 @@ SUITES = {
     "frozen": bench_frozen,
     "gpu": bench_gpu,
     "vision": bench_vision,
+    "docs": bench_docs,
 }
 
 

@@ -103,6 +103,68 @@ def test_a_keyword_only_query_is_found_through_fts5(index, embedder, tmp_path):
     assert index.search('"XK" OR NEAR( -4471 *', embedder, 3)[0].path.endswith("note33.txt")
 
 
+def test_a_word_in_most_chunks_is_left_out_of_the_keyword_query(index, embedder, tmp_path, monkeypatch):
+    """At 100,000 chunks FTS5 took 100-250 ms to score every chunk holding "the"; such a word ranks nothing."""
+    from app.core.docs import index as docs_index
+
+    notes = {f"note{i}.txt": f"The note {i} of the day: the valve order for the supplier." for i in range(12)}
+    notes["note7.txt"] = "The note 7 of the day: the supplier ships part XK-4471."
+    _write(tmp_path / "d", notes)
+    index.add_folder(tmp_path / "d")
+    _run(index, embedder)
+    assert len(index.keyword_ids("the")) == 12  # a small index keeps every word: scoring them all is cheap
+    # as if this were a large index: "the" is in 12 of 12 chunks
+    monkeypatch.setattr(docs_index, "COMMON_FLOOR", 4, raising=False)
+    assert index.keyword_ids("the") == []
+    assert len(index.keyword_ids("the supplier ships")) == 1  # "ships" is rare: it still narrows
+    hits = index.search("the part XK-4471", embedder, 3)
+    assert Path(hits[0].path).name == "note7.txt"
+
+
+def test_a_search_sees_what_another_connection_indexed(index, embedder, tmp_path):
+    """The vectors search keeps in memory are read again once another connection (a watcher, the CLI) changed
+    the index; before, a second DocsIndex's new chunks stayed out of the vector ranking."""
+    from app.core.docs.index import DocsIndex
+
+    folder = tmp_path / "d"
+    _write(folder, {k: TOPICS[k] for k in ("cats.txt", "taxes.txt")})
+    index.add_folder(folder)
+    _run(index, embedder)
+    question = "how do I make a loaf at home"
+    assert Path(index.search(question, embedder, 1)[0].path).name != "bread.html"  # loads the vectors
+    _write(folder, {"bread.html": TOPICS["bread.html"]})
+    other = DocsIndex(index.path)
+    try:
+        assert _run(other, embedder).indexed == 1
+    finally:
+        other.close()
+    assert index.keyword_ids(question) == []  # found by meaning alone
+    assert Path(index.search(question, embedder, 1)[0].path).name == "bread.html"
+
+
+def test_vectors_are_stored_as_float16_and_older_float32_ones_still_search(index, embedder, tmp_path):
+    import numpy as np
+
+    _write(tmp_path / "d", TOPICS)
+    index.add_folder(tmp_path / "d")
+    _run(index, embedder)
+    widths = {n for (n,) in index.db.execute("SELECT DISTINCT length(vec) FROM chunks")}
+    assert widths == {embedder.dimensions * 2}  # half of float32's bytes
+    for question, want in QUESTIONS.items():  # float16 keeps each question's top hit
+        assert Path(index.search(question, embedder, 1)[0].path).name == want
+    # an index written before float16: some chunks' vectors still float32, read alongside the new ones
+    rows = index.db.execute("SELECT c.id, c.vec FROM chunks c JOIN files f ON f.id = c.file_id"
+                            " WHERE f.path LIKE '%cats.txt' OR f.path LIKE '%bread.html'").fetchall()
+    with index.store.transaction():
+        for i, vec in rows:
+            index.db.execute("UPDATE chunks SET vec = ? WHERE id = ?",
+                             (np.frombuffer(vec, np.float16).astype(np.float32).tobytes(), i))
+    assert {n for (n,) in index.db.execute("SELECT DISTINCT length(vec) FROM chunks")} == {
+        embedder.dimensions * 2, embedder.dimensions * 4}
+    for question, want in QUESTIONS.items():
+        assert Path(index.search(question, embedder, 1)[0].path).name == want
+
+
 def _rows(index, name: str) -> tuple:
     """A file's row id, its chunk ids and its vector bytes: what embedding it again would change."""
     file_id = index.db.execute("SELECT id FROM files WHERE path LIKE ?", (f"%/{name}",)).fetchone()[0]
@@ -186,7 +248,7 @@ def test_a_model_change_re_embeds_everything(index, embedder, tmp_path):
         assert summary.indexed == len(TOPICS) and summary.unchanged == 0
         rows = index.db.execute("SELECT text, model, vec FROM chunks ORDER BY id").fetchall()
         assert {r[1] for r in rows} == {model_key(second)} != {model_key(first)}
-        stored = np.stack([np.frombuffer(r[2], np.float32) for r in rows])
+        stored = np.stack([np.frombuffer(r[2], np.float16).astype(np.float32) for r in rows])
         texts = [r[0] for r in rows]
         fresh, stale = second.embed_documents(texts), first.embed_documents(texts)
         assert np.sum(stored * fresh, axis=1).min() > 0.999  # each vector is the new model's

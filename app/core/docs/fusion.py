@@ -8,12 +8,16 @@ RRF_K = 60
 WORD = re.compile(r"\w+")
 
 
+def query_words(text: str) -> list[str]:
+    """The words of a query as fts_query sees them."""
+    return WORD.findall(text)[:64]
+
+
 def fts_query(text: str) -> str:
     """Every word the user typed, each quoted (FTS5's operators and punctuation are only text here),
     all required: a part number or a name narrows to the chunks that hold it; a question in other
     words than the document's matches nothing, and the vector ranking alone answers it."""
-    words = WORD.findall(text)
-    return " ".join(f'"{w}"' for w in words[:64])
+    return " ".join(f'"{w}"' for w in query_words(text))
 
 
 def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:

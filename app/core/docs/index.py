@@ -1,5 +1,5 @@
 """The document index: SQLite holds folders, files, chunks with their place, an FTS5 keyword index and
-the chunks' vectors (float32, under the embedding model's key); search fuses the two rankings.
+the chunks' vectors (float16, under the embedding model's key); search fuses the two rankings.
 
 Incremental: a file whose size, mtime and model are unchanged is not touched; a changed file is read
 again; a removed file's chunks leave. A file renamed or moved, or only touched, keeps its chunks and
@@ -28,7 +28,7 @@ from app.core import paths
 from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
 from app.core.docs.chunks import chunk
 from app.core.docs.extract import HTML_SUFFIXES, MARKDOWN_SUFFIXES, TEXT_SUFFIXES, ZIP_SUFFIXES, Skipped, extract
-from app.core.docs.fusion import fts_query, rrf
+from app.core.docs.fusion import fts_query, query_words, rrf
 from app.core.docs.model import Limits, UnreadableDocument
 from app.core.jobs import CancelToken
 
@@ -37,6 +37,14 @@ SUFFIXES = TEXT_SUFFIXES | MARKDOWN_SUFFIXES | HTML_SUFFIXES | set(ZIP_SUFFIXES)
 CHUNK_TOKENS = 200  # all-MiniLM was trained on 256 word pieces; room for the markers
 OVERLAP_TOKENS = 32
 CANDIDATES = 50  # each ranking's top-k before fusion
+# Vectors are stored as float16: half the bytes, and unit vectors' cosines move by ~1e-3 at most (bench.py
+# docs checks the top 10 at 100,000 chunks against float32); search reads them back as one float32 matrix.
+VECTOR_DTYPE = np.float16
+# A word in more than this share of the chunks ("the", "is") is left out of the keyword query: it ranks
+# nothing (bm25 gives it almost no weight) but makes FTS5 score every chunk that holds it, 100+ ms at
+# 100,000 chunks. Below COMMON_FLOOR chunks every word is kept; scoring them all is cheap there.
+COMMON_SHARE = 0.1
+COMMON_FLOOR = 1000
 
 
 @dataclass
@@ -180,6 +188,19 @@ def scan(folder: Path) -> dict[str, tuple[int, float]]:
     return found
 
 
+def _decode(blobs: list[bytes], dims: int) -> np.ndarray:
+    """Stored vectors as one float32 matrix: float16 ones (VECTOR_DTYPE) and float32 ones written before."""
+    if not blobs:
+        return np.zeros((0, dims), np.float32)
+    sizes = {len(b) for b in blobs}
+    if sizes == {dims * 2}:
+        return np.frombuffer(b"".join(blobs), np.float16).reshape(len(blobs), dims).astype(np.float32)
+    if sizes == {dims * 4}:
+        return np.frombuffer(b"".join(blobs), np.float32).reshape(len(blobs), dims)
+    return np.stack([np.frombuffer(b, np.float16 if len(b) == dims * 2 else np.float32) for b in blobs]).astype(
+        np.float32)
+
+
 class DocsIndex:
     def __init__(self, path: Path | None = None, limits: Limits | None = None):
         self.path = Path(path) if path else default_path()
@@ -200,6 +221,9 @@ class DocsIndex:
             raise DocsIndexDamagedError(f"the document index ({self.path}) is damaged: it is not as Hearth writes"
                                         f" it ({'; '.join(odd[:3])})", self.path)
         self._matrix: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._common: dict[str, bool] = {}
+        self._chunk_count: int | None = None
+        self._state: tuple[int, int] | None = None
 
     set_aside_as: Path | None = None  # where rebuild() put the damaged file
 
@@ -244,7 +268,6 @@ class DocsIndex:
 
     def remove_folder(self, folder: str | Path) -> bool:
         cur = self.db.execute("DELETE FROM folders WHERE path = ?", (_folder_key(folder),))
-        self._matrix.clear()
         return cur.rowcount > 0
 
     @_guarded
@@ -289,7 +312,6 @@ class DocsIndex:
         key = model_key(embedder)
         summary = DocSummary()
         todo = self._plan(key, summary)
-        self._matrix.clear()
         budget = max(16, min(CHUNK_TOKENS, getattr(embedder, "n_ctx", CHUNK_TOKENS) - 8))
         for done, (path, folder_id, size, mtime) in enumerate(todo, start=1):
             cancel.raise_if_cancelled()
@@ -305,7 +327,6 @@ class DocsIndex:
                 self._store(path, folder_id, size, mtime, key, pieces, vecs, _hash_or_empty(path))
                 summary.indexed += 1
                 summary.chunks += len(pieces)
-            self._matrix.clear()
             yield DocProgress(done, len(todo), summary.chunks, os.path.basename(path))
         summary.seconds = time.monotonic() - started
         yield summary
@@ -396,31 +417,56 @@ class DocsIndex:
                 "INSERT INTO chunks (file_id, idx, text, page, heading, start, end, model, vec)"
                 " VALUES (?,?,?,?,?,?,?,?,?)",
                 [(file_id, c.index, c.text, c.page, " > ".join(c.heading_path), c.start, c.end, key,
-                  np.asarray(v, np.float32).tobytes()) for c, v in zip(pieces, vecs, strict=True)])
+                  np.asarray(v, VECTOR_DTYPE).tobytes()) for c, v in zip(pieces, vecs, strict=True)])
 
     # --- search --------------------------------------------------------------------------
-    def _vectors(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+    def _fresh(self) -> None:
+        """Drops what search keeps in memory once the tables changed: through this connection (total_changes)
+        or another one, a watcher's or the CLI's (data_version)."""
+        state = (self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes)
+        if state != self._state:
+            self._state = state
+            self._matrix.clear()
+            self._common.clear()
+            self._chunk_count = None
+
+    def _vectors(self, key: str, dims: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every vector of the model as one float32 matrix, read once until the index changes."""
+        self._fresh()
         if key not in self._matrix:
             rows = self.db.execute("SELECT id, vec FROM chunks WHERE model = ? ORDER BY id", (key,)).fetchall()
-            if rows:
-                mat = np.frombuffer(b"".join(r[1] for r in rows), np.float32).reshape(len(rows), -1)
-            else:
-                mat = np.zeros((0, 1), np.float32)
+            mat = _decode([r[1] for r in rows], dims)
             self._matrix[key] = (mat, np.array([r[0] for r in rows], np.int64))
         return self._matrix[key]
 
+    def _is_common(self, word: str) -> bool:
+        if self._chunk_count is None:
+            self._chunk_count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        limit = max(COMMON_FLOOR, int(self._chunk_count * COMMON_SHARE))
+        if self._chunk_count <= limit:
+            return False
+        if word not in self._common:  # counts no further than the limit: a fraction of a millisecond
+            self._common[word] = self.db.execute(
+                "SELECT count(*) FROM (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? LIMIT ?)",
+                (fts_query(word), limit + 1)).fetchone()[0] > limit
+        return self._common[word]
+
     def keyword_ids(self, query: str, k: int = CANDIDATES) -> list[int]:
-        match = fts_query(query)
+        self._fresh()
+        match = fts_query(" ".join(w for w in query_words(query) if not self._is_common(w)))
         if not match:
             return []
         return [r[0] for r in self.db.execute(
             "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?", (match, k))]
 
     def vector_ids(self, query: str, embedder, k: int = CANDIDATES) -> list[int]:
-        mat, ids = self._vectors(model_key(embedder))
+        vector = _embed(embedder, [query], None, "queries")[0]
+        mat, ids = self._vectors(model_key(embedder), vector.size)
         if mat.shape[0] == 0:
             return []
-        scores = mat @ _embed(embedder, [query], None, "queries")[0]
+        # einsum, not BLAS's matmul: OpenBLAS's threads spin on the cores ~0.1 s after each call, and the next
+        # query's embedding (llama.cpp's own threads) ran 8x slower beside them (bench.py docs).
+        scores = np.einsum("ij,j->i", mat, vector.astype(np.float32, copy=False))
         k = min(k, scores.size)
         best = np.argpartition(-scores, k - 1)[:k]
         return [int(ids[i]) for i in best[np.argsort(-scores[best])]]
