@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import threading
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -24,6 +25,7 @@ from app.gui.colors import current_colors
 log = logging.getLogger(__name__)
 SIZES = (16, 20, 24, 32, 48)  # drawn up front only where no folder can be written
 _folder: list[Path] = []  # this process's, once made
+_folder_lock = threading.Lock()  # tinted_file is plain file work: the chat's warm-up calls it on a worker
 
 
 def icon_path(name: str):
@@ -37,14 +39,15 @@ def _svg(name: str, color: str) -> bytes:
 
 
 def _own_folder() -> Path:
-    if not _folder:
-        import shutil
-        import tempfile
+    with _folder_lock:
+        if not _folder:
+            import shutil
+            import tempfile
 
-        folder = Path(tempfile.mkdtemp(prefix="hearth-icons-"))
-        atexit.register(shutil.rmtree, folder, ignore_errors=True)
-        _folder.append(folder)
-    return _folder[0]
+            folder = Path(tempfile.mkdtemp(prefix="hearth-icons-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+            _folder.append(folder)
+        return _folder[0]
 
 
 @lru_cache(maxsize=512)
