@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
-from app.core.logs import disable_crash_capture, enable_crash_capture
+from app.core.logs import disable_crash_capture, enable_crash_capture, setup_logging
 from app.core.settings import PANES, load_settings
 
 log = logging.getLogger(__name__)
@@ -109,11 +109,14 @@ def run_gui(self_test: bool = False, qt_args: list[str] | None = None) -> int:
     install_hooks()
     window = MainWindow(load_settings())
 
+    def painted():
+        if self_test:
+            print(f"first paint: {(time.time() - started) * 1000:.0f} ms", flush=True)
+        setup_logging()  # the rotating log file: logging.handlers is imported after the paint, not before
+
+    window._first_paint = FirstPaint(window, painted)
     if self_test:
         state = {"code": 1}
-
-        def painted():
-            print(f"first paint: {(time.time() - started) * 1000:.0f} ms", flush=True)
 
         def check_panes():
             missing = [n for n in PANES if n not in window.panes]
@@ -124,7 +127,6 @@ def run_gui(self_test: bool = False, qt_args: list[str] | None = None) -> int:
                 state["code"] = 0
             app.exit(state["code"])
 
-        window._first_paint = FirstPaint(window, painted)
         window.panes_ready.connect(lambda: QTimer.singleShot(0, check_panes))
         QTimer.singleShot(SELF_TEST_TIMEOUT_MS, lambda: (print("self-test: no paint", file=sys.stderr), app.exit(1)))
     elif previous_crash is not None:

@@ -16,8 +16,8 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QRectF, QSize
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QIcon
 
 from app.core.resources import resources_dir
 from app.gui.colors import current_colors
@@ -32,10 +32,14 @@ def icon_path(name: str):
     return resources_dir() / "icons" / "ui" / f"{name}.svg"
 
 
+@lru_cache(maxsize=64)
+def _source(name: str) -> str:
+    return icon_path(name).read_text(encoding="utf-8")
+
+
 @lru_cache(maxsize=256)
 def _svg(name: str, color: str) -> bytes:
-    text = icon_path(name).read_text(encoding="utf-8")
-    return text.replace("currentColor", color).encode()
+    return _source(name).replace("currentColor", color).encode()
 
 
 def _own_folder() -> Path:
@@ -59,7 +63,10 @@ def tinted_file(name: str, color: str) -> str:
     return str(path)
 
 
-def pixmap(name: str, size: int, color: str, ratio: float = 1.0) -> QPixmap:
+def pixmap(name: str, size: int, color: str, ratio: float = 1.0):
+    """The icon drawn now, as a QPixmap: only where no folder for the SVG copies can be written."""
+    from PySide6.QtCore import QByteArray, QRectF
+    from PySide6.QtGui import QColor, QPainter, QPixmap
     from PySide6.QtSvg import QSvgRenderer
 
     renderer = QSvgRenderer(QByteArray(_svg(name, color)))
@@ -72,17 +79,20 @@ def pixmap(name: str, size: int, color: str, ratio: float = 1.0) -> QPixmap:
     return px
 
 
-def icon(name: str, color: str | None = None, disabled: str | None = None, selected: str | None = None) -> QIcon:
-    """An icon drawn in the theme's text colour (or `color`), greyed when disabled, in `selected` when
-    selected (an item view's current row; without it Qt tints the normal one)."""
+def icon(name: str, color: str | None = None, disabled: str | None = None, selected: str | None = None,
+         greyed: bool = True) -> QIcon:
+    """An icon drawn in the theme's text colour (or `color`), greyed when disabled (unless not ``greyed``:
+    the pane list's rows never are), in `selected` when selected (an item view's current row; without it
+    Qt tints the normal one)."""
     colors = current_colors()
-    return QIcon(_icon(name, color or colors["text"], disabled or colors["disabled"], selected))
+    return QIcon(_icon(name, color or colors["text"], (disabled or colors["disabled"]) if greyed else None, selected))
 
 
 @lru_cache(maxsize=256)
-def _icon(name: str, color: str, disabled: str, selected: str | None) -> QIcon:
+def _icon(name: str, color: str, disabled: str | None, selected: str | None) -> QIcon:
     """One per name and colours: every message's buttons share them."""
-    modes = [(QIcon.Mode.Disabled, disabled)] + ([(QIcon.Mode.Selected, selected)] if selected else [])
+    modes = [(mode, tint) for mode, tint in ((QIcon.Mode.Disabled, disabled), (QIcon.Mode.Selected, selected))
+             if tint]
     try:
         result = QIcon(tinted_file(name, color))
         for mode, tint in modes:

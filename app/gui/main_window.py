@@ -55,7 +55,11 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("Hearth")
         theme.apply(settings.theme)
 
-        self.nav = QListWidget()
+        # The pane list and the stack are made in their place: moving a styled list with its rows into
+        # another widget polished and laid it out again (~15 ms before the first paint).
+        central = QWidget()
+        self.setCentralWidget(central)
+        self.nav = QListWidget(central)
         self.nav.setObjectName("paneList")
         self.nav.setAccessibleName("Panes")
         self.nav.setFixedWidth(160)
@@ -63,7 +67,7 @@ class MainWindow(QMainWindow):
         # Styled before its rows are laid out: setCurrentRow below lays them out at once, and rows laid
         # out unstyled (22 px apart) kept those places once the style sheet made each 42 px tall (#24.5).
         self.nav.ensurePolished()
-        self.stack = QStackedWidget()
+        self.stack = QStackedWidget(central)
         self.stack.setObjectName("paneStack")
         self.panes: dict[str, Pane] = {}
         for name in PANES:
@@ -73,13 +77,11 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(PANES.index(settings.last_pane) if settings.last_pane in PANES else 0)
         self.nav.currentRowChanged.connect(self._on_row)
 
-        central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
 
         self.hw_label = QLabel("Detecting hardware…")
         self.hw_label.setObjectName("hardwareSummary")
@@ -314,7 +316,7 @@ class MainWindow(QMainWindow):
 
         colors = theme.current_colors()
         for row, name in enumerate(PANES):
-            self.nav.item(row).setIcon(icon(ICONS[name], selected=colors["accent_text"]))
+            self.nav.item(row).setIcon(icon(ICONS[name], selected=colors["accent_text"], greyed=False))
 
     # --- panes ------------------------------------------------------------------------
     def current_widget(self):
