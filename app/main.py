@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.core.logs import setup_logging
 
     if argv in GUI_ONLY:
-        setup_logging()
+        setup_logging(rotate=False)  # run_gui rotates it after the first paint
         from app.gui.application import run_gui
 
         return run_gui(self_test=bool(argv), qt_args=qt_args)

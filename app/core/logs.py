@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import faulthandler
 import logging
-import logging.handlers
 import sys
 from pathlib import Path
 
@@ -14,14 +13,25 @@ _crash_fh = None
 FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
 
 
-def setup_logging(level: int = logging.INFO, console: bool = False) -> Path:
-    """Idempotent: a second call (tests, CLI after GUI) changes nothing."""
+def setup_logging(level: int = logging.INFO, console: bool = False, rotate: bool = True) -> Path:
+    """Idempotent: a second call (tests, CLI after GUI) changes nothing, except that ``rotate=False`` (the
+    window, before its first paint: importing logging.handlers costs ~10 ms there) logs to the file
+    without rotating until a later call swaps in the rotating handler."""
     root = logging.getLogger()
     target = paths.log_file()
-    for handler in root.handlers:
-        if isinstance(handler, logging.handlers.RotatingFileHandler) and Path(handler.baseFilename) == target:
-            return target
-    handler = logging.handlers.RotatingFileHandler(target, maxBytes=2 << 20, backupCount=5, encoding="utf-8")
+    for existing in list(root.handlers):
+        if isinstance(existing, logging.FileHandler) and Path(existing.baseFilename) == target:
+            if not rotate or getattr(existing, "maxBytes", None) is not None:
+                return target  # rotating already, or asked not to
+            root.removeHandler(existing)  # the early one: the rotating one takes over the same file
+            existing.close()
+    handler: logging.FileHandler
+    if rotate:
+        from logging.handlers import RotatingFileHandler
+
+        handler = RotatingFileHandler(target, maxBytes=2 << 20, backupCount=5, encoding="utf-8")
+    else:
+        handler = logging.FileHandler(target, encoding="utf-8")
     handler.setFormatter(logging.Formatter(FORMAT))
     root.addHandler(handler)
     if console:

@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from app import __version__
-from app.core.logs import disable_crash_capture, enable_crash_capture
+from app.core.logs import disable_crash_capture, enable_crash_capture, setup_logging
 from app.core.settings import PANES, load_settings
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,14 @@ class FirstPaint(QObject):
 def create_app(argv: list[str] | None = None) -> QApplication:
     """`argv` is the program name then Qt's own options (`-style Fusion` …), which Qt consumes."""
     argv = list(argv or sys.argv[:1])
-    app = QApplication.instance() or QApplication(argv)
-    if not any(a.lstrip("-").split("=", 1)[0] == "style" for a in argv[1:]):
-        app.setStyle("Fusion")  # the palettes in app.gui.theme are made for it; -style overrides
+    styled = any(a.lstrip("-").split("=", 1)[0] == "style" for a in argv[1:])
+    app = QApplication.instance()
+    if app is None:
+        # Fusion: the palettes in app.gui.theme are made for it; -style overrides. Given as an argument,
+        # not by setStyle, whose QStyle return value costs ~10 ms of enums before the first paint.
+        app = QApplication(argv if styled else [*argv, "-style", "Fusion"])
+    elif not styled:
+        app.setStyle("Fusion")
     app.setApplicationName("Hearth")
     app.setApplicationDisplayName("Hearth")
     app.setApplicationVersion(__version__)
@@ -104,11 +109,14 @@ def run_gui(self_test: bool = False, qt_args: list[str] | None = None) -> int:
     install_hooks()
     window = MainWindow(load_settings())
 
+    def painted():
+        if self_test:
+            print(f"first paint: {(time.time() - started) * 1000:.0f} ms", flush=True)
+        setup_logging()  # the rotating log file: logging.handlers is imported after the paint, not before
+
+    window._first_paint = FirstPaint(window, painted)
     if self_test:
         state = {"code": 1}
-
-        def painted():
-            print(f"first paint: {(time.time() - started) * 1000:.0f} ms", flush=True)
 
         def check_panes():
             missing = [n for n in PANES if n not in window.panes]
@@ -119,7 +127,6 @@ def run_gui(self_test: bool = False, qt_args: list[str] | None = None) -> int:
                 state["code"] = 0
             app.exit(state["code"])
 
-        window._first_paint = FirstPaint(window, painted)
         window.panes_ready.connect(lambda: QTimer.singleShot(0, check_panes))
         QTimer.singleShot(SELF_TEST_TIMEOUT_MS, lambda: (print("self-test: no paint", file=sys.stderr), app.exit(1)))
     elif previous_crash is not None:

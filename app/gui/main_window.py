@@ -6,19 +6,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSize, QTimer, QUrl, Signal
-from PySide6.QtGui import QAction, QDesktopServices, QIcon, QKeySequence
-from PySide6.QtWidgets import (
-    QFrame,
-    QHBoxLayout,
-    QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QMainWindow,
-    QMessageBox,
-    QScrollArea,
-    QStackedWidget,
-    QWidget,
-)
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QStackedWidget, QWidget
 
 from app import __version__
 from app.core import paths
@@ -33,6 +22,12 @@ log = logging.getLogger(__name__)
 TITLES = {"chat": "Chat", "images": "Images", "speech": "Speech", "documents": "Documents", "models": "Models"}
 QUIT_WAIT_MS = 10_000  # longest a quit waits for the workers to close their models
 ICONS = {"chat": "chat", "images": "images", "speech": "speech", "documents": "documents", "models": "models"}
+
+
+def _keys(text: str) -> list[QKeySequence]:
+    """A shortcut from its text. Not QKeySequence(text) or setShortcut(StandardKey): their overloads make
+    PySide build the Qt namespace's ~95 enums, 20-60 ms before the first paint."""
+    return QKeySequence.listFromString(text)
 
 
 def _detect_hardware(cancel, progress, refresh: bool = False):
@@ -51,6 +46,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: Settings):
         super().__init__()
+        self._show_maximized = False  # set by window_geometry.place, done by setVisible
         self.settings = settings
         self.first_run = not paths.settings_file().exists()
         self.hardware = None  # app.core.hardware.HardwareReport, once detected
@@ -59,7 +55,11 @@ class MainWindow(QMainWindow):
         self.setAccessibleName("Hearth")
         theme.apply(settings.theme)
 
-        self.nav = QListWidget()
+        # The pane list and the stack are made in their place: moving a styled list with its rows into
+        # another widget polished and laid it out again (~15 ms before the first paint).
+        central = QWidget()
+        self.setCentralWidget(central)
+        self.nav = QListWidget(central)
         self.nav.setObjectName("paneList")
         self.nav.setAccessibleName("Panes")
         self.nav.setFixedWidth(160)
@@ -67,7 +67,7 @@ class MainWindow(QMainWindow):
         # Styled before its rows are laid out: setCurrentRow below lays them out at once, and rows laid
         # out unstyled (22 px apart) kept those places once the style sheet made each 42 px tall (#24.5).
         self.nav.ensurePolished()
-        self.stack = QStackedWidget()
+        self.stack = QStackedWidget(central)
         self.stack.setObjectName("paneStack")
         self.panes: dict[str, Pane] = {}
         for name in PANES:
@@ -77,13 +77,11 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(PANES.index(settings.last_pane) if settings.last_pane in PANES else 0)
         self.nav.currentRowChanged.connect(self._on_row)
 
-        central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
         row.addWidget(self.nav)
         row.addWidget(self.stack, 1)
-        self.setCentralWidget(central)
 
         self.hw_label = QLabel("Detecting hardware…")
         self.hw_label.setObjectName("hardwareSummary")
@@ -93,13 +91,20 @@ class MainWindow(QMainWindow):
 
         from app.gui.window_geometry import place
 
-        place(self, settings.window_geometry)
+        self._show_maximized = place(self, settings.window_geometry)
         self.worker = SerialWorker("hardware-worker", self)
         self._hardware_dialog = None
         self._ending: list[SerialWorker] | None = None  # set once closing has begun
         self._painted = False
         self.server_switch = None  # app.gui.server.ServerSwitch, once the panes are built
         self.find_box = None  # app.gui.find.box.FindBox, on the first Ctrl+K
+
+    def setVisible(self, visible: bool) -> None:  # noqa: N802 - Qt override
+        if visible and self._show_maximized:
+            self._show_maximized = False
+            self.showMaximized()  # maximizes, then comes back here to show
+            return
+        super().setVisible(visible)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().paintEvent(event)
@@ -111,6 +116,9 @@ class MainWindow(QMainWindow):
         """Idempotent; runs after the first paint (or on demand)."""
         if self.panes or not self.isVisible():  # closed before this ran: start no workers nobody stops
             return
+        theme.confirm_system_scheme()  # the first paint went by the platform palette's guess
+        from PySide6.QtWidgets import QFrame, QScrollArea  # here, not at the top: each class costs before the paint
+
         from app.core.saved_json import take_notices
 
         early = take_notices()  # the settings', met before the window: for the status bar, not the Models page
@@ -195,10 +203,10 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.setShortcuts(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         self.settings_action = QAction("&Settings…", self)
-        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setShortcuts(_keys("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.show_settings)
         file_menu.addAction(self.settings_action)
@@ -216,7 +224,7 @@ class MainWindow(QMainWindow):
         self.pane_actions: dict[str, QAction] = {}
         for i, name in enumerate(PANES, start=1):
             action = QAction(TITLES[name], self)
-            action.setShortcut(QKeySequence(f"Ctrl+{i}"))
+            action.setShortcuts(_keys(f"Ctrl+{i}"))
             action.triggered.connect(lambda _=False, n=name: self.show_pane(n))
             view.addAction(action)
             self.addAction(action)  # shortcuts work with the menu bar hidden too
@@ -224,10 +232,10 @@ class MainWindow(QMainWindow):
 
         chat_menu = self.menuBar().addMenu("&Chat")
         self.new_chat_action = QAction("&New chat", self)
-        self.new_chat_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.new_chat_action.setShortcuts(_keys("Ctrl+N"))
         self.new_chat_action.triggered.connect(self.new_chat)
         self.find_chat_action = QAction("&Search chats", self)
-        self.find_chat_action.setShortcut(QKeySequence("Ctrl+F"))
+        self.find_chat_action.setShortcuts(_keys("Ctrl+F"))
         self.find_chat_action.triggered.connect(self.find_chats)
         for action in (self.new_chat_action, self.find_chat_action):
             chat_menu.addAction(action)
@@ -239,7 +247,7 @@ class MainWindow(QMainWindow):
 
         help_menu = self.menuBar().addMenu("&Help")
         self.shortcuts_action = QAction("&Keyboard shortcuts", self)
-        self.shortcuts_action.setShortcut(QKeySequence("F1"))
+        self.shortcuts_action.setShortcuts(_keys("F1"))
         self.shortcuts_action.triggered.connect(self.show_shortcuts)
         help_menu.addAction(self.shortcuts_action)
         self.addAction(self.shortcuts_action)
@@ -250,10 +258,13 @@ class MainWindow(QMainWindow):
         logs.triggered.connect(lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(paths.log_dir()))))
         help_menu.addAction(logs)
         about = QAction("&About Hearth", self)
-        about.triggered.connect(
-            lambda: QMessageBox.about(self, "About Hearth", f"Hearth {__version__}\nLocal AI, offline.")
-        )
+        about.triggered.connect(self.show_about)
         help_menu.addAction(about)
+
+    def show_about(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.about(self, "About Hearth", f"Hearth {__version__}\nLocal AI, offline.")
 
     def _download_model(self, model_id: str) -> None:
         """The Chat pane's first-run button: the Models pane, that model selected and downloading."""
@@ -335,13 +346,7 @@ class MainWindow(QMainWindow):
 
         colors = theme.current_colors()
         for row, name in enumerate(PANES):
-            normal = icon(ICONS[name])
-            selected = icon(ICONS[name], color=colors["accent_text"])
-            merged = QIcon()
-            for size in (16, 20, 24, 32):
-                merged.addPixmap(normal.pixmap(size, size), QIcon.Mode.Normal)
-                merged.addPixmap(selected.pixmap(size, size), QIcon.Mode.Selected)
-            self.nav.item(row).setIcon(merged)
+            self.nav.item(row).setIcon(icon(ICONS[name], selected=colors["accent_text"], greyed=False))
 
     # --- panes ------------------------------------------------------------------------
     def current_widget(self):

@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from app.core.jobs import Cancelled, CancelToken, HearthError
 
@@ -135,15 +135,20 @@ class SerialWorker(QObject):
         self._thread = QThread()
         self._thread.setObjectName(name)
         self._thread.finished.connect(self.ended)
-        self._thread.finished.connect(lambda t=self._thread: _forget(t), Qt.ConnectionType.DirectConnection)
         self._runner = _Runner()
         self._runner.moveToThread(self._thread)
         self._jobs: list[Job] = []
         self._closed = False  # finish() or stop() was called: no new thread
+        self._forgets = False  # the finished thread leaves _live_threads
 
     def _start(self) -> None:
         """The thread starts with the first job, so a pane that fails half-built leaves none behind."""
         if not self._thread.isRunning() and not self._closed:
+            if not self._forgets:  # here, not in __init__: the Qt namespace costs ~20 ms before the first paint
+                from PySide6.QtCore import Qt
+
+                self._forgets = True
+                self._thread.finished.connect(lambda t=self._thread: _forget(t), Qt.ConnectionType.DirectConnection)
             with _live_lock:
                 _live_threads.add(self._thread)
             self._thread.start()

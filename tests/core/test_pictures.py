@@ -76,3 +76,21 @@ def test_unused_pictures_are_removed_and_used_ones_kept():
 def test_target_side_follows_the_projector():
     assert target_side("gemma3", 896) == 896 and target_side("gemma3", 64) == 64
     assert target_side("qwen2.5vl", 560) == 1024 and target_side("", 0) == 1024
+
+
+def test_a_prepared_picture_has_a_small_thumbnail_made_with_it(tmp_path):
+    """The conversation shows a thumbnail; made with the picture (off the GUI thread, by Pillow, which lets
+    Python's lock go), so neither the tray nor Send decodes a whole picture in the window."""
+    from app.core.chat.pictures import THUMB_SIDE, thumbnail
+
+    wide = tmp_path / "wide.jpg"
+    Image.new("RGB", (1000, 500), (200, 40, 20)).save(wide, quality=95)
+    pic = prepare(wide, side=1024)
+    with Image.open(io.BytesIO(thumbnail(pic.data))) as thumb:
+        assert thumb.format == "PNG" and thumb.size == (THUMB_SIDE, THUMB_SIDE // 2)
+        r, g, b = thumb.convert("RGB").getpixel((THUMB_SIDE // 2, THUMB_SIDE // 4))
+        assert abs(r - 200) < 8 and abs(g - 40) < 8 and abs(b - 20) < 8
+    from PIL import UnidentifiedImageError
+
+    with pytest.raises(UnidentifiedImageError):  # read as our own PNG only, never by another decoder
+        thumbnail(wide.read_bytes())

@@ -60,7 +60,15 @@ def test_base_model_line_offers_a_fast_instruct_model_and_downloads_it(
 
 
 @pytest.mark.slow
-def test_a_real_reply_calibrates_the_speed_estimate(qtbot, starter_store, window):
+def test_a_real_reply_calibrates_the_speed_estimate(qtbot, starter_store, window, monkeypatch):
+    """Recorded on the chat's worker, before the reply is handed over: it reads the store and the catalog
+    and writes the measurements file, which was GUI-thread work after every reply."""
+    import threading
+
+    recorded_on = []
+    real_record = speed.record
+    monkeypatch.setattr(speed, "record", lambda *a, **k: (recorded_on.append(threading.current_thread()),
+                                                          real_record(*a, **k))[1])
     chat = window.panes["chat"]
     window.show_pane("chat")
     chat.settings_panel.max_tokens.setValue(24)
@@ -75,3 +83,4 @@ def test_a_real_reply_calibrates_the_speed_estimate(qtbot, starter_store, window
     assert cal["model"] == "gemma-3-270m-q4_k_m"
     assert f"{cal['value']:.1f} tok/s" in stats.stats.text(), "the measured speed is the one shown"
     assert cal["size"] == ModelStore().get("gemma-3-270m-q4_k_m").size
+    assert recorded_on and threading.main_thread() not in recorded_on

@@ -3,7 +3,7 @@
 import json
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPalette, QShortcut
+from PySide6.QtGui import QAction, QColor, QGuiApplication, QImage, QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import QApplication
 
 from app.core import paths
@@ -160,3 +160,19 @@ def test_ctrl_n_starts_a_chat_and_ctrl_f_searches_chats_from_any_pane(qtbot, win
     qtbot.waitUntil(chat.sidebar.search.hasFocus)
     qtbot.keyClicks(chat.sidebar.search, "lighthouse")
     assert chat.sidebar.list.count() == 1
+
+
+def test_the_first_theme_is_guessed_from_the_palette_and_qts_scheme_wins_after_the_paint(
+        qtbot, open_window, monkeypatch):
+    """Before the first paint the scheme comes from the platform's palette (Qt's colorScheme() would build
+    the Qt namespace's enums, 20-60 ms); once painted, the window asks Qt itself and follows it."""
+    dark = QPalette()
+    dark.setColor(QPalette.ColorRole.Window, QColor("#101010"))
+    dark.setColor(QPalette.ColorRole.WindowText, QColor("#f0f0f0"))
+    QApplication.setPalette(dark)  # a platform palette that looks dark, where Qt's scheme (offscreen) is not
+    monkeypatch.setitem(theme._state, "palette_set", False)  # as at start-up: no palette of ours yet
+    win = open_window(panes=False)
+    assert theme.current() == "dark", "the first theme follows the palette's guess"
+    qtbot.waitUntil(lambda: bool(win.panes))
+    assert theme.current() == theme.system_scheme() == "light"
+    assert QApplication.palette().color(QPalette.ColorRole.Window).lightness() > 200

@@ -130,3 +130,20 @@ def test_a_first_run_with_no_models_opens_the_models_page_with_a_recommendation(
     assert chosen is not None and chosen.status == "available" and "fits" in pane.message.text()
     assert chosen.size < win.hardware.ram_bytes * 0.35
     win.close()
+
+
+def test_a_hidden_models_page_builds_its_estimates_when_shown_not_when_the_hardware_arrives(qtbot, starter_store,
+                                                                                          open_window):
+    """The hardware report came while the user was on Chat (sending a picture, say), and the Models page
+    rebuilt its ~100 cards then: 100+ ms of the GUI thread. A page not on show now waits to be shown."""
+    from app.gui.models.page import ModelsPane
+
+    win = open_window()
+    win.show_pane("chat")
+    models = win.panes["models"]
+    assert isinstance(models, ModelsPane) and not models.isVisible()
+    qtbot.waitUntil(lambda: models.hardware is not None, timeout=20000)
+    assert models.browser.rows and all(r.fit in ("…", "") for r in models.browser.rows), "built before it shows"
+    win.show_pane("models")
+    qtbot.waitUntil(models.isVisible)
+    assert any(r.fit not in ("…", "") for r in models.browser.rows), "shown: the estimates for this machine"

@@ -186,3 +186,33 @@ def test_the_models_page_imports_a_model_with_its_projector(qtbot, window, tmp_p
     qtbot.waitUntil(lambda: "Imported" in page.message.text(), timeout=20000)
     [entry] = ModelStore().list()
     assert entry.sees and ModelStore().projector_of(entry).read_bytes() == MMPROJ.read_bytes()
+
+
+def test_a_sent_picture_is_shown_from_its_thumbnail_not_decoded_whole(qtbot, seeing, tmp_path):
+    """Send used to read the stored picture whole with Qt's decoder on the GUI thread (and the tray
+    decoded it whole again): ~30-60 ms each, while Qt's decoder holds Python's lock. Both now show the
+    thumbnail made on the pictures' worker."""
+    from PIL import Image
+
+    from app.core.chat.pictures import THUMB_SIDE
+
+    photo = tmp_path / "wide.jpg"
+    Image.new("RGB", (1000, 500), (200, 40, 20)).save(photo, quality=95)
+    seeing.tray.side = 1000  # as for a real projector; the tiny one takes 64 px pictures
+    assert pane_attach(qtbot, seeing, photo)
+    chip = seeing.tray.chips[0]
+    _send(qtbot, seeing, "What is it?")
+    shown = seeing.view.widgets[-2].findChildren(type(seeing.attach_button).__mro__[1], "messagePicture")
+    assert len(shown) == 1
+    sizes = shown[0].icon().availableSizes()
+    assert sizes and max(max(s.width(), s.height()) for s in sizes) == THUMB_SIDE, sizes
+    image = shown[0].icon().pixmap(96, 48).toImage()
+    colour = image.pixelColor(image.width() // 2, image.height() // 2)
+    assert (abs(colour.red() - 200), abs(colour.green() - 40), abs(colour.blue() - 20)) < (10, 10, 10)
+    assert chip.thumb and len(chip.thumb) < 20_000
+
+
+def pane_attach(qtbot, pane, path) -> bool:
+    ok = pane.attach_files([path])
+    qtbot.waitUntil(lambda: len(pane.tray.pictures) == 1)
+    return ok

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 SHA_RX = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_SIDE = 1024
+THUMB_SIDE = 192  # a sent picture's thumbnail: shown at 96 px, twice that for a HiDPI screen
 MAX_FILE_BYTES = 200 * 1024 * 1024  # a picture bigger than this is not read into memory at all
 # Encoders that tile or take any resolution: give them detail, within reason. The others take one size.
 DYNAMIC = ("qwen2vl", "qwen2.5vl", "qwen25vl", "qwen3vl", "qwen3vl_merger", "idefics3", "internvl", "llama4",
@@ -113,6 +114,19 @@ def _finish(im, label: str, side: int) -> Picture:
     im.save(buf, format="PNG", optimize=False)
     data = buf.getvalue()
     return Picture(hashlib.sha256(data).hexdigest(), label, im.width, im.height, data)
+
+
+def thumbnail(data: bytes, side: int = THUMB_SIDE) -> bytes:
+    """A small PNG of one of our prepared pictures (a PNG this module wrote), to show beside a message.
+    Made where the picture is prepared: Qt's decoder keeps Python's lock for all its ~30-60 ms, so one
+    run beside the GUI thread, or on it, stalls the window; Pillow's lets go."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+        im.thumbnail((side, side), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        im.save(buf, format="PNG")
+    return buf.getvalue()
 
 
 class PictureStore:

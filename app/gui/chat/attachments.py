@@ -33,11 +33,11 @@ def png_bytes(image: QImage) -> bytes:
 
 
 def _prepare(cancel, progress, source, name: str, side: int):
-    from app.core.chat.pictures import PictureStore, prepare
+    from app.core.chat.pictures import PictureStore, prepare, thumbnail
 
     picture = prepare(source, name, side)
     PictureStore().put(picture)  # written here, so Send only adds rows (no file write on the GUI thread)
-    return picture
+    return picture, thumbnail(picture.data)  # the GUI thread decodes only the thumbnail
 
 
 def _prepare_document(cancel, progress, source, name: str):
@@ -82,13 +82,13 @@ class _DocumentChip(QWidget):
 
 
 class _Chip(QWidget):
-    def __init__(self, picture, on_remove, parent=None):
+    def __init__(self, picture, thumb: bytes, on_remove, parent=None):
         super().__init__(parent)
-        self.picture = picture
+        self.picture, self.thumb = picture, thumb
         col = QVBoxLayout(self)
         col.setContentsMargins(2, 2, 2, 2)
         thumb = QLabel()
-        thumb.setPixmap(pixmap_of(picture.data))
+        thumb.setPixmap(pixmap_of(self.thumb))
         thumb.setToolTip(f"{picture.name} ({picture.width}×{picture.height})")
         col.addWidget(thumb)
         self.remove = QToolButton()
@@ -145,18 +145,23 @@ class AttachmentTray(QWidget):
         self.show()
         self.changed.emit()
 
+    def thumbnails(self) -> dict[str, bytes]:
+        """sha256 -> the small PNG the message shows (so sending decodes no full picture)."""
+        return {c.picture.sha256: c.thumb for c in self.chips}
+
     def add_source(self, source, name: str = ""):
         """A file path or PNG bytes; decoded on the worker. Returns the job."""
         self.pending += 1
         return self.worker.submit(_prepare, source, name, self.side, on_result=self._add,
                                   on_error=self._failed, name="prepare-picture")
 
-    def _add(self, picture) -> None:
+    def _add(self, prepared) -> None:
+        picture, thumb = prepared
         self.pending -= 1
         if any(c.picture.sha256 == picture.sha256 for c in self.chips):
             self.changed.emit()
             return  # the same picture twice is sent once
-        chip = _Chip(picture, self.remove_chip)
+        chip = _Chip(picture, thumb, self.remove_chip)
         self.row.insertWidget(self.row.count() - 1, chip)
         self.chips.append(chip)
         self.show()
@@ -185,13 +190,15 @@ class AttachmentTray(QWidget):
             self.remove_chip(chip, sent)
 
 
-def picture_button(path: str, name: str, size: int = 96) -> QToolButton:
-    """A sent picture in a message: its thumbnail; clicking opens the stored file."""
+def picture_button(path: str, name: str, size: int = 96, thumb: bytes | None = None) -> QToolButton:
+    """A sent picture in a message: its thumbnail (``thumb``, the small PNG made with it, else the stored
+    picture read whole); clicking opens the stored file."""
     b = QToolButton()
     b.setObjectName("messagePicture")
     b.setAccessibleName(f"Open picture {name}")
     b.setToolTip(name)
-    b.setIcon(QIcon(QPixmap.fromImage(read_picture(str(path)))))  # our stored PNG, read as a PNG only
+    image = QImage.fromData(QByteArray(thumb), "PNG") if thumb else read_picture(str(path))  # as a PNG only
+    b.setIcon(QIcon(QPixmap.fromImage(image)))
     b.setIconSize(QSize(size, size))
     b.setAutoRaise(True)
     return b

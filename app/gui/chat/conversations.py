@@ -126,14 +126,15 @@ class Conversations:
         self.open_conversation(conversation_id)  # not while a reply streams: the list shows it meanwhile
 
     # --- message actions ---------------------------------------------------------------
-    def _add_widget(self, message_id: int, role: str, text: str, attachments=(), documents=()) -> MessageWidget:
+    def _add_widget(self, message_id: int, role: str, text: str, attachments=(), documents=(),
+                    thumbs=None) -> MessageWidget:
         w = MessageWidget(message_id, role, text)
         w.add_documents(documents)
         if attachments:
             from app.core.chat.pictures import PictureStore
 
             store = PictureStore()
-            w.add_pictures([(store.path_of(a.sha256), a.name) for a in attachments])
+            w.add_pictures([(store.path_of(a.sha256), a.name) for a in attachments], thumbs)
             w.picture_opened.connect(lambda path: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
         w.copy_requested.connect(lambda _id, w=w: QGuiApplication.clipboard().setText(w.text))
         w.edit_requested.connect(lambda _id, w=w: self._edit(w))

@@ -48,6 +48,11 @@ class FirstRunCard:
         base = {s.id for s in STARTERS if s.kind == "chat"}
         empty = not self.view.widgets
         self.suggested, self.suggested_label = None, ""
+        # With no model the card says so: the picker's own "No chat model installed yet" would say it twice.
+        self.picker.status.setVisible(bool(model_id) or not empty)
+        if not empty or (model_id and model_id not in base):
+            self.first_run.hide()  # and no recommendation worked out for it (the catalog, the speeds)
+            return
         if self.hardware is not None:
             try:
                 best = speed.recommend(load_catalog(), self.hardware, "chat")
@@ -57,11 +62,6 @@ class FirstRunCard:
             self.suggested = best.id if best else None
             self.suggested_label = best.name if best else ""
             size = human(best.size) if best else ""
-        # With no model the card says so: the picker's own "No chat model installed yet" would say it twice.
-        self.picker.status.setVisible(bool(model_id) or not empty)
-        if not empty or (model_id and model_id not in base):
-            self.first_run.hide()
-            return
         tip = f" {self.suggested_label} runs well on this computer." if self.suggested else ""
         if not model_id:
             self.first_run_text.setText(f"No chat model yet.{tip or ' Download one to start chatting.'}")

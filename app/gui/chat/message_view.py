@@ -7,6 +7,7 @@ a long code line scrolls inside its own code block instead.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -277,12 +278,13 @@ class MessageWidget(QFrame):
         for block in self.body.code_blocks():
             block._restyle()
 
-    def add_pictures(self, items) -> None:
-        """(file, name) pairs: thumbnails above the text; a click opens the picture."""
+    def add_pictures(self, items, thumbs: dict[str, bytes] | None = None) -> None:
+        """(file, name) pairs: thumbnails above the text (``thumbs``: small PNGs by file stem, the
+        sha256, where they were made already); a click opens the picture."""
         from app.gui.chat.attachments import picture_button
 
         for path, name in items:
-            b = picture_button(str(path), name)
+            b = picture_button(str(path), name, thumb=(thumbs or {}).get(Path(path).stem))
             b.clicked.connect(lambda _=False, p=str(path): self.picture_opened.emit(p))
             self.pictures.addWidget(b)
         if items:
@@ -365,6 +367,17 @@ class ConversationView(QScrollArea):
             w.deleteLater()
         self.widgets = []
         self._at_end = True
+
+    def warm_up(self) -> None:
+        """Draws a throwaway message of each kind off screen. The first message built and shown costs
+        ~60 ms of the GUI thread (fonts, text layout, styles): paid here, at start-up, not by a Send."""
+        if self.widgets:
+            return  # the conversation on show paid it
+        for role in ("user", "assistant"):
+            widget = MessageWidget(-1, role, "*A* `b`")
+            widget.resize(max(self.page.width(), 400), 120)
+            widget.grab()
+            widget.deleteLater()
 
     def add(self, widget: MessageWidget) -> MessageWidget:
         self.column.insertWidget(self.column.count() - 1, widget)

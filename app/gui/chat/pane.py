@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 
 from app.core.chat.history import ChatHistory
 from app.core.jobs import HearthError
+from app.gui import theme
 from app.gui.chat.attachments import AttachmentTray
 from app.gui.chat.composer import Composer, draft_file  # noqa: F401 - draft_file: where tests find it
 from app.gui.chat.conversations import Conversations
@@ -29,6 +30,29 @@ from app.gui.chat.worker import ChatWorker
 from app.gui.panes.base import ModelBackedPane
 
 log = logging.getLogger(__name__)
+# What the first message needs that the window did not: imported by warm_up on the pictures' worker.
+WARM_UP = ("app.core.chat.session", "app.core.chat.pictures", "app.core.images.scan", "app.core.models.projector",
+           "app.core.models.speed", "app.core.models.catalog")
+
+
+MESSAGE_ICONS = ("copy", "edit", "regenerate", "close")
+
+
+def warm_up(cancel, progress, colors: dict) -> None:
+    """Imports (and runs once) what the first Send would otherwise import on the GUI thread: the session,
+    the pictures' decoder, the Markdown parser and the code highlighter, ~100-200 ms that stalled the window."""
+    import importlib
+
+    from app.gui.chat import markdown
+
+    for name in WARM_UP:
+        importlib.import_module(name)
+    markdown.segments("*A* `b`\n\n```python\nc = 1\n```\n")
+    from app.gui import icons
+
+    for name in MESSAGE_ICONS:  # the files the first message's buttons read (icons.tinted_file is plain I/O)
+        icons.tinted_file(name, colors["text"])
+        icons.tinted_file(name, colors["disabled"])
 
 
 class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedPane):
@@ -67,6 +91,9 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
         self._build_shortcuts()
         self._set_tab_order()
         self._open_latest()
+        # On the pictures worker: idle until a picture comes, and the panes are built by now.
+        self.tray.worker.submit(warm_up, theme.current_colors(), name="warm-up")
+        self.view.warm_up()  # the GUI thread's part: the panes are built after the first paint
 
     # --- building ------------------------------------------------------------------------
     def _build_split(self) -> QSplitter:
@@ -169,14 +196,14 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
 
     # --- model -------------------------------------------------------------------------
     def ensure_model(self) -> bool:
-        self.update_vision()  # the store may have changed under the picker (an import, a download)
         model_id = self.picker.current()
+        fmt = self.settings_panel.chat_format()
+        if model_id and model_id == self.loaded_model and fmt == self.loaded_format:
+            return True  # each Send: the picker's refresh keeps `sees` current without reading the store here
+        self.update_vision()  # the store may have changed under the picker (an import, a download)
         if not model_id:
             self.notice.setText("No chat model installed: open Models to add one.")
             return False
-        fmt = self.settings_panel.chat_format()
-        if model_id == self.loaded_model and fmt == self.loaded_format:
-            return True
         if self.job is not None and not self.job.done:
             self.job.cancel()  # the old model's reply stops (its process is ended if stuck), so the load never waits
         self.loaded_model, self.loaded_format = model_id, fmt
@@ -244,7 +271,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
             except HearthError as exc:  # a history that cannot hold pictures or documents: nothing was sent
                 self.notice.setText(str(exc))
                 return
-            self._add_widget(msg.id, "user", text, msg.attachments, msg.documents)
+            self._add_widget(msg.id, "user", text, msg.attachments, msg.documents, self.tray.thumbnails())
             self.tray.clear(sent=True)
         self.input.clear()
         self._start_reply()
@@ -261,6 +288,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
         self.job = self.chat.generate(
             self.conversation_id,
             self.settings_panel.params(),
+            on_gpu=self.settings.chat_gpu_layers > 0 or bool(self.hardware is not None and self.hardware.gpus),
             on_progress=self._on_text,
             on_result=self._on_done,
             on_error=self._on_failed,
@@ -289,10 +317,6 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
             widget.message_id = result.message_id
             widget.set_text(result.text)
             widget.set_stats(result.stats.to_dict(), result.stats.stop_reason == "cancelled")
-        from app.core.models import speed
-
-        on_gpu = self.settings.chat_gpu_layers > 0 or bool(self.hardware is not None and self.hardware.gpus)
-        speed.record_reply(self.loaded_model or "", result.stats, on_gpu)  # calibrates the Models pane
         if result.stats.dropped_messages:
             self.notice.setText(
                 f"{result.stats.dropped_messages} older message(s) no longer fit the model's context and were "

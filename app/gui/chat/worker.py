@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 from app.gui.workers import Job, ModelWorker
+
+log = logging.getLogger(__name__)
 
 
 class ChatWorker(ModelWorker):
@@ -54,7 +58,9 @@ class ChatWorker(ModelWorker):
         self._load_error, self._crashed = None, False
         return engine
 
-    def generate(self, conversation_id: int, params, **callbacks) -> Job:
+    def generate(self, conversation_id: int, params, on_gpu: bool = False, **callbacks) -> Job:
+        """A turn; its decode speed calibrates the Models pane's estimates (``on_gpu``: not a CPU speed)."""
+
         def job(cancel, progress):
             from app.core.chat.history import ChatHistory
             from app.core.chat.remote import ChatProcessError
@@ -72,11 +78,13 @@ class ChatWorker(ModelWorker):
             if self._history is None:
                 self._history = ChatHistory()
             try:
-                return run_turn(self.model, self._history, conversation_id, params, cancel, on_text=progress,
-                                compose=compose)
+                result = run_turn(self.model, self._history, conversation_id, params, cancel, on_text=progress,
+                                  compose=compose)
             except ChatProcessError:
                 self.model, self.model_id, self._crashed = None, None, True
                 raise
+            _record_speed(self.model_id or "", result.stats, on_gpu)
+            return result
 
         return self.submit(job, name="generate", **callbacks)
 
@@ -84,3 +92,14 @@ class ChatWorker(ModelWorker):
         if self._history is not None:
             self._history.close()
             self._history = None
+
+
+def _record_speed(model_id: str, stats, on_gpu: bool) -> None:
+    """Here, not on the GUI thread: it reads the store and the catalog and writes the measurements file.
+    A measurement that cannot be saved costs the estimates, never the reply."""
+    from app.core.models import speed
+
+    try:
+        speed.record_reply(model_id, stats, on_gpu)
+    except Exception as exc:  # noqa: BLE001 - see above
+        log.warning("the reply's speed was not recorded: %s", exc)

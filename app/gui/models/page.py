@@ -148,11 +148,14 @@ class ModelsPane(ImportsMixin, Pane):
 
     def set_hardware(self, hardware) -> None:
         self.hardware = hardware
-        self.refresh()
         try:
             empty = not ModelStore().list()
         except HearthError:
             empty = False
+        # A page the window is not showing is refreshed by its showEvent: building ~100 cards here took
+        # 100+ ms of the GUI thread, while the user may be sending a message in Chat.
+        if empty or self.isVisible() or self.window() is self:
+            self.refresh()
         if empty:
             self.recommend(hardware)
 
