@@ -216,7 +216,7 @@ class MainWindow(QMainWindow):
 
         view = self.menuBar().addMenu("&View")
         self.find_action = QAction("&Find anything…", self)  # documents, transcripts, photos, chats
-        self.find_action.setShortcut(QKeySequence("Ctrl+K"))
+        self.find_action.setShortcuts(_keys("Ctrl+K"))
         self.find_action.triggered.connect(self.show_find)
         view.addAction(self.find_action)
         self.addAction(self.find_action)
