@@ -246,6 +246,17 @@ def test_chunks_never_overlap_across_sections_and_take_the_callers_token_count(t
     _check_places(extract(tmp_path / "run.txt"), budget=50, overlap=5)
 
 
+def test_a_heading_with_only_sub_headings_under_it_is_no_passage_of_its_own(tmp_path):
+    """'# Field sensors' then '## Soil moisture': the Documents pane showed a passage reading only
+    "Field sensors", found for that word alone; the sub-sections carry it in their heading paths."""
+    (tmp_path / "f.md").write_text("# Field sensors\n\n## Soil moisture\n\nProbes report every ten minutes.\n\n"
+                                   "# Last words\n", encoding="utf-8")
+    chunks = chunk(extract(tmp_path / "f.md"))
+    assert [c.text for c in chunks] == ["Soil moisture\n\nProbes report every ten minutes.", "Last words"]
+    assert chunks[0].heading_path == ("Field sensors", "Soil moisture")
+    assert [c.index for c in chunks] == [0, 1]
+
+
 @pytest.mark.slow
 def test_a_hundred_page_pdf_extracts_and_chunks_in_reasonable_time(tmp_path):
     page = [f"Paragraph line {n}: the harbour master logged ships, tides and the weather." for n in range(45)]

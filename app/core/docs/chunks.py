@@ -27,6 +27,14 @@ class Chunk:
     index: int
 
 
+def _bare_heading(section, following) -> bool:
+    """A heading with nothing under it before its first sub-heading: a passage of its own would be found
+    for its words alone and say nothing; the sub-sections carry it in their heading paths."""
+    path = section.heading_path
+    return (bool(path) and following is not None and section.text.strip() == path[-1]
+            and following.heading_path[:len(path)] == path and len(following.heading_path) > len(path))
+
+
 def estimate_tokens(text: str) -> int:
     """A cheap stand-in for a tokenizer: about 4/3 tokens a word, or 1 per 4 characters, whichever is more."""
     return max(math.ceil(len(text.split()) * 4 / 3), math.ceil(len(text) / 4))
@@ -39,7 +47,10 @@ def chunk(document: Document, budget_tokens: int = 256, overlap_tokens: int = 32
     overlap = max(0, min(overlap_tokens, budget_tokens // 4))
     full = document.text
     out: list[Chunk] = []
-    for section in document.sections:
+    sections = document.sections
+    for i, section in enumerate(sections):
+        if _bare_heading(section, sections[i + 1] if i + 1 < len(sections) else None):
+            continue
         pieces = [p for a, b in _paragraphs(full, section.start, section.end)
                   for p in _fit(full, a, b, budget_tokens - overlap, count)]
         spans: list[tuple[int, int]] = []
