@@ -169,11 +169,11 @@ def _documents(query: str, limit: int, engines: Engines, cancel: CancelToken) ->
     from app.core.docs.index import DocsIndex, default_path
 
     if not default_path().exists():
-        raise SkipKindError("no documents are indexed yet: add a folder in Documents (or `hearth docs add DIR`)")
+        raise SkipKindError("no documents are indexed yet: add a folder in Documents")
     index = DocsIndex(default_path())
     try:
         if not index.db.execute("SELECT EXISTS (SELECT 1 FROM chunks)").fetchone()[0]:
-            raise SkipKindError("no documents are indexed yet: add a folder in Documents (or `hearth docs index`)")
+            raise SkipKindError("no documents are indexed yet: add a folder in Documents")
         _prefer_index_model(index, engines)
         found = index.search(query, engines.text_embedder(), limit)
     finally:
@@ -189,7 +189,9 @@ def _prefer_index_model(index, engines: Engines) -> None:
     if engines.embedder is not None or engines.embedding_model is not None:
         return
     row = index.db.execute("SELECT model FROM chunks GROUP BY model ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
-    model_id = row[0].rpartition(":")[0] if row and isinstance(row[0], str) else ""
+    from app.core.docs.index import model_id_of
+
+    model_id = model_id_of(row[0]) if row and isinstance(row[0], str) else ""
     if model_id:
         from app.core.models.store import ModelStore
 

@@ -97,6 +97,11 @@ def model_key(embedder) -> str:
     return key + (f":{hashlib.sha256(prefix.encode()).hexdigest()[:8]}" if prefix else "")
 
 
+def model_id_of(key: str) -> str:
+    """The model id a key of model_key's starts with (ids hold no colon; width, file and prefix follow)."""
+    return key.partition(":")[0]
+
+
 def content_hash(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:

@@ -43,6 +43,10 @@ class FindBox(QDialog):
         self.setObjectName("findBox")
         self.setWindowTitle("Find")
         self.setAccessibleName("Find in documents, transcripts, photos and chats")
+        # A palette over the window, as Ctrl+K is elsewhere: no title bar, no minimise or maximise
+        # (a window manager gave the dialog all three); Escape closes it.
+        self.setWindowFlags(Qt.WindowType.Dialog | Qt.WindowType.FramelessWindowHint)
+        self.setStyleSheet("QDialog#findBox { border: 1px solid palette(mid); border-radius: 6px; }")
         self.resize(640, 460)
         self.edit = QLineEdit()
         self.edit.setObjectName("findQuery")
@@ -78,6 +82,12 @@ class FindBox(QDialog):
 
     # --- showing -------------------------------------------------------------------------
     def show_box(self) -> None:
+        if (window := self.parentWidget()) is not None:  # centred, a little below the window's top
+            frame = window.frameGeometry()
+            width = min(720, max(420, frame.width() - 120))
+            height = min(480, max(260, frame.height() - 160))
+            self.resize(width, height)
+            self.move(frame.x() + (frame.width() - width) // 2, frame.y() + min(90, frame.height() // 8))
         self.show()
         self.raise_()
         self.activateWindow()
