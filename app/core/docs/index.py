@@ -28,7 +28,7 @@ from app.core import paths
 from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
 from app.core.docs.chunks import chunk
 from app.core.docs.extract import HTML_SUFFIXES, MARKDOWN_SUFFIXES, TEXT_SUFFIXES, ZIP_SUFFIXES, Skipped, extract
-from app.core.docs.fusion import fts_query, rrf
+from app.core.docs.fusion import embed_as, fts_query, rrf
 from app.core.docs.model import Limits, UnreadableDocument
 from app.core.jobs import CancelToken
 
@@ -95,12 +95,6 @@ def content_hash(path: str) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _embed(embedder, texts: list[str], cancel: CancelToken | None, role: str):
-    """Passages or queries, each with the model's prefix for it where the engine has one."""
-    method = getattr(embedder, f"embed_{role}", None)
-    return method(texts, cancel) if method is not None else embedder.embed(texts, cancel)
 
 
 def _v0_to_v1(db: sqlite3.Connection) -> None:
@@ -300,7 +294,7 @@ class DocsIndex:
             else:
                 pieces = chunk(item, budget, OVERLAP_TOKENS, embedder.tokens)
                 began = time.perf_counter()
-                vecs = _embed(embedder, [p.text for p in pieces], cancel, "documents")
+                vecs = embed_as(embedder, [p.text for p in pieces], "documents", cancel)
                 summary.embed_seconds += time.perf_counter() - began
                 self._store(path, folder_id, size, mtime, key, pieces, vecs, _hash_or_empty(path))
                 summary.indexed += 1
@@ -420,7 +414,7 @@ class DocsIndex:
         mat, ids = self._vectors(model_key(embedder))
         if mat.shape[0] == 0:
             return []
-        scores = mat @ _embed(embedder, [query], None, "queries")[0]
+        scores = mat @ embed_as(embedder, [query], "queries")[0]
         k = min(k, scores.size)
         best = np.argpartition(-scores, k - 1)[:k]
         return [int(ids[i]) for i in best[np.argsort(-scores[best])]]
