@@ -189,7 +189,8 @@ def _prefer_index_model(index, engines: Engines) -> None:
     if engines.embedder is not None or engines.embedding_model is not None:
         return
     row = index.db.execute("SELECT model FROM chunks GROUP BY model ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
-    model_id = row[0].rpartition(":")[0] if row and isinstance(row[0], str) else ""
+    # The key is "id:dimensions:fingerprint[:prefix]" (docs.index.model_key); a store id holds no ":".
+    model_id = row[0].split(":", 1)[0] if row and isinstance(row[0], str) else ""
     if model_id:
         from app.core.models.store import ModelStore
 
