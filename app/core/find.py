@@ -86,6 +86,20 @@ class Engines:
         self.embedding_model, self.images_model = embedding_model, images_model
         self.clip_opener = clip_opener
         self._opened: list = []  # what this object opened, and so closes
+        self.named = embedder is not None or embedding_model is not None  # the caller chose: kept
+
+    def prefer_text_model(self, model_id: str) -> None:
+        """The model an index's vectors were made with, where the caller named none: a text embedder this
+        object opened for another model is closed, so the next search opens this one (kept Engines follow
+        documents indexed again with another model)."""
+        if self.named or model_id == self.embedding_model:
+            return
+        self.embedding_model = model_id
+        held = self.embedder
+        if held is not None and any(held is e for e in self._opened) and getattr(held, "model_id", None) != model_id:
+            self._opened = [e for e in self._opened if e is not held]
+            self.embedder = None
+            held.close()
 
     def text_embedder(self):
         if self.embedder is None:
@@ -184,9 +198,9 @@ def _documents(query: str, limit: int, engines: Engines, cancel: CancelToken) ->
 
 
 def _prefer_index_model(index, engines: Engines) -> None:
-    """Vectors compare only with their own model's: with none named or open, the model most of the
-    documents were embedded with is the one opened (when it is still installed), not the default."""
-    if engines.embedder is not None or engines.embedding_model is not None:
+    """Vectors compare only with their own model's: with none named, the model most of the documents
+    are embedded with now is the one searched with (when it is still installed), not the default."""
+    if engines.named:
         return
     row = index.db.execute("SELECT model FROM chunks GROUP BY model ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
     # The key is "id:dimensions:fingerprint[:prefix]" (docs.index.model_key); a store id holds no ":".
@@ -195,7 +209,7 @@ def _prefer_index_model(index, engines: Engines) -> None:
         from app.core.models.store import ModelStore
 
         if (entry := ModelStore().get(model_id)) is not None and entry.kind == "embedding":
-            engines.embedding_model = model_id
+            engines.prefer_text_model(model_id)
 
 
 # --- transcripts -------------------------------------------------------------------------

@@ -167,3 +167,40 @@ def test_documents_are_searched_with_the_model_they_were_embedded_with(starter_s
     question, name = find_library.PARAPHRASE  # no word in common: only the vectors find it
     hits = find(question, kinds={"document"}, limit=1).hits
     assert hits and hits[0].path.endswith(name)
+
+
+@pytest.mark.slow
+def test_a_kept_engine_follows_the_documents_to_the_model_they_are_indexed_with_now(starter_store, tmp_path):
+    """The search box keeps its Engines between searches: documents indexed again with another model are
+    searched with that one, not the model the first search opened (whose vectors are gone: keywords only)."""
+    from app.core.docs.index import DocsIndex, DocSummary
+    from app.core.opening import open_embedder, resolve
+
+    starter = resolve("embedding", "all-minilm-l6-v2", starter_store).path
+    gguf = starter if starter.is_file() else next(starter.glob("*.gguf"))
+    starter_store.import_path(gguf, "embedding", "minilm-copy", mode="link")
+    (tmp_path / "docs").mkdir()
+    for name, text in find_library.DOCS.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+
+    def index_with(model_id: str) -> None:
+        embedder, index = open_embedder(model_id, device="cpu"), DocsIndex()
+        try:
+            index.add_folder(tmp_path / "docs")
+            assert [x for x in index.index(embedder) if isinstance(x, DocSummary)][0].indexed == len(find_library.DOCS)
+        finally:
+            index.close()
+            embedder.close()
+
+    question, name = find_library.PARAPHRASE  # no word in common: only the vectors find it
+    engines = Engines()
+    try:
+        index_with("minilm-copy")
+        hits = find(question, kinds={"document"}, limit=1, engines=engines).hits
+        assert hits and hits[0].path.endswith(name)
+        index_with("all-minilm-l6-v2")
+        hits = find(question, kinds={"document"}, limit=1, engines=engines).hits
+        assert hits and hits[0].path.endswith(name)
+        assert engines.embedder.model_id == "all-minilm-l6-v2"
+    finally:
+        engines.close()
