@@ -27,8 +27,9 @@ import numpy as np
 from app.core import paths
 from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
 from app.core.docs.chunks import chunk
-from app.core.docs.extract import HTML_SUFFIXES, MARKDOWN_SUFFIXES, TEXT_SUFFIXES, ZIP_SUFFIXES, Skipped, extract
+from app.core.docs.extract import HTML_SUFFIXES, MARKDOWN_SUFFIXES, TEXT_SUFFIXES, ZIP_SUFFIXES, Skipped, extract_bytes
 from app.core.docs.fusion import embed_as, fts_query, rrf
+from app.core.docs.guard import read_bytes
 from app.core.docs.model import Limits, UnreadableDocument
 from app.core.jobs import CancelToken
 
@@ -287,7 +288,7 @@ class DocsIndex:
         budget = max(16, min(CHUNK_TOKENS, getattr(embedder, "n_ctx", CHUNK_TOKENS) - 8))
         for done, (path, folder_id, size, mtime) in enumerate(todo, start=1):
             cancel.raise_if_cancelled()
-            item = self._read(path)
+            item, digest = self._read(path)
             if isinstance(item, Skipped):
                 self._store_skipped(path, folder_id, size, mtime, item.reason)
                 summary.skipped[path] = item.reason
@@ -296,7 +297,7 @@ class DocsIndex:
                 began = time.perf_counter()
                 vecs = embed_as(embedder, [p.text for p in pieces], "documents", cancel)
                 summary.embed_seconds += time.perf_counter() - began
-                self._store(path, folder_id, size, mtime, key, pieces, vecs, _hash_or_empty(path))
+                self._store(path, folder_id, size, mtime, key, pieces, vecs, digest)
                 summary.indexed += 1
                 summary.chunks += len(pieces)
             self._matrix.clear()
@@ -305,15 +306,18 @@ class DocsIndex:
         yield summary
 
     def _read(self, path: str):
+        """(the document or why it was skipped, the SHA-256 of the very bytes read): a file saved again while
+        it is embedded is not filed under its new content's hash (the next run would take it as touched)."""
         try:
-            return extract(path, self.limits)
+            data = read_bytes(Path(path), self.limits)
+            return extract_bytes(data, path, self.limits), hashlib.sha256(data).hexdigest()
         except UnreadableDocument as exc:
-            return Skipped(Path(path), exc.reason)
+            return Skipped(Path(path), exc.reason), ""
         except OSError as exc:
-            return Skipped(Path(path), f"could not be read ({exc.strerror or exc})")
+            return Skipped(Path(path), f"could not be read ({exc.strerror or exc})"), ""
         except Exception:  # noqa: BLE001 - one hostile file never stops the rest
             log.warning("document skipped: %s", path, exc_info=True)
-            return Skipped(Path(path), "could not be read (an unexpected error: see the log)")
+            return Skipped(Path(path), "could not be read (an unexpected error: see the log)"), ""
 
     def _plan(self, key: str, summary: DocSummary) -> list[tuple[str, int, int, float]]:
         """Scans each folder; keeps the vectors of what was renamed or touched; removes what left;
