@@ -23,6 +23,7 @@ from app.core.jobs import CancelToken, HearthError
 log = logging.getLogger(__name__)
 KINDS = ("document", "transcript", "photo", "chat")
 SNIPPET_CHARS = 240
+CHAT_WORDS = 8  # words of a query searched one by one in chats when the whole text is in none
 
 
 @dataclass(frozen=True)
@@ -307,18 +308,21 @@ def _chats(query: str, limit: int, engines: Engines, cancel: CancelToken) -> lis
     except HistoryError as exc:
         raise SkipKindError(str(exc)) from exc
     try:
-        return _chat_hits(history, query.strip(), limit)
+        return _chat_hits(history, query.strip(), limit, cancel)
     finally:
         history.close()
 
 
-def _chat_hits(history, query: str, limit: int) -> list[Hit]:
-    """Chats holding the words as typed; else those holding most of its words (3 letters or more)."""
+def _chat_hits(history, query: str, limit: int, cancel: CancelToken | None = None) -> list[Hit]:
+    """Chats holding the words as typed; else those holding most of its words (3 letters or more; the
+    CHAT_WORDS longest, so a pasted paragraph is a few searches, not one per word)."""
     ids = [c.id for c in history.search(query, limit).conversations]
     words = [w for w in query.split() if len(w) >= 3]
     if not ids and len(words) > 1:
         counts: dict[int, int] = {}
-        for word in words:
+        for word in sorted(dict.fromkeys(words), key=len, reverse=True)[:CHAT_WORDS]:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
             for c in history.search(word, 50).conversations:
                 counts[c.id] = counts.get(c.id, 0) + 1
         ids = sorted(counts, key=lambda i: -counts[i])[:limit]  # sorted is stable: newest first on a tie

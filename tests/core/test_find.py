@@ -204,3 +204,34 @@ def test_a_kept_engine_follows_the_documents_to_the_model_they_are_indexed_with_
         assert engines.embedder.model_id == "all-minilm-l6-v2"
     finally:
         engines.close()
+
+
+def test_a_pasted_paragraph_searches_chats_in_a_few_steps_not_one_per_word(hearth_home):
+    """Text found in no chat as typed is searched word by word; a paragraph pasted into the box was one
+    chat search per word (on a serial worker, not cancelled meanwhile): now a few of its longest words.
+    Timed against eight one-word searches, so a loaded machine slows both alike."""
+    import random
+    import time
+
+    from app.core.chat.history import ChatHistory
+
+    rng = random.Random(3)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 9))) for _ in range(2000)]
+    history = ChatHistory()
+    try:
+        for i in range(300):
+            c = history.create(f"chat {i}")
+            history.add_message(c.id, "user", " ".join(rng.choice(vocab) for _ in range(40)))
+    finally:
+        history.close()
+    find(vocab[0], kinds={"chat"})  # warm
+    began = time.perf_counter()
+    for word in vocab[1:9]:
+        find(word, kinds={"chat"})
+    eight = time.perf_counter() - began
+    paragraph = " ".join(rng.choice(vocab) for _ in range(2000)) + " qqqzzz"
+    began = time.perf_counter()
+    result = find(paragraph, kinds={"chat"})
+    many = time.perf_counter() - began
+    assert result.hits and "chat" not in result.skipped
+    assert many < 20 * eight, f"{many:.2f} s for the paragraph, {eight:.3f} s for eight words"
