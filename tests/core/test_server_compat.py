@@ -291,3 +291,18 @@ def test_a_schema_whose_counts_would_make_a_huge_grammar_is_a_400(client):
                                            response_format={"type": "json_schema",
                                                             "json_schema": {"name": "x", "schema": fine}})
     assert reply.choices[0].message.content is not None
+
+
+@pytest.mark.slow
+def test_optional_fields_sent_as_null_mean_their_defaults(client):
+    """OpenAI's spec has n and best_of nullable (null: 1), and clients that fill every field send them so
+    (the official client sends null for an argument given as None): answered, not refused."""
+    import openai
+
+    nulls = {"n": None, "stop": None, "seed": None, "temperature": None, "logprobs": None}
+    chat = client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, **nulls)
+    assert chat.choices[0].message.content is not None
+    text = client.completions.create(model=GEMMA, prompt="Once upon a time", max_tokens=4, best_of=None, **nulls)
+    assert text.choices[0].text
+    with pytest.raises(openai.BadRequestError, match="n=1"):
+        client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, n=2)
