@@ -23,6 +23,7 @@ from app.core.jobs import CancelToken, HearthError
 log = logging.getLogger(__name__)
 KINDS = ("document", "transcript", "photo", "chat")
 SNIPPET_CHARS = 240
+CHAT_WORDS = 8  # words of a query searched one by one in chats when the whole text is in none
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,20 @@ class Engines:
         self.embedding_model, self.images_model = embedding_model, images_model
         self.clip_opener = clip_opener
         self._opened: list = []  # what this object opened, and so closes
+        self.named = embedder is not None or embedding_model is not None  # the caller chose: kept
+
+    def prefer_text_model(self, model_id: str) -> None:
+        """The model an index's vectors were made with, where the caller named none: a text embedder this
+        object opened for another model is closed, so the next search opens this one (kept Engines follow
+        documents indexed again with another model)."""
+        if self.named or model_id == self.embedding_model:
+            return
+        self.embedding_model = model_id
+        held = self.embedder
+        if held is not None and any(held is e for e in self._opened) and getattr(held, "model_id", None) != model_id:
+            self._opened = [e for e in self._opened if e is not held]
+            self.embedder = None
+            held.close()
 
     def text_embedder(self):
         if self.embedder is None:
@@ -184,9 +199,9 @@ def _documents(query: str, limit: int, engines: Engines, cancel: CancelToken) ->
 
 
 def _prefer_index_model(index, engines: Engines) -> None:
-    """Vectors compare only with their own model's: with none named or open, the model most of the
-    documents were embedded with is the one opened (when it is still installed), not the default."""
-    if engines.embedder is not None or engines.embedding_model is not None:
+    """Vectors compare only with their own model's: with none named, the model most of the documents
+    are embedded with now is the one searched with (when it is still installed), not the default."""
+    if engines.named:
         return
     row = index.db.execute("SELECT model FROM chunks GROUP BY model ORDER BY COUNT(*) DESC LIMIT 1").fetchone()
     from app.core.docs.index import model_id_of
@@ -196,7 +211,7 @@ def _prefer_index_model(index, engines: Engines) -> None:
         from app.core.models.store import ModelStore
 
         if (entry := ModelStore().get(model_id)) is not None and entry.kind == "embedding":
-            engines.embedding_model = model_id
+            engines.prefer_text_model(model_id)
 
 
 # --- transcripts -------------------------------------------------------------------------
@@ -294,18 +309,21 @@ def _chats(query: str, limit: int, engines: Engines, cancel: CancelToken) -> lis
     except HistoryError as exc:
         raise SkipKindError(str(exc)) from exc
     try:
-        return _chat_hits(history, query.strip(), limit)
+        return _chat_hits(history, query.strip(), limit, cancel)
     finally:
         history.close()
 
 
-def _chat_hits(history, query: str, limit: int) -> list[Hit]:
-    """Chats holding the words as typed; else those holding most of its words (3 letters or more)."""
+def _chat_hits(history, query: str, limit: int, cancel: CancelToken | None = None) -> list[Hit]:
+    """Chats holding the words as typed; else those holding most of its words (3 letters or more; the
+    CHAT_WORDS longest, so a pasted paragraph is a few searches, not one per word)."""
     ids = [c.id for c in history.search(query, limit).conversations]
     words = [w for w in query.split() if len(w) >= 3]
     if not ids and len(words) > 1:
         counts: dict[int, int] = {}
-        for word in words:
+        for word in sorted(dict.fromkeys(words), key=len, reverse=True)[:CHAT_WORDS]:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
             for c in history.search(word, 50).conversations:
                 counts[c.id] = counts.get(c.id, 0) + 1
         ids = sorted(counts, key=lambda i: -counts[i])[:limit]  # sorted is stable: newest first on a tie

@@ -119,7 +119,7 @@ def parse_messages(messages) -> list[Message]:
 def parse_params(data: dict) -> SamplingParams:
     """Sampling, the reply's length, stop strings and format; the whole prompt or a 400, never old turns
     dropped unseen."""
-    if data.get("n", 1) != 1:
+    if data.get("n") not in (None, 1):  # null is the spec's default, as leaving it out
         raise ApiError(400, "only n=1 is supported", param="n")
     refuse_logprobs(data)
     params = SamplingParams(whole_prompt=True, json_schema=response_schema(data))

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
+from app.core.chat.schema_bounds import check_schema_size
 from app.core.chat.templates import Message
+from app.core.jobs import InputError
 from app.server.http import ApiError
 
 MAX_SCHEMA_CHARS = 100_000
@@ -70,6 +72,10 @@ def response_schema(data: dict) -> str:
         if len(text) > MAX_SCHEMA_CHARS:
             raise ApiError(400, f"the response_format schema is longer than {MAX_SCHEMA_CHARS:,} characters",
                            param="response_format")
+        try:
+            check_schema_size(schema)
+        except InputError as exc:
+            raise ApiError(400, str(exc), param="response_format") from None
         return text
     raise ApiError(400, "response_format's type must be text, json_object or json_schema",
                    param="response_format")

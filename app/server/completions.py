@@ -25,7 +25,7 @@ def _prompt(data: dict) -> str:
     for name in ("suffix",):
         if data.get(name):
             raise ApiError(400, f"'{name}' is not supported by Hearth", param=name, code="unsupported_parameter")
-    if data.get("best_of", 1) != 1:
+    if data.get("best_of") not in (None, 1):  # null is the spec's default
         raise ApiError(400, "only best_of=1 is supported", param="best_of")
     return prompt
 

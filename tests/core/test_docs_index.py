@@ -457,3 +457,37 @@ def test_sigkill_mid_index_loses_nothing_and_the_next_run_does_only_the_rest(sta
                             " WHERE chunks_fts MATCH 'tomato'").fetchone()[0] == total
     finally:
         conn.close()
+
+
+class _SavedDuringIndexing:
+    """The real embedder; while the first file's passages are embedded, the user saves an edit to it of
+    the same size (a typo fixed), as a watched folder's file may be saved while it is indexed."""
+
+    def __init__(self, engine, path: Path, text: str):
+        self.engine, self.path, self.text = engine, path, text
+        self.model_id, self.dimensions, self.n_ctx = engine.model_id, engine.dimensions, engine.n_ctx
+        self.fingerprint = engine.fingerprint
+
+    def tokens(self, text):
+        return self.engine.tokens(text)
+
+    def embed(self, texts, cancel=None):
+        if self.path.read_text(encoding="utf-8") != self.text:
+            self.path.write_text(self.text, encoding="utf-8")
+            os.utime(self.path, (5_000_000, 5_000_000))
+        return self.engine.embed(texts, cancel)
+
+
+@pytest.mark.slow
+def test_a_file_saved_while_it_is_indexed_is_read_again_next_time(embedder, index, tmp_path):
+    """Its content hash is the one of the bytes that were read: the next run sees the edit as a change
+    (not a touch of the same content) and indexes the new words."""
+    folder = tmp_path / "docs"
+    _write(folder, {"cats.txt": "Kittens need three or four small meals a day, said Dr Smith."})
+    edited = "Kittens need three or four small meals a day, said Dr Jones."
+    index.add_folder(folder)
+    _run(index, _SavedDuringIndexing(embedder, folder / "cats.txt", edited))
+    assert (folder / "cats.txt").read_text(encoding="utf-8") == edited
+    again = _run(index, embedder)
+    assert again.indexed == 1
+    assert "Jones" in index.db.execute("SELECT group_concat(text) FROM chunks").fetchone()[0]

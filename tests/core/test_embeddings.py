@@ -403,3 +403,32 @@ def test_a_catalog_model_embeds_questions_and_passages_after_its_prefixes(hub, m
         assert (plain.query_prefix, plain.document_prefix) == ("", "")
     finally:
         plain.close()
+
+
+@pytest.mark.slow
+def test_transcripts_and_chat_documents_are_embedded_after_the_models_prefixes(minilm_gguf, tmp_path):
+    """The transcripts' index and the chat's passages embed as the Documents index does: passages after
+    the document prefix, the question after the query prefix (a model like nomic ranks poorly without)."""
+    from app.core.chatdocs import context
+    from app.core.docs.index import model_key
+    from app.core.docs.recordings import Line, RecordingsIndex
+    from app.core.embeddings.engine import Embedder
+
+    engine = Embedder(minilm_gguf, MINILM, device="cpu", query_prefix="search_query: ",
+                      document_prefix="search_document: ")
+    index = RecordingsIndex(tmp_path / "recordings.sqlite3")
+    try:
+        said = [Line(0.0, 2.0, "Kittens need three or four small meals a day."), Line(2.0, 4.0, "Water too.")]
+        index.put("t1", "vet.wav", "1:1", model_key(engine), said, engine)
+        text, vec = index.db.execute("SELECT text, vec FROM passages").fetchone()
+        stored = np.frombuffer(vec, np.float32)
+        assert np.allclose(stored, engine.embed(["search_document: " + text])[0], atol=1e-5)
+        question = "how often should I feed a kitten"
+        assert index.search(question, engine, model_key(engine))
+        assert engine.last.tokens == engine.tokens("search_query: " + question)  # the question, prefixed
+
+        context.vector_ranking([text], question, engine)
+        assert engine.last.tokens == engine.tokens("search_query: " + question)
+    finally:
+        index.close()
+        engine.close()

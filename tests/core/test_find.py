@@ -167,3 +167,71 @@ def test_documents_are_searched_with_the_model_they_were_embedded_with(starter_s
     question, name = find_library.PARAPHRASE  # no word in common: only the vectors find it
     hits = find(question, kinds={"document"}, limit=1).hits
     assert hits and hits[0].path.endswith(name)
+
+
+@pytest.mark.slow
+def test_a_kept_engine_follows_the_documents_to_the_model_they_are_indexed_with_now(starter_store, tmp_path):
+    """The search box keeps its Engines between searches: documents indexed again with another model are
+    searched with that one, not the model the first search opened (whose vectors are gone: keywords only)."""
+    from app.core.docs.index import DocsIndex, DocSummary
+    from app.core.opening import open_embedder, resolve
+
+    starter = resolve("embedding", "all-minilm-l6-v2", starter_store).path
+    gguf = starter if starter.is_file() else next(starter.glob("*.gguf"))
+    starter_store.import_path(gguf, "embedding", "minilm-copy", mode="link")
+    (tmp_path / "docs").mkdir()
+    for name, text in find_library.DOCS.items():
+        (tmp_path / "docs" / name).write_text(text, encoding="utf-8")
+
+    def index_with(model_id: str) -> None:
+        embedder, index = open_embedder(model_id, device="cpu"), DocsIndex()
+        try:
+            index.add_folder(tmp_path / "docs")
+            assert [x for x in index.index(embedder) if isinstance(x, DocSummary)][0].indexed == len(find_library.DOCS)
+        finally:
+            index.close()
+            embedder.close()
+
+    question, name = find_library.PARAPHRASE  # no word in common: only the vectors find it
+    engines = Engines()
+    try:
+        index_with("minilm-copy")
+        hits = find(question, kinds={"document"}, limit=1, engines=engines).hits
+        assert hits and hits[0].path.endswith(name)
+        index_with("all-minilm-l6-v2")
+        hits = find(question, kinds={"document"}, limit=1, engines=engines).hits
+        assert hits and hits[0].path.endswith(name)
+        assert engines.embedder.model_id == "all-minilm-l6-v2"
+    finally:
+        engines.close()
+
+
+def test_a_pasted_paragraph_searches_chats_in_a_few_steps_not_one_per_word(hearth_home):
+    """Text found in no chat as typed is searched word by word; a paragraph pasted into the box was one
+    chat search per word (on a serial worker, not cancelled meanwhile): now a few of its longest words.
+    Timed against eight one-word searches, so a loaded machine slows both alike."""
+    import random
+    import time
+
+    from app.core.chat.history import ChatHistory
+
+    rng = random.Random(3)
+    vocab = ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(4, 9))) for _ in range(2000)]
+    history = ChatHistory()
+    try:
+        for i in range(300):
+            c = history.create(f"chat {i}")
+            history.add_message(c.id, "user", " ".join(rng.choice(vocab) for _ in range(40)))
+    finally:
+        history.close()
+    find(vocab[0], kinds={"chat"})  # warm
+    began = time.perf_counter()
+    for word in vocab[1:9]:
+        find(word, kinds={"chat"})
+    eight = time.perf_counter() - began
+    paragraph = " ".join(rng.choice(vocab) for _ in range(2000)) + " qqqzzz"
+    began = time.perf_counter()
+    result = find(paragraph, kinds={"chat"})
+    many = time.perf_counter() - began
+    assert result.hits and "chat" not in result.skipped
+    assert many < 20 * eight, f"{many:.2f} s for the paragraph, {eight:.3f} s for eight words"

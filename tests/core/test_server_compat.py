@@ -270,3 +270,39 @@ def test_a_requests_constraints_are_never_saved_with_a_chats_settings():
     loaded = SamplingParams.from_dict({"raw": 1, "whole_prompt": 1, "json_schema": "{}", "stop": ["x"],
                                        "max_tokens": 9})
     assert loaded == SamplingParams(max_tokens=9)
+
+
+@pytest.mark.slow
+def test_a_schema_whose_counts_would_make_a_huge_grammar_is_a_400(client):
+    """llama.cpp's converter spells counts out (minItems 100000000 is a 1.8 GB grammar, more exhausts the
+    model's process): a request's schema is refused in words before any grammar is built. The counts here
+    are small enough that the old code merely built a 36 MB grammar and answered."""
+    import openai
+
+    wide = {"type": "array", "minItems": 2_000_000, "items": {"type": "integer"}}
+    spread = {"type": "object", "properties": {f"p{i}": {"type": "string", "pattern": "^a{900}b{900}$"}
+                                               for i in range(60)}}
+    for schema in (wide, spread):
+        fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
+        with pytest.raises(openai.BadRequestError, match="counts"):
+            client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, response_format=fmt)
+    fine = {"type": "object", "properties": {"name": {"type": "string", "maxLength": 200}}}
+    reply = client.chat.completions.create(model=GEMMA, messages=_ask("Name a cat."), max_tokens=8,
+                                           response_format={"type": "json_schema",
+                                                            "json_schema": {"name": "x", "schema": fine}})
+    assert reply.choices[0].message.content is not None
+
+
+@pytest.mark.slow
+def test_optional_fields_sent_as_null_mean_their_defaults(client):
+    """OpenAI's spec has n and best_of nullable (null: 1), and clients that fill every field send them so
+    (the official client sends null for an argument given as None): answered, not refused."""
+    import openai
+
+    nulls = {"n": None, "stop": None, "seed": None, "temperature": None, "logprobs": None}
+    chat = client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, **nulls)
+    assert chat.choices[0].message.content is not None
+    text = client.completions.create(model=GEMMA, prompt="Once upon a time", max_tokens=4, best_of=None, **nulls)
+    assert text.choices[0].text
+    with pytest.raises(openai.BadRequestError, match="n=1"):
+        client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, n=2)

@@ -104,3 +104,31 @@ def test_a_document_too_large_or_unreadable_is_refused_in_words_and_a_removed_on
     qtbot.mouseClick(pane.tray.document_chips[0].remove, Qt.MouseButton.LeftButton)
     assert pane.tray.documents == [] and not pane.tray.isVisible() and not DocumentStore().exists(sha)
     assert pane.conversation_id is None  # nothing was sent
+
+
+def test_a_document_that_cannot_be_stored_is_refused_in_words(qtbot, hearth_home, tmp_path):
+    """The store's folder for it is blocked (a file where its sub-folder goes): the tray says so in words,
+    never as the raw OSError, adds no chip, and takes the next document."""
+    import hashlib
+
+    from app.gui.chat.attachments import AttachmentTray
+
+    note = _write(tmp_path / "notes.md", "# Notes\n\nThe spare key is under the flowerpot.")
+    other = _write(tmp_path / "other.txt", "Something else entirely.")
+    (DocumentStore().root / hashlib.sha256(note.read_bytes()).hexdigest()[:2]).write_text("in the way")
+    tray = AttachmentTray()
+    qtbot.addWidget(tray)
+    said = []
+    tray.failed.connect(said.append)
+    try:
+        tray.add_document(note, note.name)
+        qtbot.waitUntil(lambda: bool(said) and tray.pending == 0)
+        assert "notes.md" in said[0] and "could not be stored" in said[0]
+        assert "Errno" not in said[0] and str(DocumentStore().root) not in said[0]
+        assert tray.documents == []
+        tray.add_document(other, other.name)
+        qtbot.waitUntil(lambda: tray.pending == 0)
+        assert [d.name for d in tray.documents] == ["other.txt"]
+    finally:
+        with qtbot.waitSignal(tray.worker.ended, timeout=10000):
+            tray.worker.finish()

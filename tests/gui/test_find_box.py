@@ -128,3 +128,30 @@ def test_with_nothing_indexed_the_box_says_what_it_could_not_search(qtbot, windo
     assert text.startswith("Nothing found.") and "documents:" in text and "photos:" in text and "transcripts:" in text
     qtbot.keyClick(box.edit, Qt.Key.Key_Return)  # nothing to open: it searches again, and stays open
     assert box.isVisible()
+
+
+class _UrlOpener(QObject):
+    def __init__(self):
+        super().__init__()
+        self.urls: list = []
+
+    @Slot("QUrl")
+    def open(self, url) -> None:
+        self.urls.append(url)
+
+
+def test_a_pdf_hit_opens_at_its_page_as_in_the_documents_pane(qtbot, tmp_path):
+    """The box's document hits open where the Documents pane's do: a PDF at the hit's page."""
+    from app.core.find import Location
+    from app.gui.find.route import open_hit
+    from tests.core.docs_files import pdf_bytes
+
+    pdf = tmp_path / "manual.pdf"
+    pdf.write_bytes(pdf_bytes([["Contents"], ["Chapter one"], ["The brake pads are on page three."]]))
+    opener = _UrlOpener()
+    QDesktopServices.setUrlHandler("file", opener, "open")
+    try:
+        assert open_hit(None, Hit("document", pdf.name, str(pdf), Location(page=3), "brake pads", 1.0)) == ""
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [(u.toLocalFile(), u.fragment()) for u in opener.urls] == [(str(pdf), "page=3")]

@@ -83,9 +83,14 @@ class DocumentStore:
         if hashlib.sha256(document.data).hexdigest() != document.sha256:
             raise DocumentError(f"{document.name}: its bytes do not match its id")
         path = self.path_of(document.sha256)
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, document.data)
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(path, document.data)
+        except OSError as exc:  # a full disk, a blocked folder: said in words, the path in the log
+            log.warning("could not store chat document %s at %s: %s", document.name, path, exc)
+            raise DocumentError(f"{document.name} could not be stored "
+                                f"({exc.strerror or type(exc).__name__}); see the log") from None
         return path
 
     def read(self, sha256: str) -> bytes:

@@ -10,6 +10,7 @@ already-evaluated prefix stays in the KV cache).
 from __future__ import annotations
 
 import codecs
+import json
 import logging
 import math
 import time
@@ -339,12 +340,20 @@ class ChatEngine:
             return None
         from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
+        from app.core.chat.schema_bounds import MAX_GRAMMAR_CHARS, check_schema_size
+
+        try:
+            check_schema_size(json.loads(schema))  # before the converter spells its counts out
+        except (ValueError, RecursionError):
+            raise InputError("the JSON schema is not valid JSON") from None
         try:
             gbnf = json_schema_to_gbnf(schema)
         except Exception as exc:  # noqa: BLE001 - the converter asserts and raises freely on odd schemas
             log.info("a JSON schema was refused: %r", exc)
             raise InputError(f"the JSON schema cannot be turned into a grammar ({type(exc).__name__}: "
                              f"{str(exc)[:200]})") from None
+        if len(gbnf) > MAX_GRAMMAR_CHARS:
+            raise InputError("the JSON schema gives a grammar too large to follow; make it simpler")
         _check_grammar(self.llm, gbnf)
         return LlamaGrammar.from_string(gbnf, verbose=False)
 

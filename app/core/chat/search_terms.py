@@ -1,6 +1,6 @@
 """The word index's query: every message that contains a text, found through whole words.
 
-Schema 5 indexes messages by word (FTS5 unicode61 tokens, with positions), about a tenth of the
+Schema 6 indexes messages by word (FTS5 unicode61 tokens, with positions), about a tenth of the
 trigram index it replaced. Search still means "contains the text anywhere" (SQL LIKE checks every
 candidate), so the FTS5 query must match a superset of those messages. Tokenizing is local (a
 character is a separator or not on its own, and folding is per character), so a text that contains

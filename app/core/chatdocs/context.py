@@ -24,7 +24,7 @@ from app.core.chat.session import conversation_messages
 from app.core.chat.templates import Message
 from app.core.chatdocs.prepare import read_document
 from app.core.docs.chunks import Chunk, chunk, estimate_tokens
-from app.core.docs.fusion import WORD, rrf
+from app.core.docs.fusion import WORD, embed_as, rrf
 from app.core.docs.model import Document, UnreadableDocument
 
 log = logging.getLogger(__name__)
@@ -152,8 +152,8 @@ def vector_ranking(texts: list[str], question: str, embedder) -> list[int]:
     """Indexes of the texts, nearest in meaning to the question first (the embedder's vectors are unit length)."""
     import numpy as np
 
-    vectors = np.asarray(embedder.embed(texts), dtype=np.float32)
-    query = np.asarray(embedder.embed([question])[0], dtype=np.float32)
+    vectors = np.asarray(embed_as(embedder, texts, "documents"), dtype=np.float32)
+    query = np.asarray(embed_as(embedder, [question], "queries")[0], dtype=np.float32)
     return [int(i) for i in np.argsort(-(vectors @ query), kind="stable")]
 
 

@@ -1,4 +1,5 @@
-"""Keyword queries for FTS5 from what a user types, and reciprocal rank fusion of rankings."""
+"""Keyword queries for FTS5 from what a user types, reciprocal rank fusion of rankings, and texts to
+vectors with the model's prefix for their role (every index that searches by meaning embeds so)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,10 @@ def rrf(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
             seen[item] = seen.get(item, 0) + 1
             first.setdefault(item, (which, rank))
     return sorted(scores.items(), key=lambda kv: (-kv[1], -seen[kv[0]], first[kv[0]]))
+
+
+def embed_as(embedder, texts: list[str], role: str, cancel=None):
+    """Passages (role "documents") or questions ("queries"), each after the model's prefix for it where
+    the engine has one: vectors made without it do not compare with those made with it."""
+    method = getattr(embedder, f"embed_{role}", None)
+    return method(texts, cancel) if method is not None else embedder.embed(texts, cancel)

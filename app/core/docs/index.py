@@ -27,8 +27,16 @@ import numpy as np
 from app.core import paths
 from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
 from app.core.docs.chunks import chunk
-from app.core.docs.extract import HTML_SUFFIXES, MARKDOWN_SUFFIXES, TEXT_SUFFIXES, ZIP_SUFFIXES, Skipped, extract
-from app.core.docs.fusion import fts_query, query_words, rrf
+from app.core.docs.extract import (
+    HTML_SUFFIXES,
+    MARKDOWN_SUFFIXES,
+    TEXT_SUFFIXES,
+    ZIP_SUFFIXES,
+    Skipped,
+    extract_bytes,
+)
+from app.core.docs.fusion import embed_as, fts_query, query_words, rrf
+from app.core.docs.guard import read_bytes
 from app.core.docs.model import Limits, UnreadableDocument
 from app.core.jobs import CancelToken
 
@@ -108,12 +116,6 @@ def content_hash(path: str) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _embed(embedder, texts: list[str], cancel: CancelToken | None, role: str):
-    """Passages or queries, each with the model's prefix for it where the engine has one."""
-    method = getattr(embedder, f"embed_{role}", None)
-    return method(texts, cancel) if method is not None else embedder.embed(texts, cancel)
 
 
 def _v0_to_v1(db: sqlite3.Connection) -> None:
@@ -320,16 +322,16 @@ class DocsIndex:
         budget = max(16, min(CHUNK_TOKENS, getattr(embedder, "n_ctx", CHUNK_TOKENS) - 8))
         for done, (path, folder_id, size, mtime) in enumerate(todo, start=1):
             cancel.raise_if_cancelled()
-            item = self._read(path)
+            item, digest = self._read(path)
             if isinstance(item, Skipped):
                 self._store_skipped(path, folder_id, size, mtime, item.reason)
                 summary.skipped[path] = item.reason
             else:
                 pieces = chunk(item, budget, OVERLAP_TOKENS, embedder.tokens)
                 began = time.perf_counter()
-                vecs = _embed(embedder, [p.text for p in pieces], cancel, "documents")
+                vecs = embed_as(embedder, [p.text for p in pieces], "documents", cancel)
                 summary.embed_seconds += time.perf_counter() - began
-                self._store(path, folder_id, size, mtime, key, pieces, vecs, _hash_or_empty(path))
+                self._store(path, folder_id, size, mtime, key, pieces, vecs, digest)
                 summary.indexed += 1
                 summary.chunks += len(pieces)
             yield DocProgress(done, len(todo), summary.chunks, os.path.basename(path))
@@ -337,15 +339,18 @@ class DocsIndex:
         yield summary
 
     def _read(self, path: str):
+        """(the document or why it was skipped, the SHA-256 of the very bytes read): a file saved again while
+        it is embedded is not filed under its new content's hash (the next run would take it as touched)."""
         try:
-            return extract(path, self.limits)
+            data = read_bytes(Path(path), self.limits)
+            return extract_bytes(data, path, self.limits), hashlib.sha256(data).hexdigest()
         except UnreadableDocument as exc:
-            return Skipped(Path(path), exc.reason)
+            return Skipped(Path(path), exc.reason), ""
         except OSError as exc:
-            return Skipped(Path(path), f"could not be read ({exc.strerror or exc})")
+            return Skipped(Path(path), f"could not be read ({exc.strerror or exc})"), ""
         except Exception:  # noqa: BLE001 - one hostile file never stops the rest
             log.warning("document skipped: %s", path, exc_info=True)
-            return Skipped(Path(path), "could not be read (an unexpected error: see the log)")
+            return Skipped(Path(path), "could not be read (an unexpected error: see the log)"), ""
 
     def _plan(self, key: str, summary: DocSummary) -> list[tuple[str, int, int, float]]:
         """Scans each folder; keeps the vectors of what was renamed or touched; removes what left;
@@ -465,7 +470,7 @@ class DocsIndex:
             "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?", (match, k))]
 
     def vector_ids(self, query: str, embedder, k: int = CANDIDATES) -> list[int]:
-        vector = _embed(embedder, [query], None, "queries")[0]
+        vector = embed_as(embedder, [query], "queries")[0]
         mat, ids = self._vectors(model_key(embedder), vector.size)
         if mat.shape[0] == 0:
             return []

@@ -20,7 +20,7 @@ import numpy as np
 
 from app.core import paths
 from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
-from app.core.docs.fusion import WORD, fts_query, rrf
+from app.core.docs.fusion import WORD, embed_as, fts_query, rrf
 
 log = logging.getLogger(__name__)
 PASSAGE_WORDS = 60  # consecutive lines joined up to about this many words: enough context for meaning
@@ -173,7 +173,8 @@ class RecordingsIndex:
             cancel=None) -> int:
         """Indexes one recording's lines (replacing what it had); returns its passage count."""
         pieces = passages(lines)
-        vecs = embedder.embed([p.text for p in pieces], cancel) if pieces else np.zeros((0, 1), np.float32)
+        vecs = (embed_as(embedder, [p.text for p in pieces], "documents", cancel) if pieces
+                else np.zeros((0, 1), np.float32))
         with self.store.transaction():
             self.db.execute("DELETE FROM recordings WHERE id = ?", (recording_id,))
             self.db.execute("INSERT INTO recordings (id, title, stamp, model) VALUES (?,?,?,?)",
@@ -217,7 +218,7 @@ class RecordingsIndex:
         vector: list[int] = []
         mat, ids = self._vectors(model)
         if mat.shape[0]:
-            scores = mat @ embedder.embed([query])[0]
+            scores = mat @ embed_as(embedder, [query], "queries")[0]
             k = min(CANDIDATES, scores.size)
             best = np.argpartition(-scores, k - 1)[:k]
             vector = [int(ids[i]) for i in best[np.argsort(-scores[best])]]

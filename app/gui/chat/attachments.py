@@ -168,8 +168,11 @@ class AttachmentTray(QWidget):
         self.changed.emit()
 
     def _failed(self, exc) -> None:
-        self.pending -= 1
-        self.failed.emit(str(exc))
+        from app.core.jobs import HearthError
+
+        self.pending -= 1  # the worker logged it; a reason in words is shown, never a raw exception
+        self.failed.emit(str(exc) if isinstance(exc, HearthError)
+                         else "That could not be attached: an unexpected error (details in the log).")
 
     def remove_chip(self, chip: _Chip | _DocumentChip, sent: bool = False) -> None:
         if isinstance(chip, _DocumentChip):

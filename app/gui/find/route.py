@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QUrl
-from PySide6.QtGui import QDesktopServices
-
 from app.core.find import Hit
 from app.core.jobs import HearthError
 
@@ -17,7 +14,9 @@ def open_hit(window, hit: Hit) -> str:
     if hit.kind == "document" and hit.path:
         if not os.path.isfile(hit.path):
             return f"{hit.title} is no longer there: index the documents again."
-        return "" if QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path)) else f"No program opens {hit.title}."
+        from app.gui.docs.opener import open_document  # a PDF at the hit's page, as the Documents pane opens it
+
+        return "" if open_document(hit.path, loc.page) else f"No program opens {hit.title}."
     if hit.kind == "photo" and hit.path:
         images = window.panes.get("images")
         window.show_pane("images")
