@@ -391,9 +391,9 @@ def test_a_catalog_model_embeds_questions_and_passages_after_its_prefixes(hub, m
             index.add_folder(folder)
             assert [x for x in index.index(engine) if isinstance(x, DocSummary)][0].indexed == 1
             text, vec = index.db.execute("SELECT text, vec FROM chunks").fetchone()
-            stored = np.frombuffer(vec, np.float32)
-            assert np.allclose(stored, engine.embed(["search_document: " + text])[0], atol=1e-5)
-            assert not np.allclose(stored, engine.embed([text])[0], atol=1e-3)
+            stored = np.frombuffer(vec, np.float16).astype(np.float32)  # the index keeps float16 (bench.py docs)
+            assert np.allclose(stored, engine.embed(["search_document: " + text])[0], atol=2e-3)
+            assert not np.allclose(stored, engine.embed([text])[0], atol=2e-2)
         finally:
             index.close()
     finally:
