@@ -55,7 +55,7 @@ def test_exception_in_a_slot_shows_dialog_logs_and_app_lives(qtbot, window, fres
     assert "explode" in fresh_reporter.dialog.details.toPlainText()
     assert "ValueError: slot went wrong" in _log_text()
     # The app is still alive: the window still answers input.
-    rect = window.nav.visualItemRect(window.nav.item(3))
+    rect = window.nav.visualItemRect(window.nav.item(window.nav.count() - 1))  # the last pane: Models
     qtbot.mouseClick(window.nav.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert window.current_pane() == "models" and window.isVisible()
 
