@@ -6,13 +6,7 @@ import logging
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QSplitter,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from app.core.chat.history import ChatHistory
 from app.core.jobs import HearthError
@@ -26,35 +20,11 @@ from app.gui.chat.picture_input import PictureInput
 from app.gui.chat.settings_panel import ChatSettingsPanel
 from app.gui.chat.sidebar import ConversationList
 from app.gui.chat.transfer import ChatTransfer
+from app.gui.chat.warm import warm_up
 from app.gui.chat.worker import ChatWorker
 from app.gui.panes.base import ModelBackedPane
 
 log = logging.getLogger(__name__)
-# What the first message needs that the window did not: imported by warm_up on the pictures' worker.
-WARM_UP = ("app.core.chat.session", "app.core.chat.pictures", "app.core.images.scan", "app.core.models.projector",
-           "app.core.models.speed", "app.core.models.catalog")
-
-
-MESSAGE_ICONS = ("copy", "edit", "regenerate", "close")
-
-
-def warm_up(cancel, progress, colors: dict) -> None:
-    """Imports (and runs once) what the first Send would otherwise import on the GUI thread: the session,
-    the pictures' decoder, the Markdown parser and the code highlighter, ~100-200 ms that stalled the window."""
-    import importlib
-
-    from app.gui.chat import markdown
-
-    for name in WARM_UP:
-        importlib.import_module(name)
-    markdown.segments("*A* `b`\n\n```python\nc = 1\n```\n")
-    from app.gui import icons
-
-    for name in MESSAGE_ICONS:  # the files the first message's buttons read (icons.tinted_file is plain I/O)
-        icons.tinted_file(name, colors["text"])
-        icons.tinted_file(name, colors["disabled"])
-
-
 class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedPane):
     kind, title = "chat", "Chat"
     blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
