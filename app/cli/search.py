@@ -29,6 +29,11 @@ def add_parser(sub) -> None:
     q.add_argument("--arch", default="")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_query)
+    d = ssub.add_parser("duplicates", help="list groups of near-duplicate photos and bursts, the one to keep first")
+    d.add_argument("folder", nargs="?", help="only pictures under this folder (default: the whole library)")
+    d.add_argument("--model", help="the images model whose index to use (default: the default images model)")
+    d.add_argument("--json", action="store_true", help="a list of groups, each a list of paths, the keeper first")
+    d.set_defaults(func=run_duplicates)
 
 
 REBUILD_HINT = ("  Run `hearth search index --rebuild DIR...` to build a new index; the damaged file is set aside "
@@ -101,4 +106,30 @@ def run_query(args) -> int:
     else:
         for h in hits:
             print(f"{h.score:6.3f}  {display_path(h.path)}{'  (offline)' if h.offline else ''}")
+    return 0
+
+
+def run_duplicates(args) -> int:
+    from app.core.images.cleanup import find_duplicates
+    from app.core.images.index import ImageIndex
+    from app.core.images.scan import display_path, path_fields
+    from app.core.opening import encoder_key, resolve
+
+    key = encoder_key(resolve("images", args.model))  # the vectors' key: the model itself is not loaded
+    with _rebuild_hint():
+        index = ImageIndex()
+        try:
+            groups = find_duplicates(index, key, args.folder)
+        finally:
+            index.close()
+    if args.json:
+        print(json.dumps([[path_fields(p.path)["path"] for p in g] for g in groups], indent=2))
+        return 0
+    for n, g in enumerate(groups, start=1):
+        print(f"group {n}:")
+        for k, p in enumerate(g):
+            mark = "keep  " if k == 0 else "      "
+            print(f"  {mark}{display_path(p.path)}  ({p.pixels / 1e6:.1f} MP, {p.size / 1e6:.1f} MB)")
+    if not groups:
+        print("no duplicates found")
     return 0

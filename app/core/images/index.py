@@ -25,6 +25,7 @@ import numpy as np
 
 from app.core import paths
 from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
+from app.core.images import likeness
 from app.core.images.scan import (
     DELETED,
     KnownFile,
@@ -141,7 +142,11 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE files ADD COLUMN dev INTEGER")
 
 
-MIGRATIONS = [_v0_to_v1, _v1_to_v2]
+def _v2_to_v3(db: sqlite3.Connection) -> None:
+    likeness.create_table(db)  # perceptual hashes, sharpness and size for finding duplicates
+
+
+MIGRATIONS = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
 
 
 @dataclass
@@ -150,6 +155,7 @@ class _Decoded:
     digest: str | None
     tensor: object = None
     reason: str | None = None  # None: embed it; "same": content unchanged; else why it was skipped
+    like: likeness.Likeness | None = None
 
 
 class ImageIndex:
@@ -172,6 +178,7 @@ class ImageIndex:
             raise IndexDamagedError(f"the photo index ({self.path}) is damaged: it is not as Hearth writes it "
                                     f"({'; '.join(odd[:3])})", self.path)
         self._matrix: dict[str, tuple[np.ndarray, list[int]]] = {}
+        self._want_likeness: set[str] = set()  # unchanged paths decoded again only for their likeness
 
     @classmethod
     def rebuild(cls, path: Path | None = None) -> ImageIndex:
@@ -196,6 +203,10 @@ class ImageIndex:
 
     def close(self) -> None:
         self.store.close()
+
+    def forget_cached_vectors(self) -> None:
+        """After files left the index behind its back (the duplicates' removal): the next query reloads."""
+        self._matrix.clear()
 
     # --- folders -----------------------------------------------------------------------
     def add_folder(self, folder: str | Path, exclude: tuple[str, ...] = ()) -> int:
@@ -284,6 +295,7 @@ class ImageIndex:
               remove_missing: bool = False) -> list[Todo]:
         """Scans each folder, records what went offline or away, and returns what to decode."""
         todo: list[Todo] = []
+        self._want_likeness.clear()
         rows = self.db.execute("SELECT id, path, exclude, dev FROM folders").fetchall()
         for folder_id, stored, exclude, was_dev in rows:
             folder = _from_db(stored)
@@ -319,12 +331,24 @@ class ImageIndex:
                 log.warning("%s: a drive that was mounted here is not now: its pictures are kept as offline",
                             display_path(where))
                 summary.offline_folders.append(where)
+            backfill = self._likeness_backfill(folder_id, model_key, plan.todo)
             summary.scanned += plan.scanned
-            summary.unchanged += plan.unchanged
+            summary.unchanged += plan.unchanged - len(backfill)  # counted again when decoded
             summary.skipped.update(plan.skipped)
             summary.removed += len(plan.gone)
-            todo += plan.todo
+            todo += plan.todo + backfill
         return todo
+
+    def _likeness_backfill(self, folder_id: int, model_key: str, planned: list[Todo]) -> list[Todo]:
+        """Unchanged pictures indexed before likeness was kept: decoded once more for it, not embedded."""
+        queued = {t.path for t in planned}
+        out = []
+        for _, path, size, mtime, digest, dev in likeness.missing(self.db, folder_id, model_key):
+            p = _from_db(path)
+            self._want_likeness.add(p)  # a touched file already queued is decoded for it too
+            if p not in queued:
+                out.append(Todo(folder_id, p, size, mtime, digest, dev))
+        return out
 
     def _known(self, folder_id: int, model_key: str) -> dict[str, KnownFile]:
         rows = self.db.execute(
@@ -353,10 +377,15 @@ class ImageIndex:
                 return _Decoded(t, None, reason="unreadable (permission denied)")
             except OSError as exc:
                 return _Decoded(t, None, reason=f"unreadable ({exc.strerror or exc})")
-            if t.reusable == digest:
+            backfill = t.path in self._want_likeness
+            if t.reusable == digest and not backfill:
                 return _Decoded(t, digest, reason="same")
             try:
-                return _Decoded(t, digest, prepare(open_image(t.path, size)))
+                image = open_image(t.path, size)
+                like = likeness.likeness_of(image)  # from the same decode: the picture is read once
+                if t.reusable == digest:
+                    return _Decoded(t, digest, reason="same", like=like)
+                return _Decoded(t, digest, prepare(image), like=like)
             except SkipImage as exc:
                 return _Decoded(t, digest, reason=str(exc))
 
@@ -381,6 +410,10 @@ class ImageIndex:
             self.db.execute("UPDATE files SET size = ?, mtime = ?, dev = ? WHERE path = ?",
                             (t.size, t.mtime, t.dev, _to_db(t.path)))
             summary.unchanged += 1
+            if item.like is not None and item.digest is not None:
+                row = self.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(t.path),)).fetchone()
+                if row is not None:
+                    likeness.store(self.db, row[0], item.digest, item.like)
             return
         summary.skipped[item.reason] += 1
         if item.reason == DELETED:  # gone between the scan and the decode: nothing to keep
@@ -398,6 +431,8 @@ class ImageIndex:
         with self.store.transaction():
             for d, vec in zip(batch, vecs, strict=True):
                 file_id = self._upsert_file(d.todo, d.digest, "ok", "")
+                if d.like is not None and d.digest is not None:
+                    likeness.store(self.db, file_id, d.digest, d.like)
                 self.db.execute(
                     "INSERT OR REPLACE INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
                     (file_id, model_key, d.digest, vec.astype(np.float16).tobytes()),

@@ -286,6 +286,7 @@ def open_image(path: str, target: int = 224, budget: RequestBudget | None = None
                 raise SkipImage("too large (decompression bomb guard)")
             if budget is not None:
                 budget.charge(im.width * im.height)
+            stored_pixels = im.width * im.height  # before draft and thumbnail shrink it
             im.draft("RGB", (target, target))  # JPEG: never below the model's input size
             cost = im.width * im.height * max(4, len(im.getbands()))
             _budget.acquire(cost)
@@ -295,7 +296,9 @@ def open_image(path: str, target: int = 224, budget: RequestBudget | None = None
                     im.thumbnail((target * 4, target * 4), reducing_gap=2.0)
             finally:
                 _budget.release(cost)
-            return ImageOps.exif_transpose(im).convert("RGB")
+            out = ImageOps.exif_transpose(im).convert("RGB")
+            out.info["hearth_pixels"] = stored_pixels  # the file's own size, for the duplicates' keeper
+            return out
     except SkipImage:
         raise
     except Image.DecompressionBombError as exc:

@@ -1,0 +1,118 @@
+"""What a picture looks like in 64 bits, how sharp it is and how large: made at indexing time from the
+picture the index already decoded, kept in the index's `likeness` table, read by `duplicates`.
+
+pHash and dHash are computed here with numpy rather than through `imagehash`: that library needs scipy and
+PyWavelets (tens of MB, neither otherwise a dependency) for a 32x32 DCT that is one matrix product."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+EXIF_IFD = 0x8769
+DATE_TIME_ORIGINAL = 36867
+DATE_TIME = 306
+SHARP_SIDE = 256  # sharpness is measured at one scale, so pictures of different sizes compare
+
+
+@dataclass
+class Likeness:
+    phash: int  # 64-bit DCT hash, as a signed int64 (SQLite's integer)
+    dhash: int  # 64-bit gradient hash, the same
+    sharpness: float  # variance of the Laplacian of the grey thumbnail
+    pixels: int  # width x height of the file as stored (before any decode-time shrinking)
+    taken: float | None  # EXIF DateTimeOriginal as a POSIX time; None: the file says nothing
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    x = np.arange(n)[None, :]
+    m = np.cos(np.pi * (2 * x + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m
+
+
+_DCT32 = _dct_matrix(32)
+_BITS = np.uint64(1) << np.arange(64, dtype=np.uint64)
+
+
+def _pack(bits: np.ndarray) -> int:
+    """64 booleans as a signed 64-bit int (bit i is bits[i])."""
+    value = int(np.bitwise_or.reduce(_BITS[bits.reshape(-1)], initial=np.uint64(0)))
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def phash(grey32: np.ndarray) -> int:
+    """The low 8x8 frequencies of a 32x32 grey picture's DCT, each above or below their median."""
+    low = (_DCT32 @ grey32 @ _DCT32.T)[:8, :8]
+    return _pack(low > np.median(low))
+
+
+def dhash(grey9x8: np.ndarray) -> int:
+    """Whether each pixel of a 9x8 grey picture is brighter than its left neighbour."""
+    return _pack(grey9x8[:, 1:] > grey9x8[:, :-1])
+
+
+def sharpness(grey: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian: blur lowers it."""
+    g = grey.astype(np.float32)
+    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
+    return float(lap.var()) if lap.size else 0.0
+
+
+def taken_from_exif(image) -> float | None:
+    """EXIF DateTimeOriginal (else DateTime) as local time; the one place bursts learn when a picture was taken.
+    (When the index keeps the metadata's own date taken, this is what switches to it.)"""
+    try:
+        exif = image.getexif()
+        raw = exif.get_ifd(EXIF_IFD).get(DATE_TIME_ORIGINAL) or exif.get(DATE_TIME)
+        if not raw:
+            return None
+        return time.mktime(datetime.strptime(str(raw).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S").timetuple())
+    except (ValueError, TypeError, OverflowError, OSError, SyntaxError):  # hostile or odd EXIF: no date
+        return None
+
+
+def likeness_of(image) -> Likeness:
+    """From the decoded RGB picture (open_image's): cheap next to the decode itself."""
+    from PIL import Image
+
+    grey = image.convert("L")
+    g32 = np.asarray(grey.resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
+    g98 = np.asarray(grey.resize((9, 8), Image.Resampling.BOX), dtype=np.float32)
+    small = grey.copy()
+    small.thumbnail((SHARP_SIDE, SHARP_SIDE), Image.Resampling.BOX)
+    if max(small.size) < SHARP_SIDE:  # a small picture is scaled up, so it shows as soft as it is
+        scale = SHARP_SIDE / max(small.size)
+        small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))),
+                             Image.Resampling.BILINEAR)
+    pixels = int(image.info.get("hearth_pixels") or image.width * image.height)
+    return Likeness(phash(g32), dhash(g98), sharpness(np.asarray(small)), pixels, taken_from_exif(image))
+
+
+# --- the index's table (its migration is in index.py's list) ------------------------------------------
+def create_table(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE likeness (file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,"
+        " hash TEXT NOT NULL, phash INTEGER NOT NULL, dhash INTEGER NOT NULL, sharpness REAL NOT NULL,"
+        " pixels INTEGER NOT NULL, taken REAL)")
+
+
+def store(db: sqlite3.Connection, file_id: int, digest: str, like: Likeness) -> None:
+    db.execute("INSERT OR REPLACE INTO likeness (file_id, hash, phash, dhash, sharpness, pixels, taken)"
+               " VALUES (?,?,?,?,?,?,?)", (file_id, digest, like.phash, like.dhash, like.sharpness, like.pixels,
+                                           like.taken))
+
+
+def missing(db: sqlite3.Connection, folder_id: int, model_key: str) -> list[tuple]:
+    """(id, path, size, mtime, hash, dev) of the folder's embedded files with no likeness for their content:
+    indexed before likeness existed. The next index run decodes them once more, and embeds nothing."""
+    return db.execute(
+        "SELECT f.id, f.path, f.size, f.mtime, f.hash, f.dev FROM files f"
+        " JOIN embeddings e ON e.file_id = f.id AND e.model = ? AND e.hash = f.hash"
+        " LEFT JOIN likeness l ON l.file_id = f.id AND l.hash = f.hash"
+        " WHERE f.folder_id = ? AND f.status = 'ok' AND l.file_id IS NULL", (model_key, folder_id)).fetchall()
