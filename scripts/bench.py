@@ -4,6 +4,7 @@
     python scripts/bench.py startup [--runs N] [--json]
     python scripts/bench.py chat-search     # chat history search at 5,000 and 50,000 chats, no model
     python scripts/bench.py images-memory   # peak RSS indexing six 10,900 x 10,900 PNGs
+    python scripts/bench.py images-duplicates   # duplicate finding over 20,000 indexed pictures (HEARTH_BENCH_DUPES=N)
     python scripts/bench.py server     (the OpenAI-compatible API vs the in-app engines)
     python scripts/bench.py docs       # embedding through the index vs bare llama-cpp-python; search at 100k chunks
 
@@ -135,9 +136,16 @@ def bench_speech(args) -> dict:
 
 
 def bench_images(args) -> dict:
+    from bench_duplicates import duplicates_over_index
     from bench_images import bench_images as run
 
-    return run(args)
+    return {**run(args), "duplicates": duplicates_over_index()}
+
+
+def bench_images_duplicates(args) -> dict:
+    from bench_duplicates import duplicates_over_index
+
+    return {"suite": "images-duplicates", **duplicates_over_index()}
 
 
 def bench_images_memory(args) -> dict:
@@ -177,6 +185,7 @@ SUITES = {
     "chat-search": bench_chat_search,  # the search figure of chat, on its own: no model loaded
     "images": bench_images,
     "images-memory": bench_images_memory,  # the huge-pictures peak RSS of images, on its own
+    "images-duplicates": bench_images_duplicates,  # images' duplicate finding, on its own
     "speech": bench_speech,
     "server": bench_server,
     "frozen": bench_frozen,
@@ -207,7 +216,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     args = parser.parse_args(argv)
     # frozen needs a build, gpu a GPU box; chat-search and images-memory are parts of chat and images
-    default = [name for name in SUITES if name not in ("frozen", "gpu", "chat-search", "images-memory")]
+    default = [name for name in SUITES
+               if name not in ("frozen", "gpu", "chat-search", "images-memory", "images-duplicates")]
     results = [SUITES[name](args) for name in (args.suite or default)]
     if args.json:
         print(json.dumps(results, indent=2))

@@ -14,7 +14,7 @@ import numpy as np
 
 from app.core.images.calibration import Thresholds
 
-BLOCK = 1024  # rows per XOR block: a block x n distance matrix stays ~20 MB at 20,000 pictures
+BLOCK = 128  # rows per XOR block: its buffers stay ~25 MB at 20,000 pictures
 BURST_NEIGHBOURS = 32  # pictures compared forward in time: a long burst still chains frame to frame
 SHARP_SHARE = 0.5  # "sharp": at least this share of the group's sharpest picture's sharpness
 
@@ -33,30 +33,40 @@ class Library:
 
 if hasattr(np, "bitwise_count"):  # numpy >= 2
 
-    def popcount(x: np.ndarray) -> np.ndarray:
-        return np.bitwise_count(x)
+    def popcount(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        return np.bitwise_count(x, out=out)
 else:  # pragma: no cover - numpy 1.26
     _BYTE_BITS = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
-    def popcount(x: np.ndarray) -> np.ndarray:
+    def popcount(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         b = np.ascontiguousarray(x).view(np.uint8).reshape(*x.shape, 8)
-        return _BYTE_BITS[b].sum(axis=-1, dtype=np.uint8)
+        return _BYTE_BITS[b].sum(axis=-1, dtype=np.uint8, out=out)
 
 
 def hash_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, distance) of every pair i < j whose hashes differ in at most max_distance bits."""
+    """(i, j, distance) of every pair i < j whose hashes differ in at most max_distance bits.
+
+    A block of rows against the columns from the block on (the upper triangle), into buffers made once:
+    fresh 20 MB arrays per block would cost more in page faults than the XOR itself."""
     h = np.ascontiguousarray(hashes, dtype=np.uint64)
     n = h.size
     out_i, out_j, out_d = [], [], []
+    xor = np.empty((BLOCK, n), dtype=np.uint64)
+    bits = np.empty((BLOCK, n), dtype=np.uint8)
+    near = np.empty((BLOCK, n), dtype=bool)
     for start in range(0, n, BLOCK):
         rows = h[start : start + BLOCK]
-        d = popcount(rows[:, None] ^ h[None, start:])  # only columns from start: the upper triangle
-        ii, jj = np.nonzero(d <= max_distance)
-        keep = jj > ii  # columns are offset by start, rows too: j > i within the block's frame
+        b, w = rows.size, n - start
+        x, c, m = xor[:b, :w], bits[:b, :w], near[:b, :w]
+        np.bitwise_xor(rows[:, None], h[None, start:], out=x)
+        popcount(x, out=c)
+        np.less_equal(c, max_distance, out=m)
+        ii, jj = np.nonzero(m)
+        keep = jj > ii  # both offset by start: the diagonal and below go
         ii, jj = ii[keep], jj[keep]
         out_i.append(ii + start)
         out_j.append(jj + start)
-        out_d.append(d[ii, jj])
+        out_d.append(c[ii, jj])
     if not out_i:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
