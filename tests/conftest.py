@@ -274,3 +274,19 @@ def clip_encoder(clip_store):
     from app.core.images.encoder import ImageEncoder
 
     return ImageEncoder(TINY_CLIP, model_id="tiny-clip")
+
+
+@pytest.fixture
+def trash_folder(tmp_path, monkeypatch) -> Path:
+    """The system trash for this test: send2trash's freedesktop trash under the test's XDG_DATA_HOME (the
+    same device as the test's pictures). send2trash reads XDG_DATA_HOME once, at import: its copy is
+    pointed here too, so a test never trashes into another test's folder."""
+    import send2trash.plat_other as trash
+
+    data = tmp_path / "xdg-data"
+    data.mkdir()
+    monkeypatch.setenv("XDG_DATA_HOME", str(data))
+    monkeypatch.setattr(trash, "XDG_DATA_HOME", os.fsencode(data))
+    monkeypatch.setattr(trash, "HOMETRASH_B", os.fsencode(data / "Trash"))
+    monkeypatch.setattr(trash, "HOMETRASH", str(data / "Trash"))
+    return data / "Trash" / "files"

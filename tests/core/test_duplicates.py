@@ -30,13 +30,6 @@ def _library(root: Path) -> tuple[dict[str, Path], dict[str, Path], list[Path]]:
     return first, second, others
 
 
-@pytest.fixture
-def trash(tmp_path, monkeypatch):
-    """send2trash's freedesktop trash, kept in the test's folder (same device as the pictures)."""
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg" / "Trash" / "files"
-
-
 @pytest.mark.slow
 def test_near_duplicates_and_bursts_group_and_other_photos_of_a_kind_do_not(clip_encoder, tmp_path):
     first, second, others = _library(tmp_path / "photos")
@@ -68,7 +61,7 @@ def test_pictures_indexed_before_likeness_get_it_on_the_next_run_without_embeddi
 
 
 @pytest.mark.slow
-def test_removal_sends_to_the_trash_and_updates_the_index(clip_encoder, tmp_path, trash):
+def test_removal_sends_to_the_trash_and_updates_the_index(clip_encoder, tmp_path, trash_folder):
     first = write_set(tmp_path / "photos", ("red", "circle"), 4)
     index = ImageIndex()
     index.add_folder(tmp_path / "photos")
@@ -80,7 +73,7 @@ def test_removal_sends_to_the_trash_and_updates_the_index(clip_encoder, tmp_path
     done = send_to_trash(index, [*chosen, str(outside)])
     assert sorted(done.removed) == sorted(chosen)
     assert [p for p, _ in done.failed] == [str(outside)] and outside.exists()  # never touched
-    assert sorted(os.listdir(trash)) == sorted(os.path.basename(p) for p in chosen)
+    assert sorted(os.listdir(trash_folder)) == sorted(os.path.basename(p) for p in chosen)
     assert not any(os.path.exists(p) for p in chosen) and first["original"].exists()
     left = {r[0] for r in index.db.execute("SELECT path FROM files")}
     assert left == {str(first["original"])}

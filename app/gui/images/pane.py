@@ -12,6 +12,7 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout
 
+from app.gui.images.duplicates import DuplicatesAction
 from app.gui.images.folders import FoldersPanel
 from app.gui.images.results import ResultsModel
 from app.gui.images.results_panel import ResultsPanel
@@ -21,12 +22,14 @@ from app.gui.panes.base import ModelBackedPane
 log = logging.getLogger(__name__)
 
 
-class ImagesPane(FoldersPanel, ResultsPanel, ModelBackedPane):
+class ImagesPane(FoldersPanel, ResultsPanel, DuplicatesAction, ModelBackedPane):
     kind, title = "images", "Images"
     blurb = "Search your photo folders by describing what is in them, or by dropping in a picture."
     results_ready = Signal(int)
     index_finished = Signal(object)
     ask_in_chat = Signal(list)  # picture paths for the chat to attach
+    duplicates_shown = Signal(object)  # the duplicates dialog, or None when there were none
+    duplicates_removed = Signal(object)  # what went to the trash (app.core.images.cleanup.Removal)
 
     def __init__(self, settings, parent=None):
         super().__init__(settings, parent)
@@ -43,7 +46,9 @@ class ImagesPane(FoldersPanel, ResultsPanel, ModelBackedPane):
         self._menu_ref = None
 
         row = QHBoxLayout()
-        row.addLayout(self._build_folders())
+        folders = self._build_folders()
+        folders.addWidget(self._build_duplicates())
+        row.addLayout(folders)
         row.addLayout(self._build_search(), 1)
         self.body.addLayout(row, 1)
         self._build_watcher()

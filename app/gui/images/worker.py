@@ -112,3 +112,24 @@ class ImagesWorker(ModelWorker):
             return index.search(search_vector(text, encoder, index, key, images, pil_images), key, top, threshold)
 
         return self.submit(job, name="search", **callbacks)
+
+    def duplicates(self, model_id: str, **callbacks) -> Job:
+        """Groups of duplicates among what model_id indexed (its vectors' key; the model is not loaded)."""
+
+        def job(cancel, progress):
+            from app.core.images.cleanup import find_duplicates
+            from app.core.opening import encoder_key, resolve
+
+            return find_duplicates(self.library(), encoder_key(resolve("images", model_id)))
+
+        return self.submit(job, name="duplicates", **callbacks)
+
+    def trash(self, paths: list[str], **callbacks) -> Job:
+        """Moves the pictures the user confirmed to the system trash, and out of the index."""
+
+        def job(cancel, progress):
+            from app.core.images.cleanup import send_to_trash
+
+            return send_to_trash(self.library(), paths)
+
+        return self.submit(job, name="trash", **callbacks)
