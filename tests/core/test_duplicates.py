@@ -163,7 +163,11 @@ def test_thresholds_are_per_model_with_a_default():
 
 
 def test_an_older_index_gains_the_likeness_table(tmp_path):
+    from app.core.db import open_db
+    from app.core.images.index import MIGRATIONS
+
     path = tmp_path / "images.sqlite3"
+    open_db(path, MIGRATIONS[:2], "the photo index").close()  # schema 2, as the released app writes it
     ImageIndex(path).close()
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == 3

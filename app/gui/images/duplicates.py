@@ -46,6 +46,7 @@ class DuplicatesDialog(QDialog):
         self.confirmation: QMessageBox | None = None
         self.confirm_button: QPushButton | None = None
         self._items: dict[str, QTreeWidgetItem] = {}
+        self._sizes: dict[str, int] = {}  # bytes, as indexed: no file is read on the GUI thread
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(2)
         self._signals = _Signals()
@@ -85,6 +86,7 @@ class DuplicatesDialog(QDialog):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked if k == 0 else Qt.CheckState.Checked)
                 self._items[pic.path] = item
+                self._sizes[pic.path] = pic.size
                 self.pool.start(_ThumbJob(pic.path, self._signals))
             head.setExpanded(True)
         self.tree.blockSignals(False)
@@ -110,7 +112,7 @@ class DuplicatesDialog(QDialog):
         paths = self.chosen()
         if not paths:
             return
-        size = sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
+        size = sum(self._sizes.get(p, 0) for p in paths)
         whole = [i for i in range(self.tree.topLevelItemCount()) if self._all_ticked(self.tree.topLevelItem(i))]
         warn = (f"\n\nIn {len(whole)} group(s) every picture is ticked: none of those would be kept."
                 if whole else "")
