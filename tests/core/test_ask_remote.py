@@ -147,9 +147,14 @@ def test_tool_calls_streamed_as_deltas_drive_hearths_tools_and_the_results_go_ba
 
 def test_first_tool_names_the_function_the_server_must_call(served, folder):
     server, engine = served([[("search_documents", '{"query": "kayak colour"}')], "Red."])
+    from app.core.chat.templates import Message
+
+    earlier = (Message("user", "We went to the lake."), Message("assistant", "How was it?"))
     answered = run(engine, "What colour is the kayak?", ToolContext.for_user(),
-                   AskOptions(first_tool="search_documents"))
+                   AskOptions(first_tool="search_documents", history=earlier))
     assert server.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "search_documents"}}
+    assert [(m["role"], m["content"]) for m in server.requests[0]["messages"][1:4]] == [
+        ("user", "We went to the lake."), ("assistant", "How was it?"), ("user", "What colour is the kayak?")]
     assert answered.steps[0].tool == "search_documents" and answered.answer == "Red."
 
 

@@ -37,6 +37,7 @@ class AskOptions:
     first_tool: str | None = None
     tools: tuple[str, ...] | None = None  # None: every tool
     params: SamplingParams = field(default_factory=SamplingParams)  # the answer's sampling (seed too)
+    history: tuple[Message, ...] = ()  # the chat's earlier turns (user and assistant), before the question
 
     def offered(self) -> list[Tool]:
         names = self.tools if self.tools is not None else tuple(TOOLS)
@@ -136,7 +137,7 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
                 break
             forced = options.first_tool if index == 0 else None
             choice = _decide(engine, question, steps, [TOOLS[forced]] if forced else offered,
-                             not forced, options.params, ctx)
+                             not forced, options, ctx)
             if isinstance(choice, str):  # the model's step could not be read: answer with what there is
                 reason, error = "error", choice
                 break
@@ -148,7 +149,8 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
                 break
             yield from steps.call(tool, arguments)
         system, user = prompt.answer_prompt(question, steps.steps, prompt.number_sources(steps.steps))
-        for event in engine.stream([Message("system", system), Message("user", user)], options.params, ctx.cancel):
+        messages = [Message("system", system), *_earlier(options), Message("user", user)]
+        for event in engine.stream(messages, options.params, ctx.cancel):
             match event:
                 case TextDelta(text):
                     answer += text
@@ -165,16 +167,23 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
     yield steps.answered(answer, reason, error)
 
 
+def _earlier(options: AskOptions) -> list[Message]:
+    """The chat's earlier turns as text (their pictures are not sent again with each step)."""
+    return [Message(m.role, m.content) for m in options.history if m.role in ("user", "assistant") and m.content]
+
+
 def _decide(engine: ChatEngineProtocol, question: str, steps: StepRun, tools: list[Tool], may_answer: bool,
-            params: SamplingParams, ctx: ToolContext) -> tuple[str, dict] | str:
+            options: AskOptions, ctx: ToolContext) -> tuple[str, dict] | str:
     """The model's next step, decoded under the step grammar: (tool, arguments), or why not in words."""
     sources = prompt.number_sources(steps.steps)
     system, user = prompt.step_prompt(tools, question, steps.steps, sources)
     schema = json.dumps(prompt.step_schema(tools, may_answer))
+    params = options.params
     step_params = replace(params, temperature=min(params.temperature, 0.3), max_tokens=STEP_TOKENS,
                           json_schema=schema, stop=())
     text, stop_reason = "", ""
-    for event in engine.stream([Message("system", system), Message("user", user)], step_params, ctx.cancel):
+    messages = [Message("system", system), *_earlier(options), Message("user", user)]
+    for event in engine.stream(messages, step_params, ctx.cancel):
         match event:
             case TextDelta(piece):
                 text += piece

@@ -49,7 +49,9 @@ def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext,
 
     steps = StepRun(ctx)
     offered = [t.openai() for t in options.offered()]
-    messages: list[dict] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+    earlier = [{"role": m.role, "content": m.content} for m in options.history
+               if m.role in ("user", "assistant") and m.content]
+    messages: list[dict] = [{"role": "system", "content": SYSTEM}, *earlier, {"role": "user", "content": question}]
     answer, reason, error = "", "answered", None
     try:
         for index in range(options.max_steps + 1):
