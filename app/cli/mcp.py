@@ -25,14 +25,52 @@ def add_parser(sub) -> None:
     p = sub.add_parser("mcp", help="serve Hearth's search, vision and transcription tools to MCP hosts (stdio)",
                        description="Speaks the Model Context Protocol on stdin/stdout until stdin closes. "
                                    "Read-only: a path outside the folders you added is refused.")
+    p.add_argument("--vision-model", metavar="ID",
+                   help="the installed model that sees pictures, for look_at_photos (loaded on its first call)")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
     import anyio
 
-    anyio.run(serve)
+    seer = Seer(args.vision_model) if args.vision_model else None  # a model that cannot see: said now
+    anyio.run(serve, seer)
     return 0
+
+
+class Seer:
+    """look_at_photos' eyes: the chosen vision model, opened on the first photo it is asked about and
+    kept (on the tools' thread) for the next."""
+
+    def __init__(self, model_id: str):
+        from app.core.chat.pictures import side_for_projector
+        from app.core.jobs import InputError
+        from app.core.opening import projector_for, resolve
+
+        projector = projector_for(resolve("chat", model_id))
+        if projector is None:
+            raise InputError(f"{model_id} cannot see pictures: give --vision-model a model that sees "
+                             "(models list shows which do)")
+        self.model_id, self.side, self.engine = model_id, side_for_projector(projector), None
+
+    def __call__(self, path, question: str, cancel) -> str:
+        from app.core.chat.engine import SamplingParams
+        from app.core.chat.events import TextDelta
+        from app.core.chat.pictures import prepare
+        from app.core.chat.templates import Message
+        from app.core.opening import open_chat
+
+        if self.engine is None:
+            self.engine = open_chat(self.model_id)
+        picture = prepare(path, side=self.side).data
+        said = self.engine.stream([Message("user", question, (picture,))],
+                                  SamplingParams(temperature=0.2, max_tokens=300), cancel)
+        return "".join(e.text for e in said if isinstance(e, TextDelta)).strip()
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+            self.engine = None
 
 
 def result_payload(result) -> dict:
@@ -40,7 +78,7 @@ def result_payload(result) -> dict:
     return {"summary": result.summary, "results": result.results}
 
 
-async def serve() -> None:
+async def serve(seer: Seer | None = None) -> None:
     """Serves until the client closes stdin. The tools run one at a time on one thread of their own,
     which holds the models they open (a model is touched only on its thread: ARCHITECTURE.md, Threads)."""
     import asyncio
@@ -57,7 +95,7 @@ async def serve() -> None:
 
     worker = ThreadPoolExecutor(1, thread_name_prefix="mcp-tools")
     engines = Engines()  # the text embedder and CLIP stay open between calls
-    context = ask.ToolContext(folders=[], engines=engines)
+    context = ask.ToolContext(folders=[], engines=engines, vision=seer)
     listed = [types.Tool(name=t.name, description=t.description, input_schema=t.parameters,
                          annotations=types.ToolAnnotations(read_only_hint=True, open_world_hint=False))
               for t in ask.tools()]
@@ -100,5 +138,7 @@ async def serve() -> None:
             await server.run(read, write, server.create_initialization_options())
     finally:
         worker.submit(engines.close).result()  # on the thread that opened them
+        if seer is not None:
+            worker.submit(seer.close).result()
         worker.shutdown(wait=True)
         log.info("mcp: the client closed the connection")

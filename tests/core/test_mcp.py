@@ -16,7 +16,7 @@ import pytest
 
 from app.core.ask.tools import TOOLS
 from tests import find_library
-from tests.conftest import ROOT
+from tests.conftest import ROOT, run_app
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def library(starter_store, clip_store, tmp_path):
     return find_library.build(tmp_path)
 
 
-async def _session(errlog, check):
+async def _session(errlog, check, *extra: str):
     """Starts `python -m app mcp` with this test's HEARTH_HOME and runs ``check(session)`` against it.
     Returns the transport's faults: a line on stdout that was not protocol shows up here."""
     from mcp import ClientSession
@@ -36,7 +36,8 @@ async def _session(errlog, check):
         if isinstance(message, Exception):
             faults.append(message)
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "app", "mcp"], env=dict(os.environ), cwd=ROOT)
+    params = StdioServerParameters(command=sys.executable, args=["-m", "app", "mcp", *extra], env=dict(os.environ),
+                                   cwd=ROOT)
     with anyio.fail_after(600):
         async with stdio_client(params, errlog=errlog) as (read, write), \
                 ClientSession(read, write, message_handler=on_message) as session:
@@ -115,6 +116,34 @@ def test_an_mcp_host_is_refused_a_path_outside_the_users_folders_in_words(librar
     after = _payload(seen["after"])  # the server is still serving, and still finds things
     assert after["results"][0]["conversation_id"] == library.chats["garden"]
     assert "Traceback" not in (tmp_path / "mcp.stderr").read_text()
+
+
+@pytest.mark.slow
+def test_look_at_photos_asks_the_chosen_vision_model_about_a_photo_in_the_users_folders(library, tmp_path):
+    from app.core.models.store import ModelStore
+    from tests.vision import MMPROJ, MODEL
+
+    ModelStore().import_path(MODEL, "chat", "tiny-vision", mode="link", projector=MMPROJ)
+    photo = library.photos["red circle"][0]
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(photo.read_bytes())
+    seen: dict = {}
+
+    async def check(session) -> None:
+        seen["look"] = await session.call_tool("look_at_photos", {"paths": [str(photo)], "question": "What colour?"})
+        seen["outside"] = await session.call_tool("look_at_photos", {"paths": [str(outside)], "question": "Who?"})
+
+    with open(tmp_path / "mcp.stderr", "w") as errlog:
+        assert anyio.run(_session, errlog, check, "--vision-model", "tiny-vision") == []
+    (said,) = _payload(seen["look"])["results"]  # the fixture's weights are random: what it says is not checked
+    assert said["path"] == str(photo.resolve()) and isinstance(said["text"], str)
+    assert seen["outside"].is_error and "outside the folders" in seen["outside"].content[0].text
+
+
+def test_a_vision_model_that_cannot_see_is_refused_before_serving(starter_store):
+    result = run_app("mcp", "--vision-model", "gemma-3-270m-q4_k_m")
+    assert result.returncode == 1 and "cannot see pictures" in result.stderr and result.stdout == ""
+    assert "Traceback" not in result.stderr
 
 
 def test_the_command_line_imports_the_mcp_sdk_only_when_mcp_runs():
