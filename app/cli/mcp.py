@@ -51,21 +51,17 @@ class Seer:
         if projector is None:
             raise InputError(f"{model_id} cannot see pictures: give --vision-model a model that sees "
                              "(models list shows which do)")
-        self.model_id, self.side, self.engine = model_id, side_for_projector(projector), None
+        self.model_id, self.side = model_id, side_for_projector(projector)
+        self.engine = self.see = None
 
     def __call__(self, path, question: str, cancel) -> str:
-        from app.core.chat.engine import SamplingParams
-        from app.core.chat.events import TextDelta
-        from app.core.chat.pictures import prepare
-        from app.core.chat.templates import Message
+        from app.core.ask.vision import chat_vision
         from app.core.opening import open_chat
 
         if self.engine is None:
             self.engine = open_chat(self.model_id)
-        picture = prepare(path, side=self.side).data
-        said = self.engine.stream([Message("user", question, (picture,))],
-                                  SamplingParams(temperature=0.2, max_tokens=300), cancel)
-        return "".join(e.text for e in said if isinstance(e, TextDelta)).strip()
+            self.see = chat_vision(self.engine, self.side)
+        return self.see(path, question, cancel)
 
     def close(self) -> None:
         if self.engine is not None:
