@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import ask, chat, chats, docs, doctor, find, models, search, serve, servers, transcribe
+from app.cli import ask, chat, chats, docs, doctor, find, mcp, models, search, serve, servers, transcribe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     servers.add_parser(sub)
     serve.add_parser(sub)
     ask.add_parser(sub)
+    mcp.add_parser(sub)
     return parser
 
 

@@ -160,3 +160,32 @@ def test_chat_and_photo_search_look_up_nothing(starter_store, clip_store, tmp_pa
         assert res.returncode == 0, (name, res.stderr)
         assert lookups(log.read_text(errors="replace")) == [], name
     assert TINY_CLIP.exists()
+
+
+@pytest.mark.slow
+def test_the_mcp_server_searches_and_looks_up_nothing(starter_store, clip_store, tmp_path):
+    """`python -m app mcp` (#26), driven by the SDK's client, runs a document and a photo search: the
+    SDK's own dependencies (httpx2, opentelemetry, pyjwt) must not reach anywhere either."""
+    import anyio
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    from tests import find_library
+
+    find_library.build(tmp_path)
+    log = tmp_path / "mcp.strace"
+    command = traced(log, "-m", "app", "mcp")
+    found = {}
+
+    async def drive() -> None:
+        params = StdioServerParameters(command=command[0], args=command[1:], env=bare_env(), cwd=ROOT)
+        with anyio.fail_after(600), open(tmp_path / "mcp.stderr", "w") as errlog:
+            async with stdio_client(params, errlog=errlog) as (read, write), ClientSession(read, write) as session:
+                await session.initialize()
+                for tool, query in (("search_documents", "bike chain"), ("search_photos", "a red circle")):
+                    result = await session.call_tool(tool, {"query": query, "limit": 2})
+                    found[tool] = not result.is_error and result.structured_content["results"]
+
+    anyio.run(drive)
+    assert found["search_documents"] and found["search_photos"], found
+    assert lookups(log.read_text(errors="replace")) == []

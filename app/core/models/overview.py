@@ -156,3 +156,35 @@ def load_rows(hardware=None, kind: str | None = None, catalog=None) -> list[Mode
     installed = ModelStore().list()
     return build_rows(load_catalog() if catalog is None else catalog, installed, DownloadQueue().items(),
                       hardware, kind)
+
+
+
+ASK_WHAT = "Ask Hearth (the chat that searches your photos, documents and recordings)"
+
+
+def ask_advice(catalog, installed_ids, hardware) -> str:
+    """Which chat model to pick for Ask Hearth on this computer, among those the catalog marks as calling
+    tools well: the largest that runs comfortably here, else the fastest that fits (with its speed said);
+    "" before the hardware is known."""
+    from app.core.models import speed
+    from app.core.models.fit import estimate_entry_fit
+    from app.core.models.sizes import human_size
+
+    if hardware is None:
+        return ""
+    have = [e.name for e in catalog if e.kind == "chat" and e.tools and e.id in installed_ids]
+    also = f" Installed and calling tools: {', '.join(have)}." if have else ""
+    best = speed.recommend(catalog, hardware, "chat", tools=True)
+    why = "the largest model that calls tools well and runs comfortably on this computer"
+    if best is None:  # a slow machine: the smallest that fits is the fastest, said as slow
+        fits = [e for e in catalog if e.kind == "chat" and e.tools and not e.sees
+                and estimate_entry_fit(e, hardware).verdict != "too_large" and e.size <= hardware.ram_bytes * 0.35]
+        if not fits:
+            return f"For {ASK_WHAT}, pick a model marked \"Calls tools\"; none of them fits this computer.{also}"
+        best = min(fits, key=lambda e: e.size)
+        estimate = speed.estimate("chat", best.size, hardware, estimate_entry_fit(best, hardware), best.id,
+                                  best.quantization)
+        why = f"the fastest model that calls tools well here, though slow ({estimate.text()})"
+    if best.id in installed_ids:
+        return f"For {ASK_WHAT}, use {best.name}, installed: {why}."
+    return f"For {ASK_WHAT}, pick {best.name} ({human_size(best.size)}): {why}.{also}"

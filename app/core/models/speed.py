@@ -316,10 +316,11 @@ def estimate(kind: str, size: int, hardware, fit=None, model_id: str | None = No
     return Speed(rate, kind, rate >= COMFORTABLE[kind], how)
 
 
-def recommend(entries, hardware, kind: str = "chat", sees: bool = False):
+def recommend(entries, hardware, kind: str = "chat", sees: bool = False, tools: bool = False):
     """The largest catalog model of ``kind`` that fits and is comfortably fast here, or None.
 
     Vision models only when ``sees``: for text chat their projector is download and memory unused.
+    ``tools``: only the models the catalog marks as calling tools well (Ask Hearth's pick).
     """
     from app.core.models.fit import estimate_entry_fit
 
@@ -327,7 +328,7 @@ def recommend(entries, hardware, kind: str = "chat", sees: bool = False):
     if kind not in COMFORTABLE:  # no speed measure for this kind (embedding) yet: nothing to recommend
         return None
     for e in entries:
-        if e.kind != kind or e.sees != sees:
+        if e.kind != kind or e.sees != sees or (tools and not e.tools):
             continue
         fit = estimate_entry_fit(e, hardware)
         if fit.verdict not in ("gpu", "ram", "partial") or e.size > hardware.ram_bytes * 0.35:

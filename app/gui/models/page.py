@@ -41,6 +41,12 @@ class ModelsPane(ImportsMixin, Pane):
         self.summary.setObjectName("modelsSummary")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
+        self.ask_hint = QLabel()  # which model to pick for Ask Hearth here, once the hardware is known
+        self.ask_hint.setObjectName("modelsAskHint")
+        self.ask_hint.setTextFormat(Qt.TextFormat.PlainText)
+        self.ask_hint.setWordWrap(True)
+        self.ask_hint.hide()
+        layout.addWidget(self.ask_hint)
         self.filters = FilterBar()
         layout.addWidget(self.filters)
         layout.addWidget(self._build_browser(), 1)
@@ -195,7 +201,7 @@ class ModelsPane(ImportsMixin, Pane):
         self.speed_basis.setText(f"Speed estimates: {speed.basis(kind, self.hardware)}.")
 
     def refresh(self) -> None:
-        from app.core.models.overview import build_rows
+        from app.core.models.overview import ask_advice, build_rows
         from app.core.models.records import take_notices
 
         try:
@@ -213,6 +219,8 @@ class ModelsPane(ImportsMixin, Pane):
         held = f"{len(installed)} installed, {human(used)} in {store.root}" if installed else \
             f"Nothing installed yet; models go to {store.root}"
         self.summary.setText(f"{held}. Downloads resume where they stopped and are checked before use.")
+        self.ask_hint.setText(ask_advice(self.catalog(), {e.id for e in installed}, self.hardware))
+        self.ask_hint.setVisible(bool(self.ask_hint.text()))
         self._apply_filters()
 
     def _apply_filters(self) -> None:
