@@ -98,3 +98,31 @@ def diarize_shapes():
     from app.core.models.voice_weights import shapes
 
     return {k: np.zeros(s) for k, s in shapes().items()}
+
+
+def test_the_cli_gives_speakers_and_word_timings_in_json_and_voice_tags_in_vtt(interview, whisper_dir,
+                                                                                starter_store, tmp_path):
+    import json
+
+    from tests.conftest import run_app
+
+    wav, script, _ = interview
+    result = run_app("transcribe", str(wav), "--model", str(whisper_dir), "--speakers", "--format", "json",
+                     "--language", "en", timeout=300)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    segments = data["segments"]
+    assert {s["speaker"] for s in segments} == {"Speaker 1", "Speaker 2"}
+    for s in segments:
+        assert set(s) >= {"speaker", "start", "end", "text", "words"}
+        assert s["words"] and all(set(w) == {"start", "end", "word", "probability"} for w in s["words"])
+    as_segments = [Segment(s["start"], s["end"], s["text"],
+                           [diarize.Word(w["start"], w["end"], w["word"], w["probability"]) for w in s["words"]],
+                           s["speaker_label"]) for s in segments]
+    assert word_accuracy(as_segments, script) >= 0.9
+    vtt = run_app("transcribe", str(wav), "--model", str(whisper_dir), "--speakers", "--num-speakers", "2",
+                  "--format", "vtt", "--language", "en", timeout=300)
+    assert vtt.returncode == 0, vtt.stderr
+    assert vtt.stdout.count("<v Speaker 1>") >= 3 and vtt.stdout.count("<v Speaker 2>") >= 3
+    bad = run_app("transcribe", str(wav), "--num-speakers", "0", "--speakers")
+    assert bad.returncode != 0 and "whole number from 1 to 32" in bad.stderr and "Traceback" not in bad.stderr

@@ -9,6 +9,7 @@ split at that word. Labels are "1", "2"... in order of first appearance.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from pathlib import Path
@@ -158,8 +159,9 @@ def assign(segments: list[Segment], spans: list[tuple[float, float]], emb: np.nd
             continue
         for lab, a, b in runs:
             words = s.words[a:b]
+            decode = dataclasses.replace(s.decode, tokens=[]) if s.decode else None  # a part's tokens are unknown
             raw.append((Segment(words[0].start, max(words[0].start, words[-1].end),
-                                "".join(w.word for w in words).strip(), list(words)), lab))
+                                "".join(w.word for w in words).strip(), list(words), decode=decode), lab))
     names: dict[int, str] = {}
     out = []
     for seg, lab in raw:
