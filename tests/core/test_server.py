@@ -85,7 +85,8 @@ def client(served):
 @pytest.mark.slow
 def test_models_lists_every_installed_model_with_its_kind(client):
     models = {m.id: m.kind for m in client.models.list()}
-    assert models == {GEMMA: "chat", "whisper-base": "speech", "tiny-clip": "images", "all-minilm-l6-v2": "embedding"}
+    assert models == {GEMMA: "chat", "whisper-base": "speech", "tiny-clip": "images", "all-minilm-l6-v2": "embedding",
+                      "resemblyzer-voice-encoder": "speaker"}
 
 
 @pytest.mark.slow
