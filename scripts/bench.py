@@ -6,6 +6,7 @@
     python scripts/bench.py images-memory   # peak RSS indexing six 10,900 x 10,900 PNGs
     python scripts/bench.py server     (the OpenAI-compatible API vs the in-app engines)
     python scripts/bench.py docs       # embedding through the index vs bare llama-cpp-python; search at 100k chunks
+    python scripts/bench.py speech --only-speakers [--clip-s 180]   # diarization's extra time and accuracy
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join

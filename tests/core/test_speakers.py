@@ -126,3 +126,11 @@ def test_the_cli_gives_speakers_and_word_timings_in_json_and_voice_tags_in_vtt(i
     assert vtt.stdout.count("<v Speaker 1>") >= 3 and vtt.stdout.count("<v Speaker 2>") >= 3
     bad = run_app("transcribe", str(wav), "--num-speakers", "0", "--speakers")
     assert bad.returncode != 0 and "whole number from 1 to 32" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_speakers_without_a_speaker_model_say_how_to_get_one(hearth_home, speech_wav):
+    from tests.conftest import run_app
+
+    result = run_app("transcribe", str(speech_wav), "--speakers")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "no speaker model installed" in result.stderr and "models provision" in result.stderr
