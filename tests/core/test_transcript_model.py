@@ -94,7 +94,7 @@ def test_a_rename_an_edit_and_its_undo_show_in_every_export_after_a_restart():
     edit_segment(t, 0, "Hello there, Tom.")
     store.save(t)
     back = TranscriptStore().list()[0]
-    out = {fmt: subtitles.render(back.segments, fmt, back.speaker_names) for fmt in subtitles.FORMATS}
+    out = {fmt: transcripts.export(back, fmt) for fmt in subtitles.FORMATS}
     assert out["txt"].splitlines() == ["Speaker 1: Hello there, Tom.", "Tom: Hi, Ana."]
     assert [c[2] for c in subtitles.parse_cues(out["srt"])] == ["Speaker 1: Hello there, Tom.", "Tom: Hi, Ana."]
     assert [c[2] for c in subtitles.parse_cues(out["vtt"])] == ["<v Speaker 1>Hello there, Tom.", "<v Tom>Hi, Ana."]
@@ -107,7 +107,7 @@ def test_a_rename_an_edit_and_its_undo_show_in_every_export_after_a_restart():
     store.save(back)
     again = TranscriptStore().list()[0]
     for fmt in subtitles.FORMATS:
-        text = subtitles.render(again.segments, fmt, again.speaker_names)
+        text = transcripts.export(again, fmt)
         assert "Hello there." in text and "Hello there, Tom." not in text and "Tom" in text, fmt
 
 

@@ -139,6 +139,13 @@ def from_dict(data) -> Transcript:
                       status, str(data.get("error", ""))[:2000], segments, _speaker_names(data.get("speaker_names")))
 
 
+def export(transcript: Transcript, fmt: str, **meta) -> str:
+    """The transcript as TXT, SRT, VTT or JSON, with the user's speaker names and corrected text."""
+    from app.core.speech.subtitles import render
+
+    return render(transcript.segments, fmt, transcript.speaker_names, **meta)
+
+
 def rename_speaker(transcript: Transcript, label: str, name: str) -> None:
     """Names a speaker for the whole transcript; an empty name goes back to "Speaker N"."""
     if _label(label) is None:
