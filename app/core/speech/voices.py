@@ -75,7 +75,7 @@ class VoiceEncoder:
         self._linear.load_state_dict({k[7:]: v for k, v in state.items() if k.startswith("linear.")})
         self._lstm.eval()
         # One thread: the LSTM's steps are too small to split; on a loaded 2-core machine two threads
-        # took 13 s for what one did in 1.5 s (39 windows).
+        # took 13 s for what one did in 1.5 s (39 windows).  Torch's setting is process-wide: restored after each call.
         self._threads = threads
         self._lock = threading.Lock()
 
