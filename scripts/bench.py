@@ -7,6 +7,7 @@
     python scripts/bench.py images-duplicates   # duplicate finding over 20,000 indexed pictures (HEARTH_BENCH_DUPES=N)
     python scripts/bench.py server     (the OpenAI-compatible API vs the in-app engines)
     python scripts/bench.py docs       # embedding through the index vs bare llama-cpp-python; search at 100k chunks
+    python scripts/bench.py speech --only-speakers [--clip-s 180]   # diarization's extra time and accuracy
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join
@@ -214,6 +215,9 @@ def main(argv=None) -> int:
     parser.add_argument("suite", nargs="*", choices=[*SUITES, []], help="suites to run (default: all)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--clip-s", type=float, default=180.0,
+                        help="speech: the two-voice clip's length for the speakers figures (seconds)")
+    parser.add_argument("--only-speakers", action="store_true", help="speech: only the speakers figures")
     args = parser.parse_args(argv)
     # frozen needs a build, gpu a GPU box; chat-search and images-memory are parts of chat and images
     default = [name for name in SUITES

@@ -69,7 +69,8 @@ def test_a_wrong_or_missing_key_gets_401_in_openai_shape_and_the_right_one_passe
     status, _, body = request(served, "GET", "/v1/models", headers={"Authorization": "Bearer s3cret-key-and-more"})
     assert status == 401
     ids = {m.id: m.kind for m in openai.OpenAI(base_url=served.url, api_key="s3cret-key").models.list()}
-    assert ids == {"gemma-3-270m-q4_k_m": "chat", "whisper-base": "speech", "all-minilm-l6-v2": "embedding"}
+    assert ids == {"gemma-3-270m-q4_k_m": "chat", "whisper-base": "speech", "all-minilm-l6-v2": "embedding",
+                   "resemblyzer-voice-encoder": "speaker"}
 
 
 def test_bodies_over_the_limit_are_refused_by_length_and_by_count(served):

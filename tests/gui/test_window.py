@@ -84,7 +84,7 @@ def test_panes_say_which_model_they_will_use(qtbot, starter_store, open_window):
     assert win.current_pane() == "models"
     models = win.panes["models"]
     installed = {r.id for r in models.browser.rows if r.status == "installed"}
-    assert installed == {"gemma-3-270m-q4_k_m", "whisper-base", "all-minilm-l6-v2"}
+    assert installed == {"gemma-3-270m-q4_k_m", "whisper-base", "all-minilm-l6-v2", "resemblyzer-voice-encoder"}
     win.close()
 
 
