@@ -19,6 +19,7 @@ from app.core.models.queue import DownloadQueue, QueuedDownload
 from app.core.models.store import ModelStore
 from app.core.saved_json import take_notices
 from app.core.settings import Settings, SettingsFile
+from app.core.speech import transcripts
 from app.core.speech.transcriber import Segment
 from app.core.speech.transcripts import Transcript, TranscriptStore
 from tests.conftest import run_app
@@ -177,7 +178,8 @@ class TranscriptKind:
         t.segments, t.status = [Segment(0.0, 1.5, "hi there")], "done"
         store.save(t)
         on_disk = json.loads(store._path(t.id).read_text())
-        return [x.to_dict() for x in TranscriptStore().list()] == [t.to_dict()] and on_disk["schema_version"] == 1
+        return ([x.to_dict() for x in TranscriptStore().list()] == [t.to_dict()]
+                and on_disk["schema_version"] == transcripts.SCHEMA_VERSION)
 
 
 KINDS = [SettingsKind(), ServersKind(), SpeedKind(), QueueKind(), RegistryKind(), TranscriptKind()]

@@ -53,6 +53,8 @@ class Segment:
     end: float
     text: str
     words: list[Word] = field(default_factory=list)
+    speaker: str | None = None  # a label, "1", "2"...: shown as "Speaker 1" unless renamed
+    original_text: str | None = None  # the text as transcribed, once the user has edited it
 
     def to_dict(self) -> dict:
         return asdict(self)
