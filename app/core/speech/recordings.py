@@ -66,9 +66,9 @@ def dictation_path(store, transcript_id: str) -> Path:
 
 def audio_for(store, transcript) -> Path | None:
     """The sound to play for a transcript, or None when there is none (any more)."""
+    path: Path | None
     if transcript.kind == "dictation":
         path = dictation_path(store, transcript.id)
     else:
-        audio = getattr(transcript, "audio", "")
-        path = Path(audio) if audio else None
+        path = Path(transcript.audio) if transcript.audio else None
     return path if path is not None and path.is_file() else None

@@ -22,6 +22,7 @@ from app.core.jobs import HearthError
 from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.speech.dictation import Dictation
 from app.gui.speech.live_panel import LivePanel
+from app.gui.speech.playback_panel import PlaybackPanel
 from app.gui.speech.transcripts_panel import TranscriptsPanel
 from app.gui.speech.worker import SpeechWorker
 
@@ -39,7 +40,7 @@ def is_media(path: str) -> bool:
 MEDIA = "Audio and video (*.wav *.mp3 *.m4a *.flac *.ogg *.opus *.mp4 *.mkv *.webm *.mov);;All files (*)"
 
 
-class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
+class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
     kind, title = "speech", "Speech"
     blurb = "Transcribe recordings and dictate into the chat, all on this computer."
     send_to_chat = Signal(str)
@@ -59,12 +60,14 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self._build_queue()
         self.body.addLayout(self._build_live_row())
         self._build_transcript()
+        self.body.addLayout(self._build_play_row())
         self.body.addLayout(self._build_export_row())
         self.message = QLabel()
         self.message.setObjectName("speechMessage")
         self.message.setWordWrap(True)
         self.body.addWidget(self.message)
         self._connect()
+        self._connect_playback()
         self.refresh_devices()
 
     # --- building ------------------------------------------------------------------------
@@ -107,7 +110,6 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.record_button.toggled.connect(self._update_empty)
         self.transcribe_button.clicked.connect(self.start_queue)
         self.cancel_button.clicked.connect(self.cancel)
-        self.transcript.itemClicked.connect(self._copy_item)
         self.send_button.clicked.connect(self._send)
         self.record_button.toggled.connect(self._toggle_record)
         self.talk_button.pressed.connect(lambda: self._start_live())
@@ -118,6 +120,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.dictation.failed.connect(self._live_failed)
         self.dictation.stopped.connect(lambda: self.record_button.setChecked(False))
         self.dictation.finished.connect(self._live_finished)
+        self.dictation.fed.connect(self._live_audio)
 
     # --- files -----------------------------------------------------------------------
     def dragEnterEvent(self, event):  # noqa: N802 - Qt override
@@ -185,6 +188,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.file_list.takeItem(0)
         self.current_file = path
         self.running = self.store.new(Path(path).name)
+        self.running.audio = str(Path(path).resolve())  # played back from there
         self._list_add(self.running)
         self._show(self.running)
         self.progress.setValue(0)
@@ -208,9 +212,9 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         if t is not None:
             t.segments = list(segments)
             if self.shown is t:
-                for seg in segments[len(self.segments):]:
+                new, self.segments = segments[len(self.segments):], list(segments)  # the view reads them
+                for seg in new:
                     self._add_line(seg)
-                self.segments = list(segments)
         self.progress.setValue(int(fraction * 1000))
 
     def _on_done(self, segments) -> None:
@@ -259,6 +263,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
             QTimer.singleShot(0, self.start_queue)
 
     def finish_workers(self) -> list:
+        self.player.stop()
         self.dictation.stop()
         if self.job is not None:
             self.job.cancel()

@@ -8,7 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QAbstractTextDocumentLayout, QColor, QFont, QKeySequence, QTextCharFormat, QTextCursor, QTextDocument
+from PySide6.QtGui import (
+    QAbstractTextDocumentLayout,
+    QColor,
+    QFont,
+    QKeySequence,
+    QTextCharFormat,
+    QTextCursor,
+    QTextDocument,
+)
 from PySide6.QtWidgets import QLineEdit, QListView, QStyle, QStyledItemDelegate
 
 from app.gui.widgets.placeholder_list import PlaceholderList
@@ -38,18 +46,23 @@ class LineDelegate(QStyledItemDelegate):
         self.view = view
         self.renaming: str | None = None  # the label whose name the open editor edits
 
-    def layout(self, row: int, width: float, palette) -> Layout:
+    def layout(self, row: int, width: float, palette, selected: bool = False) -> Layout:
         seg, name = self.view.line(row)
         doc = QTextDocument()
         doc.setDefaultFont(self.view.font())
         doc.setDocumentMargin(PAD)
         doc.setTextWidth(max(width, 50))
         cursor = QTextCursor(doc)
+        out = Layout(doc)
+        if seg is None:  # a line not (yet) in the pane's list: its text as it is
+            item = self.view.item(row)
+            cursor.insertText(item.text() if item is not None else "")
+            return out
         plain = QTextCharFormat()
         dim = QTextCharFormat()
-        dim.setForeground(palette.color(palette.ColorRole.PlaceholderText))
+        if not selected:  # on a selected line all of it takes the selection's text colour
+            dim.setForeground(palette.color(palette.ColorRole.PlaceholderText))
         cursor.insertText(f"[{stamp(seg.start)} → {stamp(seg.end)}]  ", dim)
-        out = Layout(doc)
         if name:
             bold = QTextCharFormat()
             bold.setFontWeight(QFont.Weight.Bold)
@@ -60,11 +73,11 @@ class LineDelegate(QStyledItemDelegate):
         playing = self.view.playing_word if self.view.playing_row == row else None
         words = seg.words if seg.words and getattr(seg, "original_text", None) is None else []
         if not words:  # no timings, or corrected text: the line as a whole
-            fmt = self._playing(palette) if playing is not None else plain
+            fmt = self._playing(palette, selected) if playing is not None else plain
             cursor.insertText(seg.text, fmt)
             return out
         for i, w in enumerate(words):
-            fmt = self._playing(palette) if i == playing else QTextCharFormat()
+            fmt = self._playing(palette, selected) if i == playing else QTextCharFormat()
             if w.probability < UNSURE:
                 fmt.setUnderlineStyle(QTextCharFormat.UnderlineStyle.DotLine)
                 fmt.setUnderlineColor(palette.color(palette.ColorRole.PlaceholderText))
@@ -79,10 +92,12 @@ class LineDelegate(QStyledItemDelegate):
         return out
 
     @staticmethod
-    def _playing(palette) -> QTextCharFormat:
+    def _playing(palette, selected: bool) -> QTextCharFormat:
+        """A tinted box behind the word: the selection's colour, or on a selected line its text's."""
         fmt = QTextCharFormat()
-        color = QColor(palette.color(palette.ColorRole.Highlight))
-        color.setAlpha(110)
+        role = palette.ColorRole.HighlightedText if selected else palette.ColorRole.Highlight
+        color = QColor(palette.color(role))
+        color.setAlpha(90 if selected else 110)
         fmt.setBackground(color)
         return fmt
 
@@ -90,11 +105,11 @@ class LineDelegate(QStyledItemDelegate):
         self.initStyleOption(option, index)
         option.text = ""
         self.view.style().drawControl(QStyle.ControlElement.CE_ItemViewItem, option, painter, self.view)
-        lay = self.layout(index.row(), option.rect.width(), option.palette)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        lay = self.layout(index.row(), option.rect.width(), option.palette, selected)
         painter.save()
         painter.translate(QPointF(option.rect.topLeft()))
         ctx = QAbstractTextDocumentLayout.PaintContext()
-        selected = option.state & QStyle.StateFlag.State_Selected
         role = option.palette.ColorRole.HighlightedText if selected else option.palette.ColorRole.Text
         ctx.palette.setColor(option.palette.ColorRole.Text, option.palette.color(role))
         ctx.clip = QRectF(0, 0, option.rect.width(), option.rect.height())
@@ -127,7 +142,7 @@ class LineDelegate(QStyledItemDelegate):
 
     def setEditorData(self, editor, index):  # noqa: N802 - Qt override
         seg, name = self.view.line(index.row())
-        editor.setText(name if self.renaming else seg.text)
+        editor.setText(name if self.renaming else seg.text if seg is not None else "")
         editor.selectAll()
 
     def setModelData(self, editor, model, index):  # noqa: N802 - Qt override
@@ -193,7 +208,8 @@ class TranscriptView(PlaceholderList):
             self.edit(self.model().index(row, 0))
 
     def mousePressEvent(self, event):  # noqa: N802 - Qt override
-        self._pressed = self.indexAt(event.position().toPoint()) if event.button() == Qt.MouseButton.LeftButton else None
+        left = event.button() == Qt.MouseButton.LeftButton
+        self._pressed = self.indexAt(event.position().toPoint()) if left else None
         super().mousePressEvent(event)
 
     def mouseReleaseEvent(self, event):  # noqa: N802 - Qt override
