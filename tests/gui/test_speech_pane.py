@@ -54,7 +54,8 @@ def test_a_dropped_file_is_transcribed_and_sent_to_chat(qtbot, speech, speech_wa
     assert first.text().startswith("[00:0")
     qtbot.mouseClick(speech.transcript.viewport(), Qt.MouseButton.LeftButton,
                      pos=speech.transcript.visualItemRect(first).center())  # plays the file from there (#27)
-    qtbot.waitUntil(lambda: speech.player.playing and speech.transcript.playing_row is not None, timeout=20000)
+    qtbot.waitUntil(lambda: speech.player.playing and speech.transcript.playing_word is not None, timeout=20000)
+    assert all(seg.words for seg in speech.segments), "every line keeps its words' timings"
     qtbot.keyClick(speech.transcript, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: not speech.player.playing, timeout=10000)
     qtbot.keyClick(speech.transcript, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)

@@ -172,6 +172,7 @@ class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
             language=None if lang == "auto" else lang,
             task="translate" if self.task.currentIndex() == 1 else "transcribe",
             batched=self.settings.speech_batched is not False,
+            word_timestamps=True,  # kept with the transcript: a click plays from a word, the word playing is lit
         )
 
     def start_queue(self) -> None:
