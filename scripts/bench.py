@@ -205,6 +205,9 @@ def main(argv=None) -> int:
     parser.add_argument("suite", nargs="*", choices=[*SUITES, []], help="suites to run (default: all)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--clip-s", type=float, default=180.0,
+                        help="speech: the two-voice clip's length for the speakers figures (seconds)")
+    parser.add_argument("--only-speakers", action="store_true", help="speech: only the speakers figures")
     args = parser.parse_args(argv)
     # frozen needs a build, gpu a GPU box; chat-search and images-memory are parts of chat and images
     default = [name for name in SUITES if name not in ("frozen", "gpu", "chat-search", "images-memory")]

@@ -3,7 +3,10 @@ side, one a core) against bare faster-whisper on the same clip and cores: its pl
 ``WhisperModel.transcribe`` (the speed-up, goal <= 0.65; also on one thread, since Hearth's
 workers use one thread each) and its ``BatchedInferencePipeline`` with our batch size (goal
 <= 1.05); word error rate of ours and plain over clips of the speech tests'
-kind; live dictation latency; the GUI thread's lag while a file is transcribed."""
+kind; live dictation latency; the GUI thread's lag while a file is transcribed. Speakers (#27):
+diarization's extra time as a fraction of the transcription time of the same two-voice espeak-ng clip
+(3 minutes; --clip-s), goal <= 0.25 on a CPU, and the share of its words on the right speaker
+(--only-speakers runs just that part)."""
 
 from __future__ import annotations
 
@@ -159,7 +162,52 @@ def _gui_lag(wav: Path) -> dict:
     return lag
 
 
+def _speakers(tmp: Path, clip_s: float, runs: int) -> dict:
+    """Transcription with word timings (as `transcribe --speakers` asks), then diarization, on one clip."""
+    from app.core.opening import open_voices
+    from app.core.speech.diarize import diarize
+    from app.core.speech.transcriber import Segment, TranscribeOptions, Transcriber, transcribe_all
+    from tests.voices import dialogue, recording, word_accuracy
+
+    wav = tmp / "two-voices.wav"
+    script = recording(wav, dialogue(clip_s))
+    transcriber = Transcriber(_model_dir())
+    options = TranscribeOptions(beam_size=5, word_timestamps=True, language="en")
+    transcribe_all(transcriber, wav, options)  # warm: side-by-side workers, page cache
+    began = time.perf_counter()
+    voices = open_voices()
+    load_s = time.perf_counter() - began
+    transcribe_s, diarize_s, accuracy = [], [], []
+    for _ in range(max(1, min(runs, 3))):
+        began = time.perf_counter()
+        segments = transcribe_all(transcriber, wav, options)
+        transcribe_s.append(time.perf_counter() - began)
+        copies = [Segment(s.start, s.end, s.text, list(s.words)) for s in segments]
+        began = time.perf_counter()
+        out = diarize(copies, voices, path=wav)
+        diarize_s.append(time.perf_counter() - began)
+        accuracy.append(word_accuracy(out, script))
+        speakers = len({s.speaker for s in out})
+    t, d = statistics.median(transcribe_s), statistics.median(diarize_s)
+    return {
+        "speakers_clip_s": round(script[-1][2], 1),
+        "speakers_found": speakers,
+        "speakers_transcribe_s": round(t, 2),
+        "speakers_diarize_s": round(d, 2),
+        "speakers_model_load_s": round(load_s, 2),
+        "speakers_extra_fraction": round(d / t, 3),
+        "speakers_extra_goal": "<= 0.25 on a CPU",
+        "speakers_word_accuracy": round(min(accuracy), 3),
+        "speakers_accuracy_goal": ">= 0.9 (words on the right speaker, best label matching)",
+    }
+
+
 def bench_speech(args) -> dict:
+    clip_s = getattr(args, "clip_s", 180.0)
+    if getattr(args, "only_speakers", False):
+        with tempfile.TemporaryDirectory() as home:
+            os.environ["HEARTH_HOME"] = home
+            return {"suite": "speech", **_speakers(Path(home), clip_s, args.runs)}
     with tempfile.TemporaryDirectory() as home:
         os.environ["HEARTH_HOME"] = home
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -191,6 +239,7 @@ def bench_speech(args) -> dict:
         wer_plain, wer_ours = _wer(bare, _wer_clips(tmp), model_dir)
         latencies = _live_latency(model_dir, tmp)
         lag = _gui_lag(wav)
+        speakers = _speakers(tmp, clip_s, args.runs)
     return {
         "suite": "speech",
         "clip_s": round(duration, 1),
@@ -216,4 +265,5 @@ def bench_speech(args) -> dict:
         "gui_lag_p99_ms": lag["p99"],
         "gui_lag_max_ms": lag["max"],
         "gui_lag_goal": "p99 <= 16",
+        **speakers,
     }

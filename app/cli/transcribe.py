@@ -17,9 +17,26 @@ def add_parser(sub) -> None:
     p.add_argument("--output", help="a file (one input) or a folder (several inputs); default: stdout")
     p.add_argument("--beam-size", type=int, default=5)
     p.add_argument("--word-timestamps", action="store_true")
+    p.add_argument("--speakers", action="store_true",
+                   help="tell the speakers apart (Speaker 1, Speaker 2...); the output comes when the file is done")
+    p.add_argument("--num-speakers", type=_speaker_count, metavar="N",
+                   help="with --speakers: how many there are (default: found from the voices)")
+    p.add_argument("--speaker-model", help="with --speakers: a speaker model id (default: the default)")
     p.add_argument("--no-batch", action="store_true",
                    help="decode 30-second windows one after another instead of in batches (slower)")
     p.set_defaults(func=run)
+
+
+def _speaker_count(value: str) -> int:
+    import argparse
+
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 32:
+        raise argparse.ArgumentTypeError(f"the number of speakers is a whole number from 1 to 32, not {value!r}")
+    return n
 
 
 def partial_path(target: Path) -> Path:
@@ -35,17 +52,29 @@ def _write(segments, stream, sink) -> None:
     sink.write(stream.tail())
 
 
+def _with_speakers(segments, voices, num_speakers, src: Path):
+    from app.core.speech.diarize import diarize
+
+    yield from diarize(list(segments), voices, num_speakers, path=src)
+
+
 def run(args) -> int:
     from app.core.jobs import HearthError
-    from app.core.opening import open_transcriber
+    from app.core.opening import open_transcriber, open_voices
     from app.core.settings import load_settings
     from app.core.speech import subtitles
     from app.core.speech.transcriber import Segment, TranscribeOptions
 
+    if args.num_speakers and not args.speakers:
+        print("error: --num-speakers goes with --speakers", file=sys.stderr)
+        return 2
+    voices = open_voices(args.speaker_model) if args.speakers else None  # a missing model is said before any work
     transcriber = open_transcriber(args.model)
     batched = not args.no_batch and load_settings().speech_batched is not False
     options = TranscribeOptions(language=args.language, task="translate" if args.translate else "transcribe",
-                                beam_size=args.beam_size, word_timestamps=args.word_timestamps, batched=batched)
+                                beam_size=args.beam_size,
+                                word_timestamps=args.word_timestamps or args.speakers or args.format == "json",
+                                batched=batched)
     out = Path(args.output) if args.output else None
     if out and len(args.files) > 1:
         out.mkdir(parents=True, exist_ok=True)
@@ -54,6 +83,8 @@ def run(args) -> int:
         src = Path(name)
         stream = subtitles.Stream(args.format, source=str(src), model=transcriber.model_id)
         segments = (s for s in transcriber.transcribe(src, options) if isinstance(s, Segment))
+        if voices is not None:  # the voices are compared over the whole file: nothing is written before
+            segments = _with_speakers(segments, voices, args.num_speakers, src)
         target = None if out is None else out / f"{src.stem}.{args.format}" if out.is_dir() else out
         try:
             if target is None:

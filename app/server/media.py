@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import re
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from app.core import paths
@@ -89,38 +91,84 @@ async def _transcribe_form(request, form, task: str):
         if language is not None and not re.fullmatch(r"[a-z]{2,3}", language):
             raise ApiError(400, "'language' is an ISO-639-1 code such as 'en'", param="language")
         prompt = form.get("prompt") or None
-        words = "word" in form.getlist("timestamp_granularities[]")
+        granularities = form.getlist("timestamp_granularities[]") + form.getlist("timestamp_granularities")
+        if any(g not in ("word", "segment") for g in granularities):
+            raise ApiError(400, "'timestamp_granularities[]' is 'word' or 'segment'", param="timestamp_granularities")
+        words = "word" in granularities
+        speakers, num_speakers = _speakers_option(form)
         suffix = Path(upload.filename or "").suffix
         path = _scratch(stack, upload.file, suffix if _SUFFIX.match(suffix) else "")
         options = TranscribeOptions(language=language, task=task,
-                                    initial_prompt=prompt, word_timestamps=words)
+                                    initial_prompt=prompt, word_timestamps=words or speakers)
         cancel = CancelToken()
         try:
             async with watch_disconnect(request, cancel):
                 result = await wait(state.backends.transcribe(model, path, options, cancel), state.timeout, cancel)
+            segments = result.segments
+            if speakers:  # in the file's scratch copy, before the request lets it go
+                segments = await run_in_threadpool(_with_speakers, segments, path, num_speakers,
+                                                   getattr(state.backends, "store", None))
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise from_hearth(exc) from None
-    segments = result.segments
     text = " ".join(s.text.strip() for s in segments if s.text.strip())
     if fmt == "text":
+        if speakers:
+            return PlainTextResponse(subtitles.render(segments, "txt"))
         return PlainTextResponse(text + "\n")
     if fmt in ("srt", "vtt"):
         return PlainTextResponse(subtitles.render(segments, fmt))
     if fmt == "json":
         return JSONResponse({"text": text})
-    body = {
-        "task": "translate" if task == "translate" else "transcribe",
-        "language": result.language or language or "",
-        "duration": result.duration_s or (segments[-1].end if segments else 0.0),
-        "text": text,
-        "segments": [{"id": i, "seek": 0, "start": s.start, "end": s.end, "text": s.text} for i, s in
-                     enumerate(segments)],
-    }
+    return JSONResponse(verbose_json(segments, text, "translate" if task == "translate" else "transcribe",
+                                     result.language or language, result.duration_s, words, speakers))
+
+
+def _speakers_option(form) -> tuple[bool, int | None]:
+    """Hearth's own fields (the openai SDK sends them in extra_body): speakers=true, num_speakers=N."""
+    raw = str(form.get("speakers") or "").strip().lower()
+    if raw not in ("", "true", "false", "1", "0"):
+        raise ApiError(400, "'speakers' is true or false", param="speakers")
+    count = form.get("num_speakers")
+    if count in (None, ""):
+        return raw in ("true", "1"), None
+    if not (isinstance(count, str) and count.isdigit() and 1 <= int(count) <= 32):
+        raise ApiError(400, "'num_speakers' is a whole number from 1 to 32", param="num_speakers")
+    return True, int(count)
+
+
+def _with_speakers(segments, path: Path, num_speakers: int | None, store):
+    from app.core.opening import open_voices
+    from app.core.speech.diarize import diarize
+
+    return diarize(list(segments), open_voices(None, store), num_speakers, path=path)
+
+
+def verbose_json(segments, text: str, task: str, language: str | None, duration: float | None, words: bool,
+                 speakers: bool) -> dict:
+    """OpenAI's verbose_json, field for field (the openai SDK's TranscriptionVerbose); with speakers, each
+    segment (and word) also says its ``speaker``, as "Speaker 1"."""
+    from app.core.speech.languages import language_name
+    from app.core.speech.transcriber import DecodeStats
+
+    out = []
+    for i, s in enumerate(segments):
+        d = s.decode or DecodeStats(seek=int(round(s.start * 100)))
+        item = {"id": i, "seek": d.seek, "start": s.start, "end": s.end, "text": s.text, "tokens": d.tokens,
+                "temperature": d.temperature, "avg_logprob": d.avg_logprob,
+                "compression_ratio": d.compression_ratio, "no_speech_prob": d.no_speech_prob}
+        if speakers:
+            item["speaker"] = f"Speaker {s.speaker}" if s.speaker else None
+        out.append(item)
+    duration = duration or (segments[-1].end if segments else 0.0)
+    body: dict = {"task": task, "language": language_name(language), "duration": duration, "text": text,
+                  "segments": out, "usage": {"type": "duration", "seconds": math.ceil(duration)}}
     if words:
-        body["words"] = [{"word": w.word, "start": w.start, "end": w.end} for s in segments for w in s.words]
-    return JSONResponse(body)
+        body["words"] = [{"word": w.word, "start": w.start, "end": w.end,
+                          **({"speaker": f"Speaker {s.speaker}" if s.speaker else None} if speakers else {})}
+                         for s in segments for w in s.words]
+    return body
 
 
 # --- embeddings and image search ---------------------------------------------------------

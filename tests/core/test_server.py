@@ -219,7 +219,7 @@ def test_transcription_as_text_srt_and_verbose_json(client, speech_wav):
     assert word_error_rate(SPEECH_TEXT, " ".join(c[2] for c in cues)) < 0.25
     with open(speech_wav, "rb") as fh:
         verbose = client.audio.transcriptions.create(model="whisper-base", file=fh, response_format="verbose_json")
-    assert verbose.language == "en" and verbose.duration > 5 and len(verbose.segments) >= 2
+    assert verbose.language == "english" and verbose.duration > 5 and len(verbose.segments) >= 2
     assert verbose.text.strip() == text.strip()
 
 
@@ -291,3 +291,40 @@ def test_a_client_leaving_a_non_streamed_request_stops_it_too(served):
     assert recorder.chat_done.acquire(timeout=120)
     stats = recorder.stats[before]
     assert stats.stop_reason == "cancelled" and stats.completion_tokens < 3000
+
+
+@pytest.mark.slow
+def test_verbose_json_parses_in_the_sdks_strict_mode_with_words_and_speakers(served, speech_wav, tmp_path):
+    """The openai SDK's strict client refused Hearth's verbose_json: each segment lacked avg_logprob,
+    compression_ratio, no_speech_prob, temperature and tokens, and language was a code (#27)."""
+    import openai
+
+    from tests.voices import dialogue, recording
+
+    strict = openai.OpenAI(base_url=served.url, api_key="unused", max_retries=0, timeout=600,
+                           _strict_response_validation=True)
+    with open(speech_wav, "rb") as fh:
+        v = strict.audio.transcriptions.create(model="whisper-base", file=fh, response_format="verbose_json",
+                                               timestamp_granularities=["word"])
+    assert v.language == "english" and v.duration > 5 and v.usage.type == "duration"
+    assert len(v.segments) >= 2 and len(v.words) >= 10
+    for i, seg in enumerate(v.segments):
+        assert seg.id == i and seg.tokens and all(isinstance(t, int) for t in seg.tokens)
+        assert seg.avg_logprob < 0 and seg.compression_ratio > 0 and 0 <= seg.no_speech_prob <= 1
+        assert seg.temperature >= 0 and seg.seek >= 0
+    starts = [w.start for w in v.words]
+    assert starts == sorted(starts) and all(w.start <= w.end for w in v.words)
+    assert all(v.segments[0].start - 0.01 <= w.start <= v.segments[-1].end + 0.01 for w in v.words)
+    wav = tmp_path / "two.wav"
+    recording(wav, dialogue()[:6])
+    with open(wav, "rb") as fh:
+        two = strict.audio.transcriptions.create(model="whisper-base", file=fh, response_format="verbose_json",
+                                                 language="en", extra_body={"speakers": "true"})
+    assert {s.model_extra["speaker"] for s in two.segments} == {"Speaker 1", "Speaker 2"}
+    with open(wav, "rb") as fh:
+        vtt = strict.audio.transcriptions.create(model="whisper-base", file=fh, response_format="vtt",
+                                                 language="en", extra_body={"num_speakers": "2"})
+    assert "<v Speaker 1>" in vtt and "<v Speaker 2>" in vtt
+    with open(wav, "rb") as fh, pytest.raises(openai.BadRequestError) as err:
+        strict.audio.transcriptions.create(model="whisper-base", file=fh, extra_body={"num_speakers": "many"})
+    assert "num_speakers" in str(err.value)

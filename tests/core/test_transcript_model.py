@@ -84,3 +84,37 @@ def test_hostile_fields_are_bounded_or_refused():
                 {**seg, "original_text": 5}):
         with pytest.raises(ValueError):
             transcripts.from_dict({**base, "segments": [bad]})
+
+
+def test_a_rename_an_edit_and_its_undo_show_in_every_export_after_a_restart():
+    from app.core.speech import subtitles
+
+    store, t = _two_speakers()
+    rename_speaker(t, "2", "Tom")
+    edit_segment(t, 0, "Hello there, Tom.")
+    store.save(t)
+    back = TranscriptStore().list()[0]
+    out = {fmt: subtitles.render(back.segments, fmt, back.speaker_names) for fmt in subtitles.FORMATS}
+    assert out["txt"].splitlines() == ["Speaker 1: Hello there, Tom.", "Tom: Hi, Ana."]
+    assert [c[2] for c in subtitles.parse_cues(out["srt"])] == ["Speaker 1: Hello there, Tom.", "Tom: Hi, Ana."]
+    assert [c[2] for c in subtitles.parse_cues(out["vtt"])] == ["<v Speaker 1>Hello there, Tom.", "<v Tom>Hi, Ana."]
+    data = json.loads(out["json"])["segments"]
+    assert [(s["speaker"], s["speaker_label"], s["text"]) for s in data] == [
+        ("Speaker 1", "1", "Hello there, Tom."), ("Tom", "2", "Hi, Ana.")]
+    assert data[0]["original_text"] == "Hello there." and "original_text" not in data[1]
+    assert data[0]["words"][1] == {"start": 0.6, "end": 1.2, "word": " there.", "probability": 0.4}
+    undo_edit(back, 0)
+    store.save(back)
+    again = TranscriptStore().list()[0]
+    for fmt in subtitles.FORMATS:
+        text = subtitles.render(again.segments, fmt, again.speaker_names)
+        assert "Hello there." in text and "Hello there, Tom." not in text and "Tom" in text, fmt
+
+
+def test_a_speaker_name_cannot_break_a_vtt_voice_tag():
+    from app.core.speech import subtitles
+
+    _, t = _two_speakers()
+    rename_speaker(t, "1", "A <b> & > B")
+    vtt = subtitles.render(t.segments[:1], "vtt", t.speaker_names)
+    assert "<v A &lt;b&gt; &amp; &gt; B>Hello there." in vtt

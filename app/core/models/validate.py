@@ -30,6 +30,8 @@ def validate(src: Path, kind: str, architecture: str = "") -> tuple[str, str]:
     if kind == "speech":
         _validate_whisper(src)
         return "ctranslate2", "whisper"
+    if kind == "speaker":
+        return "resemblyzer", _validate_speaker(src)
     if kind == "images":
         if src.is_dir():  # as published on the hub: open_clip_config.json beside the weights
             return "open_clip", architecture or _validate_clip_folder(src)
@@ -155,6 +157,16 @@ def _validate_clip_folder(src: Path) -> str:
         raise ModelError(f"{src.name}: no OpenCLIP weights (open_clip_model.safetensors) in the folder")
     _validate_clip(weights)
     return "local-dir"
+
+
+def _validate_speaker(src: Path) -> str:
+    """Resemblyzer's voice encoder as app.core.speech.voices keeps it: its tensors in a .npz."""
+    from app.core.models.voice_weights import check_weights
+
+    if src.is_dir() or src.suffix != ".npz" or not zipfile.is_zipfile(src):
+        raise ModelError(f"{src.name}: a speaker model is Resemblyzer's voice encoder as a .npz of its tensors")
+    check_weights(src)
+    return "resemblyzer-lstm"
 
 
 def _validate_clip(src: Path) -> None:

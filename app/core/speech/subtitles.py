@@ -1,4 +1,9 @@
-"""Transcript exports: TXT, SRT, VTT and JSON, and SRT/VTT readers for checking them."""
+"""Transcript exports: TXT, SRT, VTT and JSON, and SRT/VTT readers for checking them.
+
+A segment with a speaker is said so: "Name: text" in TXT and SRT, a ``<v Name>`` voice tag in VTT,
+``speaker`` (the name shown) and ``speaker_label`` in JSON. The name is the user's (``names``: label ->
+name, a transcript's speaker_names), else "Speaker 1". The text is the corrected text where the user
+edited it; JSON keeps the transcribed text too (``original_text``)."""
 
 from __future__ import annotations
 
@@ -20,11 +25,26 @@ class Stream:
     """One export written as segments arrive: ``head()``, then ``add(segment)`` for each, then
     ``tail()``; the pieces joined are what ``render`` returns for the whole list."""
 
-    def __init__(self, fmt: str, **meta):
+    def __init__(self, fmt: str, names: dict[str, str] | None = None, **meta):
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-        self.fmt, self.meta = fmt, meta
+        self.fmt, self.meta, self.names = fmt, meta, names or {}
         self.count, self.last_end = 0, 0.0
+
+    def speaker(self, s) -> str | None:
+        label = getattr(s, "speaker", None)
+        return None if label is None else self.names.get(label) or f"Speaker {label}"
+
+    def json_item(self, s) -> dict:
+        if not hasattr(s, "words"):
+            return dict(s)
+        item = {"start": s.start, "end": s.end, "text": s.text, "speaker": self.speaker(s),
+                "speaker_label": s.speaker,
+                "words": [{"start": w.start, "end": w.end, "word": w.word, "probability": w.probability}
+                          for w in s.words]}
+        if getattr(s, "original_text", None) is not None:
+            item["original_text"] = s.original_text
+        return item
 
     def cue(self, s) -> tuple[float, float, str] | None:
         start = max(s.start, self.last_end)
@@ -44,7 +64,7 @@ class Stream:
 
     def add(self, s) -> str:
         if self.fmt == "json":
-            item = s.to_dict() if hasattr(s, "to_dict") else dict(s)
+            item = self.json_item(s)
             body = json.dumps(item, indent=2, ensure_ascii=False).replace("\n", "\n    ")
             first = self.count == 0
             self.count += 1
@@ -54,12 +74,15 @@ class Stream:
             return ""
         start, end, text = cue
         self.count += 1
+        who = self.speaker(s)
+        if self.fmt == "vtt":
+            voice = f"<v {_vtt_name(who)}>" if who else ""
+            return f"\n{_stamp(start, '.')} --> {_stamp(end, '.')}\n{voice}{text}\n"
+        text = f"{who}: {text}" if who else text
         if self.fmt == "txt":
             return text + "\n"
-        if self.fmt == "srt":
-            gap = "\n" if self.count > 1 else ""
-            return f"{gap}{self.count}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n"
-        return f"\n{_stamp(start, '.')} --> {_stamp(end, '.')}\n{text}\n"
+        gap = "\n" if self.count > 1 else ""
+        return f"{gap}{self.count}\n{_stamp(start, ',')} --> {_stamp(end, ',')}\n{text}\n"
 
     def tail(self) -> str:
         if self.fmt == "json":
@@ -69,8 +92,13 @@ class Stream:
         return ""
 
 
-def render(segments, fmt: str, **meta) -> str:
-    stream = Stream(fmt, **meta)
+def _vtt_name(name: str) -> str:
+    """A voice tag's annotation ends at ">" and may not hold a line break (WebVTT)."""
+    return " ".join(name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").split())
+
+
+def render(segments, fmt: str, names: dict[str, str] | None = None, **meta) -> str:
+    stream = Stream(fmt, names, **meta)
     return stream.head() + "".join(stream.add(s) for s in segments) + stream.tail()
 
 

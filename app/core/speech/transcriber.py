@@ -48,6 +48,18 @@ class Word:
 
 
 @dataclass
+class DecodeStats:
+    """What the decoder said of a segment, for OpenAI's verbose_json; not saved with a transcript. A cue
+    cut from a piece has the piece's figures and its own text's tokens."""
+    seek: int = 0
+    tokens: list[int] = field(default_factory=list)
+    temperature: float = 0.0
+    avg_logprob: float = 0.0
+    compression_ratio: float = 0.0
+    no_speech_prob: float = 0.0
+
+
+@dataclass
 class Segment:
     start: float
     end: float
@@ -55,6 +67,7 @@ class Segment:
     words: list[Word] = field(default_factory=list)
     speaker: str | None = None  # a label, "1", "2"...: shown as "Speaker 1" unless renamed
     original_text: str | None = None  # the text as transcribed, once the user has edited it
+    decode: DecodeStats | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -150,7 +163,7 @@ def cues(piece, keep_words: bool) -> list[SimpleNamespace]:
     Each runs from its first word's start to its last word's end; no word is dropped."""
     words = list(piece.words or [])
     if not words:
-        return [SimpleNamespace(start=piece.start, end=piece.end, text=piece.text, words=None)]
+        return [SimpleNamespace(start=piece.start, end=piece.end, text=piece.text, words=None, piece=piece)]
     groups: list[list] = [[words[0]]]
     for prev, w in zip(words, words[1:], strict=False):
         group = groups[-1]
@@ -164,7 +177,8 @@ def cues(piece, keep_words: bool) -> list[SimpleNamespace]:
         else:
             group.append(w)
     return [SimpleNamespace(start=g[0].start, end=max(g[0].start, g[-1].end),
-                            text="".join(x.word for x in g).strip(), words=g if keep_words else None)
+                            text="".join(x.word for x in g).strip(), words=g if keep_words else None,
+                            piece=piece, whole=len(groups) == 1)
             for g in groups]
 
 
@@ -578,11 +592,31 @@ class Transcriber:
                 # float(): the batched pipeline gives numpy scalars
                 words = [Word(float(w.start) + offset, float(w.end) + offset, w.word, float(w.probability))
                          for w in (s.words or [])]
-                yield Segment(float(s.start) + offset, float(s.end) + offset, s.text.strip(), words)
+                yield Segment(float(s.start) + offset, float(s.end) + offset, s.text.strip(), words,
+                              decode=self._stats(s, offset))
                 yield TranscriptProgress(min(1.0, s.end / duration) if duration else 1.0, s.end + offset, None,
                                          language)
         finally:
             stop.set()
+
+    def _stats(self, s, offset: float) -> DecodeStats:
+        """The decoder's figures for a segment; a cue cut from a piece has its text's own tokens."""
+        source = getattr(s, "piece", None) or s
+        tokens = list(getattr(source, "tokens", None) or [])
+        if not getattr(s, "whole", True):
+            try:
+                tokens = self.model.hf_tokenizer.encode(" " + s.text.strip(), add_special_tokens=False).ids
+            except Exception:  # noqa: BLE001 - figures for a client, never worth a transcript
+                tokens = []
+
+        def number(name: str) -> float:
+            value = getattr(source, name, None)
+            return float(value) if value is not None else 0.0
+
+        seek = getattr(source, "seek", None)
+        return DecodeStats(int(seek) if seek is not None else int(round((float(s.start) + offset) * 100)),
+                           [int(t) for t in tokens], number("temperature"), number("avg_logprob"),
+                           number("compression_ratio"), number("no_speech_prob"))
 
     def transcribe(
         self, path: Path, options: TranscribeOptions | None = None, cancel: CancelToken | None = None
@@ -631,6 +665,6 @@ def transcribe_all(transcriber: Transcriber, path: Path, options=None, cancel=No
 
 
 __all__ = [
-    "Cancelled", "InputError", "Segment", "TranscribeOptions", "Transcriber", "TranscriptProgress", "Word",
-    "transcribe_all",
+    "Cancelled", "DecodeStats", "InputError", "Segment", "TranscribeOptions", "Transcriber", "TranscriptProgress",
+    "Word", "transcribe_all",
 ]
