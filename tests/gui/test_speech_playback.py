@@ -173,7 +173,7 @@ def test_edit_rename_and_undo_survive_a_restart_and_reach_the_exports(qtbot, pan
         assert "Tom: seven eight" in (tmp_path / "t.srt").read_text()
         assert "<v Tom>seven eight" in (tmp_path / "t.vtt").read_text()
         data = json.loads((tmp_path / "t.json").read_text())
-        assert data["segments"][0]["text"] == "won too three" and data["speaker_names"]["2"] == "Tom"
+        assert data["segments"][0]["text"] == "won too three" and data["segments"][1]["speaker"] == "Tom"
         # Undo after the restart: the line goes back to what was transcribed, and that is kept too.
         again.transcript.setCurrentRow(0)
         qtbot.keyClick(again.transcript, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
@@ -235,3 +235,32 @@ def test_without_a_sound_output_the_pane_says_so(hearth_home, talk):
     assert "PLAYING False" in result.stdout, result.stdout + result.stderr
     assert "No sound output found" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
+
+
+@pytest.fixture
+def speech(qtbot, starter_store, window):
+    window.show_pane("speech")
+    pane = window.panes["speech"]
+    pane.language.setCurrentText("en")
+    return pane
+
+
+@pytest.mark.slow
+def test_speakers_found_in_the_pane_are_on_the_lines_and_a_line_plays(qtbot, speech, tmp_path):
+    from tests.voices import dialogue, recording, word_accuracy
+
+    wav = tmp_path / "interview.wav"
+    script = recording(wav, dialogue()[:6])
+    speech.speakers.setCurrentText("Find speakers")
+    speech.add_files([wav])
+    qtbot.mouseClick(speech.transcribe_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: speech.job is not None and speech.job.done, timeout=180000)
+    assert speech.job.outcome == "succeeded", speech.message.text()
+    assert {s.speaker for s in speech.segments} == {"1", "2"}, speech.segments
+    assert word_accuracy(speech.segments, script) >= 0.9
+    lines = [speech.transcript.item(i).text() for i in range(speech.transcript.count())]
+    assert len(lines) == len(speech.segments) and any("Speaker 2: " in line for line in lines), lines
+    row = next(i for i, s in enumerate(speech.segments) if s.speaker == "2")
+    qtbot.mouseClick(speech.transcript.viewport(), Qt.MouseButton.LeftButton,
+                     pos=point_of(speech.transcript, row, "word", 0))
+    qtbot.waitUntil(lambda: speech.transcript.playing_row == row and speech.player.playing, timeout=20000)

@@ -84,8 +84,14 @@ class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
         self.task.addItems(("Same language", "Translate to English"))
         self.task.setAccessibleName("Task")
         self.task.setToolTip("Write down what is said in its own language, or translate it into English")
+        self.speakers = QComboBox()
+        # None: no speakers told apart; 0: as many as the voices say; N: that many.
+        for text, count in (("One voice", None), ("Find speakers", 0), *((f"{n} speakers", n) for n in range(2, 7))):
+            self.speakers.addItem(text, count)
+        self.speakers.setAccessibleName("Speakers")
+        self.speakers.setToolTip("Tell the voices apart (Speaker 1, Speaker 2…): a little longer to transcribe")
         return hbox(self.add_button, self.transcribe_button, self.cancel_button, QLabel("Language"), self.language,
-                    self.task, stretch=True)
+                    self.task, self.speakers, stretch=True)
 
     def _build_queue(self) -> None:
         self.file_list = QListWidget()
@@ -198,7 +204,7 @@ class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
         self.message.setText(f"Transcribing {Path(path).name}…")
         self.cancel_button.setEnabled(True)
         self.job = self.speech.transcribe(
-            model_id, path, self.options(),
+            model_id, path, self.options(), self.speakers.currentData(),
             on_progress=self._on_progress, on_result=self._on_done, on_error=self._on_failed,
         )
         self.job.cancelled.connect(self._on_cancelled)
@@ -223,6 +229,8 @@ class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
         if self.running is not None:
             self.running.status = "done"
             self._keep(self.running)
+            if self.shown is self.running and any(s.speaker is not None for s in segments):
+                self._show(self.running)  # the lines again, with their speakers (and any split)
         name = Path(self.current_file).name
         self.message.setText(
             f"{name}: {len(segments)} segments." if segments else f"{name}: no speech was found in it."

@@ -180,19 +180,10 @@ class TranscriptsPanel:
     def export_to(self, path: Path, fmt: str) -> None:
         from app.core.speech import subtitles
 
-        segments, meta = self.segments, {"model": self.picker.current()}
-        t = self.shown
-        if t is not None and any(s.speaker is not None for s in segments):
-            if fmt == "json":  # labels on the segments, the names given beside them
-                meta["speaker_names"] = {s.speaker: t.speaker_name(s.speaker) for s in segments if s.speaker}
-            else:  # the name on each line (a VTT voice tag), the corrected text
-                from dataclasses import replace
-
-                voice = "<v {}>{}" if fmt == "vtt" else "{}: {}"
-                segments = [replace(s, text=voice.format(t.speaker_name(s.speaker), s.text), speaker=None)
-                            if s.speaker is not None and s.text.strip() else s for s in segments]
         try:
-            path.write_text(subtitles.render(segments, fmt, **meta), encoding="utf-8")
+            names = self.shown.speaker_names if self.shown is not None else None  # and corrected text
+            path.write_text(subtitles.render(self.segments, fmt, names, model=self.picker.current()),
+                            encoding="utf-8")
             self.message.setText(f"Exported to {path}.")
         except OSError as exc:
             self.message.setText(f"Could not export: {exc.strerror or exc}")
