@@ -251,7 +251,8 @@ def test_speakers_found_in_the_pane_are_on_the_lines_and_a_line_plays(qtbot, spe
 
     wav = tmp_path / "interview.wav"
     script = recording(wav, dialogue()[:6])
-    speech.speakers.setCurrentText("Find speakers")
+    speech.speakers.setCurrentText("Find voices")
+    assert speech.speakers.currentData() == 0
     speech.add_files([wav])
     qtbot.mouseClick(speech.transcribe_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: speech.job is not None and speech.job.done, timeout=180000)

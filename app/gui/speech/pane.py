@@ -86,7 +86,7 @@ class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
         self.task.setToolTip("Write down what is said in its own language, or translate it into English")
         self.speakers = QComboBox()
         # None: no speakers told apart; 0: as many as the voices say; N: that many.
-        for text, count in (("One voice", None), ("Find speakers", 0), *((f"{n} speakers", n) for n in range(2, 7))):
+        for text, count in (("1 voice", None), ("Find voices", 0), *((f"{n} voices", n) for n in range(2, 7))):
             self.speakers.addItem(text, count)
         self.speakers.setAccessibleName("Speakers")
         self.speakers.setToolTip("Tell the voices apart (Speaker 1, Speaker 2…): a little longer to transcribe")
