@@ -187,6 +187,35 @@ def test_edit_rename_and_undo_survive_a_restart_and_reach_the_exports(qtbot, pan
         third.shutdown()
 
 
+@pytest.mark.qt_log_ignore("does not support grabbing the keyboard")  # the offscreen platform, for a popup
+def test_the_context_menu_renames_undoes_and_copies(qtbot, pane):
+    from PySide6.QtWidgets import QApplication
+
+    view = pane.transcript
+
+    def menu_on(row):
+        view.customContextMenuRequested.emit(view.visualItemRect(view.item(row)).center())
+        return {a.text(): a for a in pane.context_menu.actions()}
+
+    actions = menu_on(0)
+    assert not actions["Undo edit (Ctrl+Z)"].isEnabled(), "nothing edited yet"
+    actions["Rename Speaker 1…"].trigger()
+    qtbot.waitUntil(lambda: _editor(view, "speakerEditor") is not None)
+    qtbot.keyClicks(_editor(view, "speakerEditor"), "Ana")
+    qtbot.keyClick(_editor(view, "speakerEditor"), Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: view.item(0).text().endswith("Ana: one two three four five six"))
+    pane.context_menu.close()
+    pane.edit_line(1, "seven ate nine")  # as the editor hands it over
+    actions = menu_on(1)
+    assert "Rename Speaker 2…" in actions and actions["Undo edit (Ctrl+Z)"].isEnabled()
+    actions["Undo edit (Ctrl+Z)"].trigger()
+    assert pane.segments[1].text == "seven eight nine ten eleven twelve"
+    pane.context_menu.close()
+    menu_on(1)["Copy line"].trigger()
+    assert QApplication.clipboard().text() == "seven eight nine ten eleven twelve"
+    pane.context_menu.close()
+
+
 @pytest.mark.qt_log_ignore("Could not open media")  # FFmpeg's own words, to the log; the user gets ours
 def test_a_file_that_cannot_be_played_is_said_in_words(qtbot, hearth_home, tmp_path, talk):
     junk = tmp_path / "junk.wav"
