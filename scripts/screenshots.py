@@ -89,6 +89,15 @@ def starter_entries() -> list:
     return entries
 
 
+def sample_words(start: float, end: float, text: str) -> list:
+    from app.core.speech.transcriber import Word
+
+    words = text.split(" ")
+    step = (end - start) / len(words)
+    return [Word(start + i * step, start + (i + 1) * step, (" " if i else "") + w, 0.3 if w == "moisture," else 0.9)
+            for i, w in enumerate(words)]
+
+
 def seed(home: Path) -> None:
     from app.core.chat.history import ChatHistory
     from app.core.models.queue import DownloadQueue, QueuedDownload
@@ -116,6 +125,10 @@ def seed(home: Path) -> None:
         t = transcripts.new(source, kind)
         t.created, t.status, t.error = start + i * 600, status, error
         t.segments = [Segment(a, b, text) for a, b, text in segs]
+        if source == "interview.m4a":  # two voices, word timings, one unsure word, one name given
+            t.segments = [Segment(a, b, text, sample_words(a, b, text), str(1 + j % 2))
+                          for j, (a, b, text) in enumerate(segs)]
+            t.speaker_names = {"2": "Ana"}
         transcripts.save(t)
     DownloadQueue().put(QueuedDownload(
         "qwen2.5-0.5b-instruct-q4_k_m", "chat", state="failed",
@@ -266,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     speech = window.panes["speech"]
     if getattr(speech, "transcript_list", None) is not None and speech.transcript_list.count():
         speech.transcript_list.setCurrentRow(0)
+        if state == "sample" and hasattr(speech.transcript, "set_playing"):
+            speech.transcript.set_playing(1, 4)  # as while playing: the word heard is lit
     for scheme in ("light", "dark"):
         theme.apply(scheme)
         every_size(scheme, [(name, name) for name in PANES])

@@ -53,7 +53,12 @@ def test_a_dropped_file_is_transcribed_and_sent_to_chat(qtbot, speech, speech_wa
     first = speech.transcript.item(0)
     assert first.text().startswith("[00:0")
     qtbot.mouseClick(speech.transcript.viewport(), Qt.MouseButton.LeftButton,
-                     pos=speech.transcript.visualItemRect(first).center())
+                     pos=speech.transcript.visualItemRect(first).center())  # plays the file from there (#27)
+    qtbot.waitUntil(lambda: speech.player.playing and speech.transcript.playing_word is not None, timeout=20000)
+    assert all(seg.words for seg in speech.segments), "every line keeps its words' timings"
+    qtbot.keyClick(speech.transcript, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not speech.player.playing, timeout=10000)
+    qtbot.keyClick(speech.transcript, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
     assert QApplication.clipboard().text() == first.data(Qt.ItemDataRole.UserRole)
     qtbot.mouseClick(speech.send_button, Qt.MouseButton.LeftButton)
     assert window.current_pane() == "chat"
@@ -129,6 +134,15 @@ def test_live_dictation_through_the_microphone(qtbot, speech, pulse, tmp_path):
     assert sum(seg.end - seg.start for seg in dictated.segments) <= spoken + 1.0, dictated.segments
     assert all(a.end <= b.start + 0.05 for a, b in zip(dictated.segments, dictated.segments[1:], strict=False))
     assert word_error_rate(SPEECH_TEXT, speech.transcript_text()) <= 0.35, speech.transcript_text()
+    # #27: the dictation's own recording is kept with it, and a line plays from it.
+    from app.core.speech.recordings import audio_for
+
+    kept = audio_for(speech.store, dictated)
+    assert kept is not None and kept.stat().st_size > 16000 * 2 * spoken * 0.8
+    qtbot.mouseClick(speech.transcript.viewport(), Qt.MouseButton.LeftButton,
+                     pos=speech.transcript.visualItemRect(speech.transcript.item(0)).center())
+    qtbot.waitUntil(lambda: speech.player.playing and speech.player.source == kept, timeout=20000)
+    qtbot.waitUntil(lambda: speech.transcript.playing_row is not None, timeout=20000)
 
 
 @pytest.mark.slow

@@ -36,6 +36,7 @@ class Transcript:
     error: str = ""
     segments: list[Segment] = field(default_factory=list)
     speaker_names: dict[str, str] = field(default_factory=dict)  # a speaker's label -> the name the user gave
+    audio: str = ""  # the file transcribed, where it was (to play it back); a dictation's is kept beside it
 
     def text(self) -> str:
         return " ".join(s.text for s in self.segments if s.text).strip()
@@ -49,7 +50,7 @@ class Transcript:
     def to_dict(self) -> dict:
         return {"id": self.id, "source": self.source, "kind": self.kind, "created": self.created,
                 "status": self.status, "error": self.error, "speaker_names": dict(self.speaker_names),
-                "segments": [_segment_dict(s) for s in self.segments]}
+                "segments": [_segment_dict(s) for s in self.segments], **({"audio": self.audio} if self.audio else {})}
 
 
 def _segment_dict(s: Segment) -> dict:
@@ -136,7 +137,15 @@ def from_dict(data) -> Transcript:
     status = str(data["status"]) if data.get("status") in STATUSES else "done"
     kind = "dictation" if data.get("kind") == "dictation" else "file"
     return Transcript(data["id"], str(data.get("source", ""))[:300], kind, _number(data.get("created", 0)),
-                      status, str(data.get("error", ""))[:2000], segments, _speaker_names(data.get("speaker_names")))
+                      status, str(data.get("error", ""))[:2000], segments, _speaker_names(data.get("speaker_names")),
+                      _audio(data.get("audio")))
+
+
+def _audio(value) -> str:
+    """Where the file transcribed was: an absolute path of one line, else none (it is only read, to play)."""
+    if not isinstance(value, str) or len(value) > 4096 or _CONTROL.search(value) or not Path(value).is_absolute():
+        return ""
+    return value
 
 
 def export(transcript: Transcript, fmt: str, **meta) -> str:

@@ -21,6 +21,7 @@ class Dictation(QObject):
     stopped = Signal()  # the microphone is closed
     finished = Signal()  # ...and the last words have been transcribed
     failed = Signal(str)
+    fed = Signal(object)  # the samples handed to the transcriber (its times count on them), to keep
 
     def __init__(self, speech_worker, model_for, parent=None):
         super().__init__(parent)
@@ -65,6 +66,7 @@ class Dictation(QObject):
         if self._buffer:  # the last words, queued behind whatever is running
             samples = np.concatenate(self._buffer)
             self._buffer = []
+            self.fed.emit(samples)
             self.speech.live_feed(samples, on_result=self._events)
         self.speech.live_stop(on_result=self._last_events, on_error=lambda exc: self._failed(str(exc)))
         self.stopped.emit()
@@ -90,6 +92,7 @@ class Dictation(QObject):
             return
         samples = np.concatenate(self._buffer)
         self._buffer = []
+        self.fed.emit(samples)
         self._job = self.speech.live_feed(samples, on_result=self._events,
                                           on_error=lambda exc: self._failed(str(exc)))
 

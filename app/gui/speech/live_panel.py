@@ -49,6 +49,9 @@ class LivePanel:
         if self.listening:
             # Dictation is a transcript of its own; times count from when listening began.
             self.live = self.store.new("Dictation", "dictation")
+            from app.core.speech.recordings import DictationAudio
+
+            self.live_recording = DictationAudio()  # kept with the transcript, to play it back
             self._list_add(self.live)
             self._show(self.live)
         return self.listening
@@ -84,11 +87,20 @@ class LivePanel:
             self.segments = list(t.segments)
             self._add_line(seg)
 
+    def _live_audio(self, samples) -> None:
+        if self.listening and getattr(self, "live_recording", None) is not None:
+            self.live_recording.add(samples)
+
     def _live_finished(self) -> None:
+        from app.core.speech.recordings import MAX_DICTATION_S, dictation_path
+
         self.listening = False
         if self.live is not None:
             self.live.status = "done"
             self._keep(self.live)
+            rec, self.live_recording = self.live_recording, None
+            if rec is not None and rec.write(dictation_path(self.store, self.live.id)) and rec.cut:
+                self.mic_status.setText(f"The recording was kept up to its first {MAX_DICTATION_S // 60} minutes.")
             self.live = None
 
     def _live_failed(self, message: str) -> None:

@@ -22,6 +22,7 @@ from app.core.jobs import HearthError
 from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.speech.dictation import Dictation
 from app.gui.speech.live_panel import LivePanel
+from app.gui.speech.playback_panel import PlaybackPanel
 from app.gui.speech.transcripts_panel import TranscriptsPanel
 from app.gui.speech.worker import SpeechWorker
 
@@ -39,7 +40,7 @@ def is_media(path: str) -> bool:
 MEDIA = "Audio and video (*.wav *.mp3 *.m4a *.flac *.ogg *.opus *.mp4 *.mkv *.webm *.mov);;All files (*)"
 
 
-class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
+class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
     kind, title = "speech", "Speech"
     blurb = "Transcribe recordings and dictate into the chat, all on this computer."
     send_to_chat = Signal(str)
@@ -59,12 +60,14 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self._build_queue()
         self.body.addLayout(self._build_live_row())
         self._build_transcript()
+        self.body.addLayout(self._build_play_row())
         self.body.addLayout(self._build_export_row())
         self.message = QLabel()
         self.message.setObjectName("speechMessage")
         self.message.setWordWrap(True)
         self.body.addWidget(self.message)
         self._connect()
+        self._connect_playback()
         self.refresh_devices()
 
     # --- building ------------------------------------------------------------------------
@@ -81,8 +84,14 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.task.addItems(("Same language", "Translate to English"))
         self.task.setAccessibleName("Task")
         self.task.setToolTip("Write down what is said in its own language, or translate it into English")
+        self.speakers = QComboBox()
+        # None: no speakers told apart; 0: as many as the voices say; N: that many.
+        for text, count in (("1 voice", None), ("Find voices", 0), *((f"{n} voices", n) for n in range(2, 7))):
+            self.speakers.addItem(text, count)
+        self.speakers.setAccessibleName("Speakers")
+        self.speakers.setToolTip("Tell the voices apart (Speaker 1, Speaker 2…): a little longer to transcribe")
         return hbox(self.add_button, self.transcribe_button, self.cancel_button, QLabel("Language"), self.language,
-                    self.task, stretch=True)
+                    self.task, self.speakers, stretch=True)
 
     def _build_queue(self) -> None:
         self.file_list = QListWidget()
@@ -107,7 +116,6 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.record_button.toggled.connect(self._update_empty)
         self.transcribe_button.clicked.connect(self.start_queue)
         self.cancel_button.clicked.connect(self.cancel)
-        self.transcript.itemClicked.connect(self._copy_item)
         self.send_button.clicked.connect(self._send)
         self.record_button.toggled.connect(self._toggle_record)
         self.talk_button.pressed.connect(lambda: self._start_live())
@@ -118,6 +126,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.dictation.failed.connect(self._live_failed)
         self.dictation.stopped.connect(lambda: self.record_button.setChecked(False))
         self.dictation.finished.connect(self._live_finished)
+        self.dictation.fed.connect(self._live_audio)
 
     # --- files -----------------------------------------------------------------------
     def dragEnterEvent(self, event):  # noqa: N802 - Qt override
@@ -169,6 +178,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
             language=None if lang == "auto" else lang,
             task="translate" if self.task.currentIndex() == 1 else "transcribe",
             batched=self.settings.speech_batched is not False,
+            word_timestamps=True,  # kept with the transcript: a click plays from a word, the word playing is lit
         )
 
     def start_queue(self) -> None:
@@ -185,6 +195,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.file_list.takeItem(0)
         self.current_file = path
         self.running = self.store.new(Path(path).name)
+        self.running.audio = str(Path(path).resolve())  # played back from there
         self._list_add(self.running)
         self._show(self.running)
         self.progress.setValue(0)
@@ -193,7 +204,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         self.message.setText(f"Transcribing {Path(path).name}…")
         self.cancel_button.setEnabled(True)
         self.job = self.speech.transcribe(
-            model_id, path, self.options(),
+            model_id, path, self.options(), self.speakers.currentData(),
             on_progress=self._on_progress, on_result=self._on_done, on_error=self._on_failed,
         )
         self.job.cancelled.connect(self._on_cancelled)
@@ -208,9 +219,9 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         if t is not None:
             t.segments = list(segments)
             if self.shown is t:
-                for seg in segments[len(self.segments):]:
+                new, self.segments = segments[len(self.segments):], list(segments)  # the view reads them
+                for seg in new:
                     self._add_line(seg)
-                self.segments = list(segments)
         self.progress.setValue(int(fraction * 1000))
 
     def _on_done(self, segments) -> None:
@@ -218,6 +229,8 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
         if self.running is not None:
             self.running.status = "done"
             self._keep(self.running)
+            if self.shown is self.running and any(s.speaker is not None for s in segments):
+                self._show(self.running)  # the lines again, with their speakers (and any split)
         name = Path(self.current_file).name
         self.message.setText(
             f"{name}: {len(segments)} segments." if segments else f"{name}: no speech was found in it."
@@ -259,6 +272,7 @@ class SpeechPane(LivePanel, TranscriptsPanel, ModelBackedPane):
             QTimer.singleShot(0, self.start_queue)
 
     def finish_workers(self) -> list:
+        self.player.stop()
         self.dictation.stop()
         if self.job is not None:
             self.job.cancel()

@@ -1,5 +1,5 @@
 """The Speech pane's transcripts: the list of every transcript kept, the one shown (click a line
-to copy it), and what leaves it (export, send to chat).
+to play it from there, app.gui.speech.playback_panel), and what leaves it (export, send to chat).
 
 A mixin of SpeechPane (it uses the pane's body, message and picker).
 """
@@ -10,16 +10,10 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton
 
 from app.gui.panes.base import button
-from app.gui.widgets.placeholder_list import PlaceholderList
-
-
-def stamp(seconds: float) -> str:
-    m, s = divmod(seconds, 60)
-    return f"{int(m):02d}:{s:04.1f}"
+from app.gui.speech.transcript_view import TranscriptView, stamp
 
 
 class TranscriptsPanel:
@@ -32,9 +26,9 @@ class TranscriptsPanel:
         self.partial.setWordWrap(True)
         self.partial.hide()  # shown while words are being heard, so an empty line leaves no gap
         self.body.addWidget(self.partial)
-        self.transcript = PlaceholderList()
+        self.transcript = TranscriptView()
         self.transcript.setObjectName("transcript")
-        self.transcript.setAccessibleName("Transcript (click a line to copy it)")
+        self.transcript.setAccessibleName("Transcript (click a line or a word to play from there; F2 edits a line)")
         self.transcript.setWordWrap(True)
         # Every transcript, one per file and one per dictation, kept across restarts (app.core.speech.transcripts).
         from PySide6.QtWidgets import QSplitter
@@ -113,6 +107,7 @@ class TranscriptsPanel:
         self.shown = t
         self.segments = list(t.segments)
         self.transcript.clear()
+        self.transcript.playing_row = self.transcript.playing_word = None
         if t.status == "failed":  # the reason, not an empty box
             self.transcript.placeholder = f"{t.source} could not be transcribed: {t.error or 'unknown error'}"
         elif t.status == "done" and not t.segments:
@@ -148,19 +143,21 @@ class TranscriptsPanel:
         if 0 <= row < len(self.records):
             self._show(self.records[row])
 
+    def _line_text(self, seg) -> str:
+        """The line as words (for screen readers and copying); the view draws it with its timings."""
+        name = self.shown.speaker_name(seg.speaker) if self.shown is not None else ""
+        return f"[{stamp(seg.start)} → {stamp(seg.end)}]  {name + ': ' if name else ''}{seg.text}"
+
     def _add_line(self, seg, live: bool = False) -> None:
-        label = "live" if live else f"{stamp(seg.start)} → {stamp(seg.end)}"
-        item = QListWidgetItem(f"[{label}]  {seg.text}")
+        item = QListWidgetItem(self._line_text(seg))
         item.setData(Qt.ItemDataRole.UserRole, seg.text)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
         self.transcript.addItem(item)
-        self.transcript.scrollToBottom()
+        if self.transcript.state() != self.transcript.State.EditingState:
+            self.transcript.scrollToBottom()
 
     def transcript_text(self) -> str:
         return " ".join(s.text for s in self.segments if s.text).strip()
-
-    def _copy_item(self, item) -> None:
-        QGuiApplication.clipboard().setText(item.data(Qt.ItemDataRole.UserRole))
-        self.message.setText("Copied.")
 
     def _send(self) -> None:
         text = self.transcript_text()
@@ -184,7 +181,9 @@ class TranscriptsPanel:
         from app.core.speech import subtitles
 
         try:
-            path.write_text(subtitles.render(self.segments, fmt, model=self.picker.current()), encoding="utf-8")
+            names = self.shown.speaker_names if self.shown is not None else None  # and corrected text
+            path.write_text(subtitles.render(self.segments, fmt, names, model=self.picker.current()),
+                            encoding="utf-8")
             self.message.setText(f"Exported to {path}.")
         except OSError as exc:
             self.message.setText(f"Could not export: {exc.strerror or exc}")

@@ -11,6 +11,7 @@ class SpeechWorker(ModelWorker):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._live = None  # the dictation in progress; worker thread only
+        self._voices = None  # the speaker model, once asked for; worker thread only
 
     def open_model(self, model_id: str):
         from app.core.opening import open_transcriber
@@ -24,10 +25,12 @@ class SpeechWorker(ModelWorker):
 
         return self.submit(job, name="load-speech", **callbacks)
 
-    def transcribe(self, model_id: str, path: str, options, **callbacks) -> Job:
+    def transcribe(self, model_id: str, path: str, options, speakers: int | None = None, **callbacks) -> Job:
+        """``speakers``: None, none told apart; 0, as many as the voices say; N, that many."""
         def job(cancel, progress):
             from app.core.speech.transcriber import Segment, TranscriptProgress
 
+            voices = self._open_voices() if speakers is not None else None  # a missing model: said first
             transcriber = self.ensure(model_id)
             segments, fraction = [], 0.0
             for item in transcriber.transcribe(path, options, cancel):
@@ -36,9 +39,21 @@ class SpeechWorker(ModelWorker):
                 elif isinstance(item, TranscriptProgress):
                     fraction = item.fraction
                 progress((list(segments), fraction))
+            if voices is not None:  # compared over the whole file, so once it is all transcribed
+                from app.core.speech.diarize import diarize
+
+                cancel.raise_if_cancelled()
+                segments = diarize(segments, voices, speakers or None, path=path)
             return segments
 
         return self.submit(job, name="transcribe", **callbacks)
+
+    def _open_voices(self):
+        if self._voices is None:
+            from app.core.opening import open_voices
+
+            self._voices = open_voices()
+        return self._voices
 
     def live_start(self, model_id: str, language: str | None, **callbacks) -> Job:
         def job(cancel, progress):

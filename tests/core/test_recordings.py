@@ -1,0 +1,48 @@
+"""The sound behind a transcript (#27): a dictation's recording is kept, bounded, beside its
+transcript; a file's transcript remembers where the file was, and hostile values are dropped."""
+
+import wave
+
+import numpy as np
+
+from app.core.speech.recordings import DictationAudio, audio_for, dictation_path
+from app.core.speech.transcripts import TranscriptStore, from_dict
+
+
+def test_a_dictation_recording_is_kept_beside_its_transcript_and_bounded(hearth_home):
+    store = TranscriptStore()
+    t = store.new("Dictation", "dictation")
+    rec = DictationAudio(limit_s=1.0)
+    tone = np.sin(np.linspace(0, 2000, 16000 // 2)).astype(np.float32) * 0.5
+    for _ in range(3):  # 1.5 s offered, 1 s kept
+        rec.add(tone)
+    assert rec.cut and rec.samples == 16000
+    assert audio_for(store, t) is None, "nothing kept yet"
+    assert rec.write(dictation_path(store, t.id))
+    path = audio_for(store, t)
+    assert path is not None and path.parent == store.folder and path.stem == t.id
+    with wave.open(str(path)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getnframes()) == (16000, 1, 16000)
+    assert [p.name for p in store.folder.iterdir()] == [path.name], "no part file left behind"
+    store.save(t)
+    assert [r.id for r in store.list()] == [t.id], "the recording is not read as a transcript"
+
+
+def test_a_file_transcript_plays_from_where_the_file_was(hearth_home, tmp_path):
+    store = TranscriptStore()
+    sound = tmp_path / "talk.wav"
+    sound.write_bytes(b"RIFF")
+    t = store.new("talk.wav")
+    t.audio = str(sound)
+    store.save(t)
+    kept = store.list()[0]
+    assert kept.audio == str(sound) and audio_for(store, kept) == sound
+    sound.unlink()
+    assert audio_for(store, kept) is None, "moved away: nothing to play"
+
+
+def test_a_hostile_audio_value_is_dropped():
+    base = {"id": "0" * 32, "segments": []}
+    for bad in (12, "relative/talk.wav", "/tmp/a\nb.wav", "/" + "x" * 5000, ["/a.wav"]):
+        assert from_dict({**base, "audio": bad}).audio == ""
+    assert from_dict(base).audio == ""
