@@ -98,7 +98,7 @@ _SEASON = r"(" + "|".join(SEASONS) + r")"
 
 def _dates(text: str, today: date) -> tuple[str, tuple[date, date] | None]:
     """The first time phrase found (and taken out of the text), as a range of days."""
-    rules: list[tuple[str, Callable[[re.Match], tuple[date, date]]]] = [
+    rules: list[tuple[str, Callable[[_Lower], tuple[date, date]]]] = [
         (rf"\b(?:in |during )?(?:the )?last {_SEASON}\b", lambda m: _last_season(m[1], today)),
         (rf"\b(?:in |during )?(?:the )?{_SEASON} (?:of )?{_YEAR}\b", lambda m: _season(m[1], int(m[2]))),
         (rf"\b(?:in )?last {_MONTH}\b", lambda m: _last_month(_ABBR[m[1]], today)),

@@ -32,9 +32,6 @@ class PhotoMeta:
     lat: float | None = None
     lon: float | None = None
 
-    def taken_iso(self) -> str | None:
-        return self.taken + (self.taken_offset or "") if self.taken else None
-
 
 def read_exif(im) -> PhotoMeta:
     """What a PIL picture's EXIF says; empty fields where it says nothing usable."""
@@ -109,7 +106,8 @@ def _parse_date(raw) -> datetime | None:
     if not match:
         return None
     try:
-        when = datetime(*(int(g) for g in match.groups()))
+        y, mo, d, h, mi, s = (int(g) for g in match.groups())
+        when = datetime(y, mo, d, h, mi, s)
     except ValueError:  # "0000:00:00 00:00:00", a 13th month
         return None
     return when if 1826 <= when.year <= 2200 else None

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from app.core.images.filters import Filters
 from app.core.images.meta import PhotoMeta, read_exif, with_file_time
-from app.core.images.places import fold, place_of
+from app.core.images.places import Place, fold, place_of
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +42,13 @@ def header_meta(path: str) -> PhotoMeta:
 def store(db: sqlite3.Connection, file_id: int, meta: PhotoMeta, mtime: float) -> None:
     meta = with_file_time(meta, mtime)
     place = place_of(meta.lat, meta.lon)
-    names = [place.city, place.region, place.country] if place else []
+    names: list[str | None] = [place.city, place.region, place.country] if place else [None, None, None]
     key = "|" + "|".join(fold(n) for n in names if n) + "|" if place else None
     db.execute(
         "INSERT OR REPLACE INTO photo_meta (file_id, taken, taken_offset, taken_source, make, model, orientation,"
         " lat, lon, city, region, country, place_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (file_id, meta.taken, meta.taken_offset, meta.taken_source, meta.make, meta.model, meta.orientation,
-         meta.lat, meta.lon, *(names or [None, None, None]), key))
+         meta.lat, meta.lon, *names, key))
 
 
 def matching_ids(db: sqlite3.Connection, f: Filters) -> set[int]:
@@ -78,8 +78,8 @@ def describe(db: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[str | No
     for i, taken, offset, source, city, region, country in db.execute(
             f"SELECT file_id, taken, taken_offset, taken_source, city, region, country FROM photo_meta"
             f" WHERE file_id IN ({marks})", ids):
-        parts = [city] + ([region] if region and region != city else []) + [country]
-        out[i] = (taken + (offset or "") if taken else None, source, ", ".join(p for p in parts if p) or None)
+        label = Place(city or "", region or "", country or "").label() if city or country else None
+        out[i] = (taken + (offset or "") if taken else None, source, label)
     return out
 
 
