@@ -148,3 +148,16 @@ def split_query(text: str, is_place: Callable[[str, bool], bool], today: date | 
             break
     f = Filters(span[0] if span else None, span[1] if span else None, place)
     return " ".join(w for w in words if w), f
+
+
+
+def by_month(hits: list) -> list[tuple[str, list]]:
+    """Hits grouped by the month they were taken, newest month first, each group in the order given;
+    those with no date last. ("August 2023", [hits]) pairs: the timeline's headers and their photos."""
+    groups: dict[str, list] = {}
+    for h in hits:
+        m = re.match(r"(\d{4})-(\d{2})", h.taken or "")
+        key = m[0] if m and 1 <= int(m[2]) <= 12 else ""
+        groups.setdefault(key, []).append(h)
+    named = [(f"{MONTHS[int(k[5:]) - 1].capitalize()} {k[:4]}", groups[k]) for k in sorted(groups, reverse=True) if k]
+    return named + ([("Date unknown", groups[""])] if "" in groups else [])
