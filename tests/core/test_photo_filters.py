@@ -103,3 +103,21 @@ def test_hostile_exif_gives_what_it_can_and_never_raises(tmp_path):
     with Image.open(broken) as im:
         m = read_exif(im)
     assert m.lat is None
+
+
+
+def test_a_missing_places_table_leaves_photos_without_places_and_nothing_broken(tmp_path, monkeypatch, caplog):
+    import sys
+
+    from app.core.images import places
+    from app.core.images.index import ImageIndex
+    from app.core.images.query import library_places
+
+    index = ImageIndex(tmp_path / "images.sqlite3")
+    assert library_places(index)("Portugal", True)  # with the table: a known country
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)  # a bundle without resources/places
+    monkeypatch.setattr(places, "_loaded", None)
+    assert place_of(*LISBON) is None
+    assert not library_places(index)("Portugal", True)
+    assert "places table could not be read" in caplog.text
+    index.close()

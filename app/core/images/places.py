@@ -91,7 +91,23 @@ def gazetteer() -> Gazetteer:
         return _loaded
 
 
+def _loaded_or_none() -> Gazetteer | None:
+    """The gazetteer, or None where its files are missing or damaged (a broken install): photos then have
+    no place, and indexing and searching go on."""
+    try:
+        return gazetteer()
+    except (OSError, ValueError, IndexError, EOFError) as exc:
+        log.warning("the places table could not be read (%s): photos get no place names", exc)
+        return None
+
+
 def place_of(lat: float | None, lon: float | None) -> Place | None:
     if lat is None or lon is None:
         return None
-    return gazetteer().nearest(lat, lon)
+    g = _loaded_or_none()
+    return g.nearest(lat, lon) if g is not None else None
+
+
+def knows_place(name: str) -> bool:
+    g = _loaded_or_none()
+    return g is not None and g.knows(name)

@@ -93,13 +93,13 @@ def search_vector(text: str, encoder, index, key: str, image_paths=(), pictures=
 def library_places(index) -> Callable[[str, bool], bool]:
     """is_place for split_query: a name after "in"/"at" is a place if the gazetteer or the library knows it;
     a bare name only if the library's photos were taken there."""
-    from app.core.images.places import fold, gazetteer
+    from app.core.images.places import fold, knows_place
 
     known = index.place_names()
 
     def is_place(name: str, marked: bool) -> bool:
         folded = fold(name)
-        return folded in known or (marked and gazetteer().knows(folded))
+        return folded in known or (marked and knows_place(folded))
 
     return is_place
 
