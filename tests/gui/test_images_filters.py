@@ -83,3 +83,34 @@ def test_the_timeline_groups_the_results_under_their_months(qtbot, pane):
     assert pane.grid.visualRect(header).width() > pane.grid.visualRect(pane.results.index(1)).width() * 2
     qtbot.mouseClick(bar.timeline, Qt.MouseButton.LeftButton)
     assert "August 2023" not in _shown(pane) and len(_shown(pane)) == 4
+
+
+def test_the_window_server_filters_on_the_pane_s_index(qtbot, pane):
+    """The Server switch answers /v1/images/search on the Images pane's own worker and index, filters too."""
+    import http.client
+    import json
+    import threading
+
+    switch = pane.window().server_switch
+    switch.port = 0
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: switch.address.text().startswith("http://127.0.0.1:"), timeout=30000)
+    answer: dict = {}
+
+    def ask() -> None:  # off the GUI thread, which the pane's worker answers through
+        conn = http.client.HTTPConnection("127.0.0.1", switch.server.port, timeout=120)
+        body = {"model": "tiny-clip", "query": "a shape", "top": 50, "after": "2023-07", "place": "Portugal"}
+        conn.request("POST", "/v1/images/search", json.dumps(body), {"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        answer["status"], answer["body"] = resp.status, json.loads(resp.read())
+        conn.close()
+
+    t = threading.Thread(target=ask)
+    t.start()
+    qtbot.waitUntil(lambda: "status" in answer, timeout=120000)
+    t.join()
+    assert answer["status"] == 200, answer["body"]
+    got = {os.path.basename(h["path"]): h["place"] for h in answer["body"]["data"]}
+    assert got == {"lisbon-aug-2023.jpg": "Lisbon, Portugal", "porto-jul-2023.jpg": "Porto, Portugal"}
+    qtbot.mouseClick(switch.switch, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: switch.address.text() == "", timeout=30000)
