@@ -49,11 +49,6 @@ class FilterBar(QWidget):
         self.after.setEnabled(on)
         self.before.setEnabled(on)
 
-    def set_range(self, after: QDate, before: QDate) -> None:
-        self.after.setDate(after)
-        self.before.setDate(before)
-        self.when.setChecked(True)
-
     def values(self) -> tuple[str | None, str | None, str | None]:
         """(after, before, place) as make_filters takes them; None where no filter is set."""
         days = (self.after.date().toString("yyyy-MM-dd"), self.before.date().toString("yyyy-MM-dd"))
