@@ -1,4 +1,5 @@
-"""`hearth search index DIR...` and `hearth search query [TEXT] [--image PATH]`."""
+"""`hearth search index DIR...` and `hearth search query [TEXT] [--image PATH] [--after DATE] [--before DATE]
+[--place NAME]`."""
 
 from __future__ import annotations
 
@@ -21,12 +22,17 @@ def add_parser(sub) -> None:
                      help="set a damaged photo index aside (kept, not deleted) and build a new one")
     idx.set_defaults(func=run_index)
     q = ssub.add_parser("query", help="search the library by text and/or image")
-    q.add_argument("text", nargs="?", default="", help='words; "+term" adds and "-term" subtracts a concept')
+    q.add_argument("text", nargs="?", default="",
+                   help='words; "+term" adds and "-term" subtracts a concept; "2023", "last August", "in Lisbon" '
+                        "filter by when and where")
     q.add_argument("--image", action="append", default=[], help="find pictures like this one (repeatable)")
     q.add_argument("--top", type=int, default=20)
     q.add_argument("--threshold", type=float)
     q.add_argument("--model", help="an images model id, or a model folder / checkpoint path")
     q.add_argument("--arch", default="")
+    q.add_argument("--after", metavar="DATE", help="taken on or after: 2023, 2023-08 or 2023-08-15")
+    q.add_argument("--before", metavar="DATE", help="taken on or before: 2023, 2023-08 or 2023-08-15")
+    q.add_argument("--place", metavar="NAME", help="taken in this place, region or country")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_query)
     d = ssub.add_parser("duplicates", help="list groups of near-duplicate photos and bursts, the one to keep first")
@@ -87,25 +93,29 @@ def run_index(args) -> int:
 
 
 def run_query(args) -> int:
+    from app.core.images.filters import make_filters
     from app.core.images.index import ImageIndex
-    from app.core.images.query import search_vector
+    from app.core.images.query import search_photos
     from app.core.images.scan import display_path, path_fields
     from app.core.opening import open_encoder
 
+    filters = make_filters(args.after, args.before, args.place)  # a bad date is said before the model loads
     encoder, key = open_encoder(args.model, args.arch)
     with _rebuild_hint():
         index = ImageIndex()
         try:
-            vec = search_vector(args.text, encoder, index, key, args.image)
-            hits = index.search(vec, key, args.top, args.threshold)
+            hits = search_photos(index, encoder, key, args.text, images=args.image, top=args.top,
+                                 threshold=args.threshold, filters=filters)
         finally:
             index.close()
     if args.json:
-        print(json.dumps([{**path_fields(h.path), "score": round(h.score, 4), "offline": h.offline} for h in hits],
-                         indent=2))
+        print(json.dumps([{**path_fields(h.path), "score": round(h.score, 4), "offline": h.offline, "taken": h.taken,
+                           "taken_source": h.taken_source, "place": h.place} for h in hits], indent=2))
     else:
         for h in hits:
-            print(f"{h.score:6.3f}  {display_path(h.path)}{'  (offline)' if h.offline else ''}")
+            when = f"  {h.taken[:10]}{'*' if h.taken_source == 'file' else ''}" if h.taken else ""
+            print(f"{h.score:6.3f}  {display_path(h.path)}{when}{'  ' + h.place if h.place else ''}"
+                  f"{'  (offline)' if h.offline else ''}")
     return 0
 
 

@@ -90,14 +90,14 @@ class WindowBackends(QObject):
             return self.own.embed(model, texts, images, budget)
         return self._on_pane_worker("images", model, lambda m: embed_with(m[0], texts, images, budget))
 
-    def search(self, model, text, images, top, threshold, budget=None) -> Future:
+    def search(self, model, text, images, top, threshold, budget=None, filters=None) -> Future:
         from app.server.backends import search_with
 
         worker = self.workers.get("images")
         if worker is None:
-            return self.own.search(model, text, images, top, threshold, budget)
+            return self.own.search(model, text, images, top, threshold, budget, filters)
         return self._on_pane_worker("images", model, lambda m: search_with(m[0], m[1], worker.library(), text,
-                                                                           images, top, threshold, budget))
+                                                                           images, top, threshold, budget, filters))
 
     def kind_of(self, model):
         return self.own.kind_of(model)

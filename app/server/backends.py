@@ -73,8 +73,8 @@ class Backends(Protocol):
         """(text vectors, image vectors) as numpy arrays; budget: the request's for decoding its pictures."""
 
     def search(self, model: str, text: str, images: list[Path], top: int, threshold: float | None,
-               budget=None) -> Future:
-        """A list of app.core.images.index.Hit."""
+               budget=None, filters=None) -> Future:
+        """A list of app.core.images.index.Hit; filters: an app.core.images.filters.Filters, or None."""
 
     def kind_of(self, model: str) -> str | None:
         """The kind of an installed model id (None: no such model)."""
@@ -204,8 +204,9 @@ class LocalBackends:
     def embed(self, model, texts, images, budget=None) -> Future:
         return self.worker(model, "images").submit(lambda m: embed_with(m.encoder, texts, images, budget))
 
-    def search(self, model, text, images, top, threshold, budget=None) -> Future:
-        return self.worker(model, "images").submit(lambda m: m.search(text, images, top, threshold, budget))
+    def search(self, model, text, images, top, threshold, budget=None, filters=None) -> Future:
+        return self.worker(model, "images").submit(lambda m: m.search(text, images, top, threshold, budget,
+                                                                      filters))
 
     def kind_of(self, model: str) -> str | None:
         entry = self.store.get(model)
@@ -278,11 +279,12 @@ def embed_with(encoder, texts: list[str], images: list[Path], budget=None):
 
 
 def search_with(encoder, key: str, index, text: str, images: list[Path], top: int, threshold: float | None,
-                budget=None):
-    from app.core.images.query import parse, query_vector
+                budget=None, filters=None):
+    from app.core.images.query import search_photos
 
-    vectors = list(encoder.embed_pil(_pictures(encoder, images, budget))) if images else []
-    return index.search(query_vector(parse(text or ""), encoder, vectors), key, top, threshold)
+    pictures = _pictures(encoder, images, budget) if images else []
+    return search_photos(index, encoder, key, text or "", pictures=pictures, top=top, threshold=threshold,
+                         filters=filters)
 
 
 class _Images:
@@ -292,12 +294,12 @@ class _Images:
         self.encoder, self.key = encoder, key
         self._index: ImageIndex | None = None
 
-    def search(self, text: str, images: list[Path], top: int, threshold: float | None, budget=None):
+    def search(self, text: str, images: list[Path], top: int, threshold: float | None, budget=None, filters=None):
         from app.core.images.index import ImageIndex
 
         if self._index is None:
             self._index = ImageIndex()
-        return search_with(self.encoder, self.key, self._index, text, images, top, threshold, budget)
+        return search_with(self.encoder, self.key, self._index, text, images, top, threshold, budget, filters)
 
     def close(self) -> None:
         if self._index is not None:

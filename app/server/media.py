@@ -16,8 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from app.core import paths
+from app.core.images.filters import make_filters
 from app.core.images.scan import path_fields
-from app.core.jobs import CancelToken
+from app.core.jobs import CancelToken, InputError
 from app.server.http import ApiError, from_hearth, picture_budget, read_json, wait, watch_disconnect
 
 AUDIO_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
@@ -287,20 +288,36 @@ async def image_search(request):
     threshold = data.get("threshold")
     if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
         raise ApiError(400, "'threshold' must be a number", param="threshold")
-    if not text.strip() and not uris:
-        raise ApiError(400, "give a 'query' (text) or an 'image' (a data URI)", param="query")
+    filters = _filters(data)
+    if not text.strip() and not uris and filters.empty:
+        raise ApiError(400, "give a 'query' (text), an 'image' (a data URI) or a filter ('after', 'before', "
+                            "'place')", param="query")
     model = _resolve(request, data.get("model"), "images")
     with ExitStack() as stack:
         images = [_scratch(stack, _image_bytes(u, f"image[{i}]")) for i, u in enumerate(uris)]
         try:
             cancel = CancelToken()
             async with watch_disconnect(request, cancel):
-                job = state.backends.search(model, text, images, top, threshold, picture_budget(request, cancel))
+                job = state.backends.search(model, text, images, top, threshold, picture_budget(request, cancel),
+                                            filters)
                 hits = await wait(job, state.timeout, cancel)
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001
             raise from_hearth(exc) from None
     return JSONResponse({"object": "list", "model": model,
-                         "data": [{**path_fields(h.path), "score": round(float(h.score), 6), "offline": h.offline}
+                         "data": [{**path_fields(h.path), "score": round(float(h.score), 6), "offline": h.offline,
+                                   "taken": h.taken, "taken_source": h.taken_source, "place": h.place}
                                   for h in hits]})
+
+
+def _filters(data: dict):
+    """'after' and 'before' (2023, 2023-08 or 2023-08-15, both days included) and 'place' (a name)."""
+    fields = {k: data.get(k) for k in ("after", "before", "place")}
+    for k, v in fields.items():
+        if v is not None and (not isinstance(v, str) or len(v) > 100):
+            raise ApiError(400, f"'{k}' must be text", param=k)
+    try:
+        return make_filters(**fields)
+    except InputError as exc:
+        raise ApiError(400, str(exc)) from None

@@ -170,6 +170,6 @@ def test_an_older_index_gains_the_likeness_table(tmp_path):
     open_db(path, MIGRATIONS[:2], "the photo index").close()  # schema 2, as the released app writes it
     ImageIndex(path).close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
     assert "likeness" in {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.close()

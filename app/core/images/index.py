@@ -25,7 +25,9 @@ import numpy as np
 
 from app.core import paths
 from app.core.db import DamagedDatabaseError, is_damage, open_db, schema_differences, set_aside
-from app.core.images import likeness
+from app.core.images import likeness, metadb
+from app.core.images.filters import Filters
+from app.core.images.meta import PhotoMeta, read_exif
 from app.core.images.scan import (
     DELETED,
     KnownFile,
@@ -74,6 +76,9 @@ class Hit:
     path: str
     score: float
     offline: bool = False
+    taken: str | None = None  # ISO 8601, with the offset when known
+    taken_source: str | None = None  # "exif", or "file" (the file's time: no date in the picture)
+    place: str | None = None  # "Lisbon, Portugal"
 
 
 class IndexDamagedError(DamagedDatabaseError):
@@ -142,11 +147,11 @@ def _v1_to_v2(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE files ADD COLUMN dev INTEGER")
 
 
-def _v2_to_v3(db: sqlite3.Connection) -> None:
+def _v3_to_v4(db: sqlite3.Connection) -> None:
     likeness.create_table(db)  # perceptual hashes, sharpness and size for finding duplicates
 
 
-MIGRATIONS = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
+MIGRATIONS = [_v0_to_v1, _v1_to_v2, metadb.v2_to_v3, _v3_to_v4]
 
 
 @dataclass
@@ -156,11 +161,13 @@ class _Decoded:
     tensor: object = None
     reason: str | None = None  # None: embed it; "same": content unchanged; else why it was skipped
     like: likeness.Likeness | None = None
+    meta: PhotoMeta | None = None
 
 
 class ImageIndex:
-    def __init__(self, path: Path | None = None):
+    def __init__(self, path: Path | None = None, read_meta: bool = True):
         self.path = Path(path) if path else default_path()
+        self.read_meta = read_meta  # False only to measure what reading metadata costs (scripts/bench.py)
         try:
             self.store = open_db(self.path, MIGRATIONS, "the photo index", newer="refuse")
         except DamagedDatabaseError as exc:
@@ -352,9 +359,10 @@ class ImageIndex:
 
     def _known(self, folder_id: int, model_key: str) -> dict[str, KnownFile]:
         rows = self.db.execute(
-            "SELECT f.id, f.path, f.size, f.mtime, f.hash, f.status, f.reason, e.hash, f.dev FROM files f"
+            "SELECT f.id, f.path, f.size, f.mtime, f.hash, f.status, f.reason, e.hash, f.dev,"
+            " ? OR EXISTS (SELECT 1 FROM photo_meta m WHERE m.file_id = f.id) FROM files f"
             " LEFT JOIN embeddings e ON e.file_id = f.id AND e.model = ? WHERE f.folder_id = ?",
-            (model_key, folder_id))
+            (not self.read_meta, model_key, folder_id))
         return {_from_db(r[1]): KnownFile(r[0], *r[2:]) for r in rows}
 
     def _set_offline(self, folder_id: int) -> None:
@@ -378,14 +386,17 @@ class ImageIndex:
             except OSError as exc:
                 return _Decoded(t, None, reason=f"unreadable ({exc.strerror or exc})")
             backfill = t.path in self._want_likeness
-            if t.reusable == digest and not backfill:
-                return _Decoded(t, digest, reason="same")
+            if t.reusable == digest and not backfill:  # EXIF may be new to the index (migrated): header only
+                return _Decoded(t, digest, reason="same", meta=metadb.header_meta(t.path) if self.read_meta else None)
+            metas: list[PhotoMeta] = []
+            on_load = (lambda im: metas.append(read_exif(im))) if self.read_meta else None
             try:
-                image = open_image(t.path, size)
+                image = open_image(t.path, size, on_load=on_load)
                 like = likeness.likeness_of(image)  # from the same decode: the picture is read once
+                meta = metas[0] if metas else None
                 if t.reusable == digest:
-                    return _Decoded(t, digest, reason="same", like=like)
-                return _Decoded(t, digest, prepare(image), like=like)
+                    return _Decoded(t, digest, reason="same", like=like, meta=meta)
+                return _Decoded(t, digest, prepare(image), like=like, meta=meta)
             except SkipImage as exc:
                 return _Decoded(t, digest, reason=str(exc))
 
@@ -409,6 +420,10 @@ class ImageIndex:
         if item.reason == "same":
             self.db.execute("UPDATE files SET size = ?, mtime = ?, dev = ? WHERE path = ?",
                             (t.size, t.mtime, t.dev, _to_db(t.path)))
+            if item.meta is not None:
+                row = self.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(t.path),)).fetchone()
+                if row is not None:
+                    metadb.store(self.db, row[0], item.meta, t.mtime)
             summary.unchanged += 1
             if item.like is not None and item.digest is not None:
                 row = self.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(t.path),)).fetchone()
@@ -433,6 +448,8 @@ class ImageIndex:
                 file_id = self._upsert_file(d.todo, d.digest, "ok", "")
                 if d.like is not None and d.digest is not None:
                     likeness.store(self.db, file_id, d.digest, d.like)
+                if self.read_meta:
+                    metadb.store(self.db, file_id, d.meta or PhotoMeta(), d.todo.mtime)
                 self.db.execute(
                     "INSERT OR REPLACE INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
                     (file_id, model_key, d.digest, vec.astype(np.float16).tobytes()),
@@ -470,23 +487,52 @@ class ImageIndex:
         return np.frombuffer(row[0], dtype=np.float16).astype(np.float32) if row else None
 
     @_guarded
-    def search(self, query: np.ndarray, model_key: str, top: int = 50, threshold: float | None = None) -> list[Hit]:
+    def place_names(self) -> set[str]:
+        """The folded names of the places, regions and countries the library's photos were taken in."""
+        return metadb.place_names(self.db)
+
+    @_guarded
+    def search(self, query: np.ndarray | None, model_key: str, top: int = 50, threshold: float | None = None,
+               filters: Filters | None = None) -> list[Hit]:
+        """The best matches of a query vector among the photos the filters let through. No vector (only
+        filters): every photo they let through, newest first, each scored 1."""
         mat, ids = self.matrix(model_key)
         if mat.shape[0] == 0:
             return []
+        if query is None:
+            return self._browse(ids, top, filters or Filters())
         scores = score_matrix(mat, query)
+        if filters is not None and not filters.empty:
+            allowed = metadb.matching_ids(self.db, filters)
+            scores = np.where(np.isin(np.asarray(ids), list(allowed)), scores, -np.inf).astype(np.float32)
+            top = min(top, len(allowed))
+            if top == 0:
+                return []
         k = min(top, scores.size)
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best])]
+        best = best[np.isfinite(scores[best])]  # filtered out
         if threshold is not None:
             best = best[scores[best] >= threshold]
-        chosen = [ids[i] for i in best]
+        return self._hits([(ids[i], float(scores[i])) for i in best])
+
+    def _browse(self, ids: list[int], top: int, filters: Filters) -> list[Hit]:
+        allowed = metadb.matching_ids(self.db, filters) if not filters.empty else set(ids)
+        indexed = set(ids)
+        rows = self.db.execute("SELECT file_id FROM photo_meta ORDER BY taken DESC, file_id").fetchall()
+        chosen = [r[0] for r in rows if r[0] in allowed and r[0] in indexed][:top]
+        return self._hits([(i, 1.0) for i in chosen])
+
+    def _hits(self, scored: list[tuple[int, float]]) -> list[Hit]:
+        chosen = [i for i, _ in scored]
         info = {}
         if chosen:
             marks = ",".join("?" * len(chosen))
             info = {i: (_from_db(p), s) for i, p, s in self.db.execute(
                 f"SELECT id, path, status FROM files WHERE id IN ({marks})", chosen)}
-        return [Hit(info[ids[i]][0], float(scores[i]), info[ids[i]][1] == "offline") for i in best if ids[i] in info]
+        meta = metadb.describe(self.db, chosen)
+        return [Hit(info[i][0], score, info[i][1] == "offline", *meta.get(i, (None, None, None)))
+                for i, score in scored if i in info]
 
 
 def score_matrix(mat: np.ndarray, query: np.ndarray) -> np.ndarray:

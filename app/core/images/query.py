@@ -8,11 +8,14 @@ embedding. The parts are summed as unit vectors, and the sum normalised.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
+from app.core.images.filters import Filters, split_query
 from app.core.jobs import InputError
 
 
@@ -85,3 +88,37 @@ def search_vector(text: str, encoder, index, key: str, image_paths=(), pictures=
     if pictures:
         vectors.extend(encoder.embed_pil(list(pictures)))
     return query_vector(parse(text), encoder, vectors)
+
+
+def library_places(index) -> Callable[[str, bool], bool]:
+    """is_place for split_query: a name after "in"/"at" is a place if the gazetteer or the library knows it;
+    a bare name only if the library's photos were taken there."""
+    from app.core.images.places import fold, knows_place
+
+    known = index.place_names()
+
+    def is_place(name: str, marked: bool) -> bool:
+        folded = fold(name)
+        return folded in known or (marked and knows_place(folded))
+
+    return is_place
+
+
+def search_photos(index, encoder, key: str, text: str = "", *, images=(), pictures=(), top: int = 20,
+                  threshold: float | None = None, filters: Filters | None = None, today: date | None = None):
+    """The one photo search (the CLI, the pane, the API and the chat's search_photos tool call it).
+
+    text: words, with "+term"/"-term", and time and place words ("2023", "last August", "in Lisbon"),
+    which become filters and are not given to CLIP. images: paths; pictures: PIL pictures to search by.
+    filters: a date range and a place (make_filters builds one from text); they win over the words'.
+    Only filters, no words or pictures: every photo they let through, newest first.
+    Returns app.core.images.index.Hit list, each with its score, `taken` (ISO 8601) and `place`."""
+    rest, typed = split_query(text or "", library_places(index), today)
+    wanted = (filters or Filters()).merged(typed)
+    if not parse(rest).empty or images or pictures:
+        vec = search_vector(rest, encoder, index, key, images, pictures)
+    elif wanted.empty:
+        raise InputError("type something to search for, or drop a picture here")
+    else:
+        vec = None
+    return index.search(vec, key, top, threshold, wanted)

@@ -152,6 +152,7 @@ class KnownFile:
     reason: str
     embedded_hash: str | None  # the hash the current model's vector was made from; None: no vector
     dev: int | None = None  # the device its folder was on when it was indexed
+    has_meta: bool = True  # its metadata (date, camera, place) is in the index
 
 
 @dataclass
@@ -192,14 +193,15 @@ def plan_folder(folder_id: int, found: list[FoundFile], known: dict[str, KnownFi
         present.add(f.path)
         old = known.get(f.path)
         same = old is not None and old.size == f.size and old.mtime == f.mtime
-        if same and old is not None and (old.status == "skipped" or old.embedded_hash is not None):
+        if same and old is not None and (old.status == "skipped" or (old.embedded_hash is not None and old.has_meta)):
             plan.unchanged += 1
             if f.dev is not None and old.dev != f.dev:
                 plan.moved_dev.append((f.dev, old.id))
             if old.status == "skipped":
                 plan.skipped[old.reason or "skipped"] += 1
             continue
-        # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed.
+        # Hashing happens in the decode pool: a touched-but-same file costs a read, not an embed (and an
+        # indexed one without metadata, as after the schema 3 migration, only has its EXIF read).
         reusable = old.hash if old is not None and old.hash and old.embedded_hash == old.hash else None
         plan.todo.append(Todo(folder_id, f.path, f.size, f.mtime, reusable, f.dev))
     mounts = _MountCheck(root, root_dev) if root is not None and root_dev is not None else None
@@ -265,8 +267,9 @@ class SkipImage(Exception):  # noqa: N818 - a reason to skip, not a failure
     pass
 
 
-def open_image(path: str, target: int = 224, budget: RequestBudget | None = None):
-    """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not.
+def open_image(path: str, target: int = 224, budget: RequestBudget | None = None, on_load=None):
+    """A decoded RGB picture, upright (EXIF), shrunk early; SkipImage says why not. on_load(im) sees the
+    picture once its data is read, before it is shrunk (the index reads its EXIF there: one open).
 
     JPEG decodes at 1/2, 1/4 or 1/8 scale (DCT scaling) and other formats are reduced right after
     decoding, before any copy (transpose, mode conversion) is made; the full-size pixels count
@@ -292,6 +295,8 @@ def open_image(path: str, target: int = 224, budget: RequestBudget | None = None
             _budget.acquire(cost)
             try:
                 im.load()
+                if on_load is not None:
+                    on_load(im)
                 if max(im.size) > target * 4:  # huge: shrink (Image.reduce, then resample) before any copy
                     im.thumbnail((target * 4, target * 4), reducing_gap=2.0)
             finally:

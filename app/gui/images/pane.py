@@ -67,6 +67,7 @@ class ImagesPane(FoldersPanel, ResultsPanel, DuplicatesAction, ModelBackedPane):
         self.cancel_button.clicked.connect(self._cancel)
         self.search_button.clicked.connect(self.search)
         self.query.returnPressed.connect(self.search)
+        self.filter_bar.place.returnPressed.connect(self.search)
         self.grid.doubleClicked.connect(self._open)
         self.grid.customContextMenuRequested.connect(self._menu)
         # Ctrl+V anywhere in this pane searches by the pasted picture (the Chat pane's paste is its own).

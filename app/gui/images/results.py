@@ -6,7 +6,7 @@ import hashlib
 import os
 
 from PySide6.QtCore import QAbstractListModel, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QFont, QImage, QPixmap
 
 from app.core import paths
 from app.core.images.scan import display_path
@@ -53,11 +53,13 @@ class _ThumbJob(QRunnable):
 class ResultsModel(QAbstractListModel):
     PathRole = Qt.ItemDataRole.UserRole + 1
     ScoreRole = Qt.ItemDataRole.UserRole + 2
+    HeaderRole = Qt.ItemDataRole.UserRole + 3  # a timeline row: the month's name ("August 2023"); None for a hit
     thumbnail_ready = Signal(str, QImage)  # one asked for with request_thumbnail (the query picture)
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.hits: list = []
+        self.hits: list = []  # rows: a Hit, or a month's name (a str) in the timeline
+        self.header_width = CELL.width()
         self.thumbs: dict[str, QPixmap] = {}
         self._asked: set[str] = set()
         self.pool = QThreadPool(self)
@@ -71,10 +73,13 @@ class ResultsModel(QAbstractListModel):
         self.placeholder = QPixmap(THUMB, THUMB)
         self.placeholder.fill(Qt.GlobalColor.transparent)
 
-    def set_hits(self, hits) -> None:
+    def set_hits(self, hits, by_month: bool = False) -> None:
+        """The hits in order, or with by_month grouped under their month's name (a header row each)."""
+        from app.core.images.filters import by_month as months
+
         self.beginResetModel()
-        self.hits = list(hits)
-        self._row = {h.path: i for i, h in enumerate(self.hits)}
+        self.hits = [row for name, group in months(list(hits)) for row in [name, *group]] if by_month else list(hits)
+        self._row = {h.path: i for i, h in enumerate(self.hits) if not isinstance(h, str)}
         self.pool.clear()
         self._asked = {p for p in self._asked if p in self.thumbs}
         self.endResetModel()
@@ -86,6 +91,8 @@ class ResultsModel(QAbstractListModel):
         if not index.isValid():
             return None
         hit = self.hits[index.row()]
+        if isinstance(hit, str):
+            return self._header(hit, role)
         if role == Qt.ItemDataRole.DisplayRole:
             return f"{os.path.basename(hit.path)}\n{hit.score:.2f}" + ("  offline" if hit.offline else "")
         if role == Qt.ItemDataRole.SizeHintRole:
@@ -103,6 +110,25 @@ class ResultsModel(QAbstractListModel):
         if role == self.ScoreRole:
             return hit.score
         return None
+
+    def _header(self, name: str, role):
+        if role in (Qt.ItemDataRole.DisplayRole, self.HeaderRole, Qt.ItemDataRole.AccessibleTextRole):
+            return name
+        if role == Qt.ItemDataRole.SizeHintRole:
+            return QSize(self.header_width, 28)  # the whole row: the month's photos start on the next one
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole:
+            font = QFont()
+            font.setBold(True)
+            font.setPointSizeF(font.pointSizeF() * 1.2)
+            return font
+        return None
+
+    def flags(self, index):
+        if index.isValid() and isinstance(self.hits[index.row()], str):
+            return Qt.ItemFlag.ItemIsEnabled  # a header is not selected, opened or dragged
+        return super().flags(index)
 
     def request_thumbnail(self, path: str) -> None:
         """A thumbnail of any picture, made off the GUI thread (a dropped one may be 100 megapixels):

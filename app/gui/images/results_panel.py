@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListView, QMenu, 
 
 from app.core.jobs import HearthError
 from app.gui import theme
+from app.gui.images.filter_bar import FilterBar, WidthWatch
 from app.gui.images.reading import read_picture
 from app.gui.images.results import CELL, THUMB, ResultsModel
 from app.gui.panes.base import button, hbox
@@ -52,6 +53,7 @@ class ResultsPanel:
         self.query.setPlaceholderText("Describe a picture, or drop one here")
         self.query.setToolTip('Describe what is in the picture: "a dog on a beach -night +snow"\n'
                               "(-night: less like night, +snow: more like snow).\n"
+                              'When and where: "2023", "August 2023", "last summer", "in Lisbon".\n'
                               "Or drop or paste (Ctrl+V) a picture to find similar ones.")
         self.query.installEventFilter(_FileDrops(self))
         self.search_button = button("&Search", "Search")
@@ -77,6 +79,9 @@ class ResultsPanel:
         self.query_picture.hide()
         right = QVBoxLayout()
         right.addLayout(search_row)
+        self.filter_bar = FilterBar()
+        self.filter_bar.changed.connect(self._on_timeline)
+        right.addWidget(self.filter_bar)
         self.query_caption = QLabel("Results most like this picture first.")
         self.query_caption.setObjectName("paneNotice")
         self.query_caption.hide()
@@ -117,7 +122,25 @@ class ResultsPanel:
         self.grid.setModel(self.results)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.grid.setSelectionMode(QListView.SelectionMode.ExtendedSelection)  # several go to chat together
+        self._width_watch = WidthWatch(self.grid.viewport(), self._fit_headers)
         return self.grid
+
+    def _on_timeline(self) -> None:
+        """By month: headers span the row, so the grid lays items out by their own sizes, not in cells."""
+        on = self.filter_bar.timeline.isChecked()
+        self.grid.setUniformItemSizes(not on)
+        self.grid.setGridSize(QSize() if on else CELL)
+        self.grid.setSpacing(4 if on else 0)
+        self._fit_headers()
+        if self.all_hits:
+            self._apply_threshold()
+
+    def _fit_headers(self) -> None:
+        width = max(CELL.width(), self.grid.viewport().width() - 2 * self.grid.spacing() - 2)
+        if width != self.results.header_width:
+            self.results.header_width = width
+            if self.filter_bar.timeline.isChecked() and self.results.rowCount():
+                self.results.layoutChanged.emit()
 
     def search(self, images: list[str] | None = None, pil_images: list | None = None) -> None:
         model_id = self.picker.current()
@@ -129,7 +152,7 @@ class ResultsPanel:
         # Every hit comes back; the threshold slider filters them here, live.
         self.search_job = self.images.search(
             model_id, self.query.text(), list(images or []), list(pil_images or []), 10_000, None,
-            on_result=self._show_results, on_error=self._search_failed,
+            self.filter_bar.values(), on_result=self._show_results, on_error=self._search_failed,
         )
 
     def _show_query_picture(self, images, pil_images) -> None:
@@ -176,7 +199,7 @@ class ResultsPanel:
         counted as hidden by the slider: at 0.00 it hides nothing)."""
         floor = self.threshold.value() / 100
         shown = [h for h in self.all_hits if h.score > floor and h.score > 0]
-        self.results.set_hits(shown)
+        self.results.set_hits(shown, self.filter_bar.timeline.isChecked())
         self.grid.set_placeholder(NO_MATCH)
         hidden = sum(1 for h in self.all_hits if 0 < h.score <= floor)
         if not shown:

@@ -103,13 +103,17 @@ class ImagesWorker(ModelWorker):
         return self.submit(job, name="index", **callbacks)
 
     def search(self, model_id: str, text: str, images: list[str], pil_images: list, top: int,
-               threshold: float | None, **callbacks) -> Job:
-        def job(cancel, progress):
-            from app.core.images.query import search_vector
+               threshold: float | None, filters: tuple = (None, None, None), **callbacks) -> Job:
+        """filters: (after, before, place) as the pane's fields give them (make_filters checks them)."""
 
+        def job(cancel, progress):
+            from app.core.images.filters import make_filters
+            from app.core.images.query import search_photos
+
+            wanted = make_filters(*filters)
             encoder, key = self.ensure(model_id)
-            index = self.library()
-            return index.search(search_vector(text, encoder, index, key, images, pil_images), key, top, threshold)
+            return search_photos(self.library(), encoder, key, text, images=images, pictures=pil_images, top=top,
+                                 threshold=threshold, filters=wanted)
 
         return self.submit(job, name="search", **callbacks)
 

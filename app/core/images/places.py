@@ -1,0 +1,113 @@
+"""Places offline: a GPS position becomes (place, region, country) from the bundled GeoNames table
+(resources/places/, built by scripts/build_places.py), and a typed place name is matched against them.
+
+Nearest place on the unit sphere, weighed by size: a city draws a point from its suburbs (a photo in
+central Lisbon is "Lisbon", not the parish next to it). Loaded once, on first use (about 60,000 rows).
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+import threading
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.resources import resources_dir
+
+log = logging.getLogger(__name__)
+EARTH_KM = 6371.0
+MAX_KM = 150.0  # farther than this from any place (at sea, in a desert): no place is named
+PULL_KM, PULL_MAX_KM = 1.5, 25.0  # a place of p people draws points PULL_KM * sqrt(p / 10,000) nearer
+
+
+@dataclass(frozen=True)
+class Place:
+    city: str
+    region: str
+    country: str
+
+    def label(self) -> str:
+        """"Lisbon, Portugal"; the region too where it says more ("Paris, Ontario, Canada")."""
+        parts = [self.city] + ([self.region] if self.region and self.region != self.city else []) + [self.country]
+        return ", ".join(p for p in parts if p)
+
+
+def fold(text: str) -> str:
+    """Case and diacritics folded, spaces squeezed: "São  Paulo" and "sao paulo" are one name."""
+    plain = unicodedata.normalize("NFKD", text.casefold())
+    return " ".join("".join(c for c in plain if not unicodedata.combining(c)).split())
+
+
+class Gazetteer:
+    def __init__(self):
+        folder = resources_dir() / "places"
+        countries = {}
+        for line in (folder / "countries.tsv").read_text(encoding="utf-8").splitlines():
+            code, _, name = line.partition("\t")
+            countries[code] = name
+        lat, lon, pop, self.places = [], [], [], []
+        with gzip.open(folder / "cities.tsv.gz", "rt", encoding="utf-8") as fh:
+            for line in fh:
+                f = line.rstrip("\n").split("\t")
+                lat.append(float(f[0]))
+                lon.append(float(f[1]))
+                pop.append(float(f[5]))
+                self.places.append(Place(f[2], f[3], countries.get(f[4], f[4])))
+        self.xyz = _unit(np.radians(np.array(lat)), np.radians(np.array(lon))).astype(np.float32)
+        self.pull = np.minimum(PULL_KM * np.sqrt(np.array(pop) / 10_000), PULL_MAX_KM).astype(np.float32)
+        self.names = {fold(n) for p in self.places for n in (p.city, p.region, p.country) if n}
+
+    def nearest(self, lat: float, lon: float) -> Place | None:
+        if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
+            return None
+        point = _unit(np.radians(np.array([lat])), np.radians(np.array([lon])))[0].astype(np.float32)
+        cos = np.clip(self.xyz @ point, -1.0, 1.0)
+        km = np.arccos(cos) * EARTH_KM
+        best = int(np.argmin(km - self.pull))
+        return self.places[best] if km[best] <= MAX_KM else None
+
+    def knows(self, name: str) -> bool:
+        """Whether a name (any case, with or without accents) is a place, region or country here."""
+        return fold(name) in self.names
+
+
+def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
+
+
+_lock = threading.Lock()
+_loaded: Gazetteer | None = None
+
+
+def gazetteer() -> Gazetteer:
+    global _loaded
+    with _lock:
+        if _loaded is None:
+            _loaded = Gazetteer()
+        return _loaded
+
+
+def _loaded_or_none() -> Gazetteer | None:
+    """The gazetteer, or None where its files are missing or damaged (a broken install): photos then have
+    no place, and indexing and searching go on."""
+    try:
+        return gazetteer()
+    except (OSError, ValueError, IndexError, EOFError) as exc:
+        log.warning("the places table could not be read (%s): photos get no place names", exc)
+        return None
+
+
+def place_of(lat: float | None, lon: float | None) -> Place | None:
+    if lat is None or lon is None:
+        return None
+    g = _loaded_or_none()
+    return g.nearest(lat, lon) if g is not None else None
+
+
+def knows_place(name: str) -> bool:
+    g = _loaded_or_none()
+    return g is not None and g.knows(name)

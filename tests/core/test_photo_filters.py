@@ -1,0 +1,123 @@
+"""Date and place words in a query, the offline places, and EXIF read safely (no model needed)."""
+
+from datetime import date
+
+import pytest
+from PIL import Image
+
+from app.core.images.filters import Filters, make_filters, split_query
+from app.core.images.meta import read_exif, with_file_time
+from app.core.images.places import fold, gazetteer, place_of
+from app.core.jobs import InputError
+from tests.photo_exif import LISBON, SHOTS, TOKYO, dated_photos
+
+TODAY = date(2026, 12, 7)
+KNOWN = {"lisbon", "portugal", "new york city"}
+
+
+def _split(text, today=TODAY):
+    return split_query(text, lambda name, marked: fold(name) in KNOWN, today)
+
+
+@pytest.mark.parametrize(("text", "rest", "after", "before", "place"), [
+    ("the beach last August", "the beach", date(2026, 8, 1), date(2026, 8, 31), None),
+    ("Lisbon 2023", "", date(2023, 1, 1), date(2023, 12, 31), "Lisbon"),
+    ("a dog in Portugal", "a dog", None, None, "Portugal"),
+    ("August 2023", "", date(2023, 8, 1), date(2023, 8, 31), None),
+    ("a red car last summer -night", "a red car -night", date(2026, 6, 1), date(2026, 8, 31), None),
+    ("a cat in the kitchen", "a cat in the kitchen", None, None, None),
+    ("sunset in new york city last year", "sunset", date(2025, 1, 1), date(2025, 12, 31), "new york city"),
+    ("winter 2022 snow", "snow", date(2022, 12, 1), date(2023, 2, 28), None),
+])
+def test_time_and_place_words_become_filters(text, rest, after, before, place):
+    got_rest, f = _split(text)
+    assert (got_rest, f.after, f.before, f.place) == (rest, after, before, place)
+
+
+def test_last_means_the_latest_one_that_has_ended():
+    assert _split("last summer", date(2026, 7, 1))[1].after == date(2025, 6, 1)
+    assert _split("last August", date(2026, 8, 20))[1].after == date(2025, 8, 1)
+    assert _split("last March", date(2026, 8, 20))[1].after == date(2026, 3, 1)
+
+
+def test_flags_are_checked_and_say_what_is_wrong():
+    f = make_filters("2023-08", "2023-08", " Lisbon ")
+    assert (f.after, f.before, f.place) == (date(2023, 8, 1), date(2023, 8, 31), "Lisbon")
+    assert make_filters(before="2024").before == date(2024, 12, 31)
+    for bad in ("yesterday", "2023-13", "2023-02-30"):
+        with pytest.raises(InputError, match="not a date"):
+            make_filters(after=bad)
+    with pytest.raises(InputError, match="after the end"):
+        make_filters("2024", "2023")
+    assert Filters(place="x").merged(Filters(date(2020, 1, 1))).after == date(2020, 1, 1)
+
+
+def test_places_are_named_offline_and_typed_names_fold():
+    assert place_of(*LISBON).city == "Lisbon" and place_of(*LISBON).country == "Portugal"
+    assert place_of(*TOKYO).country == "Japan"
+    assert place_of(38.706, -9.17).city == "Lisbon"  # a suburb's parish does not win over the city
+    assert place_of(0.0, -30.0) is None  # mid-Atlantic: nothing within reach
+    assert place_of(float("nan"), 10) is None and place_of(95, 0) is None
+    g = gazetteer()
+    assert g.knows("LISBON") and g.knows("sao paulo") and g.knows("São Paulo") and not g.knows("kitchen")
+
+
+def test_exif_is_read_from_the_opened_picture(tmp_path):
+    photos = dated_photos(tmp_path)
+    with Image.open(photos["lisbon-aug-2023.jpg"]) as im:
+        m = read_exif(im)
+    assert (m.taken, m.taken_offset, m.taken_source) == ("2023-08-15T10:00:00", "+01:00", "exif")
+    assert (m.make, m.model) == ("Hearth", "Test Camera")
+    assert m.lat == pytest.approx(LISBON[0], abs=1e-4) and m.lon == pytest.approx(LISBON[1], abs=1e-4)
+    with Image.open(photos["paris-aug-2022.png"]) as im:
+        assert read_exif(im).taken == "2022-08-10T12:00:00"
+    with Image.open(photos["no-exif.jpg"]) as im:
+        m = with_file_time(read_exif(im), photos["no-exif.jpg"].stat().st_mtime)
+    assert m.taken_source == "file" and m.taken.startswith("2020-01-15") and m.lat is None
+    assert len(SHOTS) == len(photos)
+
+
+def test_hostile_exif_gives_what_it_can_and_never_raises(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "A" * 30_000 + "\x00\x1b[31m"
+    exif[0x0112] = 99
+    sub = exif.get_ifd(0x8769)
+    sub[0x9003] = "0000:00:00 00:00:00"
+    sub[0x9004] = "2023:02:30 10:00:00"
+    exif[0x0132] = "2019:05:04 03:02:01"
+    sub[0x9011] = "; DROP TABLE"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (float("inf"), 0.0, 0.0)
+    gps[3], gps[4] = "E", (1.0, 2.0)  # two parts, not three
+    path = tmp_path / "hostile.jpg"
+    Image.new("RGB", (16, 16)).save(path, exif=exif)
+    with Image.open(path) as im:
+        m = read_exif(im)
+    assert m.taken == "2019-05-04T03:02:01" and m.taken_offset is None  # the one good date; a bad offset dropped
+    assert m.make == "A" * 64 and m.orientation is None and m.lat is None and m.lon is None
+    # A damaged EXIF block: no metadata, no error.
+    raw = path.read_bytes()
+    at = raw.find(b"Exif\x00\x00")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(raw[: at + 6] + b"MM\x00\x2a\xff\xff\xff\xff" + raw[at + 14:])
+    with Image.open(broken) as im:
+        m = read_exif(im)
+    assert m.lat is None
+
+
+
+def test_a_missing_places_table_leaves_photos_without_places_and_nothing_broken(tmp_path, monkeypatch, caplog):
+    import sys
+
+    from app.core.images import places
+    from app.core.images.index import ImageIndex
+    from app.core.images.query import library_places
+
+    index = ImageIndex(tmp_path / "images.sqlite3")
+    assert library_places(index)("Portugal", True)  # with the table: a known country
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)  # a bundle without resources/places
+    monkeypatch.setattr(places, "_loaded", None)
+    assert place_of(*LISBON) is None
+    assert not library_places(index)("Portugal", True)
+    assert "places table could not be read" in caplog.text
+    index.close()
