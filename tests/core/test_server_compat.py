@@ -306,3 +306,20 @@ def test_optional_fields_sent_as_null_mean_their_defaults(client):
     assert text.choices[0].text
     with pytest.raises(openai.BadRequestError, match="n=1"):
         client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, n=2)
+
+
+@pytest.mark.slow
+def test_completions_honour_response_format(client):
+    """/v1/completions dropped response_format silently: a 200 with free text where JSON was asked."""
+    import openai
+
+    fmt = {"type": "json_schema", "json_schema": {"name": "colour", "schema": {
+        "type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}}, "required": ["colour"]}}}
+    for stream in (False, True):
+        got = client.completions.create(model=GEMMA, prompt="My favourite colour is", max_tokens=40, temperature=0,
+                                        seed=4, stream=stream, extra_body={"response_format": fmt})
+        text = got.choices[0].text if not stream else "".join(c.choices[0].text for c in got if c.choices)
+        assert isinstance(json.loads(text)["colour"], str), text
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        client.completions.create(model=GEMMA, prompt="Hi", max_tokens=4,
+                                  extra_body={"response_format": {"type": "yaml"}})
