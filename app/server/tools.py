@@ -12,6 +12,7 @@ words), and a schema no grammar can follow is a 400 from the engine before anyth
 from __future__ import annotations
 
 import json
+import logging
 import re
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from app.core.chat.templates import Message
 from app.core.jobs import InputError
 from app.server.http import ApiError
 
+log = logging.getLogger(__name__)
 MAX_TOOLS = 128  # OpenAI's own limit
 MAX_DESCRIPTION = 4000
 MAX_TOOLS_CHARS = 100_000  # all the tools as JSON, as a response_format schema's bound
@@ -72,6 +74,18 @@ class ToolPlan:
 
 def parse_tools(data: dict) -> ToolPlan | None:
     """The request's tools and tool_choice (None: decode as without tools), or a 400 in words."""
+    try:
+        return _plan(data)
+    except ApiError as exc:
+        log.info("a request's tools were refused: %s", exc.message)
+        raise
+
+
+def _plan(data: dict) -> ToolPlan | None:
+    for old in ("functions", "function_call"):  # OpenAI's older names: answered in words, not ignored
+        if data.get(old) is not None:
+            raise ApiError(400, f"'{old}' is not supported; send 'tools' and 'tool_choice' instead", param=old,
+                           code="unsupported_parameter")
     tools = _tools(data.get("tools"))
     choice = data.get("tool_choice")
     if choice is None:

@@ -185,19 +185,22 @@ BAD = [
     ({"tools": [_fn()], "tool_choice": {"type": "function", "function": {"name": "g"}}}, "not among"),
     ({"tool_choice": "required"}, "needs 'tools'"),
     ({"tools": [_fn()], "response_format": {"type": "json_object"}}, "response_format"),
+    ({"functions": [{"name": "f", "parameters": {"type": "object"}}]}, "send 'tools'"),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("stream", [False, True])
-def test_bad_tools_are_a_400_in_words(client, stream):
+def test_bad_tools_are_a_400_in_words(client, stream, caplog):
     import openai
 
+    caplog.set_level("INFO", "app.server.tools")
     for extra, words in BAD:
         with pytest.raises(openai.BadRequestError, match=words) as caught:
             client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, stream=stream,
                                            extra_body=extra)
         assert "Traceback" not in caught.value.message
+    assert sum("tools were refused" in r.getMessage() for r in caplog.records) >= len(BAD) - 1  # less the engine's
 
 
 # --- the reader, without a model ---------------------------------------------------------------------------
