@@ -162,6 +162,7 @@ async def chat_completions(request):
     plan = parse_tools(data)
     if plan is not None:  # the reply is a call or (auto) words, under the tools' grammar
         messages, params.json_schema = with_tools(messages, plan), plan.schema()
+        params.or_text = plan.mode == "auto"
     cancel = CancelToken()
     if any(m.images for m in messages):
         messages = await _decode_request_pictures(request, state.backends, model, messages, cancel)

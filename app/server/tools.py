@@ -2,9 +2,10 @@
 JSON schema that the engine follows under a grammar (in the model's process, as response_format's), and
 the tools are described to the model in words in the system turn.
 
-The reply is one JSON object whose first key decides what it is: ``{"name": ..., "arguments": {...}}`` is
-a call of one of the tools, its arguments matching that tool's parameters schema; ``{"content": "..."}``
-(tool_choice auto only) is an answer in words. tool_calls.py reads it back into OpenAI's shapes.
+The reply's first token decides what it is: ``{`` opens a call of one of the tools, ``{"name": ...,
+"arguments": {...}}``, its arguments matching that tool's parameters schema, decoded under the grammar to
+the end; with tool_choice auto, any other first token begins an answer in words, decoded freely from there
+(the engine's or_text). tool_calls.py reads the reply back into OpenAI's shapes.
 A request's tools are hostile input: their shape, count, names and schemas are bounded here (a 400 in
 words), and a schema no grammar can follow is a 400 from the engine before anything streams.
 """
@@ -26,8 +27,6 @@ MAX_TOOLS = 128  # OpenAI's own limit
 MAX_DESCRIPTION = 4000
 MAX_TOOLS_CHARS = 100_000  # all the tools as JSON, as a response_format schema's bound
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-ANSWER = {"type": "object", "properties": {"content": {"type": "string"}}, "required": ["content"],
-          "additionalProperties": False}
 
 
 @dataclass
@@ -45,11 +44,10 @@ class ToolPlan:
     mode: str
 
     def schema(self) -> str:
-        """One JSON schema for the whole reply: a call of one of the tools, or (auto) an answer in words."""
+        """The JSON schema of a call of one of the tools (auto: the engine lets words begin instead)."""
         defs: dict = {}
         calls = [_call_schema(i, tool, defs) for i, tool in enumerate(self.tools)]
-        choices = calls + [ANSWER] if self.mode == "auto" else calls
-        schema: dict = choices[0] if len(choices) == 1 else {"anyOf": choices}
+        schema: dict = calls[0] if len(calls) == 1 else {"anyOf": calls}
         if defs:
             schema = {**schema, "$defs": defs}
         return json.dumps(schema)
@@ -62,8 +60,8 @@ class ToolPlan:
             lines.append(f"- {tool.name}{about} Arguments (JSON schema): {json.dumps(tool.parameters)}")
         call = 'reply with only a JSON object {"name": "<tool name>", "arguments": {<its arguments>}}'
         if self.mode == "auto":
-            lines.append(f"To call a tool, {call}. To answer the user in words instead, reply with only "
-                         '{"content": "<your answer>"}. Call a tool only when it helps to answer.')
+            lines.append(f"To call a tool, {call}. Call a tool only when it helps; otherwise answer the user "
+                         "in words.")
         elif self.mode == "named":
             lines.append(f'Call the tool {self.tools[0].name} now: reply with only a JSON object '
                          f'{{"name": "{self.tools[0].name}", "arguments": {{<its arguments>}}}}.')
