@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -326,7 +326,7 @@ class ChatEngine:
                 stats.tokens_per_second = (stats.completion_tokens - 1) / decode_s
         yield stats
 
-    def _generate(self, tokens: list[int], params: SamplingParams, grammar) -> Iterator[int]:
+    def _generate(self, tokens: list[int], params: SamplingParams, grammar) -> Generator[int, None, None]:
         """The reply's tokens. With or_text, the grammar decides only the first token: one that opens the
         JSON keeps it to the end; any other starts free text, decoded from there without a grammar (a
         grammar costs every token a pass over the whole vocabulary)."""
