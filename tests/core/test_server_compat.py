@@ -264,10 +264,11 @@ def test_a_requests_constraints_are_never_saved_with_a_chats_settings():
     """A saved chat is hostile input: it cannot switch on a grammar, raw prompts or extra stops."""
     from app.core.chat.engine import SamplingParams
 
-    params = SamplingParams(stop=("x",), json_schema='{"type": "object"}', whole_prompt=True, raw=True)
+    params = SamplingParams(stop=("x",), json_schema='{"type": "object"}', whole_prompt=True, raw=True,
+                            or_text=True)
     assert set(params.to_dict()) == {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens",
                                      "seed"}
-    loaded = SamplingParams.from_dict({"raw": 1, "whole_prompt": 1, "json_schema": "{}", "stop": ["x"],
+    loaded = SamplingParams.from_dict({"raw": 1, "whole_prompt": 1, "json_schema": "{}", "stop": ["x"], "or_text": 1,
                                        "max_tokens": 9})
     assert loaded == SamplingParams(max_tokens=9)
 
