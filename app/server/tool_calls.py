@@ -9,7 +9,7 @@ import json
 import re
 import uuid
 
-_CALL = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)"\s*,\s*"arguments"\s*:\s*')
+_CALL = re.compile(r'\s*\{\s*"name"\s*:\s*"([A-Za-z0-9_-]{1,64})"\s*,\s*"arguments"\s*:\s*')  # tools.NAME
 
 
 class ToolReply:
@@ -59,7 +59,7 @@ class ToolReply:
         call = _CALL.match(self.buffer)
         if call is None:
             return []
-        name = json.loads(f'"{call.group(1)}"')
+        name = call.group(1)
         self.calls.append({"id": f"call_{uuid.uuid4().hex[:24]}", "type": "function",
                            "function": {"name": name, "arguments": ""}})
         self.state, self.buffer = "call", self.buffer[call.end():]
