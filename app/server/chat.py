@@ -17,6 +17,8 @@ from app.core.jobs import Cancelled, CancelToken
 from app.server.chat_params import merge_turns, refuse_logprobs, response_schema, tool_calls_text, tool_result_text
 from app.server.http import ApiError, CancellableStream, from_hearth, picture_budget, read_json, watch_disconnect
 from app.server.reply import Reply
+from app.server.tool_calls import ToolReply
+from app.server.tools import ToolPlan, parse_tools, with_tools
 
 log = logging.getLogger(__name__)
 
@@ -157,14 +159,18 @@ async def chat_completions(request):
     data = await read_json(request)
     model = resolve_model(state.backends, data)
     messages, params, options = parse_request(data)
+    plan = parse_tools(data)
+    if plan is not None:  # the reply is a call or (auto) words, under the tools' grammar
+        messages, params.json_schema = with_tools(messages, plan), plan.schema()
+        params.or_text = plan.mode == "auto"
     cancel = CancelToken()
     if any(m.images for m in messages):
         messages = await _decode_request_pictures(request, state.backends, model, messages, cancel)
     reply = Reply("chatcmpl", model, cancel, state.timeout, state.replies)
     await reply.begin(request, state.backends, messages, params)
     if not data.get("stream"):
-        return await _whole_reply(request, reply)
-    return _streamed_reply(reply, bool(options.get("include_usage")))
+        return await _whole_reply(request, reply, plan)
+    return _streamed_reply(reply, bool(options.get("include_usage")), plan)
 
 
 def resolve_model(backends, data: dict) -> str:
@@ -198,29 +204,49 @@ def _chunk(reply: Reply, delta: dict, finish: str | None = None) -> str:
     return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
 
-async def _whole_reply(request, reply: Reply) -> JSONResponse:
+def _finish(reply: Reply, tools: ToolReply | None) -> str:
+    """A whole tool call ends the reply as "tool_calls"; one cut short by max_tokens as "length"."""
+    if tools is not None and tools.calls and tools.complete():
+        return "tool_calls"
+    return reply.finish_reason()
+
+
+async def _whole_reply(request, reply: Reply, plan: ToolPlan | None) -> JSONResponse:
     """stream: false: the whole reply in one JSON body."""
     text = ""
     async with watch_disconnect(request, reply.cancel):
         async for piece in reply.texts():
             text += piece
+    message: dict = {"role": "assistant", "content": text}
+    tools = None
+    if plan is not None:
+        tools = ToolReply()
+        tools.feed(text)
+        tools.finish()
+        message["content"] = tools.content
+        if tools.calls:
+            message["tool_calls"] = tools.calls
     return JSONResponse({
         "id": reply.id, "object": "chat.completion", "created": reply.created, "model": reply.model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                     "finish_reason": reply.finish_reason()}],
+        "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply, tools)}],
         "usage": reply.usage(), "system_fingerprint": "hearth",
     })
 
 
-def _streamed_reply(reply: Reply, include_usage: bool) -> CancellableStream:
-    """stream: true: Server-Sent Events as the text comes, then the finish reason (and usage), then [DONE]."""
+def _streamed_reply(reply: Reply, include_usage: bool, plan: ToolPlan | None) -> CancellableStream:
+    """stream: true: Server-Sent Events as the text comes, then the finish reason (and usage), then [DONE].
+    With tools, the text is read as it comes into tool_calls deltas or the answer's words."""
+    tools = ToolReply() if plan is not None else None
 
     async def sse():
         try:
-            yield _chunk(reply, {"role": "assistant", "content": ""})
+            yield _chunk(reply, {"role": "assistant", "content": None if tools else ""})
             async for piece in reply.texts():
-                yield _chunk(reply, {"content": piece})
-            yield _chunk(reply, {}, reply.finish_reason())
+                for delta in tools.feed(piece) if tools else [{"content": piece}]:
+                    yield _chunk(reply, delta)
+            for delta in tools.finish() if tools else []:
+                yield _chunk(reply, delta)
+            yield _chunk(reply, {}, _finish(reply, tools))
             if include_usage:
                 body = {"id": reply.id, "object": "chat.completion.chunk", "created": reply.created,
                         "model": reply.model, "choices": [], "usage": reply.usage()}

@@ -36,7 +36,7 @@ async def completions(request):
     model = resolve_model(state.backends, data)
     prompt = _prompt(data)
     params = parse_params(data)
-    params.raw, params.json_schema = True, ""
+    params.raw = True  # response_format is honoured as in a chat: the continuation decodes under its grammar
     if data.get("max_tokens") is None:
         params.max_tokens = DEFAULT_MAX_TOKENS
     cancel = CancelToken()

@@ -264,10 +264,11 @@ def test_a_requests_constraints_are_never_saved_with_a_chats_settings():
     """A saved chat is hostile input: it cannot switch on a grammar, raw prompts or extra stops."""
     from app.core.chat.engine import SamplingParams
 
-    params = SamplingParams(stop=("x",), json_schema='{"type": "object"}', whole_prompt=True, raw=True)
+    params = SamplingParams(stop=("x",), json_schema='{"type": "object"}', whole_prompt=True, raw=True,
+                            or_text=True)
     assert set(params.to_dict()) == {"temperature", "top_p", "top_k", "min_p", "repeat_penalty", "max_tokens",
                                      "seed"}
-    loaded = SamplingParams.from_dict({"raw": 1, "whole_prompt": 1, "json_schema": "{}", "stop": ["x"],
+    loaded = SamplingParams.from_dict({"raw": 1, "whole_prompt": 1, "json_schema": "{}", "stop": ["x"], "or_text": 1,
                                        "max_tokens": 9})
     assert loaded == SamplingParams(max_tokens=9)
 
@@ -306,3 +307,20 @@ def test_optional_fields_sent_as_null_mean_their_defaults(client):
     assert text.choices[0].text
     with pytest.raises(openai.BadRequestError, match="n=1"):
         client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, n=2)
+
+
+@pytest.mark.slow
+def test_completions_honour_response_format(client):
+    """/v1/completions dropped response_format silently: a 200 with free text where JSON was asked."""
+    import openai
+
+    fmt = {"type": "json_schema", "json_schema": {"name": "colour", "schema": {
+        "type": "object", "properties": {"colour": {"type": "string", "maxLength": 12}}, "required": ["colour"]}}}
+    for stream in (False, True):
+        got = client.completions.create(model=GEMMA, prompt="My favourite colour is", max_tokens=40, temperature=0,
+                                        seed=4, stream=stream, extra_body={"response_format": fmt})
+        text = got.choices[0].text if not stream else "".join(c.choices[0].text for c in got if c.choices)
+        assert isinstance(json.loads(text)["colour"], str), text
+    with pytest.raises(openai.BadRequestError, match="response_format"):
+        client.completions.create(model=GEMMA, prompt="Hi", max_tokens=4,
+                                  extra_body={"response_format": {"type": "yaml"}})

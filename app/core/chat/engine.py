@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,6 +45,7 @@ class SamplingParams:
     # One request's constraints (the API's), never saved with a chat's settings (to_dict leaves them out):
     stop: tuple[str, ...] = ()  # more stop strings besides the format's; decoding ends inside the engine
     json_schema: str = ""  # JSON Schema text the reply must match, decoded under a grammar built from it
+    or_text: bool = False  # with json_schema: a first token that does not open the JSON starts free text (tools' auto)
     whole_prompt: bool = False  # refuse a prompt that does not fit (ContextLengthError), never drop old turns
     raw: bool = False  # the last message's text is the whole prompt, with no chat template (/v1/completions)
 
@@ -69,7 +70,7 @@ class SamplingParams:
         return {k: v for k, v in asdict(self).items() if k not in _REQUEST_ONLY}
 
 
-_REQUEST_ONLY = ("stop", "json_schema", "whole_prompt", "raw")
+_REQUEST_ONLY = ("stop", "json_schema", "or_text", "whole_prompt", "raw")
 
 
 class ContextLengthError(InputError):
@@ -257,7 +258,7 @@ class ChatEngine:
                 plan = self.plan_raw(messages[-1].content if messages else "", params.max_tokens)
             else:
                 plan = self.plan(messages, params.max_tokens, cancel, params.whole_prompt)
-            grammar = self._grammar(params.json_schema)
+            grammar = self._grammar(params.json_schema, params.or_text)
         except Cancelled:
             yield ChatStats(model=self.model_id, stop_reason="cancelled", total_s=time.perf_counter() - start)
             return
@@ -280,15 +281,7 @@ class ChatEngine:
         stats.stop_reason = "length"
         room = self.n_ctx - len(plan.tokens)
         max_tokens = max(1, min(params.max_tokens, room))
-        gen = llm.generate(
-            plan.tokens,
-            top_k=params.top_k,
-            top_p=params.top_p,
-            min_p=params.min_p,
-            temp=params.temperature,
-            repeat_penalty=params.repeat_penalty,
-            grammar=grammar,
-        )
+        gen = self._generate(plan.tokens, params, grammar)
         try:
             for token in gen:
                 if first_at is None:
@@ -333,9 +326,32 @@ class ChatEngine:
                 stats.tokens_per_second = (stats.completion_tokens - 1) / decode_s
         yield stats
 
-    def _grammar(self, schema: str):
+    def _generate(self, tokens: list[int], params: SamplingParams, grammar) -> Generator[int, None, None]:
+        """The reply's tokens. With or_text, the grammar decides only the first token: one that opens the
+        JSON keeps it to the end; any other starts free text, decoded from there without a grammar (a
+        grammar costs every token a pass over the whole vocabulary)."""
+
+        def start(ids: list[int], grammar):
+            return self.llm.generate(ids, top_k=params.top_k, top_p=params.top_p, min_p=params.min_p,
+                                     temp=params.temperature, repeat_penalty=params.repeat_penalty, grammar=grammar)
+
+        gen = start(tokens, grammar)
+        try:
+            first = next(gen, None)
+            if first is None:
+                return
+            yield first
+            words = grammar is not None and params.or_text and not self._is_end(first)
+            if words and not _token_text(self.llm, first).lstrip().startswith("{"):
+                gen.close()
+                gen = start(tokens + [first], None)  # the prompt is cached: only `first` is evaluated
+            yield from gen
+        finally:
+            gen.close()
+
+    def _grammar(self, schema: str, or_text: bool = False):
         """The llama.cpp grammar for a JSON schema (None: decode freely); a schema it cannot follow is an
-        InputError before anything is decoded."""
+        InputError before anything is decoded. or_text: the JSON, or a first character that cannot begin it."""
         if not schema:
             return None
         from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
@@ -354,8 +370,14 @@ class ChatEngine:
                              f"{str(exc)[:200]})") from None
         if len(gbnf) > MAX_GRAMMAR_CHARS:
             raise InputError("the JSON schema gives a grammar too large to follow; make it simpler")
-        _check_grammar(self.llm, gbnf)
-        return LlamaGrammar.from_string(gbnf, verbose=False)
+        root = "root"
+        if or_text:
+            root = "hearth-json-or-text"
+            gbnf += f'\n{root} ::= root | [^{{ \\t\\r\\n] [^\\x00]*\n'
+        _check_grammar(self.llm, gbnf, root)
+        grammar = LlamaGrammar.from_string(gbnf, verbose=False)
+        grammar._root = root  # the rule llama.cpp starts from
+        return grammar
 
     def _is_end(self, token: int) -> bool:
         if token == self._eos:
@@ -398,12 +420,12 @@ def _token_text(llm, token: int) -> str:
     return llm.detokenize([token], special=True).decode("utf-8", errors="ignore")
 
 
-def _check_grammar(llm, gbnf: str) -> None:
+def _check_grammar(llm, gbnf: str, root: str = "root") -> None:
     """llama.cpp parses a grammar only when sampling starts, and a sampler it cannot build is a null
     pointer there: build one here first and free it."""
     import llama_cpp
 
-    sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"), b"root")
+    sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, gbnf.encode("utf-8"), root.encode())
     if not sampler:
         raise InputError("the JSON schema gave a grammar llama.cpp cannot read")
     llama_cpp.llama_sampler_free(sampler)

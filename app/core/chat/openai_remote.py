@@ -378,6 +378,11 @@ class OpenAIChatEngine:
         }
         if params.seed is not None:
             body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.json_schema and not params.or_text:  # the server's own grammar keeps its model to the schema
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "reply", "schema": json.loads(params.json_schema)}}
         return body
 
     def close(self) -> None:
