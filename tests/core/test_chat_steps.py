@@ -15,11 +15,11 @@ from tests.conftest import ROOT
 PHOTOS = {"tool": "search_photos", "arguments": {"query": "red kayak", "limit": 6},
           "results": [{"kind": "photo", "title": "kayak.jpg", "path": "/photos/lake/kayak.jpg", "score": 0.31,
                        "text": ""}],
-          "error": "", "summary": "Searched photos for 'red kayak': 1 found"}
+          "error": None, "summary": "Searched photos for 'red kayak': 1 found"}
 MEMO = {"tool": "search_recordings", "arguments": {"query": "kayak"},
         "results": [{"kind": "transcript", "title": "Voice memo", "path": None, "text": "the red kayak leaks",
                      "start": 65.0, "end": 70.5, "transcript_id": "memo-1"}],
-        "error": "", "summary": "Searched recordings for 'kayak': 1 passage"}
+        "error": None, "summary": "Searched recordings for 'kayak': 1 passage"}
 
 
 def _asked(h: ChatHistory) -> tuple[int, int]:

@@ -19,7 +19,7 @@ MAX_STEPS = 64  # per message; the loop's step limit is far under this
 MAX_RESULTS = 200  # per step
 MAX_STEP_CHARS = 1_000_000  # one step's stored JSON
 MAX_TEXT = 20_000  # any one text field of a result, after reading
-PLACE_KEYS = ("page", "heading", "char_start", "char_end", "start", "end", "transcript_id", "conversation_id",
+PLACE_KEYS = ("number", "step", "page", "heading", "char_start", "char_end", "start", "end", "transcript_id", "conversation_id",
               "message_id", "line", "score")
 
 
@@ -28,7 +28,7 @@ class StoredStep:
     tool: str
     arguments: dict = field(default_factory=dict)
     results: list[dict] = field(default_factory=list)
-    error: str = ""
+    error: str | None = None  # what went wrong, in words (None: the tool ran), as the loop's Step says
     summary: str = ""
     damaged: str = ""  # what was wrong with the stored value ("" when nothing)
 
@@ -83,9 +83,12 @@ def clean_step(raw) -> StoredStep:
     results = [r for r in (clean_result(x) for x in results_raw[:MAX_RESULTS]) if r is not None]
     if len(results) < min(len(results_raw), MAX_RESULTS):
         damage.append("some results could not be read")
-    text = {k: raw.get(k) if isinstance(raw.get(k), str) else "" for k in ("error", "summary")}
-    return StoredStep(raw["tool"][:200], arguments, results, text["error"][:MAX_TEXT], text["summary"][:MAX_TEXT],
-                      "; ".join(damage))
+    error = raw.get("error")
+    if error is not None and not isinstance(error, str):
+        error = "a tool error that could not be read"
+    summary = raw.get("summary") if isinstance(raw.get("summary"), str) else ""
+    return StoredStep(raw["tool"][:200], arguments, results, error[:MAX_TEXT] if error is not None else None,
+                      summary[:MAX_TEXT], "; ".join(damage))
 
 
 def read_step(value) -> StoredStep:
@@ -102,7 +105,8 @@ def read_step(value) -> StoredStep:
 
 
 def read_citations(value) -> tuple[list[dict], str]:
-    """A message's stored citations (result objects, numbered in order from 1) and damage in words."""
+    """A message's stored citations (the loop's ``Citation.to_json()``: number, step, and the result's
+fields) and damage in words."""
     if value in (None, "", b""):
         return [], ""
     if isinstance(value, bytes):
@@ -133,7 +137,7 @@ def markdown(steps: list[StoredStep], citations: list[dict]) -> list[str]:
         for r in s.results:
             lines.append(f"  - {_plain(where(r))}")
     if citations:
-        lines += ["", "Sources:"] + [f"{n}. {_plain(where(r))}" for n, r in enumerate(citations, 1)]
+        lines += ["", "Sources:"] + [f"{number_of(r, n)}. {_plain(where(r))}" for n, r in enumerate(citations, 1)]
     return lines
 
 
@@ -148,6 +152,12 @@ def where(result: dict) -> str:
     if isinstance(result.get("line"), int):
         place.append(f"line {result['line']}")
     return ", ".join([str(name), *place])
+
+
+def number_of(citation: dict, fallback: int) -> int:
+    """A citation's [n] as the answer writes it (its position from 1 where the stored number is not one)."""
+    n = citation.get("number")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else fallback
 
 
 def clock(seconds: float) -> str:
