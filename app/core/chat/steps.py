@@ -19,8 +19,8 @@ MAX_STEPS = 64  # per message; the loop's step limit is far under this
 MAX_RESULTS = 200  # per step
 MAX_STEP_CHARS = 1_000_000  # one step's stored JSON
 MAX_TEXT = 20_000  # any one text field of a result, after reading
-PLACE_KEYS = ("number", "step", "page", "heading", "char_start", "char_end", "start", "end", "transcript_id", "conversation_id",
-              "message_id", "line", "score")
+PLACE_KEYS = ("number", "step", "page", "heading", "char_start", "char_end", "start", "end", "transcript_id",
+              "conversation_id", "message_id", "line", "score")
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,9 @@ def clean_step(raw) -> StoredStep:
     error = raw.get("error")
     if error is not None and not isinstance(error, str):
         error = "a tool error that could not be read"
-    summary = raw.get("summary") if isinstance(raw.get("summary"), str) else ""
-    return StoredStep(raw["tool"][:200], arguments, results, error[:MAX_TEXT] if error is not None else None,
-                      summary[:MAX_TEXT], "; ".join(damage))
+    summary = raw.get("summary")
+    return StoredStep(raw["tool"][:200], arguments, results, error[:MAX_TEXT] if isinstance(error, str) else None,
+                      summary[:MAX_TEXT] if isinstance(summary, str) else "", "; ".join(damage))
 
 
 def read_step(value) -> StoredStep:

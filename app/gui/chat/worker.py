@@ -62,21 +62,11 @@ class ChatWorker(ModelWorker):
         """A turn; its decode speed calibrates the Models pane's estimates (``on_gpu``: not a CPU speed)."""
 
         def job(cancel, progress):
-            from app.core.chat.history import ChatHistory
             from app.core.chat.remote import ChatProcessError
             from app.core.chat.session import run_turn
             from app.core.chatdocs.context import compose
-            from app.core.jobs import ModelError
 
-            if self.model is None and self._crashed and self._wanted:
-                progress("Restarting the model…")  # it crashed last time; the user asked again
-                self._open(self._wanted)
-            if self.model is None:
-                if self._load_error is not None:
-                    raise ModelError(f"the model could not be loaded: {self._load_error}")
-                raise ModelError("no chat model is loaded: pick one above")
-            if self._history is None:
-                self._history = ChatHistory()
+            self._ready(progress)
             try:
                 result = run_turn(self.model, self._history, conversation_id, params, cancel, on_text=progress,
                                   compose=compose)
@@ -88,10 +78,64 @@ class ChatWorker(ModelWorker):
 
         return self.submit(job, name="generate", **callbacks)
 
+    def _ready(self, progress) -> None:
+        """The model (restarted if it crashed last time) and this thread's history connection."""
+        from app.core.chat.history import ChatHistory
+        from app.core.jobs import ModelError
+
+        if self.model is None and self._crashed and self._wanted:
+            progress("Restarting the model…")  # it crashed last time; the user asked again
+            self._open(self._wanted)
+        if self.model is None:
+            if self._load_error is not None:
+                raise ModelError(f"the model could not be loaded: {self._load_error}")
+            raise ModelError("no chat model is loaded: pick one above")
+        if self._history is None:
+            self._history = ChatHistory()
+
+    def ask(self, conversation_id: int, params, sees: bool = False, **callbacks) -> Job:
+        """An "Ask Hearth" turn (#26): the loop answers the chat's last question with the user's library
+        as its tools, here on the model's thread; progress is an AskProgress snapshot. ``sees``: the
+        loaded model looks at photos itself; otherwise that step says which vision models fit."""
+
+        def job(cancel, progress):
+            from app.core.ask.chat_reply import last_question, run_ask_reply
+            from app.core.ask.loop import AskOptions, ask
+            from app.core.ask.tools import ToolContext
+            from app.core.chat.remote import ChatProcessError
+
+            self._ready(progress)
+            ctx = ToolContext.for_user(cancel=cancel, vision=_vision(self.model, params) if sees else None)
+            question = last_question(self._history, conversation_id)
+            try:
+                events = ask(self.model, question, ctx, AskOptions(params=params))
+                return run_ask_reply(events, self._history, conversation_id, self.model_id or "", progress)
+            except ChatProcessError:
+                self.model, self.model_id, self._crashed = None, None, True
+                raise
+
+        return self.submit(job, name="ask", **callbacks)
+
     def release(self) -> None:
         if self._history is not None:
             self._history.close()
             self._history = None
+
+
+def _vision(engine, params):
+    """look_at_photos with the loaded model that sees: one photo and the question, a short answer."""
+    from dataclasses import replace
+
+    from app.core.chat.events import text_of
+    from app.core.chat.pictures import prepare
+    from app.core.chat.templates import Message
+
+    def look(path, question: str, cancel) -> str:
+        picture = prepare(path, path.name)
+        short = replace(params, max_tokens=min(params.max_tokens, 256))
+        return text_of(engine.stream([Message("user", question, (picture.data,))], short, cancel)).strip()
+
+    return look
 
 
 def _record_speed(model_id: str, stats, on_gpu: bool) -> None:

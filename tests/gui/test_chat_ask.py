@@ -1,0 +1,150 @@
+"""Ask Hearth in the Chat pane (#26): step rows inside the assistant's message, citations that open what
+they cite, and the "Use my library" switch."""
+
+from PySide6.QtCore import QObject, Qt, Slot
+
+from app.core.chat.history import ChatHistory
+from tests.gui.test_chat_pane import _anchor_points
+from tests.helpers import photo_library
+
+
+class _UrlOpener(QObject):
+    def __init__(self):
+        super().__init__()
+        self.urls: list = []
+
+    @Slot("QUrl")
+    def open(self, url) -> None:
+        self.urls.append(url)
+
+
+def _stored_answer(tmp_path) -> tuple[int, dict]:
+    """A chat whose answer has four steps and two citations, written through the history as the ask
+    loop's turn writes them."""
+    from tests.core.docs_files import pdf_bytes
+
+    lib = photo_library(tmp_path / "photos", per_class=2)
+    stars = lib["red star"] if "red star" in lib else next(iter(lib.values()))
+    pdf = tmp_path / "manual.pdf"
+    pdf.write_bytes(pdf_bytes([["Contents"], ["Chapter one"], ["The kayak is stored in the boathouse."]]))
+    photos = [{"kind": "photo", "title": p.name, "path": str(p), "score": 0.3, "text": ""} for p in stars]
+    memo = {"kind": "transcript", "title": "Voice memo", "path": None, "text": "the red kayak leaks a little",
+            "start": 65.0, "end": 70.0, "transcript_id": "0" * 32}
+    page = {"kind": "document", "title": "manual.pdf", "path": str(pdf), "page": 3,
+            "text": "The kayak is stored in the boathouse."}
+    steps = [
+        {"tool": "search_photos", "arguments": {"query": "red star"}, "results": photos, "error": None,
+         "summary": "Searched photos for 'red star': 2 found"},
+        {"tool": "search_recordings", "arguments": {"query": "kayak"}, "results": [memo], "error": None,
+         "summary": "Searched recordings for 'kayak': 1 passage"},
+        {"tool": "search_documents", "arguments": {"query": "kayak"}, "results": [page], "error": None,
+         "summary": "Searched documents for 'kayak': 1 passage"},
+        {"tool": "look_at_photos", "arguments": {"paths": [photos[0]["path"]], "question": "red?"}, "results": [],
+         "error": "no model that sees pictures is loaded: choose a vision model to look at photos",
+         "summary": "Could not look at photos: no vision model"},
+    ]
+    h = ChatHistory()
+    c = h.create("Lake trip")
+    h.add_message(c.id, "user", "Where is the red star, and where is the kayak kept?")
+    reply = h.start_reply(c.id)
+    for s in steps:
+        h.add_step(reply.id, s)
+    h.set_citations(reply.id, [{"number": 1, "step": 0, **photos[0]}, {"number": 2, "step": 2, **page}])
+    h.finish_reply(reply.id, "The star is in [1]; the kayak is in the boathouse [2]. `[1]` stays code.",
+                   {"model": "gemma", "stop_reason": "answered"})
+    h.close()
+    return c.id, {"photos": photos, "memo": memo, "page": page}
+
+
+def test_stored_steps_show_as_rows_and_citations_open_what_they_cite(qtbot, open_window, tmp_path):
+    cid, found = _stored_answer(tmp_path)
+    window = open_window()
+    window.show_pane("chat")
+    chat = window.panes["chat"]
+    assert chat.conversation_id == cid
+    answer = chat.view.widgets[-1]
+    rows = answer.steps_view.rows
+    assert [r.header.text() for r in rows] == [
+        "Searched photos for 'red star': 2 found", "Searched recordings for 'kayak': 1 passage",
+        "Searched documents for 'kayak': 1 passage", "Could not look at photos: no vision model"]
+    # The photos' thumbnails show in the folded row; the passages when it unfolds.
+    assert list(rows[0].thumbs) == [p["path"] for p in found["photos"]]
+    qtbot.waitUntil(lambda: all(not b.icon().isNull() for b in rows[0].thumbs.values()), timeout=10000)
+    assert not rows[1].detail.isVisible()
+    qtbot.mouseClick(rows[1].header, Qt.MouseButton.LeftButton)
+    assert rows[1].detail.isVisible()
+    card = rows[1].detail.findChildren(type(rows[1].header))[0]
+    assert card.text().startswith("1:05") and "leaks a little" in card.text()
+    # A text-only model: the failed look names what would see.
+    assert rows[3].note.isVisible() and "cannot see pictures" in rows[3].note.text()
+
+    browser = answer.body.browsers()[0]
+    links = dict(_anchor_points(browser))
+    assert set(links) == {"cite:1", "cite:2"}, "each [n] is a link; the one in code is not"
+    assert [b.text() for b in answer.sources.buttons] == ["[1] " + found["photos"][0]["title"],
+                                                         "[2] manual.pdf, page 3"]
+    opener = _UrlOpener()
+    from PySide6.QtGui import QDesktopServices
+
+    QDesktopServices.setUrlHandler("file", opener, "open")
+    try:
+        qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=links["cite:2"])
+        qtbot.waitUntil(lambda: len(opener.urls) == 1, timeout=5000)
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert (opener.urls[0].toLocalFile(), opener.urls[0].fragment()) == (found["page"]["path"], "page=3")
+
+    qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=links["cite:1"])
+    images = window.panes["images"]
+    qtbot.waitUntil(lambda: getattr(images, "_preview", None) is not None and images._preview.isVisible())
+    assert window.current_pane() == "images"
+    images._preview.close()
+    window.show_pane("chat")
+    # A result in a row opens too: the photo's thumbnail.
+    qtbot.mouseClick(rows[0].thumbs[found["photos"][1]["path"]], Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.current_pane() == "images" and images._preview.isVisible())
+    images._preview.close()
+
+
+def test_a_damaged_step_shows_damaged_and_the_chat_still_works(qtbot, open_window, tmp_path):
+    cid, _found = _stored_answer(tmp_path)
+    h = ChatHistory()
+    h.db.execute("UPDATE steps SET data = 'not json' WHERE position = 1")
+    h.close()
+    window = open_window()
+    chat = window.panes["chat"]
+    rows = chat.view.widgets[-1].steps_view.rows
+    assert len(rows) == 4 and rows[1].header.text() == "A step that could not be read"
+    assert rows[0].header.text().startswith("Searched photos") and "Damaged in the history file" in \
+        chat.view.widgets[-1].stats.text()
+
+
+def test_the_library_switch_is_per_chat_and_says_what_it_reaches(qtbot, open_window, clip_store, tmp_path):
+    window = open_window()
+    chat = window.panes["chat"]
+    qtbot.waitUntil(lambda: chat.library_reach.text() != "", timeout=10000)
+    assert not chat.library.isChecked() and chat.library_reach.text().startswith("Nothing indexed yet")
+    window.stop_workers()
+
+    from app.core.images.index import ImageIndex, default_path
+
+    photo_library(tmp_path / "photos", per_class=1)
+    index = ImageIndex(default_path())
+    index.add_folder(tmp_path / "photos")
+    index.close()
+    window = open_window()
+    chat = window.panes["chat"]
+    qtbot.waitUntil(lambda: chat.library_reach.text() == "Photos, 1 folder", timeout=10000)
+    assert chat.library.isChecked(), "on by default once something is indexed"
+    h = ChatHistory()
+    c = h.create("No library here")
+    h.close()
+    chat.open_conversation(c.id)
+    qtbot.mouseClick(chat.library, Qt.MouseButton.LeftButton)
+    assert not chat.library.isChecked()
+    chat.new_conversation()
+    assert chat.library.isChecked(), "a new chat starts with the default"
+    chat.open_conversation(c.id)
+    assert not chat.library.isChecked(), "the chat keeps its own choice"
+    assert ChatHistory().conversation(c.id).params["use_library"] is False
+
