@@ -2,6 +2,7 @@
 they cite, and the "Use my library" switch."""
 
 from PySide6.QtCore import QObject, Qt, Slot
+from PySide6.QtWidgets import QPushButton
 
 from app.core.chat.history import ChatHistory
 from tests.gui.test_chat_pane import _anchor_points
@@ -64,7 +65,7 @@ def test_stored_steps_show_as_rows_and_citations_open_what_they_cite(qtbot, open
     assert chat.conversation_id == cid
     answer = chat.view.widgets[-1]
     rows = answer.steps_view.rows
-    assert [r.header.text() for r in rows] == [
+    assert [r.title for r in rows] == [
         "Searched photos for 'red star': 2 found", "Searched recordings for 'kayak': 1 passage",
         "Searched documents for 'kayak': 1 passage", "Could not look at photos: no vision model"]
     # The photos' thumbnails show in the folded row; the passages when it unfolds.
@@ -73,7 +74,7 @@ def test_stored_steps_show_as_rows_and_citations_open_what_they_cite(qtbot, open
     assert not rows[1].detail.isVisible()
     qtbot.mouseClick(rows[1].header, Qt.MouseButton.LeftButton)
     assert rows[1].detail.isVisible()
-    card = rows[1].detail.findChildren(type(rows[1].header))[0]
+    card = rows[1].detail.findChildren(QPushButton)[0]
     assert card.text().startswith("1:05") and "leaks a little" in card.text()
     # A text-only model: the failed look names what would see.
     assert rows[3].note.isVisible() and "cannot see pictures" in rows[3].note.text()
@@ -114,8 +115,8 @@ def test_a_damaged_step_shows_damaged_and_the_chat_still_works(qtbot, open_windo
     window = open_window()
     chat = window.panes["chat"]
     rows = chat.view.widgets[-1].steps_view.rows
-    assert len(rows) == 4 and rows[1].header.text() == "A step that could not be read"
-    assert rows[0].header.text().startswith("Searched photos") and "Damaged in the history file" in \
+    assert len(rows) == 4 and rows[1].title == "A step that could not be read"
+    assert rows[0].title.startswith("Searched photos") and "Damaged in the history file" in \
         chat.view.widgets[-1].stats.text()
 
 

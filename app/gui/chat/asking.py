@@ -62,9 +62,20 @@ def library_reach() -> tuple[str, bool]:
 
 class Asking:
     def _build_library(self) -> QWidget:
+        """The switch and its reach, centred over the message box and as wide (composer.py)."""
+        from app.gui.chat.message_view import READABLE_WIDTH
+
+        outer = QWidget()
+        centred = QHBoxLayout(outer)
+        centred.setContentsMargins(0, 0, 0, 0)
         row = QWidget()
+        row.setMaximumWidth(READABLE_WIDTH)
+        centred.addStretch(1)
+        centred.addWidget(row, 100)
+        centred.addStretch(1)
         line = QHBoxLayout(row)
         line.setContentsMargins(0, 0, 0, 0)
+        line.setSpacing(12)
         self.library = QCheckBox("Use my library")
         self.library.setObjectName("useLibrary")
         self.library.setToolTip("Let the model search your photos, documents and recordings, and cite them")
@@ -77,7 +88,11 @@ class Asking:
         self.library_indexed = False
         self._library_chosen: bool | None = None  # this chat's saved choice (None: the default)
         self.library.toggled.connect(self._library_toggled)
-        return row
+        return outer
+
+    def showEvent(self, event):  # noqa: N802 - Qt override: folders may have been added in another pane
+        super().showEvent(event)
+        self.refresh_library()
 
     def refresh_library(self) -> None:
         """Reads what the switch can reach, on the pictures worker (idle but for a picture)."""

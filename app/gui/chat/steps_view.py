@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.core.chat.steps import StoredStep, clock, where
 
@@ -50,15 +59,13 @@ class StepRow(QFrame):
         col = QVBoxLayout(self)
         col.setContentsMargins(6, 2, 6, 2)
         col.setSpacing(2)
-        self.header = QToolButton()
+        self.header = QPushButton()  # left-aligned by the theme; ▸/▾ says it unfolds
         self.header.setObjectName("stepHeader")
-        self.header.setAutoRaise(True)
+        self.header.setFlat(True)
         self.header.setCheckable(True)
-        self.header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.header.setArrowType(Qt.ArrowType.RightArrow)
-        self.header.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.header.setText(running_text(tool, arguments))
-        self.header.setAccessibleName("Tool step")
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.title = ""
+        self._set_title(running_text(tool, arguments))
         self.header.toggled.connect(self._toggle)
         col.addWidget(self.header)
         self.strip = QHBoxLayout()  # photos: thumbnails shown even when the row is folded
@@ -81,10 +88,9 @@ class StepRow(QFrame):
         """The step's outcome: summary, results, or its error in words (``hint``: what to do about it)."""
         self.step = step
         if step.damaged and not step.tool:
-            self.header.setText("A step that could not be read")
+            self._set_title("A step that could not be read")
         else:
-            self.header.setText(step.summary or running_text(step.tool, step.arguments).rstrip("…"))
-        self.header.setAccessibleName(f"Tool step: {self.header.text()}")
+            self._set_title(step.summary or running_text(step.tool, step.arguments).rstrip("…"))
         problems = [p for p in (step.error and f"Failed: {step.error}", step.damaged and f"Damaged: {step.damaged}",
                                 hint) if p]
         if problems:
@@ -100,18 +106,27 @@ class StepRow(QFrame):
                 self.detail_col.addWidget(self._card(r))
         if len(step.results) > SHOWN:
             self.detail_col.addWidget(_plain_label(f"and {len(step.results) - SHOWN} more", "stepMore"))
-        self.header.setEnabled(self.detail_col.count() > 0)
+        if not self.detail_col.count():  # nothing to unfold (photos show folded): a plain line
+            self.header.setCheckable(False)
+        self._set_title(self.title)
+
+    def _set_title(self, title: str) -> None:
+        self.title = title
+        mark = ("▾ " if self.header.isChecked() else "▸ ") if self.header.isCheckable() else "   "
+        self.header.setText(mark + title)
+        self.header.setAccessibleName(f"Tool step: {title}")
 
     def _toggle(self, on: bool) -> None:
-        self.header.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self._set_title(self.title)
         self.detail.setVisible(on)
 
     def _card(self, result: dict) -> QWidget:
         """A passage: its place (a recording's time, a document's page) and its words; a click opens it."""
-        b = QToolButton()
+        b = QPushButton()  # its text left-aligned by the theme (QToolButton's cannot be)
         b.setObjectName("stepResult")
-        b.setAutoRaise(True)
-        b.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        b.setFlat(True)
+        b.setCursor(Qt.CursorShape.PointingHandCursor)
+        b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the message
         start = result.get("start")
         place = clock(start) if isinstance(start, (int, float)) and result.get("kind") == "transcript" else ""
         text = " ".join(str(result.get("text", "")).split())
@@ -119,7 +134,6 @@ class StepRow(QFrame):
         b.setText(f"{head}\n{text[:200]}" if text else head)
         b.setToolTip(text[:1000])
         b.setAccessibleName(f"Open {where(result)}")
-        b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
         return b
 
