@@ -1,12 +1,13 @@
 """Ask Hearth in the Chat pane (#26): step rows inside the assistant's message, citations that open what
 they cite, and the "Use my library" switch."""
 
+import pytest
 from PySide6.QtCore import QObject, Qt, Slot
 from PySide6.QtWidgets import QPushButton
 
 from app.core.chat.history import ChatHistory
 from tests.gui.test_chat_pane import _anchor_points
-from tests.helpers import photo_library
+from tests.helpers import drop_files, photo_library
 
 
 class _UrlOpener(QObject):
@@ -149,3 +150,74 @@ def test_the_library_switch_is_per_chat_and_says_what_it_reaches(qtbot, open_win
     assert not chat.library.isChecked(), "the chat keeps its own choice"
     assert ChatHistory().conversation(c.id).params["use_library"] is False
 
+
+
+@pytest.fixture
+def asking(qtbot, starter_store, clip_store, open_window, tmp_path):
+    """The starter chat model, a tiny-CLIP index of a generated photo folder (added in the Images pane),
+    and the Chat pane with "Use my library" on."""
+    lib = photo_library(tmp_path / "photos", per_class=2)
+    window = open_window()
+    window.show_pane("images")
+    images = window.panes["images"]
+    with qtbot.waitSignal(images.index_finished, timeout=120000):
+        assert drop_files(images, [tmp_path / "photos"])
+    window.show_pane("chat")
+    chat = window.panes["chat"]
+    qtbot.waitUntil(lambda: chat.library_reach.text().startswith("Photos, 1 folder"), timeout=10000)
+    assert chat.library.isChecked(), "on by default: something is indexed"
+    chat.ask_first_tool = "search_photos"  # the starter model is too small to choose a tool well
+    chat.settings_panel.seed.setText("11")
+    chat.settings_panel.max_tokens.setValue(80)
+    return window, chat, {str(p) for paths in lib.values() for p in paths}
+
+
+@pytest.mark.slow
+def test_a_question_shows_its_search_the_answer_and_keeps_them(qtbot, asking, open_window):
+    window, chat, photos = asking
+    chat.input.setFocus()
+    qtbot.keyClicks(chat.input, "Which of my photos show a red star? Cite them.")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    job = chat.job
+    qtbot.waitUntil(lambda: job.done, timeout=240000)
+    answer = chat.view.widgets[-1]
+    rows = answer.steps_view.rows
+    assert rows and rows[0].step is not None and rows[0].step.tool == "search_photos"
+    assert rows[0].title.startswith("Searched photos for ")
+    assert rows[0].thumbs and set(rows[0].thumbs) <= photos, "results are files of the indexed folder"
+    assert answer.text.strip() and answer.message_id > 0
+    stored = ChatHistory().messages(chat.conversation_id)[-1]
+    assert [s.tool for s in stored.steps] == [r.step.tool for r in rows] and not stored.incomplete
+    links = {href for href, _ in _anchor_points(answer.body.browsers()[0])}
+    assert links == {f"cite:{n}" for n in answer.cited()}, "each citation the answer makes is a link"
+    cid = chat.conversation_id
+    window.stop_workers()
+
+    again = open_window().panes["chat"]
+    again.open_conversation(cid)
+    reopened = again.view.widgets[-1]
+    assert [r.title for r in reopened.steps_view.rows] == [r.title for r in rows]
+    assert set(reopened.steps_view.rows[0].thumbs) == set(rows[0].thumbs)
+    assert reopened.citations == answer.citations
+
+
+@pytest.mark.slow
+def test_stop_during_a_step_keeps_the_message_so_far(qtbot, asking):
+    window, chat, _photos = asking
+    chat.input.setFocus()
+    qtbot.keyClicks(chat.input, "Find the photos with a blue circle.")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    job = chat.job
+    started = []
+    job.progress.connect(lambda p: started.append(p) if getattr(p, "running", None) else None)
+    qtbot.waitUntil(lambda: bool(started), timeout=240000)
+    qtbot.mouseClick(chat.stop_button, Qt.MouseButton.LeftButton)  # the first step is under way
+    qtbot.waitUntil(lambda: job.done, timeout=30000)
+    assert chat.send_button.isEnabled() and not chat.stop_button.isEnabled()
+    stored = ChatHistory().messages(chat.conversation_id)[-1]
+    answer = chat.view.widgets[-1]
+    assert stored.role == "assistant" and answer.message_id == stored.id
+    assert [r.title for r in answer.steps_view.rows][:len(stored.steps)] == [s.summary for s in stored.steps]
+    assert not any(r.running for r in answer.steps_view.rows), "no row is left 'Searching…'"
+    if stored.incomplete:  # stopped before the answer ended (a fast search may finish first)
+        assert "incomplete" in answer.stats.text()

@@ -61,6 +61,8 @@ def library_reach() -> tuple[str, bool]:
 
 
 class Asking:
+    ask_first_tool: str | None = None  # the loop's first step (the CLI's --first-tool; a test's small model)
+
     def _build_library(self) -> QWidget:
         """The switch and its reach, centred over the message box and as wide (composer.py)."""
         from app.gui.chat.message_view import READABLE_WIDTH
@@ -127,7 +129,7 @@ class Asking:
     # --- asking ----------------------------------------------------------------------------
     def _start_ask(self) -> None:
         self.job = self.chat.ask(
-            self.conversation_id, self.settings_panel.params(), sees=self.sees,
+            self.conversation_id, self.settings_panel.params(), sees=self.sees, first_tool=self.ask_first_tool,
             on_progress=self._on_ask_progress, on_result=self._on_asked, on_error=self._on_failed,
         )
         self.job.cancelled.connect(lambda: self._finish_ui(None))

@@ -192,4 +192,9 @@ class StepsView(QWidget):
                 row.finish(step, hint(step) if hint else "")
         if running is not None and len(self.rows) == len(done):
             self._row(*running)
+        elif running is None:  # ended (stopped, failed): a row still running did not finish
+            for row in self.rows[len(done):]:
+                if row.running:
+                    row.finish(StoredStep(row.tool, row.arguments, error="stopped",
+                                          summary=row.title.rstrip("…") + ": stopped"))
         self.setVisible(bool(self.rows))

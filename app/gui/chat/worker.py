@@ -93,10 +93,12 @@ class ChatWorker(ModelWorker):
         if self._history is None:
             self._history = ChatHistory()
 
-    def ask(self, conversation_id: int, params, sees: bool = False, **callbacks) -> Job:
+    def ask(self, conversation_id: int, params, sees: bool = False, first_tool: str | None = None,
+            **callbacks) -> Job:
         """An "Ask Hearth" turn (#26): the loop answers the chat's last question with the user's library
         as its tools, here on the model's thread; progress is an AskProgress snapshot. ``sees``: the
-        loaded model looks at photos itself; otherwise that step says which vision models fit."""
+        loaded model looks at photos itself; otherwise that step says which vision models fit.
+        ``first_tool``: the first step calls it (the loop's option; for a model too small to choose)."""
 
         def job(cancel, progress):
             from app.core.ask.chat_reply import last_question, run_ask_reply
@@ -108,7 +110,7 @@ class ChatWorker(ModelWorker):
             ctx = ToolContext.for_user(cancel=cancel, vision=_vision(self.model, params) if sees else None)
             question = last_question(self._history, conversation_id)
             try:
-                events = ask(self.model, question, ctx, AskOptions(params=params))
+                events = ask(self.model, question, ctx, AskOptions(first_tool=first_tool, params=params))
                 return run_ask_reply(events, self._history, conversation_id, self.model_id or "", progress)
             except ChatProcessError:
                 self.model, self.model_id, self._crashed = None, None, True
