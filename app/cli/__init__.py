@@ -7,7 +7,7 @@ import logging
 import sys
 
 from app import __version__
-from app.cli import chat, chats, docs, doctor, find, models, search, serve, servers, transcribe
+from app.cli import ask, chat, chats, docs, doctor, find, models, search, serve, servers, transcribe
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_parser(sub)
     servers.add_parser(sub)
     serve.add_parser(sub)
+    ask.add_parser(sub)
     return parser
 
 

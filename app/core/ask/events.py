@@ -91,12 +91,13 @@ class Answered:
     citations: list[Citation] = field(default_factory=list)
     stop_reason: str = "answered"
     error: str | None = None  # what ended it early, in words
+    sources: list[Citation] = field(default_factory=list)  # every numbered result (citations: those cited)
 
     def to_json(self) -> dict:
         """What ``ask --json`` prints."""
         return {"steps": [s.to_json() for s in self.steps], "answer": self.answer,
                 "citations": [c.to_json() for c in self.citations], "stop_reason": self.stop_reason,
-                "error": self.error}
+                "error": self.error, "sources": [c.to_json() for c in self.sources]}
 
 
 AskEvent: TypeAlias = StepStarted | StepDone | AnswerToken | Answered

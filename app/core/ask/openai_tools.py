@@ -1,0 +1,191 @@
+"""The Ask loop with a model on a remote OpenAI-compatible server: the tools go through its own
+``tools`` API, its ``tool_calls`` (streamed as deltas) are run here, and the results go back as
+``role: tool`` messages. The exchange uses the remote engine's own connection, limits and errors
+(app/core/chat/openai_remote.py): a hostile server is bounded the same way.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from app.core.ask import prompt
+from app.core.ask.events import AnswerToken, AskEvent
+from app.core.ask.tools import ToolContext
+from app.core.chat import openai_remote as remote
+from app.core.chat import sse
+from app.core.jobs import Cancelled, HearthError
+
+log = logging.getLogger(__name__)
+MAX_CALLS = 8  # tool calls one reply may ask for; more are left out
+MAX_ARGUMENTS = 64 << 10  # characters of one call's arguments
+
+SYSTEM = ("You help the user with their own photos, documents, recordings and chats, with the tools given. "
+          "Each tool result is numbered (n). Answer in a few sentences and cite each result you use by its "
+          "number in square brackets, like [1].")
+
+
+@dataclass
+class _Call:
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass
+class _Round:
+    """One streamed reply: its text and the tool calls it asks for."""
+
+    text: str = ""
+    calls: dict[int, _Call] = field(default_factory=dict)
+    finished: bool = False
+
+
+def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext, options) -> Iterator[AskEvent]:
+    from app.core.ask.loop import StepRun
+
+    steps = StepRun(ctx)
+    offered = [t.openai() for t in options.offered()]
+    messages: list[dict] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+    answer, reason, error = "", "answered", None
+    try:
+        for index in range(options.max_steps + 1):
+            if index == options.max_steps and options.max_steps:
+                reason = "step limit"
+            last = index == options.max_steps or reason != "answered"
+            if last:
+                choice: object = "none"
+            elif index == 0 and options.first_tool:
+                choice = {"type": "function", "function": {"name": options.first_tool}}
+            else:
+                choice = "auto"
+            body = engine._body([], options.params)
+            body["messages"] = messages
+            body["tools"], body["tool_choice"] = offered, choice
+            reply = _Round()
+            for piece in _exchange(engine, body, reply, ctx):
+                answer += piece
+                yield AnswerToken(piece)
+            if reply.calls and last and not reply.text.strip():
+                reason = "error"
+                error = "the model kept asking for tools after it was told to answer; it gave no answer"
+            if not reply.calls or last:
+                break
+            calls = [reply.calls[i] for i in sorted(reply.calls)][:MAX_CALLS]
+            for n, c in enumerate(calls):
+                c.id = c.id or f"call_{index}_{n}"
+            messages.append({"role": "assistant", "content": reply.text or None, "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in calls]})
+            for c in calls:
+                arguments = _arguments(c.arguments)
+                if steps.repeated(c.name, arguments):  # not run again; the next round answers
+                    reason = "repeated call"
+                    messages.append({"role": "tool", "tool_call_id": c.id, "content": json.dumps(
+                        {"error": "this call was made already: answer with the results so far"})})
+                    continue
+                yield from steps.call(c.name, arguments)
+                messages.append({"role": "tool", "tool_call_id": c.id, "content": prompt.results_for_tool_message(
+                    len(steps.steps) - 1, steps.steps[-1], prompt.number_sources(steps.steps))})
+    except Cancelled:
+        yield steps.answered(answer, "cancelled", "stopped")
+        return
+    except HearthError as exc:
+        log.info("ask: ended early: %s", exc)
+        yield steps.answered(answer, "error", str(exc))
+        return
+    yield steps.answered(answer, reason, error)
+
+
+def _arguments(text: str) -> dict:
+    """A call's arguments; text that is not a JSON object is passed on as it is, for call_tool to refuse
+    in words."""
+    try:
+        data = json.loads(text or "{}")
+    except ValueError:
+        return {"": text[:200]}
+    return data if isinstance(data, dict) else {"": data}
+
+
+def _exchange(engine: remote.OpenAIChatEngine, body: dict, reply: _Round, ctx: ToolContext) -> Iterator[str]:
+    """Sends one request and yields the reply's text as it streams; its tool calls fill ``reply``."""
+    name = engine.server.name
+    c = remote._Connection(engine.server, remote.CONNECT_TIMEOUT_S, engine.read_timeout)
+    done = remote._shut_on_cancel(c, ctx.cancel)
+    try:
+        ctx.cancel.raise_if_cancelled()
+        resp = c.request("POST", "/chat/completions", body, accept="text/event-stream")
+        if resp.status >= 400:
+            remote._raise_for_status(engine.server, resp.status, resp.read(remote.MAX_BODY), engine.remote_model)
+        chars = 0
+        for event in sse.events(resp):
+            if event == "[DONE]":
+                reply.finished = True
+                break
+            for piece in _read(event, reply, name):
+                chars += len(piece)
+                if chars > remote.MAX_REPLY_CHARS:
+                    raise remote.RemoteError(f"the reply from the server '{name}' is too long; it was cut there")
+                yield piece
+            ctx.cancel.raise_if_cancelled()
+        ctx.cancel.raise_if_cancelled()
+        if not reply.finished:
+            raise remote.RemoteError(f"the server '{name}' closed the connection mid-reply; the partial reply is kept")
+    except (sse.StreamLimit, OSError, http.client.HTTPException, remote.RemoteError) as exc:
+        if ctx.cancel.cancelled:
+            raise Cancelled() from None
+        raise remote._broke_off(name, exc) from None
+    finally:
+        done.set()
+        c.close()
+
+
+def _read(event: str, reply: _Round, name: str) -> Iterator[str]:
+    try:
+        data = json.loads(event)
+    except ValueError:
+        raise remote.RemoteError(f"the server '{name}' sent something that is not JSON") from None
+    if not isinstance(data, dict):
+        return
+    if "error" in data:
+        raise remote.RemoteError(f"the server '{name}' failed mid-reply: "
+                                 f"{remote._error_message(json.dumps(data).encode())}")
+    choices = data.get("choices")
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        delta = choice.get("delta") or choice.get("message")  # a server that answers whole, not in deltas
+        if isinstance(delta, dict):
+            piece = delta.get("content")
+            if isinstance(piece, str) and piece:
+                reply.text += piece
+                yield piece
+            _take_calls(delta.get("tool_calls"), reply)
+        if choice.get("finish_reason"):
+            reply.finished = True
+
+
+def _take_calls(calls, reply: _Round) -> None:
+    """Adds streamed tool-call deltas: the first piece of a call names it (and its id), later pieces
+    with the same index add to its arguments."""
+    for n, call in enumerate(calls if isinstance(calls, list) else ()):
+        if not isinstance(call, dict):
+            continue
+        index = call.get("index", n)
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MAX_CALLS:
+            continue
+        into = reply.calls.setdefault(index, _Call())
+        if isinstance(call.get("id"), str) and not into.id:
+            into.id = call["id"][:100]
+        fn = call.get("function")
+        if isinstance(fn, dict):
+            if isinstance(fn.get("name"), str):
+                into.name = (into.name + fn["name"])[:100]
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                into.arguments = (into.arguments + args)[:MAX_ARGUMENTS]
+            elif isinstance(args, dict):  # some servers send the object itself
+                into.arguments = json.dumps(args)[:MAX_ARGUMENTS]

@@ -1,0 +1,240 @@
+"""Ask Hearth (#26) with a model on a remote OpenAI-compatible server: a loopback server written here
+answers with ``tool_calls`` (streamed as deltas, as OpenAI streams them), the loop runs Hearth's own
+tools and sends the results back as ``role: tool`` messages. The ways a loop ends early (bad arguments,
+a failing tool, a path outside the folders, the same call again, Stop during a step) end in words."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from app.core.ask.events import Answered, AnswerToken, StepDone, StepStarted
+from app.core.ask.loop import AskOptions, ask, run
+from app.core.ask.tools import ToolContext, call_tool
+from app.core.jobs import CancelToken
+
+
+class Scripted:
+    """An OpenAI-compatible server that answers each POST with the next scripted reply: a list of tool
+    calls (name, arguments text) or the answer's text. It keeps every request body."""
+
+    def __init__(self, replies: list):
+        self.replies, self.requests = list(replies), []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):  # noqa: N802
+                outer.requests.append(json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0)))))
+                reply = outer.replies.pop(0) if outer.replies else "out of script"
+                if reply is None:  # the server falls over: the connection ends with no answer
+                    self.close_connection = True
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for chunk in _chunks(reply):
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                    self.wfile.flush()
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _chunks(reply) -> list[dict]:
+    def chunk(delta, finish=None):
+        return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    if isinstance(reply, str):
+        words = reply.split(" ")
+        return [chunk({"content": w + (" " if i < len(words) - 1 else "")}) for i, w in enumerate(words)] + [
+            chunk({}, "stop")]
+    out = []
+    for i, (name, arguments) in enumerate(reply):  # OpenAI's shape: the name first, the arguments in pieces
+        out.append(chunk({"tool_calls": [{"index": i, "id": f"call_{i}", "type": "function",
+                                          "function": {"name": name, "arguments": ""}}]}))
+        for at in range(0, len(arguments), 7):
+            out.append(chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[at:at + 7]}}]}))
+    return out + [chunk({}, "tool_calls")]
+
+
+@pytest.fixture
+def served():
+    from app.core.chat.openai_remote import OpenAIChatEngine
+    from app.core.chat.servers import ServerList
+
+    made = []
+
+    def make(replies):
+        server = Scripted(replies)
+        made.append(server)
+        entry = ServerList().add(f"s{len(made)}", server.url, "")
+        return server, OpenAIChatEngine(entry, "m")
+
+    yield make
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    """A folder the user added to Documents (a real index row), with a document in it."""
+    from app.core.docs.index import DocsIndex
+
+    folder = tmp_path / "added"
+    folder.mkdir()
+    (folder / "manual.txt").write_text("The kayak is red.", encoding="utf-8")
+    index = DocsIndex()
+    try:
+        index.add_folder(folder)
+    finally:
+        index.close()
+    return folder
+
+
+def _broken_photo_index() -> None:
+    from app.core.images.index import default_path
+
+    default_path().parent.mkdir(parents=True, exist_ok=True)
+    default_path().write_bytes(b"this is not a database" * 100)
+
+
+def test_tool_calls_streamed_as_deltas_drive_hearths_tools_and_the_results_go_back(served, folder):
+    from app.core.chat.history import ChatHistory
+
+    history = ChatHistory()
+    chat = history.create("Lake trip")
+    history.add_message(chat.id, "user", "We hired a red kayak at the lake")
+    history.close()
+    server, engine = served([[("search_chats", json.dumps({"query": "kayak", "limit": 3}))],
+                             "You spoke about the red kayak in Lake trip [1]."])
+    ctx = ToolContext.for_user()
+    assert folder.resolve() in [f.resolve() for f in ctx.folders]
+    events = list(ask(engine, "What did we say about the kayak?", ctx))
+    started, done, answered = events[0], events[1], events[-1]
+    assert isinstance(started, StepStarted) and started.tool == "search_chats"
+    assert started.arguments == {"query": "kayak", "limit": 3}
+    assert isinstance(done, StepDone) and done.error is None and done.results[0]["title"] == "Lake trip"
+    assert isinstance(answered, Answered) and answered.stop_reason == "answered"
+    assert answered.answer == "".join(e.text for e in events if isinstance(e, AnswerToken))
+    assert [c.result["title"] for c in answered.citations] == ["Lake trip"]
+    first, second = server.requests
+    assert {t["function"]["name"] for t in first["tools"]} >= {"search_photos", "search_documents", "transcribe"}
+    assert first["tool_choice"] == "auto" and first["stream"] is True
+    call = second["messages"][2]
+    assert call["role"] == "assistant" and call["tool_calls"][0]["function"]["name"] == "search_chats"
+    sent = second["messages"][3]
+    assert sent["role"] == "tool" and sent["tool_call_id"] == call["tool_calls"][0]["id"]
+    assert json.loads(sent["content"])["results"][0]["n"] == 1
+
+
+def test_first_tool_names_the_function_the_server_must_call(served, folder):
+    server, engine = served([[("search_documents", '{"query": "kayak colour"}')], "Red."])
+    answered = run(engine, "What colour is the kayak?", ToolContext.for_user(),
+                   AskOptions(first_tool="search_documents"))
+    assert server.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "search_documents"}}
+    assert answered.steps[0].tool == "search_documents" and answered.answer == "Red."
+
+
+def test_bad_arguments_end_the_step_in_words_and_the_model_is_told(served, folder):
+    server, engine = served([[("search_photos", '{"query": 7}')], "I could not search."])
+    answered = run(engine, "Photos of kayaks?", ToolContext.for_user())
+    step = answered.steps[0]
+    assert step.error and "bad arguments" in step.error and "'query' must be text" in step.error
+    assert step.results == [] and answered.answer == "I could not search."
+    assert "bad arguments" in json.loads(server.requests[1]["messages"][3]["content"])["error"]
+
+
+def test_arguments_that_are_not_json_are_refused_in_words(served, folder):
+    server, engine = served([[("search_photos", '{"query": "kay')], "Sorry."])
+    answered = run(engine, "Photos of kayaks?", ToolContext.for_user())
+    assert "bad arguments" in answered.steps[0].error and answered.stop_reason == "answered"
+
+
+def test_a_failing_tool_ends_its_step_in_words_and_the_answer_still_comes(served, folder):
+    _broken_photo_index()
+    server, engine = served([[("search_photos", '{"query": "kayak"}')], "No photos could be searched."])
+    answered = run(engine, "Photos of kayaks?", ToolContext.for_user())
+    assert answered.steps[0].error.startswith("photos could not be searched: ") and "damaged" in answered.steps[0].error
+    assert answered.answer == "No photos could be searched."
+
+
+@pytest.mark.parametrize("path", ["/etc/passwd", "{folder}/../outside.txt", "{folder}/link.txt", "manual.txt"])
+def test_a_path_outside_the_added_folders_is_refused_in_words(served, folder, path):
+    (folder.parent / "outside.txt").write_text("secret", encoding="utf-8")
+    (folder / "link.txt").symlink_to(folder.parent / "outside.txt")
+    path = path.format(folder=folder)
+    server, engine = served([[("transcribe", json.dumps({"path": path}))], "I cannot read that file."])
+    answered = run(engine, "Transcribe it", ToolContext.for_user())
+    error = answered.steps[0].error
+    assert error and ("outside the folders you added" in error or "not a full path" in error), error
+    assert "secret" not in json.dumps(server.requests[1])
+
+
+def test_a_file_inside_the_folders_passes_the_folder_rule(folder):
+    result = call_tool("look_at_photos", {"paths": [str(folder / "manual.txt")], "question": "what is it?"},
+                       ToolContext.for_user())
+    assert result.error and "vision model" in result.error  # past the folder rule, stopped by the next one
+
+
+def test_the_same_call_again_ends_the_steps_and_the_answer_comes(served, folder):
+    same = [("search_documents", '{"query": "kayak"}')]
+    server, engine = served([same, same, "The kayak is red [1]."])
+    answered = run(engine, "What colour is the kayak?", ToolContext.for_user(), AskOptions(max_steps=4))
+    assert [s.tool for s in answered.steps] == ["search_documents"]  # run once, not again
+    assert answered.stop_reason == "repeated call" and answered.answer == "The kayak is red [1]."
+    assert len(server.requests) == 3 and server.requests[-1]["tool_choice"] == "none"
+
+
+def test_a_server_that_keeps_calling_after_it_was_told_to_answer_ends_in_words(served, folder):
+    same = [("search_documents", '{"query": "kayak"}')]
+    server, engine = served([same, same, same, same])
+    answered = run(engine, "What colour is the kayak?", ToolContext.for_user(), AskOptions(max_steps=4))
+    assert answered.stop_reason == "error" and "kept asking for tools" in answered.error
+    assert len(answered.steps) == 1 and len(server.requests) == 3
+
+
+def test_the_step_limit_ends_the_steps_and_the_answer_comes(served, folder):
+    server, engine = served([[("search_documents", f'{{"query": "kayak {i}"}}')] for i in range(2)] + ["Done."])
+    answered = run(engine, "Kayak?", ToolContext.for_user(), AskOptions(max_steps=2))
+    assert len(answered.steps) == 2 and answered.stop_reason == "step limit" and answered.answer == "Done."
+    assert server.requests[-1]["tool_choice"] == "none"
+
+
+def test_stop_during_a_step_keeps_the_steps_so_far_and_says_so(served, folder):
+    server, engine = served([[("search_chats", '{"query": "kayak"}'), ("search_documents", '{"query": "kayak"}')],
+                             "never sent"])
+    cancel = CancelToken()
+    events = []
+    for event in ask(engine, "Kayak?", ToolContext.for_user(cancel=cancel)):
+        events.append(event)
+        if isinstance(event, StepStarted) and event.index == 1:
+            cancel.cancel()  # Stop while the second tool runs
+    answered = events[-1]
+    assert isinstance(answered, Answered) and answered.stop_reason == "cancelled" and answered.error == "stopped"
+    assert [s.tool for s in answered.steps] == ["search_chats", "search_documents"]
+    assert answered.steps[1].error == "stopped" and len(server.requests) == 1
+
+
+def test_a_server_that_breaks_off_ends_in_words_with_the_steps_kept(served, folder):
+    server, engine = served([[("search_chats", '{"query": "kayak"}')], None])
+    answered = run(engine, "Kayak?", ToolContext.for_user())
+    assert answered.stop_reason == "error" and f"the server '{engine.server.name}'" in answered.error
+    assert [s.tool for s in answered.steps] == ["search_chats"]
