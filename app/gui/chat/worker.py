@@ -25,6 +25,7 @@ class ChatWorker(ModelWorker):
         self._wanted: str | None = None  # the model the user last loaded, for a restart after a crash
         self._load_error: Exception | None = None
         self._crashed = False
+        self._engines = None  # app.core.find.Engines for the ask loop's searches; worker thread only
 
     def open_model(self, model_id: str):
         from app.core.opening import open_chat
@@ -107,7 +108,12 @@ class ChatWorker(ModelWorker):
             from app.core.chat.remote import ChatProcessError
 
             self._ready(progress)
-            ctx = ToolContext.for_user(cancel=cancel, vision=_vision(self.model, params) if sees else None)
+            if self._engines is None:  # find's models, kept for the next question (closed at exit: release)
+                from app.core.find import Engines
+
+                self._engines = Engines()
+            vision = _vision(self.model_id, self.model, params) if sees else None
+            ctx = ToolContext.for_user(engines=self._engines, cancel=cancel, vision=vision)
             question = last_question(self._history, conversation_id)
             try:
                 events = ask(self.model, question, ctx, AskOptions(first_tool=first_tool, params=params))
@@ -119,25 +125,26 @@ class ChatWorker(ModelWorker):
         return self.submit(job, name="ask", **callbacks)
 
     def release(self) -> None:
+        if self._engines is not None:
+            self._engines.close()
+            self._engines = None
         if self._history is not None:
             self._history.close()
             self._history = None
 
 
-def _vision(engine, params):
-    """look_at_photos with the loaded model that sees: one photo and the question, a short answer."""
-    from dataclasses import replace
+def _vision(model_id: str | None, engine, params):
+    """look_at_photos through the loaded model, which sees: at its projector's picture size (as ask does)."""
+    from app.core.ask.vision import chat_vision
+    from app.core.chat.pictures import side_for_projector
+    from app.core.jobs import HearthError
+    from app.core.opening import projector_for, resolve
 
-    from app.core.chat.events import text_of
-    from app.core.chat.pictures import prepare
-    from app.core.chat.templates import Message
-
-    def look(path, question: str, cancel) -> str:
-        picture = prepare(path, path.name)
-        short = replace(params, max_tokens=min(params.max_tokens, 256))
-        return text_of(engine.stream([Message("user", question, (picture.data,))], short, cancel)).strip()
-
-    return look
+    try:
+        projector = projector_for(resolve("chat", model_id))
+    except HearthError:
+        return None
+    return chat_vision(engine, side_for_projector(projector), params) if projector is not None else None
 
 
 def _record_speed(model_id: str, stats, on_gpu: bool) -> None:
