@@ -27,8 +27,15 @@ def _stored_answer(tmp_path) -> tuple[int, dict]:
 
     lib = photo_library(tmp_path / "photos", per_class=2)
     stars = lib["red star"] if "red star" in lib else next(iter(lib.values()))
-    pdf = tmp_path / "manual.pdf"
+    from app.core.images.index import ImageIndex, default_path
+
+    index = ImageIndex(default_path())
+    index.add_folder(tmp_path / "photos")  # the folder the user added: results in it open
+    index.close()
+    pdf = tmp_path / "photos" / "manual.pdf"
     pdf.write_bytes(pdf_bytes([["Contents"], ["Chapter one"], ["The kayak is stored in the boathouse."]]))
+    outside = tmp_path / "outside.pdf"  # a file the user never added: an imported chat may name anything
+    outside.write_bytes(pdf.read_bytes())
     photos = [{"kind": "photo", "title": p.name, "path": str(p), "score": 0.3, "text": ""} for p in stars]
     memo = {"kind": "transcript", "title": "Voice memo", "path": None, "text": "the red kayak leaks a little",
             "start": 65.0, "end": 70.0, "transcript_id": "0" * 32}
@@ -51,8 +58,9 @@ def _stored_answer(tmp_path) -> tuple[int, dict]:
     reply = h.start_reply(c.id)
     for s in steps:
         h.add_step(reply.id, s)
-    h.set_citations(reply.id, [{"number": 1, "step": 0, **photos[0]}, {"number": 2, "step": 2, **page}])
-    h.finish_reply(reply.id, "The star is in [1]; the kayak is in the boathouse [2]. `[1]` stays code.",
+    h.set_citations(reply.id, [{"number": 1, "step": 0, **photos[0]}, {"number": 2, "step": 2, **page},
+                               {"number": 3, "step": 2, **page, "title": "outside.pdf", "path": str(outside)}])
+    h.finish_reply(reply.id, "The star is in [1]; the kayak is in the boathouse [2], not [3]. `[1]` stays code.",
                    {"model": "gemma", "stop_reason": "answered"})
     h.close()
     return c.id, {"photos": photos, "memo": memo, "page": page}
@@ -82,9 +90,9 @@ def test_stored_steps_show_as_rows_and_citations_open_what_they_cite(qtbot, open
 
     browser = answer.body.browsers()[0]
     links = dict(_anchor_points(browser))
-    assert set(links) == {"cite:1", "cite:2"}, "each [n] is a link; the one in code is not"
+    assert set(links) == {"cite:1", "cite:2", "cite:3"}, "each [n] is a link; the one in code is not"
     assert [b.text() for b in answer.sources.buttons] == ["[1] " + found["photos"][0]["title"],
-                                                         "[2] manual.pdf, page 3"]
+                                                         "[2] manual.pdf, page 3", "[3] outside.pdf, page 3"]
     opener = _UrlOpener()
     from PySide6.QtGui import QDesktopServices
 
@@ -92,6 +100,9 @@ def test_stored_steps_show_as_rows_and_citations_open_what_they_cite(qtbot, open
     try:
         qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=links["cite:2"])
         qtbot.waitUntil(lambda: len(opener.urls) == 1, timeout=5000)
+        qtbot.mouseClick(browser.viewport(), Qt.MouseButton.LeftButton, pos=links["cite:3"])
+        qtbot.waitUntil(lambda: "outside the folders you added" in chat.notice.text(), timeout=5000)
+        assert len(opener.urls) == 1, "the file outside was not opened"
     finally:
         QDesktopServices.unsetUrlHandler("file")
     assert (opener.urls[0].toLocalFile(), opener.urls[0].fragment()) == (found["page"]["path"], "page=3")

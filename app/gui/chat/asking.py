@@ -173,8 +173,27 @@ class Asking:
         return ""
 
     def open_result(self, result: dict) -> None:
+        """Opens a result, a file only where it lies in the folders the user added (the tools' rule: a
+        chat read back, or imported, may name any path). The folders are read on the pictures worker."""
+        self.tray.worker.submit(lambda _c, _p: _allowed(result), name="open-result", on_result=self._open_checked)
+
+    def _open_checked(self, checked) -> None:
+        result, refused = checked
+        if self._closing:
+            return
         from app.gui.chat.sources import open_result
 
-        problem = open_result(self, result)
+        problem = refused or open_result(self, result)
         if problem:
-            self.notice.setText(problem)
+            self.notice.setText(problem[0].upper() + problem[1:])
+
+
+def _allowed(result: dict) -> tuple[dict, str]:
+    """(the result, "" or why it is not opened): a file outside the user's folders is not."""
+    path = result.get("path")
+    if not isinstance(path, str):
+        return result, ""  # a transcript or a chat: opened by its id, in its pane
+    from app.core.ask.tools import inside, user_folders
+
+    real = inside(path, user_folders())
+    return (result, "") if not isinstance(real, str) else (result, real)

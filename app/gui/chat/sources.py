@@ -99,7 +99,7 @@ class SourcesRow(QWidget):
             b = QToolButton()
             b.setObjectName("sourceButton")
             b.setAutoRaise(True)
-            b.setText(f"[{n}] {where(c)}"[:80])
+            b.setText(f"[{n}] {where(c)}"[:80].replace("&", "&&"))  # & would mark a shortcut
             b.setToolTip(where(c))
             b.setAccessibleName(f"Open source {n}: {where(c)}")
             b.setCursor(Qt.CursorShape.PointingHandCursor)

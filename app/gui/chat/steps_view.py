@@ -35,6 +35,11 @@ def running_text(tool: str, arguments: dict) -> str:
     return f"{what} for '{' '.join(query.split())[:60]}'…" if isinstance(query, str) and query else f"{what}…"
 
 
+def _amp(text: str) -> str:
+    """A button's text as given: & is a shortcut mark to Qt ("Tom & Jerry.jpg" lost its &)."""
+    return text.replace("&", "&&")
+
+
 def _plain_label(text: str, name: str = "") -> QLabel:
     label = QLabel(text)
     label.setTextFormat(Qt.TextFormat.PlainText)  # a snippet or a file name is never markup
@@ -113,7 +118,7 @@ class StepRow(QFrame):
     def _set_title(self, title: str) -> None:
         self.title = title
         mark = ("▾ " if self.header.isChecked() else "▸ ") if self.header.isCheckable() else "   "
-        self.header.setText(mark + title)
+        self.header.setText(mark + _amp(title))
         self.header.setAccessibleName(f"Tool step: {title}")
 
     def _toggle(self, on: bool) -> None:
@@ -131,7 +136,7 @@ class StepRow(QFrame):
         place = clock(start) if isinstance(start, (int, float)) and result.get("kind") == "transcript" else ""
         text = " ".join(str(result.get("text", "")).split())
         head = f"{place}  {result.get('title', '')}" if place else where(result)
-        b.setText(f"{head}\n{text[:200]}" if text else head)
+        b.setText(_amp(f"{head}\n{text[:200]}" if text else head))
         b.setToolTip(text[:1000])
         b.setAccessibleName(f"Open {where(result)}")
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
@@ -146,7 +151,7 @@ class StepRow(QFrame):
         b.setAutoRaise(True)
         b.setIconSize(QSize(THUMB, THUMB))
         b.setFixedSize(THUMB + 8, THUMB + 8)
-        b.setText(result.get("title") or path)
+        b.setText(_amp(result.get("title") or path))
         b.setToolTip(result.get("title") or path)
         b.setAccessibleName(f"Open photo {result.get('title') or path}")
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
