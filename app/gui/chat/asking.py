@@ -98,6 +98,8 @@ class Asking:
 
     def refresh_library(self) -> None:
         """Reads what the switch can reach, on the pictures worker (idle but for a picture)."""
+        if self._closing:
+            return
         self.tray.worker.submit(lambda _c, _p: library_reach(), name="library-reach", on_result=self._reached)
 
     def _reached(self, result) -> None:
