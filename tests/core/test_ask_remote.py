@@ -147,9 +147,14 @@ def test_tool_calls_streamed_as_deltas_drive_hearths_tools_and_the_results_go_ba
 
 def test_first_tool_names_the_function_the_server_must_call(served, folder):
     server, engine = served([[("search_documents", '{"query": "kayak colour"}')], "Red."])
+    from app.core.chat.templates import Message
+
+    earlier = (Message("user", "We went to the lake."), Message("assistant", "How was it?"))
     answered = run(engine, "What colour is the kayak?", ToolContext.for_user(),
-                   AskOptions(first_tool="search_documents"))
+                   AskOptions(first_tool="search_documents", history=earlier))
     assert server.requests[0]["tool_choice"] == {"type": "function", "function": {"name": "search_documents"}}
+    assert [(m["role"], m["content"]) for m in server.requests[0]["messages"][1:4]] == [
+        ("user", "We went to the lake."), ("assistant", "How was it?"), ("user", "What colour is the kayak?")]
     assert answered.steps[0].tool == "search_documents" and answered.answer == "Red."
 
 
@@ -238,3 +243,35 @@ def test_a_server_that_breaks_off_ends_in_words_with_the_steps_kept(served, fold
     answered = run(engine, "Kayak?", ToolContext.for_user())
     assert answered.stop_reason == "error" and f"the server '{engine.server.name}'" in answered.error
     assert [s.tool for s in answered.steps] == ["search_chats"]
+
+
+@pytest.mark.slow  # a subprocess of the app
+def test_the_ask_cli_prints_each_step_then_the_answer_with_a_remote_model(served, folder):
+    from tests.conftest import run_app
+
+    server, engine = served([[("search_documents", '{"query": "kayak"}')], "The kayak is red."])
+    result = run_app("ask", "--model", engine.model_id, "What colour is the kayak?")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("• Searched documents for 'kayak': not searched (no documents are indexed yet")
+    assert lines[1] == "The kayak is red." and "Traceback" not in result.stderr
+
+    server, engine = served([[("search_documents", '{"query": "kayak"}')], None])
+    result = run_app("ask", "--model", engine.model_id, "What colour is the kayak?", "--json")
+    assert result.returncode == 1 and "error:" in result.stderr and "Traceback" not in result.stderr
+    out = json.loads(result.stdout)  # the steps that ran are printed all the same
+    assert [s["tool"] for s in out["steps"]] == ["search_documents"] and out["answer"] == ""
+
+
+def test_stop_during_the_answer_keeps_what_came(served, folder):
+    server, engine = served(["The kayak is red and the lake was calm."])
+    cancel = CancelToken()
+    events = []
+    for event in ask(engine, "Kayak?", ToolContext.for_user(cancel=cancel)):
+        events.append(event)
+        if isinstance(event, AnswerToken):
+            cancel.cancel()
+    answered = events[-1]
+    assert isinstance(answered, Answered) and answered.stop_reason == "cancelled"
+    assert answered.answer == "".join(e.text for e in events if isinstance(e, AnswerToken))
+    assert answered.answer.startswith("The ") and answered.answer != "The kayak is red and the lake was calm."

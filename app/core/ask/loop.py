@@ -12,85 +12,20 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from app.core.ask import prompt
-from app.core.ask.events import Answered, AnswerToken, AskEvent, Step, StepDone, StepStarted
-from app.core.ask.tools import TOOLS, Tool, ToolContext, call_tool
-from app.core.chat.engine import SamplingParams
+from app.core.ask.events import Answered, AnswerToken, AskEvent
+from app.core.ask.steps import MAX_STEPS, AskOptions, StepRun
+from app.core.ask.tools import TOOLS, Tool, ToolContext
 from app.core.chat.events import ChatStats, TextDelta
 from app.core.chat.protocol import ChatEngineProtocol
 from app.core.chat.templates import Message
 from app.core.jobs import Cancelled, HearthError, InputError
 
 log = logging.getLogger(__name__)
-MAX_STEPS = 4
+__all__ = ["MAX_STEPS", "AskOptions", "StepRun", "ask", "run"]
 STEP_TOKENS = 320  # a step's JSON: a query of 120 characters at most, or four paths
-
-
-@dataclass
-class AskOptions:
-    """How one question is asked. ``first_tool`` makes the first step a call of that tool (the model
-    still writes its arguments, under that tool's grammar); ``tools`` limits the tools offered."""
-
-    max_steps: int = MAX_STEPS
-    first_tool: str | None = None
-    tools: tuple[str, ...] | None = None  # None: every tool
-    params: SamplingParams = field(default_factory=SamplingParams)  # the answer's sampling (seed too)
-
-    def offered(self) -> list[Tool]:
-        names = self.tools if self.tools is not None else tuple(TOOLS)
-        unknown = [n for n in names if n not in TOOLS]
-        if unknown:
-            raise InputError(f"there is no tool '{unknown[0][:60]}' (the tools are {', '.join(TOOLS)})")
-        return [TOOLS[n] for n in names]
-
-    def check(self) -> None:
-        """InputError, in words, for options that cannot run."""
-        offered = self.offered()
-        if self.first_tool is not None and self.first_tool not in {t.name for t in offered}:
-            raise InputError(f"there is no tool '{self.first_tool[:60]}' to call first "
-                             f"(the tools are {', '.join(t.name for t in offered)})")
-        if not 0 <= self.max_steps <= 16:
-            raise InputError("the step limit must be between 0 and 16")
-
-
-class StepRun:
-    """The steps so far, the repeated-call guard, and running one call with its events (shared by the
-    local and the remote loops)."""
-
-    def __init__(self, ctx: ToolContext):
-        self.ctx = ctx
-        self.steps: list[Step] = []
-        self._seen: set[str] = set()
-
-    def repeated(self, tool: str, arguments: dict) -> bool:
-        """True when this call was made before (the guard); records it otherwise."""
-        key = tool + json.dumps(arguments, sort_keys=True, ensure_ascii=False)
-        if key in self._seen:
-            return True
-        self._seen.add(key)
-        return False
-
-    def call(self, tool: str, arguments: dict) -> Iterator[AskEvent]:
-        """StepStarted, the tool, StepDone. Stop during the tool keeps the step (its error says so) and
-        raises Cancelled."""
-        index = len(self.steps)
-        yield StepStarted(index, tool, arguments)
-        try:
-            result = call_tool(tool, arguments, self.ctx)
-        except Cancelled:
-            step = Step(tool, arguments, [], "stopped", f"{tool}: stopped")
-            self.steps.append(step)
-            yield StepDone(index, tool, arguments, [], step.error, step.summary)
-            raise
-        step = Step(tool, arguments, result.results, result.error, result.summary)
-        self.steps.append(step)
-        yield StepDone(index, tool, arguments, step.results, step.error, step.summary)
-
-    def answered(self, answer: str, stop_reason: str = "answered", error: str | None = None) -> Answered:
-        sources = prompt.number_sources(self.steps)
-        return Answered(answer, self.steps, prompt.cited(answer, sources), stop_reason, error, sources)
 
 
 def ask(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
@@ -136,7 +71,7 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
                 break
             forced = options.first_tool if index == 0 else None
             choice = _decide(engine, question, steps, [TOOLS[forced]] if forced else offered,
-                             not forced, options.params, ctx)
+                             not forced, options, ctx)
             if isinstance(choice, str):  # the model's step could not be read: answer with what there is
                 reason, error = "error", choice
                 break
@@ -148,7 +83,8 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
                 break
             yield from steps.call(tool, arguments)
         system, user = prompt.answer_prompt(question, steps.steps, prompt.number_sources(steps.steps))
-        for event in engine.stream([Message("system", system), Message("user", user)], options.params, ctx.cancel):
+        messages = [Message("system", system), *_earlier(options), Message("user", user)]
+        for event in engine.stream(messages, options.params, ctx.cancel):
             match event:
                 case TextDelta(text):
                     answer += text
@@ -165,16 +101,23 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
     yield steps.answered(answer, reason, error)
 
 
+def _earlier(options: AskOptions) -> list[Message]:
+    """The chat's earlier turns as text (their pictures are not sent again with each step)."""
+    return [Message(m.role, m.content) for m in options.history if m.role in ("user", "assistant") and m.content]
+
+
 def _decide(engine: ChatEngineProtocol, question: str, steps: StepRun, tools: list[Tool], may_answer: bool,
-            params: SamplingParams, ctx: ToolContext) -> tuple[str, dict] | str:
+            options: AskOptions, ctx: ToolContext) -> tuple[str, dict] | str:
     """The model's next step, decoded under the step grammar: (tool, arguments), or why not in words."""
     sources = prompt.number_sources(steps.steps)
     system, user = prompt.step_prompt(tools, question, steps.steps, sources)
     schema = json.dumps(prompt.step_schema(tools, may_answer))
+    params = options.params
     step_params = replace(params, temperature=min(params.temperature, 0.3), max_tokens=STEP_TOKENS,
                           json_schema=schema, stop=())
     text, stop_reason = "", ""
-    for event in engine.stream([Message("system", system), Message("user", user)], step_params, ctx.cancel):
+    messages = [Message("system", system), *_earlier(options), Message("user", user)]
+    for event in engine.stream(messages, step_params, ctx.cancel):
         match event:
             case TextDelta(piece):
                 text += piece

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from app.core.ask import prompt
 from app.core.ask.events import AnswerToken, AskEvent
+from app.core.ask.steps import AskOptions, StepRun
 from app.core.ask.tools import ToolContext
 from app.core.chat import openai_remote as remote
 from app.core.chat import sse
@@ -44,12 +45,13 @@ class _Round:
     finished: bool = False
 
 
-def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext, options) -> Iterator[AskEvent]:
-    from app.core.ask.loop import StepRun
-
+def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext,
+               options: AskOptions) -> Iterator[AskEvent]:
     steps = StepRun(ctx)
     offered = [t.openai() for t in options.offered()]
-    messages: list[dict] = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question}]
+    earlier = [{"role": m.role, "content": m.content} for m in options.history
+               if m.role in ("user", "assistant") and m.content]
+    messages: list[dict] = [{"role": "system", "content": SYSTEM}, *earlier, {"role": "user", "content": question}]
     answer, reason, error = "", "answered", None
     try:
         for index in range(options.max_steps + 1):

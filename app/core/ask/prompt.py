@@ -77,16 +77,17 @@ def step_prompt(tools: list[Tool], question: str, steps: list[Step], sources: li
 
 
 def answer_prompt(question: str, steps: list[Step], sources: list[Citation]) -> tuple[str, str]:
-    """(system, user) for the answer, with the results as numbered sources."""
-    system = ("Answer the user's question from the sources below, in a few sentences. Cite each source you use "
-              "by its number in square brackets, like [1].")
+    """(system, user) for the answer: the question, the results as numbered sources (by name: the
+    answer cites numbers, and paths would only cost tokens), then what to do (small models follow an
+    instruction that comes last)."""
+    system = "You answer questions about the user's own files. Cite sources by number, like [1]."
     if sources:
-        body = "Sources:\n" + sources_in_words(sources)
+        body = "Sources:\n" + sources_in_words(sources, paths=False)
     elif steps:
         body = "The tools found nothing:\n" + "\n".join(f"- {s.error or s.summary}" for s in steps)
     else:
         body = "No tools were used."
-    return system, f"{body}\n\nQuestion: {question.strip()}"
+    return system, f"{question.strip()}\n\n{body}\n\nAnswer briefly and cite the sources you use, like [1]."
 
 
 def number_sources(steps: list[Step]) -> list[Citation]:
@@ -100,7 +101,7 @@ def number_sources(steps: list[Step]) -> list[Citation]:
     return out
 
 
-def source_in_words(c: Citation) -> str:
+def source_in_words(c: Citation, paths: bool = True) -> str:
     r = c.result
     where = []
     if r.get("page"):
@@ -109,12 +110,12 @@ def source_in_words(c: Citation) -> str:
         where.append(f"at {r['start']:.0f} s")
     head = " ".join(str(x) for x in (r.get("kind", ""), r.get("title", "")) if x)
     text = " ".join(str(r.get("text", "")).split())[:SOURCE_CHARS]
-    parts = [head, r.get("path") or "", ", ".join(where), text]
+    parts = [head, (r.get("path") or "") if paths else "", ", ".join(where), text]
     return f"[{c.number}] " + " | ".join(p for p in parts if p)
 
 
-def sources_in_words(sources: list[Citation]) -> str:
-    return "\n".join(source_in_words(c) for c in sources)
+def sources_in_words(sources: list[Citation], paths: bool = True) -> str:
+    return "\n".join(source_in_words(c, paths) for c in sources)
 
 
 def results_for_tool_message(index: int, step: Step, sources: list[Citation]) -> str:

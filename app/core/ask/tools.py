@@ -14,9 +14,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.ask.validate import check
 from app.core.jobs import Cancelled, CancelToken, HearthError
+
+if TYPE_CHECKING:
+    from app.core.find import Engines
 
 log = logging.getLogger(__name__)
 MAX_LIMIT = 20
@@ -33,7 +37,7 @@ class ToolContext:
     find engines (kept open between steps), Stop, and the vision model where one is at hand."""
 
     folders: list[Path]
-    engines: object | None = None  # app.core.find.Engines; None: each search opens and closes its own
+    engines: Engines | None = None  # kept open between steps; None: each search opens and closes its own
     cancel: CancelToken = field(default_factory=CancelToken)
     vision: Vision | None = None
     speech_model: str | None = None  # transcribe's model id (None: the default)
@@ -142,7 +146,7 @@ def _searcher(kind: str) -> Callable[[dict, ToolContext], ToolResult]:
 
         query, limit = args["query"].strip(), args.get("limit", 6)
         where, one, many = _WHAT[kind]
-        found = find(query, kinds=[kind], limit=limit, cancel=ctx.cancel, engines=ctx.engines)  # type: ignore[arg-type]
+        found = find(query, kinds=[kind], limit=limit, cancel=ctx.cancel, engines=ctx.engines)
         said = _quote(query)
         if kind in found.skipped:
             return ToolResult([], f"{where} could not be searched: {found.skipped[kind]}",
