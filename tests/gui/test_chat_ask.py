@@ -234,3 +234,23 @@ def test_stop_during_a_step_keeps_the_message_so_far(qtbot, asking):
     assert not any(r.running for r in answer.steps_view.rows), "no row is left 'Searching…'"
     if stored.incomplete:  # stopped before the answer ended (a fast search may finish first)
         assert "incomplete" in answer.stats.text()
+
+
+@pytest.mark.slow
+def test_a_question_with_a_document_is_a_plain_reply_even_with_the_library_on(qtbot, asking, tmp_path):
+    """The loop is asked the words alone: a message that brings a document (or a picture, as the Images
+    pane's "Ask in chat" does) goes to the model as before, its attachment in the prompt."""
+    window, chat, _photos = asking
+    note = tmp_path / "note.txt"
+    note.write_text("The kayak is red.", encoding="utf-8")
+    chat.tray.add_document(note, note.name)
+    qtbot.waitUntil(lambda: chat.tray.pending == 0 and len(chat.tray.documents) == 1, timeout=30000)
+    chat.input.setFocus()
+    qtbot.keyClicks(chat.input, "What colour is the kayak?")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    job = chat.job
+    assert job.name == "generate" and chat.library.isChecked()
+    qtbot.waitUntil(lambda: job.done, timeout=240000)
+    answer = chat.view.widgets[-1]
+    stored = ChatHistory().messages(chat.conversation_id)
+    assert answer.steps_view is None and stored[-1].steps == [] and stored[-2].documents

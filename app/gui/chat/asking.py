@@ -129,6 +129,14 @@ class Asking:
         return {**self.settings_panel.params().to_dict(), SETTING: self.library.isChecked()}
 
     # --- asking ----------------------------------------------------------------------------
+    def asks(self) -> bool:
+        """Whether this reply runs the ask loop: the switch is on, and the question brings no pictures or
+        documents (the loop is asked the words alone; those go to the model as a plain reply)."""
+        if not self.library.isChecked() or self.conversation_id is None:
+            return False
+        users = [m for m in self.history.messages(self.conversation_id) if m.role == "user"]
+        return not (users and (users[-1].attachments or users[-1].documents))
+
     def _start_ask(self) -> None:
         self.job = self.chat.ask(
             self.conversation_id, self.settings_panel.params(), sees=self.sees, first_tool=self.ask_first_tool,

@@ -258,7 +258,7 @@ class ChatPane(Asking, Conversations, Composer, FirstRunCard, PictureInput, Mode
             self.notice.clear()  # an earlier failure or notice ends with a new reply
         self.send_button.setEnabled(False)
         self.stop_button.setEnabled(True)
-        if self.library.isChecked():
+        if self.asks():
             return self._start_ask()  # "Use my library": the ask loop, steps and citations (asking.py)
         self.job = self.chat.generate(
             self.conversation_id,
