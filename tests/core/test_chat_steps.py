@@ -139,3 +139,18 @@ def test_steps_and_citations_go_into_the_exports_and_back(hearth_home):
     back = h.messages(again.id)[-1]
     assert [s.to_json() for s in back.steps] == [PHOTOS, MEMO]
     assert back.citations == exported["messages"][1]["citations"]
+
+
+def test_the_loop_is_asked_the_last_question_after_the_chat_so_far(hearth_home):
+    from app.core.ask.chat_reply import question_and_turns
+    from app.core.chat.templates import Message
+
+    h = ChatHistory()
+    c = h.create("Trip")
+    assert question_and_turns(h, c.id) == ("", ())
+    h.add_message(c.id, "user", "We went to the lake.")
+    h.add_message(c.id, "assistant", "Sounds lovely.")
+    h.start_reply(c.id)  # an empty, stopped reply is not a turn
+    h.add_message(c.id, "user", "Which photos have the kayak?")
+    earlier = (Message("user", "We went to the lake."), Message("assistant", "Sounds lovely."))
+    assert question_and_turns(h, c.id) == ("Which photos have the kayak?", earlier)

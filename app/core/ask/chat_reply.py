@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from app.core.ask.events import Answered, AnswerToken, AskEvent, StepDone, StepStarted
 from app.core.chat.history import ChatHistory
+from app.core.chat.templates import Message
 
 COMMIT_EVERY_S = 0.5  # as a plain reply: a crash loses at most this much of the answer's text
 
@@ -35,12 +36,18 @@ class AskReply:
     stats: dict = field(default_factory=dict)
 
 
-def last_question(history: ChatHistory, conversation_id: int) -> str:
-    """The user's last message, the question the loop is asked."""
-    for m in reversed(history.messages(conversation_id)):
-        if m.role == "user":
-            return m.content
-    return ""
+EARLIER_TURNS = 12  # the messages before the question the loop is given (its prompt must still fit)
+
+
+def question_and_turns(history: ChatHistory, conversation_id: int) -> tuple[str, tuple[Message, ...]]:
+    """The user's last message, the question the loop is asked, and the chat's turns before it (their
+    words only: the loop's own steps and citations are not replayed)."""
+    messages = [m for m in history.messages(conversation_id) if m.role in ("user", "assistant") and m.content]
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=None)
+    if last is None:
+        return "", ()
+    earlier = messages[:last][-EARLIER_TURNS:]
+    return messages[last].content, tuple(Message(m.role, m.content) for m in earlier)
 
 
 def run_ask_reply(events: Iterable[AskEvent], history: ChatHistory, conversation_id: int, model_id: str = "",

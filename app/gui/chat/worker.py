@@ -102,7 +102,7 @@ class ChatWorker(ModelWorker):
         ``first_tool``: the first step calls it (the loop's option; for a model too small to choose)."""
 
         def job(cancel, progress):
-            from app.core.ask.chat_reply import last_question, run_ask_reply
+            from app.core.ask.chat_reply import question_and_turns, run_ask_reply
             from app.core.ask.loop import AskOptions, ask
             from app.core.ask.tools import ToolContext
             from app.core.chat.remote import ChatProcessError
@@ -114,9 +114,10 @@ class ChatWorker(ModelWorker):
                 self._engines = Engines()
             vision = _vision(self.model_id, self.model, params) if sees else None
             ctx = ToolContext.for_user(engines=self._engines, cancel=cancel, vision=vision)
-            question = last_question(self._history, conversation_id)
+            question, earlier = question_and_turns(self._history, conversation_id)
             try:
-                events = ask(self.model, question, ctx, AskOptions(first_tool=first_tool, params=params))
+                options = AskOptions(first_tool=first_tool, params=params, history=earlier)
+                events = ask(self.model, question, ctx, options)
                 return run_ask_reply(events, self._history, conversation_id, self.model_id or "", progress)
             except ChatProcessError:
                 self.model, self.model_id, self._crashed = None, None, True
