@@ -210,6 +210,45 @@ def fill_documents(window, home: Path) -> None:
     wait(pane.results_ready)
 
 
+def fill_ask(window, home: Path) -> bool:
+    """An "Ask Hearth" answer (#26) in its own chat: steps over the sample photos and notes, with citations."""
+    from app.core.chat.history import ChatHistory
+
+    photos = sorted(p for p in (home / "photos").rglob("*") if p.is_file())[:5]
+    notes = home / "notes" / "field-sensors.md"
+    if not photos:
+        return False
+    found = [{"kind": "photo", "title": p.name, "path": str(p), "score": 0.3, "text": ""} for p in photos]
+    passage = {"kind": "document", "title": notes.name, "path": str(notes), "heading": "Soil moisture",
+               "text": "Replace a probe's battery when its reading drops to zero overnight."}
+    memo = {"kind": "transcript", "title": "interview.m4a", "path": None, "start": 4.2, "end": 9.8,
+            "text": "I look after the sensors on the north field: soil moisture, temperature and rain."}
+    history = ChatHistory()
+    conv = history.create("Sensors on the north field", "", "", {"use_library": True})
+    history.add_message(conv.id, "user", "Which photos show the red shapes, and when do the sensor batteries go?")
+    reply = history.start_reply(conv.id)
+    for step in (
+        {"tool": "search_photos", "arguments": {"query": "red shapes"}, "results": found, "error": None,
+         "summary": f"Searched photos for 'red shapes': {len(found)} found"},
+        {"tool": "search_documents", "arguments": {"query": "sensor batteries"}, "results": [passage],
+         "error": None, "summary": "Searched documents for 'sensor batteries': 1 passage"},
+        {"tool": "search_recordings", "arguments": {"query": "sensors"}, "results": [memo], "error": None,
+         "summary": "Searched recordings for 'sensors': 1 passage"},
+    ):
+        history.add_step(reply.id, step)
+    history.set_citations(reply.id, [{"number": 1, "step": 0, **found[0]}, {"number": 2, "step": 1, **passage},
+                                     {"number": 3, "step": 2, **memo}])
+    history.finish_reply(reply.id, "The red shapes are in the first photos [1]. Change a probe's battery when its "
+                         "reading drops to zero overnight [2]; the sensors are on the north field [3].",
+                         {**STATS, "stop_reason": "answered"})
+    history.close()
+    chat = window.panes["chat"]
+    chat.sidebar.refresh(select=conv.id)
+    chat.open_conversation(conv.id)
+    chat.view.widgets[-1].steps_view.rows[2].header.setChecked(True)  # one row unfolded: its transcript line
+    return True
+
+
 def search_by_picture(window, picture: Path) -> None:
     pane = window.panes["images"]
     pane.query.clear()
@@ -292,6 +331,10 @@ def main(argv: list[str] | None = None) -> int:
             settle()
             shoot("settings-dialog", scheme, None, dialog)
             dialog.reject()
+    if state == "sample" and fill_ask(window, home):
+        for scheme in ("light", "dark"):
+            theme.apply(scheme)
+            every_size(scheme, [("chat-ask", "chat")])
     if picture is not None:
         search_by_picture(window, picture)
         for scheme in ("light", "dark"):

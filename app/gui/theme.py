@@ -112,7 +112,10 @@ QFrame#message-assistant, QFrame#message-system {{
     background: {c['assistant']}; border: 1px solid {c['border']}; border-radius: 10px; }}
 QFrame#message-user QTextBrowser, QFrame#message-assistant QTextBrowser, QFrame#message-system QTextBrowser {{
     background: transparent; }}
-QLabel#messageStats {{ color: {c['muted']}; }}
+QLabel#messageStats, QLabel#libraryReach, QLabel#stepNote, QLabel#sourcesLabel {{ color: {c['muted']}; }}
+QPushButton#stepHeader, QPushButton#stepResult {{ text-align: left; border: none; background: transparent;
+    padding: 2px 4px; }}
+QPushButton#stepHeader:hover, QPushButton#stepResult:hover {{ background: {c['alt']}; }}
 QLabel#chatNotice, QLabel#paneNotice {{ color: {c['muted']}; }}
 QLabel[role="error"] {{ color: {c['error']}; }}
 QFrame#emptyState {{ background: {c['base']}; border: 1px dashed {c['border']}; border-radius: 12px; }}

@@ -307,7 +307,7 @@ def test_schema_3_moves_to_an_index_with_positions_rebuilt_in_the_background(tmp
     _schema3_history(path, monkeypatch)
     monkeypatch.setattr(search_index.Backfill, "__init__", lambda self, p: setattr(self, "path", p))
     h = ChatHistory(path)  # migrated; the rebuild is stepped by hand below
-    assert h.store.version == len(MIGRATIONS) == WORD_INDEX_VERSION
+    assert h.store.version == len(MIGRATIONS) == WORD_INDEX_VERSION + 1  # 7: steps (#26)
     sql = h.db.execute("SELECT sql FROM sqlite_master WHERE name = 'message_search'").fetchone()[0]
     assert "detail=full" in sql and "unicode61" in sql
     assert not h.indexed_search and search_index.backfill_pending(h.db), "every message is indexed again"

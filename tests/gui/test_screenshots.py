@@ -27,7 +27,7 @@ def test_the_screenshot_script_writes_every_pane_in_both_themes_and_every_size(t
     names = {p.name for p in out.glob("*.png")}
     expected = {f"{prefix}{view}-{scheme}-{w}x{h}.png" for prefix in ("", "empty-") for view in PANES
                 for scheme in ("light", "dark") for w, h in SIZES}
-    expected |= {f"{view}-{scheme}-{w}x{h}.png" for view in ("chat-settings", "images-picture")
+    expected |= {f"{view}-{scheme}-{w}x{h}.png" for view in ("chat-settings", "images-picture", "chat-ask")
                  for scheme in ("light", "dark") for w, h in SIZES}
     expected |= {f"settings-dialog-{scheme}.png" for scheme in ("light", "dark")}
     assert names == expected, (sorted(expected - names), sorted(names - expected))

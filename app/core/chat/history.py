@@ -20,6 +20,8 @@ from app.core import paths
 from app.core.chat import search_index
 from app.core.chat.documents import file_name as document_file_name
 from app.core.chat.history_base import EXPORT_FORMAT, HistoryError, picture_file_name
+from app.core.chat.steps import StoredStep, dump, read_citations, read_step
+from app.core.chat.steps import markdown as steps_markdown
 from app.core.db import DatabaseError, open_db
 from app.core.fileio import loads_json
 
@@ -60,6 +62,8 @@ class StoredMessage:
     attachments: list[Attachment] = field(default_factory=list)
     documents: list[DocumentRef] = field(default_factory=list)
     damaged: str = ""  # what was wrong with the stored row ("" when nothing): shown, never fatal
+    steps: list[StoredStep] = field(default_factory=list)  # an "Ask Hearth" reply's tool steps, in order
+    citations: list[dict] = field(default_factory=list)  # the results its [1] [2] … name, in order
 
 
 @dataclass
@@ -186,13 +190,27 @@ def _v4_to_v5(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX documents_by_sha ON documents(sha256)")
 
 
+def _v6_to_v7(db: sqlite3.Connection) -> None:
+    """Steps in replies (#26): each tool step a row, written as it finishes; the citations on the message."""
+    db.execute("""
+        CREATE TABLE steps (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            data TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX steps_by_message ON steps(message_id, position)")
+    db.execute("ALTER TABLE messages ADD COLUMN citations TEXT NOT NULL DEFAULT ''")
+
+
 MIGRATIONS = [_v0_to_v1, search_index.v1_to_v2, _v2_to_v3, search_index.v3_to_v4, _v4_to_v5,
-              search_index.v5_to_v6]
+              search_index.v5_to_v6, _v6_to_v7]
 SEARCH_INDEX_VERSION = 2  # from this schema on, titles and messages have trigram indexes
 ATTACHMENTS_VERSION = 3  # from this schema on, messages carry pictures
 SEARCH_POSITIONS_VERSION = 4  # from this schema on, the message index holds trigram positions (phrases)
 DOCUMENTS_VERSION = 5  # from this schema on, messages carry documents
 WORD_INDEX_VERSION = 6  # from this schema on, messages are indexed by word, with positions (search_terms)
+STEPS_VERSION = 7  # from this schema on, replies carry tool steps and citations
 
 
 def default_path() -> Path:
@@ -220,6 +238,7 @@ class ChatHistory:
         # Without FTS5 trigram the schema stays at 1 (search_index): then there is no attachments table.
         self.pictures = self.store.version >= ATTACHMENTS_VERSION and known
         self.documents = self.store.version >= DOCUMENTS_VERSION and known
+        self.steps = self.store.version >= STEPS_VERSION and known
         if ours and (search_index.backfill_pending(self.db) or search_index.retire_pending(self.db)):
             self.backfill = search_index.Backfill(self.path)
 
@@ -370,6 +389,7 @@ class ChatHistory:
                 continue
             message.attachments.append(Attachment(sha, _text(name), int(_number(width)), int(_number(height))))
         self._read_documents(conversation_id, by_id)
+        self._read_steps(conversation_id, by_id)
         for m in messages:
             if m.damaged:
                 log.warning("chat %s, message %s is damaged: %s", conversation_id, m.id, m.damaged)
@@ -388,6 +408,46 @@ class ChatHistory:
                 message.damaged = "; ".join(filter(None, [message.damaged, "a document's id or kind is not valid"]))
                 continue
             message.documents.append(DocumentRef(sha, _text(name), int(_number(size)), kind))
+
+    def _read_steps(self, conversation_id: int, by_id: dict[int, StoredMessage]) -> None:
+        if not self.steps:
+            return
+        for message_id, data in self.db.execute(
+            "SELECT s.message_id, s.data FROM steps s JOIN messages m ON m.id = s.message_id "
+            "WHERE m.conversation_id = ? ORDER BY s.message_id, s.position, s.id", (conversation_id,),
+        ):
+            message = by_id[message_id]
+            step = read_step(data)
+            if step.damaged:
+                message.damaged = "; ".join(filter(None, [message.damaged, f"step {len(message.steps) + 1}: "
+                                                          + step.damaged]))
+            message.steps.append(step)
+        for message_id, data in self.db.execute(
+            "SELECT id, citations FROM messages WHERE conversation_id = ? AND citations != ''", (conversation_id,),
+        ):
+            message = by_id[message_id]
+            message.citations, damage = read_citations(data)
+            if damage:
+                message.damaged = "; ".join(filter(None, [message.damaged, damage]))
+
+    def add_step(self, message_id: int, step: dict) -> None:
+        """One finished step of a reply (the ask loop's ``Step.to_json()``), committed now: a kill after
+        this keeps it."""
+        if not self.steps:
+            raise HistoryError("tool steps cannot be saved in this chat history: its schema is "
+                               f"{self.store.version}, older than steps")
+        with self._tx_checked():
+            self.db.execute(
+                "INSERT INTO steps (message_id, position, data) VALUES "
+                "(?, (SELECT COALESCE(MAX(position), -1) + 1 FROM steps WHERE message_id = ?), ?)",
+                (message_id, message_id, dump(step)))
+
+    def set_citations(self, message_id: int, citations: list[dict]) -> None:
+        """The results the reply's [1], [2] … name, in order."""
+        if not self.steps:
+            raise HistoryError("citations cannot be saved in this chat history: its schema is "
+                               f"{self.store.version}, older than steps")
+        self._write("UPDATE messages SET citations = ? WHERE id = ?", (dump(list(citations)), message_id))
 
     def message_counts(self) -> dict[int, int]:
         """How many messages each conversation has (conversations with none are absent)."""
@@ -474,7 +534,9 @@ class ChatHistory:
                     if m.attachments else {}),
                  **({"documents": [{"sha256": d.sha256, "name": d.name, "size": d.size, "kind": d.kind,
                                     "file": document_file_name(d.sha256, d.kind)} for d in m.documents]}
-                    if m.documents else {})}
+                    if m.documents else {}),
+                 **({"steps": [s.to_json() for s in m.steps]} if m.steps else {}),
+                 **({"citations": m.citations} if m.citations else {})}
                 for m in self.messages(conversation_id)
             ],
         }
@@ -511,6 +573,10 @@ class ChatHistory:
                     msg = self.add_message(c.id, m.role, m.content, m.incomplete, m.created, pictures, documents)
                     if m.stats:
                         self.finish_reply(msg.id, m.content, m.stats, m.incomplete)
+                    for step in m.steps if self.steps else ():
+                        self.add_step(msg.id, step)
+                    if m.citations and self.steps:
+                        self.set_citations(msg.id, list(m.citations))
         except BaseException:
             self.forget_pictures(added)
             self.forget_documents(added_documents)
@@ -530,7 +596,11 @@ class ChatHistory:
             lines += [f"## {names.get(m.role, m.role)}{suffix}", ""]
             lines += [f"![{_md_alt(a.name)}]({picture_file_name(a.sha256)})" for a in m.attachments]
             lines += [f"[Document: {_md_alt(d.name)}]({document_file_name(d.sha256, d.kind)})" for d in m.documents]
+            if m.steps:  # what the reply did on its way, before what it said
+                lines += [*steps_markdown(m.steps, []), ""]
             lines += ["", m.content, ""] if m.attachments or m.documents else [m.content, ""]
+            if m.citations:
+                lines += [*steps_markdown([], m.citations)[1:], ""]
         return "\n".join(lines)
 
     def picture_shas(self, conversation_id: int) -> set[str]:

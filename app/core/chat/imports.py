@@ -23,6 +23,7 @@ from app.core.chat.documents import file_name as document_file_name
 from app.core.chat.engine import ChatStats, SamplingParams
 from app.core.chat.history_base import EXPORT_FORMAT, HistoryError, picture_file_name
 from app.core.chat.pictures import SHA_RX, Picture, PictureError, PictureStore, prepare
+from app.core.chat.steps import MAX_RESULTS, MAX_STEPS, clean_result, clean_step
 from app.core.fileio import sha256_file
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class ImportedMessage:
     stats: dict
     pictures: tuple[PictureRef, ...]
     documents: tuple[DocumentIn, ...] = ()
+    steps: tuple[dict, ...] = ()  # an "Ask Hearth" reply's steps, each checked (a bad one kept, marked damaged)
+    citations: tuple[dict, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,16 @@ def _documents(raw, where: str) -> tuple[DocumentIn, ...]:
     return tuple(out)
 
 
+def _steps(m: dict, where: str) -> tuple[tuple[dict, ...], tuple[dict, ...]]:
+    steps, cited = m.get("steps", []), m.get("citations", [])
+    if not isinstance(steps, list) or not isinstance(cited, list):
+        raise _bad(f"{where}: its steps or citations are not a list")
+    if len(steps) > MAX_STEPS or len(cited) > MAX_RESULTS:
+        raise _bad(f"{where} has more than {MAX_STEPS} steps or {MAX_RESULTS} citations")
+    return (tuple(clean_step(s).to_json() for s in steps),
+            tuple(r for r in (clean_result(c) for c in cited) if r is not None))
+
+
 def parse_export(text: str) -> ImportedChat:
     """The export's content, every field checked; HistoryError says what is wrong, in words."""
     try:
@@ -188,7 +201,7 @@ def parse_export(text: str) -> ImportedChat:
         messages.append(ImportedMessage(
             m["role"], m["content"], m.get("incomplete") is True, float(created) if _number(created) else None,
             _known(m.get("stats"), ChatStats, f"{where}'s statistics"), _pictures(m.get("attachments"), where),
-            _documents(m.get("documents"), where)))
+            _documents(m.get("documents"), where), *_steps(m, where)))
     chat = ImportedChat(
         _text(data.get("title"), "the title", "Imported chat", MAX_TITLE).strip() or "Imported chat",
         _text(data.get("system_prompt"), "the system prompt"),

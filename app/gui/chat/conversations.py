@@ -40,6 +40,7 @@ class Conversations:
         self.view.clear()
         self.update_first_run()
         self.settings_panel.load("", {})
+        self.load_library(None)
         self.sidebar.list.clearSelection()
         self.input.setFocus()
 
@@ -49,11 +50,13 @@ class Conversations:
         self.conversation_id = conversation_id
         conv = self.history.conversation(conversation_id)
         self.settings_panel.load(conv.system_prompt, conv.params)
+        self.load_library(conv.params)
         self.view.clear()
         for m in self.history.messages(conversation_id):
             w = self._add_widget(m.id, m.role, m.content, m.attachments, m.documents)
             if m.role == "assistant":
                 w.set_stats(m.stats, m.incomplete)
+                self.show_parts(w, m)
             if m.damaged:  # shown as it is; the rest of the chat works
                 w.set_status(f"Damaged in the history file: {m.damaged}")
         self.update_first_run()
@@ -62,8 +65,7 @@ class Conversations:
         if self.conversation_id is None:
             title = " ".join(first_message.split())[:48] or "New chat"
             conv = self.history.create(
-                title, self.settings_panel.system.toPlainText(), self.picker.current() or "",
-                self.settings_panel.params().to_dict(),
+                title, self.settings_panel.system.toPlainText(), self.picker.current() or "", self.chat_params(),
             )
             self.conversation_id = conv.id
             self.sidebar.refresh(select=conv.id)
@@ -73,8 +75,7 @@ class Conversations:
         if self.conversation_id is not None and not self.history.read_only:
             self.history.update(
                 self.conversation_id,
-                system_prompt=self.settings_panel.system.toPlainText(),
-                params=self.settings_panel.params().to_dict(),
+                system_prompt=self.settings_panel.system.toPlainText(), params=self.chat_params(),
             )
 
     def _rename(self, conversation_id: int) -> None:
@@ -139,6 +140,7 @@ class Conversations:
         w.copy_requested.connect(lambda _id, w=w: QGuiApplication.clipboard().setText(w.text))
         w.edit_requested.connect(lambda _id, w=w: self._edit(w))
         w.regenerate_requested.connect(lambda _id, w=w: self.regenerate(w))
+        w.result_opened.connect(self.open_result)
         return self.view.add(w)
 
     def _edit(self, widget: MessageWidget) -> None:

@@ -25,6 +25,8 @@ from PySide6.QtWidgets import (
 
 from app.gui import theme
 from app.gui.chat import markdown
+from app.gui.chat.ask_message import AskParts
+from app.gui.chat.code_block import CodeBlock
 
 log = logging.getLogger(__name__)
 READABLE_WIDTH = 900  # px: longer lines are hard to read
@@ -34,6 +36,7 @@ class SafeBrowser(QTextBrowser):
     """Loads no resources at all and follows no link by itself; as tall as its text."""
 
     link_opened = Signal(QUrl)
+    citation_opened = Signal(int)  # an answer's [n] (app/gui/chat/sources.py made it a cite: link)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -88,6 +91,8 @@ class SafeBrowser(QTextBrowser):
                 QGuiApplication.clipboard().setText(self.code_blocks[int(url.path())])
             except (ValueError, IndexError):
                 pass
+        elif scheme == "cite" and url.path().isdigit():
+            self.citation_opened.emit(int(url.path()))
         elif scheme in ("http", "https"):
             QDesktopServices.openUrl(url)
             self.link_opened.emit(url)
@@ -95,91 +100,10 @@ class SafeBrowser(QTextBrowser):
             log.warning("ignored a %s link in model output", scheme or "relative")
 
 
-class CodeView(QTextBrowser):
-    """A code block's text: no wrapping, scrolls sideways inside the block, as tall as its lines."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setOpenLinks(False)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setLineWrapMode(QTextBrowser.LineWrapMode.NoWrap)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.setMinimumWidth(60)
-        self._html = None
-        self.document().documentLayout().documentSizeChanged.connect(lambda _s: self._fit())
-        self.horizontalScrollBar().rangeChanged.connect(lambda *_: self._fit())
-
-    def loadResource(self, kind, url):  # noqa: N802 - Qt override
-        return None
-
-    def set_code(self, code: str, language: str) -> None:
-        body = (
-            f'<pre style="font-family: {markdown.CODE_FONT};">'
-            f"{markdown.highlight(code, language, theme.current())}</pre>"
-        )
-        if body != self._html:
-            self._html = body
-            self.setHtml(body)
-
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(200, self.height())
-
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        return QSize(60, self.height())
-
-    def _fit(self) -> None:
-        bar = self.horizontalScrollBar()
-        extra = bar.sizeHint().height() if bar.maximum() > 0 else 0
-        self.setFixedHeight(int(self.document().size().height()) + 4 + extra)
-
-
-class CodeBlock(QFrame):
-    """Language label, an always-visible Copy button, and the highlighted code."""
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self.setObjectName("codeBlock")
-        self.code, self.language = "", ""
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(8, 4, 8, 6)
-        layout.setSpacing(2)
-        head = QHBoxLayout()
-        self.label = QLabel()
-        self.label.setObjectName("codeLanguage")
-        head.addWidget(self.label)
-        head.addStretch(1)
-        self.copy_button = QToolButton()
-        self.copy_button.setText("Copy")
-        self.copy_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.copy_button.setAccessibleName("Copy code")
-        self.copy_button.setAutoRaise(True)
-        theme.set_icon(self.copy_button, "copy")
-        self.copy_button.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.code))
-        head.addWidget(self.copy_button)
-        layout.addLayout(head)
-        self.view = CodeView()
-        self.view.setAccessibleName("Code")
-        layout.addWidget(self.view)
-        self._restyle()
-
-    def _restyle(self) -> None:
-        c = theme.current_colors()
-        self.setStyleSheet(
-            f"QFrame#codeBlock {{ background: {c['code_bg']}; border: 1px solid {c['code_border']};"
-            f" border-radius: 6px; }} QLabel#codeLanguage {{ color: {c['muted']}; }}"
-            f" QTextBrowser {{ background: {c['code_bg']}; }}"
-        )
-
-    def set_code(self, code: str, language: str) -> None:
-        self.code, self.language = code, language
-        self.label.setText(language or "code")
-        self.view.set_code(code, language)
-
-
 class MessageBody(QWidget):
     """The message's Markdown as text browsers and code blocks, one per segment."""
+
+    citation_opened = Signal(int)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -189,7 +113,8 @@ class MessageBody(QWidget):
         self.parts: list[QWidget] = []
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
 
-    def set_markdown(self, text: str) -> None:
+    def set_markdown(self, text: str, cited: set[int] | None = None) -> None:
+        """``cited``: the citation numbers whose [n] become links."""
         segs = markdown.segments(text, theme.current_colors(), theme.current()) or [markdown.Segment("html")]
         kinds = [s.kind for s in segs]
         if kinds != [("code" if isinstance(p, CodeBlock) else "html") for p in self.parts]:
@@ -199,9 +124,15 @@ class MessageBody(QWidget):
             self.parts = [CodeBlock() if k == "code" else SafeBrowser() for k in kinds]
             for p in self.parts:
                 self.column.addWidget(p)
+                if isinstance(p, SafeBrowser):
+                    p.citation_opened.connect(self.citation_opened)
         for part, seg in zip(self.parts, segs, strict=True):
             if seg.kind == "code":
                 part.set_code(seg.code, seg.language)
+            elif cited:
+                from app.gui.chat.sources import link_citations
+
+                part.set_html(link_citations(seg.html, cited))
             else:
                 part.set_html(seg.html)
 
@@ -215,8 +146,9 @@ class MessageBody(QWidget):
         return "\n".join(p.code if isinstance(p, CodeBlock) else p.toPlainText() for p in self.parts)
 
 
-class MessageWidget(QFrame):
+class MessageWidget(AskParts, QFrame):
     picture_opened = Signal(str)  # the stored file of a picture the user clicked
+    result_opened = Signal(dict)  # a step's result or a citation the user clicked (app/gui/chat/sources.py)
     copy_requested = Signal(int)
     edit_requested = Signal(int)
     regenerate_requested = Signal(int)
@@ -226,6 +158,7 @@ class MessageWidget(QFrame):
     def __init__(self, message_id: int, role: str, text: str = "", parent=None):
         super().__init__(parent)
         self.message_id, self.role, self.text = message_id, role, text
+        self._init_ask()
         self.setObjectName(f"message-{role}")
         self.setAccessibleName(f"{self.NAMES.get(role, role)} message")
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -249,6 +182,7 @@ class MessageWidget(QFrame):
         layout.addLayout(self.pictures)
         self.body = MessageBody()
         self.body.setAccessibleName(f"{self.NAMES.get(role, role)} message text")
+        self.body.citation_opened.connect(self._open_citation)
         layout.addWidget(self.body)
         # The stats line sits under the text and wraps, so it never widens the card.
         self.stats = QLabel()
@@ -274,7 +208,7 @@ class MessageWidget(QFrame):
         return b
 
     def _on_theme(self, _name: str) -> None:
-        self.body.set_markdown(self.text)
+        self.body.set_markdown(self.text, self.cited())
         for block in self.body.code_blocks():
             block._restyle()
 
@@ -301,7 +235,7 @@ class MessageWidget(QFrame):
 
     def set_text(self, text: str) -> None:
         self.text = text
-        self.body.set_markdown(text)
+        self.body.set_markdown(text, self.cited())
 
     def set_status(self, text: str) -> None:
         """A transient line under the text ("thinking…", "failed")."""

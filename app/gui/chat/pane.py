@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidg
 from app.core.chat.history import ChatHistory
 from app.core.jobs import HearthError
 from app.gui import theme
+from app.gui.chat.asking import Asking
 from app.gui.chat.attachments import AttachmentTray
 from app.gui.chat.composer import Composer, draft_file  # noqa: F401 - draft_file: where tests find it
 from app.gui.chat.conversations import Conversations
@@ -25,7 +26,7 @@ from app.gui.chat.worker import ChatWorker
 from app.gui.panes.base import ModelBackedPane
 
 log = logging.getLogger(__name__)
-class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedPane):
+class ChatPane(Asking, Conversations, Composer, FirstRunCard, PictureInput, ModelBackedPane):
     kind, title = "chat", "Chat"
     blurb = "Talk with a language model that runs on this computer. Nothing you type leaves it."
 
@@ -61,6 +62,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
         self._build_shortcuts()
         self._set_tab_order()
         self._open_latest()
+        self.refresh_library()
         # On the pictures worker: idle until a picture comes, and the panes are built by now.
         self.tray.worker.submit(warm_up, theme.current_colors(), name="warm-up")
         self.view.warm_up()  # the GUI thread's part: the panes are built after the first paint
@@ -94,6 +96,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
         col.addWidget(self.view, 1)
         col.addWidget(self.notice)
         col.addWidget(self.tray)
+        col.addWidget(self._build_library())
         col.addLayout(self._build_input_row())
         col.addLayout(self._build_exports())
         return centre
@@ -255,6 +258,8 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
             self.notice.clear()  # an earlier failure or notice ends with a new reply
         self.send_button.setEnabled(False)
         self.stop_button.setEnabled(True)
+        if self.asks():
+            return self._start_ask()  # "Use my library": the ask loop, steps and citations (asking.py)
         self.job = self.chat.generate(
             self.conversation_id,
             self.settings_panel.params(),
@@ -320,6 +325,7 @@ class ChatPane(Conversations, Composer, FirstRunCard, PictureInput, ModelBackedP
                 widget.message_id = saved[-1].id
                 widget.set_text(saved[-1].content)
                 widget.set_stats(saved[-1].stats, saved[-1].incomplete)
+                self.show_parts(widget, saved[-1])  # the steps so far of a stopped "Use my library" reply
         self.streaming = None
         self.sidebar.refresh()
         self.reply_finished.emit(outcome)
