@@ -92,8 +92,28 @@ class Database:
         self.conn.close()
 
 
+SCHEMA_RETRIES = 5
+
+
+class _Connection(sqlite3.Connection):
+    """Prepares a statement again when another connection changed the schema meanwhile. SQLite retries
+    that itself, except around a virtual table being dropped (the chat search backfill drops its old FTS5
+    index on a thread of its own): then a statement fails with SQLITE_SCHEMA, worded as "no such table"
+    for a table that is there. Such a statement did nothing, so running it again is safe."""
+
+    def execute(self, sql, parameters=(), /):
+        for attempt in range(SCHEMA_RETRIES):
+            try:
+                return super().execute(sql, parameters)
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorname", "") != "SQLITE_SCHEMA" or attempt == SCHEMA_RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+
 def _connect(target: str | Path, uri: bool = False) -> sqlite3.Connection:
-    conn = sqlite3.connect(target, timeout=10, isolation_level=None, check_same_thread=False, uri=uri)
+    conn = sqlite3.connect(target, timeout=10, isolation_level=None, check_same_thread=False, uri=uri,
+                           factory=_Connection)
     conn.execute("PRAGMA foreign_keys = ON")
     return conn
 

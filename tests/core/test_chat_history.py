@@ -432,3 +432,20 @@ def test_a_read_only_schema_3_history_scans_as_before(tmp_path, monkeypatch):
         assert [c.id for c in h.conversations(q)] == _old_results(h, q), q
         assert [c.id for c in h.search(q, limit=2).conversations] == _old_results(h, q)[:2], q
     h.close()
+
+
+def test_a_chat_deleted_while_the_search_backfill_drops_the_old_index_is_deleted(tmp_path):
+    """The backfill thread drops the retired FTS5 tables; a statement prepared meanwhile on the history's
+    connection failed with SQLITE_SCHEMA, worded "no such table: conversations" (about 1 open in 3)."""
+    for n in range(20):
+        path = tmp_path / f"chat{n}.sqlite3"
+        h = ChatHistory(path)
+        c = h.create("x")
+        h.add_message(c.id, "user", "hello there")
+        h.close()
+        h = ChatHistory(path)  # its backfill retires the old indexes the migrations set aside
+        try:
+            h.delete(c.id)
+            assert h.conversations() == []
+        finally:
+            h.close()
