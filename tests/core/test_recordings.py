@@ -46,3 +46,25 @@ def test_a_hostile_audio_value_is_dropped():
     for bad in (12, "relative/talk.wav", "/tmp/a\nb.wav", "/" + "x" * 5000, ["/a.wav"]):
         assert from_dict({**base, "audio": bad}).audio == ""
     assert from_dict(base).audio == ""
+
+
+def test_a_crafted_transcript_cannot_make_the_pane_play_any_file(hearth_home, tmp_path):
+    """The saved audio path is played: only the file transcribed (its name is the transcript's source),
+    a sound by its name, never a document, a system file or a device."""
+    store = TranscriptStore()
+    secret = tmp_path / "notes.txt"
+    secret.write_text("private")
+    sound = tmp_path / "talk.wav"
+    sound.write_bytes(b"RIFF")
+    (tmp_path / "link.wav").symlink_to("/proc/self/environ")
+    cases = [("talk.wav", secret), ("notes.txt", secret), ("environ", "/proc/self/environ"),
+             ("link.wav", tmp_path / "link.wav"), ("talk.wav", "/proc/self/../self/environ")]
+    for source, audio in cases:
+        t = store.new(source)
+        t.audio = str(audio)
+        store.save(t)
+    for kept in store.list():
+        assert audio_for(store, kept) is None, kept.audio
+    t = store.new("talk.wav")
+    t.audio = str(sound)
+    assert audio_for(store, t) == sound, "the file transcribed still plays"

@@ -218,14 +218,15 @@ def test_the_context_menu_renames_undoes_and_copies(qtbot, pane):
 
 @pytest.mark.qt_log_ignore("Could not open media")  # FFmpeg's own words, to the log; the user gets ours
 def test_a_file_that_cannot_be_played_is_said_in_words(qtbot, hearth_home, tmp_path, talk):
-    junk = tmp_path / "junk.wav"
+    junk = tmp_path / "moved" / "talk.wav"  # the transcript's own file's name: the only one it plays
+    junk.parent.mkdir()
     junk.write_bytes(b"this is not a sound at all" * 40)
     keep_transcript(talk, audio=junk)
     pane = open_pane(qtbot)
     try:
         qtbot.mouseClick(pane.transcript.viewport(), Qt.MouseButton.LeftButton,
                          pos=point_of(pane.transcript, 0, "word", 0))
-        qtbot.waitUntil(lambda: "Could not play junk.wav" in pane.message.text(), timeout=20000)
+        qtbot.waitUntil(lambda: "Could not play talk.wav" in pane.message.text(), timeout=20000)
         junk.unlink()  # moved away since: said so, nothing tried
         qtbot.mouseClick(pane.transcript.viewport(), Qt.MouseButton.LeftButton,
                          pos=point_of(pane.transcript, 1, "word", 0))

@@ -8,6 +8,8 @@ transcript plays up to there.
 from __future__ import annotations
 
 import logging
+import mimetypes
+import os
 import wave
 from pathlib import Path
 
@@ -64,11 +66,30 @@ def dictation_path(store, transcript_id: str) -> Path:
     return store._path(transcript_id).with_suffix(".wav")
 
 
+_SYSTEM = ("/proc/", "/sys/", "/dev/")
+
+
+def playable_file(transcript) -> Path | None:
+    """Where a file transcript's sound is, if the saved path is one this transcript may play: the file
+    it names (its name is the transcript's source), a sound or video by that name, not in the system's
+    own trees. A transcript file is read as hostile input: its ``audio`` must not make the pane open
+    anything else (a document, /proc, a device) with the media decoders."""
+    if not transcript.audio:
+        return None
+    path = Path(transcript.audio)
+    kind = mimetypes.guess_type(path.name)[0]
+    if (path.name != transcript.source or (kind is not None and kind.split("/")[0] not in ("audio", "video"))
+            or os.path.normpath(path).startswith(_SYSTEM) or os.path.realpath(path).startswith(_SYSTEM)):
+        log.info("a transcript's recording path was not played: it is not the file that was transcribed")
+        return None
+    return path
+
+
 def audio_for(store, transcript) -> Path | None:
     """The sound to play for a transcript, or None when there is none (any more)."""
     path: Path | None
     if transcript.kind == "dictation":
         path = dictation_path(store, transcript.id)
     else:
-        path = Path(transcript.audio) if transcript.audio else None
+        path = playable_file(transcript)
     return path if path is not None and path.is_file() else None

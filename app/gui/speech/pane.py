@@ -195,7 +195,7 @@ class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
         self.file_list.takeItem(0)
         self.current_file = path
         self.running = self.store.new(Path(path).name)
-        self.running.audio = str(Path(path).resolve())  # played back from there
+        self.running.audio = os.path.abspath(path)  # played back from there (by its own name: see recordings)
         self._list_add(self.running)
         self._show(self.running)
         self.progress.setValue(0)
