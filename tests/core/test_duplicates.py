@@ -81,6 +81,23 @@ def test_removal_sends_to_the_trash_and_updates_the_index(clip_encoder, tmp_path
 
 
 @pytest.mark.slow
+def test_a_picture_changed_since_indexing_is_not_trashed(clip_encoder, tmp_path, trash_folder):
+    """The groups were found on what was indexed: a file since written over (another photo saved under
+    that name, an edit) is no longer known to be a duplicate, and stays."""
+    first = write_set(tmp_path / "photos", ("green", "circle"), 6)
+    index = ImageIndex()
+    index.add_folder(tmp_path / "photos")
+    _index(index, clip_encoder)
+    [group] = find_duplicates(index, KEY)
+    changed, same = group[1].path, group[2].path
+    Image.new("RGB", (64, 48), "purple").save(changed, "JPEG")  # a different picture now
+    done = send_to_trash(index, [changed, same])
+    assert done.removed == [same] and [p for p, _ in done.failed] == [changed]
+    assert "changed since it was indexed" in done.failed[0][1] and os.path.exists(changed)
+    assert os.listdir(trash_folder) == [os.path.basename(same)] and first["original"].exists()
+
+
+@pytest.mark.slow
 def test_cli_lists_groups_as_json_keeper_first(clip_store, tmp_path):
     first = write_set(tmp_path / "photos", ("blue", "star"), 5)
     write_distinct(tmp_path / "photos", ("blue", "star"), range(30, 33))

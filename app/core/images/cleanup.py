@@ -87,12 +87,21 @@ def send_to_trash(index: ImageIndex, paths: list[str]) -> Removal:
     for path in paths:
         shown = display_path(path)
         real = os.path.realpath(path)
-        known = index.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(path),)).fetchone()
+        known = index.db.execute("SELECT id, size, mtime FROM files WHERE path = ?", (_to_db(path),)).fetchone()
         if known is None or not any(real.startswith(f) or path.startswith(f) for f in folders):
             done.failed.append((path, f"{shown} is not a picture in the photo library"))
             continue
-        if not os.path.isfile(path):
+        try:
+            st = os.stat(path)
+        except OSError:
+            st = None
+        if st is None or not os.path.isfile(path):
             done.failed.append((path, f"{shown} is no longer there"))
+            continue
+        if (st.st_size, st.st_mtime) != (known[1], known[2]):  # not the picture that was found alike
+            log.info("not trashed, changed since it was indexed: %s", shown)
+            done.failed.append((path, f"{shown} has changed since it was indexed, so it was left where it is "
+                                      "(index the folder again, then look for duplicates again)"))
             continue
         try:
             send2trash(path)
