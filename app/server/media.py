@@ -134,7 +134,7 @@ def _speakers_option(form) -> tuple[bool, int | None]:
     count = form.get("num_speakers")
     if count in (None, ""):
         return raw in ("true", "1"), None
-    if not (isinstance(count, str) and count.isdigit() and 1 <= int(count) <= 32):
+    if not (isinstance(count, str) and re.fullmatch(r"[0-9]{1,2}", count) and 1 <= int(count) <= 32):
         raise ApiError(400, "'num_speakers' is a whole number from 1 to 32", param="num_speakers")
     return True, int(count)
 

@@ -329,3 +329,15 @@ def test_verbose_json_parses_in_the_sdks_strict_mode_with_words_and_speakers(ser
     with open(wav, "rb") as fh, pytest.raises(openai.BadRequestError) as err:
         strict.audio.transcriptions.create(model="whisper-base", file=fh, extra_body={"num_speakers": "many"})
     assert "num_speakers" in str(err.value)
+
+
+def test_a_num_speakers_that_only_looks_like_a_number_is_a_400(client):
+    """str.isdigit() says yes to "²" and to a hundred-digit string, which int() refused or took: a 500
+    with Python's words, or a huge count; a form field is said wrong in words before anything is read."""
+    import openai
+
+    for odd in ("²", "3" * 100, " 2", "-1", "0"):
+        with pytest.raises(openai.BadRequestError) as err:
+            client.audio.transcriptions.create(model="whisper-base", file=("talk.wav", b"RIFF"),
+                                               extra_body={"num_speakers": odd})
+        assert "num_speakers" in str(err.value) and "invalid literal" not in str(err.value)
