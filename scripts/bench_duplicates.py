@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +49,11 @@ def _synthesise(index, n: int, key: str, rng: np.random.Generator) -> int:
             file_id = cur.lastrowid
             index.db.execute("INSERT INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
                              (file_id, key, f"h{i}", vecs[i].astype(np.float16).tobytes()))
-            like = Likeness(int(hashes[i].view(np.int64)), 0, 100.0, 12_000_000,
-                            None if np.isnan(taken[i]) else float(taken[i]))
-            store(index.db, file_id, f"h{i}", like)
+            store(index.db, file_id, f"h{i}", Likeness(int(hashes[i].view(np.int64)), 0, 100.0, 12_000_000))
+            if not np.isnan(taken[i]):  # bursts read the metadata's date taken
+                when = datetime.fromtimestamp(float(taken[i]), timezone.utc).replace(tzinfo=None)
+                index.db.execute("INSERT INTO photo_meta (file_id, taken, taken_source) VALUES (?, ?, 'exif')",
+                                 (file_id, when.isoformat()))
     return planted
 
 

@@ -10,10 +10,11 @@ from PIL import Image
 from app.core.images.calibration import CALIBRATION, DEFAULT, Thresholds, thresholds_for
 from app.core.images.cleanup import find_duplicates, send_to_trash
 from app.core.images.duplicates import Library, find_groups, hash_pairs
+from app.core.images.filters import make_filters
 from app.core.images.index import ImageIndex, IndexSummary
-from app.core.images.likeness import dhash, phash, taken_from_exif
+from app.core.images.likeness import dhash, phash
 from tests.conftest import run_app
-from tests.dupe_scenes import exif_taken, write_distinct, write_set
+from tests.dupe_scenes import frame, scene, write_distinct, write_set
 
 KEY = "tiny-clip:test"
 
@@ -165,13 +166,28 @@ def test_hashes_bear_resizing_and_tell_scenes_apart(tmp_path):
     assert dhash(ramp) == -1 and dhash(ramp[:, ::-1]) == 0  # every pixel brighter than its left: all 64 bits
 
 
-def test_exif_date_taken_is_read_and_hostile_exif_is_no_date(tmp_path):
-    path = tmp_path / "a.jpg"
-    Image.new("RGB", (8, 8)).save(path, exif=exif_taken("2024:08:01 10:00:05"))
-    bad = tmp_path / "b.jpg"
-    Image.new("RGB", (8, 8)).save(bad, exif=exif_taken("2024:13:45 99:00:05"))
-    with Image.open(path) as a, Image.open(bad) as b:
-        assert taken_from_exif(a) is not None and taken_from_exif(b) is None
+@pytest.mark.slow
+def test_bursts_read_the_date_taken_the_metadata_keeps(clip_encoder, tmp_path):
+    """Bursts read their own copy of the EXIF date (likeness.taken), parsed apart from the metadata's: a
+    camera that writes only DateTimeDigitized gave the photo a date in the pane but none to bursts, whose
+    frames then never grouped. Now one reading, photo_meta's, serves both (and the copy is gone, schema 5)."""
+    big = scene(("red", "circle"), 8)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    frames = []
+    for k in range(4):  # panned far enough that only the burst rule (time, then a looser hash) joins them
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9004] = f"2024:08:01 10:00:{10 + k:02d}"  # DateTimeDigitized only
+        frames.append(folder / f"burst{k}.jpg")
+        frame(big, 26 * k, 13 * k).save(frames[-1], "JPEG", quality=90, exif=exif)
+    write_distinct(folder, ("red", "circle"), range(50, 53))
+    key = "uncalibrated-clip:test"  # the default thresholds: a burst's hash bound is looser than a copy's
+    index = ImageIndex()
+    index.add_folder(folder)
+    list(index.index(clip_encoder, key))
+    assert len(index.search(None, key, 9, None, make_filters("2024-08-01", "2024-08-01"))) == 4
+    assert [sorted(p.path for p in g) for g in find_duplicates(index, key)] == [sorted(map(str, frames))]
+    assert "taken" not in {r[1] for r in index.db.execute("PRAGMA table_info(likeness)")}
 
 
 def test_thresholds_are_per_model_with_a_default():
@@ -187,6 +203,6 @@ def test_an_older_index_gains_the_likeness_table(tmp_path):
     open_db(path, MIGRATIONS[:2], "the photo index").close()  # schema 2, as the released app writes it
     ImageIndex(path).close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     assert "likeness" in {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.close()

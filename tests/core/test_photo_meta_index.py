@@ -106,7 +106,7 @@ def test_a_version_2_index_is_migrated_and_its_photos_get_metadata_without_embed
     path = tmp_path / "old.sqlite3"
     _v2_database(path, photos, clip_encoder)
     index = ImageIndex(path)
-    assert index.db.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert index.db.execute("PRAGMA user_version").fetchone()[0] == 5
     assert index.db.execute("SELECT COUNT(*) FROM photo_meta").fetchone()[0] == 0
     summary = _index(index, clip_encoder)
     assert summary.embedded == 0 and summary.unchanged == len(SHOTS)  # only their EXIF was read

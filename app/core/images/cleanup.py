@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from app.core.images.scan import display_path
 from app.core.jobs import InputError
 
 log = logging.getLogger(__name__)
+_EPOCH = datetime(1970, 1, 1)
 
 
 @dataclass
@@ -33,11 +35,17 @@ class Removal:
     failed: list[tuple[str, str]]  # (path, why in words)
 
 
-def _taken(index: ImageIndex, rows: list[tuple]) -> np.ndarray:
-    """When each picture was taken, for bursts: the EXIF date the likeness table keeps (nan where none).
-    The one place that says where the date comes from: switch it to the metadata's date taken when there is one.
-    A file's mtime is not used: copying a library gives every file the same one, which is no burst."""
-    return np.array([np.nan if r[6] is None else r[6] for r in rows], dtype=np.float64)
+def _taken(rows: list[tuple]) -> np.ndarray:
+    """When each picture was taken, for bursts: the EXIF date the metadata keeps, as seconds on the photo's
+    own clock (nan where none). A file's time is not used: copying a library gives every file the same
+    one, which is no burst."""
+    out = np.full(len(rows), np.nan)
+    for k, r in enumerate(rows):
+        try:
+            out[k] = (datetime.fromisoformat(r[6]) - _EPOCH).total_seconds() if r[6] else np.nan
+        except (TypeError, ValueError):
+            pass
+    return out
 
 
 def _rows(index: ImageIndex, model_key: str, folder: str | None) -> tuple[list[tuple], np.ndarray]:
@@ -45,8 +53,10 @@ def _rows(index: ImageIndex, model_key: str, folder: str | None) -> tuple[list[t
     mat, ids = index.matrix(model_key)
     where = {file_id: k for k, file_id in enumerate(ids)}
     rows = index.db.execute(
-        "SELECT f.id, f.path, f.size, l.phash, l.sharpness, l.pixels, l.taken FROM files f"
-        " JOIN likeness l ON l.file_id = f.id AND l.hash = f.hash WHERE f.status = 'ok' ORDER BY f.id").fetchall()
+        "SELECT f.id, f.path, f.size, l.phash, l.sharpness, l.pixels,"
+        " CASE WHEN m.taken_source = 'exif' THEN m.taken END FROM files f"
+        " JOIN likeness l ON l.file_id = f.id AND l.hash = f.hash LEFT JOIN photo_meta m ON m.file_id = f.id"
+        " WHERE f.status = 'ok' ORDER BY f.id").fetchall()
     if folder is not None:
         prefix = os.path.join(str(Path(folder).expanduser().resolve()), "")
         rows = [r for r in rows if _from_db(r[1]).startswith(prefix)]
@@ -66,7 +76,7 @@ def find_duplicates(index: ImageIndex, model_key: str, folder: str | None = None
     lib = Library(
         phash=np.array([r[3] for r in rows], dtype=np.int64).view(np.uint64),
         vectors=vecs,
-        taken=_taken(index, rows),
+        taken=_taken(rows),
         pixels=np.array([r[5] for r in rows], dtype=np.int64),
         sharpness=np.array([r[4] for r in rows], dtype=np.float32),
         size=np.array([r[2] or 0 for r in rows], dtype=np.int64),

@@ -151,7 +151,7 @@ def _v3_to_v4(db: sqlite3.Connection) -> None:
     likeness.create_table(db)  # perceptual hashes, sharpness and size for finding duplicates
 
 
-MIGRATIONS = [_v0_to_v1, _v1_to_v2, metadb.v2_to_v3, _v3_to_v4]
+MIGRATIONS = [_v0_to_v1, _v1_to_v2, metadb.v2_to_v3, _v3_to_v4, likeness.drop_taken]
 
 
 @dataclass

@@ -7,15 +7,10 @@ PyWavelets (tens of MB, neither otherwise a dependency) for a 32x32 DCT that is 
 from __future__ import annotations
 
 import sqlite3
-import time
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 
-EXIF_IFD = 0x8769
-DATE_TIME_ORIGINAL = 36867
-DATE_TIME = 306
 SHARP_SIDE = 256  # sharpness is measured at one scale, so pictures of different sizes compare
 
 
@@ -25,7 +20,6 @@ class Likeness:
     dhash: int  # 64-bit gradient hash, the same
     sharpness: float  # variance of the Laplacian of the grey thumbnail
     pixels: int  # width x height of the file as stored (before any decode-time shrinking)
-    taken: float | None  # EXIF DateTimeOriginal as a POSIX time; None: the file says nothing
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -64,19 +58,6 @@ def sharpness(grey: np.ndarray) -> float:
     return float(lap.var()) if lap.size else 0.0
 
 
-def taken_from_exif(image) -> float | None:
-    """EXIF DateTimeOriginal (else DateTime) as local time; the one place bursts learn when a picture was taken.
-    (When the index keeps the metadata's own date taken, this is what switches to it.)"""
-    try:
-        exif = image.getexif()
-        raw = exif.get_ifd(EXIF_IFD).get(DATE_TIME_ORIGINAL) or exif.get(DATE_TIME)
-        if not raw:
-            return None
-        return time.mktime(datetime.strptime(str(raw).strip("\x00 ")[:19], "%Y:%m:%d %H:%M:%S").timetuple())
-    except (ValueError, TypeError, OverflowError, OSError, SyntaxError):  # hostile or odd EXIF: no date
-        return None
-
-
 def likeness_of(image) -> Likeness:
     """From the decoded RGB picture (open_image's): cheap next to the decode itself."""
     from PIL import Image
@@ -91,21 +72,26 @@ def likeness_of(image) -> Likeness:
         small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))),
                              Image.Resampling.BILINEAR)
     pixels = int(image.info.get("hearth_pixels") or image.width * image.height)
-    return Likeness(phash(g32), dhash(g98), sharpness(np.asarray(small)), pixels, taken_from_exif(image))
+    return Likeness(phash(g32), dhash(g98), sharpness(np.asarray(small)), pixels)
 
 
 # --- the index's table (its migration is in index.py's list) ------------------------------------------
 def create_table(db: sqlite3.Connection) -> None:
+    """Schema 4's table (its taken column goes in 5: drop_taken)."""
     db.execute(
         "CREATE TABLE likeness (file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,"
         " hash TEXT NOT NULL, phash INTEGER NOT NULL, dhash INTEGER NOT NULL, sharpness REAL NOT NULL,"
         " pixels INTEGER NOT NULL, taken REAL)")
 
 
+def drop_taken(db: sqlite3.Connection) -> None:
+    # Schema 5: bursts read the date taken the metadata keeps (photo_meta), one EXIF reading for both.
+    db.execute("ALTER TABLE likeness DROP COLUMN taken")
+
+
 def store(db: sqlite3.Connection, file_id: int, digest: str, like: Likeness) -> None:
-    db.execute("INSERT OR REPLACE INTO likeness (file_id, hash, phash, dhash, sharpness, pixels, taken)"
-               " VALUES (?,?,?,?,?,?,?)", (file_id, digest, like.phash, like.dhash, like.sharpness, like.pixels,
-                                           like.taken))
+    db.execute("INSERT OR REPLACE INTO likeness (file_id, hash, phash, dhash, sharpness, pixels)"
+               " VALUES (?,?,?,?,?,?)", (file_id, digest, like.phash, like.dhash, like.sharpness, like.pixels))
 
 
 def missing(db: sqlite3.Connection, folder_id: int, model_key: str) -> list[tuple]:
