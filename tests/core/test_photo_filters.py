@@ -34,6 +34,18 @@ def test_time_and_place_words_become_filters(text, rest, after, before, place):
     assert (got_rest, f.after, f.before, f.place) == (rest, after, before, place)
 
 
+def test_a_bare_year_is_a_time_only_where_the_library_has_photos_from_then():
+    """"1984 poster" searched for photos taken in 1984 (none: an empty answer) instead of a poster; a bare
+    year is now words unless the library has photos of that year. "in 1984" always means the year."""
+    years = {2023}.__contains__
+    assert split_query("1984 poster", lambda *_: False, TODAY, years) == ("1984 poster", Filters())
+    rest, f = split_query("beach 2023", lambda *_: False, TODAY, years)
+    assert (rest, f.after, f.before) == ("beach", date(2023, 1, 1), date(2023, 12, 31))
+    rest, f = split_query("a poster in 1984", lambda *_: False, TODAY, years)
+    assert (rest, f.after) == ("a poster", date(1984, 1, 1))
+    assert split_query("August 1984 poster", lambda *_: False, TODAY, years)[1].after == date(1984, 8, 1)
+
+
 def test_last_means_the_latest_one_that_has_ended():
     assert _split("last summer", date(2026, 7, 1))[1].after == date(2025, 6, 1)
     assert _split("last August", date(2026, 8, 20))[1].after == date(2025, 8, 1)

@@ -57,6 +57,8 @@ def test_dates_and_places_filter_exactly(clip_encoder, tmp_path):
     assert _names(search_photos(index, clip_encoder, KEY, "a shape in Lisbon August 2023", top=50)) == \
         {"lisbon-aug-2023.jpg"}
     assert _names(search_photos(index, clip_encoder, KEY, "Lisbon 2021", top=50)) == {"lisbon-dec-2021.jpg"}
+    # a bare year no photo is from is words for CLIP, not an empty filter ("1984 poster")
+    assert len(search_photos(index, clip_encoder, KEY, "a shape 1984", top=50)) == len(SHOTS)
     hit = search_photos(index, clip_encoder, KEY, "in Tokyo", top=50)
     assert [(_names(hit), hit[0].taken, hit[0].taken_source, hit[0].place)] == \
         [({"tokyo-mar-2023.jpg"}, "2023-03-20T09:00:00+09:00", "exif", "Tokyo, Japan")]

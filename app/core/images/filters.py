@@ -96,8 +96,15 @@ _MONTH = r"(" + "|".join(sorted(_ABBR, key=len, reverse=True)) + r")\.?"
 _SEASON = r"(" + "|".join(SEASONS) + r")"
 
 
-def _dates(text: str, today: date) -> tuple[str, tuple[date, date] | None]:
-    """The first time phrase found (and taken out of the text), as a range of days."""
+def _dates(text: str, today: date, has_year: Callable[[int], bool] | None = None
+           ) -> tuple[str, tuple[date, date] | None]:
+    """The first time phrase found (and taken out of the text), as a range of days. A bare year ("1984
+    poster") is one only where has_year says the library has photos taken then: else it is words."""
+    def year(m: _Lower) -> tuple[date, date]:
+        if not m[0].startswith("in ") and has_year is not None and not has_year(int(m[1])):
+            raise ValueError("a number, not a time: no photo was taken that year")
+        return date(int(m[1]), 1, 1), date(int(m[1]), 12, 31)
+
     rules: list[tuple[str, Callable[[_Lower], tuple[date, date]]]] = [
         (rf"\b(?:in |during )?(?:the )?last {_SEASON}\b", lambda m: _last_season(m[1], today)),
         (rf"\b(?:in |during )?(?:the )?{_SEASON} (?:of )?{_YEAR}\b", lambda m: _season(m[1], int(m[2]))),
@@ -105,7 +112,7 @@ def _dates(text: str, today: date) -> tuple[str, tuple[date, date] | None]:
         (rf"\b(?:in )?{_MONTH},? {_YEAR}\b", lambda m: _month(int(m[2]), _ABBR[m[1]])),
         (r"\b(?:in )?last year\b", lambda m: (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))),
         (r"\b(?:in )?this year\b", lambda m: (date(today.year, 1, 1), date(today.year, 12, 31))),
-        (rf"\b(?:in )?{_YEAR}\b", lambda m: (date(int(m[1]), 1, 1), date(int(m[1]), 12, 31))),
+        (rf"\b(?:in )?{_YEAR}\b", year),
     ]
     for pattern, span in rules:
         m = re.search(pattern, text, re.IGNORECASE)
@@ -128,12 +135,15 @@ class _Lower:
         return (self.m[i] or "").lower()
 
 
-def split_query(text: str, is_place: Callable[[str, bool], bool], today: date | None = None) -> tuple[str, Filters]:
+def split_query(text: str, is_place: Callable[[str, bool], bool], today: date | None = None,
+                has_year: Callable[[int], bool] | None = None) -> tuple[str, Filters]:
     """(what is left for CLIP, the filters the words named). is_place(name, marked) says whether a name
     is a place: marked is True after "in"/"at" ("in Lisbon"); a bare name ("Lisbon 2023") should count
-    only where it is surely one (a place in the library), since "nice" or "reading" are towns too."""
+    only where it is surely one (a place in the library), since "nice" or "reading" are towns too.
+    has_year(year), likewise, whether a bare year is a time ("1984 poster" is words where no photo is
+    from 1984); None: every year is."""
     today = today or date.today()
-    rest, span = _dates(text, today)
+    rest, span = _dates(text, today, has_year)
     place = None
     words = rest.split()
     for n in (3, 2, 1):  # "in X Y Z" first: "in New York City" before "in New"

@@ -487,6 +487,11 @@ class ImageIndex:
         return np.frombuffer(row[0], dtype=np.float16).astype(np.float32) if row else None
 
     @_guarded
+    def has_year(self, year: int) -> bool:
+        """Whether a photo in the index was taken in that year."""
+        return metadb.has_year(self.db, year)
+
+    @_guarded
     def place_names(self) -> set[str]:
         """The folded names of the places, regions and countries the library's photos were taken in."""
         return metadb.place_names(self.db)

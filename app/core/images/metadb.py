@@ -83,6 +83,12 @@ def describe(db: sqlite3.Connection, ids: list[int]) -> dict[int, tuple[str | No
     return out
 
 
+def has_year(db: sqlite3.Connection, year: int) -> bool:
+    """Whether any photo was taken in that year (its EXIF date, else its file's)."""
+    return db.execute("SELECT 1 FROM photo_meta WHERE taken >= ? AND taken < ? LIMIT 1",
+                      (f"{year:04d}-", f"{year + 1:04d}-")).fetchone() is not None
+
+
 def place_names(db: sqlite3.Connection) -> set[str]:
     """The folded names of every place, region and country in the library."""
     names: set[str] = set()

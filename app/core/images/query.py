@@ -113,7 +113,7 @@ def search_photos(index, encoder, key: str, text: str = "", *, images=(), pictur
     filters: a date range and a place (make_filters builds one from text); they win over the words'.
     Only filters, no words or pictures: every photo they let through, newest first.
     Returns app.core.images.index.Hit list, each with its score, `taken` (ISO 8601) and `place`."""
-    rest, typed = split_query(text or "", library_places(index), today)
+    rest, typed = split_query(text or "", library_places(index), today, index.has_year)
     wanted = (filters or Filters()).merged(typed)
     if not parse(rest).empty or images or pictures:
         vec = search_vector(rest, encoder, index, key, images, pictures)
