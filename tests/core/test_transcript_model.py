@@ -81,7 +81,9 @@ def test_hostile_fields_are_bounded_or_refused():
                 {**seg, "words": [{"start": 0, "end": float("nan"), "word": "a"}]},
                 {**seg, "words": [{"start": 0, "end": 1, "word": 3}]},
                 {**seg, "words": [{"start": 0, "end": 1, "word": "a"}] * (transcripts.MAX_WORDS + 1)},
-                {**seg, "original_text": 5}):
+                {**seg, "original_text": 5},
+                # a click played from there: Qt's setPosition(int(1e300 * 1000)) raised OverflowError
+                {**seg, "words": [{"start": 1e300, "end": 1e300, "word": "a"}]}, {**seg, "start": 10**30}):
         with pytest.raises(ValueError):
             transcripts.from_dict({**base, "segments": [bad]})
 

@@ -69,9 +69,13 @@ MAX_TEXT, MAX_WORDS, MAX_WORD, MAX_LABEL, MAX_NAME, MAX_SPEAKERS = 10_000, 2_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _number(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"not a time: {value!r}")
+MAX_SECONDS = 30 * 24 * 3600  # longer than any recording; Qt's player takes milliseconds as a 64-bit int
+
+
+def _number(value, limit: float = MAX_SECONDS) -> float:
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0
+            or value > limit):
+        raise ValueError(f"not a time: {str(value)[:40]}")
     return float(value)
 
 
@@ -136,7 +140,7 @@ def from_dict(data) -> Transcript:
     segments = [_segment(s) for s in segs]
     status = str(data["status"]) if data.get("status") in STATUSES else "done"
     kind = "dictation" if data.get("kind") == "dictation" else "file"
-    return Transcript(data["id"], str(data.get("source", ""))[:300], kind, _number(data.get("created", 0)),
+    return Transcript(data["id"], str(data.get("source", ""))[:300], kind, _number(data.get("created", 0), 2**40),
                       status, str(data.get("error", ""))[:2000], segments, _speaker_names(data.get("speaker_names")),
                       _audio(data.get("audio")))
 
