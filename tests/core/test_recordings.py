@@ -1,6 +1,8 @@
 """The sound behind a transcript (#27): a dictation's recording is kept, bounded, beside its
 transcript; a file's transcript remembers where the file was, and hostile values are dropped."""
 
+import os
+import threading
 import wave
 
 import numpy as np
@@ -68,3 +70,27 @@ def test_a_crafted_transcript_cannot_make_the_pane_play_any_file(hearth_home, tm
     t = store.new("talk.wav")
     t.audio = str(sound)
     assert audio_for(store, t) == sound, "the file transcribed still plays"
+
+
+def test_a_fifo_or_link_where_the_recording_is_written_is_never_opened(hearth_home, tmp_path):
+    """The recording is written to <id>.wav.part first: a FIFO left there made the write (then on the GUI
+    thread) wait for a reader forever; a link there was written through."""
+    store = TranscriptStore()
+    t = store.new("Dictation", "dictation")
+    path = dictation_path(store, t.id)
+    store.folder.mkdir(parents=True)
+    rec = DictationAudio()
+    rec.add(np.zeros(1600, dtype=np.float32))
+    part = path.with_name(path.name + ".part")
+    os.mkfifo(part)
+    done = threading.Thread(target=rec.write, args=(path,), daemon=True)
+    done.start()
+    done.join(timeout=20)
+    if done.is_alive():  # the old code waits for a reader: give it one so the thread ends
+        with open(part, "rb") as fh:
+            fh.read()
+    assert not done.is_alive() and audio_for(store, t) == path
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    part.symlink_to(victim)
+    assert rec.write(path) and victim.read_text() == "keep me" and not part.exists()

@@ -137,6 +137,7 @@ def test_live_dictation_through_the_microphone(qtbot, speech, pulse, tmp_path):
     # #27: the dictation's own recording is kept with it, and a line plays from it.
     from app.core.speech.recordings import audio_for
 
+    qtbot.waitUntil(lambda: audio_for(speech.store, dictated) is not None, timeout=20000)  # written by the worker
     kept = audio_for(speech.store, dictated)
     assert kept is not None and kept.stat().st_size > 16000 * 2 * spoken * 0.8
     qtbot.mouseClick(speech.transcript.viewport(), Qt.MouseButton.LeftButton,

@@ -48,7 +48,9 @@ class DictationAudio:
         part = path.with_name(path.name + ".part")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with wave.open(str(part), "wb") as out:
+            part.unlink(missing_ok=True)  # a left-over part (or a FIFO or link put there) is never opened
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+            with open(fd, "wb") as fh, wave.open(fh, "wb") as out:
                 out.setnchannels(1)
                 out.setsampwidth(2)
                 out.setframerate(SAMPLE_RATE)

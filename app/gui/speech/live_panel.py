@@ -99,8 +99,10 @@ class LivePanel:
             self.live.status = "done"
             self._keep(self.live)
             rec, self.live_recording = self.live_recording, None
-            if rec is not None and rec.write(dictation_path(self.store, self.live.id)) and rec.cut:
-                self.mic_status.setText(f"The recording was kept up to its first {MAX_DICTATION_S // 60} minutes.")
+            if rec is not None:
+                cut = f"The recording was kept up to its first {MAX_DICTATION_S // 60} minutes."
+                self.speech.keep_recording(rec, dictation_path(self.store, self.live.id),
+                                           on_result=lambda kept: kept and rec.cut and self.mic_status.setText(cut))
             self.live = None
 
     def _live_failed(self, message: str) -> None:

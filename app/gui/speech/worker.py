@@ -78,5 +78,9 @@ class SpeechWorker(ModelWorker):
 
         return self.submit(job, name="live-stop", **callbacks)
 
+    def keep_recording(self, recording, path, **callbacks) -> Job:
+        """Writes a dictation's recording (up to 58 MB) here, not on the GUI thread."""
+        return self.submit(lambda cancel, progress: recording.write(path), name="keep-recording", **callbacks)
+
     def release(self) -> None:
         self._live = None
