@@ -147,6 +147,24 @@ def test_hash_pairs_match_a_plain_count_of_every_pair():
                 assert (a, b) in got
 
 
+def test_a_library_of_one_picture_copied_thousands_of_times_stays_linear():
+    """Every pair of near hashes was kept: 20,000 copies of a blank frame (scans of white pages, a video's
+    black frames) made 200 M pairs, gigabytes and a Python loop over each. Now each picture keeps its
+    nearest NEAR_NEIGHBOURS, and the copies still come out as one group."""
+    from app.core.images.duplicates import NEAR_NEIGHBOURS
+
+    n = 3000
+    rng = np.random.default_rng(3)
+    h = np.full(n, rng.integers(0, 2**63, dtype=np.int64)).view(np.uint64)
+    h[::7] ^= np.uint64(0b11)  # some two bits off: the nearest are kept first
+    i, j, d = hash_pairs(h, 16)
+    assert 0 < i.size <= n * NEAR_NEIGHBOURS and (i < j).all() and d.max() <= 2
+    th = Thresholds(near_hash=16, near_cosine=0.5, burst_hash=16, burst_cosine=0.5, burst_seconds=5)
+    vecs = np.tile(np.eye(4, dtype=np.float32)[0], (n, 1))
+    lib = Library(h, vecs, np.full(n, np.nan), np.full(n, 10), np.full(n, 1.0, dtype=np.float32))
+    assert [len(g) for g in find_groups(lib, th)] == [n]
+
+
 def test_hashes_bear_resizing_and_tell_scenes_apart(tmp_path):
     first = write_set(tmp_path / "a", ("yellow", "square"), 6)
     [other] = write_distinct(tmp_path / "b", ("yellow", "square"), range(40, 41))

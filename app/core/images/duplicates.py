@@ -15,6 +15,7 @@ import numpy as np
 from app.core.images.calibration import Thresholds
 
 BLOCK = 128  # rows per XOR block: its buffers stay ~25 MB at 20,000 pictures
+NEAR_NEIGHBOURS = 64  # pairs kept per picture, its nearest: 20,000 copies of one blank frame make 200 M pairs
 BURST_NEIGHBOURS = 32  # pictures compared forward in time: a long burst still chains frame to frame
 SHARP_SHARE = 0.5  # "sharp": at least this share of the group's sharpest picture's sharpness
 
@@ -44,7 +45,9 @@ else:  # pragma: no cover - numpy 1.26
 
 
 def hash_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(i, j, distance) of every pair i < j whose hashes differ in at most max_distance bits.
+    """(i, j, distance) of the pairs i < j whose hashes differ in at most max_distance bits: every such
+    pair, except that a picture with more than NEAR_NEIGHBOURS keeps its nearest (the rest still join
+    its group through them: memory and time stay linear however alike a library's pictures are).
 
     A block of rows against the columns from the block on (the upper triangle), into buffers made once:
     fresh 20 MB arrays per block would cost more in page faults than the XOR itself."""
@@ -61,9 +64,15 @@ def hash_pairs(hashes: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.nd
         np.bitwise_xor(rows[:, None], h[None, start:], out=x)
         popcount(x, out=c)
         np.less_equal(c, max_distance, out=m)
+        m[np.arange(b), np.arange(b)] = False  # each picture against itself
+        m[:, :b] &= np.triu(np.ones((b, b), dtype=bool), 1)[:, :w]  # both offset by start: below the diagonal goes
+        crowded = np.flatnonzero(m.sum(axis=1) > NEAR_NEIGHBOURS)
+        for r in crowded:
+            cols = np.flatnonzero(m[r])
+            nearest = cols[np.argsort(c[r, cols], kind="stable")[:NEAR_NEIGHBOURS]]
+            m[r] = False
+            m[r, nearest] = True
         ii, jj = np.nonzero(m)
-        keep = jj > ii  # both offset by start: the diagonal and below go
-        ii, jj = ii[keep], jj[keep]
         out_i.append(ii + start)
         out_j.append(jj + start)
         out_d.append(c[ii, jj])
