@@ -94,6 +94,28 @@ def test_the_speaker_model_is_checked_and_no_pickle_is_read(encoder, tmp_path):
         assert bad in str(err.value)
 
 
+def test_a_speaker_model_whose_header_lies_is_refused_in_words(tmp_path):
+    """np.load allocated whatever shape an array's header claimed (a 4 TiB MemoryError) and let a broken
+    zip's BadZipFile through: neither was a ModelError, so `models import` and the pane got Python's words."""
+    import io
+
+
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f4", "fortran_order": False, "shape": (2**40,)})
+    arrays = {k: np.zeros(v.shape, np.float32) for k, v in diarize_shapes().items()}
+    np.savez(tmp_path / "huge.npz", **{k: v for k, v in arrays.items() if k != "linear.weight"})
+    with zipfile.ZipFile(tmp_path / "huge.npz", "a") as zf:  # every other tensor right
+        zf.writestr("linear.weight.npy", head.getvalue() + b"\x00" * 64)
+    with zipfile.ZipFile(tmp_path / "only-huge.npz", "w") as zf:
+        zf.writestr("linear.weight.npy", head.getvalue() + b"\x00" * 64)
+    good = (tmp_path / "huge.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(good[: len(good) // 2] + good[-200:])  # a zip broken in the middle
+    for bad in ("huge.npz", "only-huge.npz", "cut.npz"):
+        with pytest.raises(ModelError) as err:
+            validate(tmp_path / bad, "speaker")
+        assert bad in str(err.value) and "Error" not in str(err.value)
+
+
 def diarize_shapes():
     from app.core.models.voice_weights import shapes
 

@@ -7,12 +7,15 @@ app.core.speech.voices runs them.
 
 from __future__ import annotations
 
+import logging
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from app.core.jobs import ModelError
 
+log = logging.getLogger(__name__)
 N_MELS, HIDDEN, LAYERS = 40, 256, 3
 
 
@@ -41,15 +44,39 @@ def convert_checkpoint(source: Path, target: Path) -> Path:
 
 
 def check_weights(path: Path) -> dict[str, np.ndarray]:
-    """The encoder's tensors, every name and shape as expected; nothing unpickled."""
+    """The encoder's tensors, every name and shape as expected; nothing unpickled. Each array's header is
+    read before its data: a header may claim any shape, which np.load would allocate (a 4 TiB MemoryError)."""
+    name = Path(path).name
+    arrays: dict[str, np.ndarray] = {}
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in shapes() if k in npz.files}
-    except (OSError, ValueError, EOFError) as exc:
-        raise ModelError(f"{Path(path).name}: not a readable speaker model ({exc})") from exc
-    wrong = [k for k, shape in shapes().items() if not isinstance(arrays.get(k), np.ndarray)
-             or arrays[k].shape != shape or arrays[k].dtype != np.float32]
+        with zipfile.ZipFile(path) as zf:
+            members = set(zf.namelist())
+            for key, shape in shapes().items():
+                if key + ".npy" in members:
+                    with zf.open(key + ".npy") as fh:
+                        got = _read_array(fh, shape)
+                    if got is not None:
+                        arrays[key] = got
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        log.info("speaker model %s could not be read: %r", name, exc)
+        raise ModelError(f"{name}: not a readable speaker model (a .npz of Resemblyzer's voice encoder "
+                         "tensors)") from exc
+    wrong = [k for k in shapes() if k not in arrays]
     if wrong:
-        raise ModelError(f"{Path(path).name}: not Resemblyzer's voice encoder ({', '.join(wrong[:3])} missing or "
+        raise ModelError(f"{name}: not Resemblyzer's voice encoder ({', '.join(wrong[:3])} missing or "
                          f"of another shape)")
     return arrays
+
+
+def _read_array(fh, shape: tuple[int, ...]) -> np.ndarray | None:
+    """A little-endian float32 C-order array of exactly this shape from an .npy stream, else None."""
+    version = np.lib.format.read_magic(fh)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    got_shape, fortran, dtype = read_header(fh, max_header_size=4096)
+    if tuple(got_shape) != shape or fortran or dtype != np.dtype("<f4"):
+        return None
+    size = 4 * int(np.prod(shape))
+    data = fh.read(size)
+    if len(data) != size:
+        return None
+    return np.frombuffer(data, dtype="<f4").reshape(shape).copy()
