@@ -52,6 +52,21 @@ def test_last_means_the_latest_one_that_has_ended():
     assert _split("last March", date(2026, 8, 20))[1].after == date(2026, 3, 1)
 
 
+def test_a_date_with_no_next_day_is_said_in_words():
+    """--before 9999 (or the API's "before": "9999") searched for taken < 10000-01-01, which Python cannot
+    make: an OverflowError, a traceback or a 500. A year outside photos' years is now an error in words."""
+    import sqlite3
+
+    from app.core.images import metadb
+
+    for when in ("9999", "9999-12", "9999-12-31", "0001", "0000"):
+        with pytest.raises(InputError, match="not a date"):
+            make_filters(None, when)
+    db = sqlite3.connect(":memory:")
+    metadb.v2_to_v3(db)
+    assert metadb.matching_ids(db, make_filters("1800", "2199")) == set()
+
+
 def test_flags_are_checked_and_say_what_is_wrong():
     f = make_filters("2023-08", "2023-08", " Lisbon ")
     assert (f.after, f.before, f.place) == (date(2023, 8, 1), date(2023, 8, 31), "Lisbon")

@@ -18,6 +18,7 @@ from app.core.jobs import InputError
 MONTHS = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december"]
 _ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {m: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
+FIRST_YEAR, LAST_YEAR = 1800, 2199  # as the query's words read years
 SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11), "winter": (12, 2)}
 
 
@@ -43,6 +44,8 @@ def parse_day(text: str, end: bool = False) -> date:
     if not m:
         raise InputError(f"'{text[:40]}' is not a date: write it as 2023, 2023-08 or 2023-08-15")
     year, month, day = int(m[1]), int(m[2] or 0), int(m[3] or 0)
+    if not FIRST_YEAR <= year <= LAST_YEAR:  # 9999-12-31 had no next day to search before: OverflowError
+        raise InputError(f"'{text[:40]}' is not a date of a photo: the year is from {FIRST_YEAR} to {LAST_YEAR}")
     try:
         if m[3]:
             return date(year, month, day)
