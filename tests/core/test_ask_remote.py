@@ -275,3 +275,41 @@ def test_stop_during_the_answer_keeps_what_came(served, folder):
     assert isinstance(answered, Answered) and answered.stop_reason == "cancelled"
     assert answered.answer == "".join(e.text for e in events if isinstance(e, AnswerToken))
     assert answered.answer.startswith("The ") and answered.answer != "The kayak is red and the lake was calm."
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_and_printed_with_its_bytes_kept(served, folder):
+    """A non-UTF-8 name reaches Python as lone surrogates; SQLite refused the step ("surrogates not
+    allowed") and the reply broke off. Now the step is stored with a readable path and the exact bytes."""
+    import base64
+    import os
+
+    from app.core.ask.chat_reply import run_ask_reply
+    from app.core.chat.history import ChatHistory
+
+    raw = os.fsencode(folder) + b"/kayak-\xff.jpg"
+    with open(raw, "wb") as f:
+        f.write(b"not looked at: the vision function below answers")
+    name = os.fsdecode(raw)
+    server, engine = served([[("look_at_photos", json.dumps({"paths": [name], "question": "a kayak?"})),
+                              ("transcribe", json.dumps({"path": name + "\udcfe.wav"}))], "A red kayak [1]."])
+    ctx = ToolContext.for_user(vision=lambda path, question, cancel: f"a red kayak in {path.name}")
+    history = ChatHistory()
+    chat = history.create("Kayak")
+    history.add_message(chat.id, "user", "Is there a kayak?")
+    reply = run_ask_reply(ask(engine, "Is there a kayak?", ctx), history, chat.id)
+    assert reply.stop_reason == "answered" and reply.text == "A red kayak [1]."
+    stored = history.messages(chat.id)[-1]
+    looked, transcribed = stored.steps
+    assert not stored.damaged and looked.error is None and "\ufffd" in looked.results[0]["path"]
+    assert base64.b64decode(looked.results[0]["path_base64"]) == raw
+    assert "there is no file" in transcribed.error and "\ufffd" in transcribed.error
+    assert "\ufffd" in stored.citations[0]["path"]
+    history.export_markdown(chat.id).encode("utf-8")  # the exports are text that can be written
+    json.loads(history.export_json(chat.id).encode("utf-8"))
+    history.close()
+
+
+def test_arguments_nested_too_deeply_for_the_json_reader_are_refused_in_words(served, folder):
+    server, engine = served([[("search_photos", '{"query": ' + "[" * 50_000)], "Sorry."])
+    answered = run(engine, "Photos of kayaks?", ToolContext.for_user())  # was a RecursionError out of the loop
+    assert "bad arguments" in answered.steps[0].error and answered.answer == "Sorry."

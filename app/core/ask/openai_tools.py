@@ -18,6 +18,7 @@ from app.core.ask.steps import AskOptions, StepRun
 from app.core.ask.tools import ToolContext
 from app.core.chat import openai_remote as remote
 from app.core.chat import sse
+from app.core.fileio import loads_json
 from app.core.jobs import Cancelled, HearthError
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def _arguments(text: str) -> dict:
     """A call's arguments; text that is not a JSON object is passed on as it is, for call_tool to refuse
     in words."""
     try:
-        data = json.loads(text or "{}")
+        data = loads_json(text or "{}")  # nesting too deep is a ValueError too, not a RecursionError
     except ValueError:
         return {"": text[:200]}
     return data if isinstance(data, dict) else {"": data}

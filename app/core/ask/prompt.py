@@ -13,6 +13,7 @@ import re
 
 from app.core.ask.events import Citation, Step
 from app.core.ask.tools import Tool
+from app.core.fileio import loads_json
 
 ANSWER = "answer"  # the "tool" of a step that answers now
 MAX_SOURCES = 12  # numbered results the answer may cite (the best of each step first)
@@ -141,7 +142,7 @@ def cited(answer: str, sources: list[Citation]) -> list[Citation]:
 def parse_step(text: str) -> tuple[str, dict] | str:
     """(tool, arguments) from a step the model wrote; else what is wrong, in words."""
     try:
-        data = json.loads(text)
+        data = loads_json(text)
     except ValueError:
         return "the model's choice of step was not complete JSON"
     if not isinstance(data, dict) or not isinstance(data.get("tool"), str):
