@@ -257,10 +257,10 @@ def _call_tool(name: str, arguments, ctx: ToolContext) -> ToolResult:
     except HearthError as exc:
         log.info("ask: %s failed: %s", name, exc)
         return ToolResult([], f"{name} failed: {exc}", f"{name} failed: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a tool's own bug ends its step in words, never the chat
-        log.warning("ask: %s failed", name, exc_info=True)
-        return ToolResult([], f"{name} failed ({type(exc).__name__}: {str(exc)[:200]})",
-                          f"{name} failed ({type(exc).__name__})")
+    except Exception:  # noqa: BLE001 - a tool's own bug ends its step in words, never the chat
+        log.warning("ask: %s failed", name, exc_info=True)  # the exception's own text is for the log only
+        return ToolResult([], f"{name} failed with an unexpected problem (the log has the details)",
+                          f"{name} failed")
 
 
 # --- text fit to store and send ------------------------------------------------------------
