@@ -62,6 +62,8 @@ def _chunks(reply) -> list[dict]:
     def chunk(delta, finish=None):
         return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
+    if isinstance(reply, dict):  # chunks as given
+        return reply["chunks"]
     if isinstance(reply, str):
         words = reply.split(" ")
         return [chunk({"content": w + (" " if i < len(words) - 1 else "")}) for i, w in enumerate(words)] + [
@@ -313,3 +315,16 @@ def test_arguments_nested_too_deeply_for_the_json_reader_are_refused_in_words(se
     server, engine = served([[("search_photos", '{"query": ' + "[" * 50_000)], "Sorry."])
     answered = run(engine, "Photos of kayaks?", ToolContext.for_user())  # was a RecursionError out of the loop
     assert "bad arguments" in answered.steps[0].error and answered.answer == "Sorry."
+
+
+def test_the_step_limit_counts_each_call_not_each_reply(served, folder):
+    """A reply may ask for several calls; each is a step. Three calls in one reply under a limit of two
+    ran all three (eight a reply, four replies: 32 tool runs under a limit of 4)."""
+    calls = [("search_documents", f'{{"query": "kayak {i}"}}') for i in range(3)]
+    server, engine = served([calls, "Done."])
+    answered = run(engine, "Kayak?", ToolContext.for_user(), AskOptions(max_steps=2))
+    assert len(answered.steps) == 2 and answered.stop_reason == "step limit" and answered.answer == "Done."
+    last = server.requests[-1]
+    assert last["tool_choice"] == "none" and len(server.requests) == 2
+    told = [m for m in last["messages"] if m["role"] == "tool"]  # every call id is answered, as OpenAI requires
+    assert len(told) == 3 and "step limit" in json.loads(told[2]["content"])["error"]

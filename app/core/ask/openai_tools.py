@@ -85,6 +85,11 @@ def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext,
                 for c in calls]})
             for c in calls:
                 arguments = _arguments(c.arguments)
+                if len(steps.steps) >= options.max_steps:  # a reply's calls each count: one reply is not 8 steps
+                    reason = "step limit"
+                    messages.append({"role": "tool", "tool_call_id": c.id, "content": json.dumps(
+                        {"error": "the step limit was reached: answer with the results so far"})})
+                    continue
                 if steps.repeated(c.name, arguments):  # not run again; the next round answers
                     reason = "repeated call"
                     messages.append({"role": "tool", "tool_call_id": c.id, "content": json.dumps(
