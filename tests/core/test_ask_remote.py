@@ -328,3 +328,22 @@ def test_the_step_limit_counts_each_call_not_each_reply(served, folder):
     assert last["tool_choice"] == "none" and len(server.requests) == 2
     told = [m for m in last["messages"] if m["role"] == "tool"]  # every call id is answered, as OpenAI requires
     assert len(told) == 3 and "step limit" in json.loads(told[2]["content"])["error"]
+
+
+def test_a_server_streaming_tool_call_text_without_end_is_cut_off_in_words(served, folder):
+    """Tool-call deltas were kept to 64 KiB a call and eight calls, but the text past those bounds (or
+    for a ninth call) was read on without limit: a server that never ends a call kept the loop reading
+    for ever. Now what a reply sends in calls is counted, kept or not, and the reply ends in words."""
+    from app.core.ask import openai_tools
+
+    def chunk(index, **fn):
+        return {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "function": fn}]},
+                             "finish_reason": None}]}
+
+    piece = "x" * 65_000
+    chunks = [chunk(0, name="search_documents", arguments='{"query": "')]
+    chunks += [chunk(i % 12, arguments=piece) for i in range(openai_tools.MAX_CALL_CHARS // len(piece) + 2)]
+    server, engine = served([{"chunks": chunks}, "never asked"])
+    answered = run(engine, "Kayak?", ToolContext.for_user())
+    assert answered.stop_reason == "error" and "tool calls" in answered.error and "too long" in answered.error
+    assert answered.steps == [] and len(server.requests) == 1

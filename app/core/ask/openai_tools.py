@@ -24,6 +24,7 @@ from app.core.jobs import Cancelled, HearthError
 log = logging.getLogger(__name__)
 MAX_CALLS = 8  # tool calls one reply may ask for; more are left out
 MAX_ARGUMENTS = 64 << 10  # characters of one call's arguments
+MAX_CALL_CHARS = 4 * MAX_CALLS * MAX_ARGUMENTS  # tool-call text one reply may send, kept or not
 
 SYSTEM = ("You help the user with their own photos, documents, recordings and chats, with the tools given. "
           "Each tool result is numbered (n). Answer in a few sentences and cite each result you use by its "
@@ -44,6 +45,7 @@ class _Round:
     text: str = ""
     calls: dict[int, _Call] = field(default_factory=dict)
     finished: bool = False
+    call_chars: int = 0  # tool-call text received, counted before the bounds drop or cut it
 
 
 def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext,
@@ -172,6 +174,9 @@ def _read(event: str, reply: _Round, name: str) -> Iterator[str]:
                 reply.text += piece
                 yield piece
             _take_calls(delta.get("tool_calls"), reply)
+            if reply.call_chars > MAX_CALL_CHARS:  # cut or dropped text still costs: it ends here
+                raise remote.RemoteError(f"the tool calls from the server '{name}' are too long; "
+                                         "the reply was ended there")
         if choice.get("finish_reason"):
             reply.finished = True
 
@@ -182,13 +187,15 @@ def _take_calls(calls, reply: _Round) -> None:
     for n, call in enumerate(calls if isinstance(calls, list) else ()):
         if not isinstance(call, dict):
             continue
+        fn = call.get("function")
+        reply.call_chars += _size(call.get("id"), *((fn.get("name"), fn.get("arguments")) if isinstance(fn, dict)
+                                                    else ()))
         index = call.get("index", n)
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MAX_CALLS:
             continue
         into = reply.calls.setdefault(index, _Call())
         if isinstance(call.get("id"), str) and not into.id:
             into.id = call["id"][:100]
-        fn = call.get("function")
         if isinstance(fn, dict):
             if isinstance(fn.get("name"), str):
                 into.name = (into.name + fn["name"])[:100]
@@ -197,3 +204,8 @@ def _take_calls(calls, reply: _Round) -> None:
                 into.arguments = (into.arguments + args)[:MAX_ARGUMENTS]
             elif isinstance(args, dict):  # some servers send the object itself
                 into.arguments = json.dumps(args)[:MAX_ARGUMENTS]
+
+
+def _size(*parts) -> int:
+    """The characters a call's delta brings: 1 at least (an empty delta costs too)."""
+    return 1 + sum(len(p) if isinstance(p, str) else len(json.dumps(p)) if isinstance(p, dict) else 0 for p in parts)
