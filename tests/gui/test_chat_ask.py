@@ -119,6 +119,41 @@ def test_stored_steps_show_as_rows_and_citations_open_what_they_cite(qtbot, open
     images._preview.close()
 
 
+def test_thumbnails_are_read_only_for_photos_in_the_added_folders(qtbot, open_window, tmp_path):
+    """A chat read back or imported may name any path in a step; opening one outside the user's folders
+    was refused, but its thumbnail was read (and cached) all the same: any picture on the disk, a FIFO
+    that held a reader thread. Now only a photo in the added folders gets a thumbnail."""
+    import os
+    import shutil
+
+    from PySide6.QtCore import QCoreApplication, QThreadPool
+
+    from app.gui.images.results import thumb_path
+
+    cid, found = _stored_answer(tmp_path)
+    inside = found["photos"][0]
+    outside = tmp_path / "elsewhere" / "private.png"
+    outside.parent.mkdir()
+    shutil.copy(inside["path"], outside)
+    fifo = tmp_path / "photos" / "pipe.png"
+    os.mkfifo(fifo)
+    named = [{"kind": "photo", "title": p.name, "path": str(p)} for p in (outside, fifo)] + [inside]
+    h = ChatHistory()
+    reply = h.start_reply(cid)
+    h.add_step(reply.id, {"tool": "search_photos", "arguments": {"query": "x"}, "results": named,
+                          "summary": "Searched photos for 'x': 3 found"})
+    h.finish_reply(reply.id, "Here.", {"model": "gemma", "stop_reason": "answered"})
+    h.close()
+    window = open_window()
+    row = window.panes["chat"].view.widgets[-1].steps_view.rows[0]
+    assert list(row.thumbs) == [str(outside), str(fifo), inside["path"]]
+    qtbot.waitUntil(lambda: not row.thumbs[inside["path"]].icon().isNull(), timeout=10000)
+    assert QThreadPool.globalInstance().waitForDone(10000), "a thumbnail reader is stuck (the FIFO)"
+    QCoreApplication.processEvents()  # the pool's last signals are delivered
+    assert row.thumbs[str(outside)].icon().isNull() and not os.path.exists(thumb_path(str(outside)))
+    assert row.thumbs[str(fifo)].icon().isNull()
+
+
 def test_a_damaged_step_shows_damaged_and_the_chat_still_works(qtbot, open_window, tmp_path):
     cid, _found = _stored_answer(tmp_path)
     h = ChatHistory()
