@@ -347,3 +347,12 @@ def test_a_server_streaming_tool_call_text_without_end_is_cut_off_in_words(serve
     answered = run(engine, "Kayak?", ToolContext.for_user())
     assert answered.stop_reason == "error" and "tool calls" in answered.error and "too long" in answered.error
     assert answered.steps == [] and len(server.requests) == 1
+
+
+def test_an_empty_answer_is_said_not_shown_as_a_blank_reply(served, folder):
+    """A model that answers nothing after its steps ended "answered" with no error: a blank message in
+    the pane, nothing printed and exit 0 from ask. Now it ends in words, the steps kept."""
+    server, engine = served([[("search_documents", '{"query": "kayak"}')], "  "])
+    answered = run(engine, "Kayak?", ToolContext.for_user())
+    assert answered.stop_reason == "error" and answered.error == "the model wrote no answer"
+    assert [s.tool for s in answered.steps] == ["search_documents"]

@@ -80,5 +80,7 @@ class StepRun:
         yield StepDone(index, shown, said, step.results, step.error, step.summary)
 
     def answered(self, answer: str, stop_reason: str = "answered", error: str | None = None) -> Answered:
+        if not answer.strip() and stop_reason != "cancelled" and error is None:  # said, never a blank reply
+            stop_reason, error = "error", "the model wrote no answer"
         sources = prompt.number_sources(self.steps)
         return Answered(answer, self.steps, prompt.cited(answer, sources), stop_reason, error, sources)
