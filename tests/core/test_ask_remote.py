@@ -356,3 +356,14 @@ def test_an_empty_answer_is_said_not_shown_as_a_blank_reply(served, folder):
     answered = run(engine, "Kayak?", ToolContext.for_user())
     assert answered.stop_reason == "error" and answered.error == "the model wrote no answer"
     assert [s.tool for s in answered.steps] == ["search_documents"]
+
+
+def test_a_server_that_ignores_max_tokens_is_held_to_it(served, folder):
+    """The plain remote chat holds a server to max_tokens (#22); the ask loop kept only a 4-million-character
+    bound, so the pane stored whatever a server sent. Now the answer is cut at the limit, in words."""
+    from app.core.chat.engine import SamplingParams
+
+    server, engine = served([" ".join(["word"] * 200)])
+    answered = run(engine, "Kayak?", ToolContext.for_user(), AskOptions(params=SamplingParams(max_tokens=8)))
+    assert answered.stop_reason == "error" and "8-token limit" in answered.error
+    assert answered.answer == "word " * 8

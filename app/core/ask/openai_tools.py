@@ -130,16 +130,17 @@ def _exchange(engine: remote.OpenAIChatEngine, body: dict, reply: _Round, ctx: T
         resp = c.request("POST", "/chat/completions", body, accept="text/event-stream")
         if resp.status >= 400:
             remote._raise_for_status(engine.server, resp.status, resp.read(remote.MAX_BODY), engine.remote_model)
-        chars = 0
+        budget = remote._Budget(name, body.get("max_tokens") or 0)  # max_tokens held here too, as a chat's
         for event in sse.events(resp):
             if event == "[DONE]":
                 reply.finished = True
                 break
             for piece in _read(event, reply, name):
-                chars += len(piece)
-                if chars > remote.MAX_REPLY_CHARS:
-                    raise remote.RemoteError(f"the reply from the server '{name}' is too long; it was cut there")
-                yield piece
+                kept, cut = budget.take(piece)
+                if kept:
+                    yield kept
+                if cut:
+                    raise remote.RemoteError(cut)
             ctx.cancel.raise_if_cancelled()
         ctx.cancel.raise_if_cancelled()
         if not reply.finished:
