@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.core.chat.steps import file_path, number_of, where
 from app.core.find import KINDS, Hit, Location
+from app.gui.chat.steps_view import plain_tip
 
 log = logging.getLogger(__name__)
 _PARTS = re.compile(r"(<pre.*?</pre>|<code>.*?</code>|<a\b.*?</a>|<[^>]*>)", re.DOTALL | re.IGNORECASE)
@@ -100,7 +101,7 @@ class SourcesRow(QWidget):
             b.setObjectName("sourceButton")
             b.setAutoRaise(True)
             b.setText(f"[{n}] {where(c)}"[:80].replace("&", "&&"))  # & would mark a shortcut
-            b.setToolTip(where(c))
+            b.setToolTip(plain_tip(where(c)))
             b.setAccessibleName(f"Open source {n}: {where(c)}")
             b.setCursor(Qt.CursorShape.PointingHandCursor)
             b.clicked.connect(lambda _=False, c=c: self.result_opened.emit(c))

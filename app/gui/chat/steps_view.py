@@ -7,6 +7,7 @@ Everything drawn comes from the history or the loop's step JSON: text is plain, 
 
 from __future__ import annotations
 
+import html
 import logging
 
 from PySide6.QtCore import QRunnable, QSize, Qt, QThreadPool, Signal
@@ -42,6 +43,13 @@ def running_text(tool: str, arguments: dict) -> str:
 def _amp(text: str) -> str:
     """A button's text as given: & is a shortcut mark to Qt ("Tom & Jerry.jpg" lost its &)."""
     return text.replace("&", "&&")
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows ``text`` as it is. Qt reads a tooltip that looks like HTML as HTML, and an
+    <img src="/a/fifo"> in a document's snippet or an imported chat's title then made the GUI thread
+    read that file (a FIFO: for ever) as the pointer passed over it."""
+    return f"<p>{html.escape(text, quote=False)}</p>" if text else ""
 
 
 def _plain_label(text: str, name: str = "") -> QLabel:
@@ -142,7 +150,7 @@ class StepRow(QFrame):
         text = " ".join(str(result.get("text", "")).split())
         head = f"{place}  {result.get('title', '')}" if place else where(result)
         b.setText(_amp(f"{head}\n{text[:200]}" if text else head))
-        b.setToolTip(text[:1000])
+        b.setToolTip(plain_tip(text[:1000]))
         b.setAccessibleName(f"Open {where(result)}")
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
         return b
@@ -155,7 +163,7 @@ class StepRow(QFrame):
         b.setIconSize(QSize(THUMB, THUMB))
         b.setFixedSize(THUMB + 8, THUMB + 8)
         b.setText(_amp(result.get("title") or path))
-        b.setToolTip(result.get("title") or path)
+        b.setToolTip(plain_tip(result.get("title") or path))
         b.setAccessibleName(f"Open photo {result.get('title') or path}")
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
         self.strip.addWidget(b)
