@@ -367,3 +367,19 @@ def test_a_server_that_ignores_max_tokens_is_held_to_it(served, folder):
     answered = run(engine, "Kayak?", ToolContext.for_user(), AskOptions(params=SamplingParams(max_tokens=8)))
     assert answered.stop_reason == "error" and "8-token limit" in answered.error
     assert answered.answer == "word " * 8
+
+
+def test_a_server_that_repeats_the_name_in_each_delta_calls_that_tool(served, folder):
+    """OpenAI names a call in its first delta only; a server that repeats the name in every delta had
+    it joined ("search_documentssearch_documents…"), a tool that does not exist."""
+    def chunk(arguments):
+        return {"choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
+            {"index": 0, "id": "call_0", "type": "function",
+             "function": {"name": "search_documents", "arguments": arguments}}]}}]}
+
+    chunks = [chunk('{"query": '), chunk('"kayak"}'), {"choices": [{"index": 0, "delta": {},
+                                                                 "finish_reason": "tool_calls"}]}]
+    server, engine = served([{"chunks": chunks}, "Red."])
+    answered = run(engine, "Kayak?", ToolContext.for_user())
+    assert answered.steps[0].tool == "search_documents" and answered.steps[0].arguments == {"query": "kayak"}
+    assert "no tool" not in (answered.steps[0].error or "")

@@ -198,8 +198,9 @@ def _take_calls(calls, reply: _Round) -> None:
         if isinstance(call.get("id"), str) and not into.id:
             into.id = call["id"][:100]
         if isinstance(fn, dict):
-            if isinstance(fn.get("name"), str):
-                into.name = (into.name + fn["name"])[:100]
+            piece = fn.get("name")
+            if isinstance(piece, str) and piece != into.name:  # some servers repeat the whole name each delta
+                into.name = (into.name + piece)[:100]
             args = fn.get("arguments")
             if isinstance(args, str):
                 into.arguments = (into.arguments + args)[:MAX_ARGUMENTS]
