@@ -62,6 +62,8 @@ def _chunks(reply) -> list[dict]:
     def chunk(delta, finish=None):
         return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
+    if isinstance(reply, dict):  # chunks as given
+        return reply["chunks"]
     if isinstance(reply, str):
         words = reply.split(" ")
         return [chunk({"content": w + (" " if i < len(words) - 1 else "")}) for i, w in enumerate(words)] + [
@@ -275,3 +277,109 @@ def test_stop_during_the_answer_keeps_what_came(served, folder):
     assert isinstance(answered, Answered) and answered.stop_reason == "cancelled"
     assert answered.answer == "".join(e.text for e in events if isinstance(e, AnswerToken))
     assert answered.answer.startswith("The ") and answered.answer != "The kayak is red and the lake was calm."
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_and_printed_with_its_bytes_kept(served, folder):
+    """A non-UTF-8 name reaches Python as lone surrogates; SQLite refused the step ("surrogates not
+    allowed") and the reply broke off. Now the step is stored with a readable path and the exact bytes."""
+    import base64
+    import os
+
+    from app.core.ask.chat_reply import run_ask_reply
+    from app.core.chat.history import ChatHistory
+
+    raw = os.fsencode(folder) + b"/kayak-\xff.jpg"
+    with open(raw, "wb") as f:
+        f.write(b"not looked at: the vision function below answers")
+    name = os.fsdecode(raw)
+    server, engine = served([[("look_at_photos", json.dumps({"paths": [name], "question": "a kayak?"})),
+                              ("transcribe", json.dumps({"path": name + "\udcfe.wav"}))], "A red kayak [1]."])
+    ctx = ToolContext.for_user(vision=lambda path, question, cancel: f"a red kayak in {path.name}")
+    history = ChatHistory()
+    chat = history.create("Kayak")
+    history.add_message(chat.id, "user", "Is there a kayak?")
+    reply = run_ask_reply(ask(engine, "Is there a kayak?", ctx), history, chat.id)
+    assert reply.stop_reason == "answered" and reply.text == "A red kayak [1]."
+    stored = history.messages(chat.id)[-1]
+    looked, transcribed = stored.steps
+    assert not stored.damaged and looked.error is None and "\ufffd" in looked.results[0]["path"]
+    assert base64.b64decode(looked.results[0]["path_base64"]) == raw
+    assert "there is no file" in transcribed.error and "\ufffd" in transcribed.error
+    assert "\ufffd" in stored.citations[0]["path"]
+    history.export_markdown(chat.id).encode("utf-8")  # the exports are text that can be written
+    json.loads(history.export_json(chat.id).encode("utf-8"))
+    history.close()
+
+
+def test_arguments_nested_too_deeply_for_the_json_reader_are_refused_in_words(served, folder):
+    server, engine = served([[("search_photos", '{"query": ' + "[" * 50_000)], "Sorry."])
+    answered = run(engine, "Photos of kayaks?", ToolContext.for_user())  # was a RecursionError out of the loop
+    assert "bad arguments" in answered.steps[0].error and answered.answer == "Sorry."
+
+
+def test_the_step_limit_counts_each_call_not_each_reply(served, folder):
+    """A reply may ask for several calls; each is a step. Three calls in one reply under a limit of two
+    ran all three (eight a reply, four replies: 32 tool runs under a limit of 4)."""
+    calls = [("search_documents", f'{{"query": "kayak {i}"}}') for i in range(3)]
+    server, engine = served([calls, "Done."])
+    answered = run(engine, "Kayak?", ToolContext.for_user(), AskOptions(max_steps=2))
+    assert len(answered.steps) == 2 and answered.stop_reason == "step limit" and answered.answer == "Done."
+    last = server.requests[-1]
+    assert last["tool_choice"] == "none" and len(server.requests) == 2
+    told = [m for m in last["messages"] if m["role"] == "tool"]  # every call id is answered, as OpenAI requires
+    assert len(told) == 3 and "step limit" in json.loads(told[2]["content"])["error"]
+
+
+def test_a_server_streaming_tool_call_text_without_end_is_cut_off_in_words(served, folder):
+    """Tool-call deltas were kept to 64 KiB a call and eight calls, but the text past those bounds (or
+    for a ninth call) was read on without limit: a server that never ends a call kept the loop reading
+    for ever. Now what a reply sends in calls is counted, kept or not, and the reply ends in words."""
+    from app.core.ask import openai_tools
+
+    def chunk(index, **fn):
+        return {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": index, "function": fn}]},
+                             "finish_reason": None}]}
+
+    piece = "x" * 65_000
+    chunks = [chunk(0, name="search_documents", arguments='{"query": "')]
+    chunks += [chunk(i % 12, arguments=piece) for i in range(openai_tools.MAX_CALL_CHARS // len(piece) + 2)]
+    server, engine = served([{"chunks": chunks}, "never asked"])
+    answered = run(engine, "Kayak?", ToolContext.for_user())
+    assert answered.stop_reason == "error" and "tool calls" in answered.error and "too long" in answered.error
+    assert answered.steps == [] and len(server.requests) == 1
+
+
+def test_an_empty_answer_is_said_not_shown_as_a_blank_reply(served, folder):
+    """A model that answers nothing after its steps ended "answered" with no error: a blank message in
+    the pane, nothing printed and exit 0 from ask. Now it ends in words, the steps kept."""
+    server, engine = served([[("search_documents", '{"query": "kayak"}')], "  "])
+    answered = run(engine, "Kayak?", ToolContext.for_user())
+    assert answered.stop_reason == "error" and answered.error == "the model wrote no answer"
+    assert [s.tool for s in answered.steps] == ["search_documents"]
+
+
+def test_a_server_that_ignores_max_tokens_is_held_to_it(served, folder):
+    """The plain remote chat holds a server to max_tokens (#22); the ask loop kept only a 4-million-character
+    bound, so the pane stored whatever a server sent. Now the answer is cut at the limit, in words."""
+    from app.core.chat.engine import SamplingParams
+
+    server, engine = served([" ".join(["word"] * 200)])
+    answered = run(engine, "Kayak?", ToolContext.for_user(), AskOptions(params=SamplingParams(max_tokens=8)))
+    assert answered.stop_reason == "error" and "8-token limit" in answered.error
+    assert answered.answer == "word " * 8
+
+
+def test_a_server_that_repeats_the_name_in_each_delta_calls_that_tool(served, folder):
+    """OpenAI names a call in its first delta only; a server that repeats the name in every delta had
+    it joined ("search_documentssearch_documents…"), a tool that does not exist."""
+    def chunk(arguments):
+        return {"choices": [{"index": 0, "finish_reason": None, "delta": {"tool_calls": [
+            {"index": 0, "id": "call_0", "type": "function",
+             "function": {"name": "search_documents", "arguments": arguments}}]}}]}
+
+    chunks = [chunk('{"query": '), chunk('"kayak"}'), {"choices": [{"index": 0, "delta": {},
+                                                                 "finish_reason": "tool_calls"}]}]
+    server, engine = served([{"chunks": chunks}, "Red."])
+    answered = run(engine, "Kayak?", ToolContext.for_user())
+    assert answered.steps[0].tool == "search_documents" and answered.steps[0].arguments == {"query": "kayak"}
+    assert "no tool" not in (answered.steps[0].error or "")

@@ -87,7 +87,9 @@ def test_a_tool_that_raises_ends_in_words(tmp_path):
     (tmp_path / "a.jpg").write_bytes(b"x")
     result = call_tool("look_at_photos", {"paths": [str(tmp_path / "a.jpg")], "question": "?"},
                        ToolContext(folders=[tmp_path], vision=broken))
-    assert result.error == "look_at_photos failed (RuntimeError: the vision model fell over)"
+    assert result.error.startswith("look_at_photos failed") and result.summary == "look_at_photos failed"
+    said = result.error + result.summary  # the model, the pane and the MCP host read it: words, not the exception
+    assert "RuntimeError" not in said and "fell over" not in said
 
 
 def test_a_step_survives_its_json_and_a_damaged_one_is_refused():
@@ -97,3 +99,18 @@ def test_a_step_survives_its_json_and_a_damaged_one_is_refused():
     assert Step.from_json(stored) == step
     assert Step.from_json({"tool": 3}) is None and Step.from_json("x") is None
     assert Step.from_json({"tool": "t", "results": ["x", {"path": "/a"}]}).results == [{"path": "/a"}]
+
+
+def test_a_big_first_search_leaves_the_next_steps_results_citable():
+    """Sources were the first 12 results in step order: a search_photos with limit 20 took them all, and
+    the memo the next step found never reached the answer's prompt. Each step now gives its best few."""
+    photos = Step("search_photos", {"query": "kayak", "limit": 20},
+                  [{"kind": "photo", "title": f"lake-{i}.jpg", "path": f"/p/lake-{i}.jpg"} for i in range(20)])
+    memo = Step("search_recordings", {"query": "kayak"},
+                [{"kind": "transcript", "title": "Voice memo", "text": "the kayak leaks", "start": 65.0}])
+    sources = prompt.number_sources([photos, memo])
+    assert [c.number for c in sources] == list(range(1, len(sources) + 1))
+    assert sources[-1].step == 1 and sources[-1].result["title"] == "Voice memo"
+    _system, user = prompt.answer_prompt("Kayak?", [photos, memo], sources)
+    assert f"[{sources[-1].number}] transcript Voice memo | at 65 s | the kayak leaks" in user
+    assert prompt.number_sources([photos])[:3] == sources[:3], "a step's numbers stay when the next one comes"

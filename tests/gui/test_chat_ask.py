@@ -119,6 +119,66 @@ def test_stored_steps_show_as_rows_and_citations_open_what_they_cite(qtbot, open
     images._preview.close()
 
 
+def test_thumbnails_are_read_only_for_photos_in_the_added_folders(qtbot, open_window, tmp_path):
+    """A chat read back or imported may name any path in a step; opening one outside the user's folders
+    was refused, but its thumbnail was read (and cached) all the same: any picture on the disk, a FIFO
+    that held a reader thread. Now only a photo in the added folders gets a thumbnail."""
+    import os
+    import shutil
+
+    from PySide6.QtCore import QCoreApplication, QThreadPool
+
+    from app.gui.images.results import thumb_path
+
+    cid, found = _stored_answer(tmp_path)
+    inside = found["photos"][0]
+    outside = tmp_path / "elsewhere" / "private.png"
+    outside.parent.mkdir()
+    shutil.copy(inside["path"], outside)
+    fifo = tmp_path / "photos" / "pipe.png"
+    os.mkfifo(fifo)
+    named = [{"kind": "photo", "title": p.name, "path": str(p)} for p in (outside, fifo)] + [inside]
+    h = ChatHistory()
+    reply = h.start_reply(cid)
+    h.add_step(reply.id, {"tool": "search_photos", "arguments": {"query": "x"}, "results": named,
+                          "summary": "Searched photos for 'x': 3 found"})
+    h.finish_reply(reply.id, "Here.", {"model": "gemma", "stop_reason": "answered"})
+    h.close()
+    window = open_window()
+    row = window.panes["chat"].view.widgets[-1].steps_view.rows[0]
+    assert list(row.thumbs) == [str(outside), str(fifo), inside["path"]]
+    qtbot.waitUntil(lambda: not row.thumbs[inside["path"]].icon().isNull(), timeout=10000)
+    assert QThreadPool.globalInstance().waitForDone(10000), "a thumbnail reader is stuck (the FIFO)"
+    QCoreApplication.processEvents()  # the pool's last signals are delivered
+    assert row.thumbs[str(outside)].icon().isNull() and not os.path.exists(thumb_path(str(outside)))
+    assert row.thumbs[str(fifo)].icon().isNull()
+
+
+def test_tooltips_show_a_results_words_never_its_markup(qtbot, open_window, tmp_path):
+    """Qt reads a tooltip that looks like HTML as HTML: a snippet or an imported chat's title holding
+    <img src="/a/fifo"> made the GUI thread read that file (a FIFO: for ever) when the pointer passed."""
+    from PySide6.QtGui import QTextDocument
+
+    cid, _found = _stored_answer(tmp_path)
+    trap = f'<img src="{tmp_path / "fifo"}"> <b>bold</b>'
+    text = f"The kayak {trap} is red."
+    hostile = {"kind": "document", "title": f"notes {trap}.md", "path": str(tmp_path / "notes.md"), "text": text}
+    h = ChatHistory()
+    reply = h.start_reply(cid)
+    h.add_step(reply.id, {"tool": "search_documents", "arguments": {"query": "x"}, "results": [hostile],
+                          "summary": "Searched documents for 'x': 1 passage"})
+    h.set_citations(reply.id, [{"number": 1, "step": 0, **hostile}])
+    h.finish_reply(reply.id, "Red [1].", {"model": "gemma", "stop_reason": "answered"})
+    h.close()
+    window = open_window()
+    answer = window.panes["chat"].view.widgets[-1]
+    card = answer.steps_view.rows[0].detail.findChildren(QPushButton)[0]
+    for tip, said in ((card.toolTip(), text), (answer.sources.buttons[0].toolTip(), f"notes {trap}.md")):
+        shown = QTextDocument()
+        shown.setHtml(tip)  # as a tooltip that looks like HTML is read
+        assert shown.toPlainText() == said and "<img" not in tip
+
+
 def test_a_damaged_step_shows_damaged_and_the_chat_still_works(qtbot, open_window, tmp_path):
     cid, _found = _stored_answer(tmp_path)
     h = ChatHistory()

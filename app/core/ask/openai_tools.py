@@ -18,11 +18,13 @@ from app.core.ask.steps import AskOptions, StepRun
 from app.core.ask.tools import ToolContext
 from app.core.chat import openai_remote as remote
 from app.core.chat import sse
+from app.core.fileio import loads_json
 from app.core.jobs import Cancelled, HearthError
 
 log = logging.getLogger(__name__)
 MAX_CALLS = 8  # tool calls one reply may ask for; more are left out
 MAX_ARGUMENTS = 64 << 10  # characters of one call's arguments
+MAX_CALL_CHARS = 4 * MAX_CALLS * MAX_ARGUMENTS  # tool-call text one reply may send, kept or not
 
 SYSTEM = ("You help the user with their own photos, documents, recordings and chats, with the tools given. "
           "Each tool result is numbered (n). Answer in a few sentences and cite each result you use by its "
@@ -43,6 +45,7 @@ class _Round:
     text: str = ""
     calls: dict[int, _Call] = field(default_factory=dict)
     finished: bool = False
+    call_chars: int = 0  # tool-call text received, counted before the bounds drop or cut it
 
 
 def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext,
@@ -84,6 +87,11 @@ def ask_remote(engine: remote.OpenAIChatEngine, question: str, ctx: ToolContext,
                 for c in calls]})
             for c in calls:
                 arguments = _arguments(c.arguments)
+                if len(steps.steps) >= options.max_steps:  # a reply's calls each count: one reply is not 8 steps
+                    reason = "step limit"
+                    messages.append({"role": "tool", "tool_call_id": c.id, "content": json.dumps(
+                        {"error": "the step limit was reached: answer with the results so far"})})
+                    continue
                 if steps.repeated(c.name, arguments):  # not run again; the next round answers
                     reason = "repeated call"
                     messages.append({"role": "tool", "tool_call_id": c.id, "content": json.dumps(
@@ -106,7 +114,7 @@ def _arguments(text: str) -> dict:
     """A call's arguments; text that is not a JSON object is passed on as it is, for call_tool to refuse
     in words."""
     try:
-        data = json.loads(text or "{}")
+        data = loads_json(text or "{}")  # nesting too deep is a ValueError too, not a RecursionError
     except ValueError:
         return {"": text[:200]}
     return data if isinstance(data, dict) else {"": data}
@@ -122,16 +130,17 @@ def _exchange(engine: remote.OpenAIChatEngine, body: dict, reply: _Round, ctx: T
         resp = c.request("POST", "/chat/completions", body, accept="text/event-stream")
         if resp.status >= 400:
             remote._raise_for_status(engine.server, resp.status, resp.read(remote.MAX_BODY), engine.remote_model)
-        chars = 0
+        budget = remote._Budget(name, body.get("max_tokens") or 0)  # max_tokens held here too, as a chat's
         for event in sse.events(resp):
             if event == "[DONE]":
                 reply.finished = True
                 break
             for piece in _read(event, reply, name):
-                chars += len(piece)
-                if chars > remote.MAX_REPLY_CHARS:
-                    raise remote.RemoteError(f"the reply from the server '{name}' is too long; it was cut there")
-                yield piece
+                kept, cut = budget.take(piece)
+                if kept:
+                    yield kept
+                if cut:
+                    raise remote.RemoteError(cut)
             ctx.cancel.raise_if_cancelled()
         ctx.cancel.raise_if_cancelled()
         if not reply.finished:
@@ -166,6 +175,9 @@ def _read(event: str, reply: _Round, name: str) -> Iterator[str]:
                 reply.text += piece
                 yield piece
             _take_calls(delta.get("tool_calls"), reply)
+            if reply.call_chars > MAX_CALL_CHARS:  # cut or dropped text still costs: it ends here
+                raise remote.RemoteError(f"the tool calls from the server '{name}' are too long; "
+                                         "the reply was ended there")
         if choice.get("finish_reason"):
             reply.finished = True
 
@@ -176,18 +188,26 @@ def _take_calls(calls, reply: _Round) -> None:
     for n, call in enumerate(calls if isinstance(calls, list) else ()):
         if not isinstance(call, dict):
             continue
+        fn = call.get("function")
+        reply.call_chars += _size(call.get("id"), *((fn.get("name"), fn.get("arguments")) if isinstance(fn, dict)
+                                                    else ()))
         index = call.get("index", n)
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < MAX_CALLS:
             continue
         into = reply.calls.setdefault(index, _Call())
         if isinstance(call.get("id"), str) and not into.id:
             into.id = call["id"][:100]
-        fn = call.get("function")
         if isinstance(fn, dict):
-            if isinstance(fn.get("name"), str):
-                into.name = (into.name + fn["name"])[:100]
+            piece = fn.get("name")
+            if isinstance(piece, str) and piece != into.name:  # some servers repeat the whole name each delta
+                into.name = (into.name + piece)[:100]
             args = fn.get("arguments")
             if isinstance(args, str):
                 into.arguments = (into.arguments + args)[:MAX_ARGUMENTS]
             elif isinstance(args, dict):  # some servers send the object itself
                 into.arguments = json.dumps(args)[:MAX_ARGUMENTS]
+
+
+def _size(*parts) -> int:
+    """The characters a call's delta brings: 1 at least (an empty delta costs too)."""
+    return 1 + sum(len(p) if isinstance(p, str) else len(json.dumps(p)) if isinstance(p, dict) else 0 for p in parts)

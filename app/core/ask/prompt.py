@@ -13,9 +13,11 @@ import re
 
 from app.core.ask.events import Citation, Step
 from app.core.ask.tools import Tool
+from app.core.fileio import loads_json
 
 ANSWER = "answer"  # the "tool" of a step that answers now
-MAX_SOURCES = 12  # numbered results the answer may cite (the best of each step first)
+MAX_SOURCES = 16  # numbered results the answer may cite
+STEP_SOURCES = 6  # of them from one step (its best), so one search of 20 leaves room for the next step's
 SOURCE_CHARS = 300  # of a result's text, in the prompt
 GRAMMAR_STRING = 120  # a string argument's longest, under the step grammar (keeps the grammar small)
 MAX_ENUM = 50  # an integer range this long or shorter is spelled out, so the grammar keeps its bounds
@@ -91,10 +93,12 @@ def answer_prompt(question: str, steps: list[Step], sources: list[Citation]) -> 
 
 
 def number_sources(steps: list[Step]) -> list[Citation]:
-    """The results the answer may cite, numbered from 1 in the order of the steps."""
+    """The results the answer may cite, numbered from 1 in the order of the steps: each step's best
+    STEP_SOURCES. A step's numbers do not change when later steps come (the remote loop sends them as
+    each step ends)."""
     out: list[Citation] = []
     for i, step in enumerate(steps):
-        for result in step.results:
+        for result in step.results[:STEP_SOURCES]:
             if len(out) >= MAX_SOURCES:
                 return out
             out.append(Citation(len(out) + 1, i, result))
@@ -141,7 +145,7 @@ def cited(answer: str, sources: list[Citation]) -> list[Citation]:
 def parse_step(text: str) -> tuple[str, dict] | str:
     """(tool, arguments) from a step the model wrote; else what is wrong, in words."""
     try:
-        data = json.loads(text)
+        data = loads_json(text)
     except ValueError:
         return "the model's choice of step was not complete JSON"
     if not isinstance(data, dict) or not isinstance(data.get("tool"), str):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from app.core.ask import prompt
 from app.core.ask.events import Answered, AskEvent, Step, StepDone, StepStarted
-from app.core.ask.tools import TOOLS, Tool, ToolContext, call_tool
+from app.core.ask.tools import TOOLS, Tool, ToolContext, call_tool, utf8
 from app.core.chat.engine import SamplingParams
 from app.core.chat.templates import Message
 from app.core.jobs import Cancelled, InputError
@@ -66,18 +66,21 @@ class StepRun:
         """StepStarted, the tool, StepDone. Stop during the tool keeps the step (its error says so) and
         raises Cancelled."""
         index = len(self.steps)
-        yield StepStarted(index, tool, arguments)
+        shown, said = utf8(tool), utf8(arguments)  # as stored and shown; the tool gets them as given
+        yield StepStarted(index, shown, said)
         try:
             result = call_tool(tool, arguments, self.ctx)
         except Cancelled:
-            step = Step(tool, arguments, [], "stopped", f"{tool}: stopped")
+            step = Step(shown, said, [], "stopped", f"{shown}: stopped")
             self.steps.append(step)
-            yield StepDone(index, tool, arguments, [], step.error, step.summary)
+            yield StepDone(index, shown, said, [], step.error, step.summary)
             raise
-        step = Step(tool, arguments, result.results, result.error, result.summary)
+        step = Step(shown, said, result.results, result.error, result.summary)
         self.steps.append(step)
-        yield StepDone(index, tool, arguments, step.results, step.error, step.summary)
+        yield StepDone(index, shown, said, step.results, step.error, step.summary)
 
     def answered(self, answer: str, stop_reason: str = "answered", error: str | None = None) -> Answered:
+        if not answer.strip() and stop_reason != "cancelled" and error is None:  # said, never a blank reply
+            stop_reason, error = "error", "the model wrote no answer"
         sources = prompt.number_sources(self.steps)
         return Answered(answer, self.steps, prompt.cited(answer, sources), stop_reason, error, sources)

@@ -9,6 +9,7 @@ raises (a Stop is the one exception: ``Cancelled`` ends the caller's step). The 
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from collections.abc import Callable
@@ -234,7 +235,11 @@ def tools() -> list[Tool]:
 def call_tool(name: str, arguments, ctx: ToolContext) -> ToolResult:
     """Runs one tool with arguments checked against its schema. Bad arguments, an unknown tool, a path
     outside the folders and a failing tool each give a ToolResult whose ``error`` says it in words;
-    Stop raises ``Cancelled``."""
+    Stop raises ``Cancelled``. Every string in the result is valid UTF-8 (utf8)."""
+    return utf8_result(_call_tool(name, arguments, ctx))
+
+
+def _call_tool(name: str, arguments, ctx: ToolContext) -> ToolResult:
     tool = TOOLS.get(name) if isinstance(name, str) else None
     if tool is None:
         said = name[:60] if isinstance(name, str) else "?"
@@ -252,7 +257,45 @@ def call_tool(name: str, arguments, ctx: ToolContext) -> ToolResult:
     except HearthError as exc:
         log.info("ask: %s failed: %s", name, exc)
         return ToolResult([], f"{name} failed: {exc}", f"{name} failed: {exc}")
-    except Exception as exc:  # noqa: BLE001 - a tool's own bug ends its step in words, never the chat
-        log.warning("ask: %s failed", name, exc_info=True)
-        return ToolResult([], f"{name} failed ({type(exc).__name__}: {str(exc)[:200]})",
-                          f"{name} failed ({type(exc).__name__})")
+    except Exception:  # noqa: BLE001 - a tool's own bug ends its step in words, never the chat
+        log.warning("ask: %s failed", name, exc_info=True)  # the exception's own text is for the log only
+        return ToolResult([], f"{name} failed with an unexpected problem (the log has the details)",
+                          f"{name} failed")
+
+
+# --- text fit to store and send ------------------------------------------------------------
+def utf8(value):
+    """``value`` with every string valid UTF-8. A file name that is not UTF-8 reaches Python as lone
+    surrogates (and a model or a remote server can write them as \\u escapes): SQLite, JSON on stdout
+    and the MCP stream refuse them. A "path" keeps its exact bytes as "path_base64", as search --json's."""
+    if isinstance(value, str):
+        return _utf8_text(value)
+    if isinstance(value, list):
+        return [utf8(v) for v in value]
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            out[_utf8_text(key) if isinstance(key, str) else key] = utf8(item)
+            if key == "path" and isinstance(item, str) and out[key] != item and "path_base64" not in value:
+                try:
+                    out["path_base64"] = base64.b64encode(os.fsencode(item)).decode("ascii")
+                except UnicodeEncodeError:  # a surrogate no file name can hold: there are no bytes to keep
+                    pass
+        return out
+    return value
+
+
+def _utf8_text(text: str) -> str:
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # a file name's bytes
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")  # a surrogate that stands for no byte
+
+
+def utf8_result(result: ToolResult) -> ToolResult:
+    return ToolResult(utf8(result.results), utf8(result.error), utf8(result.summary))

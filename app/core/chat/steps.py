@@ -9,8 +9,11 @@ Plain Python, no import of the ask loop: the loop's ``Step.to_json()`` is what g
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
+import os
 from dataclasses import dataclass, field
 
 from app.core.fileio import loads_json
@@ -52,7 +55,7 @@ def clean_result(raw) -> dict | None:
     if not isinstance(raw, dict):
         return None
     out: dict = {}
-    for key in ("kind", "title", "path", "text"):
+    for key in ("kind", "title", "path", "text", "path_base64"):
         value = raw.get(key)
         if isinstance(value, str):
             out[key] = value[:MAX_TEXT]
@@ -89,6 +92,19 @@ def clean_step(raw) -> StoredStep:
     summary = raw.get("summary")
     return StoredStep(raw["tool"][:200], arguments, results, error[:MAX_TEXT] if isinstance(error, str) else None,
                       summary[:MAX_TEXT] if isinstance(summary, str) else "", "; ".join(damage))
+
+
+def file_path(result: dict) -> str | None:
+    """The file a result names, exactly: a name that is not UTF-8 is stored readable in "path" with its
+    bytes in "path_base64" (app.core.ask.tools.utf8)."""
+    raw = result.get("path_base64")
+    if isinstance(raw, str):
+        try:
+            return os.fsdecode(base64.b64decode(raw, validate=True))
+        except (binascii.Error, ValueError):
+            pass
+    path = result.get("path")
+    return path if isinstance(path, str) else None
 
 
 def read_step(value) -> StoredStep:

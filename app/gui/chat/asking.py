@@ -200,8 +200,10 @@ class Asking:
 
 def _allowed(result: dict) -> tuple[dict, str]:
     """(the result, "" or why it is not opened): a file outside the user's folders is not."""
-    path = result.get("path")
-    if not isinstance(path, str):
+    from app.core.chat.steps import file_path
+
+    path = file_path(result)
+    if path is None:
         return result, ""  # a transcript or a chat: opened by its id, in its pane
     from app.core.ask.tools import inside, user_folders
 

@@ -12,8 +12,9 @@ import re
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
-from app.core.chat.steps import number_of, where
+from app.core.chat.steps import file_path, number_of, where
 from app.core.find import KINDS, Hit, Location
+from app.gui.chat.steps_view import plain_tip
 
 log = logging.getLogger(__name__)
 _PARTS = re.compile(r"(<pre.*?</pre>|<code>.*?</code>|<a\b.*?</a>|<[^>]*>)", re.DOTALL | re.IGNORECASE)
@@ -51,7 +52,7 @@ def hit_of(result: dict) -> Hit | None:
     loc = Location(page=num("page", int), start=num("start"), end=num("end"),
                    transcript_id=result.get("transcript_id") if isinstance(result.get("transcript_id"), str) else None,
                    conversation_id=num("conversation_id", int), message_id=num("message_id", int))
-    path = result.get("path") if isinstance(result.get("path"), str) else None
+    path = file_path(result)  # a name that is not UTF-8: its exact bytes
     return Hit(kind, str(result.get("title") or path or ""), path, loc, str(result.get("text", "")), 0.0)
 
 
@@ -63,8 +64,8 @@ def open_result(widget: QWidget, result: dict) -> str:
         from app.gui.find.route import open_hit
 
         return open_hit(window, hit)
-    path = result.get("path")
-    if isinstance(path, str) and os.path.isfile(path):  # no window with panes around it: the system's viewer
+    path = file_path(result)
+    if path is not None and os.path.isfile(path):  # no window with panes around it: the system's viewer
         from app.gui.docs.opener import open_document
 
         page = result.get("page")
@@ -100,7 +101,7 @@ class SourcesRow(QWidget):
             b.setObjectName("sourceButton")
             b.setAutoRaise(True)
             b.setText(f"[{n}] {where(c)}"[:80].replace("&", "&&"))  # & would mark a shortcut
-            b.setToolTip(where(c))
+            b.setToolTip(plain_tip(where(c)))
             b.setAccessibleName(f"Open source {n}: {where(c)}")
             b.setCursor(Qt.CursorShape.PointingHandCursor)
             b.clicked.connect(lambda _=False, c=c: self.result_opened.emit(c))

@@ -7,7 +7,10 @@ Everything drawn comes from the history or the loop's step JSON: text is plain, 
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt, QThreadPool, Signal
+import html
+import logging
+
+from PySide6.QtCore import QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -20,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.chat.steps import StoredStep, clock, where
+from app.core.chat.steps import StoredStep, clock, file_path, where
+
+log = logging.getLogger(__name__)
 
 THUMB = 64  # px: a step's photos, small enough for a row of six in a message
 SHOWN = 12  # results a row lists; the rest are counted
@@ -38,6 +43,13 @@ def running_text(tool: str, arguments: dict) -> str:
 def _amp(text: str) -> str:
     """A button's text as given: & is a shortcut mark to Qt ("Tom & Jerry.jpg" lost its &)."""
     return text.replace("&", "&&")
+
+
+def plain_tip(text: str) -> str:
+    """A tooltip that shows ``text`` as it is. Qt reads a tooltip that looks like HTML as HTML, and an
+    <img src="/a/fifo"> in a document's snippet or an imported chat's title then made the GUI thread
+    read that file (a FIFO: for ever) as the pointer passed over it."""
+    return f"<p>{html.escape(text, quote=False)}</p>" if text else ""
 
 
 def _plain_label(text: str, name: str = "") -> QLabel:
@@ -106,6 +118,7 @@ class StepRow(QFrame):
             self._thumbnail(r)
         if photos:
             self.strip.addStretch(1)
+            self._read_thumbnails([(r["path"], file_path(r) or r["path"]) for r in photos[:SHOWN]])
         for r in step.results[:SHOWN]:
             if r not in photos:
                 self.detail_col.addWidget(self._card(r))
@@ -137,14 +150,12 @@ class StepRow(QFrame):
         text = " ".join(str(result.get("text", "")).split())
         head = f"{place}  {result.get('title', '')}" if place else where(result)
         b.setText(_amp(f"{head}\n{text[:200]}" if text else head))
-        b.setToolTip(text[:1000])
+        b.setToolTip(plain_tip(text[:1000]))
         b.setAccessibleName(f"Open {where(result)}")
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
         return b
 
     def _thumbnail(self, result: dict) -> None:
-        from app.gui.images.results import _Signals, _ThumbJob  # the Images grid's reader: cached, off this thread
-
         path = result["path"]
         b = QToolButton()
         b.setObjectName("stepPhoto")
@@ -152,20 +163,47 @@ class StepRow(QFrame):
         b.setIconSize(QSize(THUMB, THUMB))
         b.setFixedSize(THUMB + 8, THUMB + 8)
         b.setText(_amp(result.get("title") or path))
-        b.setToolTip(result.get("title") or path)
+        b.setToolTip(plain_tip(result.get("title") or path))
         b.setAccessibleName(f"Open photo {result.get('title') or path}")
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
         self.strip.addWidget(b)
         self.thumbs[path] = b
+
+    def _read_thumbnails(self, paths: list[tuple[str, str]]) -> None:
+        """(shown path, file) pairs: the thumbnails, read off this thread, of the files in the user's folders."""
+        from app.gui.images.results import _Signals
+
         if not hasattr(self, "_signals"):
             self._signals = _Signals(self)
             self._signals.done.connect(self._thumb_ready)
-        QThreadPool.globalInstance().start(_ThumbJob(path, self._signals))
+        self._shown_as = {file: shown for shown, file in paths}
+        QThreadPool.globalInstance().start(_FolderThumbs([file for _, file in paths], self._signals))
 
     def _thumb_ready(self, path: str, image: QImage) -> None:
-        b = self.thumbs.get(path)
+        b = self.thumbs.get(self._shown_as.get(path, path))
         if b is not None and not image.isNull():
             b.setIcon(QIcon(QPixmap.fromImage(image)))
+
+
+class _FolderThumbs(QRunnable):
+    """A row's thumbnails, each only for a file in the folders the user added: a chat read back or
+    imported may name any path (a FIFO, a device, a file the user never added), and opening one is
+    refused; reading it for a thumbnail would not be. The folders are read once, here, off the GUI thread."""
+
+    def __init__(self, paths: list[str], signals):
+        super().__init__()
+        self.paths, self.signals = paths, signals
+
+    def run(self) -> None:
+        from app.core.ask.tools import inside, user_folders
+        from app.gui.images.results import _ThumbJob  # the Images grid's reader: cached, allow-listed formats
+
+        folders = user_folders()
+        for path in self.paths:
+            if isinstance(inside(path, folders), str):
+                log.info("no thumbnail for a step's photo outside the added folders")
+                continue
+            _ThumbJob(path, self.signals).run()
 
 
 class StepsView(QWidget):
