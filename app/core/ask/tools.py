@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.ask.validate import check
-from app.core.jobs import Cancelled, CancelToken, HearthError
+from app.core.jobs import Cancelled, CancelToken, HearthError, InputError
 
 if TYPE_CHECKING:
     from app.core.find import Engines
@@ -140,22 +140,58 @@ _WHAT = {"photo": ("photos", "photo", "photos"), "document": ("documents", "pass
          "transcript": ("recordings", "passage", "passages"), "chat": ("chats", "chat", "chats")}
 
 
+DAY = {"type": "string", "pattern": r"^[0-9]{4}(-[0-9]{1,2}(-[0-9]{1,2})?)?$"}
+WRITTEN = "a year, month or day (2023, 2023-08 or 2023-08-15)"
+
+
+def _photo_schema() -> dict:
+    """search_photos' arguments: the query (whose time and place words count too, as in the Images pane),
+    and an optional date range and place."""
+    schema = _search_schema("the user's photos (what they show; 'last summer' or 'in Lisbon' work too)")
+    schema["properties"].update({
+        "after": {**DAY, "description": f"{WRITTEN} the photos were taken on or after"},
+        "before": {**DAY, "description": f"{WRITTEN} the photos were taken on or before"},
+        "place": {"type": "string", "minLength": 1, "maxLength": 100,
+                  "description": "taken in this place: a town, region or country"},
+    })
+    return schema
+
+
 def _searcher(kind: str) -> Callable[[dict, ToolContext], ToolResult]:
     def run(args: dict, ctx: ToolContext) -> ToolResult:
         from app.core.find import find
 
         query, limit = args["query"].strip(), args.get("limit", 6)
         where, one, many = _WHAT[kind]
-        found = find(query, kinds=[kind], limit=limit, cancel=ctx.cancel, engines=ctx.engines)
-        said = _quote(query)
+        filters = None
+        if kind == "photo":
+            from app.core.images.filters import make_filters
+
+            try:  # the pattern let "2023-13" through: said as bad arguments, like the schema's checks
+                filters = make_filters(args.get("after"), args.get("before"), args.get("place"))
+            except InputError as exc:
+                return ToolResult([], f"search_photos was called with bad arguments: {exc}",
+                                  f"search_photos: bad arguments ({exc})")
+        found = find(query, kinds=[kind], limit=limit, cancel=ctx.cancel, engines=ctx.engines,
+                     photo_filters=filters)
+        said = _quote(query) + _filters_in_words(args)
         if kind in found.skipped:
             return ToolResult([], f"{where} could not be searched: {found.skipped[kind]}",
                               f"Searched {where} for {said}: not searched ({found.skipped[kind]})")
         hits = [h.to_json() for h in found.hits if h.kind == kind][:limit]
+        if kind == "photo":  # when and where, null where the photo does not say
+            hits = [{**h, "taken": h.get("taken"), "place": h.get("place")} for h in hits]
         n = len(hits)
         found_words = "found" if kind == "photo" else (one if n == 1 else many)
         return ToolResult(hits, None, f"Searched {where} for {said}: {n or 'none'} {found_words}")
     return run
+
+
+def _filters_in_words(args: dict) -> str:
+    after, before, place = args.get("after"), args.get("before"), args.get("place")
+    words = [w for w in ((f"from {after}" if after else ""), (f"to {before}" if before else ""),
+                         (f"in {place.strip()[:40]}" if place else "")) if w]
+    return f" ({' '.join(words)})" if words else ""
 
 
 def _look(args: dict, ctx: ToolContext) -> ToolResult:
@@ -208,8 +244,9 @@ _PATHS = {"type": "array", "minItems": 1, "maxItems": MAX_LOOK,
           "items": {"type": "string", "minLength": 1, "maxLength": 4096},
           "description": "photo files, as a search returned them"}
 TOOLS: dict[str, Tool] = {t.name: t for t in (
-    Tool("search_photos", "Find the user's photos by what they show (words describing the picture).",
-         _search_schema("the user's photos"), _searcher("photo")),
+    Tool("search_photos", "Find the user's photos by what they show (words describing the picture), "
+                          "and by when and where they were taken.",
+         _photo_schema(), _searcher("photo")),
     Tool("look_at_photos",
          "Look at some of the user's photos (paths from search_photos) and answer a question about each.",
          {"type": "object", "additionalProperties": False, "required": ["paths", "question"], "properties": {
