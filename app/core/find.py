@@ -160,7 +160,7 @@ def find(query: str, *, kinds: Iterable[str] | None = None, limit: int = 5, canc
     own = engines is None
     engines = engines or Engines()
     result = FindResult()
-    searchers = {"document": _documents, "transcript": _transcripts,
+    searchers: dict[str, Callable[..., list[Hit]]] = {"document": _documents, "transcript": _transcripts,
                  "photo": functools.partial(_photos, filters=photo_filters), "chat": _chats}
     try:
         for kind in wanted:
