@@ -41,6 +41,9 @@ class ToolContext:
     cancel: CancelToken = field(default_factory=CancelToken)
     vision: Vision | None = None
     speech_model: str | None = None  # transcribe's model id (None: the default)
+    # where transcribe may also read: the folders of files the user transcribed in the Speech pane (None:
+    # read from its transcripts when transcribe is called, so a file transcribed since counts)
+    recordings: list[Path] | None = None
 
     @classmethod
     def for_user(cls, **kwargs) -> ToolContext:
@@ -103,6 +106,17 @@ def user_folders() -> list[Path]:
     except HearthError as exc:  # a damaged index: its folders are not reachable now
         log.warning("ask: the added folders could not all be read: %s", exc)
     return list(dict.fromkeys(folders))
+
+
+def recording_folders() -> list[Path]:
+    """The user's folders of recordings: each folder holding a file they transcribed in the Speech pane
+    (it adds no folders of its own; the transcript keeps where the file was), and the transcripts folder,
+    where a dictation's recording is kept."""
+    from app.core.speech.transcripts import TranscriptStore
+
+    store = TranscriptStore()
+    folders = [Path(t.audio).parent for t in store.list() if t.kind == "file" and t.audio]
+    return list(dict.fromkeys([*folders, store.folder]))
 
 
 def inside(path: str, folders: list[Path]) -> Path | str:
@@ -214,7 +228,10 @@ def _look(args: dict, ctx: ToolContext) -> ToolResult:
 
 
 def _transcribe(args: dict, ctx: ToolContext) -> ToolResult:
-    real = inside(args["path"], ctx.folders)
+    recordings = ctx.recordings if ctx.recordings is not None else recording_folders()
+    real = inside(args["path"], [*ctx.folders, *recordings])
+    if isinstance(real, str) and "outside the folders" in real:
+        real += ", and in folders where you transcribed a recording in Speech"
     if isinstance(real, str):
         return ToolResult([], real, "Could not transcribe: " + real)
     from app.core.opening import open_transcriber
@@ -256,7 +273,8 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("search_recordings", "Find what was said in the user's transcribed recordings, with times.",
          _search_schema("the user's recordings"), _searcher("transcript")),
     Tool("search_chats", "Find earlier chats with Hearth.", _search_schema("earlier chats"), _searcher("chat")),
-    Tool("transcribe", "Transcribe an audio or video file in a folder the user added.",
+    Tool("transcribe", "Transcribe an audio or video file in a folder the user added, or in a folder "
+                       "where they transcribed a recording before.",
          {"type": "object", "additionalProperties": False, "required": ["path"], "properties": {
              "path": {"type": "string", "minLength": 1, "maxLength": 4096, "description": "the file's full path"}}},
          _transcribe),
