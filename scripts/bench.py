@@ -8,6 +8,7 @@
     python scripts/bench.py server     (the OpenAI-compatible API vs the in-app engines)
     python scripts/bench.py docs       # embedding through the index vs bare llama-cpp-python; search at 100k chunks
     python scripts/bench.py speech --only-speakers [--clip-s 180]   # diarization's extra time and accuracy
+    python scripts/bench.py tools [--runs N]   # Ask's step grammar vs free decoding; send to first tool result
 
 Each suite prints a table of measurements and ratios; --json prints the same
 as machine-readable JSON. Later suites (download, chat, images, speech) join
@@ -173,6 +174,12 @@ def bench_docs(args) -> dict:
     return run(args)
 
 
+def bench_tools(args) -> dict:
+    from bench_tools import bench_tools as run
+
+    return run(args)
+
+
 def bench_gpu(args) -> dict:
     from bench_gpu import bench_gpu as run
 
@@ -193,6 +200,7 @@ SUITES = {
     "gpu": bench_gpu,
     "vision": bench_vision,
     "docs": bench_docs,
+    "tools": bench_tools,
 }
 
 

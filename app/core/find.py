@@ -11,14 +11,19 @@ Scores compare hits of one kind only: documents and transcripts carry a fused ke
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.jobs import CancelToken, HearthError
+
+if TYPE_CHECKING:
+    from app.core.images.filters import Filters
 
 log = logging.getLogger(__name__)
 KINDS = ("document", "transcript", "photo", "chat")
@@ -36,6 +41,8 @@ class Location:
     char_end: int | None = None
     start: float | None = None  # transcripts: seconds
     end: float | None = None
+    taken: str | None = None  # photos: when, ISO 8601 (the file's time where the photo has no date)
+    place: str | None = None  # photos: where ("Lisbon, Portugal"), from the photo's GPS
     transcript_id: str | None = None
     conversation_id: int | None = None  # chats
     message_id: int | None = None
@@ -137,8 +144,10 @@ def _opened_or_skip(open_model, what: str):
 
 
 def find(query: str, *, kinds: Iterable[str] | None = None, limit: int = 5, cancel: CancelToken | None = None,
-         engines: Engines | None = None) -> FindResult:
-    """Up to ``limit`` hits per kind, best first within each kind, in KINDS order."""
+         engines: Engines | None = None, photo_filters: Filters | None = None) -> FindResult:
+    """Up to ``limit`` hits per kind, best first within each kind, in KINDS order. Photos are searched as
+    the Images pane searches them: time and place words in the query ("last summer", "in Lisbon") are
+    filters, and ``photo_filters`` (a date range, a place) win over them."""
     from app.core.jobs import InputError
 
     wanted = list(KINDS) if kinds is None else [k for k in KINDS if k in set(kinds)]
@@ -151,7 +160,8 @@ def find(query: str, *, kinds: Iterable[str] | None = None, limit: int = 5, canc
     own = engines is None
     engines = engines or Engines()
     result = FindResult()
-    searchers = {"document": _documents, "transcript": _transcripts, "photo": _photos, "chat": _chats}
+    searchers: dict[str, Callable[..., list[Hit]]] = {"document": _documents, "transcript": _transcripts,
+                 "photo": functools.partial(_photos, filters=photo_filters), "chat": _chats}
     try:
         for kind in wanted:
             cancel.raise_if_cancelled()
@@ -277,9 +287,9 @@ def _transcripts(query: str, limit: int, engines: Engines, cancel: CancelToken) 
 
 
 # --- photos ------------------------------------------------------------------------------
-def _photos(query: str, limit: int, engines: Engines, cancel: CancelToken) -> list[Hit]:
+def _photos(query: str, limit: int, engines: Engines, cancel: CancelToken, filters: Filters | None = None) -> list[Hit]:
     from app.core.images.index import ImageIndex, default_path
-    from app.core.images.query import parse, query_vector
+    from app.core.images.query import search_photos
 
     if not default_path().exists():
         raise SkipKindError("no photos are indexed yet: add a folder in Images")
@@ -291,11 +301,11 @@ def _photos(query: str, limit: int, engines: Engines, cancel: CancelToken) -> li
         if index.matrix(key)[0].shape[0] == 0:
             raise SkipKindError(f"no photos are indexed with {getattr(encoder, 'model_id', key)}: index them in Images")
         cancel.raise_if_cancelled()
-        found = index.search(query_vector(parse(query), encoder), key, limit)
+        found = search_photos(index, encoder, key, query, top=limit, filters=filters)
     finally:
         index.close()
-    return [Hit("photo", os.path.basename(h.path), h.path, Location(), "offline" if h.offline else "", h.score)
-            for h in found]
+    return [Hit("photo", os.path.basename(h.path), h.path, Location(taken=h.taken, place=h.place),
+                "offline" if h.offline else "", h.score) for h in found]
 
 
 # --- chats -------------------------------------------------------------------------------

@@ -24,15 +24,22 @@ MAX_ENUM = 50  # an integer range this long or shorter is spelled out, so the gr
 
 
 def _grammar_schema(schema: dict) -> dict:
-    """The schema a model writes under: every property required, in order (no choice of which to
-    leave out), strings bounded, small integer ranges spelled out (the converter drops min/max)."""
+    """The schema a model writes under: every property it has required, in order (no choice of which
+    to leave out), strings bounded or held to their pattern, small integer ranges spelled out (the
+    converter drops min/max). An optional text (search_photos' after, before and place) is not offered:
+    a small model fills every field it is given, with invented dates and places (the starter Gemma did,
+    null allowed or not); the query's own words say when and where ("in Lisbon last summer")."""
     kind = schema.get("type")
     if kind == "object":
-        props = {k: _grammar_schema(v) for k, v in schema.get("properties", {}).items()}
+        required = set(schema.get("required", ()))
+        props = {k: _grammar_schema(v) for k, v in schema.get("properties", {}).items()
+                 if k in required or v.get("type") != "string"}
         return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
     if kind == "array":
         out = {k: v for k, v in schema.items() if k in ("type", "minItems", "maxItems")}
         return {**out, "items": _grammar_schema(schema.get("items", {}))}
+    if kind == "string" and "pattern" in schema:
+        return {"type": "string", "pattern": schema["pattern"]}
     if kind == "string":
         return {"type": "string", "minLength": max(1, schema.get("minLength", 1)),
                 "maxLength": min(GRAMMAR_STRING, schema.get("maxLength", GRAMMAR_STRING))}
@@ -58,7 +65,9 @@ def step_schema(tools: list[Tool], may_answer: bool = True) -> dict:
 def tools_in_words(tools: list[Tool]) -> str:
     lines = []
     for t in tools:
-        args = ", ".join(f"{k}: {v.get('type', 'value')}" for k, v in t.parameters.get("properties", {}).items())
+        offered = _grammar_schema(t.parameters).get("properties", {})  # what the step may write
+        args = ", ".join(f"{k}: {v.get('type', 'value')}" for k, v in t.parameters.get("properties", {}).items()
+                         if k in offered)
         lines.append(f"- {t.name}({args}): {t.description}")
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.core.ask.validate import check
-from app.core.jobs import Cancelled, CancelToken, HearthError
+from app.core.jobs import Cancelled, CancelToken, HearthError, InputError
 
 if TYPE_CHECKING:
     from app.core.find import Engines
@@ -42,6 +42,9 @@ class ToolContext:
     cancel: CancelToken = field(default_factory=CancelToken)
     vision: Vision | None = None
     speech_model: str | None = None  # transcribe's model id (None: the default)
+    # where transcribe may also read: the folders of files the user transcribed in the Speech pane (None:
+    # read from its transcripts when transcribe is called, so a file transcribed since counts)
+    recordings: list[Path] | None = None
 
     @classmethod
     def for_user(cls, **kwargs) -> ToolContext:
@@ -106,6 +109,17 @@ def user_folders() -> list[Path]:
     return list(dict.fromkeys(folders))
 
 
+def recording_folders() -> list[Path]:
+    """The user's folders of recordings: each folder holding a file they transcribed in the Speech pane
+    (it adds no folders of its own; the transcript keeps where the file was), and the transcripts folder,
+    where a dictation's recording is kept."""
+    from app.core.speech.transcripts import TranscriptStore
+
+    store = TranscriptStore()
+    folders = [Path(t.audio).parent for t in store.list() if t.kind == "file" and t.audio]
+    return list(dict.fromkeys([*folders, store.folder]))
+
+
 def inside(path: str, folders: list[Path]) -> Path | str:
     """The real file a path names when it lies in one of ``folders`` (symlinks and .. resolved);
     else why not, in words."""
@@ -141,22 +155,58 @@ _WHAT = {"photo": ("photos", "photo", "photos"), "document": ("documents", "pass
          "transcript": ("recordings", "passage", "passages"), "chat": ("chats", "chat", "chats")}
 
 
+DAY = {"type": "string", "pattern": r"^[0-9]{4}(-[0-9]{1,2}(-[0-9]{1,2})?)?$"}
+WRITTEN = "a year, month or day (2023, 2023-08 or 2023-08-15)"
+
+
+def _photo_schema() -> dict:
+    """search_photos' arguments: the query (whose time and place words count too, as in the Images pane),
+    and an optional date range and place."""
+    schema = _search_schema("the user's photos (what they show; 'last summer' or 'in Lisbon' work too)")
+    schema["properties"].update({
+        "after": {**DAY, "description": f"{WRITTEN} the photos were taken on or after"},
+        "before": {**DAY, "description": f"{WRITTEN} the photos were taken on or before"},
+        "place": {"type": "string", "minLength": 1, "maxLength": 100,
+                  "description": "taken in this place: a town, region or country"},
+    })
+    return schema
+
+
 def _searcher(kind: str) -> Callable[[dict, ToolContext], ToolResult]:
     def run(args: dict, ctx: ToolContext) -> ToolResult:
         from app.core.find import find
 
         query, limit = args["query"].strip(), args.get("limit", 6)
         where, one, many = _WHAT[kind]
-        found = find(query, kinds=[kind], limit=limit, cancel=ctx.cancel, engines=ctx.engines)
-        said = _quote(query)
+        filters = None
+        if kind == "photo":
+            from app.core.images.filters import make_filters
+
+            try:  # the pattern let "2023-13" through: said as bad arguments, like the schema's checks
+                filters = make_filters(args.get("after"), args.get("before"), args.get("place"))
+            except InputError as exc:
+                return ToolResult([], f"search_photos was called with bad arguments: {exc}",
+                                  f"search_photos: bad arguments ({exc})")
+        found = find(query, kinds=[kind], limit=limit, cancel=ctx.cancel, engines=ctx.engines,
+                     photo_filters=filters)
+        said = _quote(query) + _filters_in_words(args)
         if kind in found.skipped:
             return ToolResult([], f"{where} could not be searched: {found.skipped[kind]}",
                               f"Searched {where} for {said}: not searched ({found.skipped[kind]})")
         hits = [h.to_json() for h in found.hits if h.kind == kind][:limit]
+        if kind == "photo":  # when and where, null where the photo does not say
+            hits = [{**h, "taken": h.get("taken"), "place": h.get("place")} for h in hits]
         n = len(hits)
         found_words = "found" if kind == "photo" else (one if n == 1 else many)
         return ToolResult(hits, None, f"Searched {where} for {said}: {n or 'none'} {found_words}")
     return run
+
+
+def _filters_in_words(args: dict) -> str:
+    after, before, place = args.get("after"), args.get("before"), args.get("place")
+    words = [w for w in ((f"from {after}" if after else ""), (f"to {before}" if before else ""),
+                         (f"in {place.strip()[:40]}" if place else "")) if w]
+    return f" ({' '.join(words)})" if words else ""
 
 
 def _look(args: dict, ctx: ToolContext) -> ToolResult:
@@ -179,7 +229,10 @@ def _look(args: dict, ctx: ToolContext) -> ToolResult:
 
 
 def _transcribe(args: dict, ctx: ToolContext) -> ToolResult:
-    real = inside(args["path"], ctx.folders)
+    recordings = ctx.recordings if ctx.recordings is not None else recording_folders()
+    real = inside(args["path"], [*ctx.folders, *recordings])
+    if isinstance(real, str) and "outside the folders" in real:
+        real += ", and in folders where you transcribed a recording in Speech"
     if isinstance(real, str):
         return ToolResult([], real, "Could not transcribe: " + real)
     from app.core.opening import open_transcriber
@@ -209,8 +262,9 @@ _PATHS = {"type": "array", "minItems": 1, "maxItems": MAX_LOOK,
           "items": {"type": "string", "minLength": 1, "maxLength": 4096},
           "description": "photo files, as a search returned them"}
 TOOLS: dict[str, Tool] = {t.name: t for t in (
-    Tool("search_photos", "Find the user's photos by what they show (words describing the picture).",
-         _search_schema("the user's photos"), _searcher("photo")),
+    Tool("search_photos", "Find the user's photos by what they show (words describing the picture), "
+                          "and by when and where they were taken.",
+         _photo_schema(), _searcher("photo")),
     Tool("look_at_photos",
          "Look at some of the user's photos (paths from search_photos) and answer a question about each.",
          {"type": "object", "additionalProperties": False, "required": ["paths", "question"], "properties": {
@@ -220,7 +274,8 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
     Tool("search_recordings", "Find what was said in the user's transcribed recordings, with times.",
          _search_schema("the user's recordings"), _searcher("transcript")),
     Tool("search_chats", "Find earlier chats with Hearth.", _search_schema("earlier chats"), _searcher("chat")),
-    Tool("transcribe", "Transcribe an audio or video file in a folder the user added.",
+    Tool("transcribe", "Transcribe an audio or video file in a folder the user added, or in a folder "
+                       "where they transcribed a recording before.",
          {"type": "object", "additionalProperties": False, "required": ["path"], "properties": {
              "path": {"type": "string", "minLength": 1, "maxLength": 4096, "description": "the file's full path"}}},
          _transcribe),

@@ -1,11 +1,13 @@
 """Arguments checked against a tool's JSON schema, with what is wrong said in words.
 
 The tools' schemas use a small part of JSON Schema (an object of strings, integers and arrays of
-strings, with bounds), so this checks that part and nothing more: no dependency, and a message a
+strings, with bounds and patterns), so this checks that part and nothing more: no dependency, and a message a
 person (or a model, on its next step) can act on.
 """
 
 from __future__ import annotations
+
+import re
 
 _TYPES: dict[str, type | tuple[type, ...]] = {"string": str, "integer": int, "array": list, "object": dict,
                                                "boolean": bool, "number": (int, float)}
@@ -29,6 +31,8 @@ def check(value, schema: dict, where: str = "the arguments") -> str | None:
             return f"{where} is empty"
         if "maxLength" in schema and len(value) > schema["maxLength"]:
             return f"{where} is longer than {schema['maxLength']} characters"
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            return f"{where} must be {schema.get('description', 'in the form ' + schema['pattern'])}"
     if isinstance(value, int | float) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             return f"{where} must be at least {schema['minimum']}"

@@ -41,12 +41,14 @@ def load_chat_model(path: Path, options: LoadOptions | None = None, model_id: st
     layers, reason = choose_gpu_layers(info, path, options)
     notices: list[str] = []
     try:
-        import llama_cpp
+        import llama_cpp  # noqa: F401 - said here, as a ModelError, not at the first decode
     except ImportError as exc:  # pragma: no cover - an install problem, reported plainly
         raise ModelError(f"llama-cpp-python is not installed: {exc}") from exc
 
+    from app.core.chat.lazy_grammar import lazy_grammar_llama
+
     def build(gpu_layers: int):
-        return llama_cpp.Llama(
+        return lazy_grammar_llama()(  # llama_cpp.Llama, a grammar (a JSON schema's) applied lazily
             str(path),
             n_ctx=n_ctx,
             n_threads=threads,
