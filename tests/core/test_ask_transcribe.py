@@ -53,3 +53,23 @@ def test_a_recording_in_a_folder_transcribed_in_speech_transcribes_and_one_elsew
     refused = call_tool("transcribe", {"path": str(outside)}, ctx)
     assert refused.results == [] and "outside the folders you added" in refused.error
     assert "where you transcribed a recording in Speech" in refused.error
+
+
+@pytest.mark.slow
+def test_a_long_recording_gives_the_step_its_first_lines_and_says_how_many_there_were(starter_store, tmp_path,
+                                                                                      monkeypatch):
+    """Every line went into the step: some 5,000 lines made a stored step too big to read back."""
+    from app.core.ask import tools
+
+    memos = tmp_path / "memos"
+    _transcribed_in_speech(memos / "monday.wav")
+    clip = memos / "long.wav"
+    clip.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["espeak-ng", "-v", "en", "-s", "130", "-g", "40", "-w", str(clip),
+                    " ".join([SAID] * 4)], check=True)
+    monkeypatch.setattr(tools, "TRANSCRIBE_LINES", 1)
+    result = call_tool("transcribe", {"path": str(clip)}, ToolContext(folders=[]))
+    assert result.error is None, result.error
+    assert len(result.results) == 1
+    lines = int(result.summary.split(": ")[1].split()[0])
+    assert lines > 1 and result.summary.endswith("(the first 1 kept)"), result.summary

@@ -228,6 +228,11 @@ def _look(args: dict, ctx: ToolContext) -> ToolResult:
     return ToolResult(results, None, f"Looked at {n} photo{'s' if n != 1 else ''}")
 
 
+# Lines a transcription gives the step: a long recording's every line made the stored step too big to read
+# back (app/core/chat/steps.py MAX_STEP_CHARS), and an answer can cite only a few of them anyway.
+TRANSCRIBE_LINES = 300
+
+
 def _transcribe(args: dict, ctx: ToolContext) -> ToolResult:
     recordings = ctx.recordings if ctx.recordings is not None else recording_folders()
     real = inside(args["path"], [*ctx.folders, *recordings])
@@ -240,9 +245,13 @@ def _transcribe(args: dict, ctx: ToolContext) -> ToolResult:
 
     engine = open_transcriber(ctx.speech_model)
     results = []
+    lines = 0
     try:
         for item in engine.transcribe(real, cancel=ctx.cancel):
             if isinstance(item, Segment):
+                lines += 1
+                if len(results) >= TRANSCRIBE_LINES:
+                    continue
                 results.append({"kind": "transcript", "title": real.name, "path": str(real),
                                 "start": round(item.start, 2), "end": round(item.end, 2), "text": item.text.strip()})
     finally:
@@ -250,7 +259,8 @@ def _transcribe(args: dict, ctx: ToolContext) -> ToolResult:
         if close is not None:
             close()
     ctx.cancel.raise_if_cancelled()
-    return ToolResult(results, None, f"Transcribed {real.name}: {len(results)} line{'s' if len(results) != 1 else ''}")
+    kept = f" (the first {len(results)} kept)" if lines > len(results) else ""
+    return ToolResult(results, None, f"Transcribed {real.name}: {lines} line{'s' if lines != 1 else ''}{kept}")
 
 
 def _quote(text: str, n: int = 60) -> str:
