@@ -17,11 +17,12 @@ from app.core.ask.validate import check
 from app.core.chat.templates import Message, ToolCall, choose_format
 from app.core.chat.tool_format import STYLES
 from tests.conftest import ROOT, run_app
-from tests.core.test_ask_loop import photos  # noqa: F401 - the indexed photo folder
+from tests.core import test_ask_loop
 
 TEMPLATES = ROOT / "tests" / "fixtures" / "templates"
 QWEN = (TEMPLATES / "qwen2.5-instruct.jinja").read_text()
 LLAMA = (TEMPLATES / "llama-3.2-instruct.jinja").read_text()
+photos = test_ask_loop.photos  # the indexed photo folder, as the loop's tests use it
 FOUND = {"kind": "photo", "title": "kayak.jpg", "path": "/photos/kayak.jpg"}
 
 
@@ -67,7 +68,8 @@ def test_templates_without_tools_keep_words():
     assert choose_format(None, "qwen2").tool_style == ""
     # and a tool list given to a template without tools changes nothing
     fmt = choose_format(plain, "qwen2")
-    assert fmt.render([Message("user", "hi")], None, _tools_json("search_photos")) == fmt.render([Message("user", "hi")])
+    hi = [Message("user", "hi")]
+    assert fmt.render(hi, None, _tools_json("search_photos")) == fmt.render(hi)
 
 
 def test_a_hermes_call_is_read_back_with_or_without_its_tokens():

@@ -8,7 +8,6 @@ now is the model writing words instead of a call. A template without tools keeps
 from __future__ import annotations
 
 import json
-from contextlib import closing
 from dataclasses import replace
 
 from app.core.ask import prompt
@@ -71,7 +70,8 @@ def decide(engine: ChatEngineProtocol, style: ToolStyle, messages: list[Message]
     when the model begins words instead (when ``may_answer``), or why not in words."""
     step_params = params_for_step(style, tools, may_answer, options.params, max_tokens, options.offered())
     text, stop_reason = "", ""
-    with closing(iter(engine.stream(messages, step_params, ctx.cancel))) as events:
+    events = engine.stream(messages, step_params, ctx.cancel)
+    try:
         for event in events:
             match event:
                 case TextDelta(piece):
@@ -80,6 +80,10 @@ def decide(engine: ChatEngineProtocol, style: ToolStyle, messages: list[Message]
                         return prompt.ANSWER, {}
                 case ChatStats():
                     stop_reason = event.stop_reason
+    finally:  # words begun: the engine stops decoding them now
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
     if stop_reason == "cancelled":
         raise Cancelled()
     if stop_reason == "length":
