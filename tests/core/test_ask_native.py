@@ -166,3 +166,11 @@ def test_the_ask_cli_runs_with_a_tool_template_model(qwen_gguf, photos):
     assert step["tool"] == "search_photos" and step["error"] is None
     assert check(step["arguments"], TOOLS["search_photos"].parameters) is None
     assert step["results"] and {r["path"] for r in step["results"]} <= {str(p.resolve()) for p in photos.rglob("*")}
+
+
+def test_a_requests_tools_and_call_tokens_are_never_saved_with_a_chats_settings():
+    from app.core.chat.engine import SamplingParams
+
+    params = SamplingParams(tools=_tools_json("search_photos"), call_wrap=("<tool_call>\n", "\n</tool_call>"))
+    assert "tools" not in params.to_dict() and "call_wrap" not in params.to_dict()
+    assert SamplingParams.from_dict({"tools": "[]", "call_wrap": ["<", ">"]}) == SamplingParams()
