@@ -76,6 +76,9 @@ class WindowBackends(QObject):
     def picture_side(self, model):
         return self.own.picture_side(model)
 
+    def tool_style(self, model):
+        return self.own.tool_style(model)
+
     def transcribe(self, model, path, options, cancel) -> Future:
         from app.server.backends import run_transcribe
 

@@ -64,6 +64,10 @@ class Backends(Protocol):
         """Streams a reply: emit(event) for each of the engine's events (app/core/chat/events.py), on the
         model's worker."""
 
+    def tool_style(self, model: str) -> str:
+        """The tool-call family of the model's own template: "hermes", "llama3" or "" (words)."""
+        ...
+
     def picture_side(self, model: str) -> int | None:
         """The side pictures are shrunk to for this chat model's projector; None: the model does not see."""
 
@@ -185,6 +189,15 @@ class LocalBackends:
         if entry.kind == "embedding":
             return opening.open_embedder(entry.id, self.store)
         return _Images(*opening.open_encoder(entry.id, store=self.store))
+
+    def tool_style(self, model: str) -> str:
+        """The tool-call family of a stored chat model's own template ("" for words; tool_format.py)."""
+        from app.core.chat.tool_format import template_style
+
+        entry = self.store.get(model)
+        if entry is None or entry.kind != "chat":
+            return ""
+        return template_style(self.store.path_of(entry))
 
     def picture_side(self, model: str) -> int | None:
         from app.core.chat.pictures import side_for_projector

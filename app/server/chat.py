@@ -13,8 +13,16 @@ from starlette.responses import JSONResponse
 
 from app.core.chat.engine import SamplingParams
 from app.core.chat.templates import Message
+from app.core.chat.tool_format import STYLES, ToolStyle
 from app.core.jobs import Cancelled, CancelToken
-from app.server.chat_params import merge_turns, refuse_logprobs, response_schema, tool_calls_text, tool_result_text
+from app.server.chat_params import (
+    merge_turns,
+    native_calls,
+    refuse_logprobs,
+    response_schema,
+    tool_calls_text,
+    tool_result_text,
+)
 from app.server.http import ApiError, CancellableStream, from_hearth, picture_budget, read_json, watch_disconnect
 from app.server.reply import Reply
 from app.server.tool_calls import ToolReply
@@ -96,8 +104,9 @@ def decode_pictures(messages: list[Message], side: int, budget=None) -> list[Mes
     return out
 
 
-def parse_messages(messages) -> list[Message]:
-    """The request's turns as the engine takes them: an agent's tool calls and their results in words."""
+def parse_messages(messages, native: bool = False) -> list[Message]:
+    """The request's turns as the engine takes them: an agent's tool calls and their results in words, or
+    (native: the model's template renders them) as assistant tool_calls and ``tool`` turns."""
     if not isinstance(messages, list) or not messages or len(messages) > MAX_MESSAGES:
         raise ApiError(400, "'messages' must be a non-empty list", param="messages")
     out, names = [], {}
@@ -108,6 +117,12 @@ def parse_messages(messages) -> list[Message]:
         text, images = _content(m.get("content"), i)
         if images and role != "user":
             raise ApiError(400, f"messages[{i}]: only user messages carry pictures", param="messages")
+        if native and role == "assistant" and m.get("tool_calls") is not None:
+            out.append(Message("assistant", text, tool_calls=native_calls(m["tool_calls"], i)))
+            continue
+        if native and role == "tool":
+            out.append(Message("tool", text))
+            continue
         if role == "assistant" and m.get("tool_calls") is not None:
             calls, called = tool_calls_text(m["tool_calls"], i)
             names.update(called)
@@ -147,8 +162,8 @@ def parse_params(data: dict) -> SamplingParams:
     return params
 
 
-def parse_request(data: dict) -> tuple[list[Message], SamplingParams, dict]:
-    messages = parse_messages(data.get("messages"))
+def parse_request(data: dict, native: bool = False) -> tuple[list[Message], SamplingParams, dict]:
+    messages = parse_messages(data.get("messages"), native)
     params = parse_params(data)
     options = data.get("stream_options")
     return messages, params, options if isinstance(options, dict) else {}
@@ -158,9 +173,13 @@ async def chat_completions(request):
     state = request.app.state
     data = await read_json(request)
     model = resolve_model(state.backends, data)
-    messages, params, options = parse_request(data)
+    style = STYLES.get(state.backends.tool_style(model))  # the model's own tool template, if it has one
+    messages, params, options = parse_request(data, style is not None)
     plan = parse_tools(data)
-    if plan is not None:  # the reply is a call or (auto) words, under the tools' grammar
+    if plan is not None and style is not None:  # shown by the template, called in its own form
+        params.tools, params.json_schema = plan.openai(), plan.schema(style.arguments)
+        params.call_wrap, params.or_text = (style.prefix, style.suffix), plan.mode == "auto"
+    elif plan is not None:  # the reply is a call or (auto) words, under the tools' grammar
         messages, params.json_schema = with_tools(messages, plan), plan.schema()
         params.or_text = plan.mode == "auto"
     cancel = CancelToken()
@@ -169,8 +188,8 @@ async def chat_completions(request):
     reply = Reply("chatcmpl", model, cancel, state.timeout, state.replies)
     await reply.begin(request, state.backends, messages, params)
     if not data.get("stream"):
-        return await _whole_reply(request, reply, plan)
-    return _streamed_reply(reply, bool(options.get("include_usage")), plan)
+        return await _whole_reply(request, reply, plan, style)
+    return _streamed_reply(reply, bool(options.get("include_usage")), plan, style)
 
 
 def resolve_model(backends, data: dict) -> str:
@@ -211,7 +230,7 @@ def _finish(reply: Reply, tools: ToolReply | None) -> str:
     return reply.finish_reason()
 
 
-async def _whole_reply(request, reply: Reply, plan: ToolPlan | None) -> JSONResponse:
+async def _whole_reply(request, reply: Reply, plan: ToolPlan | None, style: ToolStyle | None) -> JSONResponse:
     """stream: false: the whole reply in one JSON body."""
     text = ""
     async with watch_disconnect(request, reply.cancel):
@@ -220,7 +239,7 @@ async def _whole_reply(request, reply: Reply, plan: ToolPlan | None) -> JSONResp
     message: dict = {"role": "assistant", "content": text}
     tools = None
     if plan is not None:
-        tools = ToolReply()
+        tools = ToolReply(style)
         tools.feed(text)
         tools.finish()
         message["content"] = tools.content
@@ -233,10 +252,11 @@ async def _whole_reply(request, reply: Reply, plan: ToolPlan | None) -> JSONResp
     })
 
 
-def _streamed_reply(reply: Reply, include_usage: bool, plan: ToolPlan | None) -> CancellableStream:
+def _streamed_reply(reply: Reply, include_usage: bool, plan: ToolPlan | None,
+                    style: ToolStyle | None) -> CancellableStream:
     """stream: true: Server-Sent Events as the text comes, then the finish reason (and usage), then [DONE].
     With tools, the text is read as it comes into tool_calls deltas or the answer's words."""
-    tools = ToolReply() if plan is not None else None
+    tools = ToolReply(style) if plan is not None else None
 
     async def sse():
         try:

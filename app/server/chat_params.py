@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from app.core.chat.schema_bounds import check_schema_size
-from app.core.chat.templates import Message
+from app.core.chat.templates import Message, ToolCall
 from app.core.jobs import InputError
 from app.server.http import ApiError
 
@@ -32,6 +32,23 @@ def tool_calls_text(calls, i: int) -> tuple[str, dict[str, str]]:
     return "\n".join(lines), names
 
 
+def native_calls(calls, i: int) -> tuple[ToolCall, ...]:
+    """An assistant's tool calls for a template that renders them (their arguments as an object, as
+    templates expect; arguments that are not a JSON object are kept as text under "")."""
+    tool_calls_text(calls, i)  # the same checks, the same 400s
+    out = []
+    for call in calls:
+        fn = call["function"]
+        try:
+            arguments = json.loads(fn.get("arguments") or "{}")
+        except ValueError:
+            arguments = {"": fn["arguments"]}
+        call_id = call.get("id")
+        out.append(ToolCall(fn["name"], arguments if isinstance(arguments, dict) else {"": arguments},
+                            call_id if isinstance(call_id, str) else ""))
+    return tuple(out)
+
+
 def tool_result_text(m: dict, text: str, names: dict[str, str]) -> str:
     """A tool's result, read by the model as the user's next turn (few local templates know a tool role)."""
     call_id = m.get("tool_call_id")
@@ -44,7 +61,8 @@ def merge_turns(messages: list[Message]) -> list[Message]:
     templates insist that user and assistant alternate."""
     out: list[Message] = []
     for m in messages:
-        if out and m.role == out[-1].role and m.role != "system":
+        tools = m.role == "tool" or m.tool_calls or out and out[-1].tool_calls  # a template's own turns
+        if out and m.role == out[-1].role and m.role != "system" and not tools:
             last = out[-1]
             out[-1] = Message(m.role, "\n\n".join(t for t in (last.content, m.content) if t),
                               last.images + m.images)

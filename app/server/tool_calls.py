@@ -1,7 +1,9 @@
 """A reply decoded under the tools' grammar (tools.py), read back as it arrives into OpenAI's deltas:
 ``{"name": N, "arguments": A}`` is one tool call (its id, type and name first, then A's text in pieces);
 a reply that begins with anything but ``{`` (tool_choice auto) is words, passed on as content. The same
-reader builds the whole message, so a reply streamed and not streamed say the same."""
+reader builds the whole message, so a reply streamed and not streamed say the same. A model's own call
+form (tool_format.ToolStyle) is read the same way: its opening tokens (``<tool_call>``) are passed over,
+and its arguments' key may be another ("parameters" for Llama 3)."""
 
 from __future__ import annotations
 
@@ -9,14 +11,20 @@ import json
 import re
 import uuid
 
-_CALL = re.compile(r'\s*\{\s*"name"\s*:\s*"([A-Za-z0-9_-]{1,64})"\s*,\s*"arguments"\s*:\s*')  # tools.NAME
+from app.core.chat.tool_format import ToolStyle
+
+_NAME = r'\s*\{\s*"name"\s*:\s*"([A-Za-z0-9_-]{1,64})"\s*,\s*"'  # tools.NAME
+_CALL = re.compile(_NAME + r'arguments"\s*:\s*')
 
 
 class ToolReply:
     """feed(text) gives the deltas that text completes; finish() the rest. After them, `calls` and
     `content` hold the whole message."""
 
-    def __init__(self) -> None:
+    def __init__(self, style: ToolStyle | None = None) -> None:
+        self.prefix = style.prefix.strip() if style is not None else ""
+        self.opener = style.opener if style is not None else "{"
+        self.call = _CALL if style is None else re.compile(_NAME + re.escape(style.arguments) + r'"\s*:\s*')
         self.state = "head"  # head → call → done, or head → text
         self.buffer = ""
         self.calls: list[dict] = []
@@ -53,10 +61,16 @@ class ToolReply:
 
     def _head(self) -> list[dict]:
         begun = self.buffer.lstrip()
-        if begun and not begun.startswith("{"):  # auto: words, decoded freely
+        if begun and not begun.startswith(self.opener):  # auto: words, decoded freely (the engine's rule)
             self.state, text, self.buffer = "text", self.buffer, ""
             return self._words(text)
-        call = _CALL.match(self.buffer)
+        if self.prefix:  # the template's call tokens, when they are shown
+            if self.prefix.startswith(begun):
+                return []
+            if begun.startswith(self.prefix):
+                self.buffer = begun[len(self.prefix):]
+                self.prefix, self.opener = "", "{"  # the call's JSON comes next
+        call = self.call.match(self.buffer)
         if call is None:
             return []
         name = call.group(1)

@@ -1,6 +1,8 @@
 """`tools` and `tool_choice` on /v1/chat/completions, for any local model: the request's tools become one
 JSON schema that the engine follows under a grammar (in the model's process, as response_format's), and
-the tools are described to the model in words in the system turn.
+the tools are described to the model in words in the system turn, or, for a model whose own template
+has tool-call tokens (Qwen2.5/3, Hermes, Llama 3.x), shown by that template and called in its own form
+(app/core/chat/tool_format.py).
 
 The reply's first token decides what it is: ``{`` opens a call of one of the tools, ``{"name": ...,
 "arguments": {...}}``, its arguments matching that tool's parameters schema, decoded under the grammar to
@@ -43,14 +45,20 @@ class ToolPlan:
     tools: list[Tool]
     mode: str
 
-    def schema(self) -> str:
-        """The JSON schema of a call of one of the tools (auto: the engine lets words begin instead)."""
+    def schema(self, arguments: str = "arguments") -> str:
+        """The JSON schema of a call of one of the tools (auto: the engine lets words begin instead);
+        arguments: the key a call's arguments go under (a template's own, "parameters" for Llama 3)."""
         defs: dict = {}
-        calls = [_call_schema(i, tool, defs) for i, tool in enumerate(self.tools)]
+        calls = [_call_schema(i, tool, defs, arguments) for i, tool in enumerate(self.tools)]
         schema: dict = calls[0] if len(calls) == 1 else {"anyOf": calls}
         if defs:
             schema = {**schema, "$defs": defs}
         return json.dumps(schema)
+
+    def openai(self) -> str:
+        """The tools as OpenAI's functions, as JSON text, for a template that shows them."""
+        return json.dumps([{"type": "function", "function": {"name": t.name, "description": t.description,
+                                                             "parameters": t.parameters}} for t in self.tools])
 
     def instructions(self) -> str:
         """The tools and the reply's form, in words, for the system turn."""
@@ -167,7 +175,7 @@ def _tools(value) -> list[Tool]:
     return out
 
 
-def _call_schema(i: int, tool: Tool, defs: dict) -> dict:
+def _call_schema(i: int, tool: Tool, defs: dict, arguments: str = "arguments") -> dict:
     """The schema of a call of one tool. Parameters with $refs move to the root's $defs under names of
     their own (the grammar converter resolves refs from the root, and reuses a rule of the same name)."""
     params = tool.parameters
@@ -186,8 +194,8 @@ def _call_schema(i: int, tool: Tool, defs: dict) -> dict:
                     defs[names[f"#/{group}/{key}"]] = _rewrite(sub, i, names, tool.name)
         defs[f"tool{i}"] = _rewrite(own, i, names, tool.name)
         params = {"$ref": f"#/$defs/tool{i}"}
-    return {"type": "object", "properties": {"name": {"const": tool.name}, "arguments": params},
-            "required": ["name", "arguments"], "additionalProperties": False}
+    return {"type": "object", "properties": {"name": {"const": tool.name}, arguments: params},
+            "required": ["name", arguments], "additionalProperties": False}
 
 
 def _has_ref(node) -> bool:

@@ -1,7 +1,9 @@
 """The Ask loop: a chat model calls Hearth's tools, step by step, then answers with numbered citations.
 
 A local model decides each step under a grammar built from the tools' schemas (one call with valid
-arguments, or "answer now"), then writes its answer freely with the results in the prompt. A model on
+arguments, or "answer now"), then writes its answer freely with the results in the prompt. A model whose
+own template has tool-call tokens (Qwen2.5/3, Hermes, Llama 3.x) gets the tools, its calls and their
+results through that template, and calls in its own form (``native``); any other reads them in words. A model on
 a remote OpenAI-compatible server gets the tools through its own ``tools`` API (``openai_tools``).
 Either way: at most ``max_steps`` steps, the same call twice ends the steps, Stop is honoured at every
 step, and whatever ends the loop ends it in words with the steps so far kept, in one last ``Answered``.
@@ -14,13 +16,14 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from app.core.ask import prompt
+from app.core.ask import native, prompt
 from app.core.ask.events import Answered, AnswerToken, AskEvent
 from app.core.ask.steps import MAX_STEPS, AskOptions, StepRun
 from app.core.ask.tools import TOOLS, Tool, ToolContext
 from app.core.chat.events import ChatStats, TextDelta
 from app.core.chat.protocol import ChatEngineProtocol
 from app.core.chat.templates import Message
+from app.core.chat.tool_format import style_of
 from app.core.jobs import Cancelled, HearthError, InputError
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,7 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
                options: AskOptions) -> Iterator[AskEvent]:
     steps = StepRun(ctx)
     offered = options.offered()
+    style = style_of(engine)
     answer, reason, error = "", "answered", None
     try:
         for index in range(options.max_steps + 1):
@@ -70,8 +74,12 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
                 reason = "step limit" if options.max_steps else reason
                 break
             forced = options.first_tool if index == 0 else None
-            choice = _decide(engine, question, steps, [TOOLS[forced]] if forced else offered,
-                             not forced, options, ctx)
+            tools = [TOOLS[forced]] if forced else offered
+            if style is not None:
+                choice = native.decide(engine, style, native.conversation(question, steps.steps, _earlier(options)),
+                                       tools, not forced, options, ctx, STEP_TOKENS)
+            else:
+                choice = _decide(engine, question, steps, tools, not forced, options, ctx)
             if isinstance(choice, str):  # the model's step could not be read: answer with what there is
                 reason, error = "error", choice
                 break
@@ -82,9 +90,14 @@ def _ask_local(engine: ChatEngineProtocol, question: str, ctx: ToolContext,
                 reason = "repeated call"
                 break
             yield from steps.call(tool, arguments)
-        system, user = prompt.answer_prompt(question, steps.steps, prompt.number_sources(steps.steps))
-        messages = [Message("system", system), *_earlier(options), Message("user", user)]
-        for event in engine.stream(messages, options.params, ctx.cancel):
+        params = options.params
+        if style is not None:  # the results as the template's tool turns
+            messages = native.conversation(question, steps.steps, _earlier(options))
+            params = native.params_for_answer(style, offered, params)
+        else:
+            system, user = prompt.answer_prompt(question, steps.steps, prompt.number_sources(steps.steps))
+            messages = [Message("system", system), *_earlier(options), Message("user", user)]
+        for event in engine.stream(messages, params, ctx.cancel):
             match event:
                 case TextDelta(text):
                     answer += text

@@ -1,9 +1,8 @@
 """The words and the grammar of Ask's steps: the schema a local model's step is decided under, the
 tools and the results as the model reads them, and the numbered sources its answer cites.
 
-Tools and results are rendered as words in the prompt for every local model: the engine runs in a
-process of its own behind ``ChatEngineProtocol``, whose messages carry no tool roles, so a template's
-own tool-call tokens (Qwen, Llama 3.x, Hermes) are not used yet.
+Tools and results are rendered as words here for a local model whose template has no tool-call tokens;
+one that has them (Qwen, Llama 3.x, Hermes) gets them through its template instead (``native``).
 """
 
 from __future__ import annotations

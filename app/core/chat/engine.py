@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -48,6 +48,8 @@ class SamplingParams:
     or_text: bool = False  # with json_schema: a first token that does not open the JSON starts free text (tools' auto)
     whole_prompt: bool = False  # refuse a prompt that does not fit (ContextLengthError), never drop old turns
     raw: bool = False  # the last message's text is the whole prompt, with no chat template (/v1/completions)
+    tools: str = ""  # OpenAI-shaped functions as JSON, shown by a template with tools (tool_format.py)
+    call_wrap: tuple[str, str] = ("", "")  # literal text around json_schema's JSON: the template's call tokens
 
     @classmethod
     def from_dict(cls, data: dict | None) -> SamplingParams:
@@ -70,7 +72,7 @@ class SamplingParams:
         return {k: v for k, v in asdict(self).items() if k not in _REQUEST_ONLY}
 
 
-_REQUEST_ONLY = ("stop", "json_schema", "or_text", "whole_prompt", "raw")
+_REQUEST_ONLY = ("stop", "json_schema", "or_text", "whole_prompt", "raw", "tools", "call_wrap")
 
 
 class ContextLengthError(InputError):
@@ -123,8 +125,8 @@ class ChatEngine:
         self.layouts = 0  # prompts laid out to fit the context (each a render and a tokenisation)
 
     # --- prompt --------------------------------------------------------------------
-    def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
-        text = self.format.render(messages, cancel)
+    def render(self, messages: list[Message], cancel: CancelToken | None = None, tools: str = "") -> str:
+        text = self.format.render(messages, cancel, tools)
         bos = self.format.bos or _token_text(self.llm, self.llm.token_bos())
         if bos and text.startswith(bos):
             text = text[len(bos) :]  # the tokenizer adds BOS itself
@@ -134,16 +136,16 @@ class ChatEngine:
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None,
-             whole: bool = False) -> PromptPlan:
+             whole: bool = False, tools: str = "") -> PromptPlan:
         """Leaves out the oldest turns (never the system prompt or the last message)
         until the prompt plus the reply fits the context; whole: refuses instead (ContextLengthError).
-        Cancelled if cancel is set while a model's own template renders."""
+        Cancelled if cancel is set while a model's own template renders. tools: as SamplingParams'."""
         if messages and messages[-1].images:  # VisionChatEngine plans its own prompts
             raise InputError("this model cannot see pictures: choose a vision model, or send the text alone")
         # Earlier pictures in a chat continued with a text-only model: it reads the words around them.
-        messages = [Message(m.role, m.content) if m.images else m for m in messages]
+        messages = [replace(m, images=()) if m.images else m for m in messages]
         prompt, dropped, kept = self._fit(
-            messages, max_tokens, lambda kept: _TextPrompt(self.tokenize(self.render(kept, cancel))), whole)
+            messages, max_tokens, lambda kept: _TextPrompt(self.tokenize(self.render(kept, cancel, tools))), whole)
         return PromptPlan(prompt.ids, dropped, kept)
 
     def plan_raw(self, text: str, max_tokens: int) -> PromptPlan:
@@ -257,8 +259,8 @@ class ChatEngine:
             if params.raw:
                 plan = self.plan_raw(messages[-1].content if messages else "", params.max_tokens)
             else:
-                plan = self.plan(messages, params.max_tokens, cancel, params.whole_prompt)
-            grammar = self._grammar(params.json_schema, params.or_text)
+                plan = self.plan(messages, params.max_tokens, cancel, params.whole_prompt, params.tools)
+            grammar = self._grammar(params.json_schema, params.or_text, params.call_wrap)
         except Cancelled:
             yield ChatStats(model=self.model_id, stop_reason="cancelled", total_s=time.perf_counter() - start)
             return
@@ -342,16 +344,17 @@ class ChatEngine:
                 return
             yield first
             words = grammar is not None and params.or_text and not self._is_end(first)
-            if words and not _token_text(self.llm, first).lstrip().startswith("{"):
+            if words and not _token_text(self.llm, first).lstrip().startswith(_opener(params.call_wrap)):
                 gen.close()
                 gen = start(tokens + [first], None)  # the prompt is cached: only `first` is evaluated
             yield from gen
         finally:
             gen.close()
 
-    def _grammar(self, schema: str, or_text: bool = False):
+    def _grammar(self, schema: str, or_text: bool = False, wrap: tuple[str, str] = ("", "")):
         """The llama.cpp grammar for a JSON schema (None: decode freely); a schema it cannot follow is an
-        InputError before anything is decoded. or_text: the JSON, or a first character that cannot begin it."""
+        InputError before anything is decoded. or_text: the JSON, or a first character that cannot begin it.
+        wrap: literal text before and after the JSON (a template's own call tokens)."""
         if not schema:
             return None
         from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
@@ -371,9 +374,13 @@ class ChatEngine:
         if len(gbnf) > MAX_GRAMMAR_CHARS:
             raise InputError("the JSON schema gives a grammar too large to follow; make it simpler")
         root = "root"
+        if any(wrap):
+            gbnf += f"\nhearth-call ::= {_gbnf_literal(wrap[0])} root {_gbnf_literal(wrap[1])}\n"
+            root = "hearth-call"
         if or_text:
+            opener = _opener(wrap).replace("\\", "\\\\").replace("]", "\\]")
+            gbnf += f'\nhearth-json-or-text ::= {root} | [^{opener} \\t\\r\\n] [^\\x00]*\n'
             root = "hearth-json-or-text"
-            gbnf += f'\n{root} ::= root | [^{{ \\t\\r\\n] [^\\x00]*\n'
         _check_grammar(self.llm, gbnf, root)
         grammar = LlamaGrammar.from_string(gbnf, verbose=False)
         grammar._root = root  # the rule llama.cpp starts from
@@ -429,6 +436,15 @@ def _check_grammar(llm, gbnf: str, root: str = "root") -> None:
     if not sampler:
         raise InputError("the JSON schema gave a grammar llama.cpp cannot read")
     llama_cpp.llama_sampler_free(sampler)
+
+
+def _opener(wrap: tuple[str, str]) -> str:
+    """The first character of what a grammar's JSON (with its wrap) begins with."""
+    return (wrap[0].lstrip() or "{")[:1]
+
+
+def _gbnf_literal(text: str) -> str:
+    return '""' if not text else json.dumps(text)  # GBNF's string escapes are JSON's for these
 
 
 def _tokens_before(starts: list[int], cut: int) -> int:

@@ -50,6 +50,7 @@ BATCH_S = 1 / 30
 class FormatInfo:
     name: str
     stop: tuple[str, ...]
+    tool_style: str = ""  # the template's tool-call family (app/core/chat/tool_format.py)
 
 
 def stop_grace_s() -> float:
@@ -109,7 +110,7 @@ class RemoteChatEngine:
         self.n_ctx = meta["n_ctx"]
         self.gpu_layers = meta["gpu_layers"]
         self.device_reason = meta["device_reason"]
-        self.format = FormatInfo(meta["format"], tuple(meta["stop"]))
+        self.format = FormatInfo(meta["format"], tuple(meta["stop"]), meta["tool_style"])
         self.architecture = meta["architecture"]
         self.pid = self._proc.pid
 
@@ -175,8 +176,8 @@ class RemoteChatEngine:
     def tokenize(self, text: str) -> list[int]:
         return self._call("tokenize", text)
 
-    def plan(self, messages, max_tokens: int, whole: bool = False):
-        return self._call("plan", messages, max_tokens, None, whole)
+    def plan(self, messages, max_tokens: int, whole: bool = False, tools: str = ""):
+        return self._call("plan", messages, max_tokens, None, whole, tools)
 
     def stream(self, messages, params, cancel: CancelToken | None = None) -> Iterator[StreamEvent]:
         """The child's events, in order; its text arrives as bare strings (see _send_batched)."""
@@ -278,7 +279,8 @@ def _serve(conn, path: str, options, model_id: str, report=None) -> None:
     conn.send(("ok", {
         "model_id": engine.model_id, "notices": list(engine.notices), "n_ctx": engine.n_ctx,
         "gpu_layers": engine.gpu_layers, "device_reason": engine.device_reason,
-        "format": engine.format.name, "stop": list(engine.format.stop), "architecture": engine.info.architecture,
+        "format": engine.format.name, "stop": list(engine.format.stop), "tool_style": engine.format.tool_style,
+        "architecture": engine.info.architecture,
     }))
     contract: ChatEngineProtocol = engine  # where mypy checks that the in-process engines keep the contract
     requests: queue.Queue = queue.Queue()

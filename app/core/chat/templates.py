@@ -34,10 +34,30 @@ class TemplateError(ModelError):
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """One call an assistant turn made, as a template with tools renders it."""
+
+    name: str
+    arguments: dict
+    id: str = ""
+
+
+@dataclass(frozen=True)
 class Message:
-    role: str  # "system" | "user" | "assistant"
+    role: str  # "system" | "user" | "assistant" | "tool" (a result: only for a template with tools)
     content: str
     images: tuple[bytes, ...] = ()  # pictures (PNG bytes from app/core/chat/pictures), for models that see
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn's calls (only for a template with tools)
+
+    def for_template(self) -> dict:
+        """The turn as chat templates read it (OpenAI's shape; a call's arguments as an object, as
+        Hugging Face's templates expect). No tool_calls key at all without calls: Llama 3 asks `in`."""
+        out: dict = {"role": self.role, "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [{"id": c.id or f"call_{i}", "type": "function",
+                                  "function": {"name": c.name, "arguments": c.arguments}}
+                                 for i, c in enumerate(self.tool_calls)]
+        return out
 
 
 @dataclass(frozen=True)
@@ -297,6 +317,7 @@ class JinjaTemplate:
             raise TemplateError(f"the model's chat template refused the conversation: {message}")
 
         env = Sandbox(trim_blocks=True, lstrip_blocks=True)
+        env.filters["tojson"] = _tojson  # as Hugging Face renders it: the text the model was trained on
         env.filters = {name: counted_filter(name, f) for name, f in env.filters.items()}
         env.hearth_concat = _bounded_concat  # type: ignore[attr-defined]  # read by our own compiled code
         env.globals["raise_exception"] = raise_exception
@@ -314,20 +335,40 @@ class JinjaTemplate:
         self._local = local
         self.bos, self.eos = bos, eos
         self.stop = tuple(s for marker, stops in _TEMPLATE_STOPS.items() if marker in source for s in stops)
+        self.tool_style = self._tool_style(source)
 
-    def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
-        """Raises TemplateError for a template that fails or runs too long, Cancelled when cancel is set."""
+    def _tool_style(self, source: str) -> str:
+        """The template's tool-call family, when it renders a probe tool in its prompt ("" otherwise)."""
+        from app.core.chat.tool_format import family
+
+        style = family(source)
+        if not style:
+            return ""
+        probe = {"type": "function", "function": {"name": "hearth_probe_tool", "description": "",
+                                                  "parameters": {"type": "object", "properties": {}}}}
+        try:
+            shown = self.render([Message("system", "s"), Message("user", "u")], tools=[probe])
+        except TemplateError:
+            return ""
+        return style if "hearth_probe_tool" in shown else ""
+
+    def render(self, messages: list[Message], cancel: CancelToken | None = None,
+               tools: list[dict] | None = None) -> str:
+        """Raises TemplateError for a template that fails or runs too long, Cancelled when cancel is set.
+        tools: OpenAI-shaped functions, for a template that shows them (left undefined when None)."""
         from jinja2.exceptions import SecurityError
         from jinja2.exceptions import TemplateError as JinjaError
 
         self._local.budget = budget = _Budget(cancel)
+        extra = {} if tools is None else {"tools": tools}
         try:
             pieces, total = [], 0
             for piece in self.template.generate(
-                messages=[{"role": m.role, "content": m.content} for m in messages],
+                messages=[m.for_template() for m in messages],
                 add_generation_prompt=True,
                 bos_token=self.bos,
                 eos_token=self.eos,
+                **extra,
             ):  # one piece per output: the same large string output a million times is counted each time
                 total += len(piece)
                 if total > MAX_OUTPUT:
@@ -349,6 +390,15 @@ class JinjaTemplate:
             self._local.budget = None
 
 
+def _tojson(value, indent=None, separators=None, sort_keys=False, ensure_ascii=False):
+    """Hugging Face's tojson: plain JSON in the dict's own order (jinja's sorts keys and escapes < > & ')."""
+    import json
+
+    if isinstance(indent, int) and not 0 <= indent <= 64 or isinstance(indent, str) and len(indent) > 64:
+        raise _too_large("an indent")  # json.dumps would build it before any check
+    return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
+
+
 def _strftime_now(fmt: str) -> str:
     import time
 
@@ -365,9 +415,17 @@ class PromptFormat:
     _builtin: ChatFormat | None = None
     bos: str = ""
 
-    def render(self, messages: list[Message], cancel: CancelToken | None = None) -> str:
+    @property
+    def tool_style(self) -> str:
+        """The template's tool-call family (app/core/chat/tool_format.py); "" for words."""
+        return self._jinja.tool_style if self._jinja is not None else ""
+
+    def render(self, messages: list[Message], cancel: CancelToken | None = None, tools: str = "") -> str:
+        """tools: the OpenAI-shaped functions as JSON text, shown by a template with tools (else ignored)."""
         if self._jinja is not None:
-            return self._jinja.render(messages, cancel)
+            import json
+
+            return self._jinja.render(messages, cancel, json.loads(tools) if tools and self.tool_style else None)
         assert self._builtin is not None, "a PromptFormat has a template or a built-in format"
         return self._builtin.render(messages, self.bos)
 

@@ -8,6 +8,7 @@ stats count image tokens and encode time. Sampling, stop strings and streaming a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from app.core.chat.engine import PREFILL_CPU, ChatEngine, PromptPlan, SamplingParams
@@ -21,8 +22,8 @@ def with_markers(message: Message) -> Message:
     """The message as the template sees it: one marker per picture, before the text."""
     text = strip_marker(message.content)
     if not message.images:
-        return Message(message.role, text)
-    return Message(message.role, "".join(MARKER + "\n" for _ in message.images) + text)
+        return replace(message, content=text)
+    return replace(message, content="".join(MARKER + "\n" for _ in message.images) + text, images=())
 
 
 class VisionChatEngine(ChatEngine):
@@ -34,14 +35,15 @@ class VisionChatEngine(ChatEngine):
         self._prompt: VisionPrompt | None = None
         self._last: PrefillResult | None = None
 
-    def _layout(self, messages: list[Message], cancel: CancelToken | None = None) -> VisionPrompt:
+    def _layout(self, messages: list[Message], cancel: CancelToken | None = None, tools: str = "") -> VisionPrompt:
         images = [img for m in messages for img in m.images]
-        return self.vision.tokenize(self.render([with_markers(m) for m in messages], cancel), images)
+        return self.vision.tokenize(self.render([with_markers(m) for m in messages], cancel, tools), images)
 
     def plan(self, messages: list[Message], max_tokens: int, cancel: CancelToken | None = None,
-             whole: bool = False) -> PromptPlan:
+             whole: bool = False, tools: str = "") -> PromptPlan:
         """As ChatEngine.plan, counting each picture's tokens; the oldest turns go first when full."""
-        prompt, dropped, kept = self._fit(messages, max_tokens, lambda kept: self._layout(kept, cancel), whole)
+        prompt, dropped, kept = self._fit(messages, max_tokens, lambda kept: self._layout(kept, cancel, tools),
+                                          whole)
         self._keep(prompt)
         return PromptPlan(prompt.ids, dropped, kept)
 
