@@ -244,7 +244,7 @@ def _transcribe(args: dict, ctx: ToolContext) -> ToolResult:
     from app.core.speech.transcriber import Segment
 
     engine = open_transcriber(ctx.speech_model)
-    results = []
+    results: list[dict] = []
     lines = 0
     try:
         for item in engine.transcribe(real, cancel=ctx.cancel):
