@@ -192,7 +192,7 @@ class LocalBackends:
 
     def tool_style(self, model: str) -> str:
         """The tool-call family of a stored chat model's own template ("" for words; tool_format.py)."""
-        from app.core.chat.tool_format import template_style
+        from app.core.chat.templates import template_style
 
         entry = self.store.get(model)
         if entry is None or entry.kind != "chat":

@@ -446,3 +446,31 @@ def choose_format(
         raise TemplateError("this model has no chat template of its own")
     fmt = format_for_architecture(architecture)
     return PromptFormat(fmt.name, fmt.stop, _builtin=fmt, bos=bos)
+
+
+def template_style(path) -> str:
+    """The tool-call family of a GGUF's own template, read from its header ("" for none), without loading
+    the model: what a server needs before it lays out a request's tool turns."""
+    from pathlib import Path
+
+    p = Path(path)
+    try:
+        stat = p.stat()
+    except OSError:
+        return ""
+    return _template_style(str(p), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=32)
+def _template_style(path: str, mtime_ns: int, size: int) -> str:
+    from pathlib import Path
+
+    from app.core.chat.tool_format import family
+    from app.core.jobs import HearthError
+    from app.core.models.gguf_header import read_gguf
+
+    try:
+        source = read_gguf(Path(path)).chat_template or ""
+        return JinjaTemplate(source).tool_style if family(source) else ""
+    except HearthError:
+        return ""

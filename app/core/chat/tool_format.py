@@ -10,7 +10,6 @@ A template of either family is used for tools only when it shows a probe tool (t
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 
@@ -76,31 +75,3 @@ def style_of(engine) -> ToolStyle | None:
     """The tool style of a loaded local engine's template (None: tools go in words)."""
     fmt = getattr(engine, "format", None)
     return STYLES.get(getattr(fmt, "tool_style", "") or "")
-
-
-def template_style(path) -> str:
-    """The tool-call family of a GGUF's own template, read from its header ("" for none), without loading
-    the model: what a server needs before it lays out a request's tool turns."""
-    from pathlib import Path
-
-    p = Path(path)
-    try:
-        stat = p.stat()
-    except OSError:
-        return ""
-    return _template_style(str(p), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=32)
-def _template_style(path: str, mtime_ns: int, size: int) -> str:
-    from pathlib import Path
-
-    from app.core.chat.templates import JinjaTemplate
-    from app.core.jobs import HearthError
-    from app.core.models.gguf_header import read_gguf
-
-    try:
-        source = read_gguf(Path(path)).chat_template or ""
-        return JinjaTemplate(source).tool_style if family(source) else ""
-    except HearthError:
-        return ""
