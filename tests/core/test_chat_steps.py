@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 PHOTOS = {"tool": "search_photos", "arguments": {"query": "red kayak", "limit": 6},
           "results": [{"kind": "photo", "title": "kayak.jpg", "path": "/photos/lake/kayak.jpg", "score": 0.31,
-                       "text": ""}],
+                       "text": "", "taken": "2024-07-14T16:02:11+02:00", "place": None}],  # place: not known
           "error": None, "summary": "Searched photos for 'red kayak': 1 found"}
 MEMO = {"tool": "search_recordings", "arguments": {"query": "kayak"},
         "results": [{"kind": "transcript", "title": "Voice memo", "path": None, "text": "the red kayak leaks",

@@ -61,6 +61,12 @@ def clean_result(raw) -> dict | None:
             out[key] = value[:MAX_TEXT]
         elif value is None and key == "path" and key in raw:  # a transcript or a chat: no file
             out[key] = None
+    for key in ("taken", "taken_source", "place"):  # a photo's when and where (null: it does not say)
+        value = raw.get(key)
+        if isinstance(value, str):
+            out[key] = value[:MAX_TEXT]
+        elif value is None and key in raw:
+            out[key] = None
     for key in PLACE_KEYS:
         value = raw.get(key)
         if isinstance(value, str) and key in ("heading", "transcript_id"):
