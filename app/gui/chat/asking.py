@@ -85,6 +85,7 @@ class Asking:
         self.library_reach = QLabel()
         self.library_reach.setObjectName("libraryReach")
         self.library_reach.setTextFormat(Qt.TextFormat.PlainText)
+        self.library_reach.setWordWrap(True)  # else its one line sets the pane's least width (1024 px, settings open)
         line.addWidget(self.library)
         line.addWidget(self.library_reach, 1)
         self.library_indexed = False
