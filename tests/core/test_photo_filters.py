@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -87,6 +88,32 @@ def test_places_are_named_offline_and_typed_names_fold():
     assert place_of(float("nan"), 10) is None and place_of(95, 0) is None
     g = gazetteer()
     assert g.knows("LISBON") and g.knows("sao paulo") and g.knows("São Paulo") and not g.knows("kitchen")
+
+
+def test_a_lookup_names_the_place_a_search_of_every_place_would_name():
+    """Lookups search only their cell's candidates: the answer must be the whole table's best (in float64;
+    float32 put points near a suburb's edge in the wrong suburb), at the poles and the date line too."""
+    g = gazetteer()
+    rng = np.random.default_rng(5)
+    at = rng.choice(len(g.places), 1500)
+    lat = np.degrees(np.arcsin(g.xyz[at, 2])) + rng.normal(0, 0.4, at.size)
+    lon = np.degrees(np.arctan2(g.xyz[at, 1], g.xyz[at, 0])) + rng.normal(0, 0.4, at.size)
+    points = [(float(np.clip(a, -90, 90)), float((b + 180) % 360 - 180)) for a, b in zip(lat, lon, strict=True)]
+    points += [(float(rng.uniform(-90, 90)), float(rng.uniform(-180, 180))) for _ in range(500)]
+    points += [(90.0, 0.0), (-90.0, 0.0), (0.0, 180.0), (0.0, -180.0), (65.9, -179.99), (65.9, 179.99)]
+    named = 0
+    for i, point in enumerate(points):
+        la, lo = np.radians(point[0]), np.radians(point[1])
+        unit = np.array([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)])
+        km = np.arccos(np.clip(g.xyz @ unit, -1, 1)) * 6371.0
+        score = km - g.pull
+        best = int(np.argmin(score))
+        if np.partition(score, 1)[1] - score[best] < 1e-6 or abs(km[best] - 150.0) < 1e-6:
+            continue  # a tie: either answer is right
+        want = g.places[best] if km[best] <= 150.0 else None
+        assert g.nearest(*point) == want, (i, point)
+        named += want is not None
+    assert named > 1400  # most points were near a place, so the test compared names, not Nones
 
 
 def test_exif_is_read_from_the_opened_picture(tmp_path):

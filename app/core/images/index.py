@@ -444,26 +444,26 @@ class ImageIndex:
         vecs = encoder.embed_images([d.tensor for d in batch])
         seconds = time.perf_counter() - began
         with self.store.transaction():
-            for d, vec in zip(batch, vecs, strict=True):
-                file_id = self._upsert_file(d.todo, d.digest, "ok", "")
-                if d.like is not None and d.digest is not None:
-                    likeness.store(self.db, file_id, d.digest, d.like)
-                if self.read_meta:
-                    metadb.store(self.db, file_id, d.meta or PhotoMeta(), d.todo.mtime)
-                self.db.execute(
-                    "INSERT OR REPLACE INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
-                    (file_id, model_key, d.digest, vec.astype(np.float16).tobytes()),
-                )
+            ids = [self._upsert_file(d.todo, d.digest, "ok", "") for d in batch]
+            likeness.store_rows(self.db, [(i, d.digest, d.like) for i, d in zip(ids, batch, strict=True)
+                                          if d.like is not None and d.digest is not None])
+            if self.read_meta:
+                metadb.store_rows(self.db, [metadb.row(i, d.meta or PhotoMeta(), d.todo.mtime)
+                                            for i, d in zip(ids, batch, strict=True)])
+            self.db.executemany(
+                "INSERT OR REPLACE INTO embeddings (file_id, model, hash, vec) VALUES (?,?,?,?)",
+                [(i, model_key, d.digest, vec.astype(np.float16).tobytes())
+                 for i, d, vec in zip(ids, batch, vecs, strict=True)])
         return seconds
 
     def _upsert_file(self, t: Todo, digest: str | None, status: str, reason: str) -> int:
-        self.db.execute(
+        return self.db.execute(
             "INSERT INTO files (path, folder_id, size, mtime, hash, status, reason, dev) VALUES (?,?,?,?,?,?,?,?)"
             " ON CONFLICT(path) DO UPDATE SET size=excluded.size, mtime=excluded.mtime, hash=excluded.hash,"
-            " status=excluded.status, reason=excluded.reason, folder_id=excluded.folder_id, dev=excluded.dev",
+            " status=excluded.status, reason=excluded.reason, folder_id=excluded.folder_id, dev=excluded.dev"
+            " RETURNING id",
             (_to_db(t.path), t.folder_id, t.size, t.mtime, digest, status, reason, t.dev),
-        )
-        return self.db.execute("SELECT id FROM files WHERE path = ?", (_to_db(t.path),)).fetchone()[0]
+        ).fetchall()[0][0]  # stepped to its end: no statement left open in the transaction
 
     # --- queries -----------------------------------------------------------------------
     def matrix(self, model_key: str) -> tuple[np.ndarray, list[int]]:

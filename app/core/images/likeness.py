@@ -31,13 +31,11 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 
 _DCT32 = _dct_matrix(32)
-_BITS = np.uint64(1) << np.arange(64, dtype=np.uint64)
 
 
 def _pack(bits: np.ndarray) -> int:
     """64 booleans as a signed 64-bit int (bit i is bits[i])."""
-    value = int(np.bitwise_or.reduce(_BITS[bits.reshape(-1)], initial=np.uint64(0)))
-    return value - (1 << 64) if value >= 1 << 63 else value
+    return int(np.packbits(bits.reshape(-1), bitorder="little").view("<i8")[0])
 
 
 def phash(grey32: np.ndarray) -> int:
@@ -52,10 +50,19 @@ def dhash(grey9x8: np.ndarray) -> int:
 
 
 def sharpness(grey: np.ndarray) -> float:
-    """Variance of the 4-neighbour Laplacian: blur lowers it."""
-    g = grey.astype(np.float32)
-    lap = g[1:-1, :-2] + g[1:-1, 2:] + g[:-2, 1:-1] + g[2:, 1:-1] - 4 * g[1:-1, 1:-1]
-    return float(lap.var()) if lap.size else 0.0
+    """Variance of the 4-neighbour Laplacian: blur lowers it. The Laplacian of grey bytes fits int16, and its
+    sums of integers are exact in float64."""
+    g = grey.astype(np.int16)
+    lap = g[1:-1, :-2] + g[1:-1, 2:]
+    lap += g[:-2, 1:-1]
+    lap += g[2:, 1:-1]
+    lap -= 4 * g[1:-1, 1:-1]
+    n = lap.size
+    if not n:
+        return 0.0
+    flat = lap.reshape(-1).astype(np.float64)  # squares summed in float64: exact below 2**53 (8 billion pixels)
+    total = float(flat.sum())
+    return (float(flat @ flat) - total * total / n) / n
 
 
 def likeness_of(image) -> Likeness:
@@ -65,9 +72,11 @@ def likeness_of(image) -> Likeness:
     grey = image.convert("L")
     g32 = np.asarray(grey.resize((32, 32), Image.Resampling.BOX), dtype=np.float32)
     g98 = np.asarray(grey.resize((9, 8), Image.Resampling.BOX), dtype=np.float32)
-    small = grey.copy()
-    small.thumbnail((SHARP_SIDE, SHARP_SIDE), Image.Resampling.BOX)
-    if max(small.size) < SHARP_SIDE:  # a small picture is scaled up, so it shows as soft as it is
+    small = grey
+    if max(small.size) > SHARP_SIDE:
+        small = grey.copy()
+        small.thumbnail((SHARP_SIDE, SHARP_SIDE), Image.Resampling.BOX)
+    elif max(small.size) < SHARP_SIDE:  # a small picture is scaled up, so it shows as soft as it is
         scale = SHARP_SIDE / max(small.size)
         small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))),
                              Image.Resampling.BILINEAR)
@@ -89,9 +98,16 @@ def drop_taken(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE likeness DROP COLUMN taken")
 
 
+_INSERT = "INSERT OR REPLACE INTO likeness (file_id, hash, phash, dhash, sharpness, pixels) VALUES (?,?,?,?,?,?)"
+
+
 def store(db: sqlite3.Connection, file_id: int, digest: str, like: Likeness) -> None:
-    db.execute("INSERT OR REPLACE INTO likeness (file_id, hash, phash, dhash, sharpness, pixels)"
-               " VALUES (?,?,?,?,?,?)", (file_id, digest, like.phash, like.dhash, like.sharpness, like.pixels))
+    store_rows(db, [(file_id, digest, like)])
+
+
+def store_rows(db: sqlite3.Connection, rows: list[tuple[int, str, Likeness]]) -> None:
+    """(file id, content hash, likeness) of a batch, in one statement."""
+    db.executemany(_INSERT, [(i, digest, k.phash, k.dhash, k.sharpness, k.pixels) for i, digest, k in rows])
 
 
 def missing(db: sqlite3.Connection, folder_id: int, model_key: str) -> list[tuple]:

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from app.core.images.exif_ifd import read_ifd, tiff_block
+
 log = logging.getLogger(__name__)
 
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -19,6 +21,8 @@ DATETIME_ORIGINAL, DATETIME_DIGITIZED, OFFSET_ORIGINAL = 0x9003, 0x9004, 0x9011
 MAX_TEXT = 64
 _DATE = re.compile(r"\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _OFFSET = re.compile(r"\s*([+-])(\d{2}):(\d{2})\s*$")
+WANTED = {EXIF_IFD: frozenset({DATETIME_ORIGINAL, DATETIME_DIGITIZED, OFFSET_ORIGINAL}),
+           GPS_IFD: frozenset({1, 2, 3, 4})}
 
 
 @dataclass
@@ -41,9 +45,16 @@ def read_exif(im) -> PhotoMeta:
     except Exception as exc:  # noqa: BLE001 - any damage in EXIF just means no metadata
         log.debug("unreadable EXIF: %r", exc)
         return meta
+    block = tiff_block(im.info)
+
+    def sub(tag: int):
+        # The main directory is Pillow's (opening the picture to turn it upright reads it anyway); the
+        # two below it are read here, and only their few tags (exif_ifd). TIFF files keep no raw block.
+        return read_ifd(block, exif.get(tag), WANTED[tag]) if block is not None else exif.get_ifd(tag)
+
     for step in (_camera, _date, _gps):
         try:
-            step(exif, meta)
+            step(exif, sub, meta)
         except Exception as exc:  # noqa: BLE001 - one damaged part leaves the others
             log.debug("damaged EXIF field: %r", exc)
     return meta
@@ -62,25 +73,25 @@ def with_file_time(meta: PhotoMeta, mtime: float) -> PhotoMeta:
     return meta
 
 
-def _camera(exif, meta: PhotoMeta) -> None:
+def _camera(exif, sub, meta: PhotoMeta) -> None:
     meta.make, meta.model = _text(exif.get(MAKE)), _text(exif.get(MODEL))
     o = exif.get(ORIENTATION)
     meta.orientation = o if isinstance(o, int) and 1 <= o <= 8 else None
 
 
-def _date(exif, meta: PhotoMeta) -> None:
-    sub = exif.get_ifd(EXIF_IFD)
-    for raw in (sub.get(DATETIME_ORIGINAL), sub.get(DATETIME_DIGITIZED), exif.get(DATETIME)):
+def _date(exif, sub, meta: PhotoMeta) -> None:
+    tags = sub(EXIF_IFD)
+    for raw in (tags.get(DATETIME_ORIGINAL), tags.get(DATETIME_DIGITIZED), exif.get(DATETIME)):
         when = _parse_date(raw)
         if when is not None:
             meta.taken, meta.taken_source = when.isoformat(), "exif"
-            offset = _text(sub.get(OFFSET_ORIGINAL))
+            offset = _text(tags.get(OFFSET_ORIGINAL))
             meta.taken_offset = offset.strip() if offset and _OFFSET.match(offset) else None
             return
 
 
-def _gps(exif, meta: PhotoMeta) -> None:
-    gps = exif.get_ifd(GPS_IFD)
+def _gps(exif, sub, meta: PhotoMeta) -> None:
+    gps = sub(GPS_IFD)
     lat, lon = _degrees(gps.get(2), gps.get(1), "NS"), _degrees(gps.get(4), gps.get(3), "EW")
     if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
         return  # (0, 0) is what a camera without a fix writes
@@ -118,7 +129,10 @@ def _text(value) -> str | None:
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
         return None
-    value = "".join(c for c in value[: MAX_TEXT * 2] if c.isprintable()).strip()[:MAX_TEXT]
+    value = value[: MAX_TEXT * 2]
+    if not value.isprintable():
+        value = "".join(c for c in value if c.isprintable())
+    value = value.strip()[:MAX_TEXT]
     return value or None
 
 

@@ -39,16 +39,27 @@ def header_meta(path: str) -> PhotoMeta:
         return PhotoMeta()
 
 
-def store(db: sqlite3.Connection, file_id: int, meta: PhotoMeta, mtime: float) -> None:
+_INSERT = ("INSERT OR REPLACE INTO photo_meta (file_id, taken, taken_offset, taken_source, make, model, orientation,"
+           " lat, lon, city, region, country, place_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+
+
+def row(file_id: int, meta: PhotoMeta, mtime: float) -> tuple:
+    """The photo_meta row of a photo: its date (else the file's), camera, position and the place that is."""
     meta = with_file_time(meta, mtime)
     place = place_of(meta.lat, meta.lon)
     names: list[str | None] = [place.city, place.region, place.country] if place else [None, None, None]
     key = "|" + "|".join(fold(n) for n in names if n) + "|" if place else None
-    db.execute(
-        "INSERT OR REPLACE INTO photo_meta (file_id, taken, taken_offset, taken_source, make, model, orientation,"
-        " lat, lon, city, region, country, place_key) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (file_id, meta.taken, meta.taken_offset, meta.taken_source, meta.make, meta.model, meta.orientation,
-         meta.lat, meta.lon, *names, key))
+    return (file_id, meta.taken, meta.taken_offset, meta.taken_source, meta.make, meta.model, meta.orientation,
+            meta.lat, meta.lon, *names, key)
+
+
+def store(db: sqlite3.Connection, file_id: int, meta: PhotoMeta, mtime: float) -> None:
+    db.execute(_INSERT, row(file_id, meta, mtime))
+
+
+def store_rows(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    """A batch's rows (row()), in one statement: indexing writes them inside its batch's transaction."""
+    db.executemany(_INSERT, rows)
 
 
 def matching_ids(db: sqlite3.Connection, f: Filters) -> set[int]:

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 EARTH_KM = 6371.0
 MAX_KM = 150.0  # farther than this from any place (at sea, in a desert): no place is named
 PULL_KM, PULL_MAX_KM = 1.5, 25.0  # a place of p people draws points PULL_KM * sqrt(p / 10,000) nearer
+CELL_DEG = 1.0  # lookups keep, per cell of this many degrees, the few places any point in it could be given
+MAX_CELLS = 4096  # cells kept (a library's photos fall in a few dozen; a few KB each)
 
 
 @dataclass(frozen=True)
@@ -57,29 +59,64 @@ class Gazetteer:
                 lon.append(float(f[1]))
                 pop.append(float(f[5]))
                 self.places.append(Place(f[2], f[3], countries.get(f[4], f[4])))
-        self.xyz = _unit(np.radians(np.array(lat)), np.radians(np.array(lon))).astype(np.float32)
-        self.pull = np.minimum(PULL_KM * np.sqrt(np.array(pop) / 10_000), PULL_MAX_KM).astype(np.float32)
-        self.near_cos = np.float32(math.cos(min((MAX_KM + PULL_MAX_KM) / EARTH_KM, math.pi)) - 1e-6)
+        # float64: near cos = 1, float32 resolves only about 2 km, enough to name the wrong suburb
+        self.xyz = _unit(np.radians(np.array(lat)), np.radians(np.array(lon)))
+        self.pull = np.minimum(PULL_KM * np.sqrt(np.array(pop) / 10_000), PULL_MAX_KM)
+        self.near_cos = math.cos(min((MAX_KM + PULL_MAX_KM) / EARTH_KM, math.pi)) - 1e-9
         self.names = {fold(n) for p in self.places for n in (p.city, p.region, p.country) if n}
+        self._cells: dict[tuple[int, int], np.ndarray] = {}
 
     def nearest(self, lat: float, lon: float) -> Place | None:
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             return None
-        point = _unit(np.radians(np.array([lat])), np.radians(np.array([lon])))[0].astype(np.float32)
-        cos = self.xyz @ point
         # Only places near enough to be named can win: one further than MAX_KM + PULL_MAX_KM scores worse
-        # than any within MAX_KM, and if none is within MAX_KM there is no name. So the arccos, most of
-        # a lookup's time, runs on a few candidates, not 60,000 (indexing looks up every photo).
-        near = np.flatnonzero(cos >= self.near_cos)
-        if near.size == 0:
+        # than any within MAX_KM, and if none is within MAX_KM there is no name. Those lie among the
+        # candidates of the point's cell, a few hundred rows, not 60,000 (indexing looks up every photo).
+        cand = self._candidates(lat, lon)
+        if cand.size == 0:
             return None
-        km = np.arccos(np.clip(cos[near], -1.0, 1.0)) * EARTH_KM
+        cos = self.xyz[cand] @ _point(lat, lon)
+        keep = cos >= self.near_cos
+        if not keep.any():
+            return None
+        near, cos = cand[keep], cos[keep]
+        km = np.arccos(np.clip(cos, -1.0, 1.0)) * EARTH_KM
         best = int(np.argmin(km - self.pull[near]))
         return self.places[int(near[best])] if km[best] <= MAX_KM else None
+
+    def _candidates(self, lat: float, lon: float) -> np.ndarray:
+        """The places within reach (MAX_KM + PULL_MAX_KM) of some point of the cell holding (lat, lon)."""
+        key = (min(int(math.floor(lat / CELL_DEG)), int(90 / CELL_DEG) - 1),
+               min(int(math.floor(lon / CELL_DEG)), int(180 / CELL_DEG) - 1))
+        found = self._cells.get(key)
+        if found is None:
+            south, west = key[0] * CELL_DEG, key[1] * CELL_DEG
+            centre = (south + CELL_DEG / 2, west + CELL_DEG / 2)
+            # The farthest point of a small lat/lon cell from its centre is a corner or an edge's middle.
+            edge = [(south + a * CELL_DEG, west + b * CELL_DEG) for a in (0, 0.5, 1) for b in (0, 0.5, 1)]
+            radius = max(_km(centre, p) for p in edge) * 1.01 + 1.0
+            reach = math.cos(min((MAX_KM + PULL_MAX_KM + radius) / EARTH_KM, math.pi)) - 1e-5
+            found = np.flatnonzero(self.xyz @ _point(*centre) >= reach).astype(np.int32)
+            if len(self._cells) >= MAX_CELLS:
+                self._cells.clear()
+            self._cells[key] = found
+        return found
 
     def knows(self, name: str) -> bool:
         """Whether a name (any case, with or without accents) is a place, region or country here."""
         return fold(name) in self.names
+
+
+def _point(lat: float, lon: float) -> np.ndarray:
+    la, lo = math.radians(lat), math.radians(lon)
+    return np.array([math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)])
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle distance (haversine)."""
+    la1, lo1, la2, lo2 = (math.radians(v) for v in (*a, *b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * EARTH_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
 def _unit(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
