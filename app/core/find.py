@@ -42,6 +42,7 @@ class Location:
     start: float | None = None  # transcripts: seconds
     end: float | None = None
     taken: str | None = None  # photos: when, ISO 8601 (the file's time where the photo has no date)
+    taken_source: str | None = None  # photos: "exif", or "file" (taken is the file's time, a fallback)
     place: str | None = None  # photos: where ("Lisbon, Portugal"), from the photo's GPS
     transcript_id: str | None = None
     conversation_id: int | None = None  # chats
@@ -304,7 +305,8 @@ def _photos(query: str, limit: int, engines: Engines, cancel: CancelToken, filte
         found = search_photos(index, encoder, key, query, top=limit, filters=filters)
     finally:
         index.close()
-    return [Hit("photo", os.path.basename(h.path), h.path, Location(taken=h.taken, place=h.place),
+    return [Hit("photo", os.path.basename(h.path), h.path, Location(taken=h.taken, taken_source=h.taken_source,
+                                                               place=h.place),
                 "offline" if h.offline else "", h.score) for h in found]
 
 

@@ -151,6 +151,12 @@ QListWidget#conversationList::item:selected, QListWidget#transcriptList::item:se
 QListWidget#folderList::item:selected, QListWidget#speechQueue::item:selected,
 QListWidget#transcript::item:selected {{ background: {c['selection']}; color: {c['text']}; }}
 QListWidget#conversationList::item:disabled {{ color: {c['muted']}; }}
+QListWidget#findResults {{ border: 1px solid {c['border']}; border-radius: 6px; background: {c['base']};
+    padding: 4px; outline: 0; }}
+QListWidget#findResults::item {{ padding: 3px 6px; border-radius: 4px; color: {c['text']}; }}
+QListWidget#findResults::item:disabled {{ color: {c['muted']}; padding-top: 8px; }}
+QListWidget#findResults::item:enabled:hover {{ background: {c['alt']}; }}
+QListWidget#findResults::item:selected {{ background: {c['selection']}; color: {c['text']}; }}
 QListWidget#modelList {{ border: 1px solid {c['border']}; border-radius: 8px; background: {c['base']};
     padding: 4px; outline: 0; }}
 QListWidget#modelList::item {{ border-radius: 6px; border-bottom: 1px solid {c['alt']}; }}

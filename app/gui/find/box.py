@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
 
 from app.core.find import KINDS, FindResult, Hit
+from app.core.images.taken_words import taken_label, taken_sentence
 
 log = logging.getLogger(__name__)
 LIMIT = 5  # hits per kind
@@ -30,6 +31,26 @@ def _where(hit: Hit) -> str:
     if loc.page is not None:
         return f" · page {loc.page}"
     return f" · {loc.heading}" if loc.heading else ""
+
+
+def _photo_line(hit: Hit, metrics: QFontMetrics, width: int) -> str:
+    """"IMG_1.jpg · 15 Aug 2023 · Lisbon, Portugal" in one line of ``width`` pixels: the date always whole,
+    a long file name cut in its middle to half the line at most, and the place elided into what is left."""
+    when, place = taken_label(hit.location.taken, hit.location.taken_source), hit.location.place or ""
+    when = f" · {when}" if when else ""
+    least = metrics.averageCharWidth() * 10
+    whole = metrics.horizontalAdvance(when + (f" · {place}" if place else ""))
+    title = metrics.elidedText(hit.title, Qt.TextElideMode.ElideMiddle, max(width // 2, width - whole, least))
+    if not place:
+        return title + when
+    room = width - metrics.horizontalAdvance(f"{title}{when} · ")
+    return f"{title}{when} · {metrics.elidedText(place, Qt.TextElideMode.ElideRight, max(room, least))}"
+
+
+def _photo_words(hit: Hit) -> str:
+    """The photo's when and where in full, for its tooltip and its accessible name."""
+    when = taken_sentence(hit.location.taken, hit.location.taken_source) or "No date taken"
+    return when + (f", in {hit.location.place}" if hit.location.place else "")
 
 
 class FindBox(QDialog):
@@ -57,6 +78,9 @@ class FindBox(QDialog):
         self.results.setObjectName("findResults")
         self.results.setAccessibleName("Results, grouped by kind")
         self.results.setWordWrap(True)
+        # A row wraps (a snippet) or is elided (a photo's line): never wider. The items' padding made a wrapped
+        # one 3 px wider than the list and showed a sideways scroll bar for it.
+        self.results.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.status = QLabel()
         self.status.setObjectName("findStatus")
         self.status.setWordWrap(True)
@@ -71,6 +95,7 @@ class FindBox(QDialog):
         self.edit.textChanged.connect(lambda _text: self.timer.start())
         self.edit.returnPressed.connect(self._enter)
         self.edit.installEventFilter(self)
+        self.results.viewport().installEventFilter(self)  # its width: where a photo's line is elided
         self.results.itemActivated.connect(self._open_item)  # Enter in the list, and a double-click
         self.results.itemPressed.connect(lambda _item: setattr(self, "_chosen", True))
         self._generation = 0
@@ -98,6 +123,8 @@ class FindBox(QDialog):
         if obj is self.edit and event.type() == QEvent.Type.KeyPress and event.key() in NAV_KEYS:
             self._move(event.key())
             return True
+        if obj is self.results.viewport() and event.type() == QEvent.Type.Resize:
+            self._relabel()
         return super().eventFilter(obj, event)
 
     def _move(self, key) -> None:
@@ -166,12 +193,33 @@ class FindBox(QDialog):
             header.setFont(bold)
             self.results.addItem(header)
             for hit in hits:
-                item = QListWidgetItem(f"{hit.title}{_where(hit)}" + (f"\n{hit.snippet[:200]}" if hit.snippet else ""))
+                item = QListWidgetItem()
                 item.setData(Qt.ItemDataRole.UserRole, hit)
-                item.setToolTip(hit.path or hit.title)
+                self._label(item)
                 self.results.addItem(item)
                 if hit == keep or (keep is None and self.results.currentItem() is None):
                     self.results.setCurrentItem(item)
+
+    def _label(self, item: QListWidgetItem) -> None:
+        hit = item.data(Qt.ItemDataRole.UserRole)
+        more = f"\n{hit.snippet[:200]}" if hit.snippet else ""
+        if hit.kind != "photo":
+            item.setText(f"{hit.title}{_where(hit)}{more}")
+            item.setToolTip(hit.path or hit.title)
+            return
+        # One line however long the place: elided to the list's width (less the item's margins), whole in the tooltip.
+        width = self.results.viewport().width() - 2 * self.results.spacing() - 24
+        item.setText(_photo_line(hit, QFontMetrics(self.results.font()), width) + more)
+        words = _photo_words(hit)
+        item.setToolTip(f"{hit.path or hit.title}\n{words}")
+        item.setData(Qt.ItemDataRole.AccessibleTextRole, f"{hit.title}. {words}" + (f". {hit.snippet}" if more else ""))
+
+    def _relabel(self) -> None:
+        for i in range(self.results.count()):  # a photo's line is elided to the width: again at the new one
+            item = self.results.item(i)
+            hit = item.data(Qt.ItemDataRole.UserRole)
+            if isinstance(hit, Hit) and hit.kind == "photo":
+                self._label(item)
 
     def _say_done(self) -> None:
         kinds = {"search": "search", **{k: GROUPS[k].lower() for k in KINDS}}
