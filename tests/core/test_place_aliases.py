@@ -73,6 +73,23 @@ def test_other_languages_names_stand_for_the_english_ones():
     assert knows_place("Lissabon") and knows_place("Deutschland") and not knows_place("Küche")
 
 
+def test_an_ambiguous_alias_matches_every_place_it_may_name():
+    import sqlite3
+
+    from app.core.images import metadb
+    from app.core.images.filters import Filters
+    from app.core.images.meta import PhotoMeta
+
+    assert len(canonical_names("Kongo")) == 2  # German for both Congos
+    db = sqlite3.connect(":memory:")
+    metadb.v2_to_v3(db)
+    for i, (lat, lon) in enumerate([(-4.2634, 15.2429), (-4.3217, 15.3126), LISBON], start=1):  # Brazzaville, Kinshasa
+        metadb.store(db, i, PhotoMeta(taken="2023-01-01T10:00:00", lat=lat, lon=lon), 0)
+    assert metadb.matching_ids(db, Filters(place="Kongo")) == {1, 2}
+    assert metadb.matching_ids(db, Filters(place="Lissabon")) == {3}
+    assert metadb.matching_ids(db, Filters(place="Kinshasa")) == {2}
+
+
 def test_every_line_of_the_table_points_at_a_name_of_the_gazetteer():
     with gzip.open(resources_dir() / "places" / "aliases.tsv.gz", "rt", encoding="utf-8") as fh:
         lines = fh.read().splitlines()
