@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from app.core.images.filters import Filters
 from app.core.images.meta import PhotoMeta, read_exif, with_file_time
-from app.core.images.places import Place, fold, place_of
+from app.core.images.places import Place, canonical_names, fold, place_of
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,11 @@ def matching_ids(db: sqlite3.Connection, f: Filters) -> set[int]:
         where.append("taken < ?")
         args.append((f.before + timedelta(days=1)).isoformat())
     if f.place:
-        name = fold(f.place).replace("\\", "").replace("%", "").replace("_", "").replace("|", "")
-        where.append("place_key LIKE ? ESCAPE '\\'")
-        args.append(f"%|{name}|%")
+        # The name as typed, and the places it names in another language ("Lissabon": Lisbon's photos).
+        names = sorted({fold(f.place)} | canonical_names(f.place))
+        names = [n.replace("\\", "").replace("%", "").replace("_", "").replace("|", "") for n in names]
+        where.append("(" + " OR ".join(["place_key LIKE ? ESCAPE '\\'"] * len(names)) + ")")
+        args.extend(f"%|{n}|%" for n in names)
     sql = "SELECT file_id FROM photo_meta" + (" WHERE " + " AND ".join(where) if where else "")
     return {r[0] for r in db.execute(sql, args)}
 

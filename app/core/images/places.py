@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import unicodedata
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,5 +154,42 @@ def place_of(lat: float | None, lon: float | None) -> Place | None:
 
 
 def knows_place(name: str) -> bool:
+    """Whether a name is a place, region or country here, in English or in another language's name."""
     g = _loaded_or_none()
-    return g is not None and g.knows(name)
+    return g is not None and any(g.knows(n) for n in {fold(name)} | canonical_names(name))
+
+
+_aliases_lock = threading.Lock()
+_aliases: dict[str, frozenset[str]] | None = None
+
+
+def _read_aliases() -> dict[str, frozenset[str]]:
+    """resources/places/aliases.tsv.gz (scripts/build_place_aliases.py): folded alias -> folded names."""
+    table: dict[str, set[str]] = {}
+    with gzip.open(resources_dir() / "places" / "aliases.tsv.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            alias, tab, name = line.rstrip("\n").partition("\t")
+            if not tab or not alias or not name or "\t" in name:
+                raise ValueError(f"a line of the aliases table is not 'alias<TAB>name': {line[:60]!r}")
+            table.setdefault(alias, set()).add(name)
+    return {a: frozenset(n) for a, n in table.items()}
+
+
+def aliases() -> dict[str, frozenset[str]]:
+    """The other languages' names of places, read once; a missing or damaged table is no aliases (logged):
+    the English names still work."""
+    global _aliases
+    with _aliases_lock:
+        if _aliases is None:
+            try:
+                _aliases = _read_aliases()
+            except (OSError, ValueError, EOFError, zlib.error) as exc:
+                log.warning("the place aliases table could not be read (%s): only English place names match", exc)
+                _aliases = {}
+        return _aliases
+
+
+def canonical_names(name: str) -> set[str]:
+    """The folded names of the places a typed name stands for in another language ("Lissabon" ->
+    {"lisbon"}, "Deutschland" -> {"germany"}); several where it is ambiguous; empty where it is no alias."""
+    return set(aliases().get(fold(name), ()))

@@ -91,8 +91,9 @@ def search_vector(text: str, encoder, index, key: str, image_paths=(), pictures=
 
 
 def library_places(index) -> Callable[[str, bool], bool]:
-    """is_place for split_query: a name after "in"/"at" is a place if the gazetteer or the library knows it;
-    a bare name only if the library's photos were taken there."""
+    """is_place for split_query: a name after "in"/"at" is a place if the gazetteer or the library knows it,
+    in English or another language ("in Lissabon"); a bare name only if the library's photos were taken
+    there, by its English name (another language's names hold more ordinary words)."""
     from app.core.images.places import fold, knows_place
 
     known = index.place_names()
