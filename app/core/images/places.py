@@ -76,7 +76,7 @@ class Gazetteer:
         cand = self._candidates(lat, lon)
         if cand.size == 0:
             return None
-        cos = self.xyz[cand] @ _point(lat, lon)
+        cos = _cosines(self.xyz[cand], _point(lat, lon))
         keep = cos >= self.near_cos
         if not keep.any():
             return None
@@ -97,7 +97,7 @@ class Gazetteer:
             edge = [(south + a * CELL_DEG, west + b * CELL_DEG) for a in (0, 0.5, 1) for b in (0, 0.5, 1)]
             radius = max(_km(centre, p) for p in edge) * 1.01 + 1.0
             reach = math.cos(min((MAX_KM + PULL_MAX_KM + radius) / EARTH_KM, math.pi)) - 1e-5
-            found = np.flatnonzero(self.xyz @ _point(*centre) >= reach).astype(np.int32)
+            found = np.flatnonzero(_cosines(self.xyz, _point(*centre)) >= reach).astype(np.int32)
             if len(self._cells) >= MAX_CELLS:
                 self._cells.clear()
             self._cells[key] = found
@@ -111,6 +111,12 @@ class Gazetteer:
 def _point(lat: float, lon: float) -> np.ndarray:
     la, lo = math.radians(lat), math.radians(lon)
     return np.array([math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)])
+
+
+def _cosines(xyz: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """Row by row dot products, without BLAS: a BLAS product this size wakes OpenBLAS's threads, which
+    then spin against the CLIP model's on a small machine (indexing looks up every photo)."""
+    return xyz[:, 0] * point[0] + xyz[:, 1] * point[1] + xyz[:, 2] * point[2]
 
 
 def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
