@@ -210,9 +210,9 @@ def bench_images(args) -> dict:
 
 
 def _metadata_cost(encoder) -> dict:
-    from bench_photo_meta import metadata_cost
+    from bench_photo_meta import metadata_cost, metadata_cost_real_size
 
-    return metadata_cost(encoder)
+    return {**metadata_cost(encoder), "real_size_model": metadata_cost_real_size()}
 
 
 def _gui_lag(photos: Path) -> dict:

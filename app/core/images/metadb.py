@@ -3,6 +3,7 @@ position and the place that is, and the SQL that filters a search by date and pl
 
 from __future__ import annotations
 
+import functools
 import logging
 import sqlite3
 import warnings
@@ -47,10 +48,15 @@ def row(file_id: int, meta: PhotoMeta, mtime: float) -> tuple:
     """The photo_meta row of a photo: its date (else the file's), camera, position and the place that is."""
     meta = with_file_time(meta, mtime)
     place = place_of(meta.lat, meta.lon)
-    names: list[str | None] = [place.city, place.region, place.country] if place else [None, None, None]
-    key = "|" + "|".join(fold(n) for n in names if n) + "|" if place else None
+    names = (place.city, place.region, place.country) if place else (None, None, None)
     return (file_id, meta.taken, meta.taken_offset, meta.taken_source, meta.make, meta.model, meta.orientation,
-            meta.lat, meta.lon, *names, key)
+            meta.lat, meta.lon, *names, _place_key(place) if place else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _place_key(place: Place) -> str:
+    """The folded names as "|lisbon|lisbon|portugal|" (LIKE finds any of them); a library has few places."""
+    return "|" + "|".join(fold(n) for n in (place.city, place.region, place.country) if n) + "|"
 
 
 def store(db: sqlite3.Connection, file_id: int, meta: PhotoMeta, mtime: float) -> None:

@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 EARTH_KM = 6371.0
 MAX_KM = 150.0  # farther than this from any place (at sea, in a desert): no place is named
 PULL_KM, PULL_MAX_KM = 1.5, 25.0  # a place of p people draws points PULL_KM * sqrt(p / 10,000) nearer
-CELL_DEG = 1.0  # lookups keep, per cell of this many degrees, the few places any point in it could be given
-MAX_CELLS = 4096  # cells kept (a library's photos fall in a few dozen; a few KB each)
+CELL_DEG = 0.25  # lookups keep, per cell of this many degrees, the few places any point in it could be given
+MAX_CELLS = 16384  # cells kept (a library's photos fall in a few hundred; each a few dozen numbers)
 
 
 @dataclass(frozen=True)
@@ -63,45 +63,51 @@ class Gazetteer:
         # float64: near cos = 1, float32 resolves only about 2 km, enough to name the wrong suburb
         self.xyz = _unit(np.radians(np.array(lat)), np.radians(np.array(lon)))
         self.pull = np.minimum(PULL_KM * np.sqrt(np.array(pop) / 10_000), PULL_MAX_KM)
-        self.near_cos = math.cos(min((MAX_KM + PULL_MAX_KM) / EARTH_KM, math.pi)) - 1e-9
         self.names = {fold(n) for p in self.places for n in (p.city, p.region, p.country) if n}
-        self._cells: dict[tuple[int, int], np.ndarray] = {}
+        self._cells: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def nearest(self, lat: float, lon: float) -> Place | None:
         if not (math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180):
             return None
         # Only places near enough to be named can win: one further than MAX_KM + PULL_MAX_KM scores worse
         # than any within MAX_KM, and if none is within MAX_KM there is no name. Those lie among the
-        # candidates of the point's cell, a few hundred rows, not 60,000 (indexing looks up every photo).
-        cand = self._candidates(lat, lon)
+        # candidates of the point's cell, a few hundred rows at most, not 60,000 (indexing looks up every photo).
+        cand, xyz, pull = self._candidates(lat, lon)
         if cand.size == 0:
             return None
-        cos = _cosines(self.xyz[cand], _point(lat, lon))
-        keep = cos >= self.near_cos
-        if not keep.any():
-            return None
-        near, cos = cand[keep], cos[keep]
-        km = np.arccos(np.clip(cos, -1.0, 1.0)) * EARTH_KM
-        best = int(np.argmin(km - self.pull[near]))
-        return self.places[int(near[best])] if km[best] <= MAX_KM else None
+        km = np.arccos(np.minimum(np.einsum("ij,j->i", xyz, _point(lat, lon)), 1.0)) * EARTH_KM
+        score = np.where(km <= MAX_KM + PULL_MAX_KM, km - pull, np.inf)
+        best = int(np.argmin(score))
+        return self.places[int(cand[best])] if km[best] <= MAX_KM else None
 
-    def _candidates(self, lat: float, lon: float) -> np.ndarray:
-        """The places within reach (MAX_KM + PULL_MAX_KM) of some point of the cell holding (lat, lon)."""
+    def _candidates(self, lat: float, lon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The places that can be the answer for some point of the cell holding (lat, lon): within reach
+        (MAX_KM + PULL_MAX_KM) of it, and not beaten everywhere in it by a place that every point reaches."""
         key = (min(int(math.floor(lat / CELL_DEG)), int(90 / CELL_DEG) - 1),
                min(int(math.floor(lon / CELL_DEG)), int(180 / CELL_DEG) - 1))
-        found = self._cells.get(key)
-        if found is None:
+        kept = self._cells.get(key)
+        if kept is None:
             south, west = key[0] * CELL_DEG, key[1] * CELL_DEG
             centre = (south + CELL_DEG / 2, west + CELL_DEG / 2)
             # The farthest point of a small lat/lon cell from its centre is a corner or an edge's middle.
             edge = [(south + a * CELL_DEG, west + b * CELL_DEG) for a in (0, 0.5, 1) for b in (0, 0.5, 1)]
             radius = max(_km(centre, p) for p in edge) * 1.01 + 1.0
-            reach = math.cos(min((MAX_KM + PULL_MAX_KM + radius) / EARTH_KM, math.pi)) - 1e-5
-            found = np.flatnonzero(_cosines(self.xyz, _point(*centre)) >= reach).astype(np.int32)
+            reach = math.cos(min((MAX_KM + PULL_MAX_KM + radius) / EARTH_KM, math.pi)) - 1e-9
+            cos = _cosines(self.xyz, _point(*centre))
+            found = np.flatnonzero(cos >= reach)
+            km = np.arccos(np.clip(cos[found], -1.0, 1.0)) * EARTH_KM
+            # A place every point of the cell reaches scores at most km + radius - pull anywhere in it, so the
+            # answer anywhere scores at most the least of those, and a place that cannot get under that
+            # even at its nearest point of the cell (km - radius - pull) is never the answer.
+            sure = km + radius <= MAX_KM + PULL_MAX_KM
+            if sure.any():
+                bound = float(np.min(km[sure] + radius - self.pull[found[sure]]))
+                found = found[km - radius - self.pull[found] <= bound + 1e-6]
+            kept = (found.astype(np.int32), np.ascontiguousarray(self.xyz[found]), self.pull[found])
             if len(self._cells) >= MAX_CELLS:
                 self._cells.clear()
-            self._cells[key] = found
-        return found
+            self._cells[key] = kept
+        return kept
 
     def knows(self, name: str) -> bool:
         """Whether a name (any case, with or without accents) is a place, region or country here."""
