@@ -23,6 +23,11 @@ def add_parser(sub) -> None:
 
 def _where(hit) -> str:
     loc = hit.location
+    if hit.kind == "photo":
+        from app.core.images.taken_words import taken_label
+
+        said = [w for w in (taken_label(loc.taken, loc.taken_source), loc.place) if w]
+        return "".join(f" · {w}" for w in said)
     if hit.kind == "transcript" and loc.start is not None:
         m, s = divmod(int(loc.start), 60)
         return f" at {m:02d}:{s:02d}"

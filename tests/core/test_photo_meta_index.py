@@ -132,6 +132,14 @@ def test_the_cli_filters_by_date_and_place_and_gives_taken_and_place(clip_store,
     assert [os.path.basename(h["path"]) for h in json.loads(result.stdout)] == ["lisbon-dec-2021.jpg"]
     result = run_app("search", "query", "x", "--after", "last tuesday")
     assert result.returncode != 0 and "not a date" in result.stderr and "Traceback" not in result.stderr
+    # find's text output says each photo's day and place, and marks a date that is only the file's
+    result = run_app("find", "Lisbon 2023", "--kind", "photo")
+    assert result.returncode == 0, result.stderr
+    assert [line.split("  ")[-1].rsplit("/", 1)[-1] for line in result.stdout.splitlines()[1:]] == [
+        "lisbon-aug-2023.jpg · 15 Aug 2023 · Lisbon, Portugal"]
+    result = run_app("find", "2020", "--kind", "photo")
+    assert sorted(line.rsplit("/", 1)[-1] for line in result.stdout.splitlines()[1:]) == [
+        "no-exif.jpg · 15 Jan 2020 (file date)", "no-exif.png · 15 Jan 2020 (file date)"]
 
 
 def _post(server, body: dict) -> tuple[int, dict]:
