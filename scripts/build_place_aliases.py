@@ -66,9 +66,11 @@ def main(geonames_data: str) -> int:
 
     countries, cities, names = _table()
     pairs: set[tuple[str, str]] = set()
+    taken = names | set(countries.values())
     for tag in LOCALES:
         for code, name in Locale.parse(tag).territories.items():
-            if code in countries and (alias := fold(name)) and alias not in countries.values():
+            # Not a name of the table either: "Tunis" (French for Tunisia) is a city, and it means that.
+            if code in countries and (alias := fold(name)) and alias not in taken:
                 pairs.add((alias, countries[code]))
 
     city_aliases: dict[str, set[str]] = defaultdict(set)

@@ -140,3 +140,67 @@ def test_random_damage_never_raises_and_every_value_is_bounded():
             got = read_ifd(bytes(block), pointers.get(tag), WANTED[tag])
             for value in got.values():
                 assert len(value) <= 256 if isinstance(value, (str, bytes, tuple)) else True
+
+
+def _crafted(order: str, entries: list[tuple[int, int, int, bytes]], claimed: int | None = None) -> bytes:
+    """A TIFF block whose main directory points (GPS) at one directory of these (tag, type, count, bytes)
+    entries, values over 4 bytes placed after it; `claimed` overstates its count, the block cut after them."""
+    head = (b"II*\x00" if order == "<" else b"MM\x00*") + struct.pack(order + "L", 8)
+    at = 8 + 2 + 12 + 4
+    main = struct.pack(order + "HHHLL", 1, GPS_IFD, 4, 1, at) + b"\x00" * 4
+    values_at = at + 2 + 12 * len(entries) + 4
+    body, values = struct.pack(order + "H", claimed or len(entries)), b""
+    for tag, kind, n, data in entries:
+        if len(data) <= 4:
+            body += struct.pack(order + "HHL", tag, kind, n) + data.ljust(4, b"\x00")
+        else:
+            body += struct.pack(order + "HHLL", tag, kind, n, values_at + len(values))
+            values += data
+    if claimed:
+        return bytes(head + main + body)
+    return bytes(head + main + body + b"\x00" * 4 + values)
+
+
+def _dms(order: str, kind: str, d: float, m: float, s: float) -> bytes:
+    if kind in "fd":
+        return struct.pack(order + 3 * kind, d, m, s)
+    return struct.pack(order + "6L", int(d), 1, int(m), 1, int(s), 1)
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("case", ["byte-ref", "float-and-double", "first-of-two", "empty-then-whole",
+                                  "bytes-of-three", "cut-directory", "long-text-past-the-end"])
+def test_odd_but_readable_directories_read_as_pillow_reads_them(order, case):
+    """Types and layouts a writer can produce that Pillow reads: the same tags and values, so the same
+    position (a BYTE "S" is south, a DOUBLE latitude is one, the first of two entries is the one)."""
+    lat, lon = _dms(order, "L", 38, 42, 0), _dms(order, "L", 9, 8, 0)
+    claimed = None
+    entries = {
+        "byte-ref": [(1, 1, 1, b"S"), (2, 5, 3, lat), (3, 7, 1, b"W"), (4, 5, 3, lon)],
+        "float-and-double": [(1, 2, 2, b"N\x00"), (2, 12, 3, _dms(order, "d", 38, 42, 0)), (3, 2, 2, b"W\x00"),
+                             (4, 11, 3, _dms(order, "f", 9, 8, 0))],
+        "first-of-two": [(1, 2, 2, b"N\x00"), (1, 2, 2, b"S\x00"), (2, 5, 3, lat), (3, 2, 2, b"W\x00"),
+                         (4, 5, 3, lon), (4, 5, 3, _dms(order, "L", 1, 1, 1))],
+        "empty-then-whole": [(1, 2, 0, b""), (1, 2, 2, b"S\x00"), (2, 5, 3, lat), (3, 2, 2, b"W\x00"),
+                             (4, 5, 3, lon)],
+        "bytes-of-three": [(1, 2, 2, b"N\x00"), (2, 1, 3, b"\x26\x2a\x00"), (3, 2, 2, b"W\x00"), (4, 5, 3, lon)],
+        "cut-directory": [(1, 2, 2, b"S\x00"), (3, 2, 2, b"E\x00")],
+        "long-text-past-the-end": [(1, 2, 2, b"S\x00"), (1, 2, 400, b"N" * 300)],
+    }[case]
+    if case == "cut-directory":
+        claimed = 5
+    block = _crafted(order, entries, claimed)
+    exif = Image.Exif()
+    exif.load(block)
+    mine, theirs = read_ifd(block, exif.get(GPS_IFD), WANTED[GPS_IFD]), _pillow_of(exif, GPS_IFD)
+    assert mine.keys() == theirs.keys(), (mine, theirs)
+    assert all(_same(mine[k], theirs[k]) for k in mine), (mine, theirs)
+    with Image.open(_jpeg_with_app1(b"Exif\x00\x00" + block)) as im:
+        fast = read_exif(im)
+        im.info.pop("exif")  # Pillow's own reader, as for a TIFF
+        assert read_exif(im) == fast
+
+
+def _pillow_of(exif: Image.Exif, tag: int) -> dict:
+    return {k: (float(v) if type(v).__name__ == "IFDRational" else v) for k, v in exif.get_ifd(tag).items()
+            if k in WANTED[tag]}

@@ -161,3 +161,27 @@ def test_the_cli_place_flag_takes_another_languages_name(clip_store, tmp_path):
         result = run_app("search", "query", "a shape", "--place", place, "--top", "50", "--json")
         assert result.returncode == 0, result.stderr
         assert {os.path.basename(h["path"]) for h in json.loads(result.stdout)} == wanted, place
+
+
+def test_a_name_that_is_a_place_itself_means_that_place_not_another_languages_country():
+    """"tunis" is French for Tunisia and "granada" Spanish for Grenada, but Tunis and Granada are places of
+    the table: a filter for them must not bring every photo of Tunisia, or Grenada's, with them."""
+    import sqlite3
+
+    from app.core.images import metadb
+    from app.core.images.filters import Filters
+    from app.core.images.meta import PhotoMeta
+
+    db = sqlite3.connect(":memory:")
+    metadb.v2_to_v3(db)
+    spots = {1: (36.8065, 10.1815), 2: (34.7406, 10.7603), 3: (37.1773, -3.5986), 4: (12.0561, -61.7488),
+             5: (-12.9714, -38.5014), 6: (13.6929, -89.2182), 7: (-15.7939, -47.8828), 8: (-22.9068, -43.1729)}
+    for i, (lat, lon) in spots.items():  # Tunis, Sfax, Granada, St George's, Salvador, San Salvador, Brasília, Rio
+        metadb.store(db, i, PhotoMeta(taken="2023-01-01T10:00:00", lat=lat, lon=lon), 0)
+    assert metadb.matching_ids(db, Filters(place="Tunis")) == {1}
+    assert metadb.matching_ids(db, Filters(place="Granada")) == {3}
+    assert metadb.matching_ids(db, Filters(place="Salvador")) == {5}
+    assert metadb.matching_ids(db, Filters(place="Brasilia")) == {7}
+    assert canonical_names("Tunis") == set() and knows_place("Tunis")
+    assert metadb.matching_ids(db, Filters(place="Tunisie")) == {1, 2}  # the aliases that name no place still work
+    assert metadb.matching_ids(db, Filters(place="Brasilien")) == {5, 7, 8}

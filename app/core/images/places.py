@@ -203,5 +203,10 @@ def aliases() -> dict[str, frozenset[str]]:
 
 def canonical_names(name: str) -> set[str]:
     """The folded names of the places a typed name stands for in another language ("Lissabon" ->
-    {"lisbon"}, "Deutschland" -> {"germany"}); several where it is ambiguous; empty where it is no alias."""
-    return set(aliases().get(fold(name), ()))
+    {"lisbon"}, "Deutschland" -> {"germany"}); several where it is ambiguous; empty where it is no alias,
+    or where it names a place of the table itself: "Tunis" (French for Tunisia) means the city, and
+    "Granada" (Spanish for Grenada) the one in Spain, not every photo of those countries."""
+    folded, g = fold(name), _loaded_or_none()
+    if g is not None and g.knows(folded):
+        return set()
+    return set(aliases().get(folded, ()))
