@@ -42,12 +42,8 @@ class PreviewDialog(QDialog):
             if pix.width() > screen.width() or pix.height() > screen.height():
                 pix = pix.scaled(screen, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
             self.picture.setPixmap(pix)
-        layout.addWidget(self.picture)
-        caption = QLabel(path)
-        caption.setWordWrap(True)
-        caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(caption)
-        self.details = QLabel()
+        layout.addWidget(self.picture, 1)  # any room to spare goes to the picture, not between the lines
+        self.details = QLabel()  # when and where it was taken, above its file
         self.details.setObjectName("previewDetails")
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -58,4 +54,9 @@ class PreviewDialog(QDialog):
             self.picture.setAccessibleName(f"Picture preview: {os.path.basename(path)}. {words}")
         layout.addWidget(self.details)
         self.details.setVisible(hit is not None)
+        caption = QLabel(path)
+        caption.setWordWrap(True)
+        caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(caption)
+        self.setMinimumWidth(min(360, self.screen().availableGeometry().width() if self.screen() else 360))
         QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.close)

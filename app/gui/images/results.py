@@ -49,6 +49,7 @@ class CellText(QStyledItemDelegate):
         room = option.rect.width() - margin
         first, *rest = option.text.replace("\n", LINE).split(LINE)  # displayText made each "\n" a LINE
         metrics = option.fontMetrics
+        option.displayAlignment = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop  # names in a row line up
         option.text = LINE.join([metrics.elidedText(first, Qt.TextElideMode.ElideMiddle, room),
                                   *(metrics.elidedText(line, Qt.TextElideMode.ElideRight, room) for line in rest)])
 
