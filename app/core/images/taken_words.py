@@ -44,3 +44,10 @@ def taken_sentence(taken: str | None, source: str | None = None) -> str:
     when, timed = parsed
     day = f"{when.day} {MONTHS[when.month - 1].capitalize()} {when.year}" + (f" at {when:%H:%M}" if timed else "")
     return f"Dated {day} {FILE_NOTE}" if source == "file" else f"Taken {day}"
+
+
+def photo_words(taken: str | None, source: str | None = None, place: str | None = None) -> str:
+    """A photo's when and where in full, for a tooltip or an accessible name: "Taken 15 August 2023 at
+    10:00, in Lisbon, Portugal"; "No date taken" where it has none."""
+    when = taken_sentence(taken, source) or "No date taken"
+    return when + (f", in {place}" if place else "")

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QToolButton, QWidget
 
 from app.core.chat.steps import file_path, number_of, where
 from app.core.find import KINDS, Hit, Location
-from app.gui.chat.steps_view import plain_tip
+from app.gui.chat.steps_view import photo_about, plain_tip
 
 log = logging.getLogger(__name__)
 _PARTS = re.compile(r"(<pre.*?</pre>|<code>.*?</code>|<a\b.*?</a>|<[^>]*>)", re.DOTALL | re.IGNORECASE)
@@ -51,7 +51,8 @@ def hit_of(result: dict) -> Hit | None:
 
     loc = Location(page=num("page", int), start=num("start"), end=num("end"),
                    transcript_id=result.get("transcript_id") if isinstance(result.get("transcript_id"), str) else None,
-                   conversation_id=num("conversation_id", int), message_id=num("message_id", int))
+                   conversation_id=num("conversation_id", int), message_id=num("message_id", int),
+                   **{k: result[k] for k in ("taken", "taken_source", "place") if isinstance(result.get(k), str)})
     path = file_path(result)  # a name that is not UTF-8: its exact bytes
     return Hit(kind, str(result.get("title") or path or ""), path, loc, str(result.get("text", "")), 0.0)
 
@@ -101,8 +102,9 @@ class SourcesRow(QWidget):
             b.setObjectName("sourceButton")
             b.setAutoRaise(True)
             b.setText(f"[{n}] {where(c)}"[:80].replace("&", "&&"))  # & would mark a shortcut
-            b.setToolTip(plain_tip(where(c)))
-            b.setAccessibleName(f"Open source {n}: {where(c)}")
+            about = photo_about(c)  # a photo's when and where
+            b.setToolTip(plain_tip(where(c)) + plain_tip(about))
+            b.setAccessibleName(f"Open source {n}: {where(c)}" + (f". {about}" if about else ""))
             b.setCursor(Qt.CursorShape.PointingHandCursor)
             b.clicked.connect(lambda _=False, c=c: self.result_opened.emit(c))
             self.row.insertWidget(self.row.count() - 1, b)

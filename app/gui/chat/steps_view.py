@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.chat.steps import StoredStep, clock, file_path, where
+from app.core.images.taken_words import photo_words
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,18 @@ def plain_tip(text: str) -> str:
     <img src="/a/fifo"> in a document's snippet or an imported chat's title then made the GUI thread
     read that file (a FIFO: for ever) as the pointer passed over it."""
     return f"<p>{html.escape(text, quote=False)}</p>" if text else ""
+
+
+def photo_about(result: dict) -> str:
+    """A photo result's when and where in words ("Taken 15 August 2023 at 10:00, in Lisbon, Portugal");
+    "" for another kind, or a photo whose result does not say (one stored before they were kept)."""
+    def text(key: str) -> str | None:
+        value = result.get(key)
+        return value if isinstance(value, str) else None
+
+    if result.get("kind") != "photo" or not (text("taken") or text("place")):
+        return ""
+    return photo_words(text("taken"), text("taken_source"), text("place"))
 
 
 def _plain_label(text: str, name: str = "") -> QLabel:
@@ -163,8 +176,9 @@ class StepRow(QFrame):
         b.setIconSize(QSize(THUMB, THUMB))
         b.setFixedSize(THUMB + 8, THUMB + 8)
         b.setText(_amp(result.get("title") or path))
-        b.setToolTip(plain_tip(result.get("title") or path))
-        b.setAccessibleName(f"Open photo {result.get('title') or path}")
+        about = photo_about(result)
+        b.setToolTip(plain_tip(result.get("title") or path) + plain_tip(about))
+        b.setAccessibleName(f"Open photo {result.get('title') or path}" + (f". {about}" if about else ""))
         b.clicked.connect(lambda _=False, r=result: self.result_opened.emit(r))
         self.strip.addWidget(b)
         self.thumbs[path] = b

@@ -14,7 +14,7 @@ from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
 
 from app.core.find import KINDS, FindResult, Hit
-from app.core.images.taken_words import taken_label, taken_sentence
+from app.core.images.taken_words import photo_words, taken_label
 
 log = logging.getLogger(__name__)
 LIMIT = 5  # hits per kind
@@ -49,8 +49,7 @@ def _photo_line(hit: Hit, metrics: QFontMetrics, width: int) -> str:
 
 def _photo_words(hit: Hit) -> str:
     """The photo's when and where in full, for its tooltip and its accessible name."""
-    when = taken_sentence(hit.location.taken, hit.location.taken_source) or "No date taken"
-    return when + (f", in {hit.location.place}" if hit.location.place else "")
+    return photo_words(hit.location.taken, hit.location.taken_source, hit.location.place)
 
 
 class FindBox(QDialog):

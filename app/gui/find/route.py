@@ -21,7 +21,7 @@ def open_hit(window, hit: Hit) -> str:
         images = window.panes.get("images")
         window.show_pane("images")
         if hasattr(images, "preview") and os.path.isfile(hit.path):
-            images.preview(hit.path)
+            images.preview(hit.path, loc if loc.taken or loc.place else None)  # when and where it was taken
             return ""
         return f"{hit.title} is not there (an unplugged drive?)."
     if hit.kind == "transcript" and loc.transcript_id:

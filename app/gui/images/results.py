@@ -6,14 +6,52 @@ import hashlib
 import os
 
 from PySide6.QtCore import QAbstractListModel, QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QFont, QImage, QPixmap
+from PySide6.QtGui import QFont, QFontMetrics, QImage, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate
 
 from app.core import paths
 from app.core.images.scan import display_path
+from app.core.images.taken_words import photo_words, taken_label
 from app.gui.images.reading import picture_reader
 
 THUMB = 128
-CELL = QSize(THUMB + 24, THUMB + 44)  # the thumbnail, the file name and the score under it
+CELL = QSize(THUMB + 24, THUMB + 44)  # the least cell: the thumbnail, the file name and the score under it
+LINE = "\u2028"  # Qt's line separator: a new line in an item's text
+PAD = 16  # the cell's height beyond the thumbnail and its lines of text (the style's margins)
+
+
+def cell_lines(hit) -> list[str]:
+    """The lines under a result's thumbnail: its file name, when and where it was taken (those it has),
+    and its score."""
+    when = taken_label(hit.taken, hit.taken_source)
+    score = f"{hit.score:.2f}" + ("  offline" if hit.offline else "")
+    return [os.path.basename(hit.path), *(w for w in (when, hit.place) if w), score]
+
+
+def cell_size(hits, metrics: QFontMetrics) -> QSize:
+    """A cell as tall as the most lines any of ``hits`` has, and wide enough for each date whole (a place
+    or a file name is elided to it)."""
+    lines = max((len(cell_lines(h)) for h in hits), default=2)
+    dates = (metrics.horizontalAdvance(taken_label(h.taken, h.taken_source)) for h in hits)
+    width = max(CELL.width(), max(dates, default=0) + 12)
+    return QSize(width, max(CELL.height(), THUMB + PAD + lines * metrics.lineSpacing()))
+
+
+class CellText(QStyledItemDelegate):
+    """Each line under a thumbnail cut to the cell's width on its own: the style would wrap a long file
+    name over the lines under it, or cut the last line only."""
+
+    def initStyleOption(self, option, index):  # noqa: N802 - Qt override
+        super().initStyleOption(option, index)
+        if index.data(ResultsModel.PathRole) is None or not option.text:
+            return  # a month's header
+        margin = 2 * (option.widget.style().pixelMetric(QStyle.PixelMetric.PM_FocusFrameHMargin) + 1) + 2
+        room = option.rect.width() - margin
+        first, *rest = option.text.replace("\n", LINE).split(LINE)  # displayText made each "\n" a LINE
+        metrics = option.fontMetrics
+        option.displayAlignment = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop  # names in a row line up
+        option.text = LINE.join([metrics.elidedText(first, Qt.TextElideMode.ElideMiddle, room),
+                                  *(metrics.elidedText(line, Qt.TextElideMode.ElideRight, room) for line in rest)])
 
 
 def thumb_path(path: str) -> str:
@@ -60,6 +98,8 @@ class ResultsModel(QAbstractListModel):
         super().__init__(parent)
         self.hits: list = []  # rows: a Hit, or a month's name (a str) in the timeline
         self.header_width = CELL.width()
+        self.cell = QSize(CELL)  # set_hits sizes it for its hits, by metrics (the grid's font's)
+        self.metrics: QFontMetrics | None = None
         self.thumbs: dict[str, QPixmap] = {}
         self._asked: set[str] = set()
         self.pool = QThreadPool(self)
@@ -80,6 +120,8 @@ class ResultsModel(QAbstractListModel):
         self.beginResetModel()
         self.hits = [row for name, group in months(list(hits)) for row in [name, *group]] if by_month else list(hits)
         self._row = {h.path: i for i, h in enumerate(self.hits) if not isinstance(h, str)}
+        if self.metrics is not None:
+            self.cell = cell_size([h for h in self.hits if not isinstance(h, str)], self.metrics)
         self.pool.clear()
         self._asked = {p for p in self._asked if p in self.thumbs}
         self.endResetModel()
@@ -94,11 +136,14 @@ class ResultsModel(QAbstractListModel):
         if isinstance(hit, str):
             return self._header(hit, role)
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{os.path.basename(hit.path)}\n{hit.score:.2f}" + ("  offline" if hit.offline else "")
+            return "\n".join(cell_lines(hit))
         if role == Qt.ItemDataRole.SizeHintRole:
-            return CELL
+            return self.cell
         if role == Qt.ItemDataRole.ToolTipRole:
-            return display_path(hit.path)
+            return f"{display_path(hit.path)}\n{photo_words(hit.taken, hit.taken_source, hit.place)}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return (f"{os.path.basename(hit.path)}. {photo_words(hit.taken, hit.taken_source, hit.place)}. "
+                    f"Similarity {hit.score:.2f}" + (", offline" if hit.offline else ""))
         if role == Qt.ItemDataRole.DecorationRole:
             pix = self.thumbs.get(hit.path)
             if pix is None and hit.path not in self._asked:

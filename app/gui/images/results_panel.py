@@ -17,7 +17,7 @@ from app.core.jobs import HearthError
 from app.gui import theme
 from app.gui.images.filter_bar import FilterBar, WidthWatch
 from app.gui.images.reading import read_picture
-from app.gui.images.results import CELL, THUMB, ResultsModel
+from app.gui.images.results import CELL, THUMB, CellText, ResultsModel
 from app.gui.panes.base import button, hbox
 from app.gui.widgets.empty_state import EmptyState
 from app.gui.widgets.placeholder_list import PlaceholderView
@@ -117,7 +117,7 @@ class ResultsPanel:
         self.grid.setBatchSize(200)
         self.grid.setIconSize(QSize(THUMB, THUMB))
         self.grid.setGridSize(CELL)
-        self.grid.setWordWrap(True)
+        self.grid.setItemDelegate(CellText(self.grid))  # each line elided to the cell, none wrapped
         self.grid.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.grid.setModel(self.results)
         self.grid.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -129,14 +129,14 @@ class ResultsPanel:
         """By month: headers span the row, so the grid lays items out by their own sizes, not in cells."""
         on = self.filter_bar.timeline.isChecked()
         self.grid.setUniformItemSizes(not on)
-        self.grid.setGridSize(QSize() if on else CELL)
+        self.grid.setGridSize(QSize() if on else self.results.cell)
         self.grid.setSpacing(4 if on else 0)
         self._fit_headers()
         if self.all_hits:
             self._apply_threshold()
 
     def _fit_headers(self) -> None:
-        width = max(CELL.width(), self.grid.viewport().width() - 2 * self.grid.spacing() - 2)
+        width = max(self.results.cell.width(), self.grid.viewport().width() - 2 * self.grid.spacing() - 2)
         if width != self.results.header_width:
             self.results.header_width = width
             if self.filter_bar.timeline.isChecked() and self.results.rowCount():
@@ -199,7 +199,10 @@ class ResultsPanel:
         counted as hidden by the slider: at 0.00 it hides nothing)."""
         floor = self.threshold.value() / 100
         shown = [h for h in self.all_hits if h.score > floor and h.score > 0]
+        self.results.metrics = self.grid.fontMetrics()  # the cells are sized for the grid's font
         self.results.set_hits(shown, self.filter_bar.timeline.isChecked())
+        if not self.filter_bar.timeline.isChecked() and self.grid.gridSize() != self.results.cell:
+            self.grid.setGridSize(self.results.cell)  # as tall as these hits' lines need
         self.grid.set_placeholder(NO_MATCH)
         hidden = sum(1 for h in self.all_hits if 0 < h.score <= floor)
         if not shown:
@@ -241,10 +244,14 @@ class ResultsPanel:
         if path:
             self.preview(path)
 
-    def preview(self, path: str):
+    def preview(self, path: str, about=None):
+        """about: the picture's taken, taken_source and place (a find hit's location); by default the
+        search result's."""
         from app.gui.images.preview import PreviewDialog
 
-        dialog = PreviewDialog(path, self)
+        if about is None:
+            about = next((h for h in self.all_hits if h.path == path), None)
+        dialog = PreviewDialog(path, self, about)
         dialog.show()
         self._preview = dialog
         return dialog
