@@ -91,6 +91,7 @@ class watch_disconnect:  # noqa: N801 - used as a context manager, like a functi
         while True:
             message = await self.request.receive()
             if message["type"] == "http.disconnect":
+                log.info("the client left: its request is stopped")
                 self.cancel.cancel()
                 return
 

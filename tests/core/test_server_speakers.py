@@ -134,11 +134,17 @@ def test_a_client_leaving_stops_the_labelling(server, clip, caplog):
     encoder = _encoder(server)
     body, kind = _form(clip, speakers="true")
     before = len(_said(caplog, "speakers: "))
-    with encoder._lock, socket.create_connection(("127.0.0.1", server.port)) as sock:
-        sock.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
-                     + kind.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
-        wait_until(lambda: len(_said(caplog, "speakers: ")) > before, timeout=TIMEOUT_S,
-                   what="the labelling to begin")
-    # The server hears the client leave at once; the labelling's first step alone takes longer than that.
+    caplog.set_level(logging.INFO, logger="app.server.http")
+    with encoder._lock:  # the labelling waits at its first windows until the client has left, and been heard
+        sock = socket.create_connection(("127.0.0.1", server.port))
+        try:
+            sock.sendall(b"POST /v1/audio/transcriptions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                         + kind.encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            wait_until(lambda: len(_said(caplog, "speakers: ")) > before, timeout=TIMEOUT_S,
+                       what="the labelling to begin")
+        finally:
+            sock.close()
+        wait_until(lambda: any(r.name == "app.server.http" and r.getMessage().startswith("the client left")
+                               for r in caplog.records), timeout=60, what="the server to hear the client leave")
     wait_until(lambda: len(_said(caplog, "speakers: ")) > before + 1, timeout=60, what="the labelling to end")
     assert _said(caplog, "speakers: ")[before + 1].getMessage().startswith("speakers: stopped")
