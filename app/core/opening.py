@@ -103,13 +103,15 @@ def open_transcriber(id_or_path: str | None, store: ModelStore | None = None,
     return Transcriber(model.path, device=device, model_id=model.name, on_measured=_measured("speech", model))
 
 
-def open_voices(id_or_path: str | None = None, store: ModelStore | None = None):
-    """The speaker model that tells a transcript's voices apart (the starter: Resemblyzer's encoder)."""
+def open_voices(id_or_path: str | None = None, store: ModelStore | None = None, shared: bool = True):
+    """The speaker model that tells a transcript's voices apart (the starter: Resemblyzer's encoder).
+    ``shared``: the process's one copy; False: a copy of the caller's own, released with it (the server's)."""
+    from app.core.speech.voices import VoiceEncoder
     from app.core.speech.voices import open_encoder as open_voice_encoder
 
     model = resolve("speaker", id_or_path, store)
     path = model.path if model.path.is_file() else next(iter(sorted(model.path.glob("*.npz"))), model.path)
-    return open_voice_encoder(path)
+    return open_voice_encoder(path) if shared else VoiceEncoder(path)
 
 
 def open_embedder(id_or_path: str | None, store: ModelStore | None = None, device: str = "auto"):

@@ -110,6 +110,10 @@ class WindowBackends(QObject):
         own process (app.core.embeddings.engine), as under `serve`."""
         return self.own.embed_text(model, texts, cancel)
 
+    def label_speakers(self, segments, path, num_speakers, cancel) -> Future:
+        """The server's own speaker model, on its own worker (the Speech pane's is its worker's)."""
+        return self.own.label_speakers(segments, path, num_speakers, cancel)
+
     def close(self) -> None:
         self.own.close()
 

@@ -86,6 +86,9 @@ class Backends(Protocol):
     def embed_text(self, model: str, texts: list[str], cancel: CancelToken) -> Future:
         """(vectors (n, d) float32 L2-normalised, prompt tokens) from a text-embedding model."""
 
+    def label_speakers(self, segments: list, path: Path, num_speakers: int | None, cancel: CancelToken) -> Future:
+        """The segments with speakers (app.core.speech.diarize), by the default speaker model."""
+
     def close(self) -> None: ...
 
 
@@ -188,6 +191,8 @@ class LocalBackends:
             return opening.open_transcriber(entry.id, self.store)
         if entry.kind == "embedding":
             return opening.open_embedder(entry.id, self.store)
+        if entry.kind == "speaker":
+            return opening.open_voices(entry.id, self.store, shared=False)
         return _Images(*opening.open_encoder(entry.id, store=self.store))
 
     def tool_style(self, model: str) -> str:
@@ -228,6 +233,10 @@ class LocalBackends:
     def embed_text(self, model, texts, cancel) -> Future:
         return self.worker(model, "embedding").submit(run_embed_text, texts, cancel)
 
+    def label_speakers(self, segments, path, num_speakers, cancel) -> Future:
+        model = self.store.default_for("speaker")  # none installed: ModelError, in words
+        return self.worker(model, "speaker").submit(run_diarize, segments, path, num_speakers, cancel)
+
     def loaded(self) -> dict[str, int]:
         """How many times each model was loaded (one each, once used)."""
         return {k: w.loads for k, w in self._workers.items()}
@@ -264,6 +273,12 @@ def run_transcribe(transcriber, path: Path, options, cancel: CancelToken) -> Tra
             out.language = item.language or out.language
             out.duration_s = item.duration_s or out.duration_s
     return out
+
+
+def run_diarize(encoder, segments: list, path: Path, num_speakers: int | None, cancel: CancelToken) -> list:
+    from app.core.speech.diarize import diarize
+
+    return diarize(list(segments), encoder, num_speakers, path=path, cancel=cancel)
 
 
 def run_embed_text(embedder, texts: list[str], cancel: CancelToken):

@@ -53,10 +53,12 @@ def from_hearth(exc: BaseException) -> ApiError:
     return ApiError(500, f"internal error: {type(exc).__name__}", "server_error")
 
 
-async def wait(fut, timeout: float, cancel: CancelToken | None = None):
-    """A worker's result, within the request timeout; a timed-out job is told to stop."""
+async def wait(fut, timeout: float, cancel: CancelToken | None = None, since: float | None = None):
+    """A worker's result, within the request timeout; a timed-out job is told to stop. ``since``: when the
+    request's first job began (the loop's clock), for a request of several jobs under one timeout."""
+    left = timeout if since is None else max(0.0, since + timeout - asyncio.get_running_loop().time())
     try:
-        return await asyncio.wait_for(asyncio.wrap_future(fut), timeout)
+        return await asyncio.wait_for(asyncio.wrap_future(fut), left)
     except asyncio.TimeoutError:
         if cancel is not None:
             cancel.cancel()
@@ -89,6 +91,7 @@ class watch_disconnect:  # noqa: N801 - used as a context manager, like a functi
         while True:
             message = await self.request.receive()
             if message["type"] == "http.disconnect":
+                log.info("the client left: its request is stopped")
                 self.cancel.cancel()
                 return
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import math
@@ -12,7 +13,6 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, PlainTextResponse
 
 from app.core import paths
@@ -102,13 +102,14 @@ async def _transcribe_form(request, form, task: str):
         options = TranscribeOptions(language=language, task=task,
                                     initial_prompt=prompt, word_timestamps=words or speakers)
         cancel = CancelToken()
+        began = asyncio.get_running_loop().time()
         try:
             async with watch_disconnect(request, cancel):
                 result = await wait(state.backends.transcribe(model, path, options, cancel), state.timeout, cancel)
-            segments = result.segments
-            if speakers:  # in the file's scratch copy, before the request lets it go
-                segments = await run_in_threadpool(_with_speakers, segments, path, num_speakers,
-                                                   getattr(state.backends, "store", None))
+                segments = result.segments
+                if speakers:  # in the file's scratch copy, before the request lets it go; one timeout for both
+                    job = state.backends.label_speakers(segments, path, num_speakers, cancel)
+                    segments = await wait(job, state.timeout, cancel, since=began)
         except ApiError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -137,13 +138,6 @@ def _speakers_option(form) -> tuple[bool, int | None]:
     if not (isinstance(count, str) and re.fullmatch(r"[0-9]{1,2}", count) and 1 <= int(count) <= 32):
         raise ApiError(400, "'num_speakers' is a whole number from 1 to 32", param="num_speakers")
     return True, int(count)
-
-
-def _with_speakers(segments, path: Path, num_speakers: int | None, store):
-    from app.core.opening import open_voices
-    from app.core.speech.diarize import diarize
-
-    return diarize(list(segments), open_voices(None, store), num_speakers, path=path)
 
 
 def verbose_json(segments, text: str, task: str, language: str | None, duration: float | None, words: bool,

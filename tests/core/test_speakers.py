@@ -156,3 +156,40 @@ def test_speakers_without_a_speaker_model_say_how_to_get_one(hearth_home, speech
     result = run_app("transcribe", str(speech_wav), "--speakers")
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "no speaker model installed" in result.stderr and "models provision" in result.stderr
+
+
+def test_a_cancelled_token_stops_the_labelling_between_its_windows(interview, encoder, caplog):
+    """The server's labelling ran on after its client left or its time ran out: diarize never looked at a
+    cancel token. Now it stops between steps of EMBED_STEP windows with Cancelled."""
+    import logging
+    import threading
+
+    from app.core.jobs import Cancelled, CancelToken
+    from tests.helpers import wait_until
+
+    wav, _, segments = interview
+    gone = CancelToken()
+    gone.cancel()
+    with pytest.raises(Cancelled):
+        diarize.diarize(_copies(segments), encoder, path=wav, cancel=gone)
+
+    caplog.set_level(logging.INFO, logger="app.core.speech.diarize")
+    cancel, outcome = CancelToken(), {}
+
+    def label():
+        try:
+            outcome["segments"] = diarize.diarize(_copies(segments), encoder, path=wav, cancel=cancel)
+        except Cancelled as exc:
+            outcome["error"] = exc
+
+    # The encoder's own lock holds the first step back until the token is cancelled: no timing guessed.
+    with encoder._lock:
+        thread = threading.Thread(target=label, daemon=True)
+        thread.start()
+        wait_until(lambda: "windows to embed" in caplog.text, timeout=60, what="the labelling to reach its windows")
+        cancel.cancel()
+    thread.join(60)
+    assert not thread.is_alive() and isinstance(outcome.get("error"), Cancelled)
+    stopped = [r.args for r in caplog.records if r.getMessage().startswith("speakers: stopped")]
+    assert len(stopped) == 1 and stopped[0][0] == diarize.EMBED_STEP and stopped[0][1] > 2 * diarize.EMBED_STEP
+    assert "found in" not in caplog.text

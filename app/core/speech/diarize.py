@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.jobs import Cancelled, CancelToken
 from app.core.speech.audio import SAMPLE_RATE, iter_chunks
 from app.core.speech.transcriber import Segment, Word
 
@@ -26,6 +27,7 @@ SAME_VOICE = 0.32  # cosine distance under which two groups of windows are merge
 MAX_POINTS = 400  # windows clustered; the rest are assigned to the nearest voice
 MIN_SHARE = 0.03  # a "voice" with fewer of the windows is noise, merged into the nearest
 MIN_TURN_S = 0.8  # a run of words shorter than this keeps its neighbours' speaker
+EMBED_STEP = 16  # windows embedded between looks at the cancel token (well under a second on 2 cores)
 
 
 def plan_windows(segments: list[Segment]) -> list[tuple[float, float]]:
@@ -50,13 +52,15 @@ def cut_array(audio: np.ndarray, spans: list[tuple[float, float]], offset: float
     return out
 
 
-def cut_file(path: Path, spans: list[tuple[float, float]], chunks: Iterable[np.ndarray] | None = None
-             ) -> list[np.ndarray]:
+def cut_file(path: Path, spans: list[tuple[float, float]], chunks: Iterable[np.ndarray] | None = None,
+             cancel: CancelToken | None = None) -> list[np.ndarray]:
     """The spans' audio read chunk by chunk (bounded memory); a span across two chunks is joined."""
     order = sorted(range(len(spans)), key=lambda i: spans[i][0])
     out: list[np.ndarray] = [np.zeros(0, np.float32)] * len(spans)
     carry, carry_at, k = np.zeros(0, np.float32), 0.0, 0
     for chunk in chunks if chunks is not None else iter_chunks(path):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
         joined = np.concatenate([carry, chunk])
         end = carry_at + joined.size / SAMPLE_RATE
         while k < len(order) and spans[order[k]][1] <= end:
@@ -171,18 +175,31 @@ def assign(segments: list[Segment], spans: list[tuple[float, float]], emb: np.nd
     return out
 
 
+def embed_windows(encoder, wavs: list[np.ndarray], cancel: CancelToken | None = None) -> np.ndarray:
+    """The windows' embeddings, EMBED_STEP at a time; a cancel stops it between steps (Cancelled)."""
+    parts = []
+    for k in range(0, len(wavs), EMBED_STEP):
+        if cancel is not None and cancel.cancelled:
+            log.info("speakers: stopped after %d of %d windows", k, len(wavs))
+            raise Cancelled()
+        parts.append(encoder.embed(wavs[k : k + EMBED_STEP]))
+    return np.concatenate(parts)
+
+
 def diarize(segments: list[Segment], encoder, num_speakers: int | None = None, *, path: Path | None = None,
-            audio: np.ndarray | None = None) -> list[Segment]:
-    """The segments with speakers, from the file at ``path`` or 16 kHz ``audio`` (time 0 at its start)."""
+            audio: np.ndarray | None = None, cancel: CancelToken | None = None) -> list[Segment]:
+    """The segments with speakers, from the file at ``path`` or 16 kHz ``audio`` (time 0 at its start).
+    ``cancel`` (a client gone, a request's time up) stops it between steps with Cancelled."""
     if not segments:
         return segments
     spans = plan_windows(segments)
-    wavs = cut_array(audio, spans) if audio is not None else cut_file(Path(str(path)), spans)
+    wavs = cut_array(audio, spans) if audio is not None else cut_file(Path(str(path)), spans, cancel=cancel)
     keep = [i for i, w in enumerate(wavs) if w.size >= SAMPLE_RATE // 4]
     if not keep:
         return segments
     spans = [spans[i] for i in keep]
-    emb = encoder.embed([wavs[i] for i in keep])
+    log.info("speakers: %d windows to embed", len(keep))
+    emb = embed_windows(encoder, [wavs[i] for i in keep], cancel)
     cents = cluster(emb, num_speakers)
     log.info("speakers: %d found in %d windows", len(cents), len(emb))
     return assign(segments, spans, emb, cents)

@@ -43,7 +43,7 @@ class SpeechWorker(ModelWorker):
                 from app.core.speech.diarize import diarize
 
                 cancel.raise_if_cancelled()
-                segments = diarize(segments, voices, speakers or None, path=path)
+                segments = diarize(segments, voices, speakers or None, path=path, cancel=cancel)
             return segments
 
         return self.submit(job, name="transcribe", **callbacks)
