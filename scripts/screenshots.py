@@ -164,13 +164,16 @@ def thumbnails_ready(window) -> None:
 
 
 def fill_images(window, home: Path) -> Path | None:
-    """A small generated photo library, indexed and searched, so the Images pane shows results."""
+    """A small generated photo library, indexed and searched, so the Images pane shows results (some with
+    EXIF dates and GPS, so their cells show when and where)."""
     from tests.helpers import photo_library
+    from tests.photo_exif import dated_photos
 
     pane = window.panes["images"]
     if not pane.picker.current():
         return None
     library = photo_library(home / "photos", per_class=2)
+    dated_photos(home / "photos" / "dated")
     pane.add_folders([home / "photos"])
     wait(pane.index_finished)
     pane.query.setText("a red circle")
