@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListView, QMenu, 
 
 from app.core.jobs import HearthError
 from app.gui import theme
+from app.gui.errors import UNEXPECTED
 from app.gui.images.filter_bar import FilterBar, WidthWatch
 from app.gui.images.reading import read_picture
 from app.gui.images.results import CELL, THUMB, CellText, ResultsModel
@@ -213,7 +214,7 @@ class ResultsPanel:
         self.results_ready.emit(len(shown))
 
     def _search_failed(self, exc) -> None:
-        self.message.setText(str(exc) if isinstance(exc, HearthError) else f"Search failed: {exc!r}")
+        self.message.setText(str(exc) if isinstance(exc, HearthError) else f"The search failed: {UNEXPECTED}.")
         self.results_ready.emit(-1)
 
     def _paste(self) -> None:
