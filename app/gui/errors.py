@@ -23,6 +23,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("app.errors")
 
+# Where the user finds the log: the Help menu's item (main_window.py).
+UNEXPECTED = "an unexpected error (the log has the details: Help > Open log folder)"
+
+
+def in_words(exc: BaseException) -> str:
+    """A failure in words for a pane's message line: ours say what went wrong; anything else names the
+    log, never its repr (the worker logged it with its traceback)."""
+    return str(exc) if isinstance(exc, HearthError) else UNEXPECTED
+
 
 class ErrorReporter(QObject):
     _reported = Signal(str, str)

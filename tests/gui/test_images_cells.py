@@ -4,6 +4,7 @@ A real tiny-CLIP index of photos made with EXIF dates and GPS by Pillow, searche
 chat's citation of one of them, which opens it with its date and place."""
 
 import os
+import re
 
 import pytest
 from PySide6.QtCore import Qt
@@ -72,7 +73,7 @@ def test_each_cell_shows_its_photos_date_and_place_and_says_them_whole(qtbot, pa
     lines, tip, said, rect = cells["porto-jul-2023.jpg"]
     assert lines[1:3] == ["2 Jul 2023", "Porto, Portugal"] and "Taken 2 July 2023 at 18:30, in Porto" in tip
     lines, tip, said, rect = cells["no-gps-aug-2023.jpg"]
-    assert lines[1] == "1 Aug 2023" and len(lines) == 3, "no place line for a photo without GPS"
+    assert lines == ["no-gps-aug-2023.jpg", "1 Aug 2023"], "no place line without GPS (nor a score: a browse)"
     assert tip.endswith("Taken 1 August 2023 at 00:00") and ", in " not in said
     assert all(r.size() == rect.size() for *_, r in cells.values()), "one cell size: the grid stays a grid"
 
@@ -139,3 +140,29 @@ def test_a_cited_photo_shows_and_opens_with_its_date_and_place(qtbot, pane, wind
     assert window.current_pane() == "images"
     assert pane._preview.details.text() == LISBON_WORDS, "the citation kept the photo's date and place"
     pane._preview.close()
+
+
+def _score_line(line: str) -> bool:
+    return re.fullmatch(r"-?\d\.\d\d( +offline)?", line) is not None
+
+
+def test_a_browse_by_date_shows_no_similarity_and_a_search_by_a_picture_does(qtbot, pane, tmp_path):
+    # "2023" has no words left once its date is taken out: every photo of 2023, listed, not ranked.
+    assert _search(qtbot, pane, "2023") == 4
+    for name, (lines, tip, said, _rect) in _cells(pane).items():
+        assert not any(_score_line(line) for line in lines), (name, lines)
+        assert "1.00" not in tip and "1.00" not in said and "Similarity" not in said, (name, tip, said)
+    pane.threshold.setFocus()
+    qtbot.keyClick(pane.threshold, Qt.Key.Key_End)  # the slider at its most: a browse has no likeness to cut
+    assert pane.threshold.value() == pane.threshold.maximum()
+    assert pane.results.rowCount() == 4 and pane.message.text() == "4 results."
+
+    # The same date, searched by one of its photos: ranked by likeness, each score shown.
+    qtbot.keyClick(pane.threshold, Qt.Key.Key_Home)
+    with qtbot.waitSignal(pane.results_ready, timeout=30000) as blocker:
+        pane.search(images=[str(tmp_path / "photos" / "lisbon-aug-2023.jpg")])
+    assert blocker.args[0] >= 1
+    cells = _cells(pane)
+    assert _score_line(cells["lisbon-aug-2023.jpg"][0][-1]), "the picture itself, scored"
+    for name, (lines, _tip, said, _rect) in cells.items():
+        assert _score_line(lines[-1]) and "Similarity " in said, (name, lines, said)

@@ -79,6 +79,7 @@ class Hit:
     taken: str | None = None  # ISO 8601, with the offset when known
     taken_source: str | None = None  # "exif", or "file" (the file's time: no date in the picture)
     place: str | None = None  # "Lisbon, Portugal"
+    ranked: bool = True  # False: listed by a date or place only (a browse), its score (1) means nothing
 
 
 class IndexDamagedError(DamagedDatabaseError):
@@ -500,7 +501,7 @@ class ImageIndex:
     def search(self, query: np.ndarray | None, model_key: str, top: int = 50, threshold: float | None = None,
                filters: Filters | None = None) -> list[Hit]:
         """The best matches of a query vector among the photos the filters let through. No vector (only
-        filters): every photo they let through, newest first, each scored 1."""
+        filters): every photo they let through, newest first, each scored 1 and not ``ranked``."""
         mat, ids = self.matrix(model_key)
         if mat.shape[0] == 0:
             return []
@@ -526,9 +527,9 @@ class ImageIndex:
         indexed = set(ids)
         rows = self.db.execute("SELECT file_id FROM photo_meta ORDER BY taken DESC, file_id").fetchall()
         chosen = [r[0] for r in rows if r[0] in allowed and r[0] in indexed][:top]
-        return self._hits([(i, 1.0) for i in chosen])
+        return self._hits([(i, 1.0) for i in chosen], ranked=False)
 
-    def _hits(self, scored: list[tuple[int, float]]) -> list[Hit]:
+    def _hits(self, scored: list[tuple[int, float]], ranked: bool = True) -> list[Hit]:
         chosen = [i for i, _ in scored]
         info = {}
         if chosen:
@@ -536,7 +537,7 @@ class ImageIndex:
             info = {i: (_from_db(p), s) for i, p, s in self.db.execute(
                 f"SELECT id, path, status FROM files WHERE id IN ({marks})", chosen)}
         meta = metadb.describe(self.db, chosen)
-        return [Hit(info[i][0], score, info[i][1] == "offline", *meta.get(i, (None, None, None)))
+        return [Hit(info[i][0], score, info[i][1] == "offline", *meta.get(i, (None, None, None)), ranked=ranked)
                 for i, score in scored if i in info]
 
 

@@ -23,6 +23,7 @@ from app.gui.chat.sidebar import ConversationList
 from app.gui.chat.transfer import ChatTransfer
 from app.gui.chat.warm import warm_up
 from app.gui.chat.worker import ChatWorker
+from app.gui.errors import in_words
 from app.gui.panes.base import ModelBackedPane
 
 log = logging.getLogger(__name__)
@@ -304,7 +305,7 @@ class ChatPane(Asking, Conversations, Composer, FirstRunCard, PictureInput, Mode
             return
         if self.streaming is not None:
             self.streaming.set_status("failed")
-        self.notice.setText(f"The reply failed: {exc}" if isinstance(exc, HearthError) else f"Error: {exc!r}")
+        self.notice.setText(f"The reply failed: {in_words(exc)}")
         self.notice.setProperty("replyError", self.notice.text())  # cleared when a reply streams again
         if not isinstance(exc, HearthError):
             from app.gui.errors import reporter

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.core.jobs import HearthError
+from app.gui.errors import in_words
 from app.gui.workers import Job, SerialWorker
 
 
@@ -35,12 +35,6 @@ def _import(cancel, progress, db_path: Path, path: Path):
         return import_conversation(history, path)
     finally:
         history.close()
-
-
-def _reason(exc: BaseException) -> str:
-    """A failure in words: ours say what went wrong; anything else is in the log (the worker logs every
-    failure, with its traceback when it is not one of ours)."""
-    return str(exc) if isinstance(exc, HearthError) else "an unexpected error (the log has the details)"
 
 
 class ChatTransfer(QObject):
@@ -67,14 +61,14 @@ class ChatTransfer(QObject):
         self.notice.emit(f"Exported “{done.title}” to {done.path}{beside}.")
 
     def _export_failed(self, exc) -> None:
-        self.notice.emit(f"Export failed: {_reason(exc)}")
+        self.notice.emit(f"Export failed: {in_words(exc)}")
 
     def _imported(self, conv) -> None:
         self.notice.emit(f"Imported “{conv.title}”.")
         self.imported.emit(conv.id)
 
     def _import_failed(self, path: Path, exc) -> None:
-        self.notice.emit(f"Could not import {path.name}: {_reason(exc)}")
+        self.notice.emit(f"Could not import {path.name}: {in_words(exc)}")
 
     def busy(self) -> bool:
         return self.worker.busy()

@@ -22,10 +22,10 @@ PAD = 16  # the cell's height beyond the thumbnail and its lines of text (the st
 
 def cell_lines(hit) -> list[str]:
     """The lines under a result's thumbnail: its file name, when and where it was taken (those it has),
-    and its score."""
+    and its score (none for a browse by date or place: each is scored 1, which says nothing)."""
     when = taken_label(hit.taken, hit.taken_source)
-    score = f"{hit.score:.2f}" + ("  offline" if hit.offline else "")
-    return [os.path.basename(hit.path), *(w for w in (when, hit.place) if w), score]
+    score = "  ".join(w for w in (f"{hit.score:.2f}" if hit.ranked else "", "offline" if hit.offline else "") if w)
+    return [os.path.basename(hit.path), *(w for w in (when, hit.place, score) if w)]
 
 
 def cell_size(hits, metrics: QFontMetrics) -> QSize:
@@ -142,8 +142,10 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return f"{display_path(hit.path)}\n{photo_words(hit.taken, hit.taken_source, hit.place)}"
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return (f"{os.path.basename(hit.path)}. {photo_words(hit.taken, hit.taken_source, hit.place)}. "
-                    f"Similarity {hit.score:.2f}" + (", offline" if hit.offline else ""))
+            tail = ", ".join(w for w in (f"Similarity {hit.score:.2f}" if hit.ranked else "",
+                                         "offline" if hit.offline else "") if w)
+            return f"{os.path.basename(hit.path)}. {photo_words(hit.taken, hit.taken_source, hit.place)}." + (
+                f" {tail}" if tail else "")
         if role == Qt.ItemDataRole.DecorationRole:
             pix = self.thumbs.get(hit.path)
             if pix is None and hit.path not in self._asked:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QListView, QMenu, 
 
 from app.core.jobs import HearthError
 from app.gui import theme
+from app.gui.errors import UNEXPECTED
 from app.gui.images.filter_bar import FilterBar, WidthWatch
 from app.gui.images.reading import read_picture
 from app.gui.images.results import CELL, THUMB, CellText, ResultsModel
@@ -196,15 +197,16 @@ class ResultsPanel:
 
     def _apply_threshold(self) -> None:
         """Shows the hits above the slider's value; a score at or below zero is never a match (and not
-        counted as hidden by the slider: at 0.00 it hides nothing)."""
+        counted as hidden by the slider: at 0.00 it hides nothing). A browse by date or place is not
+        ranked: the slider hides none of it."""
         floor = self.threshold.value() / 100
-        shown = [h for h in self.all_hits if h.score > floor and h.score > 0]
+        shown = [h for h in self.all_hits if not h.ranked or (h.score > floor and h.score > 0)]
         self.results.metrics = self.grid.fontMetrics()  # the cells are sized for the grid's font
         self.results.set_hits(shown, self.filter_bar.timeline.isChecked())
         if not self.filter_bar.timeline.isChecked() and self.grid.gridSize() != self.results.cell:
             self.grid.setGridSize(self.results.cell)  # as tall as these hits' lines need
         self.grid.set_placeholder(NO_MATCH)
-        hidden = sum(1 for h in self.all_hits if 0 < h.score <= floor)
+        hidden = sum(1 for h in self.all_hits if h.ranked and 0 < h.score <= floor)
         if not shown:
             text = "No matches." if not self.all_hits else "No matches above the threshold."
         else:
@@ -213,7 +215,7 @@ class ResultsPanel:
         self.results_ready.emit(len(shown))
 
     def _search_failed(self, exc) -> None:
-        self.message.setText(str(exc) if isinstance(exc, HearthError) else f"Search failed: {exc!r}")
+        self.message.setText(str(exc) if isinstance(exc, HearthError) else f"The search failed: {UNEXPECTED}.")
         self.results_ready.emit(-1)
 
     def _paste(self) -> None:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.jobs import HearthError
+from app.gui.errors import UNEXPECTED
 from app.gui.panes.base import ModelBackedPane, button, hbox
 from app.gui.speech.dictation import Dictation
 from app.gui.speech.live_panel import LivePanel
@@ -240,7 +241,7 @@ class SpeechPane(LivePanel, PlaybackPanel, TranscriptsPanel, ModelBackedPane):
 
     def _on_failed(self, exc) -> None:
         name = Path(self.current_file).name
-        text = str(exc) if isinstance(exc, HearthError) else f"error: {exc!r}"
+        text = str(exc) if isinstance(exc, HearthError) else f"the transcription stopped: {UNEXPECTED}"
         self.message.setText(text if text.startswith(name) else f"{name}: {text}")  # the name once
         if self.running is not None:  # the error stays with its file in the list
             self.running.status = "failed"
