@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app.core.chat.events import ChatStats, StreamEvent, TextDelta
+from app.core.chat.grammar_cache import GrammarCache, ParsedGrammar
 from app.core.chat.templates import Message, PromptFormat
 from app.core.jobs import Cancelled, CancelToken, InputError
 from app.core.models.fit import estimate_chat_fit
@@ -122,6 +123,7 @@ class ChatEngine:
         self.gpu_layers, self.device_reason = 0, ""
         self._eos = llm.token_eos()
         self._vocab = llm._model.vocab if hasattr(llm, "_model") else None
+        self.grammars = GrammarCache()  # the grammars of recent schemas (an Ask step's tools), parsed once
         self.layouts = 0  # prompts laid out to fit the context (each a render and a tokenisation)
 
     # --- prompt --------------------------------------------------------------------
@@ -357,6 +359,14 @@ class ChatEngine:
         wrap: literal text before and after the JSON (a template's own call tokens)."""
         if not schema:
             return None
+        key = (schema, or_text, wrap)
+        grammar = self.grammars.get(key)
+        if grammar is None:
+            grammar = self._build_grammar(schema, or_text, wrap)
+            self.grammars.put(key, grammar, len(grammar._grammar))
+        return grammar
+
+    def _build_grammar(self, schema: str, or_text: bool, wrap: tuple[str, str]):
         from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
         from app.core.chat.schema_bounds import MAX_GRAMMAR_CHARS, check_schema_size
@@ -381,9 +391,13 @@ class ChatEngine:
             opener = _opener(wrap).replace("\\", "\\\\").replace("]", "\\]")
             gbnf += f'\nhearth-json-or-text ::= {root} | [^{opener} \\t\\r\\n] [^\\x00]*\n'
             root = "hearth-json-or-text"
-        _check_grammar(self.llm, gbnf, root)
         grammar = LlamaGrammar.from_string(gbnf, verbose=False)
         grammar._root = root  # the rule llama.cpp starts from
+        if self._vocab is not None:  # parsed here, so a grammar llama.cpp cannot read is refused before decoding
+            # lazy_grammar.py samples with copies of it
+            grammar.parsed = ParsedGrammar(self._vocab, gbnf, root)  # type: ignore[attr-defined]
+        else:  # pragma: no cover - every llama_cpp.Llama has a model
+            _check_grammar(self.llm, gbnf, root)
         return grammar
 
     def _is_end(self, token: int) -> bool:
@@ -397,6 +411,7 @@ class ChatEngine:
             return False
 
     def close(self) -> None:
+        self.grammars.clear()  # their parses name the model's vocabulary
         try:
             self.llm.close()
         except AttributeError:

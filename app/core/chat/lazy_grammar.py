@@ -31,7 +31,11 @@ class LazyGrammarSampler:
 
         self.chain = chain
         self.grammar = LlamaSampler()
-        self.grammar.add_grammar(model, grammar)
+        parsed = getattr(grammar, "parsed", None)  # the engine's cached parse (grammar_cache.py)
+        if parsed is not None:  # this generation's own copy, in the start state; the chain frees it
+            llama_cpp.llama_sampler_chain_add(self.grammar.sampler, parsed.copy())
+        else:
+            self.grammar.add_grammar(model, grammar)
         self.wide = LlamaSampler()
         self.wide.add_top_k(WIDE)
         self.n_vocab = n_vocab
