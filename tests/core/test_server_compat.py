@@ -283,7 +283,11 @@ def test_a_schema_whose_counts_would_make_a_huge_grammar_is_a_400(client):
     wide = {"type": "array", "minItems": 2_000_000, "items": {"type": "integer"}}
     spread = {"type": "object", "properties": {f"p{i}": {"type": "string", "pattern": "^a{900}b{900}$"}
                                                for i in range(60)}}
-    for schema in (wide, spread):
+    # "At most 20,000" is 20,000 nested optionals, which llama.cpp's recursive parser overflowed its
+    # stack on: the model's process died (signal 11), for a count well under the sum's bound.
+    deep = {"type": "array", "maxItems": 20_000, "items": {"type": "integer"}}
+    long = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^a{0,20000}$"}}}
+    for schema in (wide, spread, deep, long):
         fmt = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
         with pytest.raises(openai.BadRequestError, match="counts"):
             client.chat.completions.create(model=GEMMA, messages=_ask("Hi"), max_tokens=4, response_format=fmt)
