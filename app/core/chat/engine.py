@@ -282,12 +282,14 @@ class ChatEngine:
         text, emitted = "", 0  # emitted: chars of text already yielded
         starts: list[int] = []  # where each counted token's text begins: a stop's cut keeps those before it
         first_at = None
+        drawn = 0  # tokens the model drew, the end token and any a stop string cut included: its speed
         stats.stop_reason = "length"
         room = self.n_ctx - len(plan.tokens)
         max_tokens = max(1, min(params.max_tokens, room))
         gen = self._generate(plan.tokens, params, grammar)
         try:
             for token in gen:
+                drawn += 1
                 if first_at is None:
                     first_at = time.perf_counter()
                 if self._is_end(token):
@@ -326,8 +328,8 @@ class ChatEngine:
         if first_at is not None:
             stats.time_to_first_token_s = first_at - start
             decode_s = end - first_at
-            if stats.completion_tokens > 1 and decode_s > 0:
-                stats.tokens_per_second = (stats.completion_tokens - 1) / decode_s
+            if drawn > 1 and decode_s > 0:  # a reply ending on its end token drew one more than it kept
+                stats.tokens_per_second = (drawn - 1) / decode_s
         yield stats
 
     def _generate(self, tokens: list[int], params: SamplingParams, grammar) -> Generator[int, None, None]:
