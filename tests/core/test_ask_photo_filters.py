@@ -24,7 +24,10 @@ def _last_summer() -> str:
 
 
 @pytest.fixture
-def dated(starter_store, clip_store, tmp_path) -> Path:
+def dated(starter_store, clip_store, tmp_path, monkeypatch) -> Path:
+    # Seasons follow the locale's hemisphere: these photos are dated by the northern one's months
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LC_TIME", "en_GB.UTF-8")
     from app.core.images.index import ImageIndex, IndexSummary
     from app.core.opening import open_encoder
     from tests.photo_exif import LISBON, SHOTS, Shot, dated_photos

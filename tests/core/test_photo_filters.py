@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.core.images.filters import Filters, make_filters, split_query
+from app.core.images.filters import Filters, make_filters, southern, split_query
 from app.core.images.meta import read_exif, with_file_time
 from app.core.images.places import fold, gazetteer, place_of
 from app.core.jobs import InputError
@@ -16,8 +16,8 @@ TODAY = date(2026, 12, 7)
 KNOWN = {"lisbon", "portugal", "new york city"}
 
 
-def _split(text, today=TODAY):
-    return split_query(text, lambda name, marked: fold(name) in KNOWN, today)
+def _split(text, today=TODAY, south=False):
+    return split_query(text, lambda name, marked: fold(name) in KNOWN, today, south=south)
 
 
 @pytest.mark.parametrize(("text", "rest", "after", "before", "place"), [
@@ -45,6 +45,32 @@ def test_a_bare_year_is_a_time_only_where_the_library_has_photos_from_then():
     rest, f = split_query("a poster in 1984", lambda *_: False, TODAY, years)
     assert (rest, f.after) == ("a poster", date(1984, 1, 1))
     assert split_query("August 1984 poster", lambda *_: False, TODAY, years)[1].after == date(1984, 8, 1)
+
+
+def test_seasons_in_the_south_are_the_southern_months():
+    """In Sydney "last summer" on 7 December 2026 is December 2025 to February 2026, not June to August."""
+    assert _split("the beach last summer", south=True)[1] == Filters(date(2025, 12, 1), date(2026, 2, 28))
+    assert _split("winter 2022 snow", south=True)[1] == Filters(date(2022, 6, 1), date(2022, 8, 31))
+    assert _split("spring of 2023", south=True)[1] == Filters(date(2023, 9, 1), date(2023, 11, 30))
+    assert _split("last autumn", date(2026, 4, 2), south=True)[1] == Filters(date(2025, 3, 1), date(2025, 5, 31))
+    assert _split("August 2023", south=True)[1] == Filters(date(2023, 8, 1), date(2023, 8, 31))  # months stay
+
+
+@pytest.mark.parametrize(("name", "south"), [
+    ("en_AU.UTF-8", True), ("pt_BR.UTF-8", True), ("es_AR", True), ("en_NZ@euro", True), ("English_Australia", True),
+    ("English_New Zealand.1252", True), ("en_US.UTF-8", False), ("en_GB", False), ("C.UTF-8", False), ("C", False),
+    ("POSIX", False), ("", False), ("de_AT", False), ("en_ZA.UTF-8", True), ("Spanish_Spain.1252", False),
+])
+def test_the_hemisphere_is_read_from_the_locale(name, south):
+    assert southern(name) is south
+
+
+def test_the_locale_of_the_process_decides_where_none_is_given(monkeypatch):
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LC_TIME", "en_AU.UTF-8")
+    assert split_query("last summer", lambda n, m: False, TODAY)[1].after == date(2025, 12, 1)
+    monkeypatch.setenv("LC_TIME", "en_IE.UTF-8")
+    assert split_query("last summer", lambda n, m: False, TODAY)[1].after == date(2026, 6, 1)
 
 
 def test_last_means_the_latest_one_that_has_ended():

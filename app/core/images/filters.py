@@ -20,6 +20,12 @@ MONTHS = ["january", "february", "march", "april", "may", "june", "july", "augus
 _ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)} | {m: i + 1 for i, m in enumerate(MONTHS)} | {"sept": 9}
 FIRST_YEAR, LAST_YEAR = 1800, 2199  # as the query's words read years
 SEASONS = {"spring": (3, 5), "summer": (6, 8), "autumn": (9, 11), "fall": (9, 11), "winter": (12, 2)}
+SOUTH = {"spring": (9, 11), "summer": (12, 2), "autumn": (3, 5), "fall": (3, 5), "winter": (6, 8)}
+# Where the user's locale names one of these countries, "summer" is December to February: the
+# temperate south (Brazil's south and its cities keep these months too).
+SOUTHERN = frozenset({"AU", "NZ", "AR", "CL", "UY", "PY", "ZA", "LS", "SZ", "NA", "BW", "BR", "FK"})
+_SOUTHERN_NAMES = ("Australia", "New Zealand", "Argentina", "Chile", "Uruguay", "Paraguay", "South Africa",
+                   "Lesotho", "Eswatini", "Swaziland", "Namibia", "Botswana", "Brazil", "Falkland")
 
 
 @dataclass
@@ -74,19 +80,39 @@ def _month(year: int, month: int) -> tuple[date, date]:
     return date(year, month, 1), _month_end(year, month)
 
 
-def _season(name: str, year: int) -> tuple[date, date]:
-    start, end = SEASONS[name]
-    if start > end:  # winter: December of that year to February of the next
+def southern(locale_name: str | None = None) -> bool:
+    """Whether the user's locale (LC_ALL, LC_TIME or LANG, as "en_AU.UTF-8"; on Windows the system's, as
+    "English_Australia") names a country of the southern hemisphere's seasons."""
+    import os
+
+    if locale_name is None:
+        locale_name = next((os.environ[v] for v in ("LC_ALL", "LC_TIME", "LANG") if os.environ.get(v)), "")
+        if not locale_name:
+            import locale
+
+            try:
+                locale_name = locale.getlocale(locale.LC_TIME)[0] or locale.getlocale()[0] or ""
+            except (ValueError, TypeError):  # an odd locale string
+                locale_name = ""
+    code = re.search(r"_([A-Za-z]{2})(?![A-Za-z])", locale_name)
+    if code:
+        return code[1].upper() in SOUTHERN
+    return any(name.lower() in locale_name.lower() for name in _SOUTHERN_NAMES)
+
+
+def _season(name: str, year: int, south: bool = False) -> tuple[date, date]:
+    start, end = (SOUTH if south else SEASONS)[name]
+    if start > end:  # December of that year to February of the next
         return date(year, start, 1), _month_end(year + 1, end)
     return date(year, start, 1), _month_end(year, end)
 
 
-def _last_season(name: str, today: date) -> tuple[date, date]:
-    """The latest such season that has ended (northern hemisphere's months)."""
+def _last_season(name: str, today: date, south: bool = False) -> tuple[date, date]:
+    """The latest such season that has ended."""
     year = today.year
-    while _season(name, year)[1] >= today:
+    while _season(name, year, south)[1] >= today:
         year -= 1
-    return _season(name, year)
+    return _season(name, year, south)
 
 
 def _last_month(month: int, today: date) -> tuple[date, date]:
@@ -99,7 +125,7 @@ _MONTH = r"(" + "|".join(sorted(_ABBR, key=len, reverse=True)) + r")\.?"
 _SEASON = r"(" + "|".join(SEASONS) + r")"
 
 
-def _dates(text: str, today: date, has_year: Callable[[int], bool] | None = None
+def _dates(text: str, today: date, has_year: Callable[[int], bool] | None = None, south: bool = False
            ) -> tuple[str, tuple[date, date] | None]:
     """The first time phrase found (and taken out of the text), as a range of days. A bare year ("1984
     poster") is one only where has_year says the library has photos taken then: else it is words."""
@@ -109,8 +135,8 @@ def _dates(text: str, today: date, has_year: Callable[[int], bool] | None = None
         return date(int(m[1]), 1, 1), date(int(m[1]), 12, 31)
 
     rules: list[tuple[str, Callable[[_Lower], tuple[date, date]]]] = [
-        (rf"\b(?:in |during )?(?:the )?last {_SEASON}\b", lambda m: _last_season(m[1], today)),
-        (rf"\b(?:in |during )?(?:the )?{_SEASON} (?:of )?{_YEAR}\b", lambda m: _season(m[1], int(m[2]))),
+        (rf"\b(?:in |during )?(?:the )?last {_SEASON}\b", lambda m: _last_season(m[1], today, south)),
+        (rf"\b(?:in |during )?(?:the )?{_SEASON} (?:of )?{_YEAR}\b", lambda m: _season(m[1], int(m[2]), south)),
         (rf"\b(?:in )?last {_MONTH}\b", lambda m: _last_month(_ABBR[m[1]], today)),
         (rf"\b(?:in )?{_MONTH},? {_YEAR}\b", lambda m: _month(int(m[2]), _ABBR[m[1]])),
         (r"\b(?:in )?last year\b", lambda m: (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))),
@@ -139,14 +165,15 @@ class _Lower:
 
 
 def split_query(text: str, is_place: Callable[[str, bool], bool], today: date | None = None,
-                has_year: Callable[[int], bool] | None = None) -> tuple[str, Filters]:
+                has_year: Callable[[int], bool] | None = None, south: bool | None = None) -> tuple[str, Filters]:
     """(what is left for CLIP, the filters the words named). is_place(name, marked) says whether a name
     is a place: marked is True after "in"/"at" ("in Lisbon"); a bare name ("Lisbon 2023") should count
     only where it is surely one (a place in the library), since "nice" or "reading" are towns too.
     has_year(year), likewise, whether a bare year is a time ("1984 poster" is words where no photo is
-    from 1984); None: every year is."""
+    from 1984); None: every year is. south: seasons by the southern hemisphere's months ("summer" is
+    December to February); None: as the user's locale says (southern())."""
     today = today or date.today()
-    rest, span = _dates(text, today, has_year)
+    rest, span = _dates(text, today, has_year, southern() if south is None else south)
     place = None
     words = rest.split()
     for n in (3, 2, 1):  # "in X Y Z" first: "in New York City" before "in New"
