@@ -114,7 +114,8 @@ def run_query(args) -> int:
     else:
         for h in hits:
             when = f"  {h.taken[:10]}{'*' if h.taken_source == 'file' else ''}" if h.taken else ""
-            print(f"{h.score:6.3f}  {display_path(h.path)}{when}{'  ' + h.place if h.place else ''}"
+            score = f"{h.score:6.3f}" if h.ranked else "     -"  # a listing by date or place ranks nothing
+            print(f"{score}  {display_path(h.path)}{when}{'  ' + h.place if h.place else ''}"
                   f"{'  (offline)' if h.offline else ''}")
     return 0
 

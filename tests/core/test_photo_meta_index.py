@@ -130,6 +130,8 @@ def test_the_cli_filters_by_date_and_place_and_gives_taken_and_place(clip_store,
     assert (lisbon["taken"], lisbon["place"]) == ("2023-08-15T10:00:00+01:00", "Lisbon, Portugal")
     result = run_app("search", "query", "in Lisbon 2021", "--json")
     assert [os.path.basename(h["path"]) for h in json.loads(result.stdout)] == ["lisbon-dec-2021.jpg"]
+    listed = run_app("search", "query", "in Lisbon 2021").stdout.splitlines()  # no words: a listing, unscored
+    assert len(listed) == 1 and listed[0].startswith("     -  ") and "lisbon-dec-2021.jpg  2021-12-31" in listed[0]
     result = run_app("search", "query", "x", "--after", "last tuesday")
     assert result.returncode != 0 and "not a date" in result.stderr and "Traceback" not in result.stderr
     # find's text output says each photo's day and place, and marks a date that is only the file's
